@@ -202,7 +202,10 @@ mod tests {
     #[test]
     fn if_match_uses_strong_comparison() {
         assert_eq!(get(&[("if-match", "\"v1\"")]), Outcome::Full);
-        assert_eq!(get(&[("if-match", "W/\"v1\"")]), Outcome::PreconditionFailed);
+        assert_eq!(
+            get(&[("if-match", "W/\"v1\"")]),
+            Outcome::PreconditionFailed
+        );
         assert_eq!(get(&[("if-match", "\"v2\"")]), Outcome::PreconditionFailed);
         assert_eq!(get(&[("if-match", "*")]), Outcome::Full);
     }
@@ -300,10 +303,7 @@ mod tests {
             HeaderValue::from_str(&date(LM)).expect("date"),
         );
         let now = UNIX_EPOCH + Duration::from_millis(LM * 1000 + 500);
-        assert_eq!(
-            evaluate(&Method::GET, &headers, &rep(), now),
-            Outcome::Full
-        );
+        assert_eq!(evaluate(&Method::GET, &headers, &rep(), now), Outcome::Full);
     }
 
     #[test]

@@ -284,8 +284,19 @@ mod tests {
     #[test]
     fn malformed_headers_are_reported() {
         for bad in [
-            "bytes=", "bytes=,", "bytes", "=0-1", "bytes=5-1", "bytes=a-b", "bytes=1", "bytes=-",
-            "bytes=--1", "bytes=0-1-2", "bytes =0-1", "bytes=+1-2", "bytes=1 -2",
+            "bytes=",
+            "bytes=,",
+            "bytes",
+            "=0-1",
+            "bytes=5-1",
+            "bytes=a-b",
+            "bytes=1",
+            "bytes=-",
+            "bytes=--1",
+            "bytes=0-1-2",
+            "bytes =0-1",
+            "bytes=+1-2",
+            "bytes=1 -2",
         ] {
             assert_eq!(parse(bad), Err(RangeParseError::Malformed), "{bad}");
         }
@@ -325,7 +336,10 @@ mod tests {
         assert_eq!(decide("bytes=0-0", 10), RangeDecision::Partial(span(0, 1)));
         assert_eq!(decide("bytes=5-", 10), RangeDecision::Partial(span(5, 10)));
         assert_eq!(decide("bytes=-3", 10), RangeDecision::Partial(span(7, 10)));
-        assert_eq!(decide("bytes=8-20", 10), RangeDecision::Partial(span(8, 10)));
+        assert_eq!(
+            decide("bytes=8-20", 10),
+            RangeDecision::Partial(span(8, 10))
+        );
         assert_eq!(decide("bytes=0-", 10), RangeDecision::Partial(span(0, 10)));
     }
 

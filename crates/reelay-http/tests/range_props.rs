@@ -32,7 +32,11 @@ fn model(specs: &[RangeSpec], len: u64) -> RangeDecision {
         requested += hi.saturating_sub(lo);
     }
     if len == 0 {
-        return if any_suffix { RangeDecision::Full } else { RangeDecision::Unsatisfiable };
+        return if any_suffix {
+            RangeDecision::Full
+        } else {
+            RangeDecision::Unsatisfiable
+        };
     }
     if requested == 0 {
         return RangeDecision::Unsatisfiable;
@@ -73,7 +77,10 @@ fn render(specs: &[RangeSpec]) -> String {
     let parts: Vec<String> = specs
         .iter()
         .map(|s| match s {
-            RangeSpec::FromTo { first, last: Some(l) } => format!("{first}-{l}"),
+            RangeSpec::FromTo {
+                first,
+                last: Some(l),
+            } => format!("{first}-{l}"),
             RangeSpec::FromTo { first, last: None } => format!("{first}-"),
             RangeSpec::Suffix(n) => format!("-{n}"),
         })

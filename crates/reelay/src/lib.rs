@@ -1,1 +1,22 @@
-//! placeholder
+//! reelay: a media streaming server with exact HTTP range semantics, and a live HLS relay.
+//!
+//! The library holds everything; `main.rs` only parses the command line. Modules:
+//! - [`config`]: file + environment + flags into one validated [`config::Config`];
+//! - [`storage`]: buckets and backends (local folders today), key safety, budgeted reads;
+//! - [`media`]: the media routes, a thin shell over the pure `reelay-http` core;
+//! - [`api`]: the JSON API; [`ui`]: the embedded web UI;
+//! - [`observe`]: request ids, tracing, Prometheus metrics;
+//! - [`error`]: the one mapping from failures to HTTP statuses;
+//! - [`app`]: the router; [`server`]: the accept loop with limits and graceful shutdown;
+//! - [`cli`]: subcommands.
+
+pub mod api;
+pub mod app;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod media;
+pub mod observe;
+pub mod server;
+pub mod storage;
+pub mod ui;

@@ -1,1 +1,22 @@
-fn main() {}
+//! The `reelay` binary: parse the command line, set up logging, run.
+
+use clap::Parser;
+use reelay::cli::{Cli, Command, run_serve};
+use tracing_subscriber::EnvFilter;
+
+fn main() -> anyhow::Result<()> {
+    let filter = EnvFilter::try_from_env("REELAY_LOG").unwrap_or_else(|_| EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => run_serve(args).await,
+        }
+    })
+}

@@ -1,0 +1,52 @@
+//! The router: every route of the service in one place, built from one shared [`AppState`].
+//! Tests drive it with `oneshot` or serve it on `127.0.0.1:0` through [`crate::server::serve`].
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::FromRef;
+use axum::middleware;
+use axum::routing::get;
+
+use crate::observe::{self, Metrics};
+use crate::storage::{Buckets, ReadBudget};
+use crate::{api, media, ui};
+
+/// What handlers share.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    pub buckets: Arc<Buckets>,
+    pub budget: ReadBudget,
+    pub metrics: Arc<Metrics>,
+}
+
+impl FromRef<AppState> for Arc<Metrics> {
+    fn from_ref(state: &AppState) -> Self {
+        state.metrics.clone()
+    }
+}
+
+/// Builds the application router.
+pub fn app(state: AppState) -> Router {
+    Router::new()
+        .route(
+            "/media/{bucket}/{*key}",
+            get(media::media_by_path).head(media::media_by_path),
+        )
+        .route(
+            "/watch",
+            get(media::media_by_query).head(media::media_by_query),
+        )
+        .route("/api/v1/buckets", get(api::list_buckets))
+        .route("/api/v1/buckets/{bucket}/objects", get(api::list_objects))
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(|| async { "ready\n" }))
+        .route("/metrics", get(observe::metrics_handler))
+        .merge(ui::routes())
+        .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.metrics.clone(),
+            observe::track,
+        ))
+        .with_state(state)
+}

@@ -1,0 +1,98 @@
+//! The command line: `reelay serve [DIR]... [--listen ADDR] [--data DIR] [--config FILE]`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use tokio::net::TcpListener;
+
+use crate::app::{AppState, app};
+use crate::config::{Config, Overrides};
+use crate::observe::Metrics;
+use crate::server::{ServerOptions, serve};
+use crate::storage::ReadBudget;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "reelay",
+    version,
+    about = "Media streaming server and live HLS relay"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve media: the buckets under DATA/buckets, plus each DIR as a bucket named after it.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// Folders to serve; each becomes a bucket named after the folder.
+    pub dirs: Vec<PathBuf>,
+    /// Address to listen on (IP:PORT; port 0 picks a free one) [default: 127.0.0.1:8080].
+    #[arg(long, env = "REELAY_LISTEN")]
+    pub listen: Option<String>,
+    /// Data directory [default: ./reelay-data].
+    #[arg(long = "data", env = "REELAY_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// TOML configuration file.
+    #[arg(long, env = "REELAY_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// Resolves when SIGINT or SIGTERM arrives.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = ctrl_c => {}
+        () = term => {}
+    }
+}
+
+/// Runs `reelay serve`: prints `listening on http://ADDR` once bound, serves until a signal.
+pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(&Overrides {
+        listen: args.listen,
+        data_dir: args.data_dir,
+        config: args.config,
+        dirs: args.dirs,
+    })?;
+    let buckets = config.open_buckets()?;
+    let state = AppState {
+        buckets: Arc::new(buckets),
+        budget: ReadBudget::new(config.read_budget),
+        metrics: Arc::new(Metrics::default()),
+    };
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    for (name, bucket) in state.buckets.iter() {
+        tracing::info!(bucket = name, kind = bucket.kind(), "serving bucket");
+    }
+    println!("listening on http://{addr}");
+    let options = ServerOptions {
+        header_timeout: config.header_timeout,
+        max_header_bytes: config.max_header_bytes,
+        grace: config.shutdown_grace,
+    };
+    serve(listener, app(state), options, shutdown_signal()).await;
+    Ok(())
+}

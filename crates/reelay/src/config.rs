@@ -1,0 +1,259 @@
+//! Configuration: one TOML file, `REELAY_*` environment variables and command-line flags,
+//! merged into one validated [`Config`] (flags > environment > file > defaults).
+//!
+//! The file is parsed with `deny_unknown_fields`, so a misspelt key is a startup error naming
+//! the key, never a silently ignored setting. Sizes take units (`64MiB`), durations take
+//! suffixes (`500ms`, `10s`, `2m`).
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+
+use crate::storage::Buckets;
+
+/// The address used when nothing else is configured.
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// The data directory used when nothing else is configured.
+pub const DEFAULT_DATA_DIR: &str = "./reelay-data";
+
+/// The file as written by the operator.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileConfig {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    /// How long in-flight responses may run after SIGINT/SIGTERM (default `10s`).
+    pub shutdown_grace: Option<String>,
+    #[serde(default)]
+    pub server: ServerSection,
+    #[serde(default, rename = "bucket")]
+    pub buckets: Vec<BucketEntry>,
+}
+
+/// `[server]`: connection limits.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSection {
+    /// Time allowed for a client to send request headers (default `10s`).
+    pub header_timeout: Option<String>,
+    /// Largest request head, bytes (default `64KiB`).
+    pub max_header_bytes: Option<String>,
+    /// Bytes of file data held in flight for all responses together (default `64MiB`).
+    pub read_budget: Option<String>,
+}
+
+/// `[[bucket]]`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketEntry {
+    pub name: String,
+    pub fs: Option<PathBuf>,
+}
+
+/// Values given on the command line or in the environment (they win over the file).
+#[derive(Debug, Default, Clone)]
+pub struct Overrides {
+    pub listen: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+    pub dirs: Vec<PathBuf>,
+}
+
+/// The validated configuration the server runs with.
+#[derive(Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    pub shutdown_grace: Duration,
+    pub header_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub read_budget: usize,
+    /// Buckets as (name, root folder), in definition order.
+    pub fs_buckets: Vec<(String, PathBuf)>,
+}
+
+/// Parses a duration such as `250ms`, `10s`, `2m`, `1h`.
+pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits
+        .parse()
+        .with_context(|| format!("{s:?} is not a duration"))?;
+    let secs = |k: u64| n.checked_mul(k).map(Duration::from_secs);
+    let d = match unit.trim() {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" | "" => secs(1),
+        "m" => secs(60),
+        "h" => secs(3600),
+        other => bail!("unknown duration unit {other:?} in {s:?} (use ms, s, m or h)"),
+    };
+    d.with_context(|| format!("duration {s:?} is too large"))
+}
+
+/// Parses a size such as `65536`, `64KiB`, `512MiB`, `2GiB` (also `KB`/`MB`/`GB` = powers of 10).
+pub fn parse_size(s: &str) -> anyhow::Result<usize> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: usize = digits
+        .parse()
+        .with_context(|| format!("{s:?} is not a size"))?;
+    let k: usize = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "KB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        other => bail!("unknown size unit {other:?} in {s:?} (use B, KiB, MiB, GiB)"),
+    };
+    n.checked_mul(k)
+        .with_context(|| format!("size {s:?} is too large"))
+}
+
+fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read config file {}", path.display()))?;
+    toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
+}
+
+/// The bucket name a `DIR` argument gets: its folder name.
+fn dir_bucket_name(dir: &Path) -> anyhow::Result<String> {
+    let canonical = dir
+        .canonicalize()
+        .with_context(|| format!("cannot serve {}: no such folder", dir.display()))?;
+    canonical
+        .file_name()
+        .and_then(|n| n.to_str())
+        .map(str::to_owned)
+        .with_context(|| format!("cannot name a bucket after {}", dir.display()))
+}
+
+impl Config {
+    /// Builds the configuration from the optional file and the overrides.
+    pub fn load(over: &Overrides) -> anyhow::Result<Self> {
+        let file = match &over.config {
+            Some(path) => read_file_config(path)?,
+            None => FileConfig::default(),
+        };
+        let listen_text = over
+            .listen
+            .clone()
+            .or(file.listen)
+            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+        let listen: SocketAddr = listen_text
+            .parse()
+            .with_context(|| format!("listen address {listen_text:?} is not IP:PORT"))?;
+        let data_dir = over
+            .data_dir
+            .clone()
+            .or(file.data_dir)
+            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
+        let opt_duration = |v: &Option<String>, default: u64, key: &str| {
+            v.as_deref()
+                .map_or(Ok(Duration::from_secs(default)), parse_duration)
+                .with_context(|| format!("config key {key}"))
+        };
+        let opt_size = |v: &Option<String>, default: usize, key: &str| {
+            v.as_deref()
+                .map_or(Ok(default), parse_size)
+                .with_context(|| format!("config key {key}"))
+        };
+        let mut fs_buckets = Vec::new();
+        for entry in file.buckets {
+            let Some(root) = entry.fs else {
+                bail!(
+                    "[[bucket]] {:?} needs a backend: fs = \"/path\"",
+                    entry.name
+                );
+            };
+            fs_buckets.push((entry.name, root));
+        }
+        for dir in &over.dirs {
+            fs_buckets.push((dir_bucket_name(dir)?, dir.clone()));
+        }
+        let max_header_bytes = opt_size(
+            &file.server.max_header_bytes,
+            64 << 10,
+            "server.max_header_bytes",
+        )?;
+        if max_header_bytes < 8192 {
+            bail!("config key server.max_header_bytes: must be at least 8KiB");
+        }
+        Ok(Self {
+            listen,
+            data_dir,
+            shutdown_grace: opt_duration(&file.shutdown_grace, 10, "shutdown_grace")?,
+            header_timeout: opt_duration(&file.server.header_timeout, 10, "server.header_timeout")?,
+            max_header_bytes,
+            read_budget: opt_size(&file.server.read_budget, 64 << 20, "server.read_budget")?,
+            fs_buckets,
+        })
+    }
+
+    /// The folder holding the default backend's buckets (one sub-folder per bucket).
+    pub fn buckets_dir(&self) -> PathBuf {
+        self.data_dir.join("buckets")
+    }
+
+    /// Creates the data directory if needed and opens every bucket: the sub-folders of
+    /// `DATA/buckets`, then configured and command-line buckets. Names must be unique.
+    pub fn open_buckets(&self) -> anyhow::Result<Buckets> {
+        let dir = self.buckets_dir();
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create data directory {}", dir.display()))?;
+        let mut buckets = Buckets::default();
+        let mut found: Vec<_> = std::fs::read_dir(&dir)?
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .filter_map(|e| e.file_name().into_string().ok())
+            .filter(|n| !n.starts_with('.'))
+            .collect();
+        found.sort();
+        for name in found {
+            buckets.add_fs(&name, &dir.join(&name))?;
+        }
+        for (name, root) in &self.fs_buckets {
+            buckets.add_fs(name, root)?;
+        }
+        Ok(buckets)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_and_sizes() {
+        assert_eq!(
+            parse_duration("250ms").ok(),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(parse_duration("2m").ok(), Some(Duration::from_secs(120)));
+        assert!(parse_duration("5 fortnights").is_err());
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert_eq!(parse_size("64KiB").ok(), Some(65536));
+        assert_eq!(parse_size("3").ok(), Some(3));
+        assert!(parse_size("1PiB").is_err());
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let err = toml::from_str::<FileConfig>("listn = \"x\"").expect_err("unknown key");
+        assert!(err.to_string().contains("listn"), "{err}");
+    }
+
+    #[test]
+    fn bucket_entries_parse() {
+        let cfg: FileConfig =
+            toml::from_str("[[bucket]]\nname = \"movies\"\nfs = \"/srv/movies\"\n").expect("toml");
+        assert_eq!(cfg.buckets.len(), 1);
+        assert_eq!(cfg.buckets[0].name, "movies");
+    }
+}

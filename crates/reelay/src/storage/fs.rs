@@ -1,0 +1,172 @@
+//! The local-folder backend.
+//!
+//! Files are opened with `openat2(root, key, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)`: the
+//! kernel itself refuses any resolution — `..`, absolute symlink, relative symlink — that would
+//! leave the bucket root, with no check-then-open race. On kernels without `openat2` (before
+//! 5.6) the fallback canonicalises the path and checks it is under the canonical root.
+//!
+//! The open file handle is kept for the whole response, so every byte served comes from the
+//! file that was `fstat`ed for the validators, even if the path is replaced meanwhile.
+
+use std::io;
+use std::os::fd::OwnedFd;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use reelay_http::{EntityTag, content_type_for};
+use rustix::fs::{Mode, OFlags, ResolveFlags};
+use rustix::io::Errno;
+
+use super::{ListEntry, ObjectMeta, StorageError};
+use crate::storage::key::ObjectKey;
+
+/// A bucket backed by a local directory.
+#[derive(Debug)]
+pub struct FsBucket {
+    root: PathBuf,
+    root_fd: OwnedFd,
+}
+
+/// An open file and its metadata.
+#[derive(Debug, Clone)]
+pub struct FsObject {
+    pub file: Arc<OwnedFd>,
+    pub meta: ObjectMeta,
+}
+
+fn open_flags() -> OFlags {
+    OFlags::RDONLY | OFlags::CLOEXEC | OFlags::NOCTTY
+}
+
+impl FsBucket {
+    /// Opens the bucket root; fails if it is not a readable directory.
+    pub fn open(root: &Path) -> io::Result<Self> {
+        let root = root.canonicalize()?;
+        let root_fd = rustix::fs::open(
+            &root,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )?;
+        Ok(Self { root, root_fd })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn open_beneath(&self, key: &ObjectKey) -> Result<OwnedFd, StorageError> {
+        let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
+        match rustix::fs::openat2(
+            &self.root_fd,
+            key.as_str(),
+            open_flags(),
+            Mode::empty(),
+            resolve,
+        ) {
+            Ok(fd) => Ok(fd),
+            Err(Errno::NOSYS) => self.open_checked(key),
+            Err(e) => Err(map_open_error(e)),
+        }
+    }
+
+    /// Fallback for kernels without `openat2`: canonicalise, check the prefix, open.
+    fn open_checked(&self, key: &ObjectKey) -> Result<OwnedFd, StorageError> {
+        let path = self
+            .root
+            .join(key.as_str())
+            .canonicalize()
+            .map_err(|e| map_open_error(Errno::from_io_error(&e).unwrap_or(Errno::NOENT)))?;
+        if !path.starts_with(&self.root) {
+            return Err(StorageError::NotFound);
+        }
+        rustix::fs::open(&path, open_flags(), Mode::empty()).map_err(map_open_error)
+    }
+
+    /// Opens `key` and reads its metadata. Directories and special files are "not found".
+    pub fn open_object(&self, key: &ObjectKey) -> Result<FsObject, StorageError> {
+        let fd = self.open_beneath(key)?;
+        let stat = rustix::fs::fstat(&fd).map_err(|e| StorageError::Io(e.into()))?;
+        if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
+            return Err(StorageError::NotFound);
+        }
+        let size = u64::try_from(stat.st_size).map_err(|_| StorageError::NotFound)?;
+        let mtime_nanos = u32::try_from(stat.st_mtime_nsec).unwrap_or(0);
+        let mtime_secs = u64::try_from(stat.st_mtime).unwrap_or(0);
+        let modified = UNIX_EPOCH + std::time::Duration::new(mtime_secs, mtime_nanos);
+        let meta = ObjectMeta {
+            size,
+            etag: fs_etag(stat.st_ino, mtime_secs, mtime_nanos, size),
+            last_modified: modified,
+            content_type: content_type_for(key.as_str()),
+        };
+        Ok(FsObject {
+            file: Arc::new(fd),
+            meta,
+        })
+    }
+}
+
+/// Lists regular files of the tree at `root` under `prefix` in key order, after `cursor`, at
+/// most `limit`; `true` if more remain. Symlinked directories are not followed (no loops, no
+/// escape); hidden entries are skipped. Blocking: call from the blocking pool.
+pub fn list_tree(
+    root: &Path,
+    prefix: &str,
+    cursor: Option<&str>,
+    limit: usize,
+) -> io::Result<(Vec<ListEntry>, bool)> {
+    let mut all = Vec::new();
+    walk(root, String::new(), &mut all)?;
+    all.retain(|e| e.key.starts_with(prefix) && cursor.is_none_or(|c| e.key.as_str() > c));
+    all.sort_by(|a, b| a.key.cmp(&b.key));
+    let truncated = all.len() > limit;
+    all.truncate(limit);
+    Ok((all, truncated))
+}
+
+fn walk(dir: &Path, prefix: String, out: &mut Vec<ListEntry>) -> io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let Ok(name) = entry.file_name().into_string() else {
+            continue;
+        };
+        if name.starts_with('.') {
+            continue;
+        }
+        let key = format!("{prefix}{name}");
+        let file_type = entry.file_type()?;
+        if file_type.is_dir() {
+            walk(&entry.path(), format!("{key}/"), out)?;
+        } else if file_type.is_file() {
+            let meta = entry.metadata()?;
+            out.push(ListEntry {
+                content_type: content_type_for(&key),
+                key,
+                size: meta.len(),
+                last_modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// A strong ETag from inode, modification time (ns) and size: any rewrite or replacement of the
+/// file changes at least one of them.
+fn fs_etag(ino: u64, mtime_secs: u64, mtime_nanos: u32, size: u64) -> EntityTag {
+    EntityTag {
+        weak: false,
+        opaque: format!("{ino:x}-{mtime_secs:x}.{mtime_nanos:x}-{size:x}"),
+    }
+}
+
+fn map_open_error(e: Errno) -> StorageError {
+    match e {
+        // EXDEV: RESOLVE_BENEATH refused to leave the root; ELOOP: a magic link or a loop.
+        Errno::NOENT | Errno::NOTDIR | Errno::XDEV | Errno::LOOP | Errno::ISDIR => {
+            StorageError::NotFound
+        }
+        Errno::ACCESS | Errno::PERM => StorageError::Forbidden,
+        other => StorageError::Io(other.into()),
+    }
+}
