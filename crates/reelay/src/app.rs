@@ -20,6 +20,17 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
 }
 
+impl AppState {
+    /// State over `buckets` with a read budget of `read_budget` bytes and fresh metrics.
+    pub fn new(buckets: Buckets, read_budget: usize) -> Self {
+        Self {
+            buckets: Arc::new(buckets),
+            budget: ReadBudget::new(read_budget),
+            metrics: Arc::new(Metrics::default()),
+        }
+    }
+}
+
 impl FromRef<AppState> for Arc<Metrics> {
     fn from_ref(state: &AppState) -> Self {
         state.metrics.clone()

@@ -1,17 +1,13 @@
 //! The command line: `reelay serve [DIR]... [--listen ADDR] [--data DIR] [--config FILE]`.
 
-use std::path::PathBuf;
-use std::sync::Arc;
-
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 use tokio::net::TcpListener;
 
 use crate::app::{AppState, app};
 use crate::config::{Config, Overrides};
-use crate::observe::Metrics;
 use crate::server::{ServerOptions, serve};
-use crate::storage::ReadBudget;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,11 +71,7 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         dirs: args.dirs,
     })?;
     let buckets = config.open_buckets()?;
-    let state = AppState {
-        buckets: Arc::new(buckets),
-        budget: ReadBudget::new(config.read_budget),
-        metrics: Arc::new(Metrics::default()),
-    };
+    let state = AppState::new(buckets, config.read_budget);
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

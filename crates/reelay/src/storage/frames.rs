@@ -38,6 +38,11 @@ impl ReadBudget {
         }
     }
 
+    /// Bytes currently free in the budget (KiB granularity).
+    pub fn available_bytes(&self) -> usize {
+        self.permits.available_permits() * 1024
+    }
+
     /// Reserves room for a frame of up to `want` bytes; returns the permit and the frame size.
     async fn reserve(&self, want: usize) -> io::Result<(OwnedSemaphorePermit, usize)> {
         let kib = |n: usize| u32::try_from(n.div_ceil(1024)).unwrap_or(u32::MAX);

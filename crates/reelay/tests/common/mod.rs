@@ -1,0 +1,248 @@
+//! Test harness: a real reelay server on 127.0.0.1:0 over temporary buckets, a raw HTTP/1.1
+//! client for requests that ordinary clients would normalise, and helpers to check bodies.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::Router;
+use reelay::app::{AppState, app};
+use reelay::server::{ServerOptions, serve};
+use reelay::storage::Buckets;
+use sha2::{Digest, Sha256};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+
+/// Modification time given to generated files, so date conditions are deterministic.
+pub const FIXED_MTIME: u64 = 1_600_000_000;
+
+/// Deterministic, non-repeating-looking content of `len` bytes.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len)
+        .map(|i| (i.wrapping_mul(7919) ^ (i >> 8).wrapping_mul(31)) as u8)
+        .collect()
+}
+
+pub fn sha256(bytes: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(bytes))
+}
+
+/// Writes `bytes` to `path` and sets its mtime to [`FIXED_MTIME`].
+pub fn write_fixed(path: &Path, bytes: &[u8]) {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).expect("mkdir");
+    }
+    std::fs::write(path, bytes).expect("write");
+    let file = std::fs::File::options()
+        .write(true)
+        .open(path)
+        .expect("open");
+    file.set_modified(UNIX_EPOCH + Duration::from_secs(FIXED_MTIME))
+        .expect("set mtime");
+}
+
+/// A running server; stops when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl TestServer {
+    /// Serves each sub-folder of a fresh temp dir as a bucket; `setup` fills the dir first.
+    pub async fn start(setup: impl FnOnce(&Path)) -> Self {
+        Self::start_with(setup, |router| router).await
+    }
+
+    /// Like [`start`], with a hook to wrap the router (e.g. to observe requests).
+    pub async fn start_with(
+        setup: impl FnOnce(&Path),
+        wrap: impl FnOnce(Router) -> Router,
+    ) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        setup(dir.path());
+        let mut buckets = Buckets::default();
+        let mut names: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("read_dir")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+            .map(|e| e.file_name().into_string().expect("utf8"))
+            .collect();
+        names.sort();
+        for name in names {
+            buckets
+                .add_fs(&name, &dir.path().join(&name))
+                .expect("bucket");
+        }
+        let state = AppState::new(buckets, 64 << 20);
+        let router = wrap(app(state.clone()));
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(serve(listener, router, ServerOptions::default(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            state,
+            dir,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A response read off a raw socket.
+#[derive(Debug)]
+pub struct RawResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl RawResponse {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Sends `GET {target}` exactly as written (no normalisation) and reads the whole response.
+/// Blocking; call from `spawn_blocking` or a plain test.
+pub fn raw_get(addr: SocketAddr, target: &str) -> RawResponse {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    write!(
+        stream,
+        "GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).expect("read");
+    parse_raw_response(&raw)
+}
+
+fn parse_raw_response(raw: &[u8]) -> RawResponse {
+    let split = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("end of head");
+    let head = String::from_utf8_lossy(&raw[..split]);
+    let mut lines = head.split("\r\n");
+    let status_line = lines.next().expect("status line");
+    let status = status_line
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .expect("status");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+        .collect();
+    RawResponse {
+        status,
+        headers,
+        body: raw[split + 4..].to_vec(),
+    }
+}
+
+/// One part of a `multipart/byteranges` body.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Part {
+    pub content_type: String,
+    pub content_range: String,
+    pub body: Vec<u8>,
+}
+
+/// Parses a `multipart/byteranges` body strictly: delimiters, part headers, CRLFs, close.
+pub fn parse_multipart(content_type: &str, body: &[u8]) -> Vec<Part> {
+    let boundary = content_type
+        .strip_prefix("multipart/byteranges; boundary=")
+        .expect("multipart content type");
+    let delimiter = format!("--{boundary}");
+    let mut parts = Vec::new();
+    let mut rest = body
+        .strip_prefix(delimiter.as_bytes())
+        .expect("body starts with the delimiter");
+    loop {
+        if rest == b"--\r\n" {
+            return parts;
+        }
+        rest = rest.strip_prefix(b"\r\n").expect("CRLF after delimiter");
+        let head_end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("part head");
+        let head = String::from_utf8(rest[..head_end].to_vec()).expect("utf8 head");
+        let mut content_type = String::new();
+        let mut content_range = String::new();
+        for line in head.split("\r\n") {
+            let (k, v) = line.split_once(": ").expect("header line");
+            match k {
+                "Content-Type" => content_type = v.to_owned(),
+                "Content-Range" => content_range = v.to_owned(),
+                other => panic!("unexpected part header {other}"),
+            }
+        }
+        let data = &rest[head_end + 4..];
+        let next = format!("\r\n{delimiter}");
+        let end = data
+            .windows(next.len())
+            .position(|w| w == next.as_bytes())
+            .expect("next delimiter");
+        parts.push(Part {
+            content_type,
+            content_range,
+            body: data[..end].to_vec(),
+        });
+        rest = &data[end + next.len()..];
+    }
+}
+
+/// `now` as seconds since the epoch.
+pub fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("clock")
+        .as_secs()
+}
+
+pub fn http_date(secs: u64) -> String {
+    httpdate::fmt_http_date(UNIX_EPOCH + Duration::from_secs(secs))
+}
+
+/// Runs a real-process command and returns (success, stdout, stderr); panics if the tool is
+/// missing, so a missing install step fails the test instead of skipping it.
+pub fn run_tool(program: &str, args: &[&str]) -> (bool, String, String) {
+    let out = std::process::Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-test-deps): {e}"));
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
