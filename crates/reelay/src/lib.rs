@@ -8,7 +8,7 @@
 //! - [`observe`]: request ids, tracing, Prometheus metrics;
 //! - [`error`]: the one mapping from failures to HTTP statuses;
 //! - [`app`]: the router; [`server`]: the accept loop with limits and graceful shutdown;
-//! - [`cli`]: subcommands.
+//! - [`cli`]: the subcommands (`serve`).
 
 pub mod api;
 pub mod app;

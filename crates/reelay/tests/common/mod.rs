@@ -246,3 +246,108 @@ pub fn run_tool(program: &str, args: &[&str]) -> (bool, String, String) {
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
 }
+
+/// A `reelay` process started by a test; killed if still running when dropped.
+pub struct Proc {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    pub stderr_lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts the real binary with `args` (in `cwd`) and waits for its `listening on` line.
+pub fn start_binary(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Proc {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reelay"))
+        .args(args)
+        .current_dir(cwd)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn reelay");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = line_tx.send(line.unwrap_or_default());
+        }
+    });
+    let (err_tx, stderr_lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = err_tx.send(line.unwrap_or_default());
+        }
+    });
+    let line = line_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("reelay printed its listening line");
+    let addr = line
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("socket address");
+    Proc {
+        child,
+        addr,
+        stderr_lines,
+    }
+}
+
+impl Proc {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        loop {
+            let line = self
+                .stderr_lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|_| panic!("no log line containing {needle:?}"));
+            if line.contains(needle) {
+                return;
+            }
+        }
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(std::time::Instant::now() < deadline, "reelay did not exit in {limit:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs the binary to completion (for startup errors): (success, stderr).
+pub fn run_binary(args: &[&str], cwd: &Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelay"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run reelay");
+    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
