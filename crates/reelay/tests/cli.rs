@@ -17,7 +17,10 @@ fn serve_with_no_folders_creates_the_data_dir_and_prints_the_real_port() {
     let body = plain::get_body(&proc.url("/healthz"));
     assert_eq!(body, "ok\n");
     proc.terminate();
-    assert!(proc.wait_exit(Duration::from_secs(15)).success(), "exit 0 on SIGTERM");
+    assert!(
+        proc.wait_exit(Duration::from_secs(15)).success(),
+        "exit 0 on SIGTERM"
+    );
 }
 
 /// A tiny blocking GET for these synchronous tests.
@@ -27,7 +30,11 @@ mod plain {
         let rest = url.strip_prefix("http://").expect("http url");
         let (host, path) = rest.split_at(rest.find('/').expect("path"));
         let mut s = std::net::TcpStream::connect(host).expect("connect");
-        write!(s, "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").expect("write");
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+        )
+        .expect("write");
         let mut out = String::new();
         s.read_to_string(&mut out).expect("read");
         out.split_once("\r\n\r\n").expect("head").1.to_owned()
@@ -44,7 +51,10 @@ fn folders_on_the_command_line_become_buckets_and_env_sets_the_listen_address() 
         tmp.path(),
         &[("REELAY_LISTEN", "127.0.0.1:0")],
     );
-    assert_eq!(plain::get_body(&proc.url("/media/Movies/clip.mp4")), "movie bytes");
+    assert_eq!(
+        plain::get_body(&proc.url("/media/Movies/clip.mp4")),
+        "movie bytes"
+    );
 }
 
 #[test]
@@ -61,15 +71,21 @@ fn config_file_buckets_are_served() {
     )
     .expect("write config");
     let proc = start_binary(&["serve", "--config", "reelay.toml"], tmp.path(), &[]);
-    assert_eq!(plain::get_body(&proc.url("/media/cfg/a.mp4")), "from config");
+    assert_eq!(
+        plain::get_body(&proc.url("/media/cfg/a.mp4")),
+        "from config"
+    );
 }
 
 #[test]
 fn configuration_mistakes_are_clear_startup_errors() {
     let tmp = tempfile::tempdir().expect("tempdir");
     std::fs::write(tmp.path().join("typo.toml"), "listn = \"127.0.0.1:0\"\n").expect("write");
-    std::fs::write(tmp.path().join("size.toml"), "[server]\nread_budget = \"12 parsecs\"\n")
-        .expect("write");
+    std::fs::write(
+        tmp.path().join("size.toml"),
+        "[server]\nread_budget = \"12 parsecs\"\n",
+    )
+    .expect("write");
     std::fs::write(tmp.path().join("nofs.toml"), "[[bucket]]\nname = \"x\"\n").expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
@@ -78,8 +94,14 @@ fn configuration_mistakes_are_clear_startup_errors() {
         (&["serve", "--config", "size.toml"], "server.read_budget"),
         (&["serve", "--config", "nofs.toml"], "needs a backend"),
         (&["serve", "--listen", "localhost"], "is not IP:PORT"),
-        (&["serve", "--listen", "127.0.0.1:0", "no/such/folder"], "no such folder"),
-        (&["serve", "--listen", "127.0.0.1:0", "a/same", "b/same"], "defined twice"),
+        (
+            &["serve", "--listen", "127.0.0.1:0", "no/such/folder"],
+            "no such folder",
+        ),
+        (
+            &["serve", "--listen", "127.0.0.1:0", "a/same", "b/same"],
+            "defined twice",
+        ),
     ];
     for (args, needle) in cases {
         let (ok, stderr) = run_binary(args, tmp.path());
@@ -93,31 +115,57 @@ fn sigterm_lets_an_in_flight_download_finish_and_stops_accepting() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let file = pattern(24 << 20);
     write_fixed(&tmp.path().join("data/buckets/m/big.mp4"), &file);
-    let mut proc = start_binary(&["serve", "--listen", "127.0.0.1:0", "--data", "data"], tmp.path(), &[]);
+    let mut proc = start_binary(
+        &["serve", "--listen", "127.0.0.1:0", "--data", "data"],
+        tmp.path(),
+        &[],
+    );
     let mut s = TcpStream::connect(proc.addr).expect("connect");
-    write!(s, "GET /media/m/big.mp4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").expect("write");
+    write!(
+        s,
+        "GET /media/m/big.mp4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
     let mut first = [0u8; 4096];
     let n = s.read(&mut first).expect("first bytes");
     assert!(n > 0);
     proc.terminate();
     proc.wait_for_log("shutting down");
-    assert!(TcpStream::connect(proc.addr).is_err(), "no new connections after SIGTERM");
+    assert!(
+        TcpStream::connect(proc.addr).is_err(),
+        "no new connections after SIGTERM"
+    );
     let mut rest = Vec::new();
     s.read_to_end(&mut rest).expect("rest of the body");
     let mut all = first[..n].to_vec();
     all.extend_from_slice(&rest);
     let split = all.windows(4).position(|w| w == b"\r\n\r\n").expect("head") + 4;
-    assert_eq!(sha256(&all[split..]), sha256(&file), "the whole file arrived");
+    assert_eq!(
+        sha256(&all[split..]),
+        sha256(&file),
+        "the whole file arrived"
+    );
     assert!(proc.wait_exit(Duration::from_secs(15)).success());
 }
 
 #[test]
 fn the_grace_deadline_cuts_a_stalled_client_and_still_exits_zero() {
     let tmp = tempfile::tempdir().expect("tempdir");
-    write_fixed(&tmp.path().join("data/buckets/m/big.mp4"), &pattern(64 << 20));
+    write_fixed(
+        &tmp.path().join("data/buckets/m/big.mp4"),
+        &pattern(64 << 20),
+    );
     std::fs::write(tmp.path().join("r.toml"), "shutdown_grace = \"1s\"\n").expect("write");
     let mut proc = start_binary(
-        &["serve", "--listen", "127.0.0.1:0", "--data", "data", "--config", "r.toml"],
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            "data",
+            "--config",
+            "r.toml",
+        ],
         tmp.path(),
         &[],
     );

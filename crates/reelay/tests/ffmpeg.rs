@@ -12,17 +12,13 @@ use common::{TestServer, run_tool};
 /// Generates a 60 s H.264/AAC mp4 (test pattern + sine) with the moov atom up front.
 fn generate_clip(path: &std::path::Path) {
     std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
-    let (ok, _, err) = run_tool(
-        "ffmpeg",
-        &[
-            "-v", "error", "-y",
-            "-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25",
-            "-f", "lavfi", "-i", "sine=frequency=440:sample_rate=44100",
-            "-t", "60", "-c:v", "libx264", "-preset", "ultrafast", "-g", "50",
-            "-c:a", "aac", "-movflags", "+faststart",
-            path.to_str().expect("utf8"),
-        ],
-    );
+    let mut args: Vec<&str> = "-v error -y -f lavfi -i testsrc2=size=320x240:rate=25 \
+         -f lavfi -i sine=frequency=440:sample_rate=44100 -t 60 \
+         -c:v libx264 -preset ultrafast -g 50 -c:a aac -movflags +faststart"
+        .split_whitespace()
+        .collect();
+    args.push(path.to_str().expect("utf8"));
+    let (ok, _, err) = run_tool("ffmpeg", &args);
     assert!(ok, "ffmpeg failed to generate the clip: {err}");
 }
 
@@ -31,10 +27,12 @@ async fn ffprobe_reads_duration_and_streams_over_http() {
     let server = TestServer::start(|dir| generate_clip(&dir.join("vids/clip.mp4"))).await;
     let url = server.url("/media/vids/clip.mp4");
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
-        run_tool(
-            "ffprobe",
-            &["-v", "error", "-show_entries", "format=duration:stream=codec_type", "-of", "compact", &url],
-        )
+        let mut args: Vec<&str> =
+            "-v error -show_entries format=duration:stream=codec_type -of compact"
+                .split_whitespace()
+                .collect();
+        args.push(&url);
+        run_tool("ffprobe", &args)
     })
     .await
     .expect("join");
@@ -70,10 +68,9 @@ async fn ffmpeg_seeks_to_the_middle_with_range_requests() {
     .await;
     let url = server.url("/media/vids/clip.mp4");
     let (ok, progress, err) = tokio::task::spawn_blocking(move || {
-        run_tool(
-            "ffmpeg",
-            &["-v", "error", "-nostats", "-ss", "30", "-i", &url, "-f", "null", "-progress", "pipe:1", "-"],
-        )
+        let args = ["-v", "error", "-nostats", "-ss", "30", "-i", &url];
+        let tail = "-f null -progress pipe:1 -".split_whitespace();
+        run_tool("ffmpeg", &args.into_iter().chain(tail).collect::<Vec<_>>())
     })
     .await
     .expect("join");
@@ -87,7 +84,10 @@ async fn ffmpeg_seeks_to_the_middle_with_range_requests() {
         .next_back()
         .expect("progress");
     let decoded = decoded_us as f64 / 1e6;
-    assert!((28.0..=32.0).contains(&decoded), "decoded {decoded} s after seeking to 30 s");
+    assert!(
+        (28.0..=32.0).contains(&decoded),
+        "decoded {decoded} s after seeking to 30 s"
+    );
     let ranges = ranges.lock().expect("lock").clone();
     let mid_file_starts = ranges
         .iter()
@@ -95,5 +95,8 @@ async fn ffmpeg_seeks_to_the_middle_with_range_requests() {
         .filter_map(|r| r.split('-').next()?.parse::<u64>().ok())
         .filter(|&start| start > 0)
         .count();
-    assert!(mid_file_starts > 0, "ffmpeg seeked with a range request: {ranges:?}");
+    assert!(
+        mid_file_starts > 0,
+        "ffmpeg seeked with a range request: {ranges:?}"
+    );
 }

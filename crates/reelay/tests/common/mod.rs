@@ -329,7 +329,10 @@ impl Proc {
             if let Some(status) = self.child.try_wait().expect("try_wait") {
                 return status;
             }
-            assert!(std::time::Instant::now() < deadline, "reelay did not exit in {limit:?}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "reelay did not exit in {limit:?}"
+            );
             std::thread::sleep(Duration::from_millis(20));
         }
     }
@@ -349,5 +352,8 @@ pub fn run_binary(args: &[&str], cwd: &Path) -> (bool, String) {
         .current_dir(cwd)
         .output()
         .expect("run reelay");
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }

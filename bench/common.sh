@@ -1,0 +1,78 @@
+# Shared helpers for the benchmark scripts (sourced, not run).
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+OUT="$ROOT/bench/out"
+MEDIA_DIR="$OUT/media"
+MEDIA="$MEDIA_DIR/bench.mp4"
+mkdir -p "$MEDIA_DIR"
+
+free_port() {
+  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+}
+
+# A ~60 MB H.264/AAC mp4, generated once and reused.
+make_media() {
+  if [ ! -s "$MEDIA" ]; then
+    echo "generating $MEDIA (60 s of 720p test pattern at 8 Mb/s)..." >&2
+    ffmpeg -v error -y -f lavfi -i testsrc2=size=1280x720:rate=30 -f lavfi -i sine=frequency=440 \
+      -t 60 -c:v libx264 -preset ultrafast -b:v 8M -maxrate 8M -bufsize 16M \
+      -c:a aac -movflags +faststart "$MEDIA"
+  fi
+  cat "$MEDIA" >/dev/null  # warm the page cache for both servers alike
+}
+
+build_reelay() {
+  (cd "$ROOT" && cargo build --release --locked -q)
+  REELAY="$ROOT/target/release/reelay"
+}
+
+# Starts reelay serving $MEDIA_DIR as bucket "media"; sets REELAY_PID and REELAY_URL.
+start_reelay() {
+  local log="$OUT/reelay.out"
+  "$REELAY" serve "$MEDIA_DIR" --listen 127.0.0.1:0 --data "$OUT/reelay-data" "$@" >"$log" 2>"$OUT/reelay.err" &
+  REELAY_PID=$!
+  for _ in $(seq 1 200); do
+    if grep -q '^listening on ' "$log" 2>/dev/null; then break; fi
+    sleep 0.05
+  done
+  REELAY_URL="$(sed -n 's/^listening on //p' "$log")/media/media/bench.mp4"
+  [ -n "$REELAY_URL" ] || { echo "reelay did not start" >&2; cat "$OUT/reelay.err" >&2; exit 1; }
+}
+
+# Starts nginx (Debian package, unprivileged) on a free port; sets NGINX_URL.
+start_nginx() {
+  local port prefix="$OUT/nginx"
+  port=$(free_port)
+  mkdir -p "$prefix"
+  cat >"$prefix/nginx.conf" <<CONF
+worker_processes auto;
+daemon on;
+pid $prefix/nginx.pid;
+error_log $prefix/error.log warn;
+events { worker_connections 8192; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on;
+  tcp_nopush off;   # on: 40 ms delayed-ACK stalls on small responses over loopback
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  client_body_temp_path $prefix/client_body;
+  proxy_temp_path $prefix/proxy;
+  fastcgi_temp_path $prefix/fastcgi;
+  uwsgi_temp_path $prefix/uwsgi;
+  scgi_temp_path $prefix/scgi;
+  server {
+    listen 127.0.0.1:$port;
+    root $MEDIA_DIR;
+  }
+}
+CONF
+  nginx -c "$prefix/nginx.conf" -p "$prefix"
+  NGINX_URL="http://127.0.0.1:$port/bench.mp4"
+}
+
+stop_servers() {
+  [ -n "${REELAY_PID:-}" ] && kill "$REELAY_PID" 2>/dev/null && wait "$REELAY_PID" 2>/dev/null || true
+  [ -f "$OUT/nginx/nginx.pid" ] && nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" -s stop 2>/dev/null || true
+}
