@@ -29,7 +29,7 @@ run_wrk() { # url range-size -> "req/s MB/s"
   if grep -q "unexpected status\|Non-2xx" "$OUT/wrk.last"; then cat "$OUT/wrk.last" >&2; exit 1; fi
   local rps
   rps=$(awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.last")
-  awk -v r="$rps" -v s="$2" 'BEGIN {printf "%.0f %.0f", r, r*s/1e6}'
+  awk -v r="$rps" -v s="$2" 'BEGIN {printf "%.0f %.0f\n", r, r*s/1e6}'
 }
 
 printf "file %s bytes, %s connections, %ss per run, %s cores\n" "$SIZE" "$CONNS" "$DURATION" "$(nproc)"

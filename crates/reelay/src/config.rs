@@ -41,7 +41,7 @@ pub struct ServerSection {
     pub header_timeout: Option<String>,
     /// Largest request head, bytes (default `64KiB`).
     pub max_header_bytes: Option<String>,
-    /// Bytes of file data held in flight for all responses together (default `64MiB`).
+    /// Bytes of file data held in flight for all responses together (default `32MiB`).
     pub read_budget: Option<String>,
 }
 
@@ -191,7 +191,7 @@ impl Config {
             shutdown_grace: opt_duration(&file.shutdown_grace, 10, "shutdown_grace")?,
             header_timeout: opt_duration(&file.server.header_timeout, 10, "server.header_timeout")?,
             max_header_bytes,
-            read_budget: opt_size(&file.server.read_budget, 64 << 20, "server.read_budget")?,
+            read_budget: opt_size(&file.server.read_budget, 32 << 20, "server.read_budget")?,
             fs_buckets,
         })
     }
