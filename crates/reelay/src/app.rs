@@ -10,7 +10,7 @@ use axum::routing::get;
 
 use crate::observe::{self, Metrics};
 use crate::storage::{Buckets, ReadBudget};
-use crate::{api, media, ui};
+use crate::{api, limits, media, ui};
 
 /// What handlers share.
 #[derive(Debug, Clone)]
@@ -18,6 +18,8 @@ pub struct AppState {
     pub buckets: Arc<Buckets>,
     pub budget: ReadBudget,
     pub metrics: Arc<Metrics>,
+    /// Largest accepted request head (target + header lines), enforced exactly.
+    pub max_header_bytes: usize,
 }
 
 impl AppState {
@@ -27,6 +29,7 @@ impl AppState {
             buckets: Arc::new(buckets),
             budget: ReadBudget::new(read_budget),
             metrics: Arc::new(Metrics::default()),
+            max_header_bytes: 64 << 10,
         }
     }
 }
@@ -55,6 +58,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(observe::metrics_handler))
         .merge(ui::routes())
         .fallback(api::not_found)
+        .layer(middleware::from_fn_with_state(
+            state.max_header_bytes,
+            limits::request_head_limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             observe::track,

@@ -62,6 +62,21 @@ async fn shutdown_signal() {
     }
 }
 
+/// Raises the open-file soft limit to the hard limit: every viewer is a socket, and a default
+/// soft limit of 1024 would turn the thousandth viewer into `EMFILE`.
+fn raise_open_file_limit() {
+    use rustix::process::{Resource, getrlimit, setrlimit};
+    let mut limit = getrlimit(Resource::Nofile);
+    if limit.current < limit.maximum {
+        limit.current = limit.maximum;
+        if let Err(e) = setrlimit(Resource::Nofile, limit) {
+            tracing::warn!(error = %e, "could not raise the open-file limit");
+        }
+    }
+    let now = getrlimit(Resource::Nofile).current;
+    tracing::info!(open_files = ?now, "open-file limit");
+}
+
 /// Runs `reelay serve`: prints `listening on http://ADDR` once bound, serves until a signal.
 pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(&Overrides {
@@ -70,8 +85,12 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         config: args.config,
         dirs: args.dirs,
     })?;
+    raise_open_file_limit();
     let buckets = config.open_buckets()?;
-    let state = AppState::new(buckets, config.read_budget);
+    let state = AppState {
+        max_header_bytes: config.max_header_bytes,
+        ..AppState::new(buckets, config.read_budget)
+    };
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
@@ -83,6 +102,7 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let options = ServerOptions {
         header_timeout: config.header_timeout,
         max_header_bytes: config.max_header_bytes,
+        write_timeout: config.write_timeout,
         grace: config.shutdown_grace,
     };
     serve(listener, app(state), options, shutdown_signal()).await;

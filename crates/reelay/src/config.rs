@@ -39,6 +39,8 @@ pub struct FileConfig {
 pub struct ServerSection {
     /// Time allowed for a client to send request headers (default `10s`).
     pub header_timeout: Option<String>,
+    /// A write that makes no progress this long ends the connection (default `60s`).
+    pub write_timeout: Option<String>,
     /// Largest request head, bytes (default `64KiB`).
     pub max_header_bytes: Option<String>,
     /// Bytes of file data held in flight for all responses together (default `32MiB`).
@@ -69,6 +71,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub shutdown_grace: Duration,
     pub header_timeout: Duration,
+    pub write_timeout: Duration,
     pub max_header_bytes: usize,
     pub read_budget: usize,
     /// Buckets as (name, root folder), in definition order.
@@ -190,6 +193,7 @@ impl Config {
             data_dir,
             shutdown_grace: opt_duration(&file.shutdown_grace, 10, "shutdown_grace")?,
             header_timeout: opt_duration(&file.server.header_timeout, 10, "server.header_timeout")?,
+            write_timeout: opt_duration(&file.server.write_timeout, 60, "server.write_timeout")?,
             max_header_bytes,
             read_budget: opt_size(&file.server.read_budget, 32 << 20, "server.read_budget")?,
             fs_buckets,

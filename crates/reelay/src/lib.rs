@@ -6,8 +6,9 @@
 //! - [`media`]: the media routes, a thin shell over the pure `reelay-http` core;
 //! - [`api`]: the JSON API; [`ui`]: the embedded web UI;
 //! - [`observe`]: request ids, tracing, Prometheus metrics;
-//! - [`error`]: the one mapping from failures to HTTP statuses;
+//! - [`error`]: the one mapping from failures to HTTP statuses; [`limits`]: request limits;
 //! - [`app`]: the router; [`server`]: the accept loop with limits and graceful shutdown;
+//!   [`net`]: connection I/O guards (write-stall timeout);
 //! - [`cli`]: the subcommands (`serve`).
 
 pub mod api;
@@ -15,7 +16,9 @@ pub mod app;
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod limits;
 pub mod media;
+pub mod net;
 pub mod observe;
 pub mod server;
 pub mod storage;

@@ -117,6 +117,10 @@ fn validator_headers(object: &OpenObject) -> HeaderMap {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static("sandbox"),
     );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     h
 }
 

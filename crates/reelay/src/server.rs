@@ -1,25 +1,34 @@
 //! The accept loop: `serve(listener, app, options, shutdown)`.
 //!
 //! Owned here rather than left to `axum::serve` so every network wait has a limit: request
-//! heads must arrive within `header_timeout` and fit in `max_header_bytes`; and shutdown is
-//! graceful with a deadline: on `shutdown`, the listener closes at once, idle connections are
-//! closed, in-flight responses run until they finish or `grace` passes, then the rest are cut.
+//! heads (also the wait for the next request on a kept-alive connection) must arrive within
+//! `header_timeout` and fit in `max_header_bytes`; a write that makes no progress for
+//! `write_timeout` ends the connection ([`StallGuard`]); and shutdown is graceful with a
+//! deadline: on `shutdown`, the listener closes at once, idle connections are closed, in-flight
+//! responses run until they finish or `grace` passes, then the rest are cut.
+//!
+//! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a fronting proxy terminates today;
+//! hyper's h1/h2c auto-detection would also read the protocol preface before any header timer
+//! runs, leaving silent connections unbounded.
 
 use std::future::Future;
 use std::time::Duration;
 
 use axum::Router;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+
+use crate::net::StallGuard;
 
 /// Connection limits and the shutdown deadline.
 #[derive(Debug, Clone)]
 pub struct ServerOptions {
     pub header_timeout: Duration,
     pub max_header_bytes: usize,
+    pub write_timeout: Duration,
     pub grace: Duration,
 }
 
@@ -28,6 +37,7 @@ impl Default for ServerOptions {
         Self {
             header_timeout: Duration::from_secs(10),
             max_header_bytes: 64 << 10,
+            write_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(10),
         }
     }
@@ -42,19 +52,13 @@ pub enum ShutdownReport {
     DeadlinePassed,
 }
 
-fn builder(options: &ServerOptions) -> auto::Builder<TokioExecutor> {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+fn builder(options: &ServerOptions) -> http1::Builder {
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout)
         .max_buf_size(options.max_header_bytes)
         .max_headers(100);
-    builder
-        .http2()
-        .timer(TokioTimer::new())
-        .max_header_list_size(u32::try_from(options.max_header_bytes).unwrap_or(u32::MAX))
-        .max_concurrent_streams(256);
     builder
 }
 
@@ -85,10 +89,8 @@ pub async fn serve(
             tracing::debug!(error = %e, "set_nodelay failed");
         }
         let service = TowerToHyperService::new(app.clone());
-        let connection = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), service)
-            .into_owned();
-        let connection = graceful.watch(connection);
+        let io = TokioIo::new(StallGuard::new(stream, options.write_timeout));
+        let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");

@@ -62,6 +62,19 @@ impl TestServer {
         setup: impl FnOnce(&Path),
         wrap: impl FnOnce(Router) -> Router,
     ) -> Self {
+        Self::start_full(setup, wrap, ServerOptions::default()).await
+    }
+
+    /// Like [`start`], with connection limits of the test's choosing.
+    pub async fn start_with_options(setup: impl FnOnce(&Path), options: ServerOptions) -> Self {
+        Self::start_full(setup, |router| router, options).await
+    }
+
+    async fn start_full(
+        setup: impl FnOnce(&Path),
+        wrap: impl FnOnce(Router) -> Router,
+        options: ServerOptions,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         setup(dir.path());
         let mut buckets = Buckets::default();
@@ -82,7 +95,7 @@ impl TestServer {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(serve(listener, router, ServerOptions::default(), async {
+        tokio::spawn(serve(listener, router, options, async {
             let _ = stopped.await;
         }));
         Self {
