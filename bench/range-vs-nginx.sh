@@ -2,11 +2,14 @@
 # Serves the same 60 MB mp4 with nginx (sendfile on) and with reelay (release build) and runs
 # wrk against each, in the same run, with random 1 MiB and random 64 KiB ranges.
 # Prints req/s and MB/s for both and the ratio reelay/nginx. A benchmark, not a test.
+# Runs alternate nginx/reelay for ROUNDS rounds; the medians are reported, so a passing
+# disturbance on this 2-core machine does not decide the ratio.
 #
-#   bench/range-vs-nginx.sh [seconds-per-run] [connections]
+#   bench/range-vs-nginx.sh [seconds-per-run] [connections] [rounds]
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-10}"
 CONNS="${2:-32}"
+ROUNDS="${3:-3}"
 
 "$ROOT/scripts/install-test-deps" >/dev/null
 make_media
@@ -32,12 +35,23 @@ run_wrk() { # url range-size -> "req/s MB/s"
   awk -v r="$rps" -v s="$2" 'BEGIN {printf "%.0f %.0f\n", r, r*s/1e6}'
 }
 
-printf "file %s bytes, %s connections, %ss per run, %s cores\n" "$SIZE" "$CONNS" "$DURATION" "$(nproc)"
-printf "%-10s %14s %14s %10s\n" "ranges" "nginx req/s" "reelay req/s" "ratio"
+median() { sort -n | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+
+printf "file %s bytes, %s connections, %ss per run, %s rounds, %s cores\n" \
+  "$SIZE" "$CONNS" "$DURATION" "$ROUNDS" "$(nproc)"
+printf "%-8s %-28s %-28s %s\n" "ranges" "nginx req/s (MB/s)" "reelay req/s (MB/s)" "ratio"
 for range in 1048576 65536; do
-  read -r n_rps n_mbs < <(run_wrk "$NGINX_URL" "$range")
-  read -r r_rps r_mbs < <(run_wrk "$REELAY_URL" "$range")
+  n_all=() r_all=()
+  for _ in $(seq 1 "$ROUNDS"); do
+    read -r n_rps _ < <(run_wrk "$NGINX_URL" "$range")
+    read -r r_rps _ < <(run_wrk "$REELAY_URL" "$range")
+    n_all+=("$n_rps") r_all+=("$r_rps")
+  done
+  n_med=$(printf '%s\n' "${n_all[@]}" | median)
+  r_med=$(printf '%s\n' "${r_all[@]}" | median)
   label=$([ "$range" = 1048576 ] && echo "1 MiB" || echo "64 KiB")
-  ratio=$(awk -v a="$r_rps" -v b="$n_rps" 'BEGIN {printf "%.2f", a/b}')
-  printf "%-10s %8s (%4s MB/s) %8s (%4s MB/s) %6s\n" "$label" "$n_rps" "$n_mbs" "$r_rps" "$r_mbs" "$ratio"
+  ratio=$(awk -v a="$r_med" -v b="$n_med" 'BEGIN {printf "%.2f", a/b}')
+  mbs() { awk -v r="$1" -v s="$range" 'BEGIN {printf "%.0f", r*s/1e6}'; }
+  printf "%-8s %-28s %-28s %s\n" "$label" "$n_med ($(mbs "$n_med")) [${n_all[*]}]" \
+    "$r_med ($(mbs "$r_med")) [${r_all[*]}]" "$ratio"
 done

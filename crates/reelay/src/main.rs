@@ -1,5 +1,7 @@
 //! The `reelay` binary: parse the command line, set up logging, run.
 
+use std::io::IsTerminal;
+
 use clap::Parser;
 use reelay::cli::{Cli, Command, run_serve};
 use tracing_subscriber::EnvFilter;
@@ -9,6 +11,7 @@ fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
