@@ -102,9 +102,8 @@ async function route() {
   try {
     let m;
     if ((m = hash.match(/^\/play\/([^/]+)\/(.+)$/))) {
-      showPlayer(m[1], m[2]);
       if (listing.bucket !== m[1]) await showObjects(m[1]);
-      $('#player').hidden = false;
+      showPlayer(m[1], m[2]);
     } else if ((m = hash.match(/^\/b\/([^/]+)\/?$/))) {
       await showObjects(m[1]);
     } else {
