@@ -43,6 +43,7 @@ pub async fn list_buckets(State(state): State<AppState>) -> Json<BucketList> {
 pub struct ListQuery {
     #[serde(default)]
     prefix: String,
+    delimiter: Option<String>,
     cursor: Option<String>,
     limit: Option<usize>,
 }
@@ -51,19 +52,25 @@ pub struct ListQuery {
 pub struct ObjectInfo {
     key: String,
     size: u64,
-    content_type: &'static str,
-    last_modified: String,
+    content_type: String,
+    /// RFC 3339, UTC.
+    last_modified: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct ObjectList {
     objects: Vec<ObjectInfo>,
+    /// With a delimiter: the "folders" on this page.
+    prefixes: Vec<String>,
     /// Pass as `cursor` to get the next page; absent on the last page.
     next_cursor: Option<String>,
 }
 
-fn rfc3339ish(t: SystemTime) -> String {
-    httpdate::fmt_http_date(t)
+/// RFC 3339 (UTC, seconds) for API responses.
+pub fn rfc3339(t: SystemTime) -> Option<String> {
+    jiff::Timestamp::try_from(t)
+        .ok()
+        .map(|ts| ts.round(jiff::Unit::Second).unwrap_or(ts).to_string())
 }
 
 /// `GET /api/v1/buckets/{bucket}/objects?prefix=&cursor=&limit=`.
@@ -83,22 +90,28 @@ pub async fn list_objects(
         .buckets
         .get(&bucket)
         .ok_or_else(|| ApiError::not_found(format!("no bucket named {bucket:?}")))?;
-    let (entries, more) = b.list(&q.prefix, q.cursor.as_deref(), limit).await?;
-    let next_cursor = more
-        .then(|| entries.last().map(|e| e.key.clone()))
-        .flatten();
-    let objects = entries
+    let page = b
+        .list(
+            &q.prefix,
+            q.delimiter.as_deref(),
+            q.cursor.as_deref(),
+            limit,
+        )
+        .await?;
+    let objects = page
+        .objects
         .into_iter()
         .map(|e| ObjectInfo {
-            last_modified: rfc3339ish(e.last_modified),
+            last_modified: e.last_modified.and_then(rfc3339),
             key: e.key,
             size: e.size,
-            content_type: e.content_type,
+            content_type: e.content_type.into_owned(),
         })
         .collect();
     Ok(Json(ObjectList {
         objects,
-        next_cursor,
+        prefixes: page.prefixes,
+        next_cursor: page.next_cursor,
     }))
 }
 

@@ -13,6 +13,7 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use crate::storage::Buckets;
+use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 
 /// The address used when nothing else is configured.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -29,8 +30,36 @@ pub struct FileConfig {
     pub shutdown_grace: Option<String>,
     #[serde(default)]
     pub server: ServerSection,
+    #[serde(default, rename = "s3")]
+    pub s3_profiles: Vec<S3Entry>,
     #[serde(default, rename = "bucket")]
     pub buckets: Vec<BucketEntry>,
+}
+
+/// `[[s3]]`: a connection profile for an S3-compatible store.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Entry {
+    pub name: String,
+    /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`, …
+    pub endpoint: String,
+    /// Default `us-east-1`.
+    pub region: Option<String>,
+    /// `path` (default; MinIO, Garage, most S3-compatible stores) or `virtual-host`.
+    pub addressing: Option<String>,
+    /// Names of environment variables holding the keys (preferred over keys in the file).
+    pub access_key_env: Option<String>,
+    pub secret_key_env: Option<String>,
+    pub access_key: Option<String>,
+    pub secret_key: Option<String>,
+    /// Default `5s`.
+    pub connect_timeout: Option<String>,
+    /// Time allowed for response headers and between body chunks; default `30s`.
+    pub request_timeout: Option<String>,
+    /// Largest ranged GET and upload part; default `8MiB`.
+    pub part_size: Option<String>,
+    /// How long object metadata is trusted before revalidation; default `5s`.
+    pub meta_ttl: Option<String>,
 }
 
 /// `[server]`: connection limits.
@@ -53,6 +82,10 @@ pub struct ServerSection {
 pub struct BucketEntry {
     pub name: String,
     pub fs: Option<PathBuf>,
+    /// Name of an `[[s3]]` profile.
+    pub s3: Option<String>,
+    /// The bucket's name in the store (default: `name`).
+    pub s3_bucket: Option<String>,
 }
 
 /// Values given on the command line or in the environment (they win over the file).
@@ -76,6 +109,9 @@ pub struct Config {
     pub read_budget: usize,
     /// Buckets as (name, root folder), in definition order.
     pub fs_buckets: Vec<(String, PathBuf)>,
+    pub s3_profiles: Vec<ProfileSettings>,
+    /// Buckets as (name, profile, bucket in the store).
+    pub s3_buckets: Vec<(String, String, String)>,
 }
 
 /// Parses a duration such as `250ms`, `10s`, `2m`, `1h`.
@@ -117,6 +153,99 @@ pub fn parse_size(s: &str) -> anyhow::Result<usize> {
     };
     n.checked_mul(k)
         .with_context(|| format!("size {s:?} is too large"))
+}
+
+fn opt<T>(
+    value: &Option<String>,
+    default: T,
+    key: &str,
+    parse: fn(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    value
+        .as_deref()
+        .map_or(Ok(default), parse)
+        .with_context(|| format!("config key {key}"))
+}
+
+/// Reads one key of a profile: from the named environment variable, else from the file.
+fn s3_key(
+    name: &str,
+    env: &Option<String>,
+    inline: &Option<String>,
+    what: &str,
+) -> anyhow::Result<Option<String>> {
+    match (env, inline) {
+        (Some(var), _) => std::env::var(var).map(Some).map_err(|_| {
+            anyhow::anyhow!(
+                "S3 profile {name:?}: environment variable {var} ({what}_env) is not set"
+            )
+        }),
+        (None, inline) => Ok(inline.clone()),
+    }
+}
+
+fn s3_profile(e: &S3Entry) -> anyhow::Result<ProfileSettings> {
+    let ctx = |key: &str| format!("s3.{}.{key}", e.name);
+    let endpoint: url::Url = e.endpoint.parse().with_context(|| {
+        format!(
+            "S3 profile {:?}: endpoint {:?} is not a URL",
+            e.name, e.endpoint
+        )
+    })?;
+    if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
+        bail!(
+            "S3 profile {:?}: endpoint must be an http(s) URL with a host",
+            e.name
+        );
+    }
+    let path_style = match e.addressing.as_deref() {
+        None | Some("path") => true,
+        Some("virtual-host") => false,
+        Some(other) => bail!(
+            "S3 profile {:?}: addressing {other:?} is not path or virtual-host",
+            e.name
+        ),
+    };
+    let access = s3_key(&e.name, &e.access_key_env, &e.access_key, "access_key")?;
+    let secret = s3_key(&e.name, &e.secret_key_env, &e.secret_key, "secret_key")?;
+    let credentials = match (access, secret) {
+        (Some(a), Some(s)) => Some((a, s)),
+        (None, None) => None,
+        _ => bail!(
+            "S3 profile {:?}: give both an access key and a secret key, or neither",
+            e.name
+        ),
+    };
+    let part_size = opt(&e.part_size, 8 << 20, &ctx("part_size"), parse_size)?;
+    if part_size < 64 << 10 {
+        bail!("config key {}: must be at least 64KiB", ctx("part_size"));
+    }
+    Ok(ProfileSettings {
+        name: e.name.clone(),
+        endpoint,
+        region: e.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        path_style,
+        credentials,
+        connect_timeout: opt(
+            &e.connect_timeout,
+            Duration::from_secs(5),
+            &ctx("connect_timeout"),
+            parse_duration,
+        )?,
+        request_timeout: opt(
+            &e.request_timeout,
+            Duration::from_secs(30),
+            &ctx("request_timeout"),
+            parse_duration,
+        )?,
+        part_size: part_size as u64,
+        meta_ttl: opt(
+            &e.meta_ttl,
+            Duration::from_secs(5),
+            &ctx("meta_ttl"),
+            parse_duration,
+        )?,
+    })
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
@@ -167,15 +296,31 @@ impl Config {
                 .map_or(Ok(default), parse_size)
                 .with_context(|| format!("config key {key}"))
         };
+        let s3_profiles = file
+            .s3_profiles
+            .iter()
+            .map(s3_profile)
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let mut fs_buckets = Vec::new();
+        let mut s3_buckets = Vec::new();
         for entry in file.buckets {
-            let Some(root) = entry.fs else {
-                bail!(
-                    "[[bucket]] {:?} needs a backend: fs = \"/path\"",
+            match (entry.fs, entry.s3) {
+                (Some(root), None) => fs_buckets.push((entry.name, root)),
+                (None, Some(profile)) => {
+                    if !s3_profiles.iter().any(|p| p.name == profile) {
+                        bail!(
+                            "[[bucket]] {:?}: no [[s3]] profile named {profile:?}",
+                            entry.name
+                        );
+                    }
+                    let remote = entry.s3_bucket.unwrap_or_else(|| entry.name.clone());
+                    s3_buckets.push((entry.name, profile, remote));
+                }
+                _ => bail!(
+                    "[[bucket]] {:?} needs exactly one backend: fs = \"/path\" or s3 = \"profile\"",
                     entry.name
-                );
-            };
-            fs_buckets.push((entry.name, root));
+                ),
+            }
         }
         for dir in &over.dirs {
             fs_buckets.push((dir_bucket_name(dir)?, dir.clone()));
@@ -197,6 +342,8 @@ impl Config {
             max_header_bytes,
             read_budget: opt_size(&file.server.read_budget, 32 << 20, "server.read_budget")?,
             fs_buckets,
+            s3_profiles,
+            s3_buckets,
         })
     }
 
@@ -224,6 +371,18 @@ impl Config {
         }
         for (name, root) in &self.fs_buckets {
             buckets.add_fs(name, root)?;
+        }
+        let mut profiles = std::collections::HashMap::new();
+        for settings in &self.s3_profiles {
+            let profile = S3Profile::new(settings.clone())
+                .with_context(|| format!("S3 profile {:?}", settings.name))?;
+            profiles.insert(settings.name.clone(), std::sync::Arc::new(profile));
+        }
+        for (name, profile, remote) in &self.s3_buckets {
+            let profile = profiles
+                .get(profile)
+                .with_context(|| format!("no S3 profile {profile:?}"))?;
+            buckets.add_s3(name, S3Bucket::new(profile.clone(), remote)?)?;
         }
         Ok(buckets)
     }

@@ -62,6 +62,11 @@ fn storage_status(e: &StorageError) -> (StatusCode, &'static str) {
     match e {
         StorageError::NotFound => (StatusCode::NOT_FOUND, "not_found"),
         StorageError::Forbidden => (StatusCode::FORBIDDEN, "forbidden"),
+        StorageError::BackendDenied(_) => (StatusCode::BAD_GATEWAY, "backend_denied"),
+        StorageError::BackendUnavailable(_) => (StatusCode::BAD_GATEWAY, "backend_unavailable"),
+        StorageError::BackendTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "backend_timeout"),
+        StorageError::Backend(_) => (StatusCode::BAD_GATEWAY, "backend_error"),
+        StorageError::Changed => (StatusCode::PRECONDITION_FAILED, "object_changed"),
         StorageError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "backend_io"),
     }
 }

@@ -91,7 +91,7 @@ async fn serve_object(
     let rep = Representation {
         len: meta.size,
         etag: Some(meta.etag.clone()),
-        last_modified: Some(meta.last_modified),
+        last_modified: meta.last_modified,
     };
     let outcome = evaluate(method, headers, &rep, SystemTime::now());
     Ok(respond(method, outcome, &object, &state.budget))
@@ -109,7 +109,9 @@ fn validator_headers(object: &OpenObject) -> HeaderMap {
     if let Ok(v) = HeaderValue::from_str(&meta.etag.to_string()) {
         h.insert(header::ETAG, v);
     }
-    if let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(meta.last_modified)) {
+    if let Some(lm) = meta.last_modified
+        && let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(lm))
+    {
         h.insert(header::LAST_MODIFIED, v);
     }
     // An HTML or SVG file in a bucket must not run script in reelay's origin.
@@ -122,6 +124,12 @@ fn validator_headers(object: &OpenObject) -> HeaderMap {
         HeaderValue::from_static("nosniff"),
     );
     h
+}
+
+fn content_type_value(content_type: &str) -> HeaderValue {
+    HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static(
+        reelay_http::content_type::DEFAULT_CONTENT_TYPE,
+    ))
 }
 
 fn header_value(s: String) -> HeaderValue {
@@ -140,18 +148,12 @@ fn respond(
     let with_body = method == Method::GET;
     let (status, length, body) = match outcome {
         Outcome::Full => {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(meta.content_type),
-            );
+            headers.insert(header::CONTENT_TYPE, content_type_value(&meta.content_type));
             let body = with_body.then(|| object.read(0, meta.size, budget));
             (StatusCode::OK, meta.size, body)
         }
         Outcome::Partial(span) => {
-            headers.insert(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static(meta.content_type),
-            );
+            headers.insert(header::CONTENT_TYPE, content_type_value(&meta.content_type));
             headers.insert(
                 header::CONTENT_RANGE,
                 header_value(span.content_range(meta.size)),
@@ -161,7 +163,7 @@ fn respond(
         }
         Outcome::Multipart(spans) => {
             let boundary = format!("reelay-{:016x}{:016x}", random_u64(), random_u64());
-            let layout = multipart_layout(&spans, meta.size, meta.content_type, &boundary);
+            let layout = multipart_layout(&spans, meta.size, &meta.content_type, &boundary);
             headers.insert(
                 header::CONTENT_TYPE,
                 header_value(multipart_content_type(&boundary)),

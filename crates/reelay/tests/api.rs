@@ -129,6 +129,27 @@ async fn buckets_and_objects_are_listed_with_stable_pages() {
         }
     }
     assert_eq!(keys, ["a.mp4", "b.mp3", "c.webm", "d/e.mkv", "d/f.m3u8"]);
+    let folders: serde_json::Value = client
+        .get(server.url("/api/v1/buckets/lib/objects?delimiter=/&limit=3"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(folders["objects"].as_array().expect("objects").len(), 3);
+    assert_eq!(folders["next_cursor"], "c.webm");
+    let folders: serde_json::Value = client
+        .get(server.url("/api/v1/buckets/lib/objects?delimiter=/&cursor=c.webm"))
+        .send()
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(folders["prefixes"], serde_json::json!(["d/"]));
+    assert_eq!(folders["objects"], serde_json::json!([]));
+    assert_eq!(folders["next_cursor"], serde_json::Value::Null);
     let page: serde_json::Value = client
         .get(server.url("/api/v1/buckets/lib/objects?prefix=d/"))
         .send()

@@ -92,7 +92,10 @@ fn configuration_mistakes_are_clear_startup_errors() {
     let cases: [(&[&str], &str); 6] = [
         (&["serve", "--config", "typo.toml"], "listn"),
         (&["serve", "--config", "size.toml"], "server.read_budget"),
-        (&["serve", "--config", "nofs.toml"], "needs a backend"),
+        (
+            &["serve", "--config", "nofs.toml"],
+            "needs exactly one backend",
+        ),
         (&["serve", "--listen", "localhost"], "is not IP:PORT"),
         (
             &["serve", "--listen", "127.0.0.1:0", "no/such/folder"],

@@ -12,13 +12,13 @@ use std::io;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::UNIX_EPOCH;
 
 use reelay_http::{EntityTag, content_type_for};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use super::{ListEntry, ObjectMeta, StorageError};
+use super::{ListEntry, ListPage, ObjectMeta, StorageError};
 use crate::storage::key::ObjectKey;
 
 /// A bucket backed by a local directory.
@@ -97,8 +97,8 @@ impl FsBucket {
         let meta = ObjectMeta {
             size,
             etag: fs_etag(stat.st_ino, mtime_secs, mtime_nanos, size),
-            last_modified: modified,
-            content_type: content_type_for(key.as_str()),
+            last_modified: Some(modified),
+            content_type: content_type_for(key.as_str()).into(),
         };
         Ok(FsObject {
             file: Arc::new(fd),
@@ -107,22 +107,57 @@ impl FsBucket {
     }
 }
 
-/// Lists regular files of the tree at `root` under `prefix` in key order, after `cursor`, at
-/// most `limit`; `true` if more remain. Symlinked directories are not followed (no loops, no
-/// escape); hidden entries are skipped. Blocking: call from the blocking pool.
-pub fn list_tree(
-    root: &Path,
-    prefix: &str,
-    cursor: Option<&str>,
-    limit: usize,
-) -> io::Result<(Vec<ListEntry>, bool)> {
+/// What to list: keys under `prefix`, after `cursor`, grouped by `delimiter`, at most `limit`.
+#[derive(Debug, Clone)]
+pub struct ListQuery {
+    pub prefix: String,
+    pub delimiter: Option<String>,
+    pub cursor: Option<String>,
+    pub limit: usize,
+}
+
+/// Lists the tree at `root` with S3 semantics (objects and common prefixes share one key order,
+/// one cursor and one limit). Symlinked directories are not followed (no loops, no escape);
+/// hidden entries are skipped. Blocking: call from the blocking pool.
+pub fn list_tree(root: &Path, q: &ListQuery) -> io::Result<ListPage> {
     let mut all = Vec::new();
     walk(root, String::new(), &mut all)?;
-    all.retain(|e| e.key.starts_with(prefix) && cursor.is_none_or(|c| e.key.as_str() > c));
+    all.retain(|e| e.key.starts_with(&q.prefix));
     all.sort_by(|a, b| a.key.cmp(&b.key));
-    let truncated = all.len() > limit;
-    all.truncate(limit);
-    Ok((all, truncated))
+    let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
+    let mut page = ListPage::default();
+    let mut count = 0;
+    for entry in all {
+        // With a delimiter, a key with the delimiter after the prefix is shown as its folder.
+        let folder = delimiter.and_then(|d| {
+            let rest = &entry.key[q.prefix.len()..];
+            let cut = q.prefix.len() + rest.find(d)? + d.len();
+            Some(entry.key[..cut].to_owned())
+        });
+        let name = folder.as_deref().unwrap_or(&entry.key);
+        let after_cursor = q.cursor.as_deref().is_none_or(|c| name > c);
+        let repeated_folder = folder.is_some() && page.prefixes.last() == folder.as_ref();
+        if !after_cursor || repeated_folder {
+            continue;
+        }
+        if count == q.limit {
+            page.next_cursor = Some(last_name(&page));
+            break;
+        }
+        count += 1;
+        match folder {
+            Some(folder) => page.prefixes.push(folder),
+            None => page.objects.push(entry),
+        }
+    }
+    Ok(page)
+}
+
+/// The greatest key or prefix on a page.
+fn last_name(page: &ListPage) -> String {
+    let object = page.objects.last().map(|o| o.key.as_str());
+    let prefix = page.prefixes.last().map(String::as_str);
+    object.max(prefix).unwrap_or_default().to_owned()
 }
 
 fn walk(dir: &Path, prefix: String, out: &mut Vec<ListEntry>) -> io::Result<()> {
@@ -141,10 +176,10 @@ fn walk(dir: &Path, prefix: String, out: &mut Vec<ListEntry>) -> io::Result<()> 
         } else if file_type.is_file() {
             let meta = entry.metadata()?;
             out.push(ListEntry {
-                content_type: content_type_for(&key),
+                content_type: content_type_for(&key).into(),
                 key,
                 size: meta.len(),
-                last_modified: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
+                last_modified: meta.modified().ok(),
             });
         }
     }

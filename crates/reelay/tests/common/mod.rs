@@ -2,6 +2,9 @@
 //! client for requests that ordinary clients would normalise, and helpers to check bodies.
 #![allow(dead_code)]
 
+pub mod matrix;
+pub mod s3;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
@@ -75,9 +78,27 @@ impl TestServer {
         wrap: impl FnOnce(Router) -> Router,
         options: ServerOptions,
     ) -> Self {
+        Self::start_custom(setup, |_| {}, wrap, options).await
+    }
+
+    /// Serves fs buckets from `setup` plus whatever `add` puts in the bucket set.
+    pub async fn start_with_buckets(
+        setup: impl FnOnce(&Path),
+        add: impl FnOnce(&mut Buckets),
+    ) -> Self {
+        Self::start_custom(setup, add, |router| router, ServerOptions::default()).await
+    }
+
+    async fn start_custom(
+        setup: impl FnOnce(&Path),
+        add: impl FnOnce(&mut Buckets),
+        wrap: impl FnOnce(Router) -> Router,
+        options: ServerOptions,
+    ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         setup(dir.path());
         let mut buckets = Buckets::default();
+        add(&mut buckets);
         let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .expect("read_dir")
             .filter_map(Result::ok)

@@ -1,0 +1,120 @@
+//! A real S3 server for tests: `s3s-fs` (installed by `scripts/install-test-deps`), started on a
+//! port it picks itself; readiness is its "server is running at" line. Objects are plain files
+//! under `dir/<bucket>/<key>`, so tests can set mtimes and replace objects directly.
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use reelay::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
+
+pub const ACCESS_KEY: &str = "reelay-test-access";
+pub const SECRET_KEY: &str = "reelay-test-secret-0123456789";
+
+pub struct S3Server {
+    pub dir: tempfile::TempDir,
+    pub endpoint: String,
+    port: u16,
+    child: Option<Child>,
+}
+
+fn spawn(root: &std::path::Path, port: u16) -> (Child, String) {
+    let mut child = Command::new("s3s-fs")
+        .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+        .args(["--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY])
+        .arg(root)
+        .env("RUST_LOG", "info")
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("s3s-fs must be installed (scripts/install-test-deps): {e}"));
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut sent = false;
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if !sent && let Some(i) = line.find("server is running at ") {
+                let url = line[i + "server is running at ".len()..].trim().to_owned();
+                let _ = tx.send(url);
+                sent = true;
+            }
+        }
+    });
+    let url = rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("s3s-fs announced its address");
+    (child, url)
+}
+
+impl S3Server {
+    /// Starts s3s-fs over a fresh directory with the given buckets created.
+    pub fn start(buckets: &[&str]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for b in buckets {
+            std::fs::create_dir_all(dir.path().join(b)).expect("bucket dir");
+        }
+        let (child, endpoint) = spawn(dir.path(), 0);
+        let port = endpoint
+            .rsplit(':')
+            .next()
+            .and_then(|p| p.parse().ok())
+            .expect("port");
+        Self {
+            dir,
+            endpoint,
+            port,
+            child: Some(child),
+        }
+    }
+
+    /// The file behind `bucket/key`.
+    pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
+        self.dir.path().join(bucket).join(key)
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to be gone.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and data.
+    pub fn restart(&mut self) {
+        self.kill();
+        let (child, _) = spawn(self.dir.path(), self.port);
+        self.child = Some(child);
+    }
+
+    /// Profile settings for this server (short timeouts so fault tests finish quickly).
+    pub fn profile(&self, secret: &str) -> ProfileSettings {
+        ProfileSettings {
+            name: "test".into(),
+            endpoint: self.endpoint.parse().expect("endpoint url"),
+            region: "us-east-1".into(),
+            path_style: true,
+            credentials: Some((ACCESS_KEY.into(), secret.into())),
+            connect_timeout: Duration::from_secs(2),
+            request_timeout: Duration::from_secs(3),
+            part_size: 8 << 20,
+            meta_ttl: Duration::from_secs(5),
+        }
+    }
+
+    /// A reelay bucket over `remote` on this server.
+    pub fn bucket(&self, settings: ProfileSettings, remote: &str) -> S3Bucket {
+        let profile = Arc::new(S3Profile::new(settings).expect("profile"));
+        S3Bucket::new(profile, remote).expect("bucket")
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
