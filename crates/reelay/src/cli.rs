@@ -5,8 +5,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tokio::net::TcpListener;
 
-use crate::app::{AppState, app};
+use crate::app::app;
 use crate::config::{Config, Overrides};
+use crate::node::build_state;
 use crate::server::{ServerOptions, serve};
 
 #[derive(Debug, Parser)]
@@ -24,6 +25,38 @@ pub struct Cli {
 pub enum Command {
     /// Serve media: the buckets under DATA/buckets, plus each DIR as a bucket named after it.
     Serve(ServeArgs),
+    /// Make a token for the config file: prints the token and its `[[token]]` entry.
+    Token(TokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    /// read, write or admin.
+    #[arg(long, default_value = "read")]
+    pub role: String,
+    /// A label: who or what uses the token.
+    #[arg(long, default_value = "config token")]
+    pub name: String,
+}
+
+/// Runs `reelay token`.
+pub fn run_token(args: &TokenArgs) -> anyhow::Result<()> {
+    use crate::auth::token::{new_token, parse_token};
+    anyhow::ensure!(
+        crate::auth::Role::parse(&args.role).is_some(),
+        "--role must be read, write or admin"
+    );
+    let (id, text, hash) = new_token()?;
+    anyhow::ensure!(
+        parse_token(&text).is_some(),
+        "generated an unparsable token"
+    );
+    println!("token (keep it secret; only its hash goes in the config):\n  {text}\n");
+    println!(
+        "[[token]]\nid = \"{id}\"\nname = {:?}\nrole = \"{}\"\nsha256 = \"{hash}\"",
+        args.name, args.role
+    );
+    Ok(())
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,17 +119,13 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         dirs: args.dirs,
     })?;
     raise_open_file_limit();
-    let buckets = config.open_buckets()?;
-    let state = AppState {
-        max_header_bytes: config.max_header_bytes,
-        ..AppState::new(buckets, config.read_budget)
-    };
+    let state = build_state(&config).await?;
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
-    for (name, bucket) in state.buckets.iter() {
-        tracing::info!(bucket = name, kind = bucket.kind(), "serving bucket");
+    for bucket in state.buckets.list() {
+        tracing::info!(bucket = bucket.name, kind = bucket.kind, "serving bucket");
     }
     println!("listening on http://{addr}");
     let options = ServerOptions {

@@ -44,6 +44,47 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// A JSON request body; malformed or mistyped bodies become JSON errors (400, 415, 422).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let code = match rejection.status() {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    _ => "bad_request",
+                };
+                Err(ApiError::new(
+                    rejection.status(),
+                    code,
+                    rejection.body_text(),
+                ))
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        tracing::error!(error = %e, "metadata database error");
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the metadata database failed",
+        )
+    }
+}
+
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         let (status, code) = storage_status(&e);
@@ -67,6 +108,10 @@ fn storage_status(e: &StorageError) -> (StatusCode, &'static str) {
         StorageError::BackendTimeout(_) => (StatusCode::GATEWAY_TIMEOUT, "backend_timeout"),
         StorageError::Backend(_) => (StatusCode::BAD_GATEWAY, "backend_error"),
         StorageError::Changed => (StatusCode::PRECONDITION_FAILED, "object_changed"),
+        StorageError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "too_large"),
+        StorageError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
+        StorageError::ClientBody(_) => (StatusCode::BAD_REQUEST, "bad_body"),
+        StorageError::ClientTimeout(_) => (StatusCode::REQUEST_TIMEOUT, "body_timeout"),
         StorageError::Io(_) => (StatusCode::INTERNAL_SERVER_ERROR, "backend_io"),
     }
 }

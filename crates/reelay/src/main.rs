@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use reelay::cli::{Cli, Command, run_serve};
+use reelay::cli::{Cli, Command, run_serve, run_token};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
@@ -14,12 +14,16 @@ fn main() -> anyhow::Result<()> {
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let cli = Cli::parse();
+    if let Command::Token(args) = &cli.command {
+        return run_token(args);
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => run_serve(args).await,
+            Command::Token(args) => run_token(&args),
         }
     })
 }

@@ -30,6 +30,17 @@ use crate::storage::{ObjectKey, OpenObject, ReadBudget};
 const MEDIA_CACHE_CONTROL: &str = "no-cache";
 
 /// `GET|HEAD /media/{bucket}/{*key}`.
+#[utoipa::path(get, path = "/media/{bucket}/{key}", tag = "media",
+    params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`"),
+        ("Range" = Option<String>, Header, description = "e.g. `bytes=0-1023`; several ranges give multipart/byteranges"),
+        ("exp" = Option<u64>, Query, description = "signed URL expiry (unix seconds)"),
+        ("sig" = Option<String>, Query, description = "signed URL signature"),
+        ("pfx" = Option<String>, Query, description = "signed URL prefix scope")),
+    responses((status = 200, description = "the whole object"),
+        (status = 206, description = "the requested range(s)"),
+        (status = 304, description = "not modified"), (status = 404, description = "no such object"),
+        (status = 412, description = "precondition failed"), (status = 416, description = "range not satisfiable")),
+    security(("bearer" = []), ()))]
 pub async fn media_by_path(
     State(state): State<AppState>,
     method: Method,
@@ -58,7 +69,7 @@ pub async fn media_by_query(
     query: Result<Query<WatchQuery>, QueryRejection>,
 ) -> Response {
     let result = match query {
-        Ok(Query(q)) => match q.bucket.or_else(|| only_bucket(&state)) {
+        Ok(Query(q)) => match q.bucket.or_else(|| state.buckets.only_one()) {
             Some(bucket) => serve_object(&state, &method, &headers, &bucket, &q.v).await,
             None => Err(MediaError::BadRequest(
                 "the bucket parameter is required when several buckets exist".into(),
@@ -67,14 +78,6 @@ pub async fn media_by_query(
         Err(rejection) => Err(MediaError::BadRequest(rejection.body_text())),
     };
     result.unwrap_or_else(IntoResponse::into_response)
-}
-
-fn only_bucket(state: &AppState) -> Option<String> {
-    let mut names = state.buckets.iter().map(|(n, _)| n);
-    match (names.next(), names.next()) {
-        (Some(only), None) => Some(only.to_owned()),
-        _ => None,
-    }
 }
 
 async fn serve_object(

@@ -55,6 +55,10 @@ impl FsBucket {
         &self.root
     }
 
+    pub fn root_fd(&self) -> &OwnedFd {
+        &self.root_fd
+    }
+
     fn open_beneath(&self, key: &ObjectKey) -> Result<OwnedFd, StorageError> {
         let resolve = ResolveFlags::BENEATH | ResolveFlags::NO_MAGICLINKS;
         match rustix::fs::openat2(

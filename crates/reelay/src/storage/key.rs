@@ -7,7 +7,9 @@
 //! below the bucket root:
 //! - empty, longer than [`MAX_KEY_LEN`] bytes, or with an empty segment (`//`, leading or
 //!   trailing `/`) — so there is no way to name the root or an absolute path;
-//! - a `.` or `..` segment (covers `../`, `%2e%2e/` and `..%2f` after the one decoding);
+//! - a `.` or `..` segment (covers `../`, `%2e%2e/` and `..%2f` after the one decoding), or
+//!   any segment starting with `.`: hidden files (`.git/`, `.env`, reelay's own `.reelay-tmp/`
+//!   uploads in progress) are never served, listed or written;
 //! - a backslash (`%5c`), NUL (`%00`) or any other control character.
 //!
 //! A key like `%2e%2e` (from `%252e%252e`) is a legal, literal file name and is simply not found.
@@ -30,6 +32,8 @@ pub enum KeyError {
     EmptySegment,
     #[error("the key has a '.' or '..' segment")]
     DotSegment,
+    #[error("the key has a hidden segment (starting with '.')")]
+    HiddenSegment,
     #[error("the key contains a backslash, NUL or control character")]
     ForbiddenCharacter,
     #[error("bucket names are 1-63 characters of A-Z a-z 0-9 . _ - and do not start with '.'")]
@@ -56,6 +60,7 @@ impl ObjectKey {
             match segment {
                 "" => return Err(KeyError::EmptySegment),
                 "." | ".." => return Err(KeyError::DotSegment),
+                s if s.starts_with('.') => return Err(KeyError::HiddenSegment),
                 _ => {}
             }
         }
@@ -93,14 +98,7 @@ mod tests {
 
     #[test]
     fn accepts_ordinary_keys() {
-        for key in [
-            "a.mp4",
-            "dir/sub/clip.mkv",
-            "%2e%2e",
-            "a..b",
-            ".hidden",
-            "名前.mp3",
-        ] {
+        for key in ["a.mp4", "dir/sub/clip.mkv", "%2e%2e", "a..b", "名前.mp3"] {
             assert!(ObjectKey::parse(key).is_ok(), "{key}");
         }
     }
@@ -112,6 +110,9 @@ mod tests {
             ("../etc/passwd", KeyError::DotSegment),
             ("a/../../b", KeyError::DotSegment),
             ("a/./b", KeyError::DotSegment),
+            (".env", KeyError::HiddenSegment),
+            ("a/.git/config", KeyError::HiddenSegment),
+            (".reelay-tmp/upload-1", KeyError::HiddenSegment),
             ("/etc/passwd", KeyError::EmptySegment),
             ("a//b", KeyError::EmptySegment),
             ("a/", KeyError::EmptySegment),

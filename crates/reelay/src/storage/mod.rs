@@ -7,13 +7,13 @@
 
 pub mod frames;
 pub mod fs;
+pub mod fs_write;
 pub mod key;
+pub mod registry;
 pub mod s3;
 
 use std::borrow::Cow;
-use std::collections::BTreeMap;
 use std::io;
-use std::path::Path;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -22,6 +22,7 @@ use reelay_http::EntityTag;
 
 pub use frames::ReadBudget;
 pub use key::{KeyError, ObjectKey, validate_bucket_name};
+pub use registry::{BucketInfo, Buckets, Origin};
 
 /// What every backend knows of an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,6 +78,14 @@ pub enum StorageError {
     Backend(String),
     #[error("the object changed while it was being read")]
     Changed,
+    #[error("the upload is larger than the limit of {limit} bytes")]
+    TooLarge { limit: u64 },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("the request body failed: {0}")]
+    ClientBody(String),
+    #[error("the request body stalled for longer than {0:?}")]
+    ClientTimeout(std::time::Duration),
     #[error("backend I/O failed: {0}")]
     Io(#[from] io::Error),
 }
@@ -151,6 +160,36 @@ impl Bucket {
     }
 }
 
+impl Bucket {
+    /// Stores `body` as `key` (at most `max` bytes), replacing any existing object atomically.
+    pub async fn put<S>(&self, key: &ObjectKey, body: S, max: u64) -> Result<(), StorageError>
+    where
+        S: futures_util::Stream<Item = Result<Bytes, StorageError>> + Unpin,
+    {
+        match self {
+            Self::Fs(b) => b.put(key, body, max).await,
+            Self::S3(b) => {
+                let content_type = reelay_http::content_type_for(key.as_str());
+                b.put(key, body, max, content_type).await
+            }
+        }
+    }
+
+    /// Deletes `key`; `NotFound` if it does not exist.
+    pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+        match self {
+            Self::Fs(b) => b.delete(key),
+            Self::S3(b) => b.delete(key).await,
+        }
+    }
+
+    /// Whether the bucket holds no object.
+    pub async fn is_empty(&self) -> Result<bool, StorageError> {
+        let page = self.list("", None, None, 1).await?;
+        Ok(page.objects.is_empty() && page.prefixes.is_empty())
+    }
+}
+
 impl OpenObject {
     pub fn meta(&self) -> &ObjectMeta {
         match self {
@@ -170,51 +209,5 @@ impl OpenObject {
             )),
             Self::S3(o) => o.read(start, end),
         }
-    }
-}
-
-/// All configured buckets by name.
-#[derive(Debug, Default)]
-pub struct Buckets {
-    by_name: BTreeMap<String, Bucket>,
-}
-
-impl Buckets {
-    /// Adds an fs bucket; fails on a duplicate name or an unreadable root.
-    pub fn add_fs(&mut self, name: &str, root: &Path) -> anyhow::Result<()> {
-        validate_bucket_name(name).map_err(|e| anyhow::anyhow!("bucket {name:?}: {e}"))?;
-        if self.by_name.contains_key(name) {
-            anyhow::bail!("bucket {name:?} is defined twice");
-        }
-        let bucket = fs::FsBucket::open(root)
-            .map_err(|e| anyhow::anyhow!("bucket {name:?}: cannot open {}: {e}", root.display()))?;
-        self.by_name.insert(name.to_owned(), Bucket::Fs(bucket));
-        Ok(())
-    }
-
-    /// Adds an S3 bucket; fails on a duplicate name.
-    pub fn add_s3(&mut self, name: &str, bucket: s3::S3Bucket) -> anyhow::Result<()> {
-        validate_bucket_name(name).map_err(|e| anyhow::anyhow!("bucket {name:?}: {e}"))?;
-        if self.by_name.contains_key(name) {
-            anyhow::bail!("bucket {name:?} is defined twice");
-        }
-        self.by_name.insert(name.to_owned(), Bucket::S3(bucket));
-        Ok(())
-    }
-
-    pub fn get(&self, name: &str) -> Option<&Bucket> {
-        self.by_name.get(name)
-    }
-
-    pub fn iter(&self) -> impl Iterator<Item = (&str, &Bucket)> {
-        self.by_name.iter().map(|(k, v)| (k.as_str(), v))
-    }
-
-    pub fn len(&self) -> usize {
-        self.by_name.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.by_name.is_empty()
     }
 }

@@ -29,7 +29,10 @@ pub fn pattern(len: usize) -> Vec<u8> {
 }
 
 pub fn sha256(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Writes `bytes` to `path` and sets its mtime to [`FIXED_MTIME`].
@@ -44,6 +47,23 @@ pub fn write_fixed(path: &Path, bytes: &[u8]) {
         .expect("open");
     file.set_modified(UNIX_EPOCH + Duration::from_secs(FIXED_MTIME))
         .expect("set mtime");
+}
+
+/// App state over `buckets` with a real SQLite database under `dir`; `loopback` decides whether
+/// the node may run open (no tokens).
+pub async fn test_state(dir: &Path, buckets: Buckets, loopback: bool) -> AppState {
+    let url = format!("sqlite://{}?mode=rwc", dir.join("reelay.db").display());
+    let db = reelay::db::connect(&url).await.expect("database");
+    let tokens = reelay::auth::TokenStore::new(db.clone(), Vec::new())
+        .await
+        .expect("token store");
+    let auth = reelay::auth::Auth {
+        tokens,
+        signing_key: b"test-signing-key-0123456789abcdef".to_vec(),
+        loopback,
+        public_buckets: Default::default(),
+    };
+    AppState::new(buckets, 64 << 20, auth, db)
 }
 
 /// A running server; stops when dropped.
@@ -97,7 +117,7 @@ impl TestServer {
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         setup(dir.path());
-        let mut buckets = Buckets::default();
+        let mut buckets = Buckets::with_data_dir(dir.path().to_owned());
         add(&mut buckets);
         let mut names: Vec<_> = std::fs::read_dir(dir.path())
             .expect("read_dir")
@@ -111,7 +131,7 @@ impl TestServer {
                 .add_fs(&name, &dir.path().join(&name))
                 .expect("bucket");
         }
-        let state = AppState::new(buckets, 64 << 20);
+        let state = test_state(dir.path(), buckets, true).await;
         let router = wrap(app(state.clone()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");

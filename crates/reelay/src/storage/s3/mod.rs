@@ -7,6 +7,7 @@
 
 pub mod client;
 pub mod read;
+pub mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

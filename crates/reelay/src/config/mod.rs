@@ -12,8 +12,16 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::storage::Buckets;
+use crate::auth::Role;
+use crate::auth::store::ConfigToken;
 use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
+use crate::storage::{Buckets, Origin};
+
+mod s3;
+mod units;
+
+use s3::s3_profile;
+pub use units::{parse_duration, parse_size};
 
 /// The address used when nothing else is configured.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -30,6 +38,12 @@ pub struct FileConfig {
     pub shutdown_grace: Option<String>,
     #[serde(default)]
     pub server: ServerSection,
+    #[serde(default)]
+    pub metadata: MetadataSection,
+    #[serde(default)]
+    pub auth: AuthSection,
+    #[serde(default, rename = "token")]
+    pub tokens: Vec<TokenEntry>,
     #[serde(default, rename = "s3")]
     pub s3_profiles: Vec<S3Entry>,
     #[serde(default, rename = "bucket")]
@@ -62,6 +76,34 @@ pub struct S3Entry {
     pub meta_ttl: Option<String>,
 }
 
+/// `[metadata]`: the metadata database.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MetadataSection {
+    /// `sqlite://…` (default: `DATA/reelay.db`) or `postgres://…`.
+    pub url: Option<String>,
+}
+
+/// `[auth]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSection {
+    /// Environment variable holding the hex key for signed URLs (at least 32 bytes). Give every
+    /// node of a deployment the same key; default: `DATA/signing.key`, created at first start.
+    pub signing_key_env: Option<String>,
+}
+
+/// `[[token]]`: a token given by hash (create one with `reelay token`).
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokenEntry {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// SHA-256 (hex) of the token's secret part.
+    pub sha256: String,
+}
+
 /// `[server]`: connection limits.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +116,10 @@ pub struct ServerSection {
     pub max_header_bytes: Option<String>,
     /// Bytes of file data held in flight for all responses together (default `32MiB`).
     pub read_budget: Option<String>,
+    /// Largest upload (default `10GiB`).
+    pub max_upload: Option<String>,
+    /// Longest wait for the next chunk of an upload (default `30s`).
+    pub body_timeout: Option<String>,
 }
 
 /// `[[bucket]]`.
@@ -86,6 +132,9 @@ pub struct BucketEntry {
     pub s3: Option<String>,
     /// The bucket's name in the store (default: `name`).
     pub s3_bucket: Option<String>,
+    /// Anyone may play and list this bucket without a token.
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// Values given on the command line or in the environment (they win over the file).
@@ -112,50 +161,16 @@ pub struct Config {
     pub s3_profiles: Vec<ProfileSettings>,
     /// Buckets as (name, profile, bucket in the store).
     pub s3_buckets: Vec<(String, String, String)>,
+    pub public_buckets: Vec<String>,
+    pub max_upload: u64,
+    pub body_timeout: Duration,
+    pub metadata_url: String,
+    /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
+    pub signing_key: Option<Vec<u8>>,
+    pub tokens: Vec<ConfigToken>,
 }
 
-/// Parses a duration such as `250ms`, `10s`, `2m`, `1h`.
-pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: u64 = digits
-        .parse()
-        .with_context(|| format!("{s:?} is not a duration"))?;
-    let secs = |k: u64| n.checked_mul(k).map(Duration::from_secs);
-    let d = match unit.trim() {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" | "" => secs(1),
-        "m" => secs(60),
-        "h" => secs(3600),
-        other => bail!("unknown duration unit {other:?} in {s:?} (use ms, s, m or h)"),
-    };
-    d.with_context(|| format!("duration {s:?} is too large"))
-}
-
-/// Parses a size such as `65536`, `64KiB`, `512MiB`, `2GiB` (also `KB`/`MB`/`GB` = powers of 10).
-pub fn parse_size(s: &str) -> anyhow::Result<usize> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (digits, unit) = s.split_at(split);
-    let n: usize = digits
-        .parse()
-        .with_context(|| format!("{s:?} is not a size"))?;
-    let k: usize = match unit.trim() {
-        "" | "B" => 1,
-        "KiB" => 1 << 10,
-        "MiB" => 1 << 20,
-        "GiB" => 1 << 30,
-        "KB" => 1_000,
-        "MB" => 1_000_000,
-        "GB" => 1_000_000_000,
-        other => bail!("unknown size unit {other:?} in {s:?} (use B, KiB, MiB, GiB)"),
-    };
-    n.checked_mul(k)
-        .with_context(|| format!("size {s:?} is too large"))
-}
-
-fn opt<T>(
+pub(crate) fn opt<T>(
     value: &Option<String>,
     default: T,
     key: &str,
@@ -167,84 +182,34 @@ fn opt<T>(
         .with_context(|| format!("config key {key}"))
 }
 
-/// Reads one key of a profile: from the named environment variable, else from the file.
-fn s3_key(
-    name: &str,
-    env: &Option<String>,
-    inline: &Option<String>,
-    what: &str,
-) -> anyhow::Result<Option<String>> {
-    match (env, inline) {
-        (Some(var), _) => std::env::var(var).map(Some).map_err(|_| {
-            anyhow::anyhow!(
-                "S3 profile {name:?}: environment variable {var} ({what}_env) is not set"
-            )
-        }),
-        (None, inline) => Ok(inline.clone()),
+fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
+    let Some(var) = &auth.signing_key_env else {
+        return Ok(None);
+    };
+    let hex = std::env::var(var).map_err(|_| {
+        anyhow::anyhow!("environment variable {var} (auth.signing_key_env) is not set")
+    })?;
+    match crate::hex::decode(hex.trim()) {
+        Some(key) if key.len() >= 32 => Ok(Some(key)),
+        _ => bail!("environment variable {var} must hold at least 32 bytes as hex"),
     }
 }
 
-fn s3_profile(e: &S3Entry) -> anyhow::Result<ProfileSettings> {
-    let ctx = |key: &str| format!("s3.{}.{key}", e.name);
-    let endpoint: url::Url = e.endpoint.parse().with_context(|| {
-        format!(
-            "S3 profile {:?}: endpoint {:?} is not a URL",
-            e.name, e.endpoint
-        )
-    })?;
-    if !matches!(endpoint.scheme(), "http" | "https") || endpoint.host_str().is_none() {
+fn config_token(t: &TokenEntry) -> anyhow::Result<ConfigToken> {
+    let role = Role::parse(&t.role)
+        .with_context(|| format!("[[token]] {:?}: role must be read, write or admin", t.name))?;
+    let hex = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hex(&t.id, 12) || !hex(&t.sha256, 64) {
         bail!(
-            "S3 profile {:?}: endpoint must be an http(s) URL with a host",
-            e.name
+            "[[token]] {:?}: id must be 12 hex digits and sha256 64 (use `reelay token`)",
+            t.name
         );
     }
-    let path_style = match e.addressing.as_deref() {
-        None | Some("path") => true,
-        Some("virtual-host") => false,
-        Some(other) => bail!(
-            "S3 profile {:?}: addressing {other:?} is not path or virtual-host",
-            e.name
-        ),
-    };
-    let access = s3_key(&e.name, &e.access_key_env, &e.access_key, "access_key")?;
-    let secret = s3_key(&e.name, &e.secret_key_env, &e.secret_key, "secret_key")?;
-    let credentials = match (access, secret) {
-        (Some(a), Some(s)) => Some((a, s)),
-        (None, None) => None,
-        _ => bail!(
-            "S3 profile {:?}: give both an access key and a secret key, or neither",
-            e.name
-        ),
-    };
-    let part_size = opt(&e.part_size, 8 << 20, &ctx("part_size"), parse_size)?;
-    if part_size < 64 << 10 {
-        bail!("config key {}: must be at least 64KiB", ctx("part_size"));
-    }
-    Ok(ProfileSettings {
-        name: e.name.clone(),
-        endpoint,
-        region: e.region.clone().unwrap_or_else(|| "us-east-1".into()),
-        path_style,
-        credentials,
-        connect_timeout: opt(
-            &e.connect_timeout,
-            Duration::from_secs(5),
-            &ctx("connect_timeout"),
-            parse_duration,
-        )?,
-        request_timeout: opt(
-            &e.request_timeout,
-            Duration::from_secs(30),
-            &ctx("request_timeout"),
-            parse_duration,
-        )?,
-        part_size: part_size as u64,
-        meta_ttl: opt(
-            &e.meta_ttl,
-            Duration::from_secs(5),
-            &ctx("meta_ttl"),
-            parse_duration,
-        )?,
+    Ok(ConfigToken {
+        id: t.id.to_ascii_lowercase(),
+        name: t.name.clone(),
+        role,
+        secret_hash: t.sha256.to_ascii_lowercase(),
     })
 }
 
@@ -303,6 +268,12 @@ impl Config {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut fs_buckets = Vec::new();
         let mut s3_buckets = Vec::new();
+        let public_buckets = file
+            .buckets
+            .iter()
+            .filter(|b| b.public)
+            .map(|b| b.name.clone())
+            .collect();
         for entry in file.buckets {
             match (entry.fs, entry.s3) {
                 (Some(root), None) => fs_buckets.push((entry.name, root)),
@@ -335,7 +306,6 @@ impl Config {
         }
         Ok(Self {
             listen,
-            data_dir,
             shutdown_grace: opt_duration(&file.shutdown_grace, 10, "shutdown_grace")?,
             header_timeout: opt_duration(&file.server.header_timeout, 10, "server.header_timeout")?,
             write_timeout: opt_duration(&file.server.write_timeout, 60, "server.write_timeout")?,
@@ -344,6 +314,29 @@ impl Config {
             fs_buckets,
             s3_profiles,
             s3_buckets,
+            public_buckets,
+            max_upload: opt(
+                &file.server.max_upload,
+                10 << 30,
+                "server.max_upload",
+                parse_size,
+            )? as u64,
+            body_timeout: opt(
+                &file.server.body_timeout,
+                Duration::from_secs(30),
+                "server.body_timeout",
+                parse_duration,
+            )?,
+            metadata_url: file.metadata.url.unwrap_or_else(|| {
+                format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
+            }),
+            signing_key: signing_key_from_env(&file.auth)?,
+            tokens: file
+                .tokens
+                .iter()
+                .map(config_token)
+                .collect::<anyhow::Result<_>>()?,
+            data_dir,
         })
     }
 
@@ -358,7 +351,7 @@ impl Config {
         let dir = self.buckets_dir();
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create data directory {}", dir.display()))?;
-        let mut buckets = Buckets::default();
+        let mut buckets = Buckets::with_data_dir(dir.clone());
         let mut found: Vec<_> = std::fs::read_dir(&dir)?
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
@@ -367,7 +360,7 @@ impl Config {
             .collect();
         found.sort();
         for name in found {
-            buckets.add_fs(&name, &dir.join(&name))?;
+            buckets.add_fs_from(&name, &dir.join(&name), Origin::DataDir)?;
         }
         for (name, root) in &self.fs_buckets {
             buckets.add_fs(name, root)?;
@@ -376,7 +369,9 @@ impl Config {
         for settings in &self.s3_profiles {
             let profile = S3Profile::new(settings.clone())
                 .with_context(|| format!("S3 profile {:?}", settings.name))?;
-            profiles.insert(settings.name.clone(), std::sync::Arc::new(profile));
+            let profile = std::sync::Arc::new(profile);
+            buckets.add_profile(profile.clone());
+            profiles.insert(settings.name.clone(), profile);
         }
         for (name, profile, remote) in &self.s3_buckets {
             let profile = profiles
@@ -391,20 +386,6 @@ impl Config {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations_and_sizes() {
-        assert_eq!(
-            parse_duration("250ms").ok(),
-            Some(Duration::from_millis(250))
-        );
-        assert_eq!(parse_duration("2m").ok(), Some(Duration::from_secs(120)));
-        assert!(parse_duration("5 fortnights").is_err());
-        assert!(parse_duration("99999999999999999999h").is_err());
-        assert_eq!(parse_size("64KiB").ok(), Some(65536));
-        assert_eq!(parse_size("3").ok(), Some(3));
-        assert!(parse_size("1PiB").is_err());
-    }
 
     #[test]
     fn unknown_keys_are_errors() {

@@ -1,0 +1,200 @@
+//! Objects: list (prefix, delimiter, cursor, limit), metadata, streaming upload, delete.
+//!
+//! Uploads stream the request body straight to the backend (a temp file renamed into place, or
+//! an S3 multipart upload): never the whole object in memory, never a partial object visible.
+//! `Content-Length` over the limit is refused before a byte is read; a body without one is
+//! counted as it arrives. A body that stalls for `body_timeout` fails with 408.
+
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use http::{HeaderMap, StatusCode, header};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ErrorBody, rfc3339};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::storage::{Bucket, ObjectKey, StorageError};
+
+/// Largest page of a listing.
+pub const MAX_LIST_LIMIT: usize = 1000;
+
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ListQuery {
+    /// Only keys starting with this.
+    #[serde(default)]
+    prefix: String,
+    /// Group keys by this separator (usually `/`) into `prefixes`.
+    delimiter: Option<String>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// 1-1000 (default 1000).
+    limit: Option<usize>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectInfo {
+    pub key: String,
+    pub size: u64,
+    pub content_type: String,
+    /// RFC 3339.
+    pub last_modified: Option<String>,
+    /// Present on single-object answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ObjectList {
+    pub objects: Vec<ObjectInfo>,
+    /// With a delimiter: the "folders" on this page.
+    pub prefixes: Vec<String>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+fn bucket(state: &AppState, name: &str) -> Result<std::sync::Arc<Bucket>, ApiError> {
+    state
+        .buckets
+        .get(name)
+        .ok_or_else(|| ApiError::not_found(format!("no bucket named {name:?}")))
+}
+
+/// List objects.
+#[utoipa::path(get, path = "/api/v1/buckets/{bucket}/objects", tag = "objects",
+    params(("bucket" = String, Path), ListQuery),
+    responses((status = 200, body = ObjectList), (status = 400, body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = []), ()))]
+pub async fn list_objects(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Json<ObjectList>, ApiError> {
+    let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
+    let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
+    if limit == 0 || limit > MAX_LIST_LIMIT {
+        return Err(ApiError::bad_request(format!(
+            "limit must be between 1 and {MAX_LIST_LIMIT}"
+        )));
+    }
+    let page = bucket(&state, &name)?
+        .list(
+            &q.prefix,
+            q.delimiter.as_deref(),
+            q.cursor.as_deref(),
+            limit,
+        )
+        .await?;
+    let objects = page
+        .objects
+        .into_iter()
+        .map(|e| ObjectInfo {
+            last_modified: e.last_modified.and_then(rfc3339),
+            key: e.key,
+            size: e.size,
+            content_type: e.content_type.into_owned(),
+            etag: None,
+        })
+        .collect();
+    Ok(Json(ObjectList {
+        objects,
+        prefixes: page.prefixes,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+async fn metadata(b: &Bucket, key: &ObjectKey) -> Result<ObjectInfo, ApiError> {
+    let object = b.open(key).await?;
+    let meta = object.meta();
+    Ok(ObjectInfo {
+        key: key.as_str().to_owned(),
+        size: meta.size,
+        content_type: meta.content_type.to_string(),
+        last_modified: meta.last_modified.and_then(rfc3339),
+        etag: Some(meta.etag.to_string()),
+    })
+}
+
+/// An object's metadata.
+#[utoipa::path(get, path = "/api/v1/buckets/{bucket}/objects/{key}", tag = "objects",
+    params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
+    responses((status = 200, body = ObjectInfo), (status = 404, body = ErrorBody)),
+    security(("bearer" = []), ()))]
+pub async fn object_metadata(
+    State(state): State<AppState>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<Json<ObjectInfo>, ApiError> {
+    let key = ObjectKey::parse(&key)?;
+    let b = bucket(&state, &name)?;
+    Ok(Json(metadata(&b, &key).await?))
+}
+
+/// The request body as a stream of chunks, each awaited at most `timeout`.
+fn body_stream(
+    body: Body,
+    timeout: Duration,
+) -> Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>> {
+    Box::pin(futures_util::stream::unfold(
+        Some(body.into_data_stream()),
+        move |state| async move {
+            let mut inner = state?;
+            match tokio::time::timeout(timeout, inner.next()).await {
+                Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(inner))),
+                Ok(Some(Err(e))) => Some((Err(StorageError::ClientBody(e.to_string())), None)),
+                Ok(None) => None,
+                Err(_) => Some((Err(StorageError::ClientTimeout(timeout)), None)),
+            }
+        },
+    ))
+}
+
+/// Upload an object (streamed; replaces any existing object atomically).
+#[utoipa::path(put, path = "/api/v1/buckets/{bucket}/objects/{key}", tag = "objects",
+    params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = ObjectInfo), (status = 400, body = ErrorBody),
+        (status = 408, body = ErrorBody), (status = 409, body = ErrorBody),
+        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_object(
+    State(state): State<AppState>,
+    Path((name, key)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<ObjectInfo>), ApiError> {
+    let key = ObjectKey::parse(&key)?;
+    let b = bucket(&state, &name)?;
+    let max = state.limits.max_upload;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|len| len > max) {
+        return Err(StorageError::TooLarge { limit: max }.into());
+    }
+    let stream = body_stream(body, state.limits.body_timeout);
+    b.put(&key, stream, max).await?;
+    Ok((StatusCode::CREATED, Json(metadata(&b, &key).await?)))
+}
+
+/// Delete an object.
+#[utoipa::path(delete, path = "/api/v1/buckets/{bucket}/objects/{key}", tag = "objects",
+    params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
+    responses((status = 204), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_object(
+    State(state): State<AppState>,
+    Path((name, key)): Path<(String, String)>,
+) -> Result<StatusCode, ApiError> {
+    let key = ObjectKey::parse(&key)?;
+    bucket(&state, &name)?.delete(&key).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,107 @@
+//! Assembling a running node from its [`Config`]: buckets, metadata database, tokens, signing
+//! key, and the secure default for non-loopback binds.
+
+use std::collections::HashSet;
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::Path;
+
+use anyhow::Context;
+use sqlx::AnyPool;
+
+use crate::app::{AppState, Limits};
+use crate::auth::store::TokenStore;
+use crate::auth::token::random_bytes;
+use crate::auth::{Auth, Role};
+use crate::config::Config;
+use crate::db;
+use crate::storage::s3::S3Bucket;
+use crate::storage::{Bucket, Buckets, Origin};
+
+/// The signing key in `DATA/signing.key` (hex), created with mode 0600 at first start.
+pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+    let path = data_dir.join("signing.key");
+    match std::fs::read_to_string(&path) {
+        Ok(text) => crate::hex::decode(text.trim())
+            .filter(|k| k.len() >= 32)
+            .with_context(|| format!("{} must hold at least 32 bytes as hex", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = random_bytes::<32>()?;
+            let hex = crate::hex::encode(&key);
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(&path)
+                .with_context(|| format!("cannot create {}", path.display()))?;
+            writeln!(file, "{hex}")?;
+            Ok(key.to_vec())
+        }
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Adds the buckets created through the API on S3 profiles (recorded in the database).
+async fn load_api_buckets(buckets: &Buckets, db: &AnyPool) -> anyhow::Result<()> {
+    let rows: Vec<(String, Option<String>, Option<String>, i64)> =
+        sqlx::query_as("SELECT name, profile, remote, created_at FROM buckets WHERE kind = 's3'")
+            .fetch_all(db)
+            .await?;
+    for (name, profile, remote, created) in rows {
+        let (Some(profile_name), Some(remote)) = (profile, remote) else {
+            continue;
+        };
+        let Some(profile) = buckets.profile(&profile_name) else {
+            tracing::warn!(
+                bucket = name,
+                profile = profile_name,
+                "bucket's S3 profile is no longer configured"
+            );
+            continue;
+        };
+        let created =
+            std::time::UNIX_EPOCH + std::time::Duration::from_secs(created.max(0).unsigned_abs());
+        let bucket = S3Bucket::new(profile, &remote)?;
+        buckets.insert(&name, Bucket::S3(bucket), Origin::Api, Some(created))?;
+    }
+    Ok(())
+}
+
+/// Builds the state a node serves with.
+pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    let buckets = config.open_buckets()?;
+    let db = db::connect(&config.metadata_url).await?;
+    load_api_buckets(&buckets, &db).await?;
+    let tokens = TokenStore::new(db.clone(), config.tokens.clone()).await?;
+    let loopback = config.listen.ip().is_loopback();
+    if !loopback && !tokens.any_tokens() {
+        let (_, text) = tokens.create("initial admin", Role::Admin).await?;
+        // stderr: stdout carries exactly the one "listening on" line.
+        eprintln!(
+            "reelay: {} is not a loopback address and no token existed, so an admin token was \
+             created. It is shown only this once; keep it:\n\n    {text}\n",
+            config.listen
+        );
+    }
+    let signing_key = match &config.signing_key {
+        Some(key) => key.clone(),
+        None => load_or_create_signing_key(&config.data_dir)?,
+    };
+    let auth = Auth {
+        tokens,
+        signing_key,
+        loopback,
+        public_buckets: config
+            .public_buckets
+            .iter()
+            .cloned()
+            .collect::<HashSet<_>>(),
+    };
+    let mut state = AppState::new(buckets, config.read_budget, auth, db);
+    state.limits = Limits {
+        max_header_bytes: config.max_header_bytes,
+        max_upload: config.max_upload,
+        body_timeout: config.body_timeout,
+    };
+    Ok(state)
+}

@@ -1,0 +1,52 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations (utoipa), served at
+//! `/openapi.json` and browsable at `/docs` (Swagger UI, vendored into the binary).
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api::{self, ErrorBody, ErrorDetail};
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "reelay",
+        description = "Media streaming server: buckets, objects, tokens and signed playback URLs. \
+                       Authenticate with `Authorization: Bearer rly_…`; roles read < write < admin.",
+    ),
+    paths(
+        api::buckets::list_buckets,
+        api::buckets::create_bucket,
+        api::buckets::delete_bucket,
+        api::objects::list_objects,
+        api::objects::object_metadata,
+        api::objects::put_object,
+        api::objects::delete_object,
+        api::access::create_token,
+        api::access::list_tokens,
+        api::access::revoke_token,
+        api::access::sign,
+        crate::media::media_by_path,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "buckets", description = "Buckets on local folders or S3-compatible stores"),
+        (name = "objects", description = "Objects: list, metadata, streaming upload, delete"),
+        (name = "access", description = "API tokens and signed playback URLs"),
+        (name = "media", description = "Playback with RFC 9110 ranges and conditionals"),
+    )
+)]
+pub struct ApiDoc;
+
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}

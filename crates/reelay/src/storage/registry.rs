@@ -1,0 +1,159 @@
+//! The bucket registry: every bucket by name, where it came from, and the S3 profiles that API
+//! calls may create buckets on. Buckets can be added and removed while serving; readers get an
+//! `Arc` and keep their bucket for the whole request even if it is removed meanwhile.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use super::s3::{S3Bucket, S3Profile};
+use super::{Bucket, fs, validate_bucket_name};
+
+/// Where a bucket was defined (and so whether the API may delete it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    /// A folder under `DATA/buckets`.
+    DataDir,
+    /// The config file or a `DIR` argument: the operator's, never deleted through the API.
+    Config,
+    /// Created through the API on a remote backend (recorded in the metadata DB).
+    Api,
+}
+
+#[derive(Debug, Clone)]
+struct Entry {
+    bucket: Arc<Bucket>,
+    origin: Origin,
+    created: Option<SystemTime>,
+}
+
+/// What the API shows of a bucket.
+#[derive(Debug, Clone)]
+pub struct BucketInfo {
+    pub name: String,
+    pub kind: &'static str,
+    pub origin: Origin,
+    pub created: Option<SystemTime>,
+}
+
+#[derive(Debug, Default)]
+pub struct Buckets {
+    by_name: RwLock<BTreeMap<String, Entry>>,
+    profiles: HashMap<String, Arc<S3Profile>>,
+    data_dir: Option<PathBuf>,
+}
+
+fn check_name(name: &str) -> anyhow::Result<()> {
+    validate_bucket_name(name).map_err(|e| anyhow::anyhow!("bucket {name:?}: {e}"))
+}
+
+impl Buckets {
+    /// A registry whose API-created fs buckets live under `data_dir`.
+    pub fn with_data_dir(data_dir: PathBuf) -> Self {
+        Self {
+            data_dir: Some(data_dir),
+            ..Self::default()
+        }
+    }
+
+    /// The folder API-created fs buckets go into.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self.data_dir.as_deref()
+    }
+
+    pub fn add_profile(&mut self, profile: Arc<S3Profile>) {
+        self.profiles.insert(profile.name.clone(), profile);
+    }
+
+    pub fn profile(&self, name: &str) -> Option<Arc<S3Profile>> {
+        self.profiles.get(name).cloned()
+    }
+
+    /// Adds a bucket; fails on an invalid or duplicate name.
+    pub fn insert(
+        &self,
+        name: &str,
+        bucket: Bucket,
+        origin: Origin,
+        created: Option<SystemTime>,
+    ) -> anyhow::Result<()> {
+        check_name(name)?;
+        let mut map = self.by_name.write().unwrap_or_else(|p| p.into_inner());
+        if map.contains_key(name) {
+            anyhow::bail!("bucket {name:?} is defined twice");
+        }
+        let entry = Entry {
+            bucket: Arc::new(bucket),
+            origin,
+            created,
+        };
+        map.insert(name.to_owned(), entry);
+        Ok(())
+    }
+
+    /// Adds an fs bucket over `root` (defined by the operator).
+    pub fn add_fs(&mut self, name: &str, root: &Path) -> anyhow::Result<()> {
+        self.add_fs_from(name, root, Origin::Config)
+    }
+
+    pub fn add_fs_from(&self, name: &str, root: &Path, origin: Origin) -> anyhow::Result<()> {
+        check_name(name)?;
+        let bucket = fs::FsBucket::open(root)
+            .map_err(|e| anyhow::anyhow!("bucket {name:?}: cannot open {}: {e}", root.display()))?;
+        let created = std::fs::metadata(root).and_then(|m| m.created()).ok();
+        self.insert(name, Bucket::Fs(bucket), origin, created)
+    }
+
+    /// Adds an S3 bucket (defined by the operator).
+    pub fn add_s3(&mut self, name: &str, bucket: S3Bucket) -> anyhow::Result<()> {
+        self.insert(name, Bucket::S3(bucket), Origin::Config, None)
+    }
+
+    /// Removes a bucket from the registry.
+    pub fn remove(&self, name: &str) -> bool {
+        let mut map = self.by_name.write().unwrap_or_else(|p| p.into_inner());
+        map.remove(name).is_some()
+    }
+
+    pub fn get(&self, name: &str) -> Option<Arc<Bucket>> {
+        let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        map.get(name).map(|e| e.bucket.clone())
+    }
+
+    pub fn origin(&self, name: &str) -> Option<Origin> {
+        let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        map.get(name).map(|e| e.origin)
+    }
+
+    /// Every bucket, in name order.
+    pub fn list(&self) -> Vec<BucketInfo> {
+        let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        map.iter()
+            .map(|(name, e)| BucketInfo {
+                name: name.clone(),
+                kind: e.bucket.kind(),
+                origin: e.origin,
+                created: e.created,
+            })
+            .collect()
+    }
+
+    /// The only bucket's name, if there is exactly one.
+    pub fn only_one(&self) -> Option<String> {
+        let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        let mut names = map.keys();
+        match (names.next(), names.next()) {
+            (Some(only), None) => Some(only.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.by_name.read().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
