@@ -142,9 +142,8 @@ fn body_stream(
     body: Body,
     timeout: Duration,
 ) -> Pin<Box<dyn Stream<Item = Result<Bytes, StorageError>> + Send>> {
-    Box::pin(futures_util::stream::unfold(
-        Some(body.into_data_stream()),
-        move |state| async move {
+    Box::pin(
+        futures_util::stream::unfold(Some(body.into_data_stream()), move |state| async move {
             let mut inner = state?;
             match tokio::time::timeout(timeout, inner.next()).await {
                 Ok(Some(Ok(bytes))) => Some((Ok(bytes), Some(inner))),
@@ -152,8 +151,9 @@ fn body_stream(
                 Ok(None) => None,
                 Err(_) => Some((Err(StorageError::ClientTimeout(timeout)), None)),
             }
-        },
-    ))
+        })
+        .fuse(),
+    )
 }
 
 /// Upload an object (streamed; replaces any existing object atomically).

@@ -109,9 +109,34 @@ impl TestServer {
         Self::start_custom(setup, add, |router| router, ServerOptions::default()).await
     }
 
+    /// Like [`start`], with a hook to adjust the state (limits, …) before serving.
+    pub async fn start_configured(
+        setup: impl FnOnce(&Path),
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
+        Self::start_inner(
+            setup,
+            |_| {},
+            configure,
+            |router| router,
+            ServerOptions::default(),
+        )
+        .await
+    }
+
     async fn start_custom(
         setup: impl FnOnce(&Path),
         add: impl FnOnce(&mut Buckets),
+        wrap: impl FnOnce(Router) -> Router,
+        options: ServerOptions,
+    ) -> Self {
+        Self::start_inner(setup, add, |_| {}, wrap, options).await
+    }
+
+    async fn start_inner(
+        setup: impl FnOnce(&Path),
+        add: impl FnOnce(&mut Buckets),
+        configure: impl FnOnce(&mut AppState),
         wrap: impl FnOnce(Router) -> Router,
         options: ServerOptions,
     ) -> Self {
@@ -131,7 +156,8 @@ impl TestServer {
                 .add_fs(&name, &dir.path().join(&name))
                 .expect("bucket");
         }
-        let state = test_state(dir.path(), buckets, true).await;
+        let mut state = test_state(dir.path(), buckets, true).await;
+        configure(&mut state);
         let router = wrap(app(state.clone()));
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
