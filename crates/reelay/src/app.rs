@@ -1,7 +1,7 @@
 //! The router: every route of the service in one place, built from one shared [`AppState`].
 //! Tests drive it with `oneshot` or serve it on `127.0.0.1:0` through [`crate::server::serve`].
 //!
-//! Layers, outermost first: observability (request id, metrics), authorization
+//! Layers, outermost first: observability (request id, metrics), panic guard, authorization
 //! ([`crate::auth::authorize`]), request-head limit, then the route.
 
 use std::sync::Arc;
@@ -12,8 +12,9 @@ use axum::extract::FromRef;
 use axum::middleware;
 use axum::routing::get;
 use sqlx::AnyPool;
+use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::OpenApi;
-use utoipa_swagger_ui::SwaggerUi;
+use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::auth::{self, Auth};
 use crate::observe::{self, Metrics};
@@ -75,7 +76,10 @@ impl FromRef<AppState> for Arc<Metrics> {
 
 /// Builds the application router.
 pub fn app(state: AppState) -> Router {
-    let docs = SwaggerUi::new("/docs").url("/openapi.json", openapi::ApiDoc::openapi());
+    // No validator badge: the docs page must not make the browser call anything off this node.
+    let docs = SwaggerUi::new("/docs")
+        .url("/openapi.json", openapi::ApiDoc::openapi())
+        .config(Config::new(["/openapi.json"]).validator_url("none"));
     Router::new()
         .route(
             "/media/{bucket}/{*key}",
@@ -100,9 +104,25 @@ pub fn app(state: AppState) -> Router {
             state.auth.clone(),
             auth::authorize,
         ))
+        .layer(CatchPanicLayer::custom(panic_response))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             observe::track,
         ))
         .with_state(state)
+}
+
+/// A handler panic is a bug: log it loudly and answer 500 instead of dropping the connection.
+fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    let detail = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown");
+    tracing::error!(panic = detail, "a request handler panicked");
+    axum::response::IntoResponse::into_response(crate::error::ApiError::new(
+        http::StatusCode::INTERNAL_SERVER_ERROR,
+        "internal",
+        "internal error",
+    ))
 }

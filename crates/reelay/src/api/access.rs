@@ -54,8 +54,8 @@ fn info(row: crate::auth::store::TokenRow, token: Option<String>) -> TokenInfo {
 
 /// Create a token (its secret is shown only in this answer).
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "access", request_body = CreateToken,
-    responses((status = 201, body = TokenInfo), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    responses((status = 201, description = "created", body = TokenInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody), (status = 403, description = "credentials not allowed to do this", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_token(
     State(state): State<AppState>,
@@ -82,7 +82,7 @@ pub async fn create_token(
 
 /// List tokens (never their secrets).
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "access",
-    responses((status = 200, body = TokenList), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = TokenList), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<TokenList>, ApiError> {
     let tokens = state.auth.tokens.list().await?;
@@ -94,7 +94,7 @@ pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<TokenList
 /// Revoke a token.
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "access",
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+    responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
@@ -135,8 +135,8 @@ pub struct SignedUrl {
 
 /// Sign a playback URL for an object or a folder.
 #[utoipa::path(post, path = "/api/v1/sign", tag = "access", request_body = SignRequest,
-    responses((status = 200, body = SignedUrl), (status = 400, body = ErrorBody),
-        (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = SignedUrl), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn sign(
     State(state): State<AppState>,

@@ -48,7 +48,7 @@ fn info(b: RegistryInfo) -> BucketInfo {
 
 /// List buckets.
 #[utoipa::path(get, path = "/api/v1/buckets", tag = "buckets",
-    responses((status = 200, body = BucketList), (status = 401, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = BucketList), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
     security(("bearer" = []), ()))]
 pub async fn list_buckets(State(state): State<AppState>) -> Json<BucketList> {
     let buckets = state.buckets.list().into_iter().map(info).collect();
@@ -68,8 +68,8 @@ pub struct CreateBucket {
 
 /// Create a bucket.
 #[utoipa::path(post, path = "/api/v1/buckets", tag = "buckets", request_body = CreateBucket,
-    responses((status = 201, body = BucketInfo), (status = 400, body = ErrorBody),
-        (status = 409, body = ErrorBody), (status = 502, body = ErrorBody)),
+    responses((status = 201, description = "created", body = BucketInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_bucket(
     State(state): State<AppState>,
@@ -142,7 +142,7 @@ fn create_fs_bucket(state: &AppState, name: &str) -> Result<(), ApiError> {
 /// Delete an empty bucket.
 #[utoipa::path(delete, path = "/api/v1/buckets/{bucket}", tag = "buckets",
     params(("bucket" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete_bucket(
     State(state): State<AppState>,

@@ -27,6 +27,7 @@ use crate::storage::{Bucket, ObjectKey, StorageError};
 pub const MAX_LIST_LIMIT: usize = 1000;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     /// Only keys starting with this.
     #[serde(default)]
@@ -70,8 +71,8 @@ fn bucket(state: &AppState, name: &str) -> Result<std::sync::Arc<Bucket>, ApiErr
 /// List objects.
 #[utoipa::path(get, path = "/api/v1/buckets/{bucket}/objects", tag = "objects",
     params(("bucket" = String, Path), ListQuery),
-    responses((status = 200, body = ObjectList), (status = 400, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 502, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = ObjectList), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = []), ()))]
 pub async fn list_objects(
     State(state): State<AppState>,
@@ -126,7 +127,7 @@ async fn metadata(b: &Bucket, key: &ObjectKey) -> Result<ObjectInfo, ApiError> {
 /// An object's metadata.
 #[utoipa::path(get, path = "/api/v1/buckets/{bucket}/objects/{key}", tag = "objects",
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
-    responses((status = 200, body = ObjectInfo), (status = 404, body = ErrorBody)),
+    responses((status = 200, description = "OK", body = ObjectInfo), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
     security(("bearer" = []), ()))]
 pub async fn object_metadata(
     State(state): State<AppState>,
@@ -160,9 +161,9 @@ fn body_stream(
 #[utoipa::path(put, path = "/api/v1/buckets/{bucket}/objects/{key}", tag = "objects",
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = ObjectInfo), (status = 400, body = ErrorBody),
-        (status = 408, body = ErrorBody), (status = 409, body = ErrorBody),
-        (status = 413, body = ErrorBody), (status = 502, body = ErrorBody)),
+    responses((status = 201, description = "created", body = ObjectInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 408, description = "the request body stalled", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody),
+        (status = 413, description = "larger than the upload limit", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn put_object(
     State(state): State<AppState>,
@@ -188,7 +189,7 @@ pub async fn put_object(
 /// Delete an object.
 #[utoipa::path(delete, path = "/api/v1/buckets/{bucket}/objects/{key}", tag = "objects",
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
-    responses((status = 204), (status = 404, body = ErrorBody)),
+    responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delete_object(
     State(state): State<AppState>,
