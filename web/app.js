@@ -11,11 +11,42 @@ function humanSize(n) {
   return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
 }
 
-async function api(path) {
-  const res = await fetch(path, { headers: { accept: 'application/json' } });
+// Tokens are kept in this browser only; a <video src> cannot send headers, so playback uses
+// signed URLs from /api/v1/sign.
+const TOKEN_KEY = 'reelay.token';
+const token = () => localStorage.getItem(TOKEN_KEY);
+
+class AuthRequired extends Error {}
+
+async function api(path, options = {}) {
+  const headers = { accept: 'application/json', ...(options.headers || {}) };
+  if (token()) headers.authorization = `Bearer ${token()}`;
+  const res = await fetch(path, { ...options, headers });
   const body = await res.json().catch(() => ({}));
+  if (res.status === 401) throw new AuthRequired(body.error?.message || 'sign in required');
   if (!res.ok) throw new Error(body.error?.message || `${res.status} ${res.statusText}`);
   return body;
+}
+
+async function playableUrl(path) {
+  try {
+    const signed = await api('/api/v1/sign', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path, expires_in: 6 * 3600 }),
+    });
+    return signed.url;
+  } catch (err) {
+    if (err instanceof AuthRequired) throw err;
+    return path; // public bucket, or signing not allowed: try the plain URL
+  }
+}
+
+function showSignIn(message) {
+  $('#signin').hidden = false;
+  $('#signin-message').textContent = message;
+  $('#browser').hidden = true;
+  $('#player').hidden = true;
 }
 
 function row(cells, href) {
@@ -82,12 +113,14 @@ async function showObjects(bucket, append = false) {
   $('#status').textContent = tbody.children.length ? '' : 'Nothing here.';
 }
 
-function showPlayer(bucket, key) {
-  const src = `/media/${encodeURIComponent(bucket)}/${enc(key)}`;
+async function showPlayer(bucket, key) {
+  const path = `/media/${encodeURIComponent(bucket)}/${enc(key)}`;
+  const src = await playableUrl(path);
   setCrumbs([[bucket, `#/b/${encodeURIComponent(bucket)}`], [key, location.hash]]);
   $('#player').hidden = false;
   $('#player-title').textContent = key;
   $('#player-link').href = src;
+  $('#player-link').textContent = src === path ? 'direct link' : 'signed link (6 h)';
   const audio = /\.(mp3|m4a|aac|ogg|oga|opus|flac|wav)$/i.test(key);
   const el = document.createElement(audio ? 'audio' : 'video');
   el.id = 'media';
@@ -99,20 +132,35 @@ function showPlayer(bucket, key) {
 
 async function route() {
   const hash = decodeURIComponent(location.hash.slice(1) || '/');
+  $('#signin').hidden = true;
+  $('#browser').hidden = false;
+  $('#signout').hidden = !token();
   try {
     let m;
     if ((m = hash.match(/^\/play\/([^/]+)\/(.+)$/))) {
       if (listing.bucket !== m[1]) await showObjects(m[1]);
-      showPlayer(m[1], m[2]);
+      await showPlayer(m[1], m[2]);
     } else if ((m = hash.match(/^\/b\/([^/]+)\/?$/))) {
       await showObjects(m[1]);
     } else {
       await showBuckets();
     }
   } catch (err) {
-    $('#status').textContent = `Error: ${err.message}`;
+    if (err instanceof AuthRequired) showSignIn(err.message);
+    else $('#status').textContent = `Error: ${err.message}`;
   }
 }
+
+$('#signin').addEventListener('submit', (e) => {
+  e.preventDefault();
+  localStorage.setItem(TOKEN_KEY, $('#token').value.trim());
+  $('#token').value = '';
+  route();
+});
+$('#signout').addEventListener('click', () => {
+  localStorage.removeItem(TOKEN_KEY);
+  route();
+});
 
 $('#filter').addEventListener('submit', (e) => { e.preventDefault(); if (listing.bucket) showObjects(listing.bucket); });
 $('#prefix').addEventListener('input', () => { if (listing.bucket) showObjects(listing.bucket); });
