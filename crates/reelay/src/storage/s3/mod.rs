@@ -38,6 +38,9 @@ pub struct S3Inner {
     pub profile: Arc<S3Profile>,
     pub bucket: rusty_s3::Bucket,
     meta: Mutex<HashMap<String, CachedMeta>>,
+    /// One lock per key being (re)validated: concurrent requests for an object whose metadata
+    /// is missing or stale wait for a single HEAD instead of each sending their own.
+    refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +131,7 @@ impl S3Bucket {
                 profile,
                 bucket,
                 meta: Mutex::new(HashMap::new()),
+                refreshing: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -156,19 +160,37 @@ impl S3Bucket {
         }
     }
 
-    /// Opens `key`: cached metadata while fresh, else a (conditional) HEAD.
+    fn fresh(&self, key: &str) -> Option<CachedMeta> {
+        self.cached(key)
+            .filter(|c| c.checked.elapsed() < self.inner.profile.meta_ttl)
+    }
+
+    /// The lock that single-flights revalidation of `key`.
+    fn refresh_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.inner.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        if locks.len() > META_CACHE_MAX {
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        }
+        locks.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Opens `key`: cached metadata while fresh, else one (conditional) HEAD shared by every
+    /// request that needs it at the same time.
     pub async fn open_object(&self, key: &ObjectKey) -> Result<S3Object, StorageError> {
         let key = key.as_str();
-        let cached = self.cached(key);
-        let fresh = cached
-            .as_ref()
-            .filter(|c| c.checked.elapsed() < self.inner.profile.meta_ttl);
-        let entry = match (fresh, cached.clone()) {
-            (Some(hit), _) => hit.clone(),
-            (None, stale) => {
-                let entry = self.head(key, stale).await;
-                self.remember(key, entry.as_ref().ok().cloned());
-                entry?
+        let entry = match self.fresh(key) {
+            Some(hit) => hit,
+            None => {
+                let lock = self.refresh_lock(key);
+                let _turn = lock.lock().await;
+                match self.fresh(key) {
+                    Some(hit) => hit,
+                    None => {
+                        let entry = self.head(key, self.cached(key)).await;
+                        self.remember(key, entry.as_ref().ok().cloned());
+                        entry?
+                    }
+                }
             }
         };
         Ok(S3Object {
