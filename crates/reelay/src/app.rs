@@ -1,7 +1,7 @@
 //! The router: every route of the service in one place, built from one shared [`AppState`].
 //! Tests drive it with `oneshot` or serve it on `127.0.0.1:0` through [`crate::server::serve`].
 //!
-//! Layers, outermost first: observability (request id, metrics), panic guard, authorization
+//! Layers, outermost first: observability (request id, metrics), CORS, panic guard, authorization
 //! ([`crate::auth::authorize`]), request-head limit, then the route.
 
 use std::sync::Arc;
@@ -13,6 +13,7 @@ use axum::middleware;
 use axum::routing::get;
 use sqlx::AnyPool;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
 use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
@@ -30,6 +31,8 @@ pub struct Limits {
     pub max_upload: u64,
     /// Longest wait for the next chunk of a request body.
     pub body_timeout: Duration,
+    /// Origins allowed to call this node from a browser; empty: same origin only.
+    pub cors_origins: Vec<http::HeaderValue>,
 }
 
 impl Default for Limits {
@@ -38,6 +41,7 @@ impl Default for Limits {
             max_header_bytes: 64 << 10,
             max_upload: 10 << 30,
             body_timeout: Duration::from_secs(30),
+            cors_origins: Vec::new(),
         }
     }
 }
@@ -105,11 +109,45 @@ pub fn app(state: AppState) -> Router {
             auth::authorize,
         ))
         .layer(CatchPanicLayer::custom(panic_response))
+        .layer(cors(&state.limits.cors_origins))
         .layer(middleware::from_fn_with_state(
             state.metrics.clone(),
             observe::track,
         ))
         .with_state(state)
+}
+
+/// Cross-origin access for the configured origins only; with none, no CORS headers are sent
+/// and browsers keep other sites' pages out. Preflights are answered here, before
+/// authorization (browsers send no credentials with them).
+fn cors(origins: &[http::HeaderValue]) -> CorsLayer {
+    use http::{Method, header};
+    if origins.is_empty() {
+        return CorsLayer::new();
+    }
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins.iter().cloned()))
+        .allow_methods([
+            Method::GET,
+            Method::HEAD,
+            Method::PUT,
+            Method::POST,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::RANGE,
+            header::CONTENT_TYPE,
+            header::IF_RANGE,
+        ])
+        .expose_headers([
+            header::CONTENT_RANGE,
+            header::CONTENT_LENGTH,
+            header::ACCEPT_RANGES,
+            header::ETAG,
+            http::HeaderName::from_static("x-request-id"),
+        ])
+        .max_age(Duration::from_secs(600))
 }
 
 /// A handler panic is a bug: log it loudly and answer 500 instead of dropping the connection.

@@ -102,6 +102,7 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         max_header_bytes: config.max_header_bytes,
         max_upload: config.max_upload,
         body_timeout: config.body_timeout,
+        cors_origins: config.cors_origins.clone(),
     };
     Ok(state)
 }

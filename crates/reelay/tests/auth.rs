@@ -485,3 +485,54 @@ mod plain {
         }
     }
 }
+
+#[tokio::test]
+async fn cors_is_same_origin_by_default_and_allows_only_configured_origins() {
+    let closed = TestServer::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
+    let open = TestServer::start_configured(
+        |dir| write_fixed(&dir.join("m/a.mp4"), b"media"),
+        |state| {
+            state.limits.cors_origins = vec![http::HeaderValue::from_static("https://app.example")]
+        },
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let preflight = |server: &TestServer, origin: &'static str| {
+        client
+            .request(Method::OPTIONS, server.url("/media/m/a.mp4"))
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "range")
+            .send()
+    };
+    let resp = preflight(&closed, "https://app.example")
+        .await
+        .expect("preflight");
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let resp = preflight(&open, "https://app.example")
+        .await
+        .expect("preflight");
+    assert_eq!(
+        resp.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let resp = preflight(&open, "https://evil.example")
+        .await
+        .expect("preflight");
+    assert!(resp.headers().get("access-control-allow-origin").is_none());
+    let get = client
+        .get(open.url("/media/m/a.mp4"))
+        .header("origin", "https://app.example")
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(
+        get.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let exposed = get.headers()["access-control-expose-headers"]
+        .to_str()
+        .expect("str")
+        .to_owned();
+    assert!(exposed.contains("content-range"), "{exposed}");
+}

@@ -87,9 +87,17 @@ fn configuration_mistakes_are_clear_startup_errors() {
     )
     .expect("write");
     std::fs::write(tmp.path().join("nofs.toml"), "[[bucket]]\nname = \"x\"\n").expect("write");
+    std::fs::write(
+        tmp.path().join("cors.toml"),
+        "[server]\ncors_origins = [\"*\"]\n",
+    )
+    .expect("write");
+    std::fs::write(tmp.path().join("s3.toml"), "[[s3]]\nname = \"p\"\nendpoint = \"http://127.0.0.1:9\"\naccess_key_env = \"REELAY_TEST_UNSET_VAR\"\nsecret_key = \"x\"\n").expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 8] = [
+        (&["serve", "--config", "cors.toml"], "server.cors_origins"),
+        (&["serve", "--config", "s3.toml"], "REELAY_TEST_UNSET_VAR"),
         (&["serve", "--config", "typo.toml"], "listn"),
         (&["serve", "--config", "size.toml"], "server.read_budget"),
         (

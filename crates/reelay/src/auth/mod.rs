@@ -62,6 +62,10 @@ const OBJECT_ROUTE: &str = "/api/v1/buckets/{bucket}/objects/{*key}";
 /// The requirement of `method` on the matched `route` (the router's template).
 pub fn requirement(method: &Method, route: &str) -> Need {
     let read_method = method == Method::GET || method == Method::HEAD;
+    if method == Method::OPTIONS {
+        // CORS preflights are answered before this layer; any other OPTIONS gets a 405.
+        return Need::Public;
+    }
     match route {
         "/healthz" | "/readyz" | "/metrics" | "/" | "/ui/app.js" | "/ui/style.css" => Need::Public,
         "/openapi.json" => Need::Public,

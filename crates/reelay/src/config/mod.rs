@@ -120,6 +120,9 @@ pub struct ServerSection {
     pub max_upload: Option<String>,
     /// Longest wait for the next chunk of an upload (default `30s`).
     pub body_timeout: Option<String>,
+    /// Origins (`https://app.example.com`) whose pages may call this node; default: none.
+    #[serde(default)]
+    pub cors_origins: Vec<String>,
 }
 
 /// `[[bucket]]`.
@@ -164,6 +167,7 @@ pub struct Config {
     pub public_buckets: Vec<String>,
     pub max_upload: u64,
     pub body_timeout: Duration,
+    pub cors_origins: Vec<http::HeaderValue>,
     pub metadata_url: String,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
@@ -193,6 +197,17 @@ fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
         Some(key) if key.len() >= 32 => Ok(Some(key)),
         _ => bail!("environment variable {var} must hold at least 32 bytes as hex"),
     }
+}
+
+fn cors_origin(origin: &str) -> anyhow::Result<http::HeaderValue> {
+    let url: url::Url = origin
+        .parse()
+        .with_context(|| format!("server.cors_origins: {origin:?} is not an origin"))?;
+    let bare = url.path() == "/" && url.query().is_none() && !origin.ends_with('/');
+    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !bare {
+        bail!("server.cors_origins: {origin:?} must be scheme://host[:port], nothing more");
+    }
+    http::HeaderValue::from_str(origin).context("server.cors_origins")
 }
 
 fn config_token(t: &TokenEntry) -> anyhow::Result<ConfigToken> {
@@ -327,6 +342,12 @@ impl Config {
                 "server.body_timeout",
                 parse_duration,
             )?,
+            cors_origins: file
+                .server
+                .cors_origins
+                .iter()
+                .map(|o| cors_origin(o))
+                .collect::<anyhow::Result<_>>()?,
             metadata_url: file.metadata.url.unwrap_or_else(|| {
                 format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
             }),

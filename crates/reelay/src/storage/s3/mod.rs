@@ -167,7 +167,11 @@ impl S3Bucket {
 
     /// The lock that single-flights revalidation of `key`.
     fn refresh_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self.inner.refreshing.lock().unwrap_or_else(|p| p.into_inner());
+        let mut locks = self
+            .inner
+            .refreshing
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if locks.len() > META_CACHE_MAX {
             locks.retain(|_, lock| Arc::strong_count(lock) > 1);
         }
