@@ -195,33 +195,17 @@ async fn json_error(resp: reqwest::Response) -> (u16, String) {
 async fn api_errors_are_json_with_precise_statuses() {
     let server = server().await;
     let client = reqwest::Client::new();
-    let get = |p: &str| client.get(server.url(p)).send();
-    assert_eq!(
-        json_error(get("/api/v1/buckets/nope/objects").await.expect("get")).await,
-        (404, "not_found".into())
-    );
-    assert_eq!(
-        json_error(
-            get("/api/v1/buckets/lib/objects?limit=0")
-                .await
-                .expect("get")
-        )
-        .await,
-        (400, "bad_request".into())
-    );
-    assert_eq!(
-        json_error(
-            get("/api/v1/buckets/lib/objects?limit=x")
-                .await
-                .expect("get")
-        )
-        .await,
-        (400, "bad_request".into())
-    );
-    assert_eq!(
-        json_error(get("/no/such/route").await.expect("get")).await,
-        (404, "not_found".into())
-    );
+    let cases = [
+        ("/api/v1/buckets/nope/objects", 404, "not_found"),
+        ("/api/v1/buckets/lib/objects?limit=0", 400, "bad_request"),
+        ("/api/v1/buckets/lib/objects?limit=x", 400, "bad_request"),
+        ("/api/v1/buckets/lib/objects/.env", 400, "bad_key"),
+        ("/no/such/route", 404, "not_found"),
+    ];
+    for (path, status, code) in cases {
+        let resp = client.get(server.url(path)).send().await.expect("get");
+        assert_eq!(json_error(resp).await, (status, code.to_owned()), "{path}");
+    }
 }
 
 #[tokio::test]
