@@ -393,9 +393,10 @@ fn a_non_loopback_node_creates_an_admin_token_and_refuses_every_anonymous_state_
     }
     let token = token.expect("token");
     let base = format!("http://127.0.0.1:{}", proc.addr.port());
-    let doc: serde_json::Value =
-        serde_json::from_slice(&plain::request("GET", &format!("{base}/openapi.json"), None).1)
-            .expect("openapi json");
+    let doc: serde_json::Value = serde_json::from_slice(
+        &common::http_request("GET", &format!("{base}/openapi.json"), None).1,
+    )
+    .expect("openapi json");
     let mut checked = 0;
     for (path, item) in doc["paths"].as_object().expect("paths") {
         for method in ["post", "put", "delete", "patch"] {
@@ -407,7 +408,7 @@ fn a_non_loopback_node_creates_an_admin_token_and_refuses_every_anonymous_state_
                     .replace("{bucket}", bucket)
                     .replace("{key}", "a.mp4")
                     .replace("{id}", "000000000000");
-                let (status, _) = plain::request(method, &format!("{base}{concrete}"), None);
+                let (status, _) = common::http_request(method, &format!("{base}{concrete}"), None);
                 assert_eq!(status, 401, "{method} {concrete} without a token");
                 checked += 1;
             }
@@ -417,7 +418,7 @@ fn a_non_loopback_node_creates_an_admin_token_and_refuses_every_anonymous_state_
         checked >= 14,
         "only {checked} state-changing operations found"
     );
-    let get = |path: &str| plain::request("GET", &format!("{base}{path}"), None);
+    let get = |path: &str| common::http_request("GET", &format!("{base}{path}"), None);
     assert_eq!(
         get("/media/pub/a.mp4"),
         (200, b"public media".to_vec()),
@@ -426,64 +427,12 @@ fn a_non_loopback_node_creates_an_admin_token_and_refuses_every_anonymous_state_
     assert_eq!(get("/api/v1/buckets/pub/objects").0, 200, "and lists");
     assert_eq!(get("/media/m/a.mp4").0, 401, "a private bucket does not");
     assert_eq!(get("/api/v1/buckets").0, 401);
-    let (status, _) = plain::request(
+    let (status, _) = common::http_request(
         "DELETE",
         &format!("{base}/api/v1/buckets/m/objects/a.mp4"),
         Some(&token),
     );
     assert_eq!(status, 204, "the printed admin token works");
-}
-
-/// A minimal blocking HTTP/1.1 client for the process test.
-mod plain {
-    use std::io::{Read, Write};
-
-    /// Sends `method url` with an empty body; returns the status and the (de-chunked) body.
-    pub fn request(method: &str, url: &str, token: Option<&str>) -> (u16, Vec<u8>) {
-        let rest = url.strip_prefix("http://").expect("http");
-        let (host, path) = rest.split_at(rest.find('/').expect("path"));
-        let mut s = std::net::TcpStream::connect(host).expect("connect");
-        let auth = token
-            .map(|t| format!("Authorization: Bearer {t}\r\n"))
-            .unwrap_or_default();
-        write!(
-            s,
-            "{} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}Content-Length: 0\r\nConnection: close\r\n\r\n",
-            method.to_uppercase()
-        )
-        .expect("write");
-        let mut raw = Vec::new();
-        s.read_to_end(&mut raw).expect("read");
-        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("head");
-        let head = String::from_utf8_lossy(&raw[..split]).to_ascii_lowercase();
-        let status = head
-            .split(' ')
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .expect("status");
-        let body = raw[split + 4..].to_vec();
-        let chunked = head.contains("transfer-encoding: chunked");
-        (status, if chunked { dechunk(&body) } else { body })
-    }
-
-    fn dechunk(mut body: &[u8]) -> Vec<u8> {
-        let mut out = Vec::new();
-        loop {
-            let end = body
-                .windows(2)
-                .position(|w| w == b"\r\n")
-                .expect("chunk size");
-            let size = std::str::from_utf8(&body[..end])
-                .ok()
-                .and_then(|h| usize::from_str_radix(h.trim(), 16).ok());
-            let size = size.expect("chunk size");
-            if size == 0 {
-                return out;
-            }
-            out.extend_from_slice(&body[end + 2..end + 2 + size]);
-            body = &body[end + 4 + size..];
-        }
-    }
 }
 
 #[tokio::test]

@@ -14,7 +14,7 @@ fn serve_with_no_folders_creates_the_data_dir_and_prints_the_real_port() {
     let mut proc = start_binary(&["serve", "--listen", "127.0.0.1:0"], cwd.path(), &[]);
     assert_ne!(proc.addr.port(), 0, "the printed port is the bound one");
     assert!(cwd.path().join("reelay-data/buckets").is_dir());
-    let body = plain::get_body(&proc.url("/healthz"));
+    let body = get_text(&proc.url("/healthz"));
     assert_eq!(body, "ok\n");
     proc.terminate();
     assert!(
@@ -23,22 +23,11 @@ fn serve_with_no_folders_creates_the_data_dir_and_prints_the_real_port() {
     );
 }
 
-/// A tiny blocking GET for these synchronous tests.
-mod plain {
-    use std::io::{Read, Write};
-    pub fn get_body(url: &str) -> String {
-        let rest = url.strip_prefix("http://").expect("http url");
-        let (host, path) = rest.split_at(rest.find('/').expect("path"));
-        let mut s = std::net::TcpStream::connect(host).expect("connect");
-        write!(
-            s,
-            "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
-        )
-        .expect("write");
-        let mut out = String::new();
-        s.read_to_string(&mut out).expect("read");
-        out.split_once("\r\n\r\n").expect("head").1.to_owned()
-    }
+/// The body of a plain GET, as text.
+fn get_text(url: &str) -> String {
+    let (status, body) = common::http_request("GET", url, None);
+    assert_eq!(status, 200, "GET {url}");
+    String::from_utf8(body).expect("utf8")
 }
 
 #[test]
@@ -51,10 +40,7 @@ fn folders_on_the_command_line_become_buckets_and_env_sets_the_listen_address() 
         tmp.path(),
         &[("REELAY_LISTEN", "127.0.0.1:0")],
     );
-    assert_eq!(
-        plain::get_body(&proc.url("/media/Movies/clip.mp4")),
-        "movie bytes"
-    );
+    assert_eq!(get_text(&proc.url("/media/Movies/clip.mp4")), "movie bytes");
 }
 
 #[test]
@@ -71,10 +57,7 @@ fn config_file_buckets_are_served() {
     )
     .expect("write config");
     let proc = start_binary(&["serve", "--config", "reelay.toml"], tmp.path(), &[]);
-    assert_eq!(
-        plain::get_body(&proc.url("/media/cfg/a.mp4")),
-        "from config"
-    );
+    assert_eq!(get_text(&proc.url("/media/cfg/a.mp4")), "from config");
 }
 
 #[test]
