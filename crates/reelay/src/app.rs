@@ -18,6 +18,7 @@ use utoipa::OpenApi;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::auth::{self, Auth};
+use crate::cache::{CacheSettings, ChunkCache};
 use crate::observe::{self, Metrics};
 use crate::storage::{Buckets, ReadBudget};
 use crate::{api, limits, media, openapi, ui};
@@ -55,6 +56,8 @@ pub struct AppState {
     pub limits: Limits,
     pub auth: Arc<Auth>,
     pub db: AnyPool,
+    /// The chunk cache for remote buckets; `None` when disabled.
+    pub cache: Option<Arc<ChunkCache>>,
 }
 
 impl AppState {
@@ -68,7 +71,16 @@ impl AppState {
             limits: Limits::default(),
             auth: Arc::new(auth),
             db,
+            cache: None,
         }
+    }
+}
+
+impl AppState {
+    /// Turns the chunk cache on with `settings` (counters in this state's metrics).
+    pub fn with_cache(mut self, settings: CacheSettings) -> Self {
+        self.cache = Some(ChunkCache::new(settings, self.metrics.cache.clone()));
+        self
     }
 }
 

@@ -24,7 +24,7 @@ use serde::Deserialize;
 use crate::app::AppState;
 use crate::error::MediaError;
 use crate::observe::random_u64;
-use crate::storage::{ObjectKey, OpenObject, ReadBudget};
+use crate::storage::{ObjectKey, OpenObject};
 
 /// Revalidate on every use: objects in a bucket can change, and validators make it cheap.
 const MEDIA_CACHE_CONTROL: &str = "no-cache";
@@ -97,7 +97,7 @@ async fn serve_object(
         last_modified: meta.last_modified,
     };
     let outcome = evaluate(method, headers, &rep, SystemTime::now());
-    Ok(respond(method, outcome, &object, &state.budget))
+    Ok(respond(method, outcome, &object, state))
 }
 
 /// Headers every media response carries, whatever its status.
@@ -140,19 +140,15 @@ fn header_value(s: String) -> HeaderValue {
 }
 
 /// Builds the response for `outcome`; bodies only for GET.
-fn respond(
-    method: &Method,
-    outcome: Outcome,
-    object: &OpenObject,
-    budget: &ReadBudget,
-) -> Response {
+fn respond(method: &Method, outcome: Outcome, object: &OpenObject, state: &AppState) -> Response {
+    let (budget, cache) = (&state.budget, state.cache.as_ref());
     let meta = object.meta();
     let mut headers = validator_headers(object);
     let with_body = method == Method::GET;
     let (status, length, body) = match outcome {
         Outcome::Full => {
             headers.insert(header::CONTENT_TYPE, content_type_value(&meta.content_type));
-            let body = with_body.then(|| object.read(0, meta.size, budget));
+            let body = with_body.then(|| object.read(0, meta.size, budget, cache));
             (StatusCode::OK, meta.size, body)
         }
         Outcome::Partial(span) => {
@@ -161,7 +157,7 @@ fn respond(
                 header::CONTENT_RANGE,
                 header_value(span.content_range(meta.size)),
             );
-            let body = with_body.then(|| object.read(span.start, span.end, budget));
+            let body = with_body.then(|| object.read(span.start, span.end, budget, cache));
             (StatusCode::PARTIAL_CONTENT, span.len(), body)
         }
         Outcome::Multipart(spans) => {
@@ -171,7 +167,7 @@ fn respond(
                 header::CONTENT_TYPE,
                 header_value(multipart_content_type(&boundary)),
             );
-            let body = with_body.then(|| multipart_body(layout.pieces, object, budget));
+            let body = with_body.then(|| multipart_body(layout.pieces, object, state));
             (StatusCode::PARTIAL_CONTENT, layout.content_length, body)
         }
         Outcome::NotModified => return (StatusCode::NOT_MODIFIED, headers).into_response(),
@@ -211,14 +207,17 @@ fn short_text(status: StatusCode, mut headers: HeaderMap, text: &'static str) ->
 fn multipart_body(
     pieces: Vec<Piece>,
     object: &OpenObject,
-    budget: &ReadBudget,
+    state: &AppState,
 ) -> BoxStream<'static, std::io::Result<Bytes>> {
     let object = object.clone();
-    let budget = budget.clone();
+    let budget = state.budget.clone();
+    let cache = state.cache.clone();
     stream::iter(pieces)
         .flat_map(move |piece| match piece {
             Piece::Text(text) => stream::once(async move { Ok(Bytes::from(text)) }).boxed(),
-            Piece::Data(ByteSpan { start, end }) => object.read(start, end, &budget),
+            Piece::Data(ByteSpan { start, end }) => {
+                object.read(start, end, &budget, cache.as_ref())
+            }
         })
         .boxed()
 }

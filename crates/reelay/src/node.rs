@@ -98,6 +98,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             .collect::<HashSet<_>>(),
     };
     let mut state = AppState::new(buckets, config.read_budget, auth, db);
+    if let Some(settings) = &config.cache {
+        state = state.with_cache(settings.clone());
+    }
     state.limits = Limits {
         max_header_bytes: config.max_header_bytes,
         max_upload: config.max_upload,

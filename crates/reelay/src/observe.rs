@@ -56,6 +56,20 @@ fn ttfb_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
 }
 
+/// Counters of the chunk cache.
+#[derive(Debug, Clone, Default)]
+pub struct CacheCounters {
+    pub hits: Counter,
+    pub misses: Counter,
+    /// Readers that joined a fill already under way (single-flight).
+    pub joins: Counter,
+    /// Fills started by read-ahead.
+    pub prefetches: Counter,
+    pub backend_bytes: Counter,
+    pub served_bytes: Counter,
+    pub evictions: Counter,
+}
+
 /// The process's metrics.
 #[derive(Debug)]
 pub struct Metrics {
@@ -63,6 +77,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     ttfb: Family<RouteLabel, Histogram, fn() -> Histogram>,
     bytes_sent: Family<RouteLabel, Counter>,
+    pub cache: CacheCounters,
 }
 
 impl Default for Metrics {
@@ -86,11 +101,48 @@ impl Default for Metrics {
             "Response body bytes sent",
             bytes_sent.clone(),
         );
+        let cache = CacheCounters::default();
+        for (name, help, counter) in [
+            ("cache_hits", "Chunk reads served from memory", &cache.hits),
+            (
+                "cache_misses",
+                "Chunk reads that started a backend fetch",
+                &cache.misses,
+            ),
+            (
+                "cache_joins",
+                "Chunk reads that joined a fetch under way",
+                &cache.joins,
+            ),
+            (
+                "cache_prefetches",
+                "Chunk fetches started by read-ahead",
+                &cache.prefetches,
+            ),
+            (
+                "cache_backend_bytes",
+                "Bytes fetched from backends for the cache",
+                &cache.backend_bytes,
+            ),
+            (
+                "cache_served_bytes",
+                "Bytes served through the cache",
+                &cache.served_bytes,
+            ),
+            (
+                "cache_evictions",
+                "Chunks evicted for space",
+                &cache.evictions,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
         Self {
             registry: Mutex::new(registry),
             requests,
             ttfb,
             bytes_sent,
+            cache,
         }
     }
 }

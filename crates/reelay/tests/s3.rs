@@ -7,7 +7,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::matrix::{LEN, run_matrix};
-use common::s3::{S3Server, SECRET_KEY};
+use common::s3::{S3Server, SECRET_KEY, StoreProxy};
 use common::{TestServer, pattern, sha256, write_fixed};
 use futures_util::StreamExt;
 
@@ -207,54 +207,15 @@ async fn a_store_unreachable_at_start_gives_502_and_recovers_when_it_returns() {
     assert_eq!(resp.bytes().await.expect("body").as_ref(), b"hello");
 }
 
-/// A TCP proxy in front of the store that counts connections closed by reelay's side.
-async fn closing_proxy(
-    upstream: String,
-) -> (String, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    let closed = std::sync::Arc::new(AtomicUsize::new(0));
-    let counter = closed.clone();
-    let target = upstream.trim_start_matches("http://").to_owned();
-    tokio::spawn(async move {
-        while let Ok((mut from_reelay, _)) = listener.accept().await {
-            let target = target.clone();
-            let counter = counter.clone();
-            tokio::spawn(async move {
-                let Ok(mut to_store) = tokio::net::TcpStream::connect(&target).await else {
-                    return;
-                };
-                let (mut rr, mut rw) = from_reelay.split();
-                let (mut sr, mut sw) = to_store.split();
-                let upward = async {
-                    let _ = tokio::io::copy(&mut rr, &mut sw).await;
-                    // reelay's side ended: it closed (or reset) the connection.
-                    counter.fetch_add(1, Ordering::SeqCst);
-                };
-                let downward = async {
-                    let _ = tokio::io::copy(&mut sr, &mut rw).await;
-                };
-                tokio::select! {
-                    () = upward => {}
-                    () = downward => {}
-                }
-            });
-        }
-    });
-    (format!("http://{addr}"), closed)
-}
-
 #[tokio::test]
 async fn a_viewer_leaving_mid_body_closes_the_upstream_read() {
     use std::sync::atomic::Ordering;
     let s3 = S3Server::start(&["media"]);
     write_fixed(&s3.object_path("media", "big.mp4"), &pattern(48 << 20));
-    let (proxy, closed) = closing_proxy(s3.endpoint.clone()).await;
+    let proxy = StoreProxy::start(&s3.endpoint).await;
+    let closed = proxy.closed.clone();
     let mut settings = s3.profile(SECRET_KEY);
-    settings.endpoint = proxy.parse().expect("url");
+    settings.endpoint = proxy.endpoint.parse().expect("url");
     let server = reelay_over(&s3, settings).await;
     let resp = reqwest::get(server.url("/media/s3/big.mp4"))
         .await

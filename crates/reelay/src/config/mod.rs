@@ -14,6 +14,7 @@ use serde::Deserialize;
 
 use crate::auth::Role;
 use crate::auth::store::ConfigToken;
+use crate::cache::CacheSettings;
 use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 use crate::storage::{Buckets, Origin};
 
@@ -38,6 +39,8 @@ pub struct FileConfig {
     pub shutdown_grace: Option<String>,
     #[serde(default)]
     pub server: ServerSection,
+    #[serde(default)]
+    pub cache: CacheSection,
     #[serde(default)]
     pub metadata: MetadataSection,
     #[serde(default)]
@@ -74,6 +77,18 @@ pub struct S3Entry {
     pub part_size: Option<String>,
     /// How long object metadata is trusted before revalidation; default `5s`.
     pub meta_ttl: Option<String>,
+}
+
+/// `[cache]`: the chunk cache for remote buckets (S3, origins).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheSection {
+    /// Bytes of chunks kept in memory (default `256MiB`; `0` turns the cache off).
+    pub memory: Option<String>,
+    /// Chunk size (default `1MiB`).
+    pub chunk: Option<String>,
+    /// Chunks fetched ahead of a sequential reader (default 2).
+    pub readahead: Option<u64>,
 }
 
 /// `[metadata]`: the metadata database.
@@ -168,6 +183,8 @@ pub struct Config {
     pub max_upload: u64,
     pub body_timeout: Duration,
     pub cors_origins: Vec<http::HeaderValue>,
+    /// `None`: the cache is off.
+    pub cache: Option<CacheSettings>,
     pub metadata_url: String,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
@@ -197,6 +214,26 @@ fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
         Some(key) if key.len() >= 32 => Ok(Some(key)),
         _ => bail!("environment variable {var} must hold at least 32 bytes as hex"),
     }
+}
+
+fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSettings>> {
+    let memory = opt(&c.memory, 256 << 20, "cache.memory", parse_size)? as u64;
+    let chunk_size = opt(&c.chunk, 1 << 20, "cache.chunk", parse_size)? as u64;
+    let readahead = c.readahead.unwrap_or(2);
+    if !(16 << 10..=64 << 20).contains(&chunk_size) {
+        bail!("config key cache.chunk: must be between 16KiB and 64MiB");
+    }
+    if readahead > 64 {
+        bail!("config key cache.readahead: at most 64 chunks");
+    }
+    if memory != 0 && memory < chunk_size * 2 {
+        bail!("config key cache.memory: must hold at least two chunks (or be 0 to turn it off)");
+    }
+    Ok((memory > 0).then_some(CacheSettings {
+        memory,
+        chunk_size,
+        readahead,
+    }))
 }
 
 fn cors_origin(origin: &str) -> anyhow::Result<http::HeaderValue> {
@@ -348,6 +385,7 @@ impl Config {
                 .iter()
                 .map(|o| cors_origin(o))
                 .collect::<anyhow::Result<_>>()?,
+            cache: cache_settings(&file.cache)?,
             metadata_url: file.metadata.url.unwrap_or_else(|| {
                 format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
             }),

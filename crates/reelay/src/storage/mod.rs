@@ -14,6 +14,7 @@ pub mod s3;
 
 use std::borrow::Cow;
 use std::io;
+use std::sync::Arc;
 use std::time::SystemTime;
 
 use bytes::Bytes;
@@ -21,6 +22,8 @@ use futures_util::stream::BoxStream;
 use reelay_http::EntityTag;
 
 pub use frames::ReadBudget;
+
+use crate::cache::{ChunkCache, Fetch};
 pub use key::{KeyError, ObjectKey, validate_bucket_name};
 pub use registry::{BucketInfo, Buckets, Origin};
 
@@ -199,15 +202,27 @@ impl OpenObject {
     }
 
     /// Streams bytes `start..end` (end exclusive, within the object).
-    pub fn read(&self, start: u64, end: u64, budget: &ReadBudget) -> ByteStream {
-        match self {
-            Self::Fs(o) => Box::pin(frames::read_span(
+    /// Remote objects go through `cache` when there is one; fs objects never do.
+    pub fn read(
+        &self,
+        start: u64,
+        end: u64,
+        budget: &ReadBudget,
+        cache: Option<&Arc<ChunkCache>>,
+    ) -> ByteStream {
+        match (self, cache) {
+            (Self::Fs(o), _) => Box::pin(frames::read_span(
                 o.file.clone(),
                 start,
                 end,
                 budget.clone(),
             )),
-            Self::S3(o) => o.read(start, end),
+            (Self::S3(o), Some(cache)) => {
+                let object = o.clone();
+                let fetch: Fetch = Arc::new(move |s, e| object.read(s, e));
+                cache.read(Arc::new(o.identity()), o.meta.size, fetch, start, end)
+            }
+            (Self::S3(o), None) => o.read(start, end),
         }
     }
 }

@@ -109,6 +109,21 @@ impl TestServer {
         Self::start_custom(setup, add, |router| router, ServerOptions::default()).await
     }
 
+    /// Serves the buckets `add` makes, with the state adjusted by `configure`.
+    pub async fn start_with_buckets_configured(
+        add: impl FnOnce(&mut Buckets),
+        configure: impl FnOnce(&mut AppState),
+    ) -> Self {
+        Self::start_inner(
+            |_| {},
+            add,
+            configure,
+            |router| router,
+            ServerOptions::default(),
+        )
+        .await
+    }
+
     /// Like [`start`], with a hook to adjust the state (limits, …) before serving.
     pub async fn start_configured(
         setup: impl FnOnce(&Path),

@@ -118,3 +118,61 @@ impl Drop for S3Server {
         self.kill();
     }
 }
+
+/// A TCP proxy in front of a store, counting what crosses it: bytes from the store, and
+/// connections closed from reelay's side.
+pub struct StoreProxy {
+    pub endpoint: String,
+    pub from_store: Arc<std::sync::atomic::AtomicU64>,
+    pub closed: Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl StoreProxy {
+    pub async fn start(upstream: &str) -> Self {
+        use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
+        let from_store = Arc::new(AtomicU64::new(0));
+        let closed = Arc::new(AtomicUsize::new(0));
+        let (bytes, ends) = (from_store.clone(), closed.clone());
+        let target = upstream.trim_start_matches("http://").to_owned();
+        tokio::spawn(async move {
+            while let Ok((mut from_reelay, _)) = listener.accept().await {
+                let (target, bytes, ends) = (target.clone(), bytes.clone(), ends.clone());
+                tokio::spawn(async move {
+                    let Ok(mut to_store) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    let (mut rr, mut rw) = from_reelay.split();
+                    let (mut sr, mut sw) = to_store.split();
+                    let upward = async {
+                        let _ = tokio::io::copy(&mut rr, &mut sw).await;
+                        // reelay's side ended: it closed (or reset) the connection.
+                        ends.fetch_add(1, Ordering::SeqCst);
+                    };
+                    let downward = async {
+                        let mut buf = vec![0u8; 64 << 10];
+                        while let Ok(n) = sr.read(&mut buf).await {
+                            if n == 0 || rw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                            bytes.fetch_add(n as u64, Ordering::SeqCst);
+                        }
+                    };
+                    tokio::select! {
+                        () = upward => {}
+                        () = downward => {}
+                    }
+                });
+            }
+        });
+        Self {
+            endpoint,
+            from_store,
+            closed,
+        }
+    }
+}

@@ -68,6 +68,19 @@ impl S3Inner {
 }
 
 impl S3Object {
+    /// Which object, and which version of it, for the chunk cache.
+    pub fn identity(&self) -> crate::cache::ObjectId {
+        crate::cache::ObjectId {
+            source: format!(
+                "s3:{}/{}",
+                self.inner.profile.name,
+                self.inner.bucket.name()
+            ),
+            key: self.key.clone(),
+            etag: self.meta.etag.to_string(),
+        }
+    }
+
     pub fn read(&self, start: u64, end: u64) -> ByteStream {
         Box::pin(read::read_span(
             self.inner.clone(),
