@@ -170,6 +170,7 @@ pub async fn delete_bucket(
                 _ => StorageError::Io(e).into(),
             })?;
         }
+        Bucket::Origin(_) => {}
         Bucket::S3(s3) => {
             s3.delete_remote().await?;
             sqlx::query("DELETE FROM buckets WHERE name = $1")

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::auth::Role;
 use crate::auth::store::ConfigToken;
 use crate::cache::CacheSettings;
+use crate::storage::origin::{OriginBucket, OriginSettings};
 use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 use crate::storage::{Buckets, Origin};
 
@@ -153,6 +154,22 @@ pub struct BucketEntry {
     /// Anyone may play and list this bucket without a token.
     #[serde(default)]
     pub public: bool,
+    /// An HTTP origin base URL ending in `/` (read-only bucket).
+    pub origin: Option<String>,
+    /// With an origin: a command turning an id into a media URL, `{id}` replaced; no shell.
+    pub resolver: Option<Vec<String>>,
+    /// Origins (`https://cdn.example`, `https://*.example`) resolver answers may point to.
+    #[serde(default)]
+    pub allow: Vec<String>,
+    /// Permit host names (and resolver answers) that lead to internal addresses.
+    #[serde(default)]
+    pub allow_internal: bool,
+    /// Origin timeouts and caches: defaults `5s`, `30s`, `20s`, `10m`, `5s`.
+    pub connect_timeout: Option<String>,
+    pub request_timeout: Option<String>,
+    pub resolver_timeout: Option<String>,
+    pub resolver_ttl: Option<String>,
+    pub meta_ttl: Option<String>,
 }
 
 /// Values given on the command line or in the environment (they win over the file).
@@ -179,6 +196,7 @@ pub struct Config {
     pub s3_profiles: Vec<ProfileSettings>,
     /// Buckets as (name, profile, bucket in the store).
     pub s3_buckets: Vec<(String, String, String)>,
+    pub origin_buckets: Vec<OriginSettings>,
     pub public_buckets: Vec<String>,
     pub max_upload: u64,
     pub body_timeout: Duration,
@@ -214,6 +232,73 @@ fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
         Some(key) if key.len() >= 32 => Ok(Some(key)),
         _ => bail!("environment variable {var} must hold at least 32 bytes as hex"),
     }
+}
+
+fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings> {
+    let key = |k: &str| format!("bucket.{}.{k}", e.name);
+    let base =
+        match &e.origin {
+            Some(text) => Some(text.parse::<url::Url>().with_context(|| {
+                format!("[[bucket]] {:?}: origin {text:?} is not a URL", e.name)
+            })?),
+            None => None,
+        };
+    let resolver = match &e.resolver {
+        Some(argv) => {
+            anyhow::ensure!(
+                !argv.is_empty() && argv.iter().any(|a| a.contains("{id}")),
+                "[[bucket]] {:?}: resolver must be a command with an {{id}} argument",
+                e.name
+            );
+            anyhow::ensure!(
+                base.is_some() || !e.allow.is_empty(),
+                "[[bucket]] {:?}: a resolver needs an allow list (or an origin) for its answers",
+                e.name
+            );
+            let timeout = opt(
+                &e.resolver_timeout,
+                Duration::from_secs(20),
+                &key("resolver_timeout"),
+                parse_duration,
+            )?;
+            let ttl = opt(
+                &e.resolver_ttl,
+                Duration::from_secs(600),
+                &key("resolver_ttl"),
+                parse_duration,
+            )?;
+            Some((argv.clone(), timeout, ttl))
+        }
+        None => None,
+    };
+    let settings = OriginSettings {
+        name: e.name.clone(),
+        base,
+        allow: e.allow.clone(),
+        allow_internal: e.allow_internal,
+        resolver,
+        connect_timeout: opt(
+            &e.connect_timeout,
+            Duration::from_secs(5),
+            &key("connect_timeout"),
+            parse_duration,
+        )?,
+        request_timeout: opt(
+            &e.request_timeout,
+            Duration::from_secs(30),
+            &key("request_timeout"),
+            parse_duration,
+        )?,
+        meta_ttl: opt(
+            &e.meta_ttl,
+            Duration::from_secs(5),
+            &key("meta_ttl"),
+            parse_duration,
+        )?,
+    };
+    // Validate now (URL shape, allow list) rather than at first request.
+    OriginBucket::new(settings.clone()).with_context(|| format!("[[bucket]] {:?}", e.name))?;
+    Ok(settings)
 }
 
 fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSettings>> {
@@ -320,6 +405,7 @@ impl Config {
             .collect::<anyhow::Result<Vec<_>>>()?;
         let mut fs_buckets = Vec::new();
         let mut s3_buckets = Vec::new();
+        let mut origin_buckets = Vec::new();
         let public_buckets = file
             .buckets
             .iter()
@@ -327,6 +413,15 @@ impl Config {
             .map(|b| b.name.clone())
             .collect();
         for entry in file.buckets {
+            if entry.origin.is_some() || entry.resolver.is_some() {
+                anyhow::ensure!(
+                    entry.fs.is_none() && entry.s3.is_none(),
+                    "[[bucket]] {:?} needs exactly one backend: fs, s3 or origin",
+                    entry.name
+                );
+                origin_buckets.push(origin_settings(&entry)?);
+                continue;
+            }
             match (entry.fs, entry.s3) {
                 (Some(root), None) => fs_buckets.push((entry.name, root)),
                 (None, Some(profile)) => {
@@ -366,6 +461,7 @@ impl Config {
             fs_buckets,
             s3_profiles,
             s3_buckets,
+            origin_buckets,
             public_buckets,
             max_upload: opt(
                 &file.server.max_upload,
@@ -437,6 +533,15 @@ impl Config {
                 .get(profile)
                 .with_context(|| format!("no S3 profile {profile:?}"))?;
             buckets.add_s3(name, S3Bucket::new(profile.clone(), remote)?)?;
+        }
+        for settings in &self.origin_buckets {
+            let bucket = OriginBucket::new(settings.clone())?;
+            buckets.insert(
+                &settings.name,
+                crate::storage::Bucket::Origin(bucket),
+                Origin::Config,
+                None,
+            )?;
         }
         Ok(buckets)
     }

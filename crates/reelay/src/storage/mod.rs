@@ -8,8 +8,12 @@
 pub mod frames;
 pub mod fs;
 pub mod fs_write;
+pub mod http_meta;
 pub mod key;
+pub mod meta_cache;
+pub mod origin;
 pub mod registry;
+pub mod retry;
 pub mod s3;
 
 use std::borrow::Cow;
@@ -108,6 +112,7 @@ impl StorageError {
 pub enum Bucket {
     Fs(fs::FsBucket),
     S3(s3::S3Bucket),
+    Origin(origin::OriginBucket),
 }
 
 /// An opened object, ready to stream spans from.
@@ -115,6 +120,7 @@ pub enum Bucket {
 pub enum OpenObject {
     Fs(fs::FsObject),
     S3(s3::S3Object),
+    Origin(origin::OriginObject),
 }
 
 impl Bucket {
@@ -122,6 +128,7 @@ impl Bucket {
         match self {
             Self::Fs(_) => "fs",
             Self::S3(_) => "s3",
+            Self::Origin(_) => "origin",
         }
     }
 
@@ -132,6 +139,7 @@ impl Bucket {
             // we do it on the runtime thread; data reads have their own non-blocking path.
             Self::Fs(bucket) => bucket.open_object(key).map(OpenObject::Fs),
             Self::S3(bucket) => bucket.open_object(key).await.map(OpenObject::S3),
+            Self::Origin(bucket) => bucket.open_object(key).await.map(OpenObject::Origin),
         }
     }
 
@@ -159,8 +167,14 @@ impl Bucket {
                     .map_err(StorageError::Io)
             }
             Self::S3(bucket) => bucket.list(prefix, delimiter, cursor, limit).await,
+            // An origin is HTTP: it has no listing to offer.
+            Self::Origin(_) => Ok(ListPage::default()),
         }
     }
+}
+
+fn read_only() -> StorageError {
+    StorageError::Conflict("an origin bucket is read-only".into())
 }
 
 impl Bucket {
@@ -175,6 +189,7 @@ impl Bucket {
                 let content_type = reelay_http::content_type_for(key.as_str());
                 b.put(key, body, max, content_type).await
             }
+            Self::Origin(_) => Err(read_only()),
         }
     }
 
@@ -183,6 +198,7 @@ impl Bucket {
         match self {
             Self::Fs(b) => b.delete(key),
             Self::S3(b) => b.delete(key).await,
+            Self::Origin(_) => Err(read_only()),
         }
     }
 
@@ -198,6 +214,7 @@ impl OpenObject {
         match self {
             Self::Fs(o) => &o.meta,
             Self::S3(o) => &o.meta,
+            Self::Origin(o) => &o.meta,
         }
     }
 
@@ -223,6 +240,12 @@ impl OpenObject {
                 cache.read(Arc::new(o.identity()), o.meta.size, fetch, start, end)
             }
             (Self::S3(o), None) => o.read(start, end),
+            (Self::Origin(o), Some(cache)) => {
+                let object = o.clone();
+                let fetch: Fetch = Arc::new(move |s, e| object.read(s, e));
+                cache.read(Arc::new(o.identity()), o.meta.size, fetch, start, end)
+            }
+            (Self::Origin(o), None) => o.read(start, end),
         }
     }
 }

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod matrix;
+pub mod nginx;
 pub mod s3;
 
 use std::io::{Read, Write};

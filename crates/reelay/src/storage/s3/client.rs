@@ -10,13 +10,10 @@ use reqwest::{Response, StatusCode};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use url::Url;
 
-use crate::storage::StorageError;
+use crate::storage::{StorageError, retry};
 
 /// How long a presigned request stays valid; each attempt signs anew.
 pub const SIGN_TTL: Duration = Duration::from_secs(300);
-
-/// Attempts for a request that fails transiently before its response arrives.
-const ATTEMPTS: u32 = 3;
 
 /// A connection profile: endpoint, addressing, credentials and limits.
 #[derive(Debug)]
@@ -84,47 +81,22 @@ impl S3Profile {
     }
 
     /// Sends the request `build` makes (called again for each attempt), retrying transient
-    /// failures with backoff. Returns the response once its status is not a retryable error.
+    /// failures with backoff (see [`crate::storage::retry`]).
     pub async fn send(
         &self,
         what: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
     ) -> Result<Response, StorageError> {
-        let mut delay = Duration::from_millis(100);
-        let mut attempt = 1;
-        loop {
-            let outcome = tokio::time::timeout(self.request_timeout, build().send()).await;
-            let error = match outcome {
-                Err(_) => StorageError::BackendTimeout(format!(
-                    "{what}: no response from profile {:?} within {:?}",
-                    self.name, self.request_timeout
-                )),
-                Ok(Err(e)) => self.transport_error(what, &e),
-                Ok(Ok(resp)) if is_retryable_status(resp.status()) => StorageError::Backend(
-                    format!("{what}: the store answered {}", resp.status().as_u16()),
-                ),
-                Ok(Ok(resp)) => return Ok(resp),
-            };
-            if !error.is_retryable() || attempt >= ATTEMPTS {
-                return Err(error);
-            }
-            tracing::debug!(%error, attempt, "retrying S3 request");
-            tokio::time::sleep(delay).await;
-            delay *= 4;
-            attempt += 1;
-        }
+        retry::send(what, self.host(), self.request_timeout, build).await
+    }
+
+    fn host(&self) -> &str {
+        self.endpoint.host_str().unwrap_or("?")
     }
 
     /// Maps a transport failure, without its URL (which holds a signature).
     pub fn transport_error(&self, what: &str, e: &reqwest::Error) -> StorageError {
-        let host = self.endpoint.host_str().unwrap_or("?");
-        if e.is_timeout() {
-            StorageError::BackendTimeout(format!("{what}: {host} timed out"))
-        } else if e.is_connect() {
-            StorageError::BackendUnavailable(format!("{what}: cannot connect to {host}"))
-        } else {
-            StorageError::Backend(format!("{what}: transport error talking to {host}"))
-        }
+        retry::transport_error(what, self.host(), e)
     }
 
     /// Maps a final non-success status to an error (404, 403, 412, others).
@@ -143,8 +115,4 @@ impl S3Profile {
             }
         }
     }
-}
-
-fn is_retryable_status(status: StatusCode) -> bool {
-    status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS
 }

@@ -9,23 +9,21 @@ pub mod client;
 pub mod read;
 pub mod write;
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::sync::Arc;
+use std::time::SystemTime;
 
 use http::header;
-use reelay_http::{EntityTag, content_type::DEFAULT_CONTENT_TYPE, content_type_for};
+use reelay_http::content_type_for;
 use reqwest::StatusCode;
 use rusty_s3::S3Action;
 
 pub use client::{ProfileSettings, S3Profile};
 
+use super::http_meta::{self, RemoteMeta};
+use super::meta_cache::MetaCache;
 use super::{ByteStream, ListEntry, ListPage, ObjectMeta, StorageError};
 use crate::storage::key::ObjectKey;
 use client::SIGN_TTL;
-
-/// Cached metadata entries kept per bucket before the cache is cleared.
-const META_CACHE_MAX: usize = 10_000;
 
 /// A bucket on an S3 profile.
 #[derive(Debug, Clone)]
@@ -37,17 +35,8 @@ pub struct S3Bucket {
 pub struct S3Inner {
     pub profile: Arc<S3Profile>,
     pub bucket: rusty_s3::Bucket,
-    meta: Mutex<HashMap<String, CachedMeta>>,
-    /// One lock per key being (re)validated: concurrent requests for an object whose metadata
-    /// is missing or stale wait for a single HEAD instead of each sending their own.
-    refreshing: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
-}
-
-#[derive(Debug, Clone)]
-struct CachedMeta {
-    meta: ObjectMeta,
-    raw_etag: Option<String>,
-    checked: Instant,
+    /// Object metadata, revalidated single-flight.
+    meta: MetaCache<RemoteMeta>,
 }
 
 /// An object opened on S3: its metadata and what is needed to read spans of that version.
@@ -62,8 +51,7 @@ pub struct S3Object {
 impl S3Inner {
     /// Drops cached metadata for `key`.
     pub fn forget(&self, key: &str) {
-        let mut cache = self.meta.lock().unwrap_or_else(|p| p.into_inner());
-        cache.remove(key);
+        self.meta.forget(key);
     }
 }
 
@@ -92,45 +80,6 @@ impl S3Object {
     }
 }
 
-/// Parses the metadata headers of a HEAD (or GET) response.
-fn parse_meta(key: &str, headers: &http::HeaderMap) -> Result<CachedMeta, StorageError> {
-    let text = |name| headers.get(name).and_then(|v| v.to_str().ok());
-    let size: u64 = text(header::CONTENT_LENGTH)
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| StorageError::Backend(format!("HEAD {key}: no Content-Length")))?;
-    let raw_etag = text(header::ETAG).map(str::to_owned);
-    let last_modified = text(header::LAST_MODIFIED).and_then(|v| httpdate::parse_http_date(v).ok());
-    // A store without a strong ETag still gets a strong validator from what it does say.
-    let etag = raw_etag
-        .as_deref()
-        .and_then(|e| EntityTag::parse(e.as_bytes()))
-        .filter(|e| !e.weak)
-        .unwrap_or_else(|| {
-            let secs = last_modified
-                .and_then(|t| t.duration_since(SystemTime::UNIX_EPOCH).ok())
-                .map_or(0, |d| d.as_secs());
-            EntityTag {
-                weak: false,
-                opaque: format!("s3-{size:x}-{secs:x}"),
-            }
-        });
-    let by_extension = content_type_for(key);
-    let content_type = match text(header::CONTENT_TYPE) {
-        Some(stored) if by_extension == DEFAULT_CONTENT_TYPE => stored.to_owned().into(),
-        _ => by_extension.into(),
-    };
-    Ok(CachedMeta {
-        meta: ObjectMeta {
-            size,
-            etag,
-            last_modified,
-            content_type,
-        },
-        raw_etag,
-        checked: Instant::now(),
-    })
-}
-
 impl S3Bucket {
     pub fn new(profile: Arc<S3Profile>, bucket_name: &str) -> anyhow::Result<Self> {
         let bucket = profile.bucket(bucket_name).map_err(|e| {
@@ -141,10 +90,9 @@ impl S3Bucket {
         })?;
         Ok(Self {
             inner: Arc::new(S3Inner {
+                meta: MetaCache::new(profile.meta_ttl),
                 profile,
                 bucket,
-                meta: Mutex::new(HashMap::new()),
-                refreshing: Mutex::new(HashMap::new()),
             }),
         })
     }
@@ -153,63 +101,15 @@ impl S3Bucket {
         &self.inner.profile
     }
 
-    fn cached(&self, key: &str) -> Option<CachedMeta> {
-        let cache = self.inner.meta.lock().unwrap_or_else(|p| p.into_inner());
-        cache.get(key).cloned()
-    }
-
-    fn remember(&self, key: &str, entry: Option<CachedMeta>) {
-        let mut cache = self.inner.meta.lock().unwrap_or_else(|p| p.into_inner());
-        match entry {
-            Some(entry) => {
-                if cache.len() >= META_CACHE_MAX {
-                    cache.clear();
-                }
-                cache.insert(key.to_owned(), entry);
-            }
-            None => {
-                cache.remove(key);
-            }
-        }
-    }
-
-    fn fresh(&self, key: &str) -> Option<CachedMeta> {
-        self.cached(key)
-            .filter(|c| c.checked.elapsed() < self.inner.profile.meta_ttl)
-    }
-
-    /// The lock that single-flights revalidation of `key`.
-    fn refresh_lock(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
-        let mut locks = self
-            .inner
-            .refreshing
-            .lock()
-            .unwrap_or_else(|p| p.into_inner());
-        if locks.len() > META_CACHE_MAX {
-            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
-        }
-        locks.entry(key.to_owned()).or_default().clone()
-    }
-
     /// Opens `key`: cached metadata while fresh, else one (conditional) HEAD shared by every
     /// request that needs it at the same time.
     pub async fn open_object(&self, key: &ObjectKey) -> Result<S3Object, StorageError> {
         let key = key.as_str();
-        let entry = match self.fresh(key) {
-            Some(hit) => hit,
-            None => {
-                let lock = self.refresh_lock(key);
-                let _turn = lock.lock().await;
-                match self.fresh(key) {
-                    Some(hit) => hit,
-                    None => {
-                        let entry = self.head(key, self.cached(key)).await;
-                        self.remember(key, entry.as_ref().ok().cloned());
-                        entry?
-                    }
-                }
-            }
-        };
+        let entry = self
+            .inner
+            .meta
+            .get(key, |stale| self.head(key, stale))
+            .await?;
         Ok(S3Object {
             inner: self.inner.clone(),
             key: key.to_owned(),
@@ -218,7 +118,7 @@ impl S3Bucket {
         })
     }
 
-    async fn head(&self, key: &str, stale: Option<CachedMeta>) -> Result<CachedMeta, StorageError> {
+    async fn head(&self, key: &str, stale: Option<RemoteMeta>) -> Result<RemoteMeta, StorageError> {
         let profile = &self.inner.profile;
         let what = format!("HEAD {key}");
         let revalidate = stale.as_ref().and_then(|s| s.raw_etag.clone());
@@ -237,11 +137,8 @@ impl S3Bucket {
             })
             .await?;
         match (resp.status(), stale) {
-            (StatusCode::OK, _) => parse_meta(key, resp.headers()),
-            (StatusCode::NOT_MODIFIED, Some(mut stale)) => {
-                stale.checked = Instant::now();
-                Ok(stale)
-            }
+            (StatusCode::OK, _) => http_meta::parse(key, resp.headers(), None),
+            (StatusCode::NOT_MODIFIED, Some(stale)) => Ok(stale),
             (status, _) => Err(profile.status_error(&what, status)),
         }
     }

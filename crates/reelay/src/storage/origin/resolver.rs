@@ -1,0 +1,176 @@
+//! Late-resolved media: a configured command turns an id into a short-lived media URL (an
+//! extractor such as `yt-dlp -g`).
+//!
+//! The command is an argument vector run directly — never through a shell — with `{id}`
+//! replaced by an id of `[A-Za-z0-9_-]{1,128}` (so it cannot become an option, a path or a
+//! second argument), no stdin, a timeout after which it is killed, and a cap on what it may
+//! print. Its answer must be an http(s) URL on the bucket's allow list and not an internal
+//! address; it is cached for `ttl` and forgotten when the upstream answers 403 or 410.
+
+use std::collections::HashMap;
+use std::process::Stdio;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::io::AsyncReadExt;
+use url::Url;
+
+use super::guard::{Allowed, ip_literal, is_internal};
+use crate::storage::StorageError;
+
+/// Most bytes read from the command's output.
+const MAX_OUTPUT: u64 = 16 << 10;
+
+#[derive(Debug)]
+pub struct Resolver {
+    pub argv: Vec<String>,
+    pub timeout: Duration,
+    pub ttl: Duration,
+    pub allowed: Allowed,
+    pub allow_internal: bool,
+    cache: Mutex<HashMap<String, (Url, Instant)>>,
+}
+
+/// Whether `id` may be passed to the command.
+pub fn valid_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && !id.starts_with('-')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Resolver {
+    pub fn new(
+        argv: Vec<String>,
+        timeout: Duration,
+        ttl: Duration,
+        allowed: Allowed,
+        allow_internal: bool,
+    ) -> Self {
+        Self {
+            argv,
+            timeout,
+            ttl,
+            allowed,
+            allow_internal,
+            cache: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn forget(&self, id: &str) {
+        self.cache
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+    }
+
+    /// The media URL for `id`.
+    pub async fn resolve(&self, id: &str) -> Result<Url, StorageError> {
+        if !valid_id(id) {
+            return Err(StorageError::ClientBody(
+                "an id is 1-128 characters of A-Z a-z 0-9 _ - and does not start with -".into(),
+            ));
+        }
+        if let Some((url, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(id)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(url.clone());
+        }
+        let output = self.run(id).await?;
+        let url = self.check(&output)?;
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), (url.clone(), Instant::now()));
+        Ok(url)
+    }
+
+    async fn run(&self, id: &str) -> Result<String, StorageError> {
+        let Some((program, args)) = self.argv.split_first() else {
+            return Err(StorageError::Backend("the resolver has no command".into()));
+        };
+        let mut child = tokio::process::Command::new(program)
+            .args(args.iter().map(|a| a.replace("{id}", id)))
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| {
+                StorageError::Backend(format!("cannot run the resolver {program}: {e}"))
+            })?;
+        let mut stdout = child
+            .stdout
+            .take()
+            .ok_or_else(|| StorageError::Backend("the resolver has no output".into()))?;
+        let work = async {
+            let mut out = String::new();
+            (&mut stdout)
+                .take(MAX_OUTPUT)
+                .read_to_string(&mut out)
+                .await?;
+            let status = child.wait().await?;
+            Ok::<_, std::io::Error>((status, out))
+        };
+        match tokio::time::timeout(self.timeout, work).await {
+            Err(_) => Err(StorageError::BackendTimeout(format!(
+                "the resolver did not answer within {:?}",
+                self.timeout
+            ))),
+            Ok(Err(e)) => Err(StorageError::Backend(format!("the resolver failed: {e}"))),
+            Ok(Ok((status, _))) if !status.success() => Err(StorageError::NotFound),
+            Ok(Ok((_, out))) => Ok(out),
+        }
+    }
+
+    /// Checks the command's answer: first non-empty line, an allowed http(s) URL.
+    fn check(&self, output: &str) -> Result<Url, StorageError> {
+        let refused = |why: &str| {
+            StorageError::BackendDenied(format!("the resolver's answer was refused: {why}"))
+        };
+        let line = output
+            .lines()
+            .map(str::trim)
+            .find(|l| !l.is_empty())
+            .ok_or_else(|| refused("empty"))?;
+        let url: Url = line.parse().map_err(|_| refused("not a URL"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(refused("not http or https"));
+        }
+        if !self.allowed.permits(&url) {
+            return Err(refused("its origin is not on the allow list"));
+        }
+        if ip_literal(&url).is_some_and(is_internal) && !self.allow_internal {
+            return Err(refused("it points at an internal address"));
+        }
+        Ok(url)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_cannot_smuggle_options_paths_or_arguments() {
+        for ok in ["dQw4w9WgXcQ", "abc_DEF-123", "a"] {
+            assert!(valid_id(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "-o",
+            "--exec=x",
+            "a b",
+            "../x",
+            "a/b",
+            "a.b",
+            "$(id)",
+            "a;b",
+            &"x".repeat(129),
+        ] {
+            assert!(!valid_id(bad), "{bad}");
+        }
+    }
+}
