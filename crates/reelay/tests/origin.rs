@@ -15,6 +15,7 @@ use reelay::storage::origin::{OriginBucket, OriginSettings};
 use reelay::storage::{Bucket, Origin};
 
 const NGINX_EXTRA: &str = "location /norange/ { max_ranges 0; }\n\
+    location /gone/ { return 410; }\n\
     location = /out.mp4 { return 302 http://localhost:PORT/v.mp4; }\n\
     location = /in.mp4 { return 302 /v.mp4; }";
 
@@ -276,7 +277,12 @@ async fn resolvers_run_without_a_shell_and_time_out() {
     slow.allow = vec![allow.trim_end_matches('/').to_owned()];
     slow.allow_internal = true;
     slow.resolver = Some((
-        vec!["python3".into(), "-c".into(), "import time; time.sleep(30)".into(), "{id}".into()],
+        vec![
+            "python3".into(),
+            "-c".into(),
+            "import time; time.sleep(30)".into(),
+            "{id}".into(),
+        ],
         Duration::from_millis(500),
         Duration::from_secs(60),
     ));
@@ -302,5 +308,38 @@ async fn resolvers_run_without_a_shell_and_time_out() {
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "the resolver was not cut off"
+    );
+}
+
+#[tokio::test]
+async fn a_resolved_url_that_the_origin_refuses_is_resolved_again() {
+    let nginx = nginx_with(&pattern(100));
+    write_fixed(&nginx.file("fresh/abc"), b"fresh media");
+    let state = tempfile::tempdir().expect("tempdir");
+    let counter = state.path().join("calls");
+    // Answers a URL that has expired (410) the first time, a working one after that.
+    let script = format!(
+        "import sys, os\np = {counter:?}\nn = int(open(p).read()) if os.path.exists(p) else 0\n\
+         open(p, 'w').write(str(n + 1))\n\
+         print('{base}/' + ('gone' if n == 0 else 'fresh') + '/' + sys.argv[1])",
+        base = nginx.base("").trim_end_matches('/')
+    );
+    let mut bucket = settings("r", None);
+    bucket.allow = vec![nginx.base("").trim_end_matches('/').to_owned()];
+    bucket.allow_internal = true;
+    bucket.resolver = Some((
+        vec!["python3".into(), "-c".into(), script, "{id}".into()],
+        Duration::from_secs(5),
+        Duration::from_secs(600),
+    ));
+    let server = reelay_with(vec![bucket], None).await;
+    let resp = reqwest::get(server.url("/media/r/abc")).await.expect("get");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.expect("body").as_ref(), b"fresh media");
+    let calls = std::fs::read_to_string(&counter).expect("counter");
+    assert_eq!(
+        calls.trim(),
+        "2",
+        "resolved once, refused (410), resolved again"
     );
 }
