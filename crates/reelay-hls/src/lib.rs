@@ -1,3 +1,16 @@
-//! Pure RFC 8216 logic for reelay: parsing ingest playlists and building live, event and VOD
-//! playlists. Empty until the live relay lands (issue 5); kept in the workspace so the layout in
-//! `docs/architecture.md` is the layout in the tree.
+//! Pure RFC 8216 logic for reelay: values in, values out; no I/O, no async runtime.
+//!
+//! - [`ingest`]: parsing playlists pushed by encoders, with hard limits (hostile input is an
+//!   error, never a crash or a stall);
+//! - [`live`]: building live windows, EVENT and VOD playlists, and checking playlists against
+//!   the RFC's rules.
+
+pub mod ingest;
+pub mod live;
+
+pub use ingest::{
+    IngestPlaylist, IngestSegment, PlaylistError, is_plain_name, parse_ingest_playlist,
+};
+pub use live::{
+    MediaPlaylist, PlaylistKind, PlaylistSegment, check_media_playlist, format_program_date_time,
+};
