@@ -21,7 +21,7 @@ use crate::auth::{self, Auth};
 use crate::cache::{CacheSettings, ChunkCache};
 use crate::observe::{self, Metrics};
 use crate::storage::{Buckets, ReadBudget};
-use crate::{api, limits, media, openapi, ui};
+use crate::{api, limits, live, media, openapi, ui};
 
 /// Request limits the handlers enforce.
 #[derive(Debug, Clone)]
@@ -58,6 +58,8 @@ pub struct AppState {
     pub db: AnyPool,
     /// The chunk cache for remote buckets; `None` when disabled.
     pub cache: Option<Arc<ChunkCache>>,
+    /// The live relay; `None` when disabled.
+    pub live: Option<Arc<crate::live::Live>>,
 }
 
 impl AppState {
@@ -72,6 +74,7 @@ impl AppState {
             auth: Arc::new(auth),
             db,
             cache: None,
+            live: None,
         }
     }
 }
@@ -104,6 +107,16 @@ pub fn app(state: AppState) -> Router {
         .route(
             "/watch",
             get(media::media_by_query).head(media::media_by_query),
+        )
+        .route(
+            "/ingest/{source}/{file}",
+            axum::routing::put(live::http::ingest)
+                .post(live::http::ingest)
+                .delete(live::http::ingest_delete),
+        )
+        .route(
+            "/live/{source}/{file}",
+            get(live::http::view).head(live::http::view),
         )
         .merge(api::routes())
         .route("/healthz", get(|| async { "ok\n" }))

@@ -12,11 +12,18 @@ use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, Executor, SqlSafeStr};
 
 /// Every migration, in order. Never edit one that has shipped: add a new one.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "tokens and buckets",
-    include_str!("../migrations/0001_tokens_and_buckets.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        1,
+        "tokens and buckets",
+        include_str!("../migrations/0001_tokens_and_buckets.sql"),
+    ),
+    (
+        2,
+        "live sources",
+        include_str!("../migrations/0002_live.sql"),
+    ),
+];
 
 #[derive(Debug)]
 struct Embedded;

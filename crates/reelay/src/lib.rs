@@ -22,6 +22,7 @@ pub mod db;
 pub mod error;
 pub mod hex;
 pub mod limits;
+pub mod live;
 pub mod media;
 pub mod net;
 pub mod node;

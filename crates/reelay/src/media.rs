@@ -90,6 +90,24 @@ async fn serve_object(
     let key = ObjectKey::parse(key)?;
     let bucket = state.buckets.get(bucket).ok_or(MediaError::NoSuchBucket)?;
     let object = bucket.open(&key).await?;
+    Ok(serve_opened(
+        state,
+        method,
+        headers,
+        &object,
+        MEDIA_CACHE_CONTROL,
+    ))
+}
+
+/// Answers `method` with `headers` for an opened object: evaluates conditionals and ranges and
+/// streams what they select. Shared by media, live segments and recordings.
+pub fn serve_opened(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    object: &OpenObject,
+    cache_control: &'static str,
+) -> Response {
     let meta = object.meta();
     let rep = Representation {
         len: meta.size,
@@ -97,7 +115,12 @@ async fn serve_object(
         last_modified: meta.last_modified,
     };
     let outcome = evaluate(method, headers, &rep, SystemTime::now());
-    Ok(respond(method, outcome, &object, state))
+    let mut response = respond(method, outcome, object, state);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    response
 }
 
 /// Headers every media response carries, whatever its status.

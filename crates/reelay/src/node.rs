@@ -6,6 +6,8 @@ use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
+use std::sync::Arc;
+
 use anyhow::Context;
 use sqlx::AnyPool;
 
@@ -97,7 +99,9 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             .cloned()
             .collect::<HashSet<_>>(),
     };
+    let live = crate::live::Live::new(db.clone(), &config.data_dir, config.live.clone());
     let mut state = AppState::new(buckets, config.read_budget, auth, db);
+    state.live = Some(Arc::new(live));
     if let Some(settings) = &config.cache {
         state = state.with_cache(settings.clone());
     }

@@ -25,6 +25,12 @@ use crate::api::{self, ErrorBody, ErrorDetail};
         api::access::list_tokens,
         api::access::revoke_token,
         api::access::sign,
+        api::sources::create_source,
+        api::sources::list_sources,
+        api::sources::get_source,
+        api::sources::patch_source,
+        api::sources::delete_source,
+        api::sources::set_streaming,
         crate::media::media_by_path,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -34,6 +40,7 @@ use crate::api::{self, ErrorBody, ErrorDetail};
         (name = "objects", description = "Objects: list, metadata, streaming upload, delete"),
         (name = "access", description = "API tokens and signed playback URLs"),
         (name = "media", description = "Playback with RFC 9110 ranges and conditionals"),
+        (name = "live", description = "Live HLS sources: ingest tokens, streaming, playlists"),
     )
 )]
 pub struct ApiDoc;

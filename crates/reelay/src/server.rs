@@ -58,7 +58,10 @@ fn builder(options: &ServerOptions) -> http1::Builder {
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_timeout)
         .max_buf_size(options.max_header_bytes)
-        .max_headers(100);
+        .max_headers(100)
+        // Encoders such as ffmpeg shut down their write side after a chunked upload and then
+        // wait for the answer; without this, hyper would drop the request at that EOF.
+        .half_close(true);
     builder
 }
 

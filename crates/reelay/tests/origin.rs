@@ -134,11 +134,12 @@ async fn cold_concurrent_viewers_cost_the_origin_one_read() {
 
 #[tokio::test]
 async fn an_object_changed_at_the_origin_aborts_instead_of_mixing() {
-    let old = pattern(2 << 20);
+    // Far larger than loopback socket buffers, so the server is mid-object at the change.
+    let old = pattern(32 << 20);
     let nginx = nginx_with(&old);
     let cache = CacheSettings {
-        memory: 16 << 20,
-        chunk_size: 64 << 10,
+        memory: 64 << 20,
+        chunk_size: 1 << 20,
         readahead: 0,
     };
     let server = reelay_with(vec![settings("o", Some(nginx.base("/")))], Some(cache)).await;

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{ErrorBody, rfc3339_unix};
 use crate::app::AppState;
 use crate::auth::sign::{MAX_EXPIRES_IN, signature};
-use crate::auth::{MEDIA_ROUTE_PREFIX, Role};
+use crate::auth::{Role, SIGNABLE_PREFIXES};
 use crate::db::now_unix;
 use crate::error::{ApiError, ApiJson};
 
@@ -147,13 +147,13 @@ pub async fn sign(
             "expires_in must be 1-{MAX_EXPIRES_IN} seconds"
         )));
     }
-    let valid_path = req.path.starts_with(MEDIA_ROUTE_PREFIX)
+    let valid_path = SIGNABLE_PREFIXES.iter().any(|p| req.path.starts_with(p))
         && !req.path.contains(['?', '#'])
         && req.path.parse::<http::uri::PathAndQuery>().is_ok();
     if !valid_path {
-        return Err(ApiError::bad_request(format!(
-            "path must be a media path starting with {MEDIA_ROUTE_PREFIX}"
-        )));
+        return Err(ApiError::bad_request(
+            "path must start with /media/ or /live/",
+        ));
     }
     let decoded = percent_encoding::percent_decode_str(&req.path)
         .decode_utf8()

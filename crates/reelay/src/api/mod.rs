@@ -5,6 +5,7 @@
 pub mod access;
 pub mod buckets;
 pub mod objects;
+pub mod sources;
 
 use std::time::SystemTime;
 
@@ -74,6 +75,20 @@ pub fn routes() -> Router<AppState> {
             axum::routing::delete(access::revoke_token),
         )
         .route("/api/v1/sign", post(access::sign))
+        .route(
+            "/api/v1/sources",
+            get(sources::list_sources).post(sources::create_source),
+        )
+        .route(
+            "/api/v1/sources/{source}",
+            get(sources::get_source)
+                .patch(sources::patch_source)
+                .delete(sources::delete_source),
+        )
+        .route(
+            "/api/v1/sources/{source}/streaming",
+            axum::routing::put(sources::set_streaming),
+        )
 }
 
 /// Any unknown route.

@@ -36,6 +36,8 @@ pub use token::Role;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Need {
     Public,
+    /// Authenticated by the handler with the source's own ingest token.
+    Ingest,
     Read,
     Write,
     Admin,
@@ -44,7 +46,7 @@ pub enum Need {
 impl Need {
     fn role(self) -> Option<Role> {
         match self {
-            Self::Public => None,
+            Self::Public | Self::Ingest => None,
             Self::Read => Some(Role::Read),
             Self::Write => Some(Role::Write),
             Self::Admin => Some(Role::Admin),
@@ -56,6 +58,10 @@ impl Need {
 pub const MEDIA_ROUTE: &str = "/media/{bucket}/{*key}";
 /// What every path under [`MEDIA_ROUTE`] starts with.
 pub const MEDIA_ROUTE_PREFIX: &str = "/media/";
+/// Live playlists and segments; signatures apply here too.
+pub const LIVE_ROUTE: &str = "/live/{source}/{file}";
+/// Path prefixes a signed URL may cover.
+pub const SIGNABLE_PREFIXES: [&str; 2] = [MEDIA_ROUTE_PREFIX, "/live/"];
 const OBJECTS_ROUTE: &str = "/api/v1/buckets/{bucket}/objects";
 const OBJECT_ROUTE: &str = "/api/v1/buckets/{bucket}/objects/{*key}";
 
@@ -72,7 +78,10 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         r if r == "/docs" || r.starts_with("/docs/") => Need::Public,
         // Unknown paths: nothing to protect, the answer is 404.
         "unmatched" => Need::Public,
-        MEDIA_ROUTE | "/watch" if read_method => Need::Read,
+        MEDIA_ROUTE | "/watch" | LIVE_ROUTE if read_method => Need::Read,
+        "/ingest/{source}/{file}" => Need::Ingest,
+        "/api/v1/sources" | "/api/v1/sources/{source}" if read_method => Need::Read,
+        "/api/v1/sources/{source}/streaming" if method == Method::PUT => Need::Write,
         "/api/v1/buckets" | OBJECTS_ROUTE | OBJECT_ROUTE if read_method => Need::Read,
         "/api/v1/sign" if method == Method::POST => Need::Read,
         OBJECT_ROUTE if method == Method::PUT || method == Method::DELETE => Need::Write,
@@ -164,7 +173,9 @@ fn signed_access(
     );
     Some(match check {
         SignatureCheck::Absent => return None,
-        SignatureCheck::Valid if need == Need::Read && route == MEDIA_ROUTE => {
+        SignatureCheck::Valid
+            if need == Need::Read && (route == MEDIA_ROUTE || route == LIVE_ROUTE) =>
+        {
             Ok(Principal::Signed)
         }
         SignatureCheck::Valid => Err(forbidden("a signed URL only grants playback of media")),
@@ -232,7 +243,9 @@ pub async fn authorize(State(auth): State<Arc<Auth>>, mut req: Request, next: Ne
         .map_or("unmatched", MatchedPath::as_str)
         .to_owned();
     let need = requirement(req.method(), &route);
-    if need == Need::Public && !req.headers().contains_key(header::AUTHORIZATION) {
+    if need == Need::Ingest
+        || (need == Need::Public && !req.headers().contains_key(header::AUTHORIZATION))
+    {
         return next.run(req).await;
     }
     let uri = req.uri().clone();
@@ -252,23 +265,29 @@ mod tests {
 
     #[test]
     fn state_changing_methods_never_need_less_than_write() {
-        for route in [
+        let routes = [
             MEDIA_ROUTE,
             "/watch",
             "/api/v1/buckets",
             OBJECTS_ROUTE,
             OBJECT_ROUTE,
             "/api/v1/tokens",
+            "/api/v1/sources",
+            "/api/v1/sources/{source}",
+            "/api/v1/sources/{source}/streaming",
+            LIVE_ROUTE,
             "/x",
-        ] {
+        ];
+        for route in routes {
             for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
                 let need = requirement(&method, route);
-                let sign = route == "/api/v1/sign" && method == Method::POST;
-                assert!(
-                    sign || need >= Need::Write,
-                    "{method} {route} needs only {need:?}"
-                );
+                assert!(need >= Need::Write, "{method} {route} needs only {need:?}");
             }
         }
+        // Ingest is the one exception: its handler checks the source's own ingest token.
+        assert_eq!(
+            requirement(&Method::PUT, "/ingest/{source}/{file}"),
+            Need::Ingest
+        );
     }
 }

@@ -15,6 +15,7 @@ use serde::Deserialize;
 use crate::auth::Role;
 use crate::auth::store::ConfigToken;
 use crate::cache::CacheSettings;
+use crate::live::LiveSettings;
 use crate::storage::origin::{OriginBucket, OriginSettings};
 use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 use crate::storage::{Buckets, Origin};
@@ -42,6 +43,8 @@ pub struct FileConfig {
     pub server: ServerSection,
     #[serde(default)]
     pub cache: CacheSection,
+    #[serde(default)]
+    pub live: LiveSection,
     #[serde(default)]
     pub metadata: MetadataSection,
     #[serde(default)]
@@ -90,6 +93,18 @@ pub struct CacheSection {
     pub chunk: Option<String>,
     /// Chunks fetched ahead of a sequential reader (default 2).
     pub readahead: Option<u64>,
+}
+
+/// `[live]`: the live relay.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LiveSection {
+    /// Segments in a live playlist (default 6).
+    pub window_segments: Option<usize>,
+    /// How long received segments are kept (default `10m`).
+    pub buffer: Option<String>,
+    /// Largest segment upload (default `64MiB`).
+    pub max_segment: Option<String>,
 }
 
 /// `[metadata]`: the metadata database.
@@ -203,6 +218,7 @@ pub struct Config {
     pub cors_origins: Vec<http::HeaderValue>,
     /// `None`: the cache is off.
     pub cache: Option<CacheSettings>,
+    pub live: LiveSettings,
     pub metadata_url: String,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
@@ -299,6 +315,23 @@ fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings> {
     // Validate now (URL shape, allow list) rather than at first request.
     OriginBucket::new(settings.clone()).with_context(|| format!("[[bucket]] {:?}", e.name))?;
     Ok(settings)
+}
+
+fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
+    let window = l.window_segments.unwrap_or(6);
+    if !(2..=100).contains(&window) {
+        bail!("config key live.window_segments: must be 2-100");
+    }
+    Ok(LiveSettings {
+        window,
+        buffer: opt(
+            &l.buffer,
+            Duration::from_secs(600),
+            "live.buffer",
+            parse_duration,
+        )?,
+        max_segment_bytes: opt(&l.max_segment, 64 << 20, "live.max_segment", parse_size)? as u64,
+    })
 }
 
 fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSettings>> {
@@ -482,6 +515,7 @@ impl Config {
                 .map(|o| cors_origin(o))
                 .collect::<anyhow::Result<_>>()?,
             cache: cache_settings(&file.cache)?,
+            live: live_settings(&file.live)?,
             metadata_url: file.metadata.url.unwrap_or_else(|| {
                 format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
             }),

@@ -64,7 +64,10 @@ pub async fn test_state(dir: &Path, buckets: Buckets, loopback: bool) -> AppStat
         loopback,
         public_buckets: Default::default(),
     };
-    AppState::new(buckets, 64 << 20, auth, db)
+    let live = reelay::live::Live::new(db.clone(), dir, reelay::live::LiveSettings::default());
+    let mut state = AppState::new(buckets, 64 << 20, auth, db);
+    state.live = Some(std::sync::Arc::new(live));
+    state
 }
 
 /// A running server; stops when dropped.
@@ -330,18 +333,49 @@ pub fn http_date(secs: u64) -> String {
 }
 
 /// Runs a real-process command and returns (success, stdout, stderr); panics if the tool is
-/// missing, so a missing install step fails the test instead of skipping it.
+/// missing, so a missing install step fails the test instead of skipping it, and kills it after
+/// [`TOOL_DEADLINE`] so a stuck tool fails the test instead of hanging the run.
 pub fn run_tool(program: &str, args: &[&str]) -> (bool, String, String) {
-    let out = std::process::Command::new(program)
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
         .args(args)
-        .output()
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
         .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-test-deps): {e}"));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + TOOL_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} {args:?} ran longer than {TOOL_DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     (
-        out.status.success(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
+        status.success(),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
     )
 }
+
+/// Longest a test's external tool may run.
+pub const TOOL_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A `reelay` process started by a test; killed if still running when dropped.
 pub struct Proc {

@@ -1,0 +1,266 @@
+//! Live HTTP routes: ingest from encoders, and playlists and segments for viewers.
+//!
+//! Ingest (`PUT|POST /ingest/{source}/{file}`, `DELETE` likewise) authenticates with the
+//! source's own ingest token (`Authorization: Bearer rli_…` or `?token=rli_…`), except on an
+//! open loopback node. Segment bodies stream to a hidden temporary file and are committed by a
+//! rename when the body ends (ffmpeg may close without reading our answer); playlists are parsed
+//! strictly (400 on anything hostile). Viewers (`GET /live/{source}/…`) authorize like media:
+//! a token, a public node, or a signature over `/live/{source}/`, which the playlist's URIs carry.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use reelay_hls::{is_plain_name, parse_ingest_playlist};
+use tokio::io::AsyncWriteExt;
+
+use super::sources::{SourceRow, ingest_token_matches};
+use crate::app::AppState;
+use crate::error::ApiError;
+use crate::storage::{ObjectKey, OpenObject, StorageError};
+
+const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
+const SEGMENT_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
+
+fn live(state: &AppState) -> Result<&super::Live, ApiError> {
+    state
+        .live
+        .as_deref()
+        .ok_or_else(|| ApiError::not_found("live relay is not enabled on this node"))
+}
+
+async fn source(state: &AppState, id_or_name: &str) -> Result<SourceRow, ApiError> {
+    live(state)?
+        .sources
+        .find(id_or_name)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no source {id_or_name:?}")))
+}
+
+fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    from_header.or_else(|| {
+        url::form_urlencoded::parse(query?.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+fn check_ingest_token(
+    state: &AppState,
+    source: &SourceRow,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    let open = state.auth.loopback && !state.auth.tokens.any_tokens();
+    match presented_token(headers, query) {
+        Some(t) if ingest_token_matches(source, &t) => Ok(()),
+        Some(_) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "not this source's ingest token",
+        )),
+        None if open => Ok(()),
+        None => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "ingest needs the source's token",
+        )),
+    }
+}
+
+async fn read_limited(
+    body: Body,
+    max: usize,
+    timeout: std::time::Duration,
+) -> Result<Vec<u8>, ApiError> {
+    let mut stream = body.into_data_stream();
+    let mut out = Vec::new();
+    loop {
+        match tokio::time::timeout(timeout, stream.next()).await {
+            Err(_) => return Err(StorageError::ClientTimeout(timeout).into()),
+            Ok(None) => return Ok(out),
+            Ok(Some(Err(e))) => return Err(StorageError::ClientBody(e.to_string()).into()),
+            Ok(Some(Ok(chunk))) => {
+                if out.len() + chunk.len() > max {
+                    return Err(StorageError::TooLarge { limit: max as u64 }.into());
+                }
+                out.extend_from_slice(&chunk);
+            }
+        }
+    }
+}
+
+/// Streams a segment body into `incoming/.{file}.part`, then renames it to `incoming/{file}`.
+async fn store_upload(
+    dir: &std::path::Path,
+    file: &str,
+    body: Body,
+    max: u64,
+    timeout: std::time::Duration,
+) -> Result<(), ApiError> {
+    tokio::fs::create_dir_all(dir)
+        .await
+        .map_err(StorageError::Io)?;
+    let part = dir.join(format!(".{file}.part"));
+    let mut out = tokio::fs::File::create(&part)
+        .await
+        .map_err(StorageError::Io)?;
+    let mut stream = body.into_data_stream();
+    let mut total = 0u64;
+    let result: Result<(), ApiError> = async {
+        loop {
+            let chunk: Bytes = match tokio::time::timeout(timeout, stream.next()).await {
+                Err(_) => return Err(StorageError::ClientTimeout(timeout).into()),
+                Ok(None) => return Ok(()),
+                Ok(Some(Err(e))) => return Err(StorageError::ClientBody(e.to_string()).into()),
+                Ok(Some(Ok(chunk))) => chunk,
+            };
+            total += chunk.len() as u64;
+            if total > max {
+                return Err(StorageError::TooLarge { limit: max }.into());
+            }
+            out.write_all(&chunk).await.map_err(StorageError::Io)?;
+        }
+    }
+    .await;
+    if let Err(e) = result {
+        let _ = tokio::fs::remove_file(&part).await;
+        return Err(e);
+    }
+    out.flush().await.map_err(StorageError::Io)?;
+    drop(out);
+    tokio::fs::rename(&part, dir.join(file))
+        .await
+        .map_err(StorageError::Io)?;
+    Ok(())
+}
+
+/// `PUT|POST /ingest/{source}/{file}`.
+pub async fn ingest(
+    State(state): State<AppState>,
+    Path((source_name, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let src = source(&state, &source_name).await?;
+    check_ingest_token(&state, &src, &headers, query.as_deref())?;
+    if !is_plain_name(&file) {
+        return Err(ApiError::bad_request(
+            "ingest file names are plain names like index3.ts",
+        ));
+    }
+    let live = live(&state)?;
+    let timeout = state.limits.body_timeout;
+    if file.ends_with(".m3u8") {
+        let bytes = read_limited(body, reelay_hls::ingest::MAX_PLAYLIST_BYTES, timeout).await?;
+        let playlist =
+            parse_ingest_playlist(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
+        live.accept_playlist(&src, playlist).await?;
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    }
+    store_upload(
+        &live.incoming_dir(&src.id),
+        &file,
+        body,
+        live.settings.max_segment_bytes,
+        timeout,
+    )
+    .await?;
+    live.segment_arrived(&src).await?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// `DELETE /ingest/{source}/{file}`: the encoder dropping a segment it no longer lists.
+pub async fn ingest_delete(
+    State(state): State<AppState>,
+    Path((source_name, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let src = source(&state, &source_name).await?;
+    check_ingest_token(&state, &src, &headers, query.as_deref())?;
+    if !is_plain_name(&file) {
+        return Err(ApiError::bad_request(
+            "ingest file names are plain names like index3.ts",
+        ));
+    }
+    let _ = tokio::fs::remove_file(live(&state)?.incoming_dir(&src.id).join(&file)).await;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signature part of a viewer's query, to carry into the playlist's URIs.
+fn signature_suffix(query: Option<&str>) -> String {
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| matches!(k.as_ref(), "exp" | "sig" | "pfx"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        return String::new();
+    }
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("?{encoded}")
+}
+
+/// `GET|HEAD /live/{source}/{file}`: `index.m3u8` or a segment.
+pub async fn view(
+    State(state): State<AppState>,
+    Path((source_name, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let src = source(&state, &source_name).await?;
+    let live = live(&state)?;
+    if file == "index.m3u8" {
+        if src.streaming == 0 {
+            return Err(ApiError::not_found("streaming is off for this source"));
+        }
+        let text = live
+            .live_playlist(&src, &signature_suffix(query.as_deref()))
+            .await?
+            .ok_or_else(|| ApiError::not_found("no live segments yet"))?;
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(text)
+        };
+        return Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/vnd.apple.mpegurl"),
+                ),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static(PLAYLIST_CACHE_CONTROL),
+                ),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    let key = ObjectKey::parse(&file)?;
+    let segments = live.segments(&src).await?;
+    let mut object = segments.open_object(&key)?;
+    if file.ends_with(".m4s") {
+        object.meta.content_type = "video/mp4".into();
+    }
+    let object = OpenObject::Fs(object);
+    Ok(crate::media::serve_opened(
+        &state,
+        &method,
+        &headers,
+        &object,
+        SEGMENT_CACHE_CONTROL,
+    ))
+}

@@ -1,0 +1,209 @@
+//! The sources registry in the metadata database. A source has a unique name and an id
+//! (`src_…`); URLs accept either. Its ingest token is shown once and stored as a SHA-256 hash.
+//! Media sequence numbers come from the row's `next_msn`, taken one at a time with an atomic
+//! update, so they never go backwards — not across restarts, nor across nodes sharing the DB.
+
+use sqlx::AnyPool;
+
+use crate::auth::token::{digest_eq, hash_secret, random_bytes};
+use crate::db::now_unix;
+use crate::hex;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SourceRow {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub target_duration: i64,
+    pub ingest_token_hash: String,
+    pub streaming: i64,
+    pub next_msn: i64,
+    pub discontinuities: i64,
+    pub created_at: i64,
+}
+
+/// Why a registry change was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("a source named {0:?} already exists")]
+    NameTaken(String),
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// Source names: like bucket names, and never shaped like an id.
+pub fn validate_name(name: &str) -> Result<(), SourceError> {
+    let ok = crate::storage::validate_bucket_name(name).is_ok() && !name.starts_with("src_");
+    ok.then_some(()).ok_or_else(|| {
+        SourceError::Invalid(
+            "source names are 1-63 of A-Z a-z 0-9 . _ -, not starting with . or src_".into(),
+        )
+    })
+}
+
+/// Target segment lengths accepted, seconds.
+pub fn validate_target(target: i64) -> Result<(), SourceError> {
+    (1..=30)
+        .contains(&target)
+        .then_some(())
+        .ok_or_else(|| SourceError::Invalid("target_duration must be 1-30 seconds".into()))
+}
+
+#[derive(Debug, Clone)]
+pub struct Sources {
+    db: AnyPool,
+}
+
+fn unique_violation(e: &sqlx::Error) -> bool {
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
+}
+
+impl Sources {
+    pub fn new(db: AnyPool) -> Self {
+        Self { db }
+    }
+
+    /// Creates a source; returns it and its ingest token (shown once).
+    pub async fn create(
+        &self,
+        name: &str,
+        description: &str,
+        target: i64,
+    ) -> Result<(SourceRow, String), SourceError> {
+        validate_name(name)?;
+        validate_target(target)?;
+        let id = format!(
+            "src_{}",
+            hex::encode(&random_bytes::<6>().map_err(|e| SourceError::Invalid(e.to_string()))?)
+        );
+        let secret =
+            hex::encode(&random_bytes::<24>().map_err(|e| SourceError::Invalid(e.to_string()))?);
+        let token = format!("rli_{secret}");
+        let row = SourceRow {
+            id,
+            name: name.to_owned(),
+            description: description.to_owned(),
+            target_duration: target,
+            ingest_token_hash: hash_secret(&token),
+            streaming: 1,
+            next_msn: 0,
+            discontinuities: 0,
+            created_at: now_unix(),
+        };
+        let insert = sqlx::query(
+            "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, streaming, \
+             next_msn, discontinuities, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8)",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(row.target_duration)
+        .bind(&row.ingest_token_hash)
+        .bind(row.streaming)
+        .bind(row.next_msn)
+        .bind(row.created_at)
+        .execute(&self.db)
+        .await;
+        match insert {
+            Err(e) if unique_violation(&e) => Err(SourceError::NameTaken(name.to_owned())),
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok((row, token)),
+        }
+    }
+
+    /// The source with this id or name.
+    pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
+        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at FROM sources WHERE id = $1 OR name = $1")
+            .bind(id_or_name)
+            .fetch_optional(&self.db)
+            .await
+    }
+
+    pub async fn list(&self) -> sqlx::Result<Vec<SourceRow>> {
+        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at FROM sources ORDER BY name")
+            .fetch_all(&self.db)
+            .await
+    }
+
+    /// Changes name, description and/or target of source `id`.
+    pub async fn update(
+        &self,
+        id: &str,
+        name: Option<&str>,
+        description: Option<&str>,
+        target: Option<i64>,
+    ) -> Result<(), SourceError> {
+        if let Some(n) = name {
+            validate_name(n)?;
+        }
+        if let Some(t) = target {
+            validate_target(t)?;
+        }
+        let result = sqlx::query(
+            "UPDATE sources SET name = COALESCE($1, name), description = COALESCE($2, description), \
+             target_duration = COALESCE($3, target_duration) WHERE id = $4",
+        )
+        .bind(name)
+        .bind(description)
+        .bind(target)
+        .bind(id)
+        .execute(&self.db)
+        .await;
+        match result {
+            Err(e) if unique_violation(&e) => {
+                Err(SourceError::NameTaken(name.unwrap_or_default().to_owned()))
+            }
+            Err(e) => Err(e.into()),
+            Ok(_) => Ok(()),
+        }
+    }
+
+    pub async fn set_streaming(&self, id: &str, enabled: bool) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET streaming = $1 WHERE id = $2")
+            .bind(i64::from(enabled))
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
+        sqlx::query("DELETE FROM live_segments WHERE source_id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        sqlx::query("DELETE FROM sources WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Counts one more discontinuity for source `id`.
+    pub async fn add_discontinuity(&self, id: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET discontinuities = discontinuities + 1 WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map(|_| ())
+    }
+
+    /// Takes the next media sequence number of source `id`.
+    pub async fn take_msn(&self, id: &str) -> sqlx::Result<u64> {
+        let (next,): (i64,) = sqlx::query_as(
+            "UPDATE sources SET next_msn = next_msn + 1 WHERE id = $1 RETURNING next_msn",
+        )
+        .bind(id)
+        .fetch_one(&self.db)
+        .await?;
+        Ok(u64::try_from(next - 1).unwrap_or(0))
+    }
+}
+
+/// Whether `presented` is the source's ingest token.
+pub fn ingest_token_matches(source: &SourceRow, presented: &str) -> bool {
+    presented.starts_with("rli_") && digest_eq(&hash_secret(presented), &source.ingest_token_hash)
+}
