@@ -118,6 +118,10 @@ pub fn app(state: AppState) -> Router {
             "/live/{source}/{file}",
             get(live::http::view).head(live::http::view),
         )
+        .route(
+            "/v1/playlist",
+            axum::routing::post(live::http::livemix_playlist),
+        )
         .merge(api::routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))

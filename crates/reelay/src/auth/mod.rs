@@ -79,7 +79,7 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         // Unknown paths: nothing to protect, the answer is 404.
         "unmatched" => Need::Public,
         MEDIA_ROUTE | "/watch" | LIVE_ROUTE if read_method => Need::Read,
-        "/ingest/{source}/{file}" => Need::Ingest,
+        "/ingest/{source}/{file}" | "/v1/playlist" => Need::Ingest,
         "/api/v1/sources" | "/api/v1/sources/{source}" if read_method => Need::Read,
         "/api/v1/sources/{source}/streaming" if method == Method::PUT => Need::Write,
         "/api/v1/buckets" | OBJECTS_ROUTE | OBJECT_ROUTE if read_method => Need::Read,

@@ -105,6 +105,8 @@ pub struct LiveSection {
     pub buffer: Option<String>,
     /// Largest segment upload (default `64MiB`).
     pub max_segment: Option<String>,
+    /// Folder LiveMix-style `POST /v1/playlist` may read segments from (default: off).
+    pub ingest_root: Option<PathBuf>,
 }
 
 /// `[metadata]`: the metadata database.
@@ -331,6 +333,15 @@ fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
             parse_duration,
         )?,
         max_segment_bytes: opt(&l.max_segment, 64 << 20, "live.max_segment", parse_size)? as u64,
+        ingest_root: match &l.ingest_root {
+            Some(root) if !root.is_dir() => {
+                bail!(
+                    "config key live.ingest_root: {} is not a folder",
+                    root.display()
+                )
+            }
+            other => other.clone(),
+        },
     })
 }
 

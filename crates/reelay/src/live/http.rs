@@ -264,3 +264,105 @@ pub async fn view(
         SEGMENT_CACHE_CONTROL,
     ))
 }
+
+/// The folder a LiveMix `MPEG-TS-URI-Prefix` names, if it lies inside `root`.
+fn livemix_dir(root: &std::path::Path, prefix: &str) -> Result<std::path::PathBuf, ApiError> {
+    let refused = || {
+        ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            "the segment folder is outside the ingest root",
+        )
+    };
+    let path = prefix
+        .strip_prefix("file://")
+        .ok_or_else(|| ApiError::bad_request("MPEG-TS-URI-Prefix must be a file:// URI"))?;
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| ApiError::bad_request("MPEG-TS-URI-Prefix is not UTF-8"))?;
+    let dir = std::path::Path::new(decoded.as_ref())
+        .canonicalize()
+        .map_err(|_| refused())?;
+    let root = root.canonicalize().map_err(|_| refused())?;
+    if dir.starts_with(&root) && dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(refused())
+    }
+}
+
+/// Copies `dir/name` to `incoming/name`, refusing symlinks, committed by a rename.
+fn copy_in(
+    dir: &std::path::Path,
+    incoming: &std::path::Path,
+    name: &str,
+    max: u64,
+) -> Result<(), StorageError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut from = match std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(dir.join(name))
+    {
+        Ok(f) => f,
+        // Not written yet (or a link we refuse): the playlist waits for it, as for uploads.
+        Err(_) => return Ok(()),
+    };
+    if !from.metadata()?.is_file() {
+        return Ok(());
+    }
+    if from.metadata()?.len() > max {
+        return Err(StorageError::TooLarge { limit: max });
+    }
+    std::fs::create_dir_all(incoming)?;
+    let part = incoming.join(format!(".{name}.part"));
+    let mut to = std::fs::File::create(&part)?;
+    std::io::copy(&mut from, &mut to)?;
+    std::fs::rename(&part, incoming.join(name))?;
+    Ok(())
+}
+
+/// `POST /v1/playlist` (LiveMix): the playlist in the body, `Video-Source-Name` naming the
+/// source, `MPEG-TS-URI-Prefix: file:///dir` naming the folder its segments were written to.
+pub async fn livemix_playlist(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let live = live(&state)?;
+    let root = live.settings.ingest_root.clone().ok_or_else(|| {
+        ApiError::not_found("LiveMix ingest is not configured ([live] ingest_root)")
+    })?;
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let name = header_text("video-source-name")
+        .ok_or_else(|| ApiError::bad_request("Video-Source-Name is required"))?;
+    let prefix = header_text("mpeg-ts-uri-prefix")
+        .ok_or_else(|| ApiError::bad_request("MPEG-TS-URI-Prefix is required"))?;
+    let src = source(&state, &name).await?;
+    check_ingest_token(&state, &src, &headers, query.as_deref())?;
+    let dir = livemix_dir(&root, &prefix)?;
+    let bytes = read_limited(
+        body,
+        reelay_hls::ingest::MAX_PLAYLIST_BYTES,
+        state.limits.body_timeout,
+    )
+    .await?;
+    let playlist =
+        parse_ingest_playlist(&bytes).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let incoming = live.incoming_dir(&src.id);
+    let max = live.settings.max_segment_bytes;
+    for file in live.missing_files(&src, &playlist).await? {
+        let (dir, incoming) = (dir.clone(), incoming.clone());
+        tokio::task::spawn_blocking(move || copy_in(&dir, &incoming, &file, max))
+            .await
+            .map_err(|e| StorageError::Io(std::io::Error::other(e)))??;
+    }
+    live.accept_playlist(&src, playlist).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

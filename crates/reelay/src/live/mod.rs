@@ -36,6 +36,9 @@ pub struct LiveSettings {
     pub buffer: Duration,
     /// Largest segment upload.
     pub max_segment_bytes: u64,
+    /// Folder under which LiveMix-style playlists may point (`MPEG-TS-URI-Prefix`); `None`:
+    /// that ingest is off.
+    pub ingest_root: Option<PathBuf>,
 }
 
 impl Default for LiveSettings {
@@ -44,6 +47,7 @@ impl Default for LiveSettings {
             window: 6,
             buffer: Duration::from_secs(600),
             max_segment_bytes: 64 << 20,
+            ingest_root: None,
         }
     }
 }
@@ -189,6 +193,27 @@ impl Live {
         ch.last_encoder_sequence = Some(playlist.media_sequence);
         ch.last_playlist = Some(playlist);
         self.assign(source, &mut ch).await
+    }
+
+    /// The segments (and init section) of `playlist` not yet taken into the buffer.
+    pub async fn missing_files(
+        &self,
+        source: &SourceRow,
+        playlist: &IngestPlaylist,
+    ) -> Result<Vec<String>, StorageError> {
+        let channel = self.channel(source).await?;
+        let ch = channel.lock().await;
+        let incoming = self.incoming_dir(&source.id);
+        let mut names: Vec<String> = playlist.map_uri.iter().cloned().collect();
+        names.extend(
+            playlist
+                .segments
+                .iter()
+                .filter(|s| !ch.assigned.contains(&s.uri))
+                .map(|s| s.uri.clone()),
+        );
+        names.retain(|n| !incoming.join(n).exists());
+        Ok(names)
     }
 
     /// A segment upload was committed: assign it if the latest playlist was waiting for it.
