@@ -122,6 +122,10 @@ pub fn app(state: AppState) -> Router {
             "/v1/playlist",
             axum::routing::post(live::http::livemix_playlist),
         )
+        .route(
+            "/recordings/{id}/{file}",
+            get(live::http::replay).head(live::http::replay),
+        )
         .merge(api::routes())
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(|| async { "ready\n" }))

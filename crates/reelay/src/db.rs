@@ -23,6 +23,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "live sources",
         include_str!("../migrations/0002_live.sql"),
     ),
+    (
+        3,
+        "recordings",
+        include_str!("../migrations/0003_recordings.sql"),
+    ),
 ];
 
 #[derive(Debug)]

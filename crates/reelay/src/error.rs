@@ -88,6 +88,9 @@ impl From<sqlx::Error> for ApiError {
 impl From<StorageError> for ApiError {
     fn from(e: StorageError) -> Self {
         let (status, code) = storage_status(&e);
+        if status.is_server_error() {
+            tracing::error!(error = %e, "request failed in a backend");
+        }
         Self::new(status, code, e.to_string())
     }
 }

@@ -99,7 +99,19 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             .cloned()
             .collect::<HashSet<_>>(),
     };
-    let live = crate::live::Live::new(db.clone(), &config.data_dir, config.live.clone());
+    let mut live = crate::live::Live::new(db.clone(), &config.data_dir, config.live.clone());
+    let name = &config.recordings_bucket;
+    if buckets.get(name).is_none() {
+        let dir = config.buckets_dir().join(name);
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("cannot create {}", dir.display()))?;
+        buckets.add_fs_from(name, &dir, Origin::DataDir)?;
+    }
+    let bucket = buckets.get(name).context("the recordings bucket")?;
+    live.recordings = Some(crate::live::recordings::Recordings {
+        db: db.clone(),
+        bucket,
+    });
     let mut state = AppState::new(buckets, config.read_budget, auth, db);
     state.live = Some(Arc::new(live));
     if let Some(settings) = &config.cache {

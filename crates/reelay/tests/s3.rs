@@ -226,7 +226,8 @@ async fn a_viewer_leaving_mid_body_closes_the_upstream_read() {
     assert!(!body.next().await.expect("chunk").expect("bytes").is_empty());
     let before = closed.load(Ordering::SeqCst);
     drop(body);
-    let deadline = Instant::now() + Duration::from_secs(10);
+    // A bound, not a speed claim: the closing must happen, even on a loaded machine.
+    let deadline = Instant::now() + Duration::from_secs(30);
     while closed.load(Ordering::SeqCst) == before {
         assert!(
             Instant::now() < deadline,

@@ -152,7 +152,7 @@ pub async fn sign(
         && req.path.parse::<http::uri::PathAndQuery>().is_ok();
     if !valid_path {
         return Err(ApiError::bad_request(
-            "path must start with /media/ or /live/",
+            "path must start with /media/, /live/ or /recordings/",
         ));
     }
     let decoded = percent_encoding::percent_decode_str(&req.path)

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod buckets;
 pub mod objects;
+pub mod recordings;
 pub mod sources;
 
 use std::time::SystemTime;
@@ -88,6 +89,19 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/sources/{source}/streaming",
             axum::routing::put(sources::set_streaming),
+        )
+        .route(
+            "/api/v1/sources/{source}/recordings",
+            post(recordings::start_recording),
+        )
+        .route("/api/v1/recordings", get(recordings::list_recordings))
+        .route(
+            "/api/v1/recordings/{id}",
+            get(recordings::get_recording).delete(recordings::delete_recording),
+        )
+        .route(
+            "/api/v1/recordings/{id}/stop",
+            post(recordings::stop_recording),
         )
 }
 

@@ -60,8 +60,10 @@ pub const MEDIA_ROUTE: &str = "/media/{bucket}/{*key}";
 pub const MEDIA_ROUTE_PREFIX: &str = "/media/";
 /// Live playlists and segments; signatures apply here too.
 pub const LIVE_ROUTE: &str = "/live/{source}/{file}";
+/// Recorded playlists and segments; signatures apply here too.
+pub const RECORDING_ROUTE: &str = "/recordings/{id}/{file}";
 /// Path prefixes a signed URL may cover.
-pub const SIGNABLE_PREFIXES: [&str; 2] = [MEDIA_ROUTE_PREFIX, "/live/"];
+pub const SIGNABLE_PREFIXES: [&str; 3] = [MEDIA_ROUTE_PREFIX, "/live/", "/recordings/"];
 const OBJECTS_ROUTE: &str = "/api/v1/buckets/{bucket}/objects";
 const OBJECT_ROUTE: &str = "/api/v1/buckets/{bucket}/objects/{*key}";
 
@@ -78,7 +80,14 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         r if r == "/docs" || r.starts_with("/docs/") => Need::Public,
         // Unknown paths: nothing to protect, the answer is 404.
         "unmatched" => Need::Public,
-        MEDIA_ROUTE | "/watch" | LIVE_ROUTE if read_method => Need::Read,
+        MEDIA_ROUTE | "/watch" | LIVE_ROUTE | RECORDING_ROUTE if read_method => Need::Read,
+        "/api/v1/recordings" | "/api/v1/recordings/{id}" if read_method => Need::Read,
+        "/api/v1/sources/{source}/recordings" | "/api/v1/recordings/{id}/stop"
+            if method == Method::POST =>
+        {
+            Need::Write
+        }
+        "/api/v1/recordings/{id}" if method == Method::DELETE => Need::Write,
         "/ingest/{source}/{file}" | "/v1/playlist" => Need::Ingest,
         "/api/v1/sources" | "/api/v1/sources/{source}" if read_method => Need::Read,
         "/api/v1/sources/{source}/streaming" if method == Method::PUT => Need::Write,
@@ -174,7 +183,8 @@ fn signed_access(
     Some(match check {
         SignatureCheck::Absent => return None,
         SignatureCheck::Valid
-            if need == Need::Read && (route == MEDIA_ROUTE || route == LIVE_ROUTE) =>
+            if need == Need::Read
+                && [MEDIA_ROUTE, LIVE_ROUTE, RECORDING_ROUTE].contains(&route) =>
         {
             Ok(Principal::Signed)
         }

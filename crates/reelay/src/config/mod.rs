@@ -107,6 +107,9 @@ pub struct LiveSection {
     pub max_segment: Option<String>,
     /// Folder LiveMix-style `POST /v1/playlist` may read segments from (default: off).
     pub ingest_root: Option<PathBuf>,
+    /// The bucket recordings are written to (default `recordings`, a data-dir folder created
+    /// when missing; name an S3 bucket to record to object storage).
+    pub recordings_bucket: Option<String>,
 }
 
 /// `[metadata]`: the metadata database.
@@ -221,6 +224,7 @@ pub struct Config {
     /// `None`: the cache is off.
     pub cache: Option<CacheSettings>,
     pub live: LiveSettings,
+    pub recordings_bucket: String,
     pub metadata_url: String,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
@@ -527,6 +531,11 @@ impl Config {
                 .collect::<anyhow::Result<_>>()?,
             cache: cache_settings(&file.cache)?,
             live: live_settings(&file.live)?,
+            recordings_bucket: file
+                .live
+                .recordings_bucket
+                .clone()
+                .unwrap_or_else(|| "recordings".into()),
             metadata_url: file.metadata.url.unwrap_or_else(|| {
                 format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
             }),

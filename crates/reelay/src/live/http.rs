@@ -366,3 +366,70 @@ pub async fn livemix_playlist(
     live.accept_playlist(&src, playlist).await?;
     Ok(StatusCode::NO_CONTENT)
 }
+
+/// `GET|HEAD /recordings/{id}/{file}`: the replay playlist or a recorded segment.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let live = live(&state)?;
+    let store = live
+        .recordings
+        .as_ref()
+        .ok_or_else(|| ApiError::not_found("no recordings bucket is configured"))?;
+    let rec = store
+        .get(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("no recording {id:?}")))?;
+    if file == "index.m3u8" {
+        let target = live
+            .sources
+            .find(&rec.source_id)
+            .await?
+            .map_or(2, |s| u64::try_from(s.target_duration).unwrap_or(2));
+        let text = store
+            .playlist(&rec, target, &signature_suffix(query.as_deref()))
+            .await?;
+        let cache = if rec.end_ms.is_some() {
+            SEGMENT_CACHE_CONTROL
+        } else {
+            PLAYLIST_CACHE_CONTROL
+        };
+        let body = if method == Method::HEAD {
+            Body::empty()
+        } else {
+            Body::from(text)
+        };
+        return Ok((
+            [
+                (
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/vnd.apple.mpegurl"),
+                ),
+                (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
+            ],
+            body,
+        )
+            .into_response());
+    }
+    if !is_plain_name(&file) {
+        return Err(ApiError::bad_request("recording files are plain names"));
+    }
+    let key = ObjectKey::parse(&format!("{}/{file}", rec.source_id))?;
+    let mut object = store.bucket.open(&key).await?;
+    if file.ends_with(".m4s")
+        && let OpenObject::Fs(o) = &mut object
+    {
+        o.meta.content_type = "video/mp4".into();
+    }
+    Ok(crate::media::serve_opened(
+        &state,
+        &method,
+        &headers,
+        &object,
+        SEGMENT_CACHE_CONTROL,
+    ))
+}

@@ -13,6 +13,7 @@
 //! the playlist window, so a segment that left the window is still fetchable.
 
 pub mod http;
+pub mod recordings;
 pub mod sources;
 
 use std::collections::{HashMap, VecDeque};
@@ -86,6 +87,8 @@ struct Channel {
 #[derive(Debug)]
 pub struct Live {
     pub sources: Sources,
+    /// Where recordings go; `None` when no recordings bucket is configured.
+    pub recordings: Option<recordings::Recordings>,
     pub settings: LiveSettings,
     db: AnyPool,
     dir: PathBuf,
@@ -106,6 +109,7 @@ impl Live {
     pub fn new(db: AnyPool, data_dir: &Path, settings: LiveSettings) -> Self {
         Self {
             sources: Sources::new(db.clone()),
+            recordings: None,
             settings,
             db,
             dir: data_dir.join("live"),
@@ -271,6 +275,15 @@ impl Live {
                 bytes: i64::try_from(stat.len()).unwrap_or(0),
             };
             self.record(&row).await?;
+            if let Some(recordings) = &self.recordings {
+                for rec in recordings.open_for(&source.id).await? {
+                    if row.pdt_ms + row.duration_ms > rec.start_ms {
+                        recordings
+                            .add(&rec, &row, &self.segments_dir(&source.id))
+                            .await?;
+                    }
+                }
+            }
             ch.recent.push_back(row);
             ch.assigned.push_back(seg.uri.clone());
             if ch.assigned.len() > 512 {
@@ -380,6 +393,36 @@ impl Live {
                 .collect(),
         };
         Ok(Some(playlist.render()))
+    }
+
+    /// Starts a recording of `source` from `start_ms` (possibly in the past): the buffered
+    /// segments that end after it are copied at once, the rest as they arrive.
+    pub async fn start_recording(
+        &self,
+        source: &SourceRow,
+        start_ms: i64,
+        alias: &str,
+        description: &str,
+    ) -> Result<recordings::RecordingRow, StorageError> {
+        let recordings = self
+            .recordings
+            .as_ref()
+            .ok_or_else(|| StorageError::Conflict("no recordings bucket is configured".into()))?;
+        let channel = self.channel(source).await?;
+        let ch = channel.lock().await;
+        let rec = recordings
+            .create(&source.id, alias, description, start_ms)
+            .await?;
+        for row in ch
+            .recent
+            .iter()
+            .filter(|r| r.pdt_ms + r.duration_ms > start_ms)
+        {
+            recordings
+                .add(&rec, row, &self.segments_dir(&source.id))
+                .await?;
+        }
+        Ok(rec)
     }
 
     /// The folder of `source`'s stored segments, for serving them.

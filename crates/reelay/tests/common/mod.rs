@@ -64,7 +64,14 @@ pub async fn test_state(dir: &Path, buckets: Buckets, loopback: bool) -> AppStat
         loopback,
         public_buckets: Default::default(),
     };
-    let live = reelay::live::Live::new(db.clone(), dir, reelay::live::LiveSettings::default());
+    let mut live = reelay::live::Live::new(db.clone(), dir, reelay::live::LiveSettings::default());
+    let rec_dir = dir.join("recordings-bucket");
+    std::fs::create_dir_all(&rec_dir).expect("recordings dir");
+    let rec_bucket = reelay::storage::fs::FsBucket::open(&rec_dir).expect("recordings bucket");
+    live.recordings = Some(reelay::live::recordings::Recordings {
+        db: db.clone(),
+        bucket: std::sync::Arc::new(reelay::storage::Bucket::Fs(rec_bucket)),
+    });
     let mut state = AppState::new(buckets, 64 << 20, auth, db);
     state.live = Some(std::sync::Arc::new(live));
     state

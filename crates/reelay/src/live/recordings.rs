@@ -1,0 +1,261 @@
+//! Recordings: a source's segments from `start` (which may lie in the past, within the buffer)
+//! to `end`, copied into the recordings bucket under deterministic keys
+//! (`<source id>/<msn>.<ext>`, shared by overlapping recordings), with a row per segment.
+//! Only segments that overlap `[start, end]` belong to a recording. Deleting a recording
+//! removes the objects no other recording uses.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use reelay_hls::{MediaPlaylist, PlaylistKind, PlaylistSegment};
+use sqlx::AnyPool;
+use tokio::io::AsyncReadExt;
+
+use super::SegmentRow;
+use crate::auth::token::random_bytes;
+use crate::db::now_unix;
+use crate::storage::{Bucket, ObjectKey, StorageError};
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordingRow {
+    pub id: String,
+    pub source_id: String,
+    pub alias: String,
+    pub description: String,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RecordedSegment {
+    pub msn: i64,
+    pub object_key: String,
+    pub duration_ms: i64,
+    pub discontinuity: i64,
+    pub pdt_ms: i64,
+    pub map_key: Option<String>,
+}
+
+fn db_err(e: sqlx::Error) -> StorageError {
+    StorageError::Backend(format!("metadata database: {e}"))
+}
+
+/// Recording keys are built from ids and plain file names, so they always parse.
+fn object_key(key: &str) -> Result<ObjectKey, StorageError> {
+    ObjectKey::parse(key).map_err(|e| StorageError::Backend(format!("recording key {key:?}: {e}")))
+}
+
+/// Where recordings are kept, and their rows.
+#[derive(Debug, Clone)]
+pub struct Recordings {
+    pub db: AnyPool,
+    pub bucket: Arc<Bucket>,
+}
+
+impl Recordings {
+    pub async fn create(
+        &self,
+        source_id: &str,
+        alias: &str,
+        description: &str,
+        start_ms: i64,
+    ) -> Result<RecordingRow, StorageError> {
+        let id = format!("rec_{}", crate::hex::encode(&random_bytes::<6>()?));
+        let row = RecordingRow {
+            id,
+            source_id: source_id.to_owned(),
+            alias: alias.to_owned(),
+            description: description.to_owned(),
+            start_ms,
+            end_ms: None,
+            created_at: now_unix(),
+        };
+        sqlx::query(
+            "INSERT INTO recordings (id, source_id, alias, description, start_ms, end_ms, created_at) \
+             VALUES ($1, $2, $3, $4, $5, NULL, $6)",
+        )
+        .bind(&row.id)
+        .bind(&row.source_id)
+        .bind(&row.alias)
+        .bind(&row.description)
+        .bind(row.start_ms)
+        .bind(row.created_at)
+        .execute(&self.db)
+        .await
+        .map_err(db_err)?;
+        Ok(row)
+    }
+
+    pub async fn get(&self, id: &str) -> Result<Option<RecordingRow>, StorageError> {
+        sqlx::query_as("SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.db)
+            .await
+            .map_err(db_err)
+    }
+
+    pub async fn list(&self, source_id: Option<&str>) -> Result<Vec<RecordingRow>, StorageError> {
+        sqlx::query_as(
+            "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
+             WHERE $1 IS NULL OR source_id = $1 ORDER BY start_ms, id",
+        )
+        .bind(source_id)
+        .fetch_all(&self.db)
+        .await
+        .map_err(db_err)
+    }
+
+    /// Open recordings of a source.
+    pub async fn open_for(&self, source_id: &str) -> Result<Vec<RecordingRow>, StorageError> {
+        sqlx::query_as(
+            "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
+             WHERE source_id = $1 AND end_ms IS NULL",
+        )
+        .bind(source_id)
+        .fetch_all(&self.db)
+        .await
+        .map_err(db_err)
+    }
+
+    pub async fn stop(&self, id: &str, end_ms: i64) -> Result<(), StorageError> {
+        sqlx::query("UPDATE recordings SET end_ms = $1 WHERE id = $2 AND end_ms IS NULL")
+            .bind(end_ms)
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map_err(db_err)
+            .map(|_| ())
+    }
+
+    /// Copies one buffered segment (and its init section) into the bucket and records it.
+    pub async fn add(
+        &self,
+        recording: &RecordingRow,
+        segment: &SegmentRow,
+        segments_dir: &std::path::Path,
+    ) -> Result<(), StorageError> {
+        let key = format!("{}/{}", segment.source_id, segment.file);
+        self.store(&key, &segments_dir.join(&segment.file)).await?;
+        let map_key = match &segment.map_file {
+            Some(map) => {
+                let key = format!("{}/{map}", segment.source_id);
+                self.store(&key, &segments_dir.join(map)).await?;
+                Some(key)
+            }
+            None => None,
+        };
+        sqlx::query(
+            "INSERT INTO recording_segments (recording_id, msn, object_key, duration_ms, discontinuity, pdt_ms, map_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+        )
+        .bind(&recording.id)
+        .bind(segment.msn)
+        .bind(&key)
+        .bind(segment.duration_ms)
+        .bind(segment.discontinuity)
+        .bind(segment.pdt_ms)
+        .bind(map_key)
+        .execute(&self.db)
+        .await
+        .map_err(db_err)
+        .map(|_| ())
+    }
+
+    /// Puts a buffered file into the bucket (once: keys are deterministic).
+    async fn store(&self, key: &str, path: &std::path::Path) -> Result<(), StorageError> {
+        let key = object_key(key)?;
+        if self.bucket.open(&key).await.is_ok() {
+            return Ok(());
+        }
+        // Segments are bounded by `live.max_segment`, so one read is fine here.
+        let mut buf = Vec::new();
+        tokio::fs::File::open(path)
+            .await?
+            .read_to_end(&mut buf)
+            .await?;
+        let body = futures_util::stream::iter([Ok::<_, StorageError>(Bytes::from(buf))]);
+        self.bucket.put(&key, body, u64::MAX).await
+    }
+
+    pub async fn segments(&self, id: &str) -> Result<Vec<RecordedSegment>, StorageError> {
+        sqlx::query_as(
+            "SELECT msn, object_key, duration_ms, discontinuity, pdt_ms, map_key FROM recording_segments \
+             WHERE recording_id = $1 ORDER BY msn",
+        )
+        .bind(id)
+        .fetch_all(&self.db)
+        .await
+        .map_err(db_err)
+    }
+
+    /// The replay playlist: EVENT while open, VOD once stopped.
+    pub async fn playlist(
+        &self,
+        recording: &RecordingRow,
+        target_floor: u64,
+        suffix: &str,
+    ) -> Result<String, StorageError> {
+        let segments = self.segments(&recording.id).await?;
+        let file_of = |key: &str| key.rsplit('/').next().unwrap_or(key).to_owned();
+        let playlist = MediaPlaylist {
+            kind: if recording.end_ms.is_some() {
+                PlaylistKind::Vod
+            } else {
+                PlaylistKind::Event
+            },
+            media_sequence: 0,
+            discontinuity_sequence: 0,
+            target_floor,
+            segments: segments
+                .iter()
+                .enumerate()
+                .map(|(i, s)| PlaylistSegment {
+                    uri: format!("{}{suffix}", file_of(&s.object_key)),
+                    duration_ms: u64::try_from(s.duration_ms).unwrap_or(0),
+                    // A gap in sequence numbers is a discontinuity too.
+                    discontinuity: s.discontinuity != 0
+                        || (i > 0 && segments[i - 1].msn + 1 != s.msn),
+                    program_date_time_ms: Some(s.pdt_ms),
+                    map_uri: s
+                        .map_key
+                        .as_deref()
+                        .map(|m| format!("{}{suffix}", file_of(m))),
+                })
+                .collect(),
+        };
+        Ok(playlist.render())
+    }
+
+    /// Deletes a recording, and the objects no other recording uses.
+    pub async fn delete(&self, id: &str) -> Result<(), StorageError> {
+        let segments = self.segments(id).await?;
+        sqlx::query("DELETE FROM recording_segments WHERE recording_id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map_err(db_err)?;
+        sqlx::query("DELETE FROM recordings WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map_err(db_err)?;
+        let mut keys: Vec<String> = segments.iter().map(|s| s.object_key.clone()).collect();
+        keys.extend(segments.iter().filter_map(|s| s.map_key.clone()));
+        keys.sort();
+        keys.dedup();
+        for key in keys {
+            let (used,): (i64,) = sqlx::query_as(
+                "SELECT COUNT(*) FROM recording_segments WHERE object_key = $1 OR map_key = $1",
+            )
+            .bind(&key)
+            .fetch_one(&self.db)
+            .await
+            .map_err(db_err)?;
+            if used == 0 {
+                let _ = self.bucket.delete(&object_key(&key)?).await;
+            }
+        }
+        Ok(())
+    }
+}
