@@ -175,16 +175,7 @@ async fn a_replaced_object_never_mixes_with_cached_chunks() {
     let mut received = body.next().await.expect("chunk").expect("bytes").to_vec();
     let new: Vec<u8> = old.iter().map(|b| b.wrapping_add(7)).collect();
     std::fs::write(&path, &new).expect("replace");
-    let mut failed = false;
-    while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(c) => received.extend_from_slice(&c),
-            Err(_) => {
-                failed = true;
-                break;
-            }
-        }
-    }
+    let failed = common::drain_until_error(&mut body, &mut received).await;
     assert!(failed, "a response spanning the change completed");
     assert_eq!(
         sha256(&received),

@@ -151,16 +151,7 @@ async fn an_object_changed_at_the_origin_aborts_instead_of_mixing() {
     let new: Vec<u8> = old.iter().map(|b| b.wrapping_add(3)).collect();
     std::fs::write(nginx.file("v.mp4.tmp"), &new).expect("write");
     std::fs::rename(nginx.file("v.mp4.tmp"), nginx.file("v.mp4")).expect("replace");
-    let mut failed = false;
-    while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(c) => received.extend_from_slice(&c),
-            Err(_) => {
-                failed = true;
-                break;
-            }
-        }
-    }
+    let failed = common::drain_until_error(&mut body, &mut received).await;
     assert!(failed, "a response spanning the change completed");
     assert_eq!(
         sha256(&received),

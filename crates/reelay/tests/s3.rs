@@ -166,16 +166,7 @@ async fn an_object_replaced_between_ranged_reads_aborts_and_never_mixes_versions
         .to_vec();
     let new: Vec<u8> = old.iter().map(|b| b.wrapping_add(1)).collect();
     std::fs::write(&path, &new).expect("replace the object");
-    let mut failed = false;
-    while let Some(chunk) = body.next().await {
-        match chunk {
-            Ok(c) => received.extend_from_slice(&c),
-            Err(_) => {
-                failed = true;
-                break;
-            }
-        }
-    }
+    let failed = common::drain_until_error(&mut body, &mut received).await;
     assert!(failed, "the response completed across a change of object");
     assert_eq!(
         sha256(&received),

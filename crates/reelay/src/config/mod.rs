@@ -12,7 +12,6 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
-use crate::auth::Role;
 use crate::auth::store::ConfigToken;
 use crate::cache::CacheSettings;
 use crate::live::LiveSettings;
@@ -21,9 +20,13 @@ use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 use crate::storage::{Buckets, Origin};
 
 mod s3;
+mod sections;
 mod units;
 
 use s3::s3_profile;
+use sections::{
+    cache_settings, config_token, cors_origin, live_settings, origin_settings, signing_key_from_env,
+};
 pub use units::{parse_duration, parse_size};
 
 /// The address used when nothing else is configured.
@@ -241,161 +244,6 @@ pub(crate) fn opt<T>(
         .as_deref()
         .map_or(Ok(default), parse)
         .with_context(|| format!("config key {key}"))
-}
-
-fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
-    let Some(var) = &auth.signing_key_env else {
-        return Ok(None);
-    };
-    let hex = std::env::var(var).map_err(|_| {
-        anyhow::anyhow!("environment variable {var} (auth.signing_key_env) is not set")
-    })?;
-    match crate::hex::decode(hex.trim()) {
-        Some(key) if key.len() >= 32 => Ok(Some(key)),
-        _ => bail!("environment variable {var} must hold at least 32 bytes as hex"),
-    }
-}
-
-fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings> {
-    let key = |k: &str| format!("bucket.{}.{k}", e.name);
-    let base =
-        match &e.origin {
-            Some(text) => Some(text.parse::<url::Url>().with_context(|| {
-                format!("[[bucket]] {:?}: origin {text:?} is not a URL", e.name)
-            })?),
-            None => None,
-        };
-    let resolver = match &e.resolver {
-        Some(argv) => {
-            anyhow::ensure!(
-                !argv.is_empty() && argv.iter().any(|a| a.contains("{id}")),
-                "[[bucket]] {:?}: resolver must be a command with an {{id}} argument",
-                e.name
-            );
-            anyhow::ensure!(
-                base.is_some() || !e.allow.is_empty(),
-                "[[bucket]] {:?}: a resolver needs an allow list (or an origin) for its answers",
-                e.name
-            );
-            let timeout = opt(
-                &e.resolver_timeout,
-                Duration::from_secs(20),
-                &key("resolver_timeout"),
-                parse_duration,
-            )?;
-            let ttl = opt(
-                &e.resolver_ttl,
-                Duration::from_secs(600),
-                &key("resolver_ttl"),
-                parse_duration,
-            )?;
-            Some((argv.clone(), timeout, ttl))
-        }
-        None => None,
-    };
-    let settings = OriginSettings {
-        name: e.name.clone(),
-        base,
-        allow: e.allow.clone(),
-        allow_internal: e.allow_internal,
-        resolver,
-        connect_timeout: opt(
-            &e.connect_timeout,
-            Duration::from_secs(5),
-            &key("connect_timeout"),
-            parse_duration,
-        )?,
-        request_timeout: opt(
-            &e.request_timeout,
-            Duration::from_secs(30),
-            &key("request_timeout"),
-            parse_duration,
-        )?,
-        meta_ttl: opt(
-            &e.meta_ttl,
-            Duration::from_secs(5),
-            &key("meta_ttl"),
-            parse_duration,
-        )?,
-    };
-    // Validate now (URL shape, allow list) rather than at first request.
-    OriginBucket::new(settings.clone()).with_context(|| format!("[[bucket]] {:?}", e.name))?;
-    Ok(settings)
-}
-
-fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
-    let window = l.window_segments.unwrap_or(6);
-    if !(2..=100).contains(&window) {
-        bail!("config key live.window_segments: must be 2-100");
-    }
-    Ok(LiveSettings {
-        window,
-        buffer: opt(
-            &l.buffer,
-            Duration::from_secs(600),
-            "live.buffer",
-            parse_duration,
-        )?,
-        max_segment_bytes: opt(&l.max_segment, 64 << 20, "live.max_segment", parse_size)? as u64,
-        ingest_root: match &l.ingest_root {
-            Some(root) if !root.is_dir() => {
-                bail!(
-                    "config key live.ingest_root: {} is not a folder",
-                    root.display()
-                )
-            }
-            other => other.clone(),
-        },
-    })
-}
-
-fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSettings>> {
-    let memory = opt(&c.memory, 256 << 20, "cache.memory", parse_size)? as u64;
-    let chunk_size = opt(&c.chunk, 1 << 20, "cache.chunk", parse_size)? as u64;
-    let readahead = c.readahead.unwrap_or(2);
-    if !(16 << 10..=64 << 20).contains(&chunk_size) {
-        bail!("config key cache.chunk: must be between 16KiB and 64MiB");
-    }
-    if readahead > 64 {
-        bail!("config key cache.readahead: at most 64 chunks");
-    }
-    if memory != 0 && memory < chunk_size * 2 {
-        bail!("config key cache.memory: must hold at least two chunks (or be 0 to turn it off)");
-    }
-    Ok((memory > 0).then_some(CacheSettings {
-        memory,
-        chunk_size,
-        readahead,
-    }))
-}
-
-fn cors_origin(origin: &str) -> anyhow::Result<http::HeaderValue> {
-    let url: url::Url = origin
-        .parse()
-        .with_context(|| format!("server.cors_origins: {origin:?} is not an origin"))?;
-    let bare = url.path() == "/" && url.query().is_none() && !origin.ends_with('/');
-    if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() || !bare {
-        bail!("server.cors_origins: {origin:?} must be scheme://host[:port], nothing more");
-    }
-    http::HeaderValue::from_str(origin).context("server.cors_origins")
-}
-
-fn config_token(t: &TokenEntry) -> anyhow::Result<ConfigToken> {
-    let role = Role::parse(&t.role)
-        .with_context(|| format!("[[token]] {:?}: role must be read, write or admin", t.name))?;
-    let hex = |s: &str, n| s.len() == n && s.bytes().all(|b| b.is_ascii_hexdigit());
-    if !hex(&t.id, 12) || !hex(&t.sha256, 64) {
-        bail!(
-            "[[token]] {:?}: id must be 12 hex digits and sha256 64 (use `reelay token`)",
-            t.name
-        );
-    }
-    Ok(ConfigToken {
-        id: t.id.to_ascii_lowercase(),
-        name: t.name.clone(),
-        role,
-        secret_hash: t.sha256.to_ascii_lowercase(),
-    })
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {

@@ -196,6 +196,26 @@ pub async fn ingest_delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// A playlist answer (no body for HEAD).
+fn playlist_response(method: &Method, text: String, cache_control: &'static str) -> Response {
+    let body = if *method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(text)
+    };
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/vnd.apple.mpegurl"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ),
+    ];
+    (headers, body).into_response()
+}
+
 /// The signature part of a viewer's query, to carry into the playlist's URIs.
 fn signature_suffix(query: Option<&str>) -> String {
     let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
@@ -229,25 +249,7 @@ pub async fn view(
             .live_playlist(&src, &signature_suffix(query.as_deref()))
             .await?
             .ok_or_else(|| ApiError::not_found("no live segments yet"))?;
-        let body = if method == Method::HEAD {
-            Body::empty()
-        } else {
-            Body::from(text)
-        };
-        return Ok((
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/vnd.apple.mpegurl"),
-                ),
-                (
-                    header::CACHE_CONTROL,
-                    HeaderValue::from_static(PLAYLIST_CACHE_CONTROL),
-                ),
-            ],
-            body,
-        )
-            .into_response());
+        return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
     let key = ObjectKey::parse(&file)?;
     let segments = live.segments(&src).await?;
@@ -398,22 +400,7 @@ pub async fn replay(
         } else {
             PLAYLIST_CACHE_CONTROL
         };
-        let body = if method == Method::HEAD {
-            Body::empty()
-        } else {
-            Body::from(text)
-        };
-        return Ok((
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/vnd.apple.mpegurl"),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static(cache)),
-            ],
-            body,
-        )
-            .into_response());
+        return Ok(playlist_response(&method, text, cache));
     }
     if !is_plain_name(&file) {
         return Err(ApiError::bad_request("recording files are plain names"));

@@ -2,6 +2,7 @@
 //! client for requests that ordinary clients would normalise, and helpers to check bodies.
 #![allow(dead_code)]
 
+pub mod live;
 pub mod matrix;
 pub mod nginx;
 pub mod s3;
@@ -541,4 +542,20 @@ fn dechunk(mut body: &[u8]) -> Vec<u8> {
         out.extend_from_slice(&body[end + 2..end + 2 + size]);
         body = &body[end + 4 + size..];
     }
+}
+
+/// Reads the rest of a response body: the bytes, and whether it ended with an error (an
+/// aborted response) rather than cleanly.
+pub async fn drain_until_error(
+    body: &mut (impl futures_util::Stream<Item = reqwest::Result<bytes::Bytes>> + Unpin),
+    into: &mut Vec<u8>,
+) -> bool {
+    use futures_util::StreamExt;
+    while let Some(chunk) = body.next().await {
+        match chunk {
+            Ok(c) => into.extend_from_slice(&c),
+            Err(_) => return true,
+        }
+    }
+    false
 }

@@ -1,0 +1,86 @@
+//! Helpers for live tests: sources, ffmpeg pushes, synthetic pushes, playlists.
+
+use super::{TestServer, run_tool};
+
+pub async fn create_source(server: &TestServer, name: &str) -> serde_json::Value {
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/v1/sources"))
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"name":"{name}","description":"test camera"}}"#
+        ))
+        .send()
+        .await
+        .expect("create source");
+    assert_eq!(resp.status(), 201);
+    resp.json().await.expect("json")
+}
+
+/// Pushes `seconds` of test pattern with ffmpeg's HLS muxer to `url` (extra args appended).
+pub async fn push(url: String, seconds: u32, extra: &'static str) {
+    let status = tokio::task::spawn_blocking(move || {
+        let mut args: Vec<String> = format!(
+            "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine -t {seconds} \
+             -c:v libx264 -preset ultrafast -g 50 -c:a aac -f hls -hls_time 2 {extra}"
+        )
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+        args.push(url);
+        let (ok, _, err) = run_tool(
+            "ffmpeg",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        (ok, err)
+    })
+    .await
+    .expect("join");
+    assert!(status.0, "ffmpeg push failed: {}", status.1);
+}
+
+pub async fn playlist(server: &TestServer, source: &str) -> String {
+    let resp = reqwest::get(server.url(&format!("/live/{source}/index.m3u8")))
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-type"],
+        "application/vnd.apple.mpegurl"
+    );
+    assert_eq!(resp.headers()["cache-control"], "max-age=1");
+    resp.text().await.expect("text")
+}
+
+pub fn media_sequence(text: &str) -> u64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-MEDIA-SEQUENCE:"))
+        .and_then(|v| v.parse().ok())
+        .expect("media sequence")
+}
+
+/// Pushes one synthetic segment and a playlist naming it, as an encoder would.
+pub async fn push_synthetic(base: &str, source: &str, encoder_seq: u64, names: &[&str]) {
+    let client = reqwest::Client::new();
+    for name in names {
+        let resp = client
+            .put(format!("{base}/ingest/{source}/{name}"))
+            .body(vec![0x47u8; 188 * 10])
+            .send()
+            .await
+            .expect("segment");
+        assert_eq!(resp.status(), 201);
+    }
+    let mut text = format!(
+        "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{encoder_seq}\n"
+    );
+    for name in names {
+        text.push_str(&format!("#EXTINF:2.000000,\n{name}\n"));
+    }
+    let resp = client
+        .put(format!("{base}/ingest/{source}/index.m3u8"))
+        .body(text)
+        .send()
+        .await
+        .expect("playlist");
+    assert_eq!(resp.status(), 204);
+}
