@@ -55,13 +55,6 @@ pub fn content_type_for(path: &str) -> &'static str {
         .map_or(DEFAULT_CONTENT_TYPE, |(_, t)| t)
 }
 
-/// True for types a browser can play in `<video>`/`<audio>` (or hls.js for playlists).
-pub fn is_playable(content_type: &str) -> bool {
-    content_type.starts_with("video/")
-        || content_type.starts_with("audio/")
-        || content_type == "application/vnd.apple.mpegurl"
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -175,3 +175,44 @@ fn the_grace_deadline_cuts_a_stalled_client_and_still_exits_zero() {
     let _ = s.read_to_end(&mut rest);
     assert!(rest.len() < 64 << 20, "the body was cut short");
 }
+
+#[test]
+fn a_token_made_by_reelay_token_works_from_the_config_file() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelay"))
+        .args(["token", "--role", "write", "--name", "kiosk"])
+        .output()
+        .expect("reelay token");
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).expect("utf8");
+    let token = text
+        .split_whitespace()
+        .find(|w| w.starts_with("rly_"))
+        .expect("the token")
+        .to_owned();
+    let entry = &text[text.find("[[token]]").expect("the config entry")..];
+    assert!(!entry.contains(&token), "only the hash goes in the config");
+    write_fixed(&tmp.path().join("data/buckets/m/a.mp4"), b"media");
+    std::fs::write(
+        tmp.path().join("r.toml"),
+        format!("listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n{entry}"),
+    )
+    .expect("config");
+    let proc = start_binary(&["serve", "--config", "r.toml"], tmp.path(), &[]);
+    let url = proc.url("/api/v1/buckets/m/objects/a.mp4");
+    assert_eq!(
+        common::http_request("DELETE", &url, None).0,
+        401,
+        "tokens exist: no open mode"
+    );
+    assert_eq!(
+        common::http_request("GET", &proc.url("/api/v1/tokens"), Some(&token)).0,
+        403,
+        "write < admin"
+    );
+    assert_eq!(
+        common::http_request("DELETE", &url, Some(&token)).0,
+        204,
+        "the config token works"
+    );
+}

@@ -7,7 +7,7 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ErrorBody, rfc3339_unix};
+use super::ErrorBody;
 use crate::app::AppState;
 use crate::error::{ApiError, ApiJson};
 use crate::live::Live;
@@ -40,7 +40,6 @@ fn ms_rfc3339(ms: i64) -> Option<String> {
 }
 
 fn info(r: RecordingRow) -> RecordingInfo {
-    let _ = rfc3339_unix;
     RecordingInfo {
         playlist_url: format!("/recordings/{}/index.m3u8", r.id),
         start: ms_rfc3339(r.start_ms),

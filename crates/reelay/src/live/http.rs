@@ -142,6 +142,24 @@ async fn store_upload(
     Ok(())
 }
 
+/// The source an ingest request is for, once its token and file name are checked.
+async fn ingest_target(
+    state: &AppState,
+    source_name: &str,
+    file: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<SourceRow, ApiError> {
+    let src = source(state, source_name).await?;
+    check_ingest_token(state, &src, headers, query)?;
+    if !is_plain_name(file) {
+        return Err(ApiError::bad_request(
+            "ingest file names are plain names like index3.ts",
+        ));
+    }
+    Ok(src)
+}
+
 /// `PUT|POST /ingest/{source}/{file}`.
 pub async fn ingest(
     State(state): State<AppState>,
@@ -150,13 +168,7 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let src = source(&state, &source_name).await?;
-    check_ingest_token(&state, &src, &headers, query.as_deref())?;
-    if !is_plain_name(&file) {
-        return Err(ApiError::bad_request(
-            "ingest file names are plain names like index3.ts",
-        ));
-    }
+    let src = ingest_target(&state, &source_name, &file, &headers, query.as_deref()).await?;
     let live = live(&state)?;
     let timeout = state.limits.body_timeout;
     if file.ends_with(".m3u8") {
@@ -185,13 +197,7 @@ pub async fn ingest_delete(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let src = source(&state, &source_name).await?;
-    check_ingest_token(&state, &src, &headers, query.as_deref())?;
-    if !is_plain_name(&file) {
-        return Err(ApiError::bad_request(
-            "ingest file names are plain names like index3.ts",
-        ));
-    }
+    let src = ingest_target(&state, &source_name, &file, &headers, query.as_deref()).await?;
     let _ = tokio::fs::remove_file(live(&state)?.incoming_dir(&src.id).join(&file)).await;
     Ok(StatusCode::NO_CONTENT)
 }

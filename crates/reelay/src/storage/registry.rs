@@ -148,12 +148,4 @@ impl Buckets {
             _ => None,
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.by_name.read().unwrap_or_else(|p| p.into_inner()).len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
