@@ -25,8 +25,23 @@ pub struct Cli {
 pub enum Command {
     /// Serve media: the buckets under DATA/buckets, plus each DIR as a bucket named after it.
     Serve(ServeArgs),
+    /// Run an edge node: take HLS from encoders here and forward it to a control node over
+    /// connections this node opens (it needs no inbound access from the control node).
+    Edge(EdgeArgs),
     /// Make a token for the config file: prints the token and its `[[token]]` entry.
     Token(TokenArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct EdgeArgs {
+    /// The control node's URL, e.g. https://control.example.com.
+    #[arg(long, env = "REELAY_CONTROL")]
+    pub control: String,
+    /// This edge's token (rle_…), from `POST /api/v1/edges` on the control node.
+    #[arg(long, env = "REELAY_EDGE_TOKEN", hide_env_values = true)]
+    pub token: String,
+    #[command(flatten)]
+    pub serve: ServeArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -112,6 +127,28 @@ fn raise_open_file_limit() {
 
 /// Runs `reelay serve`: prints `listening on http://ADDR` once bound, serves until a signal.
 pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = load_config(args)?;
+    let state = build_state(&config).await?;
+    if let Some(live) = &state.live {
+        tokio::spawn(crate::relay::control::sweep_liveness(live.clone()));
+    }
+    run_node(&config, state).await
+}
+
+/// Runs `reelay edge`: the ingest routes and a local buffer, forwarding to `--control`.
+pub async fn run_edge(args: EdgeArgs) -> anyhow::Result<()> {
+    use crate::relay::{edge::EdgeRelay, forward::ForwardState, link::Link};
+    let link = Link::new(&args.control, &args.token)?;
+    let config = load_config(args.serve)?;
+    let forward = std::sync::Arc::new(ForwardState::default());
+    let state = crate::node::build_state_for(&config, Some(forward.clone())).await?;
+    forward.attach(state.db.clone()).await?;
+    let live = state.live.clone().context("the live relay")?;
+    EdgeRelay::new(live, forward, link, &config.data_dir).spawn();
+    run_node(&config, state).await
+}
+
+fn load_config(args: ServeArgs) -> anyhow::Result<Config> {
     let config = Config::load(&Overrides {
         listen: args.listen,
         data_dir: args.data_dir,
@@ -119,7 +156,10 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
         dirs: args.dirs,
     })?;
     raise_open_file_limit();
-    let state = build_state(&config).await?;
+    Ok(config)
+}
+
+async fn run_node(config: &Config, state: crate::app::AppState) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

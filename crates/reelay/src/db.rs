@@ -28,6 +28,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "recordings",
         include_str!("../migrations/0003_recordings.sql"),
     ),
+    (4, "edges", include_str!("../migrations/0004_edges.sql")),
 ];
 
 #[derive(Debug)]

@@ -28,6 +28,7 @@ pub mod net;
 pub mod node;
 pub mod observe;
 pub mod openapi;
+pub mod relay;
 pub mod server;
 pub mod storage;
 pub mod ui;

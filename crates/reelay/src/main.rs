@@ -3,7 +3,7 @@
 use std::io::IsTerminal;
 
 use clap::Parser;
-use reelay::cli::{Cli, Command, run_serve, run_token};
+use reelay::cli::{Cli, Command, run_edge, run_serve, run_token};
 use tracing_subscriber::EnvFilter;
 
 fn main() -> anyhow::Result<()> {
@@ -23,6 +23,7 @@ fn main() -> anyhow::Result<()> {
     runtime.block_on(async {
         match cli.command {
             Command::Serve(args) => run_serve(args).await,
+            Command::Edge(args) => run_edge(args).await,
             Command::Token(args) => run_token(&args),
         }
     })

@@ -71,6 +71,15 @@ async fn load_api_buckets(buckets: &Buckets, db: &AnyPool) -> anyhow::Result<()>
 
 /// Builds the state a node serves with.
 pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+    build_state_for(config, None).await
+}
+
+/// Builds the state of a node; with `edge_hold`, an edge node's (no recordings: those are the
+/// control node's; the buffer holds what `edge_hold` says).
+pub async fn build_state_for(
+    config: &Config,
+    edge_hold: Option<Arc<dyn crate::live::Hold>>,
+) -> anyhow::Result<AppState> {
     let buckets = config.open_buckets()?;
     let db = db::connect(&config.metadata_url).await?;
     load_api_buckets(&buckets, &db).await?;
@@ -100,6 +109,11 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
             .collect::<HashSet<_>>(),
     };
     let mut live = crate::live::Live::new(db.clone(), &config.data_dir, config.live.clone());
+    live.edges = crate::relay::edges::Edges::new(db.clone(), config.liveness.clone());
+    if let Some(hold) = edge_hold {
+        live.hold = Some(hold);
+        return Ok(finish_state(config, buckets, auth, db, live));
+    }
     let name = &config.recordings_bucket;
     if buckets.get(name).is_none() {
         let dir = config.buckets_dir().join(name);
@@ -112,6 +126,16 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         db: db.clone(),
         bucket,
     });
+    Ok(finish_state(config, buckets, auth, db, live))
+}
+
+fn finish_state(
+    config: &Config,
+    buckets: Buckets,
+    auth: Auth,
+    db: AnyPool,
+    live: crate::live::Live,
+) -> AppState {
     let mut state = AppState::new(buckets, config.read_budget, auth, db);
     state.live = Some(Arc::new(live));
     if let Some(settings) = &config.cache {
@@ -123,5 +147,5 @@ pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
         body_timeout: config.body_timeout,
         cors_origins: config.cors_origins.clone(),
     };
-    Ok(state)
+    state
 }

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod buckets;
+pub mod edges;
 pub mod objects;
 pub mod recordings;
 pub mod sources;
@@ -18,6 +19,7 @@ use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::error::ApiError;
+use crate::relay::control;
 
 /// The body of every API error.
 #[derive(Debug, Serialize, ToSchema)]
@@ -102,6 +104,24 @@ pub fn routes() -> Router<AppState> {
         .route(
             "/api/v1/recordings/{id}/stop",
             post(recordings::stop_recording),
+        )
+        .route(
+            "/api/v1/edges",
+            get(edges::list_edges).post(edges::create_edge),
+        )
+        .route(
+            "/api/v1/edges/{edge}",
+            get(edges::get_edge).delete(edges::delete_edge),
+        )
+        .route("/api/v1/edge/register", post(control::register))
+        .route("/api/v1/edge/state", get(control::state))
+        .route(
+            "/api/v1/edge/sources/{source}/segments/{file}",
+            axum::routing::put(control::put_segment),
+        )
+        .route(
+            "/api/v1/edge/sources/{source}/init/{file}",
+            axum::routing::put(control::put_init),
         )
 }
 

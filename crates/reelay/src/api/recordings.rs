@@ -151,6 +151,7 @@ pub async fn stop_recording(
     store(&state)?
         .stop(&id, jiff::Timestamp::now().as_millisecond())
         .await?;
+    live(&state)?.changed();
     Ok(Json(info(find(&state, &id).await?)))
 }
 
@@ -207,5 +208,6 @@ pub async fn delete_recording(
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id).await?;
     store(&state)?.delete(&id).await?;
+    live(&state)?.changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -108,6 +108,7 @@ pub async fn create_source(
             req.target_duration.unwrap_or(2),
         )
         .await?;
+    live(&state)?.changed();
     Ok((StatusCode::CREATED, Json(info(row, Some(token)))))
 }
 
@@ -164,6 +165,7 @@ pub async fn patch_source(
             req.target_duration,
         )
         .await?;
+    live(&state)?.changed();
     Ok(Json(info(find(&state, &row.id).await?, None)))
 }
 
@@ -181,6 +183,7 @@ pub async fn delete_source(
     let live = live(&state)?;
     live.sources.delete(&row.id).await?;
     live.drop_source(&row.id);
+    live.changed();
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -206,5 +209,6 @@ pub async fn set_streaming(
         .sources
         .set_streaming(&row.id, req.enabled)
         .await?;
+    live(&state)?.changed();
     Ok(Json(info(find(&state, &row.id).await?, None)))
 }

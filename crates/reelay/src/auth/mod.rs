@@ -38,6 +38,8 @@ pub enum Need {
     Public,
     /// Authenticated by the handler with the source's own ingest token.
     Ingest,
+    /// Authenticated by the handler with the edge node's own token.
+    Edge,
     Read,
     Write,
     Admin,
@@ -46,7 +48,7 @@ pub enum Need {
 impl Need {
     fn role(self) -> Option<Role> {
         match self {
-            Self::Public | Self::Ingest => None,
+            Self::Public | Self::Ingest | Self::Edge => None,
             Self::Read => Some(Role::Read),
             Self::Write => Some(Role::Write),
             Self::Admin => Some(Role::Admin),
@@ -89,6 +91,8 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         }
         "/api/v1/recordings/{id}" if method == Method::DELETE => Need::Write,
         "/ingest/{source}/{file}" | "/v1/playlist" => Need::Ingest,
+        r if r.starts_with("/api/v1/edge/") => Need::Edge,
+        "/api/v1/edges" | "/api/v1/edges/{edge}" if read_method => Need::Read,
         "/api/v1/sources" | "/api/v1/sources/{source}" if read_method => Need::Read,
         "/api/v1/sources/{source}/streaming" if method == Method::PUT => Need::Write,
         "/api/v1/buckets" | OBJECTS_ROUTE | OBJECT_ROUTE if read_method => Need::Read,
@@ -254,6 +258,7 @@ pub async fn authorize(State(auth): State<Arc<Auth>>, mut req: Request, next: Ne
         .to_owned();
     let need = requirement(req.method(), &route);
     if need == Need::Ingest
+        || need == Need::Edge
         || (need == Need::Public && !req.headers().contains_key(header::AUTHORIZATION))
     {
         return next.run(req).await;

@@ -24,8 +24,10 @@ mod sections;
 mod units;
 
 use s3::s3_profile;
+pub use sections::EdgesSection;
 use sections::{
-    cache_settings, config_token, cors_origin, live_settings, origin_settings, signing_key_from_env,
+    cache_settings, config_token, cors_origin, live_settings, liveness, origin_settings,
+    signing_key_from_env,
 };
 pub use units::{parse_duration, parse_size};
 
@@ -48,6 +50,8 @@ pub struct FileConfig {
     pub cache: CacheSection,
     #[serde(default)]
     pub live: LiveSection,
+    #[serde(default)]
+    pub edges: EdgesSection,
     #[serde(default)]
     pub metadata: MetadataSection,
     #[serde(default)]
@@ -106,6 +110,9 @@ pub struct LiveSection {
     pub window_segments: Option<usize>,
     /// How long received segments are kept (default `10m`).
     pub buffer: Option<String>,
+    /// Most bytes of segments kept per source (default `4GiB`); on an edge this bounds what
+    /// an outage of the control node can hold back for recordings.
+    pub buffer_bytes: Option<String>,
     /// Largest segment upload (default `64MiB`).
     pub max_segment: Option<String>,
     /// Folder LiveMix-style `POST /v1/playlist` may read segments from (default: off).
@@ -227,6 +234,8 @@ pub struct Config {
     /// `None`: the cache is off.
     pub cache: Option<CacheSettings>,
     pub live: LiveSettings,
+    /// When edges count as offline (`[edges]`, on a control node).
+    pub liveness: crate::relay::edges::Liveness,
     pub recordings_bucket: String,
     pub metadata_url: String,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
@@ -379,6 +388,7 @@ impl Config {
                 .collect::<anyhow::Result<_>>()?,
             cache: cache_settings(&file.cache)?,
             live: live_settings(&file.live)?,
+            liveness: liveness(&file.edges)?,
             recordings_bucket: file
                 .live
                 .recordings_bucket

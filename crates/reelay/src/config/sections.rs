@@ -14,7 +14,9 @@ use crate::auth::Role;
 use crate::auth::store::ConfigToken;
 use crate::cache::CacheSettings;
 use crate::live::LiveSettings;
+use crate::relay::edges::Liveness;
 use crate::storage::origin::{OriginBucket, OriginSettings};
+use serde::Deserialize;
 
 pub(super) fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
     let Some(var) = &auth.signing_key_env else {
@@ -110,6 +112,7 @@ pub(super) fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
             parse_duration,
         )?,
         max_segment_bytes: opt(&l.max_segment, 64 << 20, "live.max_segment", parse_size)? as u64,
+        buffer_bytes: opt(&l.buffer_bytes, 4 << 30, "live.buffer_bytes", parse_size)? as u64,
         ingest_root: match &l.ingest_root {
             Some(root) if !root.is_dir() => {
                 bail!(
@@ -168,5 +171,48 @@ pub(super) fn config_token(t: &TokenEntry) -> anyhow::Result<ConfigToken> {
         name: t.name.clone(),
         role,
         secret_hash: t.sha256.to_ascii_lowercase(),
+    })
+}
+
+/// `[edges]`: on a control node, when an edge counts as offline.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EdgesSection {
+    /// How often edges must be heard from (default `5s`; their long-poll lasts this long).
+    pub interval: Option<String>,
+    /// Intervals without a word before an edge is offline (default 3, at least 2).
+    pub missed_intervals: Option<u32>,
+    /// Extra slack before offline (default `2s`).
+    pub margin: Option<String>,
+    /// Stop an offline edge's open recordings at its last contact (default false: they stay
+    /// open until the edge returns or an operator stops them).
+    #[serde(default)]
+    pub offline_stops_recordings: bool,
+}
+
+pub(super) fn liveness(e: &EdgesSection) -> anyhow::Result<Liveness> {
+    let interval = opt(
+        &e.interval,
+        Duration::from_secs(5),
+        "edges.interval",
+        parse_duration,
+    )?;
+    if !(Duration::from_millis(100)..=Duration::from_secs(300)).contains(&interval) {
+        bail!("config key edges.interval: must be 100ms-5m");
+    }
+    let missed = e.missed_intervals.unwrap_or(3);
+    if !(2..=100).contains(&missed) {
+        bail!("config key edges.missed_intervals: must be 2-100 (one late poll is not an outage)");
+    }
+    Ok(Liveness {
+        interval,
+        missed,
+        margin: opt(
+            &e.margin,
+            Duration::from_secs(2),
+            "edges.margin",
+            parse_duration,
+        )?,
+        stop_recordings: e.offline_stops_recordings,
     })
 }

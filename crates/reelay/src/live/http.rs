@@ -24,7 +24,7 @@ use crate::storage::{ObjectKey, OpenObject, StorageError};
 const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
 const SEGMENT_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
-fn live(state: &AppState) -> Result<&super::Live, ApiError> {
+pub(crate) fn live(state: &AppState) -> Result<&super::Live, ApiError> {
     state
         .live
         .as_deref()
@@ -39,7 +39,7 @@ async fn source(state: &AppState, id_or_name: &str) -> Result<SourceRow, ApiErro
         .ok_or_else(|| ApiError::not_found(format!("no source {id_or_name:?}")))
 }
 
-fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+pub(crate) fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -98,7 +98,7 @@ async fn read_limited(
 }
 
 /// Streams a segment body into `incoming/.{file}.part`, then renames it to `incoming/{file}`.
-async fn store_upload(
+pub(crate) async fn store_upload(
     dir: &std::path::Path,
     file: &str,
     body: Body,

@@ -12,6 +12,7 @@
 //! Segments stay for `buffer` (default 10 minutes) after they are received, far longer than
 //! the playlist window, so a segment that left the window is still fetchable.
 
+pub mod forwarded;
 pub mod http;
 pub mod recordings;
 pub mod sources;
@@ -35,6 +36,8 @@ pub struct LiveSettings {
     pub window: usize,
     /// How long received segments are kept.
     pub buffer: Duration,
+    /// Most bytes of segments kept per source; the oldest go first, whatever holds them.
+    pub buffer_bytes: u64,
     /// Largest segment upload.
     pub max_segment_bytes: u64,
     /// Folder under which LiveMix-style playlists may point (`MPEG-TS-URI-Prefix`); `None`:
@@ -47,6 +50,7 @@ impl Default for LiveSettings {
         Self {
             window: 6,
             buffer: Duration::from_secs(600),
+            buffer_bytes: 4 << 30,
             max_segment_bytes: 64 << 20,
             ingest_root: None,
         }
@@ -84,6 +88,23 @@ struct Channel {
     segments: Arc<FsBucket>,
 }
 
+impl Channel {
+    fn bytes(&self) -> u64 {
+        self.recent
+            .iter()
+            .map(|r| u64::try_from(r.bytes).unwrap_or(0))
+            .sum()
+    }
+}
+
+/// Decides whether a segment older than the buffer must still be kept (on an edge: one that
+/// an open recording needs and the control node has not confirmed).
+pub trait Hold: Send + Sync + std::fmt::Debug {
+    fn holds(&self, segment: &SegmentRow) -> bool;
+    /// The segment left the buffer.
+    fn dropped(&self, segment: &SegmentRow);
+}
+
 #[derive(Debug)]
 pub struct Live {
     pub sources: Sources,
@@ -93,6 +114,14 @@ pub struct Live {
     db: AnyPool,
     dir: PathBuf,
     channels: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Channel>>>>,
+    /// Bumped when sources or recordings change (edges long-poll on it).
+    changes: tokio::sync::watch::Sender<u64>,
+    /// Bumped when segments enter a buffer (an edge's forwarder waits on it).
+    arrivals: tokio::sync::watch::Sender<u64>,
+    /// What keeps segments past the buffer; `None`: nothing does.
+    pub hold: Option<Arc<dyn Hold>>,
+    /// Edge nodes that forward to this node.
+    pub edges: crate::relay::edges::Edges,
 }
 
 fn now_ms() -> i64 {
@@ -111,10 +140,39 @@ impl Live {
             sources: Sources::new(db.clone()),
             recordings: None,
             settings,
-            db,
             dir: data_dir.join("live"),
             channels: Mutex::new(HashMap::new()),
+            changes: tokio::sync::watch::Sender::new(0),
+            arrivals: tokio::sync::watch::Sender::new(0),
+            hold: None,
+            edges: crate::relay::edges::Edges::new(db.clone(), Default::default()),
+            db,
         }
+    }
+
+    /// Tells long-polling edges that sources or recordings changed.
+    pub fn changed(&self) {
+        self.changes.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.changes.subscribe()
+    }
+
+    pub fn watch_arrivals(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.arrivals.subscribe()
+    }
+
+    /// The segments in `source`'s buffer, oldest first.
+    pub async fn buffered(&self, source: &SourceRow) -> Result<Vec<SegmentRow>, StorageError> {
+        let channel = self.channel(source).await?;
+        let ch = channel.lock().await;
+        Ok(ch.recent.iter().cloned().collect())
+    }
+
+    /// Where `source`'s buffered segment files are.
+    pub fn segment_path(&self, source_id: &str, file: &str) -> PathBuf {
+        self.segments_dir(source_id).join(file)
     }
 
     pub fn incoming_dir(&self, id: &str) -> PathBuf {
@@ -275,15 +333,7 @@ impl Live {
                 bytes: i64::try_from(stat.len()).unwrap_or(0),
             };
             self.record(&row).await?;
-            if let Some(recordings) = &self.recordings {
-                for rec in recordings.open_for(&source.id).await? {
-                    if row.pdt_ms + row.duration_ms > rec.start_ms {
-                        recordings
-                            .add(&rec, &row, &self.segments_dir(&source.id))
-                            .await?;
-                    }
-                }
-            }
+            self.add_to_recordings(&row).await?;
             ch.recent.push_back(row);
             ch.assigned.push_back(seg.uri.clone());
             if ch.assigned.len() > 512 {
@@ -292,7 +342,22 @@ impl Live {
             accepted += 1;
         }
         self.prune(&source.id, ch).await?;
+        if accepted > 0 {
+            self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
+        }
         Ok(accepted)
+    }
+
+    /// Copies `row` (in its source's buffer folder) into every recording that covers it.
+    async fn add_to_recordings(&self, row: &SegmentRow) -> Result<(), StorageError> {
+        if let Some(recordings) = &self.recordings {
+            for rec in recordings.covering(row).await? {
+                recordings
+                    .add(&rec, row, &self.segments_dir(&row.source_id))
+                    .await?;
+            }
+        }
+        Ok(())
     }
 
     async fn record(&self, row: &SegmentRow) -> Result<(), StorageError> {
@@ -338,19 +403,28 @@ impl Live {
         Ok(file)
     }
 
-    /// Drops segments older than the buffer (never the live window).
+    /// Drops segments older than the buffer unless held, and the oldest beyond the byte
+    /// budget whatever holds them (never the live window).
     async fn prune(&self, id: &str, ch: &mut Channel) -> Result<(), StorageError> {
         let horizon =
             now_ms() - i64::try_from(self.settings.buffer.as_millis()).unwrap_or(i64::MAX);
-        while ch.recent.len() > self.settings.window
-            && ch
-                .recent
-                .front()
-                .is_some_and(|r| r.pdt_ms + r.duration_ms < horizon)
-        {
+        let mut bytes = ch.bytes();
+        while ch.recent.len() > self.settings.window {
+            let Some(front) = ch.recent.front() else {
+                break;
+            };
+            let expired = front.pdt_ms + front.duration_ms < horizon
+                && !self.hold.as_ref().is_some_and(|h| h.holds(front));
+            if !expired && bytes <= self.settings.buffer_bytes {
+                break;
+            }
             let Some(old) = ch.recent.pop_front() else {
                 break;
             };
+            bytes = bytes.saturating_sub(u64::try_from(old.bytes).unwrap_or(0));
+            if let Some(hold) = &self.hold {
+                hold.dropped(&old);
+            }
             let _ = std::fs::remove_file(self.segments_dir(id).join(&old.file));
             sqlx::query("DELETE FROM live_segments WHERE source_id = $1 AND msn = $2")
                 .bind(id)
@@ -370,12 +444,17 @@ impl Live {
     ) -> Result<Option<String>, StorageError> {
         let channel = self.channel(source).await?;
         let ch = channel.lock().await;
-        let start = ch.recent.len().saturating_sub(self.settings.window);
-        let window: Vec<&SegmentRow> = ch.recent.iter().skip(start).collect();
+        let window = live_window(&ch.recent, self.settings.window);
         let Some(first) = window.first() else {
             return Ok(None);
         };
-        let in_window = window.iter().filter(|r| r.discontinuity != 0).count() as u64;
+        // The first segment's discontinuity is not written (nothing precedes it in the
+        // playlist), so it counts in EXT-X-DISCONTINUITY-SEQUENCE instead.
+        let in_window = window
+            .iter()
+            .skip(1)
+            .filter(|r| r.discontinuity != 0)
+            .count() as u64;
         let playlist = MediaPlaylist {
             kind: PlaylistKind::Live,
             media_sequence: u64::try_from(first.msn).unwrap_or(0),
@@ -422,6 +501,7 @@ impl Live {
                 .add(&rec, row, &self.segments_dir(&source.id))
                 .await?;
         }
+        self.changed();
         Ok(rec)
     }
 
@@ -431,6 +511,21 @@ impl Live {
         let ch = channel.lock().await;
         Ok(ch.segments.clone())
     }
+}
+
+/// The newest `size` segments, cut after the last gap in sequence numbers (segments an edge
+/// did not forward): a playlist's URIs take consecutive numbers from EXT-X-MEDIA-SEQUENCE, so
+/// a gap cannot be inside it. The segment after a gap carries a discontinuity.
+fn live_window(recent: &VecDeque<SegmentRow>, size: usize) -> Vec<&SegmentRow> {
+    let start = recent.len().saturating_sub(size);
+    let mut window: Vec<&SegmentRow> = recent.iter().skip(start).collect();
+    if let Some(gap) = (1..window.len())
+        .rev()
+        .find(|&i| window[i - 1].msn.checked_add(1) != Some(window[i].msn))
+    {
+        window.drain(..gap);
+    }
+    window
 }
 
 fn db_err(e: sqlx::Error) -> StorageError {

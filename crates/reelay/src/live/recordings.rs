@@ -106,13 +106,31 @@ impl Recordings {
         .map_err(db_err)
     }
 
-    /// Open recordings of a source.
-    pub async fn open_for(&self, source_id: &str) -> Result<Vec<RecordingRow>, StorageError> {
+    /// The recordings `segment` belongs to: it overlaps `[start, end)` (open: no end yet).
+    pub async fn covering(&self, segment: &SegmentRow) -> Result<Vec<RecordingRow>, StorageError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
-             WHERE source_id = $1 AND end_ms IS NULL",
+             WHERE source_id = $1 AND start_ms < $2 AND (end_ms IS NULL OR end_ms > $3)",
         )
-        .bind(source_id)
+        .bind(&segment.source_id)
+        .bind(segment.pdt_ms.saturating_add(segment.duration_ms))
+        .bind(segment.pdt_ms)
+        .fetch_all(&self.db)
+        .await
+        .map_err(db_err)
+    }
+
+    /// Recordings still open, or stopped at `since_ms` or later (an edge may still hold
+    /// segments for them).
+    pub async fn open_or_ended_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<RecordingRow>, StorageError> {
+        sqlx::query_as(
+            "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
+             WHERE end_ms IS NULL OR end_ms >= $1 ORDER BY start_ms, id",
+        )
+        .bind(since_ms)
         .fetch_all(&self.db)
         .await
         .map_err(db_err)

@@ -20,6 +20,8 @@ pub struct SourceRow {
     pub next_msn: i64,
     pub discontinuities: i64,
     pub created_at: i64,
+    /// The edge node this source's segments come through; `None`: pushed here, or not yet.
+    pub edge_id: Option<String>,
 }
 
 /// Why a registry change was refused.
@@ -92,6 +94,7 @@ impl Sources {
             next_msn: 0,
             discontinuities: 0,
             created_at: now_unix(),
+            edge_id: None,
         };
         let insert = sqlx::query(
             "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, streaming, \
@@ -116,14 +119,14 @@ impl Sources {
 
     /// The source with this id or name.
     pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
-        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at FROM sources WHERE id = $1 OR name = $1")
+        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at, edge_id FROM sources WHERE id = $1 OR name = $1")
             .bind(id_or_name)
             .fetch_optional(&self.db)
             .await
     }
 
     pub async fn list(&self) -> sqlx::Result<Vec<SourceRow>> {
-        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at FROM sources ORDER BY name")
+        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at, edge_id FROM sources ORDER BY name")
             .fetch_all(&self.db)
             .await
     }
@@ -200,6 +203,71 @@ impl Sources {
         .fetch_one(&self.db)
         .await?;
         Ok(u64::try_from(next - 1).unwrap_or(0))
+    }
+}
+
+impl Sources {
+    /// Binds source `id` to `edge_id` unless it is bound already; returns the edge it is
+    /// bound to.
+    pub async fn bind_edge(&self, id: &str, edge_id: &str) -> sqlx::Result<Option<String>> {
+        sqlx::query("UPDATE sources SET edge_id = $1 WHERE id = $2 AND edge_id IS NULL")
+            .bind(edge_id)
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        let (bound,): (Option<String>,) =
+            sqlx::query_as("SELECT edge_id FROM sources WHERE id = $1")
+                .bind(id)
+                .fetch_one(&self.db)
+                .await?;
+        Ok(bound)
+    }
+
+    /// Sets which edge source `id` comes through (`None`: any edge may claim it).
+    pub async fn set_edge(&self, id: &str, edge_id: Option<&str>) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET edge_id = $1 WHERE id = $2")
+            .bind(edge_id)
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map(|_| ())
+    }
+
+    /// Raises source `id`'s next media sequence number to at least `next` (never lowers it).
+    pub async fn raise_next_msn(&self, id: &str, next: i64) -> sqlx::Result<()> {
+        sqlx::query(
+            "UPDATE sources SET next_msn = CASE WHEN next_msn < $1 THEN $1 ELSE next_msn END \
+             WHERE id = $2",
+        )
+        .bind(next)
+        .bind(id)
+        .execute(&self.db)
+        .await
+        .map(|_| ())
+    }
+
+    /// On an edge: makes the local row of a source mirror the control node's. Sequence numbers
+    /// only move forward, so neither side ever reuses one.
+    pub async fn mirror(&self, row: &SourceRow) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, streaming, \
+             next_msn, discontinuities, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
+             target_duration = excluded.target_duration, ingest_token_hash = excluded.ingest_token_hash, \
+             streaming = excluded.streaming, next_msn = CASE WHEN sources.next_msn < excluded.next_msn \
+             THEN excluded.next_msn ELSE sources.next_msn END",
+        )
+        .bind(&row.id)
+        .bind(&row.name)
+        .bind(&row.description)
+        .bind(row.target_duration)
+        .bind(&row.ingest_token_hash)
+        .bind(row.streaming)
+        .bind(row.next_msn)
+        .bind(row.created_at)
+        .execute(&self.db)
+        .await
+        .map(|_| ())
     }
 }
 

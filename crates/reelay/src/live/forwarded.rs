@@ -1,0 +1,121 @@
+//! On the control node: segments forwarded by edge nodes. An edge numbers a source's segments
+//! itself (the control's `next_msn` only rises to follow, so numbers never go backwards), and
+//! uploads each one idempotently keyed by `(source, msn)`: a segment the control has is not
+//! stored twice. A live segment newer than the window's newest joins the window (after a gap,
+//! with a discontinuity); any other one — a backfill after an outage, or a recording-only
+//! segment while streaming is off — goes only into the recordings that cover it.
+
+use std::path::{Path, PathBuf};
+
+use super::sources::SourceRow;
+use super::{Live, SegmentRow, db_err, io_err};
+use crate::storage::StorageError;
+
+/// A segment as described by the edge that forwards it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForwardedSegment {
+    pub msn: u64,
+    /// `ts` or `m4s`.
+    pub ext: String,
+    pub duration_ms: u64,
+    pub pdt_ms: i64,
+    pub discontinuity: bool,
+    /// The fMP4 init section, forwarded before the segment.
+    pub map_file: Option<String>,
+    /// The edge forwards it for the live window (streaming is on), not only for recordings.
+    pub live: bool,
+}
+
+/// What became of a forwarded segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Forwarded {
+    Stored,
+    AlreadyHad,
+}
+
+impl Live {
+    /// Where forwarded uploads land before they are accepted.
+    pub fn forwarded_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id).join("forwarded")
+    }
+
+    /// Takes a forwarded segment whose body is the file at `body`.
+    pub async fn accept_forwarded(
+        &self,
+        source: &SourceRow,
+        seg: &ForwardedSegment,
+        body: &Path,
+    ) -> Result<Forwarded, StorageError> {
+        let channel = self.channel(source).await?;
+        let mut ch = channel.lock().await;
+        let msn = i64::try_from(seg.msn)
+            .map_err(|_| StorageError::ClientBody("sequence number out of range".into()))?;
+        let segments_dir = self.segments_dir(&source.id);
+        if ch.recent.iter().any(|r| r.msn == msn) {
+            let _ = std::fs::remove_file(body);
+            return Ok(Forwarded::AlreadyHad);
+        }
+        if let Some(map) = &seg.map_file
+            && !segments_dir.join(map).exists()
+        {
+            let _ = std::fs::remove_file(body);
+            return Err(StorageError::Conflict(format!(
+                "init section {map} has not been forwarded"
+            )));
+        }
+        let newest = ch.recent.back().map(|r| r.msn);
+        let into_window = seg.live && newest.is_none_or(|n| msn > n);
+        let gap = newest.is_some_and(|n| n.checked_add(1) != Some(msn));
+        let discontinuity = seg.discontinuity || (into_window && gap);
+        let file = format!("{msn}.{}", seg.ext);
+        let bytes = std::fs::metadata(body).map_err(io_err)?.len();
+        std::fs::rename(body, segments_dir.join(&file)).map_err(io_err)?;
+        let row = SegmentRow {
+            source_id: source.id.clone(),
+            msn,
+            file,
+            duration_ms: i64::try_from(seg.duration_ms).unwrap_or(i64::MAX),
+            discontinuity: i64::from(discontinuity),
+            pdt_ms: seg.pdt_ms,
+            map_file: seg.map_file.clone(),
+            bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
+        };
+        self.sources
+            .raise_next_msn(&source.id, msn.saturating_add(1))
+            .await
+            .map_err(db_err)?;
+        self.add_to_recordings(&row).await?;
+        if !into_window {
+            let _ = std::fs::remove_file(segments_dir.join(&row.file));
+            return Ok(Forwarded::Stored);
+        }
+        if discontinuity {
+            self.sources
+                .add_discontinuity(&source.id)
+                .await
+                .map_err(db_err)?;
+            ch.discontinuities += 1;
+        }
+        self.record(&row).await?;
+        ch.recent.push_back(row);
+        self.prune(&source.id, &mut ch).await?;
+        self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
+        Ok(Forwarded::Stored)
+    }
+
+    /// Takes a forwarded fMP4 init section (its name is unique to its bytes).
+    pub async fn accept_forwarded_init(
+        &self,
+        source: &SourceRow,
+        file: &str,
+        body: &Path,
+    ) -> Result<Forwarded, StorageError> {
+        let target = self.segments_dir(&source.id).join(file);
+        if target.exists() {
+            let _ = std::fs::remove_file(body);
+            return Ok(Forwarded::AlreadyHad);
+        }
+        std::fs::rename(body, target).map_err(io_err)?;
+        Ok(Forwarded::Stored)
+    }
+}

@@ -1,0 +1,275 @@
+//! The edge node's relay tasks: the poller (register, long-poll the desired state, mirror the
+//! sources locally so encoders can push with their ingest tokens), the live forwarder and the
+//! backfiller. Each reconnects on its own with backoff and jitter; none blocks ingest, which
+//! keeps landing in the local buffer whatever the control node is doing.
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+use tokio::sync::watch;
+
+use super::forward::{ForwardState, live_batch, next_backfill};
+use super::link::{Link, LinkError, backoff};
+use super::protocol::DesiredState;
+use crate::live::sources::SourceRow;
+use crate::live::{Live, SegmentRow};
+use crate::observe::random_u64;
+
+/// Live segments sent at once when a source (re)starts streaming or the link returns.
+const LIVE_CATCH_UP: usize = 3;
+
+/// What the edge's tasks share.
+#[derive(Debug, Clone)]
+pub struct EdgeRelay {
+    pub live: Arc<Live>,
+    pub forward: Arc<ForwardState>,
+    pub link: Link,
+    /// Where the last desired state is kept across restarts.
+    state_file: PathBuf,
+    /// Init sections the control has, by (source, file).
+    inits: Arc<Mutex<HashSet<(String, String)>>>,
+    /// Bumped when the desired state changes.
+    wake: watch::Sender<u64>,
+}
+
+impl EdgeRelay {
+    pub fn new(live: Arc<Live>, forward: Arc<ForwardState>, link: Link, data_dir: &Path) -> Self {
+        let state_file = data_dir.join("edge-state.json");
+        if let Some(state) = std::fs::read(&state_file)
+            .ok()
+            .and_then(|b| serde_json::from_slice::<DesiredState>(&b).ok())
+        {
+            forward.set_desired(state);
+        }
+        Self {
+            live,
+            forward,
+            link,
+            state_file,
+            inits: Arc::default(),
+            wake: watch::Sender::new(0),
+        }
+    }
+
+    /// Starts the poller, the live forwarder and the backfiller.
+    pub fn spawn(self) {
+        tokio::spawn(self.clone().poller());
+        tokio::spawn(self.clone().live_forwarder());
+        tokio::spawn(self.backfiller());
+    }
+
+    async fn poller(mut self) {
+        let mut attempt = 0;
+        loop {
+            match self.link.register().await {
+                Ok(r) => tracing::info!(edge = r.name, "registered with the control node"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot register with the control node");
+                    tokio::time::sleep(backoff(attempt, random_u64())).await;
+                    attempt = attempt.saturating_add(1);
+                    continue;
+                }
+            }
+            attempt = 0;
+            let mut version = self.forward.desired().map(|d| d.version);
+            loop {
+                match self.link.poll(version.as_deref()).await {
+                    Ok(state) => {
+                        if version.as_deref() != Some(state.version.as_str()) {
+                            version = Some(state.version.clone());
+                            self.apply(state).await;
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "lost the control node");
+                        tokio::time::sleep(backoff(attempt, random_u64())).await;
+                        attempt = attempt.saturating_add(1);
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    /// Mirrors the desired sources locally, and wakes the forwarders.
+    async fn apply(&self, state: DesiredState) {
+        let sources = &self.live.sources;
+        for s in &state.sources {
+            let row = SourceRow {
+                id: s.id.clone(),
+                name: s.name.clone(),
+                description: s.description.clone(),
+                target_duration: s.target_duration,
+                ingest_token_hash: s.ingest_token_hash.clone(),
+                streaming: i64::from(s.streaming),
+                next_msn: s.next_msn,
+                discontinuities: 0,
+                created_at: 0,
+                edge_id: None,
+            };
+            if let Err(e) = sources.mirror(&row).await {
+                tracing::error!(error = %e, source = s.name, "cannot mirror a source");
+            }
+        }
+        if let Ok(local) = sources.list().await {
+            for gone in local
+                .iter()
+                .filter(|l| !state.sources.iter().any(|s| s.id == l.id))
+            {
+                tracing::info!(source = gone.name, "source removed by the control node");
+                let _ = sources.delete(&gone.id).await;
+                self.live.drop_source(&gone.id);
+            }
+        }
+        if let Ok(json) = serde_json::to_vec(&state) {
+            let tmp = self.state_file.with_extension("json.tmp");
+            if std::fs::write(&tmp, json).is_ok() {
+                let _ = std::fs::rename(&tmp, &self.state_file);
+            }
+        }
+        self.forward.set_desired(state);
+        self.wake.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    async fn local_source(&self, id: &str) -> Option<SourceRow> {
+        self.live.sources.find(id).await.ok().flatten()
+    }
+
+    /// Sends `segment` (after its init section, if the control may not have it).
+    async fn send(&self, segment: &SegmentRow, live: bool) -> Result<(), LinkError> {
+        let path = |file: &str| self.live.segment_path(&segment.source_id, file);
+        if let Some(map) = &segment.map_file {
+            let key = (segment.source_id.clone(), map.clone());
+            let known = self
+                .inits
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains(&key);
+            if !known {
+                let body = Bytes::from(tokio::fs::read(path(map)).await?);
+                self.link.put_init(&segment.source_id, map, body).await?;
+                self.inits
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .insert(key);
+            }
+        }
+        // Segments are bounded by `live.max_segment`.
+        let body = Bytes::from(tokio::fs::read(path(&segment.file)).await?);
+        let result = self.link.put_segment(segment, live, body).await;
+        if let Err(LinkError::Refused { status, .. }) = &result
+            && *status == StatusCode::CONFLICT
+        {
+            // Perhaps the control lost the init section: send it again next time.
+            self.inits
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .retain(|(s, _)| *s != segment.source_id);
+        }
+        result?;
+        self.forward.confirm(&segment.source_id, segment.msn).await;
+        Ok(())
+    }
+
+    async fn live_forwarder(self) {
+        let mut arrivals = self.live.watch_arrivals();
+        let mut wake = self.wake.subscribe();
+        let mut last_sent: HashMap<String, i64> = HashMap::new();
+        loop {
+            arrivals.mark_unchanged();
+            wake.mark_unchanged();
+            let streaming = self.forward.desired().map_or_else(Vec::new, |d| {
+                d.sources
+                    .into_iter()
+                    .filter(|s| s.streaming)
+                    .map(|s| s.id)
+                    .collect()
+            });
+            for id in streaming {
+                let Some(source) = self.local_source(&id).await else {
+                    continue;
+                };
+                let Ok(buffered) = self.live.buffered(&source).await else {
+                    continue;
+                };
+                for segment in live_batch(&buffered, last_sent.get(&id).copied(), LIVE_CATCH_UP) {
+                    last_sent.insert(id.clone(), segment.msn);
+                    if self.forward.is_delivered(&id, segment.msn) {
+                        continue;
+                    }
+                    if let Err(e) = self.send(segment, true).await {
+                        tracing::debug!(error = %e, msn = segment.msn, "live segment not forwarded");
+                    }
+                }
+            }
+            tokio::select! {
+                _ = arrivals.changed() => {}
+                _ = wake.changed() => {}
+            }
+        }
+    }
+
+    async fn backfiller(self) {
+        let mut arrivals = self.live.watch_arrivals();
+        let mut wake = self.wake.subscribe();
+        let mut attempt = 0;
+        let mut given_up: HashSet<(String, i64)> = HashSet::new();
+        loop {
+            arrivals.mark_unchanged();
+            wake.mark_unchanged();
+            let next = match self.forward.desired() {
+                Some(desired) => self.next_backfill(&desired, &given_up).await,
+                None => None,
+            };
+            let Some(segment) = next else {
+                tokio::select! {
+                    _ = arrivals.changed() => {}
+                    _ = wake.changed() => {}
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+                continue;
+            };
+            match self.send(&segment, false).await {
+                Ok(()) => attempt = 0,
+                Err(LinkError::Refused { status, body }) if status.is_client_error() => {
+                    tracing::warn!(msn = segment.msn, %status, body, "control refused a segment; skipping it");
+                    given_up.insert((segment.source_id.clone(), segment.msn));
+                }
+                Err(e) => {
+                    tracing::debug!(error = %e, msn = segment.msn, "backfill paused");
+                    tokio::time::sleep(backoff(attempt, random_u64())).await;
+                    attempt = attempt.saturating_add(1);
+                }
+            }
+        }
+    }
+
+    async fn next_backfill(
+        &self,
+        desired: &DesiredState,
+        given_up: &HashSet<(String, i64)>,
+    ) -> Option<SegmentRow> {
+        let mut ids: Vec<&str> = desired
+            .recordings
+            .iter()
+            .map(|r| r.source_id.as_str())
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let mut buffers = Vec::new();
+        for id in ids {
+            if let Some(source) = self.local_source(id).await
+                && let Ok(buffered) = self.live.buffered(&source).await
+            {
+                buffers.push(buffered);
+            }
+        }
+        let mut skip = self.forward.delivered();
+        skip.extend(given_up.iter().cloned());
+        next_backfill(&buffers, desired, &skip).cloned()
+    }
+}

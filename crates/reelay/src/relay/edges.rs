@@ -1,0 +1,226 @@
+//! The edge registry on the control node: edges are created by an operator (who gets the
+//! edge's token once; only its SHA-256 is stored) and are online while heard from. An edge is
+//! heard from at least once per interval (its long-poll returns after one), so it is declared
+//! offline only after `missed` intervals plus a margin of silence — never after one late poll.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use sqlx::AnyPool;
+
+use crate::auth::token::{hash_secret, random_bytes};
+use crate::db::now_unix;
+
+/// When an edge counts as offline (`[edges]`).
+#[derive(Debug, Clone)]
+pub struct Liveness {
+    /// How often an edge must be heard from.
+    pub interval: Duration,
+    /// Intervals missed before it is offline.
+    pub missed: u32,
+    /// Slack on top, for slow networks.
+    pub margin: Duration,
+    /// Stop the open recordings of an edge's sources when it goes offline (otherwise they stay
+    /// open until it returns or an operator stops them).
+    pub stop_recordings: bool,
+}
+
+impl Default for Liveness {
+    fn default() -> Self {
+        Self {
+            interval: Duration::from_secs(5),
+            missed: 3,
+            margin: Duration::from_secs(2),
+            stop_recordings: false,
+        }
+    }
+}
+
+impl Liveness {
+    /// The silence after which an edge is offline.
+    pub fn deadline(&self) -> Duration {
+        self.interval
+            .saturating_mul(self.missed.max(1))
+            .saturating_add(self.margin)
+    }
+
+    /// Whether an edge last heard from at `last_seen_ms` is online at `now_ms`.
+    pub fn online(&self, last_seen_ms: Option<i64>, now_ms: i64) -> bool {
+        let deadline = i64::try_from(self.deadline().as_millis()).unwrap_or(i64::MAX);
+        last_seen_ms.is_some_and(|seen| now_ms.saturating_sub(seen) <= deadline)
+    }
+}
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct EdgeRow {
+    pub id: String,
+    pub name: String,
+    pub token_hash: String,
+    pub created_at: i64,
+    pub last_seen_ms: Option<i64>,
+}
+
+#[derive(Debug)]
+pub struct Edges {
+    db: AnyPool,
+    pub liveness: Liveness,
+    /// Last heard from, by edge id (written to the database at most once per interval).
+    seen: Mutex<HashMap<String, (i64, i64)>>,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+impl Edges {
+    pub fn new(db: AnyPool, liveness: Liveness) -> Self {
+        Self {
+            db,
+            liveness,
+            seen: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Creates an edge; returns it and its token (shown once).
+    pub async fn create(&self, name: &str) -> Result<(EdgeRow, String), sqlx::Error> {
+        let random = |n| -> Result<String, sqlx::Error> {
+            let bytes = random_bytes::<24>().map_err(sqlx::Error::Io)?;
+            Ok(crate::hex::encode(&bytes[..n]))
+        };
+        let token = format!("rle_{}", random(24)?);
+        let row = EdgeRow {
+            id: format!("edg_{}", random(6)?),
+            name: name.to_owned(),
+            token_hash: hash_secret(&token),
+            created_at: now_unix(),
+            last_seen_ms: None,
+        };
+        sqlx::query("INSERT INTO edges (id, name, token_hash, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(&row.id)
+            .bind(&row.name)
+            .bind(&row.token_hash)
+            .bind(row.created_at)
+            .execute(&self.db)
+            .await?;
+        Ok((row, token))
+    }
+
+    pub async fn list(&self) -> sqlx::Result<Vec<EdgeRow>> {
+        let rows: Vec<EdgeRow> = sqlx::query_as(
+            "SELECT id, name, token_hash, created_at, last_seen_ms FROM edges ORDER BY name",
+        )
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(|r| self.with_seen(r)).collect())
+    }
+
+    pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<EdgeRow>> {
+        let row: Option<EdgeRow> = sqlx::query_as(
+            "SELECT id, name, token_hash, created_at, last_seen_ms FROM edges WHERE id = $1 OR name = $1",
+        )
+            .bind(id_or_name)
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(|r| self.with_seen(r)))
+    }
+
+    /// The edge whose token this is.
+    pub async fn authenticate(&self, token: &str) -> sqlx::Result<Option<EdgeRow>> {
+        if !token.starts_with("rle_") || token.len() > 100 {
+            return Ok(None);
+        }
+        let row: Option<EdgeRow> = sqlx::query_as(
+            "SELECT id, name, token_hash, created_at, last_seen_ms FROM edges WHERE token_hash = $1",
+        )
+            .bind(hash_secret(token))
+            .fetch_optional(&self.db)
+            .await?;
+        Ok(row.map(|r| self.with_seen(r)))
+    }
+
+    pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET edge_id = NULL WHERE edge_id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        sqlx::query("DELETE FROM edges WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        self.seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
+        Ok(())
+    }
+
+    /// Notes that edge `id` was heard from now.
+    pub async fn touch(&self, id: &str) -> sqlx::Result<()> {
+        let now = now_ms();
+        let interval = i64::try_from(self.liveness.interval.as_millis()).unwrap_or(i64::MAX);
+        let persist = {
+            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+            let entry = seen.entry(id.to_owned()).or_insert((now, i64::MIN));
+            entry.0 = now;
+            let due = now.saturating_sub(entry.1) >= interval;
+            if due {
+                entry.1 = now;
+            }
+            due
+        };
+        if persist {
+            sqlx::query("UPDATE edges SET last_seen_ms = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&self.db)
+                .await?;
+        }
+        Ok(())
+    }
+
+    fn with_seen(&self, mut row: EdgeRow) -> EdgeRow {
+        if let Some((seen, _)) = self
+            .seen
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&row.id)
+        {
+            row.last_seen_ms = Some(row.last_seen_ms.map_or(*seen, |db| db.max(*seen)));
+        }
+        row
+    }
+
+    pub fn online(&self, row: &EdgeRow) -> bool {
+        self.liveness.online(row.last_seen_ms, now_ms())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edge_is_offline_only_after_three_missed_intervals_and_the_margin() {
+        let l = Liveness {
+            interval: Duration::from_secs(5),
+            missed: 3,
+            margin: Duration::from_secs(2),
+            stop_recordings: false,
+        };
+        let now = 1_000_000;
+        assert!(
+            l.online(Some(now - 5_001), now),
+            "one late heartbeat is not offline"
+        );
+        assert!(l.online(Some(now - 17_000), now));
+        assert!(!l.online(Some(now - 17_001), now));
+        assert!(!l.online(None, now));
+        assert!(
+            l.online(Some(now + 10), now),
+            "clock skew does not make it offline"
+        );
+    }
+}

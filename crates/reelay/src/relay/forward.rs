@@ -1,0 +1,220 @@
+//! What an edge forwards, decided from values: the pure policy (which live segments to send,
+//! which buffered segment to backfill next) and the shared [`ForwardState`] — the desired state
+//! last heard from the control and the segments it has confirmed — which also tells the
+//! buffer what to hold past its age limit.
+//!
+//! Policy: live segments go out as they arrive while a source streams, newest first after an
+//! outage (at most a window's worth, so a viewer resumes at the live edge, not in the past).
+//! Segments that a recording covers and the control has not confirmed are backfilled one at a
+//! time, oldest first, and held in the buffer (within its byte budget) until confirmed. Until
+//! the edge has heard the desired state once, it holds everything.
+
+use std::collections::HashSet;
+use std::sync::{Mutex, OnceLock};
+
+use sqlx::AnyPool;
+
+use super::protocol::DesiredState;
+use crate::live::{Hold, SegmentRow};
+
+/// The live segments to send for one streaming source: those newer than `last_sent`, at most
+/// the newest `max`.
+pub fn live_batch(buffered: &[SegmentRow], last_sent: Option<i64>, max: usize) -> &[SegmentRow] {
+    let fresh = buffered.partition_point(|s| last_sent.is_some_and(|last| s.msn <= last));
+    let from = fresh.max(buffered.len().saturating_sub(max));
+    &buffered[from..]
+}
+
+/// The oldest segment a recording needs that the control has not confirmed.
+pub fn next_backfill<'a>(
+    buffers: &'a [Vec<SegmentRow>],
+    desired: &DesiredState,
+    delivered: &HashSet<(String, i64)>,
+) -> Option<&'a SegmentRow> {
+    buffers
+        .iter()
+        .flatten()
+        .filter(|s| desired.recorded(&s.source_id, s.pdt_ms, s.duration_ms))
+        .filter(|s| !delivered.contains(&(s.source_id.clone(), s.msn)))
+        .min_by_key(|s| (s.pdt_ms, s.msn))
+}
+
+/// The edge's forwarding state, shared by its tasks and its buffer.
+#[derive(Debug, Default)]
+pub struct ForwardState {
+    desired: Mutex<Option<DesiredState>>,
+    delivered: Mutex<HashSet<(String, i64)>>,
+    db: OnceLock<AnyPool>,
+}
+
+impl ForwardState {
+    /// Loads the confirmations persisted by an earlier run, and persists new ones from now on.
+    pub async fn attach(&self, db: AnyPool) -> sqlx::Result<()> {
+        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT source_id, msn FROM edge_forwarded")
+            .fetch_all(&db)
+            .await?;
+        self.delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .extend(rows);
+        let _ = self.db.set(db);
+        Ok(())
+    }
+
+    pub fn desired(&self) -> Option<DesiredState> {
+        self.desired
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn set_desired(&self, state: DesiredState) {
+        *self.desired.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
+    }
+
+    pub fn delivered(&self) -> HashSet<(String, i64)> {
+        self.delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    pub fn is_delivered(&self, source_id: &str, msn: i64) -> bool {
+        self.delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&(source_id.to_owned(), msn))
+    }
+
+    /// The control confirmed `(source, msn)`.
+    pub async fn confirm(&self, source_id: &str, msn: i64) {
+        let new = self
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert((source_id.to_owned(), msn));
+        if let (true, Some(db)) = (new, self.db.get()) {
+            let insert = sqlx::query(
+                "INSERT INTO edge_forwarded (source_id, msn) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(source_id)
+            .bind(msn)
+            .execute(db)
+            .await;
+            if let Err(e) = insert {
+                tracing::warn!(error = %e, "cannot persist a forwarded segment");
+            }
+        }
+    }
+}
+
+impl Hold for ForwardState {
+    fn holds(&self, segment: &SegmentRow) -> bool {
+        let needed = match &*self.desired.lock().unwrap_or_else(|p| p.into_inner()) {
+            None => true,
+            Some(d) => d.recorded(&segment.source_id, segment.pdt_ms, segment.duration_ms),
+        };
+        needed && !self.is_delivered(&segment.source_id, segment.msn)
+    }
+
+    fn dropped(&self, segment: &SegmentRow) {
+        let key = (segment.source_id.clone(), segment.msn);
+        let was = self
+            .delivered
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        if let (true, Some(db)) = (was, self.db.get()) {
+            let db = db.clone();
+            tokio::spawn(async move {
+                let _ = sqlx::query("DELETE FROM edge_forwarded WHERE source_id = $1 AND msn = $2")
+                    .bind(&key.0)
+                    .bind(key.1)
+                    .execute(&db)
+                    .await;
+            });
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::relay::protocol::EdgeRecording;
+
+    fn seg(source: &str, msn: i64, pdt_ms: i64) -> SegmentRow {
+        SegmentRow {
+            source_id: source.into(),
+            msn,
+            file: format!("{msn}.ts"),
+            duration_ms: 1000,
+            discontinuity: 0,
+            pdt_ms,
+            map_file: None,
+            bytes: 10,
+        }
+    }
+
+    #[test]
+    fn live_sends_what_is_new_and_resumes_at_the_newest_after_an_outage() {
+        let buf: Vec<_> = (0..10).map(|i| seg("s", i, i * 1000)).collect();
+        let msns = |b: &[SegmentRow]| b.iter().map(|s| s.msn).collect::<Vec<_>>();
+        assert_eq!(msns(live_batch(&buf, Some(7), 3)), vec![8, 9]);
+        assert_eq!(msns(live_batch(&buf, Some(9), 3)), Vec::<i64>::new());
+        assert_eq!(msns(live_batch(&buf, Some(1), 3)), vec![7, 8, 9]);
+        assert_eq!(msns(live_batch(&buf, None, 2)), vec![8, 9]);
+    }
+
+    #[test]
+    fn backfill_takes_the_oldest_recorded_unconfirmed_segment_across_sources() {
+        let buffers = vec![
+            (0..5).map(|i| seg("a", i, 10_000 + i * 1000)).collect(),
+            (0..5)
+                .map(|i| seg("b", i, 9_000 + i * 1000))
+                .collect::<Vec<_>>(),
+        ];
+        let rec = |source: &str, start_ms| EdgeRecording {
+            id: format!("r{source}"),
+            source_id: source.into(),
+            start_ms,
+            end_ms: None,
+        };
+        let desired = DesiredState::new(1000, vec![], vec![rec("a", 11_500), rec("b", 12_500)]);
+        let mut delivered = HashSet::new();
+        let next = |d: &HashSet<_>| {
+            next_backfill(&buffers, &desired, d).map(|s| (s.source_id.clone(), s.msn))
+        };
+        assert_eq!(next(&delivered), Some(("a".into(), 1)));
+        delivered.insert(("a".into(), 1));
+        assert_eq!(next(&delivered), Some(("a".into(), 2)));
+        delivered.insert(("a".into(), 2));
+        assert_eq!(
+            next(&delivered),
+            Some(("b".into(), 3)),
+            "b's 12 000 ms comes next"
+        );
+        let none = DesiredState::new(1000, vec![], vec![]);
+        assert!(next_backfill(&buffers, &none, &HashSet::new()).is_none());
+    }
+
+    #[test]
+    fn the_buffer_holds_recorded_unconfirmed_segments_and_everything_before_first_contact() {
+        let state = ForwardState::default();
+        assert!(state.holds(&seg("a", 1, 0)), "no desired state yet: hold");
+        let rec = EdgeRecording {
+            id: "r".into(),
+            source_id: "a".into(),
+            start_ms: 5_000,
+            end_ms: None,
+        };
+        state.set_desired(DesiredState::new(1000, vec![], vec![rec]));
+        assert!(!state.holds(&seg("a", 1, 0)), "before the recording");
+        assert!(state.holds(&seg("a", 6, 6_000)));
+        state
+            .delivered
+            .lock()
+            .expect("lock")
+            .insert(("a".into(), 6));
+        assert!(!state.holds(&seg("a", 6, 6_000)), "confirmed");
+    }
+}

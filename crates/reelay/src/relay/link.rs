@@ -1,0 +1,189 @@
+//! The edge's connection to the control node: every request is opened by the edge, carries the
+//! edge's token and has a deadline. Errors say whether the control answered (and refused) or
+//! could not be reached, because the forwarders react differently.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::StatusCode;
+
+use super::protocol::{DesiredState, Registered, SegmentMeta};
+use crate::live::SegmentRow;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// No answer (connection refused, reset, timed out): retry later.
+    #[error("control node unreachable: {0}")]
+    Unreachable(String),
+    /// The control answered with an error status.
+    #[error("control node refused ({status}): {body}")]
+    Refused { status: StatusCode, body: String },
+    #[error("reading a buffered segment: {0}")]
+    Local(#[from] std::io::Error),
+}
+
+#[derive(Debug, Clone)]
+pub struct Link {
+    client: reqwest::Client,
+    base: url::Url,
+    token: String,
+    /// Longest a long-poll may be held by the control (its interval), plus slack.
+    poll_timeout: Duration,
+}
+
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
+
+impl Link {
+    /// A link to the control at `base` (http or https).
+    pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
+        let mut base = url::Url::parse(base)?;
+        anyhow::ensure!(
+            matches!(base.scheme(), "http" | "https"),
+            "--control must be an http:// or https:// URL"
+        );
+        anyhow::ensure!(
+            token.starts_with("rle_"),
+            "--token must be an edge token (rle_…), made with POST /api/v1/edges on the control node"
+        );
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        let client = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self {
+            client,
+            base,
+            token: token.to_owned(),
+            poll_timeout: Duration::from_secs(30),
+        })
+    }
+
+    fn url(&self, path: &str) -> Result<url::Url, LinkError> {
+        self.base
+            .join(path)
+            .map_err(|e| LinkError::Unreachable(e.to_string()))
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, LinkError> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+        if resp.status().is_success() {
+            return Ok(resp);
+        }
+        let status = resp.status();
+        let body = resp.text().await.unwrap_or_default();
+        Err(LinkError::Refused {
+            status,
+            body: body.chars().take(300).collect(),
+        })
+    }
+
+    pub async fn register(&mut self) -> Result<Registered, LinkError> {
+        let url = self.url("api/v1/edge/register")?;
+        let resp = self
+            .send(self.client.post(url).timeout(Duration::from_secs(15)))
+            .await?;
+        let registered: Registered = json(resp).await?;
+        self.poll_timeout =
+            Duration::from_millis(registered.interval_ms).saturating_add(Duration::from_secs(15));
+        Ok(registered)
+    }
+
+    /// Long-polls the desired state.
+    pub async fn poll(&self, version: Option<&str>) -> Result<DesiredState, LinkError> {
+        let mut url = self.url("api/v1/edge/state")?;
+        if let Some(v) = version {
+            url.query_pairs_mut().append_pair("version", v);
+        }
+        let resp = self
+            .send(self.client.get(url).timeout(self.poll_timeout))
+            .await?;
+        json(resp).await
+    }
+
+    /// Uploads an fMP4 init section.
+    pub async fn put_init(
+        &self,
+        source_id: &str,
+        file: &str,
+        body: Bytes,
+    ) -> Result<(), LinkError> {
+        let url = self.url(&format!("api/v1/edge/sources/{source_id}/init/{file}"))?;
+        self.send(self.client.put(url).timeout(UPLOAD_TIMEOUT).body(body))
+            .await
+            .map(|_| ())
+    }
+
+    /// Uploads a segment (idempotent: the control keeps one copy per `(source, msn)`).
+    pub async fn put_segment(
+        &self,
+        segment: &SegmentRow,
+        live: bool,
+        body: Bytes,
+    ) -> Result<(), LinkError> {
+        let url = self.url(&format!(
+            "api/v1/edge/sources/{}/segments/{}",
+            segment.source_id, segment.file
+        ))?;
+        let meta = SegmentMeta {
+            duration_ms: u64::try_from(segment.duration_ms).unwrap_or(1).max(1),
+            pdt_ms: segment.pdt_ms.max(0),
+            discontinuity: segment.discontinuity != 0,
+            map_file: segment.map_file.clone(),
+            live,
+        };
+        let mut req = self.client.put(url).timeout(UPLOAD_TIMEOUT).body(body);
+        for (name, value) in meta.to_headers() {
+            req = req.header(name, value);
+        }
+        self.send(req).await.map(|_| ())
+    }
+}
+
+/// Reads a JSON answer (bounded: answers come from the control, but a proxy may be between).
+async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, LinkError> {
+    let body = resp
+        .bytes()
+        .await
+        .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+    serde_json::from_slice(&body).map_err(|e| LinkError::Refused {
+        status: StatusCode::BAD_GATEWAY,
+        body: format!("not the expected JSON: {e}"),
+    })
+}
+
+/// Backoff before reconnect attempt `attempt` (0-based): doubling from 200 ms to 10 s, with
+/// ±50 % jitter so a fleet of edges does not reconnect in step.
+pub fn backoff(attempt: u32, random: u64) -> Duration {
+    let base = 200u64.saturating_mul(1 << attempt.min(6)).min(10_000);
+    let jitter = random % (base + 1);
+    Duration::from_millis(base / 2 + jitter)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_a_cap_with_jitter() {
+        assert!(backoff(0, 0) >= Duration::from_millis(100));
+        assert!(backoff(0, u64::MAX) <= Duration::from_millis(300));
+        assert!(backoff(30, u64::MAX) <= Duration::from_millis(15_000));
+        assert!(backoff(30, 0) >= Duration::from_millis(5_000));
+        assert_ne!(backoff(3, 1), backoff(3, 999));
+    }
+
+    #[test]
+    fn a_link_needs_an_http_url_and_an_edge_token() {
+        assert!(Link::new("ftp://x", "rle_a").is_err());
+        assert!(Link::new("http://x", "rly_a").is_err());
+        assert!(Link::new("http://127.0.0.1:1/base", "rle_a").is_ok());
+    }
+}

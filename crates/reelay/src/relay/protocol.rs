@@ -1,0 +1,279 @@
+//! The edge ↔ control protocol, as values: what the control wants an edge to do (the desired
+//! state an edge long-polls) and how a forwarded segment is described (request headers).
+//! Every connection is opened by the edge:
+//!
+//! - `POST /api/v1/edge/register` → [`Registered`];
+//! - `GET /api/v1/edge/state?version=V` → [`DesiredState`], at once when its version is not `V`,
+//!   otherwise when something changes or after one interval (the edge's heartbeat);
+//! - `PUT /api/v1/edge/sources/{source}/init/{file}` → an fMP4 init section, before its segments;
+//! - `PUT /api/v1/edge/sources/{source}/segments/{msn}.{ext}` with [`SegmentMeta`] headers →
+//!   idempotent by `(source, msn)`.
+//!
+//! All authenticate with the edge's own token (`Authorization: Bearer rle_…`).
+
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use utoipa::ToSchema;
+
+/// What the control wants every edge to do.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DesiredState {
+    /// Digest of the rest: equal versions, equal states.
+    pub version: String,
+    /// How often the edge must be heard from, milliseconds.
+    pub interval_ms: u64,
+    pub sources: Vec<EdgeSource>,
+    /// Open recordings, and recently stopped ones an edge may still hold segments for.
+    pub recordings: Vec<EdgeRecording>,
+}
+
+/// A source as an edge needs it: to check ingest tokens and number segments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EdgeSource {
+    pub id: String,
+    pub name: String,
+    pub description: String,
+    pub target_duration: i64,
+    /// SHA-256 of the ingest token: the edge checks encoders without knowing the token.
+    pub ingest_token_hash: String,
+    /// Forward live segments.
+    pub streaming: bool,
+    /// The lowest sequence number the edge may assign next.
+    pub next_msn: i64,
+}
+
+/// A recording: segments overlapping `[start_ms, end_ms)` must reach the control.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EdgeRecording {
+    pub id: String,
+    pub source_id: String,
+    pub start_ms: i64,
+    pub end_ms: Option<i64>,
+}
+
+impl EdgeRecording {
+    /// Whether the segment starting at `pdt_ms` and lasting `duration_ms` belongs to it.
+    pub fn covers(&self, source_id: &str, pdt_ms: i64, duration_ms: i64) -> bool {
+        self.source_id == source_id
+            && pdt_ms.saturating_add(duration_ms) > self.start_ms
+            && self.end_ms.is_none_or(|end| pdt_ms < end)
+    }
+}
+
+impl DesiredState {
+    /// A state with its version computed from its content.
+    pub fn new(interval_ms: u64, sources: Vec<EdgeSource>, recordings: Vec<EdgeRecording>) -> Self {
+        let mut state = Self {
+            version: String::new(),
+            interval_ms,
+            sources,
+            recordings,
+        };
+        let digest = Sha256::digest(serde_json::to_vec(&state).unwrap_or_default());
+        state.version = crate::hex::encode(&digest[..12]);
+        state
+    }
+
+    /// Whether a segment is needed by a recording.
+    pub fn recorded(&self, source_id: &str, pdt_ms: i64, duration_ms: i64) -> bool {
+        self.recordings
+            .iter()
+            .any(|r| r.covers(source_id, pdt_ms, duration_ms))
+    }
+}
+
+/// The answer to a registration.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Registered {
+    pub edge_id: String,
+    pub name: String,
+    pub interval_ms: u64,
+}
+
+/// A forwarded segment's description, carried in request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SegmentMeta {
+    pub duration_ms: u64,
+    pub pdt_ms: i64,
+    pub discontinuity: bool,
+    pub map_file: Option<String>,
+    pub live: bool,
+}
+
+pub const DURATION_HEADER: &str = "reelay-duration-ms";
+pub const PDT_HEADER: &str = "reelay-pdt-ms";
+pub const DISCONTINUITY_HEADER: &str = "reelay-discontinuity";
+pub const MAP_HEADER: &str = "reelay-map";
+pub const LIVE_HEADER: &str = "reelay-live";
+
+/// Longest segment accepted, milliseconds.
+const MAX_DURATION_MS: u64 = 10 * 60 * 1000;
+/// Segment extensions an edge forwards.
+pub const SEGMENT_EXTENSIONS: [&str; 2] = ["ts", "m4s"];
+
+impl SegmentMeta {
+    pub fn to_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            (DURATION_HEADER, self.duration_ms.to_string()),
+            (PDT_HEADER, self.pdt_ms.to_string()),
+            (
+                DISCONTINUITY_HEADER,
+                u8::from(self.discontinuity).to_string(),
+            ),
+            (LIVE_HEADER, u8::from(self.live).to_string()),
+        ];
+        if let Some(map) = &self.map_file {
+            headers.push((MAP_HEADER, map.clone()));
+        }
+        headers
+    }
+
+    /// Reads the headers strictly: every number checked, every flag `0` or `1`.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
+        let text = |name: &str| -> Result<Option<&str>, String> {
+            headers
+                .get(name)
+                .map(|v| v.to_str().map_err(|_| format!("{name} is not text")))
+                .transpose()
+        };
+        let required = |name: &str| text(name)?.ok_or_else(|| format!("{name} is missing"));
+        let flag = |name: &str| match text(name)? {
+            None | Some("0") => Ok(false),
+            Some("1") => Ok(true),
+            Some(_) => Err(format!("{name} must be 0 or 1")),
+        };
+        let duration_ms: u64 = required(DURATION_HEADER)?
+            .parse()
+            .ok()
+            .filter(|d| (1..=MAX_DURATION_MS).contains(d))
+            .ok_or_else(|| format!("{DURATION_HEADER} must be 1-{MAX_DURATION_MS}"))?;
+        let pdt_ms: i64 = required(PDT_HEADER)?
+            .parse()
+            .ok()
+            .filter(|t| *t >= 0)
+            .ok_or_else(|| format!("{PDT_HEADER} must be milliseconds since 1970"))?;
+        let map_file = match text(MAP_HEADER)? {
+            None => None,
+            Some(m) if is_init_name(m) => Some(m.to_owned()),
+            Some(_) => return Err(format!("{MAP_HEADER} is not an init section name")),
+        };
+        Ok(Self {
+            duration_ms,
+            pdt_ms,
+            discontinuity: flag(DISCONTINUITY_HEADER)?,
+            map_file,
+            live: flag(LIVE_HEADER)?,
+        })
+    }
+}
+
+/// `init-<digits>.mp4`, the names an edge gives init sections.
+pub fn is_init_name(name: &str) -> bool {
+    name.strip_prefix("init-")
+        .and_then(|r| r.strip_suffix(".mp4"))
+        .is_some_and(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// `<msn>.<ext>` → `(msn, ext)`.
+pub fn parse_segment_file(file: &str) -> Option<(u64, &str)> {
+    let (msn, ext) = file.split_once('.')?;
+    if msn.is_empty() || msn.len() > 19 || !msn.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let ext = SEGMENT_EXTENSIONS.iter().find(|e| **e == ext)?;
+    Some((msn.parse().ok()?, ext))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn meta() -> SegmentMeta {
+        SegmentMeta {
+            duration_ms: 2000,
+            pdt_ms: 1_700_000_000_000,
+            discontinuity: true,
+            map_file: Some("init-42.mp4".into()),
+            live: false,
+        }
+    }
+
+    #[test]
+    fn segment_meta_round_trips_through_headers() {
+        let mut headers = HeaderMap::new();
+        for (name, value) in meta().to_headers() {
+            headers.insert(name, value.parse().expect("header"));
+        }
+        assert_eq!(SegmentMeta::from_headers(&headers), Ok(meta()));
+    }
+
+    #[test]
+    fn segment_meta_refuses_bad_numbers_and_names() {
+        for (name, bad) in [
+            (DURATION_HEADER, "0"),
+            (DURATION_HEADER, "99999999999999999999999"),
+            (DURATION_HEADER, "-1"),
+            (PDT_HEADER, "-5"),
+            (PDT_HEADER, "x"),
+            (DISCONTINUITY_HEADER, "2"),
+            (MAP_HEADER, "../init-1.mp4"),
+            (MAP_HEADER, "init-.mp4"),
+        ] {
+            let mut headers = HeaderMap::new();
+            for (n, v) in meta().to_headers() {
+                headers.insert(n, v.parse().expect("header"));
+            }
+            headers.insert(name, bad.parse().expect("header"));
+            assert!(
+                SegmentMeta::from_headers(&headers).is_err(),
+                "{name}: {bad}"
+            );
+        }
+        assert!(SegmentMeta::from_headers(&HeaderMap::new()).is_err());
+    }
+
+    #[test]
+    fn segment_files_are_number_dot_known_extension() {
+        assert_eq!(parse_segment_file("17.ts"), Some((17, "ts")));
+        assert_eq!(parse_segment_file("0.m4s"), Some((0, "m4s")));
+        for bad in [
+            "x.ts",
+            ".ts",
+            "1.exe",
+            "1",
+            "1.ts.ts",
+            "99999999999999999999.ts",
+            "-1.ts",
+        ] {
+            assert_eq!(parse_segment_file(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_recording_covers_segments_overlapping_its_span() {
+        let rec = EdgeRecording {
+            id: "r".into(),
+            source_id: "s".into(),
+            start_ms: 10_000,
+            end_ms: Some(20_000),
+        };
+        assert!(rec.covers("s", 9_000, 2_000)); // straddles the start
+        assert!(rec.covers("s", 19_999, 2_000)); // starts before the end
+        assert!(!rec.covers("s", 8_000, 2_000)); // ends exactly at the start
+        assert!(!rec.covers("s", 20_000, 2_000)); // starts at the end
+        assert!(!rec.covers("t", 12_000, 2_000)); // another source
+        let open = EdgeRecording {
+            end_ms: None,
+            ..rec
+        };
+        assert!(open.covers("s", i64::MAX - 1, 2_000));
+    }
+
+    #[test]
+    fn versions_change_with_content_only() {
+        let a = DesiredState::new(5000, vec![], vec![]);
+        assert_eq!(a, DesiredState::new(5000, vec![], vec![]));
+        assert_ne!(a.version, DesiredState::new(6000, vec![], vec![]).version);
+    }
+}
