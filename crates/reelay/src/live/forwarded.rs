@@ -70,12 +70,14 @@ impl Live {
         let file = format!("{msn}.{}", seg.ext);
         let bytes = std::fs::metadata(body).map_err(io_err)?.len();
         std::fs::rename(body, segments_dir.join(&file)).map_err(io_err)?;
-        let row = SegmentRow {
+        let mut row = SegmentRow {
             source_id: source.id.clone(),
             msn,
             file,
             duration_ms: i64::try_from(seg.duration_ms).unwrap_or(i64::MAX),
-            discontinuity: i64::from(discontinuity),
+            // Recordings get the encoder's discontinuities only: a gap in the live window is
+            // filled in a recording by the backfill (and a gap that stays shows by number).
+            discontinuity: i64::from(seg.discontinuity),
             pdt_ms: seg.pdt_ms,
             map_file: seg.map_file.clone(),
             bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
@@ -89,6 +91,7 @@ impl Live {
             let _ = std::fs::remove_file(segments_dir.join(&row.file));
             return Ok(Forwarded::Stored);
         }
+        row.discontinuity = i64::from(discontinuity);
         if discontinuity {
             self.sources
                 .add_discontinuity(&source.id)
@@ -110,6 +113,7 @@ impl Live {
         file: &str,
         body: &Path,
     ) -> Result<Forwarded, StorageError> {
+        self.channel(source).await?; // creates the source's folders
         let target = self.segments_dir(&source.id).join(file);
         if target.exists() {
             let _ = std::fs::remove_file(body);
