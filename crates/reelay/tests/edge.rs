@@ -21,7 +21,9 @@ struct Relay {
 }
 
 fn start_control(dir: &Path, listen: &str) -> Proc {
-    std::fs::write(dir.join("control.toml"), CONTROL_CONFIG).expect("config");
+    if !dir.join("control.toml").exists() {
+        std::fs::write(dir.join("control.toml"), CONTROL_CONFIG).expect("config");
+    }
     let args = [
         "serve",
         "--listen",
@@ -69,7 +71,12 @@ async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
 
 /// Starts a control node, an edge for it and a source `cam` the edge knows.
 async fn start_relay() -> Relay {
+    start_relay_with(CONTROL_CONFIG).await
+}
+
+async fn start_relay_with(control_config: &str) -> Relay {
     let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("control.toml"), control_config).expect("config");
     let control = start_control(dir.path(), "127.0.0.1:0");
     let edge = post_json(control.url("/api/v1/edges"), r#"{"name":"site-a"}"#).await;
     let edge_token = edge["token"].as_str().expect("token").to_owned();
@@ -533,4 +540,43 @@ async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the
         }
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() {
+    let config = format!("{CONTROL_CONFIG}offline_stops_recordings = true\n");
+    let Relay {
+        dir: _dir,
+        control,
+        mut edge,
+    } = start_relay_with(&config).await;
+    common::live::push_synthetic(&format!("http://{}", edge.addr), "cam", 0, &["a.ts"]).await;
+    wait_for(
+        "the segment on the control",
+        Duration::from_secs(10),
+        || {
+            let url = control.url("/live/cam/0.ts");
+            async move { (get_text(url).await.0 == 200).then_some(()) }
+        },
+    )
+    .await;
+    let rec = post_json(control.url("/api/v1/sources/cam/recordings"), "{}").await;
+    let id = rec["id"].as_str().expect("id").to_owned();
+    let _ = edge.child.kill();
+    let _ = edge.child.wait();
+    let killed = jiff::Timestamp::now();
+    let stopped = wait_for("the recording to stop", Duration::from_secs(15), || {
+        let url = control.url(&format!("/api/v1/recordings/{id}"));
+        async move {
+            let (_, text) = get_text(url).await;
+            let rec: Value = serde_json::from_str(&text).expect("json");
+            (rec["open"] == false).then_some(rec)
+        }
+    })
+    .await;
+    let end: jiff::Timestamp = stopped["end"].as_str().expect("end").parse().expect("time");
+    assert!(
+        end <= killed,
+        "stopped at the last contact ({end}), not when noticed"
+    );
 }
