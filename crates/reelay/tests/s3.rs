@@ -201,12 +201,13 @@ async fn a_store_unreachable_at_start_gives_502_and_recovers_when_it_returns() {
 }
 
 #[tokio::test]
-async fn a_viewer_leaving_mid_body_closes_the_upstream_read() {
+async fn a_viewer_leaving_mid_body_stops_the_upstream_read() {
     use std::sync::atomic::Ordering;
+    const LEN: u64 = 48 << 20;
     let s3 = S3Server::start(&["media"]);
-    write_fixed(&s3.object_path("media", "big.mp4"), &pattern(48 << 20));
+    write_fixed(&s3.object_path("media", "big.mp4"), &pattern(LEN as usize));
     let proxy = StoreProxy::start(&s3.endpoint).await;
-    let closed = proxy.closed.clone();
+    let (closed, from_store) = (proxy.closed.clone(), proxy.from_store.clone());
     let mut settings = s3.profile(SECRET_KEY);
     settings.endpoint = proxy.endpoint.parse().expect("url");
     let server = reelay_over(&s3, settings).await;
@@ -217,13 +218,23 @@ async fn a_viewer_leaving_mid_body_closes_the_upstream_read() {
     assert!(!body.next().await.expect("chunk").expect("bytes").is_empty());
     let before = closed.load(Ordering::SeqCst);
     drop(body);
-    // A bound, not a speed claim: the closing must happen, even on a loaded machine.
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while closed.load(Ordering::SeqCst) == before {
-        assert!(
-            Instant::now() < deadline,
-            "reelay kept reading from the store after the viewer left"
-        );
+    // The part being read is abandoned: its connection is closed (unless the viewer left just
+    // as a part ended, when no read is in flight and the idle connection stays pooled).
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while closed.load(Ordering::SeqCst) == before && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // Either way reelay stops reading: what crossed is what sat in buffers, far from the whole
+    // object, and it no longer grows. (Sleeps here measure that nothing happens.)
+    let settled = from_store.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = from_store.load(Ordering::SeqCst);
+    assert_eq!(
+        after, settled,
+        "reelay kept reading from the store after the viewer left"
+    );
+    assert!(
+        after < LEN / 2,
+        "{after} of {LEN} bytes were read for a viewer who left"
+    );
 }
