@@ -30,6 +30,11 @@ pub enum Command {
     Edge(EdgeArgs),
     /// Make a token for the config file: prints the token and its `[[token]]` entry.
     Token(TokenArgs),
+    /// Upload files to a running node, with a progress bar; re-running skips files already
+    /// uploaded whole.
+    Upload(crate::client::UploadArgs),
+    /// Print a signed playback URL that works in a plain <video src>.
+    Sign(crate::client::SignArgs),
 }
 
 #[derive(Debug, clap::Args)]

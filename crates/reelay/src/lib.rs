@@ -17,6 +17,7 @@ pub mod app;
 pub mod auth;
 pub mod cache;
 pub mod cli;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -24,6 +24,8 @@ fn main() -> anyhow::Result<()> {
         match cli.command {
             Command::Serve(args) => run_serve(args).await,
             Command::Edge(args) => run_edge(args).await,
+            Command::Upload(args) => reelay::client::run_upload(args).await,
+            Command::Sign(args) => reelay::client::run_sign(args).await,
             Command::Token(args) => run_token(&args),
         }
     })

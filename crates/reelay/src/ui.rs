@@ -1,21 +1,43 @@
-//! The web UI: a few static files compiled into the binary (no CDN, works offline).
+//! The web UI: static files compiled into the binary (no CDN, works offline), among them hls.js
+//! vendored from npm (`web/vendor/update.sh`).
 
 use axum::Router;
-use axum::response::IntoResponse;
+use axum::extract::Path;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use http::{HeaderValue, header};
 
 use crate::app::AppState;
+use crate::error::ApiError;
 
+/// `/ui/{file}` → (content type, body).
+const FILES: &[(&str, &str, &str)] = &[
+    ("app.js", JS, include_str!("../../../web/app.js")),
+    ("core.js", JS, include_str!("../../../web/core.js")),
+    ("library.js", JS, include_str!("../../../web/library.js")),
+    ("player.js", JS, include_str!("../../../web/player.js")),
+    ("live.js", JS, include_str!("../../../web/live.js")),
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../../web/style.css"),
+    ),
+    (
+        "vendor/hls.light.min.js",
+        JS,
+        include_str!("../../../web/vendor/hls.light.min.js"),
+    ),
+];
+const JS: &str = "text/javascript; charset=utf-8";
 const INDEX_HTML: &str = include_str!("../../../web/index.html");
-const APP_JS: &str = include_str!("../../../web/app.js");
-const STYLE_CSS: &str = include_str!("../../../web/style.css");
 
-/// Only our own scripts and styles; media from our own origin.
-const CSP: &str = "default-src 'self'; media-src 'self' blob:; img-src 'self' data:; \
-                   object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
+/// Only our own scripts and styles; media from our own origin or hls.js's MediaSource (`blob:`),
+/// hls.js's worker from a `blob:` URL.
+const CSP: &str = "default-src 'self'; media-src 'self' blob:; worker-src 'self' blob:; \
+                   img-src 'self' data:; object-src 'none'; base-uri 'none'; \
+                   frame-ancestors 'none'";
 
-fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
@@ -31,21 +53,22 @@ fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
         ],
         body,
     )
+        .into_response()
 }
 
-/// `/`, `/ui/app.js`, `/ui/style.css`.
+async fn ui_file(Path(file): Path<String>) -> Response {
+    match FILES.iter().find(|(name, _, _)| *name == file) {
+        Some((_, content_type, body)) => asset(content_type, body),
+        None => ApiError::not_found(format!("no UI file {file:?}")).into_response(),
+    }
+}
+
+/// `/` and `/ui/{file}`.
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route(
             "/",
             get(|| async { asset("text/html; charset=utf-8", INDEX_HTML) }),
         )
-        .route(
-            "/ui/app.js",
-            get(|| async { asset("text/javascript; charset=utf-8", APP_JS) }),
-        )
-        .route(
-            "/ui/style.css",
-            get(|| async { asset("text/css; charset=utf-8", STYLE_CSS) }),
-        )
+        .route("/ui/{*file}", get(ui_file))
 }

@@ -278,12 +278,27 @@ async fn the_web_ui_is_served_from_the_binary() {
             .expect("ct")
             .starts_with("text/javascript")
     );
-    assert!(
-        js.text()
+    assert!(js.text().await.expect("js").contains("from './core.js'"));
+    for (file, needle) in [
+        ("player.js", "el(audio ? 'audio' : 'video'"),
+        ("library.js", "xhr.upload.onprogress"),
+        ("live.js", "/streaming"),
+        ("vendor/hls.light.min.js", "isSupported"),
+    ] {
+        let resp = client
+            .get(server.url(&format!("/ui/{file}")))
+            .send()
             .await
-            .expect("js")
-            .contains("createElement(audio ? 'audio' : 'video')")
-    );
+            .expect("get");
+        assert_eq!(resp.status(), 200, "{file}");
+        assert!(resp.text().await.expect("js").contains(needle), "{file}");
+    }
+    let missing = client
+        .get(server.url("/ui/../Cargo.toml"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(missing.status(), 404);
 }
 
 #[tokio::test]

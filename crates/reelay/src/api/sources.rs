@@ -31,6 +31,12 @@ pub struct SourceInfo {
     /// Present only in the answer that created the source.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub ingest_token: Option<String>,
+    /// The edge node it comes through (name); absent when pushed to this node directly.
+    pub edge: Option<String>,
+    /// Whether that edge is online.
+    pub edge_online: Option<bool>,
+    /// When the newest segment in the buffer ends, RFC 3339; absent when there is none.
+    pub last_segment_at: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -50,7 +56,27 @@ fn info(row: SourceRow, token: Option<String>) -> SourceInfo {
         target_duration: row.target_duration,
         next_msn: row.next_msn,
         ingest_token: token,
+        edge: None,
+        edge_online: None,
+        last_segment_at: None,
     }
+}
+
+/// [`info`] with the source's edge and freshness, which need lookups.
+async fn full_info(state: &AppState, row: SourceRow) -> Result<SourceInfo, ApiError> {
+    let live = live(state)?;
+    let edge = match &row.edge_id {
+        Some(id) => live.edges.find(id).await?,
+        None => None,
+    };
+    let last = live.last_segment_end_ms(&row.id).await?;
+    let mut out = info(row, None);
+    out.edge_online = edge.as_ref().map(|e| live.edges.online(e));
+    out.edge = edge.map(|e| e.name);
+    out.last_segment_at = last
+        .and_then(|ms| jiff::Timestamp::from_millisecond(ms).ok())
+        .map(|t| t.to_string());
+    Ok(out)
 }
 
 fn live(state: &AppState) -> Result<&Live, ApiError> {
@@ -117,9 +143,11 @@ pub async fn create_source(
     responses((status = 200, description = "OK", body = SourceList)), security(("bearer" = []), ()))]
 pub async fn list_sources(State(state): State<AppState>) -> Result<Json<SourceList>, ApiError> {
     let rows = live(&state)?.sources.list().await?;
-    Ok(Json(SourceList {
-        sources: rows.into_iter().map(|r| info(r, None)).collect(),
-    }))
+    let mut sources = Vec::with_capacity(rows.len());
+    for row in rows {
+        sources.push(full_info(&state, row).await?);
+    }
+    Ok(Json(SourceList { sources }))
 }
 
 /// A live source.
@@ -132,7 +160,7 @@ pub async fn get_source(
     State(state): State<AppState>,
     Path(source): Path<String>,
 ) -> Result<Json<SourceInfo>, ApiError> {
-    Ok(Json(info(find(&state, &source).await?, None)))
+    Ok(Json(full_info(&state, find(&state, &source).await?).await?))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

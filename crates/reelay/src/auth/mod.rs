@@ -77,7 +77,7 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         return Need::Public;
     }
     match route {
-        "/healthz" | "/readyz" | "/metrics" | "/" | "/ui/app.js" | "/ui/style.css" => Need::Public,
+        "/healthz" | "/readyz" | "/metrics" | "/" | "/ui/{*file}" => Need::Public,
         "/openapi.json" => Need::Public,
         r if r == "/docs" || r.starts_with("/docs/") => Need::Public,
         // Unknown paths: nothing to protect, the answer is 404.

@@ -18,7 +18,8 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
         "s" | "" => secs(1),
         "m" => secs(60),
         "h" => secs(3600),
-        other => bail!("unknown duration unit {other:?} in {s:?} (use ms, s, m or h)"),
+        "d" => secs(86_400),
+        other => bail!("unknown duration unit {other:?} in {s:?} (use ms, s, m, h or d)"),
     };
     d.with_context(|| format!("duration {s:?} is too large"))
 }

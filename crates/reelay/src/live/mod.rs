@@ -170,6 +170,18 @@ impl Live {
         Ok(ch.recent.iter().cloned().collect())
     }
 
+    /// When the newest buffered segment of source `id` ends (ms since 1970).
+    pub async fn last_segment_end_ms(&self, id: &str) -> Result<Option<i64>, StorageError> {
+        let (end,): (Option<i64>,) = sqlx::query_as(
+            "SELECT MAX(pdt_ms + duration_ms) FROM live_segments WHERE source_id = $1",
+        )
+        .bind(id)
+        .fetch_one(&self.db)
+        .await
+        .map_err(db_err)?;
+        Ok(end)
+    }
+
     /// Where `source`'s buffered segment files are.
     pub fn segment_path(&self, source_id: &str, file: &str) -> PathBuf {
         self.segments_dir(source_id).join(file)

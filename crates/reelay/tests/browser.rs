@@ -1,0 +1,163 @@
+//! The web UI in a real browser: Debian's Chromium driven by playwright-core (installed by
+//! `scripts/install-test-deps`), against the real binary. Each test runs one scenario of
+//! `tests/browser/run.mjs`; screenshots land in `target/tmp/browser/` (the README's come from
+//! there).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use common::{Proc, run_tool, start_binary};
+
+fn artifacts() -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser")
+}
+
+/// Runs a scenario; panics with the browser's account of what went wrong.
+fn scenario(name: &str, node: &Proc, arg: Option<&str>) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/run.mjs");
+    let (base, out) = (node.url(""), artifacts());
+    let mut args = vec![
+        script.to_str().expect("path"),
+        name,
+        &base,
+        out.to_str().expect("path"),
+    ];
+    args.extend(arg);
+    let (ok, stdout, stderr) = run_tool("node", &args);
+    assert!(ok, "browser scenario {name} failed:\n{stdout}\n{stderr}");
+}
+
+/// A node serving `DIR/media` (with a 20 s H.264/AAC clip) as the bucket `media`.
+fn start_node(dir: &Path) -> Proc {
+    let media = dir.join("media");
+    std::fs::create_dir_all(&media).expect("media dir");
+    let clip = media.join("clip.mp4");
+    let (ok, _, err) = run_tool(
+        "ffmpeg",
+        &[
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440",
+            "-t",
+            "20",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "+faststart",
+            clip.to_str().expect("path"),
+        ],
+    );
+    assert!(ok, "ffmpeg: {err}");
+    start_binary(
+        &[
+            "serve",
+            "media",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            "data",
+        ],
+        dir,
+        &[],
+    )
+}
+
+#[test]
+fn the_library_plays_an_mp4_and_seeking_to_half_continues_from_there() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_node(dir.path());
+    scenario("play", &node, None);
+}
+
+#[test]
+fn a_20_mb_upload_through_the_ui_reports_progress_and_is_listed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_node(dir.path());
+    let file = dir.path().join("upload-20mb.bin");
+    std::fs::write(&file, common::pattern(20 << 20)).expect("write");
+    scenario("upload", &node, file.to_str());
+    let stored = std::fs::read(dir.path().join("media/upload-20mb.bin")).expect("uploaded file");
+    assert!(
+        stored == common::pattern(20 << 20),
+        "the stored bytes are the file's"
+    );
+}
+
+/// ffmpeg pushing a live test pattern; killed when dropped.
+struct Encoder(Child);
+
+impl Drop for Encoder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_preview_plays_with_hls_js_and_a_recording_replays() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_node(dir.path());
+    let created = reqwest::Client::new()
+        .post(node.url("/api/v1/sources"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"cam","target_duration":1}"#)
+        .send()
+        .await
+        .expect("create source");
+    assert_eq!(created.status(), 201);
+    let encoder = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25",
+            "-f",
+            "lavfi",
+            "-i",
+            "sine",
+            "-t",
+            "120",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "25",
+            "-c:a",
+            "aac",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-method",
+            "PUT",
+        ])
+        .arg(node.url("/ingest/cam/index.m3u8"))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("ffmpeg must be installed (scripts/install-test-deps)");
+    let _encoder = Encoder(encoder);
+    tokio::task::block_in_place(|| scenario("live", &node, None));
+}
