@@ -4,179 +4,15 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use common::{Proc, run_tool, start_binary};
+use common::relay::{
+    CONTROL_CONFIG, Relay, durations_ms, get_text, pdt_ms, post_json, push_with_copy,
+    recording_playlist, segment_files, start_control, start_relay, start_relay_with, wait_for,
+};
+use common::run_tool;
 use reelay_hls::check_media_playlist;
 use serde_json::Value;
-
-/// A control node's config: a short liveness interval so tests see an edge go offline soon.
-const CONTROL_CONFIG: &str = "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\n";
-
-struct Relay {
-    dir: tempfile::TempDir,
-    control: Proc,
-    edge: Proc,
-}
-
-fn start_control(dir: &Path, listen: &str) -> Proc {
-    if !dir.join("control.toml").exists() {
-        std::fs::write(dir.join("control.toml"), CONTROL_CONFIG).expect("config");
-    }
-    let args = [
-        "serve",
-        "--listen",
-        listen,
-        "--data",
-        "control",
-        "--config",
-        "control.toml",
-    ];
-    start_binary(&args, dir, &[])
-}
-
-async fn post_json(url: String, body: &str) -> Value {
-    let resp = reqwest::Client::new()
-        .post(url)
-        .header("content-type", "application/json")
-        .body(body.to_owned())
-        .send()
-        .await
-        .expect("post");
-    assert!(resp.status().is_success(), "{}", resp.status());
-    resp.json().await.expect("json")
-}
-
-async fn get_text(url: String) -> (u16, String) {
-    let resp = reqwest::get(url).await.expect("get");
-    (resp.status().as_u16(), resp.text().await.expect("text"))
-}
-
-/// Polls `check` every 50 ms until it returns `Some`, at most `limit`.
-async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    limit: Duration,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Starts a control node, an edge for it and a source `cam` the edge knows.
-async fn start_relay() -> Relay {
-    start_relay_with(CONTROL_CONFIG).await
-}
-
-async fn start_relay_with(control_config: &str) -> Relay {
-    let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::write(dir.path().join("control.toml"), control_config).expect("config");
-    let control = start_control(dir.path(), "127.0.0.1:0");
-    let edge = post_json(control.url("/api/v1/edges"), r#"{"name":"site-a"}"#).await;
-    let edge_token = edge["token"].as_str().expect("token").to_owned();
-    post_json(
-        control.url("/api/v1/sources"),
-        r#"{"name":"cam","target_duration":1}"#,
-    )
-    .await;
-    let control_url = control.url("");
-    let args = [
-        "edge",
-        "--control",
-        &control_url,
-        "--token",
-        &edge_token,
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        "edge",
-    ];
-    let edge = start_binary(&args, dir.path(), &[]);
-    let source_on_edge = edge.url("/api/v1/sources/cam");
-    wait_for(
-        "the edge to learn the source",
-        Duration::from_secs(20),
-        || {
-            let url = source_on_edge.clone();
-            async move { (get_text(url).await.0 == 200).then_some(()) }
-        },
-    )
-    .await;
-    Relay { dir, control, edge }
-}
-
-/// ffmpeg pushing `seconds` of 1-second segments to the edge by PUT, and writing the very same
-/// segments to `local` (the tee muxer feeds both from one encoder: byte-identical files).
-fn push_with_copy(
-    edge_ingest: String,
-    local: PathBuf,
-    seconds: u32,
-    fmp4: bool,
-) -> std::thread::JoinHandle<()> {
-    std::thread::spawn(move || {
-        std::fs::create_dir_all(&local).expect("local dir");
-        let kind = if fmp4 { ":hls_segment_type=fmp4" } else { "" };
-        let tee = format!(
-            "[f=hls:hls_time=1:method=PUT{kind}]{edge_ingest}|[f=hls:hls_time=1:hls_list_size=0{kind}]{}",
-            local.join("index.m3u8").display()
-        );
-        let seconds = seconds.to_string();
-        let args = [
-            "-v",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine",
-            "-t",
-            &seconds,
-            "-map",
-            "0:v",
-            "-map",
-            "1:a",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-f",
-            "tee",
-            &tee,
-        ];
-        let (ok, _, err) = run_tool("ffmpeg", &args);
-        assert!(ok, "ffmpeg failed: {err}");
-    })
-}
-
-fn segment_files(playlist: &str) -> Vec<String> {
-    playlist
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.is_empty())
-        .map(|l| l.split('?').next().unwrap_or(l).to_owned())
-        .collect()
-}
-
-fn durations_ms(playlist: &str) -> Vec<f64> {
-    playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXTINF:"))
-        .filter_map(|v| v.trim_end_matches(',').parse::<f64>().ok())
-        .collect()
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_hls_flows_through_the_edge_to_the_control_playlist() {
@@ -339,21 +175,6 @@ async fn an_edge_goes_offline_after_three_missed_intervals_not_one() {
         "offline too soon: {:?}",
         killed.elapsed()
     );
-}
-
-/// The recording's segments as (file, duration) from its playlist.
-async fn recording_playlist(control: &Proc, id: &str) -> String {
-    let (status, text) = get_text(control.url(&format!("/recordings/{id}/index.m3u8"))).await;
-    assert_eq!(status, 200, "{text}");
-    text
-}
-
-fn pdt_ms(playlist: &str) -> Vec<i64> {
-    playlist
-        .lines()
-        .filter_map(|l| l.strip_prefix("#EXT-X-PROGRAM-DATE-TIME:"))
-        .map(|t| t.parse::<jiff::Timestamp>().expect("date").as_millisecond())
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,19 +10,23 @@
 //! is kept as `segments/init-<msn>.mp4`, a new one whenever its bytes change.
 //!
 //! Segments stay for `buffer` (default 10 minutes) after they are received, far longer than
-//! the playlist window, so a segment that left the window is still fetchable.
+//! the playlist window, so a segment that left the window is still fetchable; on an edge, a
+//! [`Hold`] keeps the ones recordings still need past that age, and `buffer_bytes` bounds it
+//! all. Segments forwarded by edges enter through `forwarded.rs`; the playlist window and the
+//! start of a recording are in `window.rs`.
 
 pub mod forwarded;
 pub mod http;
 pub mod recordings;
 pub mod sources;
+mod window;
 
 use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use reelay_hls::{IngestPlaylist, MediaPlaylist, PlaylistKind, PlaylistSegment};
+use reelay_hls::IngestPlaylist;
 use sqlx::AnyPool;
 
 use crate::storage::StorageError;
@@ -448,96 +452,12 @@ impl Live {
         Ok(())
     }
 
-    /// The live playlist of `source`; `suffix` (a signed query) is appended to every URI.
-    pub async fn live_playlist(
-        &self,
-        source: &SourceRow,
-        suffix: &str,
-    ) -> Result<Option<String>, StorageError> {
-        let channel = self.channel(source).await?;
-        let ch = channel.lock().await;
-        let window = live_window(&ch.recent, self.settings.window);
-        let Some(first) = window.first() else {
-            return Ok(None);
-        };
-        // The first segment's discontinuity is not written (nothing precedes it in the
-        // playlist), so it counts in EXT-X-DISCONTINUITY-SEQUENCE instead.
-        let in_window = window
-            .iter()
-            .skip(1)
-            .filter(|r| r.discontinuity != 0)
-            .count() as u64;
-        let playlist = MediaPlaylist {
-            kind: PlaylistKind::Live,
-            media_sequence: u64::try_from(first.msn).unwrap_or(0),
-            discontinuity_sequence: ch.discontinuities.saturating_sub(in_window),
-            target_floor: u64::try_from(source.target_duration).unwrap_or(2),
-            segments: window
-                .iter()
-                .map(|r| PlaylistSegment {
-                    uri: format!("{}{suffix}", r.file),
-                    duration_ms: u64::try_from(r.duration_ms).unwrap_or(0),
-                    discontinuity: r.discontinuity != 0,
-                    program_date_time_ms: Some(r.pdt_ms),
-                    map_uri: r.map_file.as_ref().map(|m| format!("{m}{suffix}")),
-                })
-                .collect(),
-        };
-        Ok(Some(playlist.render()))
-    }
-
-    /// Starts a recording of `source` from `start_ms` (possibly in the past): the buffered
-    /// segments that end after it are copied at once, the rest as they arrive.
-    pub async fn start_recording(
-        &self,
-        source: &SourceRow,
-        start_ms: i64,
-        alias: &str,
-        description: &str,
-    ) -> Result<recordings::RecordingRow, StorageError> {
-        let recordings = self
-            .recordings
-            .as_ref()
-            .ok_or_else(|| StorageError::Conflict("no recordings bucket is configured".into()))?;
-        let channel = self.channel(source).await?;
-        let ch = channel.lock().await;
-        let rec = recordings
-            .create(&source.id, alias, description, start_ms)
-            .await?;
-        for row in ch
-            .recent
-            .iter()
-            .filter(|r| r.pdt_ms + r.duration_ms > start_ms)
-        {
-            recordings
-                .add(&rec, row, &self.segments_dir(&source.id))
-                .await?;
-        }
-        self.changed();
-        Ok(rec)
-    }
-
     /// The folder of `source`'s stored segments, for serving them.
     pub async fn segments(&self, source: &SourceRow) -> Result<Arc<FsBucket>, StorageError> {
         let channel = self.channel(source).await?;
         let ch = channel.lock().await;
         Ok(ch.segments.clone())
     }
-}
-
-/// The newest `size` segments, cut after the last gap in sequence numbers (segments an edge
-/// did not forward): a playlist's URIs take consecutive numbers from EXT-X-MEDIA-SEQUENCE, so
-/// a gap cannot be inside it. The segment after a gap carries a discontinuity.
-fn live_window(recent: &VecDeque<SegmentRow>, size: usize) -> Vec<&SegmentRow> {
-    let start = recent.len().saturating_sub(size);
-    let mut window: Vec<&SegmentRow> = recent.iter().skip(start).collect();
-    if let Some(gap) = (1..window.len())
-        .rev()
-        .find(|&i| window[i - 1].msn.checked_add(1) != Some(window[i].msn))
-    {
-        window.drain(..gap);
-    }
-    window
 }
 
 fn db_err(e: sqlx::Error) -> StorageError {

@@ -120,7 +120,8 @@ pub async fn state(
         if query.version.as_deref() != Some(current.version.as_str())
             || tokio::time::Instant::now() >= deadline
         {
-            live.edges.touch(&row.id).await?;
+            // No touch here: the edge may have died while its poll was held (the handler runs
+            // on), and its last contact is when it asked.
             return Ok(Json(current));
         }
         let wake = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));

@@ -5,6 +5,7 @@
 pub mod live;
 pub mod matrix;
 pub mod nginx;
+pub mod relay;
 pub mod s3;
 
 use std::io::{Read, Write};

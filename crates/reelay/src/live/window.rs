@@ -1,0 +1,136 @@
+//! What viewers and recordings see of a source's buffer: the live playlist's window (the newest
+//! segments, cut after the last gap in sequence numbers) and the start of a recording, which
+//! takes the buffered segments from its start time on.
+
+use std::collections::VecDeque;
+
+use reelay_hls::{MediaPlaylist, PlaylistKind, PlaylistSegment};
+
+use super::sources::SourceRow;
+use super::{Live, SegmentRow, recordings};
+use crate::storage::StorageError;
+
+impl Live {
+    /// The live playlist of `source`; `suffix` (a signed query) is appended to every URI.
+    pub async fn live_playlist(
+        &self,
+        source: &SourceRow,
+        suffix: &str,
+    ) -> Result<Option<String>, StorageError> {
+        let channel = self.channel(source).await?;
+        let ch = channel.lock().await;
+        let window = live_window(&ch.recent, self.settings.window);
+        let Some(first) = window.first() else {
+            return Ok(None);
+        };
+        // The first segment's discontinuity is not written (nothing precedes it in the
+        // playlist), so it counts in EXT-X-DISCONTINUITY-SEQUENCE instead.
+        let in_window = window
+            .iter()
+            .skip(1)
+            .filter(|r| r.discontinuity != 0)
+            .count() as u64;
+        let playlist = MediaPlaylist {
+            kind: PlaylistKind::Live,
+            media_sequence: u64::try_from(first.msn).unwrap_or(0),
+            discontinuity_sequence: ch.discontinuities.saturating_sub(in_window),
+            target_floor: u64::try_from(source.target_duration).unwrap_or(2),
+            segments: window
+                .iter()
+                .map(|r| PlaylistSegment {
+                    uri: format!("{}{suffix}", r.file),
+                    duration_ms: u64::try_from(r.duration_ms).unwrap_or(0),
+                    discontinuity: r.discontinuity != 0,
+                    program_date_time_ms: Some(r.pdt_ms),
+                    map_uri: r.map_file.as_ref().map(|m| format!("{m}{suffix}")),
+                })
+                .collect(),
+        };
+        Ok(Some(playlist.render()))
+    }
+
+    /// Starts a recording of `source` from `start_ms` (possibly in the past): the buffered
+    /// segments that end after it are copied at once, the rest as they arrive.
+    pub async fn start_recording(
+        &self,
+        source: &SourceRow,
+        start_ms: i64,
+        alias: &str,
+        description: &str,
+    ) -> Result<recordings::RecordingRow, StorageError> {
+        let recordings = self
+            .recordings
+            .as_ref()
+            .ok_or_else(|| StorageError::Conflict("no recordings bucket is configured".into()))?;
+        let channel = self.channel(source).await?;
+        let ch = channel.lock().await;
+        let rec = recordings
+            .create(&source.id, alias, description, start_ms)
+            .await?;
+        for row in ch
+            .recent
+            .iter()
+            .filter(|r| r.pdt_ms + r.duration_ms > start_ms)
+        {
+            recordings
+                .add(&rec, row, &self.segments_dir(&source.id))
+                .await?;
+        }
+        self.changed();
+        Ok(rec)
+    }
+}
+
+/// The newest `size` segments, cut after the last gap in sequence numbers (segments an edge
+/// did not forward): a playlist's URIs take consecutive numbers from EXT-X-MEDIA-SEQUENCE, so
+/// a gap cannot be inside it. The segment after a gap carries a discontinuity.
+fn live_window(recent: &VecDeque<SegmentRow>, size: usize) -> Vec<&SegmentRow> {
+    let start = recent.len().saturating_sub(size);
+    let mut window: Vec<&SegmentRow> = recent.iter().skip(start).collect();
+    if let Some(gap) = (1..window.len())
+        .rev()
+        .find(|&i| window[i - 1].msn.checked_add(1) != Some(window[i].msn))
+    {
+        window.drain(..gap);
+    }
+    window
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rows(msns: &[i64]) -> VecDeque<SegmentRow> {
+        msns.iter()
+            .map(|&msn| SegmentRow {
+                source_id: "s".into(),
+                msn,
+                file: format!("{msn}.ts"),
+                duration_ms: 1000,
+                discontinuity: 0,
+                pdt_ms: msn * 1000,
+                map_file: None,
+                bytes: 1,
+            })
+            .collect()
+    }
+
+    fn msns(window: &[&SegmentRow]) -> Vec<i64> {
+        window.iter().map(|r| r.msn).collect()
+    }
+
+    #[test]
+    fn the_window_is_the_newest_segments() {
+        assert_eq!(msns(&live_window(&rows(&[1, 2, 3, 4, 5]), 3)), [3, 4, 5]);
+        assert_eq!(msns(&live_window(&rows(&[1, 2]), 3)), [1, 2]);
+        assert!(live_window(&rows(&[]), 3).is_empty());
+    }
+
+    #[test]
+    fn the_window_starts_after_its_last_gap() {
+        assert_eq!(msns(&live_window(&rows(&[1, 2, 3, 7, 8]), 6)), [7, 8]);
+        assert_eq!(msns(&live_window(&rows(&[1, 5, 6, 9]), 6)), [9]);
+        // A gap older than the window does not matter.
+        assert_eq!(msns(&live_window(&rows(&[1, 5, 6, 7, 8]), 3)), [6, 7, 8]);
+    }
+}
