@@ -11,7 +11,6 @@ use common::relay::{
     recording_playlist, segment_files, start_control, start_relay, start_relay_with, wait_for,
 };
 use common::run_tool;
-use reelay_hls::check_media_playlist;
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -39,7 +38,7 @@ async fn live_hls_flows_through_the_edge_to_the_control_playlist() {
         },
     )
     .await;
-    assert_eq!(check_media_playlist(&text), Vec::<String>::new(), "{text}");
+    common::live::assert_valid_playlist(&text);
     let (ok, out, err) = tokio::task::spawn_blocking(move || {
         run_tool(
             "ffprobe",
@@ -109,7 +108,7 @@ async fn fmp4_init_sections_are_forwarded_before_their_segments() {
         },
     )
     .await;
-    assert_eq!(check_media_playlist(&text), Vec::<String>::new(), "{text}");
+    common::live::assert_valid_playlist(&text);
     let map = text
         .lines()
         .find_map(|l| l.strip_prefix("#EXT-X-MAP:URI=\""))
@@ -248,7 +247,7 @@ async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds
         vod.contains("#EXT-X-PLAYLIST-TYPE:VOD") && vod.ends_with("#EXT-X-ENDLIST\n"),
         "{vod}"
     );
-    assert_eq!(check_media_playlist(&vod), Vec::<String>::new(), "{vod}");
+    common::live::assert_valid_playlist(&vod);
     for file in &files {
         let msn: usize = file.trim_end_matches(".ts").parse().expect("msn");
         let stored = reqwest::get(control.url(&format!("/recordings/{id}/{file}")))

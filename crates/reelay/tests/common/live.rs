@@ -84,3 +84,39 @@ pub async fn push_synthetic(base: &str, source: &str, encoder_seq: u64, names: &
         .expect("playlist");
     assert_eq!(resp.status(), 204);
 }
+
+/// Parses `text` with m3u8-rs, an independent HLS parser: it must be a media playlist whose
+/// segment count is what our checker counted. Returns the segment URIs.
+pub fn parse_with_m3u8_rs(text: &str) -> Vec<String> {
+    match m3u8_rs::parse_playlist_res(text.as_bytes()) {
+        Ok(m3u8_rs::Playlist::MediaPlaylist(p)) => {
+            assert!(p.target_duration > 0, "{text}");
+            for s in &p.segments {
+                assert!(
+                    s.duration.round() as u64 <= p.target_duration,
+                    "EXTINF {} rounds above EXT-X-TARGETDURATION {}",
+                    s.duration,
+                    p.target_duration
+                );
+            }
+            p.segments.into_iter().map(|s| s.uri).collect()
+        }
+        Ok(m3u8_rs::Playlist::MasterPlaylist(_)) => panic!("a master playlist: {text}"),
+        Err(e) => panic!("m3u8-rs cannot parse it ({e:?}): {text}"),
+    }
+}
+
+/// A media playlist valid by our RFC 8216 checker and by m3u8-rs, the two agreeing on its
+/// segments.
+pub fn assert_valid_playlist(text: &str) {
+    assert_eq!(
+        reelay_hls::check_media_playlist(text),
+        Vec::<String>::new(),
+        "{text}"
+    );
+    let uris: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+        .collect();
+    assert_eq!(parse_with_m3u8_rs(text), uris, "{text}");
+}
