@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{Proc, run_tool, start_binary};
+use common::{Proc, run_tool, serve_media_dir};
 
 fn artifacts() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser")
@@ -29,54 +29,32 @@ fn scenario(name: &str, node: &Proc, arg: Option<&str>) {
     assert!(ok, "browser scenario {name} failed:\n{stdout}\n{stderr}");
 }
 
-/// A node serving `DIR/media` (with a 20 s H.264/AAC clip) as the bucket `media`.
+/// ffmpeg arguments for `seconds` of 640x360 test pattern with a tone, H.264/AAC, a keyframe a
+/// second, then `output` (format options and target).
+fn test_pattern(seconds: u32, output: &[&str]) -> Vec<String> {
+    let head = format!(
+        "-v error -f lavfi -i testsrc2=size=640x360:rate=25 -f lavfi -i sine=frequency=440 \
+         -t {seconds} -c:v libx264 -preset ultrafast -pix_fmt yuv420p -g 25 -c:a aac"
+    );
+    let mut args: Vec<String> = head.split_whitespace().map(str::to_owned).collect();
+    args.extend(output.iter().map(|a| (*a).to_owned()));
+    args
+}
+
+/// A node serving `DIR/media` (with a 20 s clip, `clip.mp4`) as the bucket `media`.
 fn start_node(dir: &Path) -> Proc {
-    let media = dir.join("media");
-    std::fs::create_dir_all(&media).expect("media dir");
-    let clip = media.join("clip.mp4");
+    std::fs::create_dir_all(dir.join("media")).expect("media dir");
+    let clip = dir.join("media/clip.mp4");
+    let args = test_pattern(
+        20,
+        &["-movflags", "+faststart", clip.to_str().expect("path")],
+    );
     let (ok, _, err) = run_tool(
         "ffmpeg",
-        &[
-            "-v",
-            "error",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine=frequency=440",
-            "-t",
-            "20",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-movflags",
-            "+faststart",
-            clip.to_str().expect("path"),
-        ],
+        &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     assert!(ok, "ffmpeg: {err}");
-    start_binary(
-        &[
-            "serve",
-            "media",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            "data",
-        ],
-        dir,
-        &[],
-    )
+    serve_media_dir(dir)
 }
 
 #[test]
@@ -123,37 +101,11 @@ async fn the_live_preview_plays_with_hls_js_and_a_recording_replays() {
         .expect("create source");
     assert_eq!(created.status(), 201);
     let encoder = Command::new("ffmpeg")
-        .args([
-            "-v",
-            "error",
-            "-re",
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=640x360:rate=25",
-            "-f",
-            "lavfi",
-            "-i",
-            "sine",
-            "-t",
-            "120",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-pix_fmt",
-            "yuv420p",
-            "-g",
-            "25",
-            "-c:a",
-            "aac",
-            "-f",
-            "hls",
-            "-hls_time",
-            "1",
-            "-method",
-            "PUT",
-        ])
+        .arg("-re")
+        .args(test_pattern(
+            120,
+            &["-f", "hls", "-hls_time", "1", "-method", "PUT"],
+        ))
         .arg(node.url("/ingest/cam/index.m3u8"))
         .stdin(Stdio::null())
         .spawn()

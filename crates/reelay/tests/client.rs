@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{pattern, start_binary};
+use common::{pattern, serve_media_dir};
 
 /// Runs the binary; returns (success, stdout, stderr).
 fn reelay(args: &[&str], cwd: &Path) -> (bool, String, String) {
@@ -26,19 +26,8 @@ fn reelay(args: &[&str], cwd: &Path) -> (bool, String, String) {
 #[test]
 fn upload_streams_files_into_a_folder_and_a_rerun_skips_what_is_there() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("media")).expect("bucket");
-    let node = start_binary(
-        &[
-            "serve",
-            "media",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            "data",
-        ],
-        dir.path(),
-        &[],
-    );
+    let node = serve_media_dir(dir.path());
+
     let server = node.url("");
     let (a, b) = (dir.path().join("a.bin"), dir.path().join("b b.mp4"));
     std::fs::write(&a, pattern(3 << 20)).expect("write");
@@ -77,20 +66,9 @@ fn upload_streams_files_into_a_folder_and_a_rerun_skips_what_is_there() {
 #[test]
 fn sign_prints_a_url_that_plays_until_it_expires() {
     let dir = tempfile::tempdir().expect("tempdir");
-    std::fs::create_dir_all(dir.path().join("media")).expect("bucket");
+    let node = serve_media_dir(dir.path());
     std::fs::write(dir.path().join("media/clip.mp4"), b"not really a movie").expect("write");
-    let node = start_binary(
-        &[
-            "serve",
-            "media",
-            "--listen",
-            "127.0.0.1:0",
-            "--data",
-            "data",
-        ],
-        dir.path(),
-        &[],
-    );
+
     let server = node.url("");
     let (ok, out, err) = reelay(
         &[

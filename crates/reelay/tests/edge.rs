@@ -118,28 +118,11 @@ async fn fmp4_init_sections_are_forwarded_before_their_segments() {
         .await
         .expect("init");
     assert_eq!(init.status(), 200);
-    let url = relay.control.url("/live/cam/index.m3u8");
-    let (ok, _, err) = tokio::task::spawn_blocking(move || {
-        run_tool(
-            "ffmpeg",
-            &[
-                "-v",
-                "error",
-                "-live_start_index",
-                "0",
-                "-i",
-                &url,
-                "-t",
-                "2",
-                "-f",
-                "null",
-                "-",
-            ],
-        )
-    })
-    .await
-    .expect("join");
-    assert!(ok, "decoding the forwarded fMP4 failed: {err}");
+    let decoded = common::live::decode_live(relay.control.url("/live/cam/index.m3u8"), 2).await;
+    assert!(
+        decoded.is_ok(),
+        "decoding the forwarded fMP4 failed: {decoded:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -49,6 +49,24 @@ async fn forward(
         .as_u16()
 }
 
+async fn text(url: String) -> String {
+    reqwest::get(url)
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn json(url: String) -> Value {
+    reqwest::get(url)
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
 async fn source_id(server: &TestServer, name: &str) -> String {
     create_source(server, name).await["id"]
         .as_str()
@@ -80,12 +98,7 @@ async fn edge_routes_need_the_edges_own_token() {
         .await
         .expect("register");
     assert_eq!(resp.status(), 200);
-    let edges: Value = reqwest::get(server.url("/api/v1/edges"))
-        .await
-        .expect("list")
-        .json()
-        .await
-        .expect("json");
+    let edges: Value = json(server.url("/api/v1/edges")).await;
     assert_eq!(edges["edges"][0]["online"], true, "{edges}");
     assert!(
         edges["edges"][0].get("token").is_none(),
@@ -153,12 +166,7 @@ async fn uploads_are_idempotent_by_source_and_sequence_number() {
         forward(&server, &token, &id, 1, NOW_MS + 1000, true).await,
         201
     );
-    let text = reqwest::get(server.url("/live/cam/index.m3u8"))
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let text = text(server.url("/live/cam/index.m3u8")).await;
     assert_eq!(
         text.lines()
             .filter(|l| l.ends_with(".ts"))
@@ -173,12 +181,7 @@ async fn uploads_are_idempotent_by_source_and_sequence_number() {
         .await
         .expect("bytes");
     assert_eq!(seg.len(), 188 * 2);
-    let source: Value = reqwest::get(server.url("/api/v1/sources/cam"))
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let source: Value = json(server.url("/api/v1/sources/cam")).await;
     assert_eq!(
         source["next_msn"], 2,
         "the control's numbering follows the edge's"
@@ -206,12 +209,7 @@ async fn after_a_gap_the_live_window_restarts_with_a_discontinuity() {
             201
         );
     }
-    let text = reqwest::get(server.url("/live/cam/index.m3u8"))
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let text = text(server.url("/live/cam/index.m3u8")).await;
     common::live::assert_valid_playlist(&text);
     assert!(
         text.contains("#EXT-X-MEDIA-SEQUENCE:7\n"),
@@ -257,12 +255,7 @@ async fn backfilled_segments_go_to_recordings_only() {
         201,
         "recordings dedupe too"
     );
-    let live = reqwest::get(server.url("/live/cam/index.m3u8"))
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let live = text(server.url("/live/cam/index.m3u8")).await;
     assert_eq!(
         live.lines()
             .filter(|l| l.ends_with(".ts"))
@@ -270,12 +263,7 @@ async fn backfilled_segments_go_to_recordings_only() {
         ["10.ts"],
         "{live}"
     );
-    let replay = reqwest::get(server.url(&format!("/recordings/{rec_id}/index.m3u8")))
-        .await
-        .expect("get")
-        .text()
-        .await
-        .expect("text");
+    let replay = text(server.url(&format!("/recordings/{rec_id}/index.m3u8"))).await;
     let files: Vec<&str> = replay.lines().filter(|l| l.ends_with(".ts")).collect();
     let expected: Vec<String> = (0..=10).map(|m| format!("{m}.ts")).collect();
     assert_eq!(files, expected, "{replay}");

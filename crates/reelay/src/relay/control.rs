@@ -163,10 +163,7 @@ pub async fn put_segment(
         .ok_or_else(|| ApiError::bad_request("segment files are <msn>.ts or <msn>.m4s"))?;
     let meta = SegmentMeta::from_headers(&headers).map_err(ApiError::bad_request)?;
     let source = forwarding_source(live, &row, &source_id).await?;
-    let dir = live.forwarded_dir(&source.id);
-    let part = format!("{}-{file}", crate::observe::random_u64());
-    let timeout = state.limits.body_timeout;
-    store_upload(&dir, &part, body, live.settings.max_segment_bytes, timeout).await?;
+    let path = receive(&state, live, &source, &file, body).await?;
     let segment = ForwardedSegment {
         msn,
         ext: ext.to_owned(),
@@ -176,10 +173,9 @@ pub async fn put_segment(
         map_file: meta.map_file,
         live: meta.live,
     };
-    let outcome = live
-        .accept_forwarded(&source, &segment, &dir.join(&part))
-        .await;
-    Ok(status_of(outcome?))
+    Ok(status_of(
+        live.accept_forwarded(&source, &segment, &path).await?,
+    ))
 }
 
 /// `PUT /api/v1/edge/sources/{source}/init/{file}`.
@@ -195,14 +191,25 @@ pub async fn put_init(
         return Err(ApiError::bad_request("init sections are init-<digits>.mp4"));
     }
     let source = forwarding_source(live, &row, &source_id).await?;
+    let path = receive(&state, live, &source, &file, body).await?;
+    Ok(status_of(
+        live.accept_forwarded_init(&source, &file, &path).await?,
+    ))
+}
+
+/// Streams a forwarded body to a uniquely named file (bounded like any segment); its path.
+async fn receive(
+    state: &AppState,
+    live: &Live,
+    source: &SourceRow,
+    file: &str,
+    body: Body,
+) -> Result<std::path::PathBuf, ApiError> {
     let dir = live.forwarded_dir(&source.id);
     let part = format!("{}-{file}", crate::observe::random_u64());
-    let timeout = state.limits.body_timeout;
-    store_upload(&dir, &part, body, live.settings.max_segment_bytes, timeout).await?;
-    let outcome = live
-        .accept_forwarded_init(&source, &file, &dir.join(&part))
-        .await;
-    Ok(status_of(outcome?))
+    let (max, timeout) = (live.settings.max_segment_bytes, state.limits.body_timeout);
+    store_upload(&dir, &part, body, max, timeout).await?;
+    Ok(dir.join(part))
 }
 
 fn status_of(outcome: Forwarded) -> StatusCode {

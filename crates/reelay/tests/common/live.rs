@@ -120,3 +120,32 @@ pub fn assert_valid_playlist(text: &str) {
         .collect();
     assert_eq!(parse_with_m3u8_rs(text), uris, "{text}");
 }
+
+/// Decodes `seconds` of a live playlist from its window's first segment with ffmpeg (a live
+/// playlist never ends, hence the limit); returns ffmpeg's stderr, which must be empty.
+pub async fn decode_live(url: String, seconds: u32) -> Result<(), String> {
+    tokio::task::spawn_blocking(move || {
+        let seconds = seconds.to_string();
+        let args = [
+            "-v",
+            "error",
+            "-live_start_index",
+            "0",
+            "-i",
+            &url,
+            "-t",
+            &seconds,
+            "-f",
+            "null",
+            "-",
+        ];
+        let (ok, _, err) = run_tool("ffmpeg", &args);
+        if ok && err.trim().is_empty() {
+            Ok(())
+        } else {
+            Err(err)
+        }
+    })
+    .await
+    .expect("join")
+}

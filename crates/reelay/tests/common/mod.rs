@@ -484,6 +484,21 @@ impl Drop for Proc {
     }
 }
 
+/// The real binary serving `dir/media` (created if missing) as the bucket `media`, open on
+/// loopback, with its data under `dir/data`.
+pub fn serve_media_dir(dir: &Path) -> Proc {
+    std::fs::create_dir_all(dir.join("media")).expect("media dir");
+    let args = [
+        "serve",
+        "media",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "data",
+    ];
+    start_binary(&args, dir, &[])
+}
+
 /// Runs the binary to completion (for startup errors): (success, stderr).
 pub fn run_binary(args: &[&str], cwd: &Path) -> (bool, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelay"))
