@@ -93,11 +93,7 @@ impl Live {
         }
         row.discontinuity = i64::from(discontinuity);
         if discontinuity {
-            self.sources
-                .add_discontinuity(&source.id)
-                .await
-                .map_err(db_err)?;
-            ch.discontinuities += 1;
+            self.count_discontinuity(&source.id, &mut ch).await?;
         }
         self.record(&row).await?;
         ch.recent.push_back(row);

@@ -327,11 +327,7 @@ impl Live {
             std::fs::rename(&path, self.segments_dir(&source.id).join(&file)).map_err(io_err)?;
             let discontinuity = seg.discontinuity || std::mem::take(&mut ch.pending_discontinuity);
             if discontinuity {
-                self.sources
-                    .add_discontinuity(&source.id)
-                    .await
-                    .map_err(db_err)?;
-                ch.discontinuities += 1;
+                self.count_discontinuity(&source.id, ch).await?;
             }
             let received = stat
                 .modified()
@@ -373,6 +369,13 @@ impl Live {
                     .await?;
             }
         }
+        Ok(())
+    }
+
+    /// One more discontinuity in `id`'s live window (persisted, for DISCONTINUITY-SEQUENCE).
+    async fn count_discontinuity(&self, id: &str, ch: &mut Channel) -> Result<(), StorageError> {
+        self.sources.add_discontinuity(id).await.map_err(db_err)?;
+        ch.discontinuities += 1;
         Ok(())
     }
 
