@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use common::relay::{
     CONTROL_CONFIG, Relay, durations_ms, get_text, pdt_ms, post_json, push_with_copy,
-    recording_playlist, segment_files, start_control, start_relay, start_relay_with, wait_for,
+    recording_playlist, segment_files, start_control, start_edge, start_relay, start_relay_with,
+    wait_for,
 };
 use common::run_tool;
 use serde_json::Value;
@@ -161,7 +162,9 @@ async fn an_edge_goes_offline_after_three_missed_intervals_not_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds() {
-    let Relay { dir, control, edge } = start_relay().await;
+    let Relay {
+        dir, control, edge, ..
+    } = start_relay().await;
     let local = dir.path().join("ffmpeg-out");
     let ffmpeg = push_with_copy(edge.url("/ingest/cam/index.m3u8"), local.clone(), 46, false);
     // Once 22 segments are live on the control, record from 20 s ago (from the edge's buffer).
@@ -277,11 +280,7 @@ async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the_buffer() {
-    let Relay {
-        dir: _dir,
-        control,
-        edge,
-    } = start_relay().await;
+    let Relay { control, edge, .. } = start_relay().await;
     let client = reqwest::Client::new();
     let set_streaming = |on: bool| {
         client
@@ -349,9 +348,7 @@ async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the
 async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() {
     let config = format!("{CONTROL_CONFIG}offline_stops_recordings = true\n");
     let Relay {
-        dir: _dir,
-        control,
-        mut edge,
+        control, mut edge, ..
     } = start_relay_with(&config).await;
     common::live::push_synthetic(&format!("http://{}", edge.addr), "cam", 0, &["a.ts"]).await;
     wait_for(
@@ -381,5 +378,55 @@ async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() 
     assert!(
         end <= killed,
         "stopped at the last contact ({end}), not when noticed"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_that_lost_its_data_never_reuses_a_sequence_number() {
+    let Relay {
+        dir,
+        control,
+        edge,
+        edge_token,
+    } = start_relay().await;
+    let push = |edge: &common::Proc, names: &'static [&'static str]| {
+        let base = format!("http://{}", edge.addr);
+        async move { common::live::push_synthetic(&base, "cam", 0, names).await }
+    };
+    let listed = |last: &'static str| {
+        let url = control.url("/live/cam/index.m3u8");
+        wait_for(
+            "the segment on the control",
+            Duration::from_secs(20),
+            move || {
+                let url = url.clone();
+                async move {
+                    let (_, text) = get_text(url).await;
+                    segment_files(&text)
+                        .last()
+                        .is_some_and(|f| f == last)
+                        .then_some(text)
+                }
+            },
+        )
+    };
+    push(&edge, &["a0.ts", "a1.ts", "a2.ts"]).await;
+    let before = listed("2.ts").await;
+    // The edge dies and its disk is wiped; a new one starts with the same identity.
+    drop(edge);
+    std::fs::remove_dir_all(dir.path().join("edge")).expect("wipe the edge");
+    let edge = start_edge(dir.path(), &control, &edge_token).await;
+    push(&edge, &["b0.ts", "b1.ts"]).await;
+    let after = listed("4.ts").await;
+    common::live::assert_valid_playlist(&after);
+    assert_eq!(
+        segment_files(&after),
+        ["0.ts", "1.ts", "2.ts", "3.ts", "4.ts"],
+        "{before}\n{after}"
+    );
+    assert!(
+        after.contains("#EXT-X-DISCONTINUITY\n#EXT-X-PROGRAM-DATE-TIME")
+            && after.find("3.ts") > after.find("#EXT-X-DISCONTINUITY\n"),
+        "a new stream after the restart starts with a discontinuity: {after}"
     );
 }

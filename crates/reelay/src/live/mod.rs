@@ -228,7 +228,9 @@ impl Live {
                 .last()
                 .and_then(|r| r.map_file.clone())
                 .map(|f| (String::new(), f)),
-            pending_discontinuity: !rows.is_empty(),
+            // After a restart (or, on an edge, a wiped disk: the source has history but no
+            // buffer) the next segment starts a new stream for players.
+            pending_discontinuity: !rows.is_empty() || source.next_msn > 0,
             recent: rows.into(),
             discontinuities: u64::try_from(source.discontinuities).unwrap_or(0),
             assigned: VecDeque::new(),

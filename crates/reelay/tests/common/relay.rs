@@ -15,6 +15,7 @@ pub struct Relay {
     pub dir: tempfile::TempDir,
     pub control: Proc,
     pub edge: Proc,
+    pub edge_token: String,
 }
 
 pub fn start_control(dir: &Path, listen: &str) -> Proc {
@@ -82,19 +83,30 @@ pub async fn start_relay_with(control_config: &str) -> Relay {
         r#"{"name":"cam","target_duration":1}"#,
     )
     .await;
+    let edge = start_edge(dir.path(), &control, &edge_token).await;
+    Relay {
+        dir,
+        control,
+        edge,
+        edge_token,
+    }
+}
+
+/// Starts an edge node (data in `dir/edge`) for `control`, and waits until it knows `cam`.
+pub async fn start_edge(dir: &Path, control: &Proc, token: &str) -> Proc {
     let control_url = control.url("");
     let args = [
         "edge",
         "--control",
         &control_url,
         "--token",
-        &edge_token,
+        token,
         "--listen",
         "127.0.0.1:0",
         "--data",
         "edge",
     ];
-    let edge = start_binary(&args, dir.path(), &[]);
+    let edge = start_binary(&args, dir, &[]);
     let source_on_edge = edge.url("/api/v1/sources/cam");
     wait_for(
         "the edge to learn the source",
@@ -105,7 +117,7 @@ pub async fn start_relay_with(control_config: &str) -> Relay {
         },
     )
     .await;
-    Relay { dir, control, edge }
+    edge
 }
 
 /// ffmpeg pushing `seconds` of 1-second segments to the edge by PUT, and writing the very same
