@@ -137,6 +137,8 @@ fn finish_state(
     live: crate::live::Live,
 ) -> AppState {
     let mut state = AppState::new(buckets, config.read_budget, auth, db);
+    let mut live = live;
+    live.metrics = state.metrics.relay.clone();
     state.live = Some(Arc::new(live));
     if let Some(settings) = &config.cache {
         state = state.with_cache(settings.clone());

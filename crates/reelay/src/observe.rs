@@ -78,6 +78,7 @@ pub struct Metrics {
     ttfb: Family<RouteLabel, Histogram, fn() -> Histogram>,
     bytes_sent: Family<RouteLabel, Counter>,
     pub cache: CacheCounters,
+    pub relay: crate::relay::metrics::RelayMetrics,
 }
 
 impl Default for Metrics {
@@ -137,12 +138,15 @@ impl Default for Metrics {
         ] {
             registry.register(name, help, counter.clone());
         }
+        let relay = crate::relay::metrics::RelayMetrics::default();
+        relay.register(&mut registry);
         Self {
             registry: Mutex::new(registry),
             requests,
             ttfb,
             bytes_sent,
             cache,
+            relay,
         }
     }
 }

@@ -86,6 +86,24 @@ async fn live_hls_flows_through_the_edge_to_the_control_playlist() {
             "segment {msn} differs from what ffmpeg wrote"
         );
     }
+    // The relay's metrics say the same on both sides.
+    let metric = |text: &str, name: &str| -> f64 {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+            .unwrap_or_else(|| panic!("no {name} in /metrics"))
+    };
+    let (_, edge_metrics) = get_text(relay.edge.url("/metrics")).await;
+    let (_, control_metrics) = get_text(relay.control.url("/metrics")).await;
+    assert_eq!(metric(&edge_metrics, "reelay_edge_link_up"), 1.0);
+    assert!(metric(&edge_metrics, "reelay_edge_segments_forwarded_live_total") >= 6.0);
+    assert!(metric(&edge_metrics, "reelay_live_segments_ingested_total") >= 6.0);
+    assert!(metric(&control_metrics, "reelay_live_segments_received_total") >= 6.0);
+    assert!(metric(&control_metrics, "reelay_live_segment_lag_seconds_count") >= 6.0);
+    assert_eq!(
+        metric(&control_metrics, "reelay_edges_online"),
+        1.0,
+        "{control_metrics}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

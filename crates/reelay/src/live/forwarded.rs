@@ -87,6 +87,7 @@ impl Live {
             .await
             .map_err(db_err)?;
         self.add_to_recordings(&row).await?;
+        self.metrics.received.inc();
         if !into_window {
             let _ = std::fs::remove_file(segments_dir.join(&row.file));
             return Ok(Forwarded::Stored);
@@ -96,6 +97,9 @@ impl Live {
             self.count_discontinuity(&source.id, &mut ch).await?;
         }
         self.record(&row).await?;
+        let end_ms = row.pdt_ms.saturating_add(row.duration_ms);
+        let lag_ms = super::now_ms().saturating_sub(end_ms).max(0);
+        self.metrics.lag.observe(lag_ms as f64 / 1000.0);
         ch.recent.push_back(row);
         self.prune(&source.id, &mut ch).await?;
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));

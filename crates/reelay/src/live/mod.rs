@@ -126,6 +126,7 @@ pub struct Live {
     pub hold: Option<Arc<dyn Hold>>,
     /// Edge nodes that forward to this node.
     pub edges: crate::relay::edges::Edges,
+    pub metrics: crate::relay::metrics::RelayMetrics,
 }
 
 fn now_ms() -> i64 {
@@ -150,6 +151,7 @@ impl Live {
             arrivals: tokio::sync::watch::Sender::new(0),
             hold: None,
             edges: crate::relay::edges::Edges::new(db.clone(), Default::default()),
+            metrics: Default::default(),
             db,
         }
     }
@@ -354,6 +356,7 @@ impl Live {
                 ch.assigned.pop_front();
             }
             accepted += 1;
+            self.metrics.ingested.inc();
         }
         self.prune(&source.id, ch).await?;
         if accepted > 0 {

@@ -228,6 +228,10 @@ pub async fn sweep_liveness(live: Arc<Live>) {
         let Ok(edges) = live.edges.list().await else {
             continue;
         };
+        let online = edges.iter().filter(|e| live.edges.online(e)).count();
+        live.metrics
+            .edges_online
+            .set(i64::try_from(online).unwrap_or(i64::MAX));
         for edge in edges {
             let online = live.edges.online(&edge);
             if online {

@@ -66,7 +66,10 @@ impl EdgeRelay {
         let mut attempt = 0;
         loop {
             match self.link.register().await {
-                Ok(r) => tracing::info!(edge = r.name, "registered with the control node"),
+                Ok(r) => {
+                    self.live.metrics.link_up.set(1);
+                    tracing::info!(edge = r.name, "registered with the control node");
+                }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot register with the control node");
                     tokio::time::sleep(backoff(attempt, random_u64())).await;
@@ -85,6 +88,7 @@ impl EdgeRelay {
                         }
                     }
                     Err(e) => {
+                        self.live.metrics.link_up.set(0);
                         tracing::warn!(error = %e, "lost the control node");
                         tokio::time::sleep(backoff(attempt, random_u64())).await;
                         attempt = attempt.saturating_add(1);
@@ -170,7 +174,15 @@ impl EdgeRelay {
                 .unwrap_or_else(|p| p.into_inner())
                 .retain(|(s, _)| *s != segment.source_id);
         }
+        if result.is_err() {
+            self.live.metrics.forward_failures.inc();
+        }
         result?;
+        if live {
+            self.live.metrics.forwarded_live.inc();
+        } else {
+            self.live.metrics.backfilled.inc();
+        }
         self.forward.confirm(&segment.source_id, segment.msn).await;
         Ok(())
     }

@@ -8,4 +8,5 @@ pub mod edge;
 pub mod edges;
 pub mod forward;
 pub mod link;
+pub mod metrics;
 pub mod protocol;
