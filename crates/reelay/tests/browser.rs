@@ -16,6 +16,10 @@ fn artifacts() -> PathBuf {
 
 /// Runs a scenario; panics with the browser's account of what went wrong.
 fn scenario(name: &str, node: &Proc, arg: Option<&str>) {
+    scenario_with(name, node, arg, &[]);
+}
+
+fn scenario_with(name: &str, node: &Proc, arg: Option<&str>, more: &[&str]) {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/browser/run.mjs");
     let (base, out) = (node.url(""), artifacts());
     let mut args = vec![
@@ -25,6 +29,7 @@ fn scenario(name: &str, node: &Proc, arg: Option<&str>) {
         out.to_str().expect("path"),
     ];
     args.extend(arg);
+    args.extend(more);
     let (ok, stdout, stderr) = run_tool("node", &args);
     assert!(ok, "browser scenario {name} failed:\n{stdout}\n{stderr}");
 }
@@ -112,4 +117,48 @@ async fn the_live_preview_plays_with_hls_js_and_a_recording_replays() {
         .expect("ffmpeg must be installed (scripts/install-test-deps)");
     let _encoder = Encoder(encoder);
     tokio::task::block_in_place(|| scenario("live", &node, None));
+}
+
+/// Makes a token with `reelay token`: (secret, its `[[token]]` entry).
+fn make_token(role: &str) -> (String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_reelay"))
+        .args(["token", "--role", role])
+        .output()
+        .expect("reelay token");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let secret = text
+        .split_whitespace()
+        .find(|w| w.starts_with("rly_"))
+        .expect("a token")
+        .to_owned();
+    let entry = text[text.find("[[token]]").expect("entry")..].to_owned();
+    (secret, entry)
+}
+
+#[test]
+fn uploads_without_permission_or_over_the_limit_say_so() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (read, read_entry) = make_token("read");
+    let (write, write_entry) = make_token("write");
+    let config = format!("[server]\nmax_upload = \"1MiB\"\n\n{read_entry}\n{write_entry}\n");
+    std::fs::write(dir.path().join("reelay.toml"), config).expect("config");
+    std::fs::create_dir_all(dir.path().join("media")).expect("media");
+    let args = [
+        "serve",
+        "media",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "data",
+        "--config",
+        "reelay.toml",
+    ];
+    let node = common::start_binary(&args, dir.path(), &[]);
+    let file = dir.path().join("two-mib.bin");
+    std::fs::write(&file, common::pattern(2 << 20)).expect("write");
+    scenario_with("denied", &node, file.to_str(), &[&read, &write]);
+    assert!(
+        !dir.path().join("media/two-mib.bin").exists(),
+        "nothing was stored"
+    );
 }

@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
-const [scenario, base, artifacts, arg] = process.argv.slice(2);
+const [scenario, base, artifacts, arg, ...rest] = process.argv.slice(2);
 mkdirSync(artifacts, { recursive: true });
 
 const browser = await chromium.launch({
@@ -18,7 +18,11 @@ const context = await browser.newContext({ viewport: { width: 1100, height: 760 
 const page = await context.newPage();
 const problems = [];
 page.on('pageerror', (e) => problems.push(`page error: ${e.message}`));
-page.on('console', (m) => { if (m.type() === 'error') problems.push(`console: ${m.text()}`); });
+page.on('console', (m) => {
+  if (m.type() !== 'error') return;
+  const status = Number(m.text().match(/status of (\d{3})/)?.[1]);
+  if (!expectedFailures.has(status)) problems.push(`console: ${m.text()}`);
+});
 page.on('response', (r) => { if (r.status() >= 400 && !expectedFailures.has(r.status())) problems.push(`${r.status()} ${r.url()}`); });
 const expectedFailures = new Set();
 
@@ -87,6 +91,34 @@ const scenarios = {
     await page.reload();
     await page.getByRole('link', { name }).waitFor();
     assert.equal(await page.getByRole('link', { name: 'cancelled.bin' }).count(), 0, `${partial} must not be listed`);
+  },
+
+  // A node with tokens: sign in; a read token cannot upload, and a file over the upload limit is
+  // too large — both said plainly.
+  async denied() {
+    const [readToken, writeToken] = rest;
+    expectedFailures.add(401).add(403).add(413);
+    const signIn = async (token) => {
+      await page.locator('#signin').waitFor();
+      await page.fill('#token', token);
+      await page.getByRole('button', { name: 'sign in' }).click();
+      await page.locator('#dropzone').waitFor(); // back in the folder, signed in
+    };
+    const uploadFails = async (because) => {
+      await page.locator('#files').setInputFiles(arg);
+      const item = page.locator('.upload').last();
+      await item.and(page.locator('.done, .failed')).waitFor();
+      const text = await item.textContent();
+      assert.ok((await item.getAttribute('class')).includes('failed'), text);
+      assert.match(text, because);
+    };
+    await page.goto(`${base}/#/b/media/`);
+    await signIn(readToken);
+    await uploadFails(/no permission/);
+    await page.getByRole('button', { name: 'sign out' }).click();
+    await signIn(writeToken);
+    await uploadFails(/too large/);
+    await page.screenshot({ path: join(artifacts, 'denied.png') });
   },
 
   // Live preview plays with hls.js; record from 10 s ago, stop, replay.
