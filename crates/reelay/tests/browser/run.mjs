@@ -124,6 +124,16 @@ const scenarios = {
   // Live preview plays with hls.js; record from 10 s ago, stop, replay.
   async live() {
     await page.goto(`${base}/#/live`);
+    const row = page.locator('tr.source', { hasText: 'cam' });
+    await row.waitFor();
+    assert.match(await row.textContent(), /direct/);
+    // The streaming switch changes the source.
+    const streaming = () => page.evaluate(() => fetch('/api/v1/sources/cam').then((r) => r.json()).then((s) => s.streaming));
+    const toggle = row.getByRole('checkbox', { name: 'streaming of cam' });
+    await toggle.uncheck();
+    for (let i = 0; (await streaming()) !== false; i++) { assert.ok(i < 50, 'streaming off'); await page.waitForTimeout(100); }
+    await toggle.check();
+    for (let i = 0; (await streaming()) !== true; i++) { assert.ok(i < 50, 'streaming on'); await page.waitForTimeout(100); }
     await page.getByRole('link', { name: 'cam' }).click();
     await page.locator('#preview').waitFor();
     const engine = await page.$eval('#preview', (v) => v.dataset.engine);
