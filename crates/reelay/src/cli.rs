@@ -94,25 +94,20 @@ pub struct ServeArgs {
     pub config: Option<PathBuf>,
 }
 
-/// Resolves when SIGINT or SIGTERM arrives.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        if tokio::signal::ctrl_c().await.is_err() {
-            std::future::pending::<()>().await;
+/// A future that resolves when SIGINT or SIGTERM arrives. The handlers are installed by this
+/// call, not when the future is first polled: once "listening on" is printed, a SIGTERM must
+/// already mean a graceful shutdown (a test that signals right after its first response found
+/// the process killed by the default disposition on a loaded machine).
+fn shutdown_signal() -> anyhow::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+    let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle SIGINT")?;
+    Ok(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        () = ctrl_c => {}
-        () = term => {}
-    }
+    })
 }
 
 /// Raises the open-file soft limit to the hard limit: every viewer is a socket, and a default
@@ -172,6 +167,7 @@ async fn run_node(config: &Config, state: crate::app::AppState) -> anyhow::Resul
     for bucket in state.buckets.list() {
         tracing::info!(bucket = bucket.name, kind = bucket.kind, "serving bucket");
     }
+    let shutdown = shutdown_signal()?;
     println!("listening on http://{addr}");
     let options = ServerOptions {
         header_timeout: config.header_timeout,
@@ -179,6 +175,6 @@ async fn run_node(config: &Config, state: crate::app::AppState) -> anyhow::Resul
         write_timeout: config.write_timeout,
         grace: config.shutdown_grace,
     };
-    serve(listener, app(state), options, shutdown_signal()).await;
+    serve(listener, app(state), options, shutdown).await;
     Ok(())
 }

@@ -167,6 +167,11 @@ fn the_grace_deadline_cuts_a_stalled_client_and_still_exits_zero() {
     write!(s, "GET /media/m/big.mp4 HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
     let mut first = [0u8; 1024];
     assert!(s.read(&mut first).expect("first bytes") > 0);
+    assert!(
+        first.starts_with(b"HTTP/1.1 200 "),
+        "{}",
+        String::from_utf8_lossy(&first)
+    );
     // The client now stops reading: the server cannot finish within the grace period.
     proc.terminate();
     proc.wait_for_log("grace period over");

@@ -298,7 +298,12 @@ async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the_buffer() {
-    let Relay { control, edge, .. } = start_relay().await;
+    let Relay {
+        dir: _dir,
+        control,
+        edge,
+        ..
+    } = start_relay().await;
     let client = reqwest::Client::new();
     let set_streaming = |on: bool| {
         client
@@ -366,7 +371,10 @@ async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the
 async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() {
     let config = format!("{CONTROL_CONFIG}offline_stops_recordings = true\n");
     let Relay {
-        control, mut edge, ..
+        dir: _dir,
+        control,
+        mut edge,
+        ..
     } = start_relay_with(&config).await;
     common::live::push_synthetic(&format!("http://{}", edge.addr), "cam", 0, &["a.ts"]).await;
     wait_for(

@@ -68,7 +68,13 @@ pub async fn push_synthetic(base: &str, source: &str, encoder_seq: u64, names: &
             .send()
             .await
             .expect("segment");
-        assert_eq!(resp.status(), 201);
+        let status = resp.status();
+        assert_eq!(
+            status,
+            201,
+            "{name}: {}",
+            resp.text().await.unwrap_or_default()
+        );
     }
     let mut text = format!(
         "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{encoder_seq}\n"

@@ -450,14 +450,21 @@ impl Proc {
 
     /// Waits for a stderr line containing `needle`.
     pub fn wait_for_log(&self, needle: &str) {
+        let mut seen = Vec::new();
         loop {
             let line = self
                 .stderr_lines
                 .recv_timeout(Duration::from_secs(30))
-                .unwrap_or_else(|_| panic!("no log line containing {needle:?}"));
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "no log line containing {needle:?} ({e}); it logged:\n{}",
+                        seen.join("\n")
+                    )
+                });
             if line.contains(needle) {
                 return;
             }
+            seen.push(line);
         }
     }
 
@@ -481,6 +488,11 @@ impl Drop for Proc {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            // The test failed: what the process logged is part of the story.
+            let lines: Vec<String> = self.stderr_lines.try_iter().collect();
+            eprintln!("--- reelay at {} logged:\n{}", self.addr, lines.join("\n"));
+        }
     }
 }
 

@@ -12,6 +12,7 @@ use super::{Proc, run_tool, start_binary};
 pub const CONTROL_CONFIG: &str = "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\n";
 
 pub struct Relay {
+    /// Both nodes' data: bind it (`dir: _dir`, not `..`) or it is deleted at once.
     pub dir: tempfile::TempDir,
     pub control: Proc,
     pub edge: Proc,
