@@ -40,6 +40,10 @@ use crate::api::{self, ErrorBody, ErrorDetail};
         api::edges::list_edges,
         api::edges::get_edge,
         api::edges::delete_edge,
+        crate::relay::control::register,
+        crate::relay::control::state,
+        crate::relay::control::put_segment,
+        crate::relay::control::put_init,
         crate::media::media_by_path,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
@@ -50,6 +54,7 @@ use crate::api::{self, ErrorBody, ErrorDetail};
         (name = "access", description = "API tokens and signed playback URLs"),
         (name = "media", description = "Playback with RFC 9110 ranges and conditionals"),
         (name = "live", description = "Live HLS sources: ingest tokens, streaming, playlists"),
+        (name = "edge protocol", description = "Called by edge nodes with their own token (rle_…)"),
     )
 )]
 pub struct ApiDoc;

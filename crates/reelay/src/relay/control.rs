@@ -42,7 +42,11 @@ fn interval_ms(live: &Live) -> u64 {
     u64::try_from(live.edges.liveness.interval.as_millis()).unwrap_or(u64::MAX)
 }
 
-/// `POST /api/v1/edge/register`.
+/// Edge protocol: register (an edge's first call, and after each reconnect).
+#[utoipa::path(post, path = "/api/v1/edge/register", tag = "edge protocol",
+    responses((status = 200, description = "registered", body = Registered),
+        (status = 401, description = "not an edge token", body = crate::api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -105,6 +109,11 @@ pub struct StateQuery {
 /// `GET /api/v1/edge/state?version=V`: answers at once if the state is not `V`, otherwise when
 /// it changes or after one interval. Changes made through this node wake it at once; changes
 /// through another node sharing the database are seen within a second.
+#[utoipa::path(get, path = "/api/v1/edge/state", tag = "edge protocol",
+    params(("version" = Option<String>, Query, description = "the version the edge has")),
+    responses((status = 200, description = "the desired state (long-poll)", body = DesiredState),
+        (status = 401, description = "not an edge token", body = crate::api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn state(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -150,7 +159,18 @@ async fn forwarding_source(
     }
 }
 
-/// `PUT /api/v1/edge/sources/{source}/segments/{file}`.
+/// Edge protocol: forward a segment, idempotent by (source, msn). Headers `reelay-duration-ms`,
+/// `reelay-pdt-ms` (required), `reelay-discontinuity`, `reelay-live` (0/1), `reelay-map`.
+#[utoipa::path(put, path = "/api/v1/edge/sources/{source}/segments/{file}", tag = "edge protocol",
+    params(("source" = String, Path, description = "source id"),
+        ("file" = String, Path, description = "<msn>.ts or <msn>.m4s")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
+        (status = 400, description = "a bad name or header", body = crate::api::ErrorBody),
+        (status = 401, description = "not an edge token", body = crate::api::ErrorBody),
+        (status = 409, description = "another edge's source, or its init section is missing", body = crate::api::ErrorBody),
+        (status = 413, description = "larger than live.max_segment", body = crate::api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn put_segment(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
@@ -178,7 +198,15 @@ pub async fn put_segment(
     ))
 }
 
-/// `PUT /api/v1/edge/sources/{source}/init/{file}`.
+/// Edge protocol: forward an fMP4 init section (before the segments naming it).
+#[utoipa::path(put, path = "/api/v1/edge/sources/{source}/init/{file}", tag = "edge protocol",
+    params(("source" = String, Path, description = "source id"),
+        ("file" = String, Path, description = "init-<digits>.mp4")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
+        (status = 400, description = "a bad name", body = crate::api::ErrorBody),
+        (status = 401, description = "not an edge token", body = crate::api::ErrorBody)),
+    security(("bearer" = [])))]
 pub async fn put_init(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
