@@ -96,6 +96,7 @@ pub async fn desired_state(live: &Live, edge_id: &str) -> Result<DesiredState, A
             ingest_token_hash: s.ingest_token_hash,
             streaming: s.streaming != 0,
             next_msn: s.next_msn,
+            created_at: s.created_at,
         })
         .collect();
     Ok(DesiredState::new(interval_ms(live), sources, recordings))

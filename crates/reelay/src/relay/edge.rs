@@ -112,7 +112,7 @@ impl EdgeRelay {
                 streaming: i64::from(s.streaming),
                 next_msn: s.next_msn,
                 discontinuities: 0,
-                created_at: 0,
+                created_at: s.created_at,
                 edge_id: None,
             };
             if let Err(e) = sources.mirror(&row).await {

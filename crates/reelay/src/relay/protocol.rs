@@ -41,6 +41,9 @@ pub struct EdgeSource {
     pub streaming: bool,
     /// The lowest sequence number the edge may assign next.
     pub next_msn: i64,
+    /// Unix seconds.
+    #[serde(default)]
+    pub created_at: i64,
 }
 
 /// A recording: segments overlapping `[start_ms, end_ms)` must reach the control.
