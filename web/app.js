@@ -6,7 +6,7 @@
 import { $, AuthRequired, TOKEN_KEY, onRefresh, setStatus, show, token } from './core.js';
 import { showBuckets, showFolder } from './library.js';
 import { showMediaPlayer, showRecordingPlayer, stopPlayback } from './player.js';
-import { showSources, showSource } from './live.js';
+import { showSources, showSource, stopRefreshing } from './live.js';
 
 function showSignIn(message) {
   show('#signin');
@@ -16,6 +16,7 @@ function showSignIn(message) {
 async function route() {
   const hash = location.hash.slice(1) || '/';
   stopPlayback();
+  stopRefreshing();
   setStatus('');
   $('#signout').hidden = !token();
   $('#tab-live').classList.toggle('current', hash.startsWith('/live') || hash.startsWith('/rec/'));

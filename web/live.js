@@ -5,6 +5,16 @@
 import { $, api, el, playableUrl, refresh, setCrumbs, setStatus, show } from './core.js';
 import { attach } from './player.js';
 
+// The page's state is refreshed every few seconds while visible: texts in place, rows only when
+// the set changes (so a click never lands on a row being replaced).
+const REFRESH_MS = 5000;
+let timer = null;
+function every(fn) {
+  stopRefreshing();
+  timer = setInterval(() => { if (!document.hidden) fn().catch(() => {}); }, REFRESH_MS);
+}
+export function stopRefreshing() { clearInterval(timer); timer = null; }
+
 function age(iso) {
   if (!iso) return 'none yet';
   const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
@@ -34,21 +44,38 @@ function streamingToggle(src) {
   return el('label', { className: 'switch' }, box, ' on');
 }
 
+function sourceRow(src) {
+  const name = el('a', { href: `#/live/${encodeURIComponent(src.name)}`, textContent: src.name });
+  const row = el('tr', { className: 'source' },
+    el('td', {}, name),
+    el('td', { className: 'state' }),
+    el('td', { className: 'age hide-narrow' }),
+    el('td', {}, streamingToggle(src)));
+  row.dataset.id = src.id;
+  updateRow(row, src);
+  return row;
+}
+
+function updateRow(row, src) {
+  const state = row.querySelector('.state');
+  state.textContent = stateOf(src);
+  state.classList.toggle('offline', Boolean(src.edge && !src.edge_online));
+  row.querySelector('.age').textContent = age(src.last_segment_at);
+}
+
 export async function showSources() {
   show('#live');
   setCrumbs([['live', '#/live']]);
   const { sources } = await api('/api/v1/sources');
   const tbody = $('#sources tbody');
-  tbody.replaceChildren();
+  tbody.replaceChildren(...sources.map(sourceRow));
   if (!sources.length) setStatus('No live sources yet: create one with POST /api/v1/sources.');
-  for (const src of sources) {
-    const name = el('a', { href: `#/live/${encodeURIComponent(src.name)}`, textContent: src.name });
-    tbody.append(el('tr', { className: 'source' },
-      el('td', {}, name),
-      el('td', { className: src.edge && !src.edge_online ? 'offline' : '', textContent: stateOf(src) }),
-      el('td', { className: 'hide-narrow', textContent: age(src.last_segment_at) }),
-      el('td', {}, streamingToggle(src))));
-  }
+  every(async () => {
+    const now = (await api('/api/v1/sources')).sources;
+    const rows = [...tbody.children];
+    if (now.map((s) => s.id).join() !== rows.map((r) => r.dataset.id).join()) return showSources();
+    now.forEach((src, i) => updateRow(rows[i], src));
+  });
 }
 
 function recordingRow(rec) {
@@ -85,15 +112,26 @@ export async function showSource(name) {
   current = src;
   setCrumbs([['live', '#/live'], [src.name, location.hash]]);
   $('#source-title').textContent = src.name;
-  $('#source-state').replaceChildren(`${stateOf(src)} · newest segment ${age(src.last_segment_at)} · streaming `, streamingToggle(src));
+  const info = el('span', { textContent: `${stateOf(src)} · newest segment ${age(src.last_segment_at)}` });
+  $('#source-state').replaceChildren(info, ' · streaming ', streamingToggle(src));
   if (src.last_segment_at) {
     attach($('#preview-slot'), await playableUrl(`/live/${encodeURIComponent(src.name)}/index.m3u8`, { prefix: true }), { live: true, id: 'preview' });
   } else {
     $('#preview-slot').replaceChildren(el('p', { className: 'meta', textContent: 'Nothing received yet: push HLS to ' + src.ingest_url + '/index.m3u8' }));
   }
-  const { recordings } = await api(`/api/v1/recordings?source=${encodeURIComponent(src.id)}`);
-  const tbody = $('#recordings tbody');
-  tbody.replaceChildren(...recordings.slice().reverse().map(recordingRow));
+  let shown = '';
+  const showRecordings = async () => {
+    const { recordings } = await api(`/api/v1/recordings?source=${encodeURIComponent(src.id)}`);
+    const json = JSON.stringify(recordings);
+    if (json !== shown) $('#recordings tbody').replaceChildren(...recordings.slice().reverse().map(recordingRow));
+    shown = json;
+  };
+  await showRecordings();
+  every(async () => {
+    const now = await api(`/api/v1/sources/${encodeURIComponent(src.id)}`);
+    info.textContent = `${stateOf(now)} · newest segment ${age(now.last_segment_at)}`;
+    await showRecordings();
+  });
 }
 
 $('#record').addEventListener('submit', async (e) => {
