@@ -134,7 +134,10 @@ const scenarios = {
     for (let i = 0; (await streaming()) !== false; i++) { assert.ok(i < 50, 'streaming off'); await page.waitForTimeout(100); }
     await toggle.check();
     for (let i = 0; (await streaming()) !== true; i++) { assert.ok(i < 50, 'streaming on'); await page.waitForTimeout(100); }
-    await page.getByRole('link', { name: 'cam' }).click();
+    // The list refreshes by itself: a source created elsewhere shows up without navigating.
+    await page.evaluate(() => fetch('/api/v1/sources', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"name":"cam2"}' }));
+    await page.locator('tr.source', { hasText: 'cam2' }).waitFor({ timeout: 15000 });
+    await page.getByRole('link', { name: 'cam', exact: true }).click();
     await page.locator('#preview').waitFor();
     const engine = await page.$eval('#preview', (v) => v.dataset.engine);
     assert.equal(engine, 'hls.js', 'hls.js plays the live preview');
