@@ -5,10 +5,9 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use tokio::net::TcpListener;
 
-use crate::app::app;
 use crate::config::{Config, Overrides};
+use crate::http::{AppState, ServerOptions, app, serve};
 use crate::node::build_state;
-use crate::server::{ServerOptions, serve};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -130,7 +129,11 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     let state = build_state(&config).await?;
     if let Some(live) = &state.live {
-        tokio::spawn(crate::relay::control::sweep_liveness(live.clone()));
+        tokio::spawn(crate::relay::control::sweep_liveness(
+            live.clone(),
+            state.edges.clone(),
+            state.metrics.relay.clone(),
+        ));
     }
     run_node(&config, state).await
 }
@@ -144,7 +147,8 @@ pub async fn run_edge(args: EdgeArgs) -> anyhow::Result<()> {
     let state = crate::node::build_state_for(&config, Some(forward.clone())).await?;
     forward.attach(state.db.clone()).await?;
     let live = state.live.clone().context("the live relay")?;
-    EdgeRelay::new(live, forward, link, &config.data_dir).spawn();
+    let metrics = state.metrics.relay.clone();
+    EdgeRelay::new(live, forward, link, metrics, &config.data_dir).spawn();
     run_node(&config, state).await
 }
 
@@ -159,7 +163,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<Config> {
     Ok(config)
 }
 
-async fn run_node(config: &Config, state: crate::app::AppState) -> anyhow::Result<()> {
+async fn run_node(config: &Config, state: AppState) -> anyhow::Result<()> {
     let listener = TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;

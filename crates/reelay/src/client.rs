@@ -88,7 +88,9 @@ fn object_url(server: &str, bucket: &str, key: &str) -> anyhow::Result<url::Url>
             .map_err(|()| anyhow::anyhow!("--server cannot be a base URL"))?;
         segments.pop_if_empty();
         segments.extend(["api", "v1", "buckets", bucket, "objects"]);
-        segments.extend(key.split('/'));
+        if !key.is_empty() {
+            segments.extend(key.split('/'));
+        }
     }
     Ok(url)
 }
@@ -102,6 +104,7 @@ pub async fn run_upload(args: UploadArgs) -> anyhow::Result<()> {
         None => (dest.as_str(), String::new()),
     };
     let client = http_client()?;
+    check_bucket(&client, &args.client, bucket).await?;
     for file in files {
         let path = PathBuf::from(file);
         let name = path
@@ -112,6 +115,24 @@ pub async fn run_upload(args: UploadArgs) -> anyhow::Result<()> {
         upload_one(&client, &args, &path, url).await?;
     }
     Ok(())
+}
+
+/// Fails with the node's answer when `bucket` cannot be listed (missing, or no permission):
+/// said before any body is sent, since a node refuses an upload without reading it and the
+/// refusal can be lost to a broken pipe while the body is still being written.
+async fn check_bucket(
+    client: &reqwest::Client,
+    args: &ClientArgs,
+    bucket: &str,
+) -> anyhow::Result<()> {
+    let mut url = object_url(&args.server, bucket, "")?;
+    url.query_pairs_mut().append_pair("limit", "1");
+    let resp = with_token(client.get(url), args).send().await?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(failure(resp).await).with_context(|| format!("bucket {bucket:?}"))
+    }
 }
 
 async fn upload_one(

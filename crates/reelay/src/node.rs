@@ -11,14 +11,16 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::AnyPool;
 
-use crate::app::{AppState, Limits};
 use crate::auth::store::TokenStore;
-use crate::auth::token::random_bytes;
 use crate::auth::{Auth, Role};
 use crate::config::Config;
 use crate::db;
+use crate::http::{AppState, Limits, Services};
+use crate::live::Live;
+use crate::live::recordings::Recordings;
+use crate::relay::edges::Edges;
 use crate::storage::s3::S3Bucket;
-use crate::storage::{Bucket, Buckets, Origin};
+use crate::storage::{Backend, Buckets, Origin, ReadBudget, Reads};
 
 /// The signing key in `DATA/signing.key` (hex), created with mode 0600 at first start.
 pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
@@ -28,7 +30,7 @@ pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
             .filter(|k| k.len() >= 32)
             .with_context(|| format!("{} must hold at least 32 bytes as hex", path.display())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = random_bytes::<32>()?;
+            let key = crate::random::bytes::<32>()?;
             let hex = crate::hex::encode(&key);
             let mut file = std::fs::OpenOptions::new()
                 .write(true)
@@ -64,7 +66,7 @@ async fn load_api_buckets(buckets: &Buckets, db: &AnyPool) -> anyhow::Result<()>
         let created =
             std::time::UNIX_EPOCH + std::time::Duration::from_secs(created.max(0).unsigned_abs());
         let bucket = S3Bucket::new(profile, &remote)?;
-        buckets.insert(&name, Bucket::S3(bucket), Origin::Api, Some(created))?;
+        buckets.insert(&name, Backend::S3(bucket), Origin::Api, Some(created))?;
     }
     Ok(())
 }
@@ -80,9 +82,35 @@ pub async fn build_state_for(
     config: &Config,
     edge_hold: Option<Arc<dyn crate::live::Hold>>,
 ) -> anyhow::Result<AppState> {
-    let buckets = config.open_buckets()?;
+    let mut buckets = config.open_buckets()?;
+    buckets.set_reads(Reads::new(ReadBudget::new(config.read_budget), None));
     let db = db::connect(&config.metadata_url).await?;
     load_api_buckets(&buckets, &db).await?;
+    let auth = build_auth(config, &db).await?;
+    let mut services = Services::new(buckets, auth, db.clone());
+    if let Some(settings) = &config.cache {
+        services.enable_cache(settings.clone());
+    }
+    services.limits = Limits {
+        max_header_bytes: config.max_header_bytes,
+        max_upload: config.max_upload,
+        body_timeout: config.body_timeout,
+        cors_origins: config.cors_origins.clone(),
+    };
+    services.edges = Arc::new(Edges::new(db.clone(), config.liveness.clone()));
+    let reads = services.buckets.reads().clone();
+    let mut live = Live::new(db.clone(), &config.data_dir, config.live.clone(), reads);
+    live.metrics = services.metrics.live.clone();
+    match edge_hold {
+        Some(hold) => live.hold = Some(hold),
+        None => live.recordings = Some(recordings(config, &services.buckets, &db)?),
+    }
+    services.live = Some(Arc::new(live));
+    Ok(AppState::new(services))
+}
+
+/// Tokens, the signing key, and the secure default for non-loopback binds.
+async fn build_auth(config: &Config, db: &AnyPool) -> anyhow::Result<Auth> {
     let tokens = TokenStore::new(db.clone(), config.tokens.clone()).await?;
     let loopback = config.listen.ip().is_loopback();
     if !loopback && !tokens.any_tokens() {
@@ -98,7 +126,7 @@ pub async fn build_state_for(
         Some(key) => key.clone(),
         None => load_or_create_signing_key(&config.data_dir)?,
     };
-    let auth = Auth {
+    Ok(Auth {
         tokens,
         signing_key,
         loopback,
@@ -107,13 +135,11 @@ pub async fn build_state_for(
             .iter()
             .cloned()
             .collect::<HashSet<_>>(),
-    };
-    let mut live = crate::live::Live::new(db.clone(), &config.data_dir, config.live.clone());
-    live.edges = crate::relay::edges::Edges::new(db.clone(), config.liveness.clone());
-    if let Some(hold) = edge_hold {
-        live.hold = Some(hold);
-        return Ok(finish_state(config, buckets, auth, db, live));
-    }
+    })
+}
+
+/// The recordings bucket (a folder under the data directory unless configured).
+fn recordings(config: &Config, buckets: &Buckets, db: &AnyPool) -> anyhow::Result<Recordings> {
     let name = &config.recordings_bucket;
     if buckets.get(name).is_none() {
         let dir = config.buckets_dir().join(name);
@@ -122,32 +148,8 @@ pub async fn build_state_for(
         buckets.add_fs_from(name, &dir, Origin::DataDir)?;
     }
     let bucket = buckets.get(name).context("the recordings bucket")?;
-    live.recordings = Some(crate::live::recordings::Recordings {
+    Ok(Recordings {
         db: db.clone(),
         bucket,
-    });
-    Ok(finish_state(config, buckets, auth, db, live))
-}
-
-fn finish_state(
-    config: &Config,
-    buckets: Buckets,
-    auth: Auth,
-    db: AnyPool,
-    live: crate::live::Live,
-) -> AppState {
-    let mut state = AppState::new(buckets, config.read_budget, auth, db);
-    let mut live = live;
-    live.metrics = state.metrics.relay.clone();
-    state.live = Some(Arc::new(live));
-    if let Some(settings) = &config.cache {
-        state = state.with_cache(settings.clone());
-    }
-    state.limits = Limits {
-        max_header_bytes: config.max_header_bytes,
-        max_upload: config.max_upload,
-        body_timeout: config.body_timeout,
-        cors_origins: config.cors_origins.clone(),
-    };
-    state
+    })
 }

@@ -75,8 +75,8 @@ impl TokenStore {
     }
 
     /// Creates a token; returns its row and its text (shown once).
-    pub async fn create(&self, name: &str, role: Role) -> anyhow::Result<(TokenRow, String)> {
-        let (id, text, secret_hash) = new_token()?;
+    pub async fn create(&self, name: &str, role: Role) -> sqlx::Result<(TokenRow, String)> {
+        let (id, text, secret_hash) = new_token().map_err(sqlx::Error::Io)?;
         let row = TokenRow {
             id,
             name: name.to_owned(),

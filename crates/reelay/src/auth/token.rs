@@ -61,17 +61,10 @@ pub fn hash_secret(secret: &str) -> String {
     crate::hex::encode(&Sha256::digest(secret.as_bytes()))
 }
 
-/// Fills `buf` from the operating system's CSPRNG.
-pub fn random_bytes<const N: usize>() -> std::io::Result<[u8; N]> {
-    let mut buf = [0u8; N];
-    getrandom::fill(&mut buf).map_err(|e| std::io::Error::other(e.to_string()))?;
-    Ok(buf)
-}
-
 /// A new token: (id, full token text, hash of its secret).
 pub fn new_token() -> std::io::Result<(String, String, String)> {
-    let id = crate::hex::encode(&random_bytes::<6>()?);
-    let secret = crate::hex::encode(&random_bytes::<32>()?);
+    let id = crate::hex::encode(&crate::random::bytes::<6>()?);
+    let secret = crate::hex::encode(&crate::random::bytes::<32>()?);
     let text = format!("rly_{id}_{secret}");
     Ok((id, text, hash_secret(&secret)))
 }

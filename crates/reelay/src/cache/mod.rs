@@ -15,6 +15,9 @@
 //! Reading a span also starts fills for up to `readahead` chunks after the current one, within
 //! the span, so a sequential viewer rarely waits on the backend. Local fs buckets do not come
 //! through here: the page cache already does this job for them.
+//!
+//! The cache knows nothing of storage: it is handed an [`ObjectId`], a size and a [`Fetch`]
+//! (the backend's own ranged read), and `storage::reads` decides which reads come through it.
 
 pub mod fill;
 
@@ -26,10 +29,24 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use futures_util::stream;
 use moka::notification::RemovalCause;
+use prometheus_client::metrics::counter::Counter;
 
-use crate::observe::CacheCounters;
-use crate::storage::ByteStream;
+use crate::stream::ByteStream;
 use fill::{Fill, FillReader};
+
+/// Counters of the chunk cache (registered with the node's metrics).
+#[derive(Debug, Clone, Default)]
+pub struct CacheCounters {
+    pub hits: Counter,
+    pub misses: Counter,
+    /// Readers that joined a fill already under way (single-flight).
+    pub joins: Counter,
+    /// Fills started by read-ahead.
+    pub prefetches: Counter,
+    pub backend_bytes: Counter,
+    pub served_bytes: Counter,
+    pub evictions: Counter,
+}
 
 /// Which object (and which version of it) chunks belong to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]

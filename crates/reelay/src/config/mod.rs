@@ -10,7 +10,6 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
-use serde::Deserialize;
 
 use crate::auth::store::ConfigToken;
 use crate::cache::CacheSettings;
@@ -19,188 +18,24 @@ use crate::storage::origin::{OriginBucket, OriginSettings};
 use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 use crate::storage::{Buckets, Origin};
 
+mod file;
 mod s3;
 mod sections;
 mod units;
 
+pub use file::FileConfig;
 use s3::s3_profile;
-pub use sections::EdgesSection;
 use sections::{
     cache_settings, config_token, cors_origin, live_settings, liveness, origin_settings,
     signing_key_from_env,
 };
+use units::opt;
 pub use units::{parse_duration, parse_size};
 
 /// The address used when nothing else is configured.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The data directory used when nothing else is configured.
 pub const DEFAULT_DATA_DIR: &str = "./reelay-data";
-
-/// The file as written by the operator.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct FileConfig {
-    pub listen: Option<String>,
-    pub data_dir: Option<PathBuf>,
-    /// How long in-flight responses may run after SIGINT/SIGTERM (default `10s`).
-    pub shutdown_grace: Option<String>,
-    #[serde(default)]
-    pub server: ServerSection,
-    #[serde(default)]
-    pub cache: CacheSection,
-    #[serde(default)]
-    pub live: LiveSection,
-    #[serde(default)]
-    pub edges: EdgesSection,
-    #[serde(default)]
-    pub metadata: MetadataSection,
-    #[serde(default)]
-    pub auth: AuthSection,
-    #[serde(default, rename = "token")]
-    pub tokens: Vec<TokenEntry>,
-    #[serde(default, rename = "s3")]
-    pub s3_profiles: Vec<S3Entry>,
-    #[serde(default, rename = "bucket")]
-    pub buckets: Vec<BucketEntry>,
-}
-
-/// `[[s3]]`: a connection profile for an S3-compatible store.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Entry {
-    pub name: String,
-    /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`, …
-    pub endpoint: String,
-    /// Default `us-east-1`.
-    pub region: Option<String>,
-    /// `path` (default; MinIO, Garage, most S3-compatible stores) or `virtual-host`.
-    pub addressing: Option<String>,
-    /// Names of environment variables holding the keys (preferred over keys in the file).
-    pub access_key_env: Option<String>,
-    pub secret_key_env: Option<String>,
-    pub access_key: Option<String>,
-    pub secret_key: Option<String>,
-    /// Default `5s`.
-    pub connect_timeout: Option<String>,
-    /// Time allowed for response headers and between body chunks; default `30s`.
-    pub request_timeout: Option<String>,
-    /// Largest ranged GET and upload part; default `8MiB`.
-    pub part_size: Option<String>,
-    /// How long object metadata is trusted before revalidation; default `5s`.
-    pub meta_ttl: Option<String>,
-}
-
-/// `[cache]`: the chunk cache for remote buckets (S3, origins).
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CacheSection {
-    /// Bytes of chunks kept in memory (default `256MiB`; `0` turns the cache off).
-    pub memory: Option<String>,
-    /// Chunk size (default `1MiB`).
-    pub chunk: Option<String>,
-    /// Chunks fetched ahead of a sequential reader (default 2).
-    pub readahead: Option<u64>,
-}
-
-/// `[live]`: the live relay.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LiveSection {
-    /// Segments in a live playlist (default 6).
-    pub window_segments: Option<usize>,
-    /// How long received segments are kept (default `10m`).
-    pub buffer: Option<String>,
-    /// Most bytes of segments kept per source (default `4GiB`); on an edge this bounds what
-    /// an outage of the control node can hold back for recordings.
-    pub buffer_bytes: Option<String>,
-    /// Largest segment upload (default `64MiB`).
-    pub max_segment: Option<String>,
-    /// Folder LiveMix-style `POST /v1/playlist` may read segments from (default: off).
-    pub ingest_root: Option<PathBuf>,
-    /// The bucket recordings are written to (default `recordings`, a data-dir folder created
-    /// when missing; name an S3 bucket to record to object storage).
-    pub recordings_bucket: Option<String>,
-}
-
-/// `[metadata]`: the metadata database.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct MetadataSection {
-    /// `sqlite://…` (default: `DATA/reelay.db`) or `postgres://…`.
-    pub url: Option<String>,
-}
-
-/// `[auth]`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct AuthSection {
-    /// Environment variable holding the hex key for signed URLs (at least 32 bytes). Give every
-    /// node of a deployment the same key; default: `DATA/signing.key`, created at first start.
-    pub signing_key_env: Option<String>,
-}
-
-/// `[[token]]`: a token given by hash (create one with `reelay token`).
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TokenEntry {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    /// SHA-256 (hex) of the token's secret part.
-    pub sha256: String,
-}
-
-/// `[server]`: connection limits.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ServerSection {
-    /// Time allowed for a client to send request headers (default `10s`).
-    pub header_timeout: Option<String>,
-    /// A write that makes no progress this long ends the connection (default `60s`).
-    pub write_timeout: Option<String>,
-    /// Largest request head, bytes (default `64KiB`).
-    pub max_header_bytes: Option<String>,
-    /// Bytes of file data held in flight for all responses together (default `32MiB`).
-    pub read_budget: Option<String>,
-    /// Largest upload (default `10GiB`).
-    pub max_upload: Option<String>,
-    /// Longest wait for the next chunk of an upload (default `30s`).
-    pub body_timeout: Option<String>,
-    /// Origins (`https://app.example.com`) whose pages may call this node; default: none.
-    #[serde(default)]
-    pub cors_origins: Vec<String>,
-}
-
-/// `[[bucket]]`.
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BucketEntry {
-    pub name: String,
-    pub fs: Option<PathBuf>,
-    /// Name of an `[[s3]]` profile.
-    pub s3: Option<String>,
-    /// The bucket's name in the store (default: `name`).
-    pub s3_bucket: Option<String>,
-    /// Anyone may play and list this bucket without a token.
-    #[serde(default)]
-    pub public: bool,
-    /// An HTTP origin base URL ending in `/` (read-only bucket).
-    pub origin: Option<String>,
-    /// With an origin: a command turning an id into a media URL, `{id}` replaced; no shell.
-    pub resolver: Option<Vec<String>>,
-    /// Origins (`https://cdn.example`, `https://*.example`) resolver answers may point to.
-    #[serde(default)]
-    pub allow: Vec<String>,
-    /// Permit host names (and resolver answers) that lead to internal addresses.
-    #[serde(default)]
-    pub allow_internal: bool,
-    /// Origin timeouts and caches: defaults `5s`, `30s`, `20s`, `10m`, `5s`.
-    pub connect_timeout: Option<String>,
-    pub request_timeout: Option<String>,
-    pub resolver_timeout: Option<String>,
-    pub resolver_ttl: Option<String>,
-    pub meta_ttl: Option<String>,
-}
 
 /// Values given on the command line or in the environment (they win over the file).
 #[derive(Debug, Default, Clone)]
@@ -241,18 +76,6 @@ pub struct Config {
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
     pub tokens: Vec<ConfigToken>,
-}
-
-pub(crate) fn opt<T>(
-    value: &Option<String>,
-    default: T,
-    key: &str,
-    parse: fn(&str) -> anyhow::Result<T>,
-) -> anyhow::Result<T> {
-    value
-        .as_deref()
-        .map_or(Ok(default), parse)
-        .with_context(|| format!("config key {key}"))
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
@@ -450,7 +273,7 @@ impl Config {
             let bucket = OriginBucket::new(settings.clone())?;
             buckets.insert(
                 &settings.name,
-                crate::storage::Bucket::Origin(bucket),
+                crate::storage::Backend::Origin(bucket),
                 Origin::Config,
                 None,
             )?;

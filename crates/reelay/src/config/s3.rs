@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::{S3Entry, opt, parse_duration, parse_size};
+use super::file::S3Entry;
+use super::units::{opt, parse_duration, parse_size};
 use crate::storage::s3::ProfileSettings;
 
 /// Reads one key of a profile: from the named environment variable, else from the file.

@@ -6,17 +6,14 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use super::{
-    AuthSection, BucketEntry, CacheSection, LiveSection, TokenEntry, opt, parse_duration,
-    parse_size,
-};
+use super::file::{AuthSection, BucketEntry, CacheSection, EdgesSection, LiveSection, TokenEntry};
+use super::units::{opt, parse_duration, parse_size};
 use crate::auth::Role;
 use crate::auth::store::ConfigToken;
 use crate::cache::CacheSettings;
 use crate::live::LiveSettings;
 use crate::relay::edges::Liveness;
 use crate::storage::origin::{OriginBucket, OriginSettings};
-use serde::Deserialize;
 
 pub(super) fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
     let Some(var) = &auth.signing_key_env else {
@@ -172,22 +169,6 @@ pub(super) fn config_token(t: &TokenEntry) -> anyhow::Result<ConfigToken> {
         role,
         secret_hash: t.sha256.to_ascii_lowercase(),
     })
-}
-
-/// `[edges]`: on a control node, when an edge counts as offline.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EdgesSection {
-    /// How often edges must be heard from (default `5s`; their long-poll lasts this long).
-    pub interval: Option<String>,
-    /// Intervals without a word before an edge is offline (default 3, at least 2).
-    pub missed_intervals: Option<u32>,
-    /// Extra slack before offline (default `2s`).
-    pub margin: Option<String>,
-    /// Stop an offline edge's open recordings at its last contact (default false: they stay
-    /// open until the edge returns or an operator stops them).
-    #[serde(default)]
-    pub offline_stops_recordings: bool,
 }
 
 pub(super) fn liveness(e: &EdgesSection) -> anyhow::Result<Liveness> {

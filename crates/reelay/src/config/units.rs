@@ -46,6 +46,19 @@ pub fn parse_size(s: &str) -> anyhow::Result<usize> {
         .with_context(|| format!("size {s:?} is too large"))
 }
 
+/// `value` parsed by `parse`, or `default` when absent; errors name the config `key`.
+pub(crate) fn opt<T>(
+    value: &Option<String>,
+    default: T,
+    key: &str,
+    parse: fn(&str) -> anyhow::Result<T>,
+) -> anyhow::Result<T> {
+    value
+        .as_deref()
+        .map_or(Ok(default), parse)
+        .with_context(|| format!("config key {key}"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

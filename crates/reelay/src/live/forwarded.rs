@@ -8,8 +8,8 @@
 use std::path::{Path, PathBuf};
 
 use super::sources::SourceRow;
-use super::{Live, SegmentRow, db_err, io_err};
-use crate::storage::StorageError;
+use super::{Live, LiveError, SegmentRow};
+use crate::stream::BodyStream;
 
 /// A segment as described by the edge that forwards it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,8 +35,21 @@ pub enum Forwarded {
 
 impl Live {
     /// Where forwarded uploads land before they are accepted.
-    pub fn forwarded_dir(&self, id: &str) -> PathBuf {
+    fn forwarded_dir(&self, id: &str) -> PathBuf {
         self.dir.join(id).join("forwarded")
+    }
+
+    /// Streams a forwarded body (bounded like any segment) to a uniquely named file; its path.
+    pub async fn receive_forwarded(
+        &self,
+        source: &SourceRow,
+        file: &str,
+        body: BodyStream,
+    ) -> Result<PathBuf, LiveError> {
+        let dir = self.forwarded_dir(&source.id);
+        let part = format!("{}-{file}", crate::random::u64());
+        Self::store_body(&dir, &part, body, self.settings.max_segment_bytes).await?;
+        Ok(dir.join(part))
     }
 
     /// Takes a forwarded segment whose body is the file at `body`.
@@ -45,11 +58,11 @@ impl Live {
         source: &SourceRow,
         seg: &ForwardedSegment,
         body: &Path,
-    ) -> Result<Forwarded, StorageError> {
+    ) -> Result<Forwarded, LiveError> {
         let channel = self.channel(source).await?;
         let mut ch = channel.lock().await;
         let msn = i64::try_from(seg.msn)
-            .map_err(|_| StorageError::ClientBody("sequence number out of range".into()))?;
+            .map_err(|_| LiveError::Invalid("sequence number out of range".into()))?;
         let segments_dir = self.segments_dir(&source.id);
         if ch.recent.iter().any(|r| r.msn == msn) {
             let _ = std::fs::remove_file(body);
@@ -59,7 +72,7 @@ impl Live {
             && !segments_dir.join(map).exists()
         {
             let _ = std::fs::remove_file(body);
-            return Err(StorageError::Conflict(format!(
+            return Err(LiveError::Conflict(format!(
                 "init section {map} has not been forwarded"
             )));
         }
@@ -68,8 +81,8 @@ impl Live {
         let gap = newest.is_some_and(|n| n.checked_add(1) != Some(msn));
         let discontinuity = seg.discontinuity || (into_window && gap);
         let file = format!("{msn}.{}", seg.ext);
-        let bytes = std::fs::metadata(body).map_err(io_err)?.len();
-        std::fs::rename(body, segments_dir.join(&file)).map_err(io_err)?;
+        let bytes = std::fs::metadata(body)?.len();
+        std::fs::rename(body, segments_dir.join(&file))?;
         let mut row = SegmentRow {
             source_id: source.id.clone(),
             msn,
@@ -84,8 +97,7 @@ impl Live {
         };
         self.sources
             .raise_next_msn(&source.id, msn.saturating_add(1))
-            .await
-            .map_err(db_err)?;
+            .await?;
         self.add_to_recordings(&row).await?;
         self.metrics.received.inc();
         if !into_window {
@@ -98,7 +110,7 @@ impl Live {
         }
         self.record(&row).await?;
         let end_ms = row.pdt_ms.saturating_add(row.duration_ms);
-        let lag_ms = super::now_ms().saturating_sub(end_ms).max(0);
+        let lag_ms = crate::db::now_ms().saturating_sub(end_ms).max(0);
         self.metrics.lag.observe(lag_ms as f64 / 1000.0);
         ch.recent.push_back(row);
         self.prune(&source.id, &mut ch).await?;
@@ -112,14 +124,14 @@ impl Live {
         source: &SourceRow,
         file: &str,
         body: &Path,
-    ) -> Result<Forwarded, StorageError> {
+    ) -> Result<Forwarded, LiveError> {
         self.channel(source).await?; // creates the source's folders
         let target = self.segments_dir(&source.id).join(file);
         if target.exists() {
             let _ = std::fs::remove_file(body);
             return Ok(Forwarded::AlreadyHad);
         }
-        std::fs::rename(body, target).map_err(io_err)?;
+        std::fs::rename(body, target)?;
         Ok(Forwarded::Stored)
     }
 }

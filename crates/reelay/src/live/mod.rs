@@ -12,12 +12,17 @@
 //! Segments stay for `buffer` (default 10 minutes) after they are received, far longer than
 //! the playlist window, so a segment that left the window is still fetchable; on an edge, a
 //! [`Hold`] keeps the ones recordings still need past that age, and `buffer_bytes` bounds it
-//! all. Segments forwarded by edges enter through `forwarded.rs`; the playlist window and the
-//! start of a recording are in `window.rs`.
+//! all. Encoders' pushes enter through `ingest.rs` (LiveMix's folder playlists too), segments
+//! forwarded by edges through `forwarded.rs`; the playlist window and the start of a recording
+//! are in `window.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`]s and failures
+//! leave as [`LiveError`]s.
 
+pub mod error;
 pub mod forwarded;
-pub mod http;
+pub mod ingest;
+pub mod metrics;
 pub mod recordings;
+pub mod segment;
 pub mod sources;
 mod window;
 
@@ -29,8 +34,14 @@ use std::time::Duration;
 use reelay_hls::IngestPlaylist;
 use sqlx::AnyPool;
 
-use crate::storage::StorageError;
+pub use error::LiveError;
+pub use metrics::LiveMetrics;
+pub use segment::SegmentRow;
+
+use crate::db::now_ms;
 use crate::storage::fs::FsBucket;
+use crate::storage::{Backend, Bucket, ObjectKey, Reads};
+use crate::stream::{BodyStream, Limited};
 use sources::{SourceRow, Sources};
 
 /// Live settings (`[live]`).
@@ -61,19 +72,6 @@ impl Default for LiveSettings {
     }
 }
 
-/// A segment in a source's buffer.
-#[derive(Debug, Clone, sqlx::FromRow)]
-pub struct SegmentRow {
-    pub source_id: String,
-    pub msn: i64,
-    pub file: String,
-    pub duration_ms: i64,
-    pub discontinuity: i64,
-    pub pdt_ms: i64,
-    pub map_file: Option<String>,
-    pub bytes: i64,
-}
-
 /// What the node knows of one source between requests.
 #[derive(Debug)]
 struct Channel {
@@ -89,7 +87,8 @@ struct Channel {
     pending_discontinuity: bool,
     /// SHA-256 of the current init section and its stored file name.
     map: Option<(String, String)>,
-    segments: Arc<FsBucket>,
+    /// The stored segments, for serving them.
+    segments: Bucket,
 }
 
 impl Channel {
@@ -124,23 +123,14 @@ pub struct Live {
     arrivals: tokio::sync::watch::Sender<u64>,
     /// What keeps segments past the buffer; `None`: nothing does.
     pub hold: Option<Arc<dyn Hold>>,
-    /// Edge nodes that forward to this node.
-    pub edges: crate::relay::edges::Edges,
-    pub metrics: crate::relay::metrics::RelayMetrics,
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-fn io_err(e: std::io::Error) -> StorageError {
-    StorageError::Io(e)
+    pub metrics: LiveMetrics,
+    /// How stored segments are read (the node's byte budget).
+    reads: Reads,
 }
 
 impl Live {
-    pub fn new(db: AnyPool, data_dir: &Path, settings: LiveSettings) -> Self {
+    /// The relay over `db`, buffering under `DATA/live`, serving segments with `reads`.
+    pub fn new(db: AnyPool, data_dir: &Path, settings: LiveSettings, reads: Reads) -> Self {
         Self {
             sources: Sources::new(db.clone()),
             recordings: None,
@@ -150,8 +140,8 @@ impl Live {
             changes: tokio::sync::watch::Sender::new(0),
             arrivals: tokio::sync::watch::Sender::new(0),
             hold: None,
-            edges: crate::relay::edges::Edges::new(db.clone(), Default::default()),
-            metrics: Default::default(),
+            metrics: LiveMetrics::default(),
+            reads,
             db,
         }
     }
@@ -170,22 +160,36 @@ impl Live {
     }
 
     /// The segments in `source`'s buffer, oldest first.
-    pub async fn buffered(&self, source: &SourceRow) -> Result<Vec<SegmentRow>, StorageError> {
+    pub async fn buffered(&self, source: &SourceRow) -> Result<Vec<SegmentRow>, LiveError> {
         let channel = self.channel(source).await?;
         let ch = channel.lock().await;
         Ok(ch.recent.iter().cloned().collect())
     }
 
     /// When the newest buffered segment of source `id` ends (ms since 1970).
-    pub async fn last_segment_end_ms(&self, id: &str) -> Result<Option<i64>, StorageError> {
+    pub async fn last_segment_end_ms(&self, id: &str) -> Result<Option<i64>, LiveError> {
         let (end,): (Option<i64>,) = sqlx::query_as(
             "SELECT MAX(pdt_ms + duration_ms) FROM live_segments WHERE source_id = $1",
         )
         .bind(id)
         .fetch_one(&self.db)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(end)
+    }
+
+    /// The source with this id or name.
+    pub async fn source(&self, id_or_name: &str) -> Result<SourceRow, LiveError> {
+        self.sources
+            .find(id_or_name)
+            .await?
+            .ok_or_else(|| LiveError::NoSource(id_or_name.to_owned()))
+    }
+
+    /// Where recordings go, if this node records.
+    pub fn recordings(&self) -> Result<&recordings::Recordings, LiveError> {
+        self.recordings
+            .as_ref()
+            .ok_or_else(|| LiveError::Conflict("no recordings bucket is configured".into()))
     }
 
     /// Where `source`'s buffered segment files are.
@@ -205,7 +209,7 @@ impl Live {
     async fn channel(
         &self,
         source: &SourceRow,
-    ) -> Result<Arc<tokio::sync::Mutex<Channel>>, StorageError> {
+    ) -> Result<Arc<tokio::sync::Mutex<Channel>>, LiveError> {
         if let Some(c) = self
             .channels
             .lock()
@@ -215,16 +219,15 @@ impl Live {
             return Ok(c.clone());
         }
         let seg_dir = self.segments_dir(&source.id);
-        std::fs::create_dir_all(&seg_dir).map_err(io_err)?;
-        std::fs::create_dir_all(self.incoming_dir(&source.id)).map_err(io_err)?;
+        std::fs::create_dir_all(&seg_dir)?;
+        std::fs::create_dir_all(self.incoming_dir(&source.id))?;
         let rows: Vec<SegmentRow> = sqlx::query_as(
             "SELECT source_id, msn, file, duration_ms, discontinuity, pdt_ms, map_file, bytes \
              FROM live_segments WHERE source_id = $1 ORDER BY msn",
         )
         .bind(&source.id)
         .fetch_all(&self.db)
-        .await
-        .map_err(|e| StorageError::Backend(format!("live segments: {e}")))?;
+        .await?;
         let channel = Channel {
             map: rows
                 .last()
@@ -238,7 +241,7 @@ impl Live {
             assigned: VecDeque::new(),
             last_encoder_sequence: None,
             last_playlist: None,
-            segments: Arc::new(FsBucket::open(&seg_dir).map_err(io_err)?),
+            segments: Bucket::new(Backend::Fs(FsBucket::open(&seg_dir)?), self.reads.clone()),
         };
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         Ok(channels
@@ -256,117 +259,8 @@ impl Live {
         let _ = std::fs::remove_dir_all(self.dir.join(id));
     }
 
-    /// Takes a pushed playlist and assigns sequence numbers to its segments that have arrived.
-    pub async fn accept_playlist(
-        &self,
-        source: &SourceRow,
-        playlist: IngestPlaylist,
-    ) -> Result<usize, StorageError> {
-        let channel = self.channel(source).await?;
-        let mut ch = channel.lock().await;
-        if ch
-            .last_encoder_sequence
-            .is_some_and(|last| playlist.media_sequence < last)
-        {
-            // The encoder restarted: its file names start over, and so does its timeline.
-            ch.pending_discontinuity = true;
-            ch.assigned.clear();
-        }
-        ch.last_encoder_sequence = Some(playlist.media_sequence);
-        ch.last_playlist = Some(playlist);
-        self.assign(source, &mut ch).await
-    }
-
-    /// The segments (and init section) of `playlist` not yet taken into the buffer.
-    pub async fn missing_files(
-        &self,
-        source: &SourceRow,
-        playlist: &IngestPlaylist,
-    ) -> Result<Vec<String>, StorageError> {
-        let channel = self.channel(source).await?;
-        let ch = channel.lock().await;
-        let incoming = self.incoming_dir(&source.id);
-        let mut names: Vec<String> = playlist.map_uri.iter().cloned().collect();
-        names.extend(
-            playlist
-                .segments
-                .iter()
-                .filter(|s| !ch.assigned.contains(&s.uri))
-                .map(|s| s.uri.clone()),
-        );
-        names.retain(|n| !incoming.join(n).exists());
-        Ok(names)
-    }
-
-    /// A segment upload was committed: assign it if the latest playlist was waiting for it.
-    pub async fn segment_arrived(&self, source: &SourceRow) -> Result<usize, StorageError> {
-        let channel = self.channel(source).await?;
-        let mut ch = channel.lock().await;
-        self.assign(source, &mut ch).await
-    }
-
-    /// Assigns sequence numbers to the latest playlist's segments, in order, up to the first
-    /// one still arriving.
-    async fn assign(&self, source: &SourceRow, ch: &mut Channel) -> Result<usize, StorageError> {
-        let Some(playlist) = ch.last_playlist.clone() else {
-            return Ok(0);
-        };
-        let incoming = self.incoming_dir(&source.id);
-        let mut accepted = 0;
-        for seg in &playlist.segments {
-            if ch.assigned.contains(&seg.uri) {
-                continue;
-            }
-            let path = incoming.join(&seg.uri);
-            let Ok(stat) = std::fs::metadata(&path) else {
-                break; // still arriving: later segments wait for it
-            };
-            let map_file = match &playlist.map_uri {
-                Some(map) => Some(self.current_map(source, ch, &incoming.join(map))?),
-                None => None,
-            };
-            let msn = self.sources.take_msn(&source.id).await.map_err(db_err)?;
-            let ext = seg.uri.rsplit_once('.').map_or("ts", |(_, e)| e);
-            let file = format!("{msn}.{ext}");
-            std::fs::rename(&path, self.segments_dir(&source.id).join(&file)).map_err(io_err)?;
-            let discontinuity = seg.discontinuity || std::mem::take(&mut ch.pending_discontinuity);
-            if discontinuity {
-                self.count_discontinuity(&source.id, ch).await?;
-            }
-            let received = stat
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or_else(now_ms, |d| i64::try_from(d.as_millis()).unwrap_or(0));
-            let row = SegmentRow {
-                source_id: source.id.clone(),
-                msn: i64::try_from(msn).unwrap_or(i64::MAX),
-                file,
-                duration_ms: i64::try_from(seg.duration_ms).unwrap_or(0),
-                discontinuity: i64::from(discontinuity),
-                pdt_ms: received - i64::try_from(seg.duration_ms).unwrap_or(0),
-                map_file,
-                bytes: i64::try_from(stat.len()).unwrap_or(0),
-            };
-            self.record(&row).await?;
-            self.add_to_recordings(&row).await?;
-            ch.recent.push_back(row);
-            ch.assigned.push_back(seg.uri.clone());
-            if ch.assigned.len() > 512 {
-                ch.assigned.pop_front();
-            }
-            accepted += 1;
-            self.metrics.ingested.inc();
-        }
-        self.prune(&source.id, ch).await?;
-        if accepted > 0 {
-            self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
-        }
-        Ok(accepted)
-    }
-
     /// Copies `row` (in its source's buffer folder) into every recording that covers it.
-    async fn add_to_recordings(&self, row: &SegmentRow) -> Result<(), StorageError> {
+    async fn add_to_recordings(&self, row: &SegmentRow) -> Result<(), LiveError> {
         if let Some(recordings) = &self.recordings {
             for rec in recordings.covering(row).await? {
                 recordings
@@ -378,13 +272,13 @@ impl Live {
     }
 
     /// One more discontinuity in `id`'s live window (persisted, for DISCONTINUITY-SEQUENCE).
-    async fn count_discontinuity(&self, id: &str, ch: &mut Channel) -> Result<(), StorageError> {
-        self.sources.add_discontinuity(id).await.map_err(db_err)?;
+    async fn count_discontinuity(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
+        self.sources.add_discontinuity(id).await?;
         ch.discontinuities += 1;
         Ok(())
     }
 
-    async fn record(&self, row: &SegmentRow) -> Result<(), StorageError> {
+    async fn record(&self, row: &SegmentRow) -> Result<(), LiveError> {
         sqlx::query(
             "INSERT INTO live_segments (source_id, msn, file, duration_ms, discontinuity, pdt_ms, map_file, bytes) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -398,38 +292,13 @@ impl Live {
         .bind(&row.map_file)
         .bind(row.bytes)
         .execute(&self.db)
-        .await
-        .map_err(db_err)
-        .map(|_| ())
-    }
-
-    /// The stored init section for the encoder's current one, stored anew when its bytes change.
-    fn current_map(
-        &self,
-        source: &SourceRow,
-        ch: &mut Channel,
-        incoming_map: &Path,
-    ) -> Result<String, StorageError> {
-        let bytes = std::fs::read(incoming_map).map_err(|_| {
-            StorageError::ClientBody(
-                "the playlist names an init section that was not uploaded".into(),
-            )
-        })?;
-        let digest = crate::auth::token::hash_secret(&crate::hex::encode(&bytes));
-        if let Some((hash, file)) = &ch.map
-            && *hash == digest
-        {
-            return Ok(file.clone());
-        }
-        let file = format!("init-{}.mp4", crate::observe::random_u64());
-        std::fs::write(self.segments_dir(&source.id).join(&file), &bytes).map_err(io_err)?;
-        ch.map = Some((digest, file.clone()));
-        Ok(file)
+        .await?;
+        Ok(())
     }
 
     /// Drops segments older than the buffer unless held, and the oldest beyond the byte
     /// budget whatever holds them (never the live window).
-    async fn prune(&self, id: &str, ch: &mut Channel) -> Result<(), StorageError> {
+    async fn prune(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
         let horizon =
             now_ms() - i64::try_from(self.settings.buffer.as_millis()).unwrap_or(i64::MAX);
         let mut bytes = ch.bytes();
@@ -454,20 +323,31 @@ impl Live {
                 .bind(id)
                 .bind(old.msn)
                 .execute(&self.db)
-                .await
-                .map_err(db_err)?;
+                .await?;
         }
         Ok(())
     }
 
-    /// The folder of `source`'s stored segments, for serving them.
-    pub async fn segments(&self, source: &SourceRow) -> Result<Arc<FsBucket>, StorageError> {
+    /// `source`'s stored segments, as a bucket to serve them from.
+    pub async fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
         let channel = self.channel(source).await?;
         let ch = channel.lock().await;
         Ok(ch.segments.clone())
     }
-}
 
-fn db_err(e: sqlx::Error) -> StorageError {
-    StorageError::Backend(format!("metadata database: {e}"))
+    /// Streams `body` into `dir` as `file`, at most `max` bytes, committed by a rename when
+    /// the body ends (the fs backend's upload path: no symlink followed, nothing partial seen).
+    async fn store_body(
+        dir: &Path,
+        file: &str,
+        body: BodyStream,
+        max: u64,
+    ) -> Result<(), LiveError> {
+        std::fs::create_dir_all(dir)?;
+        let key = ObjectKey::parse(file).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        FsBucket::open(dir)?
+            .put(&key, Limited::new(body, max))
+            .await?;
+        Ok(())
+    }
 }

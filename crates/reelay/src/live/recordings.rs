@@ -4,17 +4,16 @@
 //! Only segments that overlap `[start, end]` belong to a recording. Deleting a recording
 //! removes the objects no other recording uses.
 
-use std::sync::Arc;
-
 use bytes::Bytes;
 use reelay_hls::{MediaPlaylist, PlaylistKind, PlaylistSegment};
 use sqlx::AnyPool;
 use tokio::io::AsyncReadExt;
 
-use super::SegmentRow;
-use crate::auth::token::random_bytes;
+use super::error::LiveError;
+use super::segment::SegmentRow;
 use crate::db::now_unix;
-use crate::storage::{Bucket, ObjectKey, StorageError};
+use crate::storage::{Bucket, ObjectKey};
+use crate::stream::body_of;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecordingRow {
@@ -37,20 +36,16 @@ pub struct RecordedSegment {
     pub map_key: Option<String>,
 }
 
-fn db_err(e: sqlx::Error) -> StorageError {
-    StorageError::Backend(format!("metadata database: {e}"))
-}
-
 /// Recording keys are built from ids and plain file names, so they always parse.
-fn object_key(key: &str) -> Result<ObjectKey, StorageError> {
-    ObjectKey::parse(key).map_err(|e| StorageError::Backend(format!("recording key {key:?}: {e}")))
+fn object_key(key: &str) -> Result<ObjectKey, LiveError> {
+    ObjectKey::parse(key).map_err(|e| LiveError::Internal(format!("recording key {key:?}: {e}")))
 }
 
 /// Where recordings are kept, and their rows.
 #[derive(Debug, Clone)]
 pub struct Recordings {
     pub db: AnyPool,
-    pub bucket: Arc<Bucket>,
+    pub bucket: Bucket,
 }
 
 impl Recordings {
@@ -60,8 +55,8 @@ impl Recordings {
         alias: &str,
         description: &str,
         start_ms: i64,
-    ) -> Result<RecordingRow, StorageError> {
-        let id = format!("rec_{}", crate::hex::encode(&random_bytes::<6>()?));
+    ) -> Result<RecordingRow, LiveError> {
+        let id = crate::random::id("rec_")?;
         let row = RecordingRow {
             id,
             source_id: source_id.to_owned(),
@@ -82,20 +77,19 @@ impl Recordings {
         .bind(row.start_ms)
         .bind(row.created_at)
         .execute(&self.db)
-        .await
-        .map_err(db_err)?;
+        .await?;
         Ok(row)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<RecordingRow>, StorageError> {
+    pub async fn get(&self, id: &str) -> Result<Option<RecordingRow>, LiveError> {
         sqlx::query_as("SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.db)
             .await
-            .map_err(db_err)
+            .map_err(LiveError::from)
     }
 
-    pub async fn list(&self, source_id: Option<&str>) -> Result<Vec<RecordingRow>, StorageError> {
+    pub async fn list(&self, source_id: Option<&str>) -> Result<Vec<RecordingRow>, LiveError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
              WHERE $1 IS NULL OR source_id = $1 ORDER BY start_ms, id",
@@ -103,11 +97,11 @@ impl Recordings {
         .bind(source_id)
         .fetch_all(&self.db)
         .await
-        .map_err(db_err)
+        .map_err(LiveError::from)
     }
 
     /// The recordings `segment` belongs to: it overlaps `[start, end)` (open: no end yet).
-    pub async fn covering(&self, segment: &SegmentRow) -> Result<Vec<RecordingRow>, StorageError> {
+    pub async fn covering(&self, segment: &SegmentRow) -> Result<Vec<RecordingRow>, LiveError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
              WHERE source_id = $1 AND start_ms < $2 AND (end_ms IS NULL OR end_ms > $3)",
@@ -117,15 +111,12 @@ impl Recordings {
         .bind(segment.pdt_ms)
         .fetch_all(&self.db)
         .await
-        .map_err(db_err)
+        .map_err(LiveError::from)
     }
 
     /// Recordings still open, or stopped at `since_ms` or later (an edge may still hold
     /// segments for them).
-    pub async fn open_or_ended_since(
-        &self,
-        since_ms: i64,
-    ) -> Result<Vec<RecordingRow>, StorageError> {
+    pub async fn open_or_ended_since(&self, since_ms: i64) -> Result<Vec<RecordingRow>, LiveError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
              WHERE end_ms IS NULL OR end_ms >= $1 ORDER BY start_ms, id",
@@ -133,17 +124,16 @@ impl Recordings {
         .bind(since_ms)
         .fetch_all(&self.db)
         .await
-        .map_err(db_err)
+        .map_err(LiveError::from)
     }
 
-    pub async fn stop(&self, id: &str, end_ms: i64) -> Result<(), StorageError> {
+    pub async fn stop(&self, id: &str, end_ms: i64) -> Result<(), LiveError> {
         sqlx::query("UPDATE recordings SET end_ms = $1 WHERE id = $2 AND end_ms IS NULL")
             .bind(end_ms)
             .bind(id)
             .execute(&self.db)
-            .await
-            .map_err(db_err)
-            .map(|_| ())
+            .await?;
+        Ok(())
     }
 
     /// Copies one buffered segment (and its init section) into the bucket and records it.
@@ -152,7 +142,7 @@ impl Recordings {
         recording: &RecordingRow,
         segment: &SegmentRow,
         segments_dir: &std::path::Path,
-    ) -> Result<(), StorageError> {
+    ) -> Result<(), LiveError> {
         let key = format!("{}/{}", segment.source_id, segment.file);
         self.store(&key, &segments_dir.join(&segment.file)).await?;
         let map_key = match &segment.map_file {
@@ -175,13 +165,12 @@ impl Recordings {
         .bind(segment.pdt_ms)
         .bind(map_key)
         .execute(&self.db)
-        .await
-        .map_err(db_err)
-        .map(|_| ())
+        .await?;
+        Ok(())
     }
 
     /// Puts a buffered file into the bucket (once: keys are deterministic).
-    async fn store(&self, key: &str, path: &std::path::Path) -> Result<(), StorageError> {
+    async fn store(&self, key: &str, path: &std::path::Path) -> Result<(), LiveError> {
         let key = object_key(key)?;
         if self.bucket.open(&key).await.is_ok() {
             return Ok(());
@@ -192,11 +181,13 @@ impl Recordings {
             .await?
             .read_to_end(&mut buf)
             .await?;
-        let body = futures_util::stream::iter([Ok::<_, StorageError>(Bytes::from(buf))]);
-        self.bucket.put(&key, body, u64::MAX).await
+        self.bucket
+            .put(&key, body_of(Bytes::from(buf)), u64::MAX)
+            .await?;
+        Ok(())
     }
 
-    pub async fn segments(&self, id: &str) -> Result<Vec<RecordedSegment>, StorageError> {
+    pub async fn segments(&self, id: &str) -> Result<Vec<RecordedSegment>, LiveError> {
         sqlx::query_as(
             "SELECT msn, object_key, duration_ms, discontinuity, pdt_ms, map_key FROM recording_segments \
              WHERE recording_id = $1 ORDER BY msn",
@@ -204,7 +195,7 @@ impl Recordings {
         .bind(id)
         .fetch_all(&self.db)
         .await
-        .map_err(db_err)
+        .map_err(LiveError::from)
     }
 
     /// The replay playlist: EVENT while open, VOD once stopped.
@@ -213,7 +204,7 @@ impl Recordings {
         recording: &RecordingRow,
         target_floor: u64,
         suffix: &str,
-    ) -> Result<String, StorageError> {
+    ) -> Result<String, LiveError> {
         let segments = self.segments(&recording.id).await?;
         let file_of = |key: &str| key.rsplit('/').next().unwrap_or(key).to_owned();
         let playlist = MediaPlaylist {
@@ -246,18 +237,16 @@ impl Recordings {
     }
 
     /// Deletes a recording, and the objects no other recording uses.
-    pub async fn delete(&self, id: &str) -> Result<(), StorageError> {
+    pub async fn delete(&self, id: &str) -> Result<(), LiveError> {
         let segments = self.segments(id).await?;
         sqlx::query("DELETE FROM recording_segments WHERE recording_id = $1")
             .bind(id)
             .execute(&self.db)
-            .await
-            .map_err(db_err)?;
+            .await?;
         sqlx::query("DELETE FROM recordings WHERE id = $1")
             .bind(id)
             .execute(&self.db)
-            .await
-            .map_err(db_err)?;
+            .await?;
         let mut keys: Vec<String> = segments.iter().map(|s| s.object_key.clone()).collect();
         keys.extend(segments.iter().filter_map(|s| s.map_key.clone()));
         keys.sort();
@@ -268,8 +257,7 @@ impl Recordings {
             )
             .bind(&key)
             .fetch_one(&self.db)
-            .await
-            .map_err(db_err)?;
+            .await?;
             if used == 0 {
                 let _ = self.bucket.delete(&object_key(&key)?).await;
             }

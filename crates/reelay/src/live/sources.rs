@@ -5,9 +5,9 @@
 
 use sqlx::AnyPool;
 
-use crate::auth::token::{digest_eq, hash_secret, random_bytes};
+use super::error::LiveError;
+use crate::auth::token::{digest_eq, hash_secret};
 use crate::db::now_unix;
-use crate::hex;
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SourceRow {
@@ -24,33 +24,22 @@ pub struct SourceRow {
     pub edge_id: Option<String>,
 }
 
-/// Why a registry change was refused.
-#[derive(Debug, thiserror::Error)]
-pub enum SourceError {
-    #[error("a source named {0:?} already exists")]
-    NameTaken(String),
-    #[error("{0}")]
-    Invalid(String),
-    #[error(transparent)]
-    Db(#[from] sqlx::Error),
-}
-
 /// Source names: like bucket names, and never shaped like an id.
-pub fn validate_name(name: &str) -> Result<(), SourceError> {
+pub fn validate_name(name: &str) -> Result<(), LiveError> {
     let ok = crate::storage::validate_bucket_name(name).is_ok() && !name.starts_with("src_");
     ok.then_some(()).ok_or_else(|| {
-        SourceError::Invalid(
+        LiveError::Invalid(
             "source names are 1-63 of A-Z a-z 0-9 . _ -, not starting with . or src_".into(),
         )
     })
 }
 
 /// Target segment lengths accepted, seconds.
-pub fn validate_target(target: i64) -> Result<(), SourceError> {
+pub fn validate_target(target: i64) -> Result<(), LiveError> {
     (1..=30)
         .contains(&target)
         .then_some(())
-        .ok_or_else(|| SourceError::Invalid("target_duration must be 1-30 seconds".into()))
+        .ok_or_else(|| LiveError::Invalid("target_duration must be 1-30 seconds".into()))
 }
 
 #[derive(Debug, Clone)]
@@ -74,16 +63,11 @@ impl Sources {
         name: &str,
         description: &str,
         target: i64,
-    ) -> Result<(SourceRow, String), SourceError> {
+    ) -> Result<(SourceRow, String), LiveError> {
         validate_name(name)?;
         validate_target(target)?;
-        let id = format!(
-            "src_{}",
-            hex::encode(&random_bytes::<6>().map_err(|e| SourceError::Invalid(e.to_string()))?)
-        );
-        let secret =
-            hex::encode(&random_bytes::<24>().map_err(|e| SourceError::Invalid(e.to_string()))?);
-        let token = format!("rli_{secret}");
+        let id = crate::random::id("src_")?;
+        let token = format!("rli_{}", crate::hex::encode(&crate::random::bytes::<24>()?));
         let row = SourceRow {
             id,
             name: name.to_owned(),
@@ -111,7 +95,7 @@ impl Sources {
         .execute(&self.db)
         .await;
         match insert {
-            Err(e) if unique_violation(&e) => Err(SourceError::NameTaken(name.to_owned())),
+            Err(e) if unique_violation(&e) => Err(LiveError::NameTaken(name.to_owned())),
             Err(e) => Err(e.into()),
             Ok(_) => Ok((row, token)),
         }
@@ -138,7 +122,7 @@ impl Sources {
         name: Option<&str>,
         description: Option<&str>,
         target: Option<i64>,
-    ) -> Result<(), SourceError> {
+    ) -> Result<(), LiveError> {
         if let Some(n) = name {
             validate_name(n)?;
         }
@@ -157,7 +141,7 @@ impl Sources {
         .await;
         match result {
             Err(e) if unique_violation(&e) => {
-                Err(SourceError::NameTaken(name.unwrap_or_default().to_owned()))
+                Err(LiveError::NameTaken(name.unwrap_or_default().to_owned()))
             }
             Err(e) => Err(e.into()),
             Ok(_) => Ok(()),

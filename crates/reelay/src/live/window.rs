@@ -7,8 +7,7 @@ use std::collections::VecDeque;
 use reelay_hls::{MediaPlaylist, PlaylistKind, PlaylistSegment};
 
 use super::sources::SourceRow;
-use super::{Live, SegmentRow, recordings};
-use crate::storage::StorageError;
+use super::{Live, LiveError, SegmentRow, recordings};
 
 impl Live {
     /// The live playlist of `source`; `suffix` (a signed query) is appended to every URI.
@@ -16,7 +15,7 @@ impl Live {
         &self,
         source: &SourceRow,
         suffix: &str,
-    ) -> Result<Option<String>, StorageError> {
+    ) -> Result<Option<String>, LiveError> {
         let channel = self.channel(source).await?;
         let ch = channel.lock().await;
         let window = live_window(&ch.recent, self.settings.window);
@@ -57,11 +56,8 @@ impl Live {
         start_ms: i64,
         alias: &str,
         description: &str,
-    ) -> Result<recordings::RecordingRow, StorageError> {
-        let recordings = self
-            .recordings
-            .as_ref()
-            .ok_or_else(|| StorageError::Conflict("no recordings bucket is configured".into()))?;
+    ) -> Result<recordings::RecordingRow, LiveError> {
+        let recordings = self.recordings()?;
         let channel = self.channel(source).await?;
         let ch = channel.lock().await;
         let rec = recordings

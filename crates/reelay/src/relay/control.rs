@@ -1,269 +1,212 @@
-//! The control node's side of the relay: the routes edges call (register, long-poll the desired
-//! state, forward segments and init sections), authenticated with the edge's own token, and the
-//! liveness sweeper. The operator's routes for edges are in `api::edges`.
+//! The control node's side of the relay, as plain calls: who an edge is (its token), the desired
+//! state it long-polls, the segments and init sections it forwards (each source bound to the
+//! first edge forwarding it), and the liveness sweeper. The routes that call this are in
+//! `http::edge`; the operator's routes for edges are in `http::api::edges`.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
-use axum::body::Body;
-use axum::extract::{Path, Query, State};
-use http::{HeaderMap, StatusCode};
-use serde::Deserialize;
-
-use super::edges::{EdgeRow, now_ms};
+use super::RelayError;
+use super::edges::{EdgeRow, Edges};
+use super::metrics::RelayMetrics;
 use super::protocol::{
-    DesiredState, EdgeRecording, EdgeSource, Registered, SegmentMeta, is_init_name,
-    parse_segment_file,
+    DesiredState, EdgeRecording, EdgeSource, SegmentMeta, is_init_name, parse_segment_file,
 };
-use crate::app::AppState;
-use crate::error::ApiError;
+use crate::auth::Denied;
+use crate::db::now_ms;
 use crate::live::Live;
 use crate::live::forwarded::{Forwarded, ForwardedSegment};
-use crate::live::http::{live, presented_token, store_upload};
 use crate::live::sources::SourceRow;
+use crate::stream::BodyStream;
 
-/// The edge presenting its token, noted as heard from.
-async fn edge(state: &AppState, headers: &HeaderMap) -> Result<EdgeRow, ApiError> {
-    let live = live(state)?;
-    let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
-    let token =
-        presented_token(headers, None).ok_or_else(|| unauthorized("edges present their token"))?;
-    let row = live
-        .edges
-        .authenticate(&token)
-        .await?
-        .ok_or_else(|| unauthorized("unknown edge token"))?;
-    live.edges.touch(&row.id).await?;
-    Ok(row)
+/// The control node's relay, borrowed from the node's state for one request.
+#[derive(Debug, Clone, Copy)]
+pub struct Control<'a> {
+    pub live: &'a Live,
+    pub edges: &'a Edges,
+    pub metrics: &'a RelayMetrics,
 }
 
-fn interval_ms(live: &Live) -> u64 {
-    u64::try_from(live.edges.liveness.interval.as_millis()).unwrap_or(u64::MAX)
-}
+impl Control<'_> {
+    /// The edge presenting `token`, noted as heard from.
+    pub async fn authenticate(&self, token: Option<&str>) -> Result<EdgeRow, RelayError> {
+        let token =
+            token.ok_or_else(|| Denied::Unauthenticated("edges present their token".into()))?;
+        let row = self
+            .edges
+            .authenticate(token)
+            .await?
+            .ok_or_else(|| Denied::Unauthenticated("unknown edge token".into()))?;
+        self.edges.touch(&row.id).await?;
+        Ok(row)
+    }
 
-/// Edge protocol: register (an edge's first call, and after each reconnect).
-#[utoipa::path(post, path = "/api/v1/edge/register", tag = "edge protocol",
-    responses((status = 200, description = "registered", body = Registered),
-        (status = 401, description = "not an edge token", body = crate::api::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn register(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-) -> Result<Json<Registered>, ApiError> {
-    let row = edge(&state, &headers).await?;
-    tracing::info!(edge = row.name, "edge registered");
-    Ok(Json(Registered {
-        edge_id: row.id,
-        name: row.name,
-        interval_ms: interval_ms(live(&state)?),
-    }))
-}
+    /// How often edges must be heard from, milliseconds.
+    pub fn interval_ms(&self) -> u64 {
+        u64::try_from(self.edges.liveness.interval.as_millis()).unwrap_or(u64::MAX)
+    }
 
-/// The desired state for edge `edge_id`: the sources it may carry and their recordings.
-pub async fn desired_state(live: &Live, edge_id: &str) -> Result<DesiredState, ApiError> {
-    let sources: Vec<SourceRow> = live
-        .sources
-        .list()
-        .await?
-        .into_iter()
-        .filter(|s| s.edge_id.as_deref().is_none_or(|e| e == edge_id))
-        .collect();
-    // A stopped recording stays listed while an edge may still hold its segments.
-    let horizon = live.settings.buffer.saturating_mul(6);
-    let since = now_ms().saturating_sub(i64::try_from(horizon.as_millis()).unwrap_or(i64::MAX));
-    let recordings = match &live.recordings {
-        Some(r) => r.open_or_ended_since(since).await?,
-        None => Vec::new(),
-    };
-    let recordings = recordings
-        .into_iter()
-        .filter(|r| sources.iter().any(|s| s.id == r.source_id))
-        .map(|r| EdgeRecording {
-            id: r.id,
-            source_id: r.source_id,
-            start_ms: r.start_ms,
-            end_ms: r.end_ms,
-        })
-        .collect();
-    let sources = sources
-        .into_iter()
-        .map(|s| EdgeSource {
-            id: s.id,
-            name: s.name,
-            description: s.description,
-            target_duration: s.target_duration,
-            ingest_token_hash: s.ingest_token_hash,
-            streaming: s.streaming != 0,
-            next_msn: s.next_msn,
-            created_at: s.created_at,
-        })
-        .collect();
-    Ok(DesiredState::new(interval_ms(live), sources, recordings))
-}
+    /// The desired state for edge `edge_id`: the sources it may carry and their recordings.
+    pub async fn desired_state(&self, edge_id: &str) -> Result<DesiredState, RelayError> {
+        let live = self.live;
+        let sources: Vec<SourceRow> = live
+            .sources
+            .list()
+            .await?
+            .into_iter()
+            .filter(|s| s.edge_id.as_deref().is_none_or(|e| e == edge_id))
+            .collect();
+        // A stopped recording stays listed while an edge may still hold its segments.
+        let horizon = live.settings.buffer.saturating_mul(6);
+        let since = now_ms().saturating_sub(i64::try_from(horizon.as_millis()).unwrap_or(i64::MAX));
+        let recordings = match &live.recordings {
+            Some(r) => r.open_or_ended_since(since).await?,
+            None => Vec::new(),
+        };
+        let recordings = recordings
+            .into_iter()
+            .filter(|r| sources.iter().any(|s| s.id == r.source_id))
+            .map(|r| EdgeRecording {
+                id: r.id,
+                source_id: r.source_id,
+                start_ms: r.start_ms,
+                end_ms: r.end_ms,
+            })
+            .collect();
+        let sources = sources.into_iter().map(edge_source).collect();
+        Ok(DesiredState::new(self.interval_ms(), sources, recordings))
+    }
 
-#[derive(Debug, Deserialize)]
-pub struct StateQuery {
-    version: Option<String>,
-}
-
-/// `GET /api/v1/edge/state?version=V`: answers at once if the state is not `V`, otherwise when
-/// it changes or after one interval. Changes made through this node wake it at once; changes
-/// through another node sharing the database are seen within a second.
-#[utoipa::path(get, path = "/api/v1/edge/state", tag = "edge protocol",
-    params(("version" = Option<String>, Query, description = "the version the edge has")),
-    responses((status = 200, description = "the desired state (long-poll)", body = DesiredState),
-        (status = 401, description = "not an edge token", body = crate::api::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn state(
-    State(state): State<AppState>,
-    headers: HeaderMap,
-    Query(query): Query<StateQuery>,
-) -> Result<Json<DesiredState>, ApiError> {
-    let row = edge(&state, &headers).await?;
-    let live = live(&state)?;
-    let deadline = tokio::time::Instant::now() + live.edges.liveness.interval;
-    let mut changes = live.watch_changes();
-    loop {
-        changes.mark_unchanged();
-        let current = desired_state(live, &row.id).await?;
-        if query.version.as_deref() != Some(current.version.as_str())
-            || tokio::time::Instant::now() >= deadline
-        {
-            // No touch here: the edge may have died while its poll was held (the handler runs
-            // on), and its last contact is when it asked.
-            return Ok(Json(current));
+    /// The desired state for `edge_id` at once if it is not `version`, otherwise when it
+    /// changes or after one interval. Changes made through this node wake it at once; changes
+    /// through another node sharing the database are seen within a second.
+    pub async fn next_state(
+        &self,
+        edge_id: &str,
+        version: Option<&str>,
+    ) -> Result<DesiredState, RelayError> {
+        let deadline = tokio::time::Instant::now() + self.edges.liveness.interval;
+        let mut changes = self.live.watch_changes();
+        loop {
+            changes.mark_unchanged();
+            let current = self.desired_state(edge_id).await?;
+            if version != Some(current.version.as_str()) || tokio::time::Instant::now() >= deadline
+            {
+                // No touch here: the edge may have died while its poll was held (the handler
+                // runs on), and its last contact is when it asked.
+                return Ok(current);
+            }
+            let wake = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+            let _held = Held::new(&self.metrics.polls_held);
+            let _ = tokio::time::timeout_at(wake, changes.changed()).await;
         }
-        let wake = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
-        let _ = tokio::time::timeout_at(wake, changes.changed()).await;
+    }
+
+    /// The source an edge forwards for, bound to that edge on first use.
+    async fn forwarding_source(
+        &self,
+        edge: &EdgeRow,
+        source_id: &str,
+    ) -> Result<SourceRow, RelayError> {
+        let source = self.live.source(source_id).await?;
+        match self.live.sources.bind_edge(&source.id, &edge.id).await? {
+            Some(bound) if bound != edge.id => Err(RelayError::OtherEdge(source.name)),
+            _ => Ok(source),
+        }
+    }
+
+    /// A forwarded segment `file` (`<msn>.<ext>`) described by `meta`; idempotent by
+    /// `(source, msn)`.
+    pub async fn forward_segment(
+        &self,
+        edge: &EdgeRow,
+        source_id: &str,
+        file: &str,
+        meta: SegmentMeta,
+        body: BodyStream,
+    ) -> Result<Forwarded, RelayError> {
+        let (msn, ext) = parse_segment_file(file)
+            .ok_or_else(|| RelayError::Invalid("segment files are <msn>.ts or <msn>.m4s".into()))?;
+        let source = self.forwarding_source(edge, source_id).await?;
+        let path = self.live.receive_forwarded(&source, file, body).await?;
+        let segment = ForwardedSegment {
+            msn,
+            ext: ext.to_owned(),
+            duration_ms: meta.duration_ms,
+            pdt_ms: meta.pdt_ms,
+            discontinuity: meta.discontinuity,
+            map_file: meta.map_file,
+            live: meta.live,
+        };
+        Ok(self.live.accept_forwarded(&source, &segment, &path).await?)
+    }
+
+    /// A forwarded fMP4 init section `file` (`init-<digits>.mp4`), before the segments naming it.
+    pub async fn forward_init(
+        &self,
+        edge: &EdgeRow,
+        source_id: &str,
+        file: &str,
+        body: BodyStream,
+    ) -> Result<Forwarded, RelayError> {
+        if !is_init_name(file) {
+            return Err(RelayError::Invalid(
+                "init sections are init-<digits>.mp4".into(),
+            ));
+        }
+        let source = self.forwarding_source(edge, source_id).await?;
+        let path = self.live.receive_forwarded(&source, file, body).await?;
+        Ok(self
+            .live
+            .accept_forwarded_init(&source, file, &path)
+            .await?)
     }
 }
 
-/// The source an edge forwards for, bound to that edge on first use.
-async fn forwarding_source(
-    live: &Live,
-    edge: &EdgeRow,
-    source_id: &str,
-) -> Result<SourceRow, ApiError> {
-    let source = live
-        .sources
-        .find(source_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(format!("no source {source_id:?}")))?;
-    match live.sources.bind_edge(&source.id, &edge.id).await? {
-        Some(bound) if bound != edge.id => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "conflict",
-            format!("source {} comes through another edge", source.name),
-        )),
-        _ => Ok(source),
+fn edge_source(s: SourceRow) -> EdgeSource {
+    EdgeSource {
+        id: s.id,
+        name: s.name,
+        description: s.description,
+        target_duration: s.target_duration,
+        ingest_token_hash: s.ingest_token_hash,
+        streaming: s.streaming != 0,
+        next_msn: s.next_msn,
+        created_at: s.created_at,
     }
 }
 
-/// Edge protocol: forward a segment, idempotent by (source, msn). Headers `reelay-duration-ms`,
-/// `reelay-pdt-ms` (required), `reelay-discontinuity`, `reelay-live` (0/1), `reelay-map`.
-#[utoipa::path(put, path = "/api/v1/edge/sources/{source}/segments/{file}", tag = "edge protocol",
-    params(("source" = String, Path, description = "source id"),
-        ("file" = String, Path, description = "<msn>.ts or <msn>.m4s")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
-        (status = 400, description = "a bad name or header", body = crate::api::ErrorBody),
-        (status = 401, description = "not an edge token", body = crate::api::ErrorBody),
-        (status = 409, description = "another edge's source, or its init section is missing", body = crate::api::ErrorBody),
-        (status = 413, description = "larger than live.max_segment", body = crate::api::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn put_segment(
-    State(state): State<AppState>,
-    Path((source_id, file)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    let row = edge(&state, &headers).await?;
-    let live = live(&state)?;
-    let (msn, ext) = parse_segment_file(&file)
-        .ok_or_else(|| ApiError::bad_request("segment files are <msn>.ts or <msn>.m4s"))?;
-    let meta = SegmentMeta::from_headers(&headers).map_err(ApiError::bad_request)?;
-    let source = forwarding_source(live, &row, &source_id).await?;
-    let path = receive(&state, live, &source, &file, body).await?;
-    let segment = ForwardedSegment {
-        msn,
-        ext: ext.to_owned(),
-        duration_ms: meta.duration_ms,
-        pdt_ms: meta.pdt_ms,
-        discontinuity: meta.discontinuity,
-        map_file: meta.map_file,
-        live: meta.live,
-    };
-    Ok(status_of(
-        live.accept_forwarded(&source, &segment, &path).await?,
-    ))
-}
+/// Counts a held long-poll while it waits (`edge_state_polls_held`).
+struct Held<'a>(&'a prometheus_client::metrics::gauge::Gauge);
 
-/// Edge protocol: forward an fMP4 init section (before the segments naming it).
-#[utoipa::path(put, path = "/api/v1/edge/sources/{source}/init/{file}", tag = "edge protocol",
-    params(("source" = String, Path, description = "source id"),
-        ("file" = String, Path, description = "init-<digits>.mp4")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
-        (status = 400, description = "a bad name", body = crate::api::ErrorBody),
-        (status = 401, description = "not an edge token", body = crate::api::ErrorBody)),
-    security(("bearer" = [])))]
-pub async fn put_init(
-    State(state): State<AppState>,
-    Path((source_id, file)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<StatusCode, ApiError> {
-    let row = edge(&state, &headers).await?;
-    let live = live(&state)?;
-    if !is_init_name(&file) {
-        return Err(ApiError::bad_request("init sections are init-<digits>.mp4"));
+impl<'a> Held<'a> {
+    fn new(gauge: &'a prometheus_client::metrics::gauge::Gauge) -> Self {
+        gauge.inc();
+        Self(gauge)
     }
-    let source = forwarding_source(live, &row, &source_id).await?;
-    let path = receive(&state, live, &source, &file, body).await?;
-    Ok(status_of(
-        live.accept_forwarded_init(&source, &file, &path).await?,
-    ))
 }
 
-/// Streams a forwarded body to a uniquely named file (bounded like any segment); its path.
-async fn receive(
-    state: &AppState,
-    live: &Live,
-    source: &SourceRow,
-    file: &str,
-    body: Body,
-) -> Result<std::path::PathBuf, ApiError> {
-    let dir = live.forwarded_dir(&source.id);
-    let part = format!("{}-{file}", crate::observe::random_u64());
-    let (max, timeout) = (live.settings.max_segment_bytes, state.limits.body_timeout);
-    store_upload(&dir, &part, body, max, timeout).await?;
-    Ok(dir.join(part))
-}
-
-fn status_of(outcome: Forwarded) -> StatusCode {
-    match outcome {
-        Forwarded::Stored => StatusCode::CREATED,
-        Forwarded::AlreadyHad => StatusCode::OK,
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
 /// Watches edges' liveness: logs each going offline or back online and, when configured,
 /// stops the open recordings of an offline edge's sources at the moment it was last heard.
-pub async fn sweep_liveness(live: Arc<Live>) {
+pub async fn sweep_liveness(live: Arc<Live>, edges: Arc<Edges>, metrics: RelayMetrics) {
     let mut offline = std::collections::HashSet::new();
     loop {
-        tokio::time::sleep(live.edges.liveness.interval).await;
-        let Ok(edges) = live.edges.list().await else {
+        tokio::time::sleep(edges.liveness.interval).await;
+        let Ok(list) = edges.list().await else {
             continue;
         };
-        let online = edges.iter().filter(|e| live.edges.online(e)).count();
-        live.metrics
+        let online = list.iter().filter(|e| edges.online(e)).count();
+        metrics
             .edges_online
             .set(i64::try_from(online).unwrap_or(i64::MAX));
-        for edge in edges {
-            let online = live.edges.online(&edge);
-            if online {
+        for edge in list {
+            if edges.online(&edge) {
                 if offline.remove(&edge.id) {
                     tracing::info!(edge = edge.name, "edge is back online");
                 }
@@ -273,7 +216,7 @@ pub async fn sweep_liveness(live: Arc<Live>) {
                 continue;
             }
             tracing::warn!(edge = edge.name, last_seen_ms = ?edge.last_seen_ms, "edge is offline");
-            if live.edges.liveness.stop_recordings {
+            if edges.liveness.stop_recordings {
                 stop_recordings_of(&live, &edge).await;
             }
         }

@@ -14,10 +14,11 @@ use tokio::sync::watch;
 
 use super::forward::{ForwardState, live_batch, next_backfill};
 use super::link::{Link, LinkError, backoff};
+use super::metrics::RelayMetrics;
 use super::protocol::DesiredState;
 use crate::live::sources::SourceRow;
 use crate::live::{Live, SegmentRow};
-use crate::observe::random_u64;
+use crate::random;
 
 /// Live segments sent at once when a source (re)starts streaming or the link returns.
 const LIVE_CATCH_UP: usize = 3;
@@ -28,6 +29,7 @@ pub struct EdgeRelay {
     pub live: Arc<Live>,
     pub forward: Arc<ForwardState>,
     pub link: Link,
+    pub metrics: RelayMetrics,
     /// Where the last desired state is kept across restarts.
     state_file: PathBuf,
     /// Init sections the control has, by (source, file).
@@ -37,7 +39,13 @@ pub struct EdgeRelay {
 }
 
 impl EdgeRelay {
-    pub fn new(live: Arc<Live>, forward: Arc<ForwardState>, link: Link, data_dir: &Path) -> Self {
+    pub fn new(
+        live: Arc<Live>,
+        forward: Arc<ForwardState>,
+        link: Link,
+        metrics: RelayMetrics,
+        data_dir: &Path,
+    ) -> Self {
         let state_file = data_dir.join("edge-state.json");
         if let Some(state) = std::fs::read(&state_file)
             .ok()
@@ -49,6 +57,7 @@ impl EdgeRelay {
             live,
             forward,
             link,
+            metrics,
             state_file,
             inits: Arc::default(),
             wake: watch::Sender::new(0),
@@ -67,12 +76,12 @@ impl EdgeRelay {
         loop {
             match self.link.register().await {
                 Ok(r) => {
-                    self.live.metrics.link_up.set(1);
+                    self.metrics.link_up.set(1);
                     tracing::info!(edge = r.name, "registered with the control node");
                 }
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot register with the control node");
-                    tokio::time::sleep(backoff(attempt, random_u64())).await;
+                    tokio::time::sleep(backoff(attempt, random::u64())).await;
                     attempt = attempt.saturating_add(1);
                     continue;
                 }
@@ -88,9 +97,9 @@ impl EdgeRelay {
                         }
                     }
                     Err(e) => {
-                        self.live.metrics.link_up.set(0);
+                        self.metrics.link_up.set(0);
                         tracing::warn!(error = %e, "lost the control node");
-                        tokio::time::sleep(backoff(attempt, random_u64())).await;
+                        tokio::time::sleep(backoff(attempt, random::u64())).await;
                         attempt = attempt.saturating_add(1);
                         break;
                     }
@@ -175,13 +184,13 @@ impl EdgeRelay {
                 .retain(|(s, _)| *s != segment.source_id);
         }
         if result.is_err() {
-            self.live.metrics.forward_failures.inc();
+            self.metrics.forward_failures.inc();
         }
         result?;
         if live {
-            self.live.metrics.forwarded_live.inc();
+            self.metrics.forwarded_live.inc();
         } else {
-            self.live.metrics.backfilled.inc();
+            self.metrics.backfilled.inc();
         }
         self.forward.confirm(&segment.source_id, segment.msn).await;
         Ok(())
@@ -253,7 +262,7 @@ impl EdgeRelay {
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, msn = segment.msn, "backfill paused");
-                    tokio::time::sleep(backoff(attempt, random_u64())).await;
+                    tokio::time::sleep(backoff(attempt, random::u64())).await;
                     attempt = attempt.saturating_add(1);
                 }
             }

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use sqlx::AnyPool;
 
-use crate::auth::token::{hash_secret, random_bytes};
-use crate::db::now_unix;
+use crate::auth::token::hash_secret;
+use crate::db::{now_ms, now_unix};
 
 /// When an edge counts as offline (`[edges]`).
 #[derive(Debug, Clone)]
@@ -69,12 +69,6 @@ pub struct Edges {
     seen: Mutex<HashMap<String, (i64, i64)>>,
 }
 
-pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
 impl Edges {
     pub fn new(db: AnyPool, liveness: Liveness) -> Self {
         Self {
@@ -86,13 +80,12 @@ impl Edges {
 
     /// Creates an edge; returns it and its token (shown once).
     pub async fn create(&self, name: &str) -> Result<(EdgeRow, String), sqlx::Error> {
-        let random = |n| -> Result<String, sqlx::Error> {
-            let bytes = random_bytes::<24>().map_err(sqlx::Error::Io)?;
-            Ok(crate::hex::encode(&bytes[..n]))
-        };
-        let token = format!("rle_{}", random(24)?);
+        let token = format!(
+            "rle_{}",
+            crate::hex::encode(&crate::random::bytes::<24>().map_err(sqlx::Error::Io)?)
+        );
         let row = EdgeRow {
-            id: format!("edg_{}", random(6)?),
+            id: crate::random::id("edg_").map_err(sqlx::Error::Io)?,
             name: name.to_owned(),
             token_hash: hash_secret(&token),
             created_at: now_unix(),

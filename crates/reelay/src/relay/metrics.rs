@@ -1,15 +1,11 @@
-//! The relay's metrics (DESIGN §11: live segment lag, edge state), registered with the node's
-//! `/metrics`. A `Live` built outside a node (tests) has unregistered ones.
+//! The edge links' metrics (DESIGN §11: edge state), registered with the node's `/metrics`.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct RelayMetrics {
-    /// Segments taken into a buffer from encoders (on an edge or an all-in-one node).
-    pub ingested: Counter,
     /// On an edge: segments the control confirmed, sent live / backfilled.
     pub forwarded_live: Counter,
     pub backfilled: Counter,
@@ -17,38 +13,15 @@ pub struct RelayMetrics {
     pub forward_failures: Counter,
     /// On an edge: 1 while the long-poll to the control works.
     pub link_up: Gauge,
-    /// On a control node: forwarded segments stored.
-    pub received: Counter,
-    /// On a control node: from the end of a live segment (edge clock) to its arrival here.
-    pub lag: Histogram,
     /// On a control node: edges online.
     pub edges_online: Gauge,
-}
-
-impl Default for RelayMetrics {
-    fn default() -> Self {
-        Self {
-            ingested: Counter::default(),
-            forwarded_live: Counter::default(),
-            backfilled: Counter::default(),
-            forward_failures: Counter::default(),
-            link_up: Gauge::default(),
-            received: Counter::default(),
-            // 1 ms .. ~65 s
-            lag: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
-            edges_online: Gauge::default(),
-        }
-    }
+    /// On a control node: edges' desired-state long-polls held, waiting for a change.
+    pub polls_held: Gauge,
 }
 
 impl RelayMetrics {
     pub fn register(&self, registry: &mut Registry) {
         for (name, help, counter) in [
-            (
-                "live_segments_ingested",
-                "Segments taken from encoders into a buffer",
-                &self.ingested,
-            ),
             (
                 "edge_segments_forwarded_live",
                 "Edge: live segments the control confirmed",
@@ -64,28 +37,27 @@ impl RelayMetrics {
                 "Edge: uploads to the control that failed",
                 &self.forward_failures,
             ),
-            (
-                "live_segments_received",
-                "Control: segments received from edges",
-                &self.received,
-            ),
         ] {
             registry.register(name, help, counter.clone());
         }
-        registry.register(
-            "edge_link_up",
-            "Edge: 1 while the control answers",
-            self.link_up.clone(),
-        );
-        registry.register(
-            "edges_online",
-            "Control: edges heard from in time",
-            self.edges_online.clone(),
-        );
-        registry.register(
-            "live_segment_lag_seconds",
-            "Control: from a live segment's end at the edge to its arrival",
-            self.lag.clone(),
-        );
+        for (name, help, gauge) in [
+            (
+                "edge_link_up",
+                "Edge: 1 while the control answers",
+                &self.link_up,
+            ),
+            (
+                "edges_online",
+                "Control: edges heard from in time",
+                &self.edges_online,
+            ),
+            (
+                "edge_state_polls_held",
+                "Control: edges' long-polls waiting for a change of their desired state",
+                &self.polls_held,
+            ),
+        ] {
+            registry.register(name, help, gauge.clone());
+        }
     }
 }

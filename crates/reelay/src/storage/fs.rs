@@ -18,8 +18,9 @@ use reelay_http::{EntityTag, content_type_for};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 
-use super::{ListEntry, ListPage, ObjectMeta, StorageError};
-use crate::storage::key::ObjectKey;
+use super::error::StorageError;
+use super::key::ObjectKey;
+use super::object::{ListEntry, ListPage, ObjectMeta};
 
 /// A bucket backed by a local directory.
 #[derive(Debug)]

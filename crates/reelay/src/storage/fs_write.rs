@@ -12,14 +12,14 @@
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
-use bytes::Bytes;
-use futures_util::{Stream, StreamExt};
 use rustix::fs::{Mode, OFlags, ResolveFlags};
 use rustix::io::Errno;
 use tokio::io::AsyncWriteExt;
 
+use super::error::{PutError, StorageError};
 use super::fs::FsBucket;
-use super::{ObjectKey, StorageError};
+use super::key::ObjectKey;
+use crate::stream::Limited;
 
 /// Hidden folder, inside the bucket root, holding uploads in progress.
 pub const TMP_DIR: &str = ".reelay-tmp";
@@ -95,13 +95,10 @@ impl Drop for TempFile {
 }
 
 impl FsBucket {
-    /// Streams `body` into `key`, at most `max` bytes; see the module docs.
-    pub async fn put<S>(&self, key: &ObjectKey, mut body: S, max: u64) -> Result<(), StorageError>
-    where
-        S: Stream<Item = Result<Bytes, StorageError>> + Unpin,
-    {
+    /// Streams `body` into `key`; see the module docs.
+    pub async fn put(&self, key: &ObjectKey, mut body: Limited) -> Result<(), PutError> {
         let tmp_dir = open_or_create_dir(self.root_fd(), TMP_DIR)?;
-        let name = format!("upload-{:016x}", crate::observe::random_u64());
+        let name = format!("upload-{:016x}", crate::random::u64());
         let fd = rustix::fs::openat(
             &tmp_dir,
             name.as_str(),
@@ -115,14 +112,8 @@ impl FsBucket {
             committed: false,
         };
         let mut file = tokio::fs::File::from_std(std::fs::File::from(fd));
-        let mut total = 0u64;
         while let Some(chunk) = body.next().await {
-            let chunk = chunk?;
-            total += chunk.len() as u64;
-            if total > max {
-                return Err(StorageError::TooLarge { limit: max });
-            }
-            file.write_all(&chunk).await?;
+            file.write_all(&chunk?).await?;
         }
         file.sync_all().await?;
         drop(file);

@@ -5,7 +5,8 @@ use std::time::SystemTime;
 use http::{HeaderMap, header};
 use reelay_http::{EntityTag, content_type::DEFAULT_CONTENT_TYPE, content_type_for};
 
-use super::{ObjectMeta, StorageError};
+use super::error::StorageError;
+use super::object::ObjectMeta;
 
 /// Metadata plus the validators exactly as the backend sent them (for conditional requests).
 #[derive(Debug, Clone)]

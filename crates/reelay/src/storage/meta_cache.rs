@@ -7,7 +7,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use super::StorageError;
+use super::error::StorageError;
 
 /// Entries kept before the cache is cleared.
 const MAX_ENTRIES: usize = 10_000;

@@ -1,14 +1,19 @@
-//! The bucket registry: every bucket by name, where it came from, and the S3 profiles that API
-//! calls may create buckets on. Buckets can be added and removed while serving; readers get an
-//! `Arc` and keep their bucket for the whole request even if it is removed meanwhile.
+//! The bucket registry: every bucket by name, where it came from, the S3 profiles that API
+//! calls may create buckets on, and the [`Reads`] policy (byte budget, chunk cache) every bucket
+//! it hands out reads with. Buckets can be added and removed while serving; readers get a
+//! [`Bucket`] handle and keep it for the whole request even if it is removed meanwhile.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use super::bucket::{Backend, Bucket};
+use super::fs;
+use super::key::validate_bucket_name;
+use super::reads::Reads;
 use super::s3::{S3Bucket, S3Profile};
-use super::{Bucket, fs, validate_bucket_name};
+use crate::cache::ChunkCache;
 
 /// Where a bucket was defined (and so whether the API may delete it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -23,7 +28,7 @@ pub enum Origin {
 
 #[derive(Debug, Clone)]
 struct Entry {
-    bucket: Arc<Bucket>,
+    backend: Arc<Backend>,
     origin: Origin,
     created: Option<SystemTime>,
 }
@@ -42,6 +47,7 @@ pub struct Buckets {
     by_name: RwLock<BTreeMap<String, Entry>>,
     profiles: HashMap<String, Arc<S3Profile>>,
     data_dir: Option<PathBuf>,
+    reads: Reads,
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -55,6 +61,20 @@ impl Buckets {
             data_dir: Some(data_dir),
             ..Self::default()
         }
+    }
+
+    /// Sets how this registry's buckets read (budget, cache); before serving.
+    pub fn set_reads(&mut self, reads: Reads) {
+        self.reads = reads;
+    }
+
+    /// Puts remote buckets' reads behind `cache`; before serving.
+    pub fn set_cache(&mut self, cache: Arc<ChunkCache>) {
+        self.reads = Reads::new(self.reads.budget().clone(), Some(cache));
+    }
+
+    pub fn reads(&self) -> &Reads {
+        &self.reads
     }
 
     /// The folder API-created fs buckets go into.
@@ -74,7 +94,7 @@ impl Buckets {
     pub fn insert(
         &self,
         name: &str,
-        bucket: Bucket,
+        backend: Backend,
         origin: Origin,
         created: Option<SystemTime>,
     ) -> anyhow::Result<()> {
@@ -84,7 +104,7 @@ impl Buckets {
             anyhow::bail!("bucket {name:?} is defined twice");
         }
         let entry = Entry {
-            bucket: Arc::new(bucket),
+            backend: Arc::new(backend),
             origin,
             created,
         };
@@ -102,12 +122,12 @@ impl Buckets {
         let bucket = fs::FsBucket::open(root)
             .map_err(|e| anyhow::anyhow!("bucket {name:?}: cannot open {}: {e}", root.display()))?;
         let created = std::fs::metadata(root).and_then(|m| m.created()).ok();
-        self.insert(name, Bucket::Fs(bucket), origin, created)
+        self.insert(name, Backend::Fs(bucket), origin, created)
     }
 
     /// Adds an S3 bucket (defined by the operator).
     pub fn add_s3(&mut self, name: &str, bucket: S3Bucket) -> anyhow::Result<()> {
-        self.insert(name, Bucket::S3(bucket), Origin::Config, None)
+        self.insert(name, Backend::S3(bucket), Origin::Config, None)
     }
 
     /// Removes a bucket from the registry.
@@ -116,9 +136,10 @@ impl Buckets {
         map.remove(name).is_some()
     }
 
-    pub fn get(&self, name: &str) -> Option<Arc<Bucket>> {
+    pub fn get(&self, name: &str) -> Option<Bucket> {
         let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
-        map.get(name).map(|e| e.bucket.clone())
+        map.get(name)
+            .map(|e| Bucket::shared(e.backend.clone(), self.reads.clone()))
     }
 
     pub fn origin(&self, name: &str) -> Option<Origin> {
@@ -132,7 +153,7 @@ impl Buckets {
         map.iter()
             .map(|(name, e)| BucketInfo {
                 name: name.clone(),
-                kind: e.bucket.kind(),
+                kind: e.backend.kind(),
                 origin: e.origin,
                 created: e.created,
             })

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use reqwest::{Response, StatusCode};
 
-use super::StorageError;
+use super::error::StorageError;
 
 /// Attempts for one request.
 pub const ATTEMPTS: u32 = 3;
@@ -19,7 +19,7 @@ pub fn transport_error(what: &str, host: &str, e: &reqwest::Error) -> StorageErr
     } else if e.is_connect() {
         StorageError::BackendUnavailable(format!("{what}: cannot connect to {host}"))
     } else if e.is_redirect() {
-        StorageError::BackendDenied(format!("{what}: {host} redirected too often"))
+        StorageError::denied("too many redirects", format!("{what}: {host}"))
     } else {
         StorageError::Backend(format!("{what}: transport error talking to {host}"))
     }

@@ -21,9 +21,12 @@ use http::header;
 use reqwest::StatusCode;
 use url::Url;
 
+use super::error::StorageError;
 use super::http_meta::{self, RemoteMeta};
+use super::key::ObjectKey;
 use super::meta_cache::MetaCache;
-use super::{ByteStream, ObjectKey, ObjectMeta, StorageError};
+use super::object::ObjectMeta;
+use crate::stream::ByteStream;
 use guard::Allowed;
 use resolver::Resolver;
 
@@ -134,7 +137,7 @@ impl OriginBucket {
             .get(key, |stale| self.head(key, stale))
             .await;
         let (url, remote) = match (first, &self.inner.resolver) {
-            (Err(StorageError::BackendDenied(_) | StorageError::NotFound), Some(resolver)) => {
+            (Err(StorageError::BackendDenied { .. } | StorageError::NotFound), Some(resolver)) => {
                 resolver.forget(key);
                 self.inner.meta.get(key, |_| self.head(key, None)).await?
             }
@@ -211,13 +214,12 @@ impl OriginBucket {
 fn status_error(what: &str, status: StatusCode) -> StorageError {
     match status.as_u16() {
         404 | 410 => StorageError::NotFound,
-        401 | 403 => {
-            StorageError::BackendDenied(format!("{what}: the origin refused access ({status})"))
-        }
+        401 | 403 => StorageError::denied("the origin refused access", format!("{what}: {status}")),
         412 => StorageError::Changed,
-        300..=399 => StorageError::BackendDenied(format!(
-            "{what}: the origin redirected elsewhere; not followed"
-        )),
+        300..=399 => StorageError::denied(
+            "the origin redirected elsewhere; not followed",
+            format!("{what}: {status}"),
+        ),
         _ => StorageError::Backend(format!("{what}: the origin answered {}", status.as_u16())),
     }
 }

@@ -16,7 +16,7 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use super::guard::{Allowed, ip_literal, is_internal};
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 /// Most bytes read from the command's output.
 const MAX_OUTPUT: u64 = 16 << 10;
@@ -68,7 +68,7 @@ impl Resolver {
     /// The media URL for `id`.
     pub async fn resolve(&self, id: &str) -> Result<Url, StorageError> {
         if !valid_id(id) {
-            return Err(StorageError::ClientBody(
+            return Err(StorageError::InvalidKey(
                 "an id is 1-128 characters of A-Z a-z 0-9 _ - and does not start with -".into(),
             ));
         }
@@ -127,8 +127,8 @@ impl Resolver {
 
     /// Checks the command's answer: first non-empty line, an allowed http(s) URL.
     fn check(&self, output: &str) -> Result<Url, StorageError> {
-        let refused = |why: &str| {
-            StorageError::BackendDenied(format!("the resolver's answer was refused: {why}"))
+        let refused = |why: &'static str| {
+            StorageError::denied(format!("the resolver's answer was refused: {why}"), why)
         };
         let line = output
             .lines()

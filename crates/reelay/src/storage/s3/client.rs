@@ -10,7 +10,8 @@ use reqwest::{Response, StatusCode};
 use rusty_s3::{Bucket, Credentials, UrlStyle};
 use url::Url;
 
-use crate::storage::{StorageError, retry};
+use crate::storage::error::StorageError;
+use crate::storage::retry;
 
 /// How long a presigned request stays valid; each attempt signs anew.
 pub const SIGN_TTL: Duration = Duration::from_secs(300);
@@ -103,12 +104,10 @@ impl S3Profile {
     pub fn status_error(&self, what: &str, status: StatusCode) -> StorageError {
         match status {
             StatusCode::NOT_FOUND => StorageError::NotFound,
-            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => {
-                StorageError::BackendDenied(format!(
-                    "{what}: the store refused the credentials of S3 profile {:?}",
-                    self.name
-                ))
-            }
+            StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => StorageError::denied(
+                "the store refused the credentials",
+                format!("{what}: S3 profile {:?}", self.name),
+            ),
             StatusCode::PRECONDITION_FAILED => StorageError::Changed,
             other => {
                 StorageError::Backend(format!("{what}: the store answered {}", other.as_u16()))

@@ -19,10 +19,12 @@ use rusty_s3::S3Action;
 
 pub use client::{ProfileSettings, S3Profile};
 
+use super::error::StorageError;
 use super::http_meta::{self, RemoteMeta};
+use super::key::ObjectKey;
 use super::meta_cache::MetaCache;
-use super::{ByteStream, ListEntry, ListPage, ObjectMeta, StorageError};
-use crate::storage::key::ObjectKey;
+use super::object::{ListEntry, ListPage, ObjectMeta};
+use crate::stream::ByteStream;
 use client::SIGN_TTL;
 
 /// A bucket on an S3 profile.

@@ -21,7 +21,7 @@ use http::header;
 use rusty_s3::S3Action;
 
 use super::{S3Inner, client::SIGN_TTL};
-use crate::storage::StorageError;
+use crate::storage::error::StorageError;
 
 /// Re-requests allowed after a part fails mid-body.
 const RESUMES: u32 = 2;

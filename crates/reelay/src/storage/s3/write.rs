@@ -6,7 +6,6 @@
 //! away mid-body — the multipart upload is aborted, so no partial object ever becomes visible.
 
 use bytes::{Bytes, BytesMut};
-use futures_util::{Stream, StreamExt};
 use http::header;
 use reqwest::StatusCode;
 use rusty_s3::S3Action;
@@ -14,29 +13,18 @@ use rusty_s3::actions::CreateMultipartUpload;
 
 use super::client::SIGN_TTL;
 use super::{S3Bucket, S3Inner};
-use crate::storage::{ObjectKey, StorageError};
+use crate::storage::error::{PutError, StorageError};
+use crate::storage::key::ObjectKey;
+use crate::stream::{BodyError, Limited};
 
-/// Reads the next part (up to `part_size` bytes) of `body`, enforcing `max` overall.
-async fn next_part<S>(
-    body: &mut S,
-    part_size: usize,
-    total: &mut u64,
-    max: u64,
-) -> Result<Bytes, StorageError>
-where
-    S: Stream<Item = Result<Bytes, StorageError>> + Unpin,
-{
+/// Reads the next part (up to `part_size` bytes) of `body`.
+async fn next_part(body: &mut Limited, part_size: usize) -> Result<Bytes, BodyError> {
     let mut part = BytesMut::with_capacity(part_size.min(1 << 20));
     while part.len() < part_size {
         let Some(chunk) = body.next().await else {
             break;
         };
-        let chunk = chunk?;
-        *total += chunk.len() as u64;
-        if *total > max {
-            return Err(StorageError::TooLarge { limit: max });
-        }
-        part.extend_from_slice(&chunk);
+        part.extend_from_slice(&chunk?);
     }
     Ok(part.freeze())
 }
@@ -201,21 +189,16 @@ impl S3Bucket {
         Ok(())
     }
 
-    /// Uploads `body` to `key`, at most `max` bytes; see the module docs.
-    pub async fn put<S>(
+    /// Uploads `body` to `key`; see the module docs.
+    pub async fn put(
         &self,
         key: &ObjectKey,
-        mut body: S,
-        max: u64,
+        mut body: Limited,
         content_type: &str,
-    ) -> Result<(), StorageError>
-    where
-        S: Stream<Item = Result<Bytes, StorageError>> + Unpin,
-    {
+    ) -> Result<(), PutError> {
         let key = key.as_str();
         let part_size = usize::try_from(self.inner.profile.part_size).unwrap_or(8 << 20);
-        let mut total = 0u64;
-        let first = next_part(&mut body, part_size, &mut total, max).await?;
+        let first = next_part(&mut body, part_size).await?;
         if first.len() < part_size {
             self.simple_put(key, first, content_type).await?;
         } else {
@@ -223,10 +206,12 @@ impl S3Bucket {
             let mut etags = Vec::new();
             let mut part = first;
             while !part.is_empty() {
-                let number = u16::try_from(etags.len() + 1)
-                    .map_err(|_| StorageError::TooLarge { limit: total })?;
+                // S3 allows 10,000 parts: the body is larger than this store can take.
+                let number = u16::try_from(etags.len() + 1).map_err(|_| BodyError::TooLarge {
+                    limit: body.taken(),
+                })?;
                 etags.push(self.upload_part(&upload, number, part).await?);
-                part = next_part(&mut body, part_size, &mut total, max).await?;
+                part = next_part(&mut body, part_size).await?;
             }
             self.complete(&mut upload, &etags).await?;
         }
@@ -261,8 +246,9 @@ impl S3Bucket {
         let inner = &self.inner;
         let profile = &inner.profile;
         let Some(credentials) = profile.credentials.as_ref() else {
-            return Err(StorageError::BackendDenied(
-                "creating a bucket needs credentials".into(),
+            return Err(StorageError::denied(
+                "creating a bucket needs credentials",
+                "S3 profile without credentials",
             ));
         };
         let resp = profile
@@ -289,8 +275,9 @@ impl S3Bucket {
         let inner = &self.inner;
         let profile = &inner.profile;
         let Some(credentials) = profile.credentials.as_ref() else {
-            return Err(StorageError::BackendDenied(
-                "deleting a bucket needs credentials".into(),
+            return Err(StorageError::denied(
+                "deleting a bucket needs credentials",
+                "S3 profile without credentials",
             ));
         };
         let resp = profile

@@ -1,0 +1,125 @@
+//! The routes edge nodes call (register, long-poll the desired state, forward segments and init
+//! sections), authenticated with the edge's own token; the relay logic is `relay::control`.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, Query, State};
+use http::{HeaderMap, StatusCode};
+use serde::Deserialize;
+
+use super::api::ErrorBody;
+use super::error::ApiError;
+use super::middleware::auth::presented_token;
+use super::routes;
+use super::state::AppState;
+use crate::live::forwarded::Forwarded;
+use crate::relay::control::Control;
+use crate::relay::edges::EdgeRow;
+use crate::relay::protocol::{DesiredState, Registered, SegmentMeta};
+
+/// The edge presenting its token, noted as heard from.
+async fn edge(control: &Control<'_>, headers: &HeaderMap) -> Result<EdgeRow, ApiError> {
+    let token = presented_token(headers, None);
+    Ok(control.authenticate(token.as_deref()).await?)
+}
+
+fn status_of(outcome: Forwarded) -> StatusCode {
+    match outcome {
+        Forwarded::Stored => StatusCode::CREATED,
+        Forwarded::AlreadyHad => StatusCode::OK,
+    }
+}
+
+/// Edge protocol: register (an edge's first call, and after each reconnect).
+#[utoipa::path(post, path = routes::EDGE_REGISTER, tag = "edge protocol",
+    responses((status = 200, description = "registered", body = Registered),
+        (status = 401, description = "not an edge token", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<Registered>, ApiError> {
+    let control = state.control()?;
+    let row = edge(&control, &headers).await?;
+    tracing::info!(edge = row.name, "edge registered");
+    Ok(Json(Registered {
+        edge_id: row.id,
+        name: row.name,
+        interval_ms: control.interval_ms(),
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct StateQuery {
+    version: Option<String>,
+}
+
+/// `GET /api/v1/edge/state?version=V`: answers at once if the state is not `V`, otherwise when
+/// it changes or after one interval.
+#[utoipa::path(get, path = routes::EDGE_STATE, tag = "edge protocol",
+    params(("version" = Option<String>, Query, description = "the version the edge has")),
+    responses((status = 200, description = "the desired state (long-poll)", body = DesiredState),
+        (status = 401, description = "not an edge token", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn state(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<StateQuery>,
+) -> Result<Json<DesiredState>, ApiError> {
+    let control = state.control()?;
+    let row = edge(&control, &headers).await?;
+    let next = control
+        .next_state(&row.id, query.version.as_deref())
+        .await?;
+    Ok(Json(next))
+}
+
+/// Edge protocol: forward a segment, idempotent by (source, msn). Headers `reelay-duration-ms`,
+/// `reelay-pdt-ms` (required), `reelay-discontinuity`, `reelay-live` (0/1), `reelay-map`.
+#[utoipa::path(put, path = routes::EDGE_SEGMENT, tag = "edge protocol",
+    params(("source" = String, Path, description = "source id"),
+        ("file" = String, Path, description = "<msn>.ts or <msn>.m4s")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
+        (status = 400, description = "a bad name or header", body = ErrorBody),
+        (status = 401, description = "not an edge token", body = ErrorBody),
+        (status = 409, description = "another edge's source, or its init section is missing", body = ErrorBody),
+        (status = 413, description = "larger than live.max_segment", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_segment(
+    State(state): State<AppState>,
+    Path((source_id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let control = state.control()?;
+    let row = edge(&control, &headers).await?;
+    let meta = SegmentMeta::from_headers(&headers).map_err(ApiError::bad_request)?;
+    let body = super::body::stream(body, state.limits.body_timeout);
+    let outcome = control
+        .forward_segment(&row, &source_id, &file, meta, body)
+        .await?;
+    Ok(status_of(outcome))
+}
+
+/// Edge protocol: forward an fMP4 init section (before the segments naming it).
+#[utoipa::path(put, path = routes::EDGE_INIT, tag = "edge protocol",
+    params(("source" = String, Path, description = "source id"),
+        ("file" = String, Path, description = "init-<digits>.mp4")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
+        (status = 400, description = "a bad name", body = ErrorBody),
+        (status = 401, description = "not an edge token", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_init(
+    State(state): State<AppState>,
+    Path((source_id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let control = state.control()?;
+    let row = edge(&control, &headers).await?;
+    let body = super::body::stream(body, state.limits.body_timeout);
+    let outcome = control.forward_init(&row, &source_id, &file, body).await?;
+    Ok(status_of(outcome))
+}

@@ -1,0 +1,349 @@
+//! Errors as the client sees them: the one table where every layer's failure becomes an HTTP
+//! status, a stable code and a message.
+//!
+//! Each domain error — [`StorageError`], [`PutError`], [`BodyError`], [`KeyError`],
+//! [`LiveError`], [`RelayError`], [`Denied`], the metadata database's `sqlx::Error` — has one
+//! [`Verdict`]. 4xx are the client's request and carry a message written for it; 5xx are
+//! reelay's or its backend's, and carry a fixed message only: the detail (store responses, SQL
+//! errors, paths, OS errors) is logged inside the request's span, so the log line bears the
+//! request id the client was given, and never reaches the client.
+//!
+//! Two shapes: API routes answer `{"error":{"code","message"}}` ([`ApiError`]); media routes
+//! answer the status with a short text body ([`MediaError`]), since the client there is a
+//! player, not a program reading JSON.
+
+use std::borrow::Cow;
+
+use axum::Json;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+
+use crate::auth::Denied;
+use crate::live::LiveError;
+use crate::relay::RelayError;
+use crate::storage::{KeyError, PutError, StorageError};
+use crate::stream::BodyError;
+
+/// A status, a stable code and what the client is told.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: Cow<'static, str>,
+}
+
+fn verdict(
+    status: StatusCode,
+    code: &'static str,
+    message: impl Into<Cow<'static, str>>,
+) -> Verdict {
+    Verdict {
+        status,
+        code,
+        message: message.into(),
+    }
+}
+
+const INTERNAL: &str = "internal error";
+
+/// The table, one function per layer.
+pub mod table {
+    use super::*;
+
+    pub fn storage(e: &StorageError) -> Verdict {
+        use StatusCode as S;
+        match e {
+            StorageError::NotFound => verdict(S::NOT_FOUND, "not_found", "no such object"),
+            StorageError::Forbidden => verdict(S::FORBIDDEN, "forbidden", "access denied"),
+            StorageError::BackendDenied { reason, .. } => verdict(
+                S::BAD_GATEWAY,
+                "backend_denied",
+                format!("the storage backend denied access: {reason}"),
+            ),
+            StorageError::BackendUnavailable(_) => verdict(
+                S::BAD_GATEWAY,
+                "backend_unavailable",
+                "the storage backend is unreachable",
+            ),
+            StorageError::BackendTimeout(_) => verdict(
+                S::GATEWAY_TIMEOUT,
+                "backend_timeout",
+                "the storage backend timed out",
+            ),
+            StorageError::Backend(_) => verdict(
+                S::BAD_GATEWAY,
+                "backend_error",
+                "the storage backend failed",
+            ),
+            StorageError::Changed => verdict(
+                S::PRECONDITION_FAILED,
+                "object_changed",
+                "the object changed while it was being read",
+            ),
+            StorageError::Conflict(m) => verdict(S::CONFLICT, "conflict", m.clone()),
+            StorageError::InvalidKey(m) => verdict(S::BAD_REQUEST, "bad_key", m.clone()),
+            StorageError::Io(_) => verdict(S::INTERNAL_SERVER_ERROR, "backend_io", INTERNAL),
+        }
+    }
+
+    pub fn body(e: &BodyError) -> Verdict {
+        let status = match e {
+            BodyError::Broken(_) => StatusCode::BAD_REQUEST,
+            BodyError::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
+            BodyError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+        };
+        let code = match e {
+            BodyError::Broken(_) => "bad_body",
+            BodyError::Stalled(_) => "body_timeout",
+            BodyError::TooLarge { .. } => "too_large",
+        };
+        verdict(status, code, e.to_string())
+    }
+
+    pub fn put(e: &PutError) -> Verdict {
+        match e {
+            PutError::Body(e) => body(e),
+            PutError::Storage(e) => storage(e),
+        }
+    }
+
+    pub fn key(e: &KeyError) -> Verdict {
+        verdict(StatusCode::BAD_REQUEST, "bad_key", e.to_string())
+    }
+
+    pub fn database(_: &sqlx::Error) -> Verdict {
+        verdict(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database_unavailable",
+            "the metadata database failed",
+        )
+    }
+
+    pub fn denied(e: &Denied) -> Verdict {
+        match e {
+            Denied::Unauthenticated(m) => {
+                verdict(StatusCode::UNAUTHORIZED, "unauthorized", m.clone())
+            }
+            Denied::Forbidden(m) => verdict(StatusCode::FORBIDDEN, "forbidden", m.clone()),
+            Denied::Unavailable => verdict(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "auth_unavailable",
+                "cannot check tokens right now",
+            ),
+        }
+    }
+
+    pub fn live(e: &LiveError) -> Verdict {
+        use StatusCode as S;
+        let client = |status, code| verdict(status, code, e.to_string());
+        match e {
+            LiveError::NoSource(_)
+            | LiveError::NoRecording(_)
+            | LiveError::NothingToPlay(_)
+            | LiveError::NotConfigured(_) => client(S::NOT_FOUND, "not_found"),
+            LiveError::NameTaken(_) | LiveError::Conflict(_) => client(S::CONFLICT, "conflict"),
+            LiveError::Invalid(_) => client(S::BAD_REQUEST, "bad_request"),
+            LiveError::Forbidden(_) => client(S::FORBIDDEN, "forbidden"),
+            LiveError::Body(e) => body(e),
+            LiveError::Db(e) => database(e),
+            LiveError::Storage(e) => storage(e),
+            LiveError::Io(_) | LiveError::Internal(_) => {
+                verdict(S::INTERNAL_SERVER_ERROR, "internal", INTERNAL)
+            }
+        }
+    }
+
+    pub fn relay(e: &RelayError) -> Verdict {
+        match e {
+            RelayError::Denied(e) => denied(e),
+            RelayError::OtherEdge(_) => verdict(StatusCode::CONFLICT, "conflict", e.to_string()),
+            RelayError::Invalid(m) => verdict(StatusCode::BAD_REQUEST, "bad_request", m.clone()),
+            RelayError::Live(e) => live(e),
+            RelayError::Db(e) => database(e),
+        }
+    }
+}
+
+/// Logs a failure that is ours or a backend's, with its detail (inside the request's span).
+fn log_server_error(verdict: &Verdict, detail: &dyn std::fmt::Display) {
+    if verdict.status.is_server_error() {
+        tracing::error!(code = verdict.code, error = %detail, "request failed");
+    }
+}
+
+/// An error on a JSON API route.
+#[derive(Debug)]
+pub struct ApiError {
+    pub verdict: Verdict,
+    /// A 401 asks for a bearer token (RFC 9110 §11.6.1).
+    challenge: bool,
+}
+
+impl ApiError {
+    fn from_verdict(verdict: Verdict, detail: &dyn std::fmt::Display) -> Self {
+        log_server_error(&verdict, detail);
+        let challenge = verdict.status == StatusCode::UNAUTHORIZED;
+        Self { verdict, challenge }
+    }
+
+    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::CONFLICT, "conflict", message)
+    }
+
+    /// The request head is larger than `max` bytes.
+    pub fn head_too_large(max: usize) -> Self {
+        Self::client(
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "header_too_large",
+            format!("the request head is larger than {max} bytes"),
+        )
+    }
+
+    /// A handler panicked: a bug, logged where it is caught.
+    pub fn internal() -> Self {
+        Self::client(StatusCode::INTERNAL_SERVER_ERROR, "internal", INTERNAL)
+    }
+
+    fn client(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        Self {
+            verdict: verdict(status, code, message),
+            challenge: false,
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.verdict.status
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let Verdict {
+            status,
+            code,
+            message,
+        } = self.verdict;
+        let body = serde_json::json!({"error": {"code": code, "message": message}});
+        let mut response = (status, Json(body)).into_response();
+        if self.challenge {
+            response
+                .headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        response
+    }
+}
+
+macro_rules! api_error_from {
+    ($($error:ty => $judge:path),* $(,)?) => {$(
+        impl From<$error> for ApiError {
+            fn from(e: $error) -> Self {
+                Self::from_verdict($judge(&e), &e)
+            }
+        }
+    )*};
+}
+
+api_error_from! {
+    StorageError => table::storage,
+    PutError => table::put,
+    BodyError => table::body,
+    KeyError => table::key,
+    sqlx::Error => table::database,
+    Denied => table::denied,
+    LiveError => table::live,
+    RelayError => table::relay,
+}
+
+/// A JSON request body; malformed or mistyped bodies become JSON errors (400, 415, 422).
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
+        match Json::<T>::from_request(req, state).await {
+            Ok(Json(value)) => Ok(Self(value)),
+            Err(rejection) => {
+                let code = match rejection.status() {
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+                    StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+                    _ => "bad_request",
+                };
+                Err(ApiError::client(
+                    rejection.status(),
+                    code,
+                    rejection.body_text(),
+                ))
+            }
+        }
+    }
+}
+
+/// An error on a media route: the same table, answered as plain text.
+#[derive(Debug)]
+pub struct MediaError(Verdict);
+
+impl MediaError {
+    pub fn bad_request(message: impl std::fmt::Display) -> Self {
+        Self(verdict(
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            format!("bad request: {message}"),
+        ))
+    }
+
+    pub fn no_such_bucket() -> Self {
+        Self(verdict(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "no such bucket",
+        ))
+    }
+}
+
+impl From<StorageError> for MediaError {
+    fn from(e: StorageError) -> Self {
+        let verdict = table::storage(&e);
+        log_server_error(&verdict, &e);
+        Self(verdict)
+    }
+}
+
+impl From<KeyError> for MediaError {
+    fn from(e: KeyError) -> Self {
+        Self(verdict(
+            StatusCode::BAD_REQUEST,
+            "bad_key",
+            format!("bad key: {e}"),
+        ))
+    }
+}
+
+impl IntoResponse for MediaError {
+    fn into_response(self) -> Response {
+        (
+            self.0.status,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            format!("{}\n", self.0.message),
+        )
+            .into_response()
+    }
+}

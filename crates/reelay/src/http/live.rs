@@ -1,0 +1,214 @@
+//! The live relay's routes: encoders' pushes and viewers' playlists and segments.
+//!
+//! Ingest (`PUT|POST /ingest/{source}/{file}`, `DELETE` likewise, LiveMix's `POST /v1/playlist`)
+//! authenticates with the source's own ingest token (`Authorization: Bearer rli_…` or
+//! `?token=rli_…`), except on an open loopback node; what is pushed goes to `live::ingest`.
+//! Viewers (`GET /live/{source}/…`, `GET /recordings/{id}/…`) authorize like media: a token, an
+//! open node, or a signature over `/live/{source}/`, which the playlist's URIs carry.
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use reelay_hls::is_plain_name;
+
+use super::error::ApiError;
+use super::media::serve_opened;
+use super::middleware::auth::presented_token;
+use super::state::AppState;
+use crate::live::ingest::Ingested;
+use crate::live::sources::{SourceRow, ingest_token_matches};
+use crate::live::{Live, LiveError};
+use crate::storage::ObjectKey;
+
+const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
+const SEGMENT_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
+
+/// The source named in an ingest request, once the encoder's token is checked.
+async fn ingest_source(
+    state: &AppState,
+    source_name: &str,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<SourceRow, ApiError> {
+    let src = state.live()?.source(source_name).await?;
+    let presented = presented_token(headers, query);
+    state
+        .auth
+        .check_ingest(presented.as_deref(), |t| ingest_token_matches(&src, t))?;
+    Ok(src)
+}
+
+/// `PUT|POST /ingest/{source}/{file}`.
+pub async fn ingest(
+    State(state): State<AppState>,
+    Path((source_name, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let src = ingest_source(&state, &source_name, &headers, query.as_deref()).await?;
+    let body = super::body::stream(body, state.limits.body_timeout);
+    Ok(match state.live()?.ingest(&src, &file, body).await? {
+        Ingested::Playlist => StatusCode::NO_CONTENT,
+        Ingested::Segment => StatusCode::CREATED,
+    })
+}
+
+/// `DELETE /ingest/{source}/{file}`: the encoder dropping a segment it no longer lists.
+pub async fn ingest_delete(
+    State(state): State<AppState>,
+    Path((source_name, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let src = ingest_source(&state, &source_name, &headers, query.as_deref()).await?;
+    state.live()?.ingest_delete(&src, &file).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /v1/playlist` (LiveMix): the playlist in the body, `Video-Source-Name` naming the
+/// source, `MPEG-TS-URI-Prefix: file:///dir` naming the folder its segments were written to.
+pub async fn livemix_playlist(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    state.live()?.livemix_root()?;
+    let header_text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let name = header_text("video-source-name")
+        .ok_or_else(|| ApiError::bad_request("Video-Source-Name is required"))?;
+    let prefix = header_text("mpeg-ts-uri-prefix")
+        .ok_or_else(|| ApiError::bad_request("MPEG-TS-URI-Prefix is required"))?;
+    let src = ingest_source(&state, &name, &headers, query.as_deref()).await?;
+    let body = super::body::stream(body, state.limits.body_timeout);
+    state.live()?.livemix_playlist(&src, &prefix, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A playlist answer (no body for HEAD).
+fn playlist_response(method: &Method, text: String, cache_control: &'static str) -> Response {
+    let body = if *method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(text)
+    };
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/vnd.apple.mpegurl"),
+        ),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache_control),
+        ),
+    ];
+    (headers, body).into_response()
+}
+
+/// The signature part of a viewer's query, to carry into the playlist's URIs.
+fn signature_suffix(query: Option<&str>) -> String {
+    let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| matches!(k.as_ref(), "exp" | "sig" | "pfx"))
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if kept.is_empty() {
+        return String::new();
+    }
+    let encoded = url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(kept)
+        .finish();
+    format!("?{encoded}")
+}
+
+/// `GET|HEAD /live/{source}/{file}`: `index.m3u8` or a segment.
+pub async fn view(
+    State(state): State<AppState>,
+    Path((source_name, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let live = state.live()?;
+    let src = live.source(&source_name).await?;
+    if file == "index.m3u8" {
+        if src.streaming == 0 {
+            return Err(LiveError::NothingToPlay("streaming is off for this source").into());
+        }
+        let text = live
+            .live_playlist(&src, &signature_suffix(query.as_deref()))
+            .await?
+            .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
+        return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
+    }
+    let key = ObjectKey::parse(&file)?;
+    let object = live.segments(&src).await?.open(&key).await?;
+    let object = as_segment(object, &file);
+    Ok(serve_opened(
+        &method,
+        &headers,
+        &object,
+        SEGMENT_CACHE_CONTROL,
+    ))
+}
+
+/// fMP4 media segments are `video/mp4` to players.
+fn as_segment(object: crate::storage::OpenObject, file: &str) -> crate::storage::OpenObject {
+    if file.ends_with(".m4s") {
+        object.with_content_type("video/mp4")
+    } else {
+        object
+    }
+}
+
+/// `GET|HEAD /recordings/{id}/{file}`: the replay playlist or a recorded segment.
+pub async fn replay(
+    State(state): State<AppState>,
+    Path((id, file)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let live = state.live()?;
+    let missing = || LiveError::NoRecording(id.clone());
+    let store = live.recordings.as_ref().ok_or_else(missing)?;
+    let rec = store.get(&id).await?.ok_or_else(missing)?;
+    if file == "index.m3u8" {
+        let target = target_duration(live, &rec.source_id).await?;
+        let text = store
+            .playlist(&rec, target, &signature_suffix(query.as_deref()))
+            .await?;
+        let cache = if rec.end_ms.is_some() {
+            SEGMENT_CACHE_CONTROL
+        } else {
+            PLAYLIST_CACHE_CONTROL
+        };
+        return Ok(playlist_response(&method, text, cache));
+    }
+    if !is_plain_name(&file) {
+        return Err(ApiError::bad_request("recording files are plain names"));
+    }
+    let key = ObjectKey::parse(&format!("{}/{file}", rec.source_id))?;
+    let object = as_segment(store.bucket.open(&key).await?, &file);
+    Ok(serve_opened(
+        &method,
+        &headers,
+        &object,
+        SEGMENT_CACHE_CONTROL,
+    ))
+}
+
+/// The target duration of a recording's source (2 s when the source is gone).
+async fn target_duration(live: &Live, source_id: &str) -> Result<u64, LiveError> {
+    Ok(live
+        .sources
+        .find(source_id)
+        .await?
+        .map_or(2, |s| u64::try_from(s.target_duration).unwrap_or(2)))
+}

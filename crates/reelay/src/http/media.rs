@@ -1,0 +1,235 @@
+//! Media routes: `GET|HEAD /media/{bucket}/{*key}` and `GET|HEAD /watch?v={key}&bucket={bucket}`.
+//!
+//! The handler is a thin shell around the pure core: resolve the bucket and key, open the object
+//! (metadata + handle), ask [`reelay_http::evaluate`] what to send, and stream exactly that.
+//! Bodies are streams of budgeted frames read on demand, so memory does not grow with range
+//! size, and a client that goes away drops the stream and stops the reads.
+
+use std::time::SystemTime;
+
+use axum::body::Body;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use futures_util::stream;
+use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use reelay_http::{
+    ByteSpan, Outcome, Piece, Representation, evaluate, multipart_content_type, multipart_layout,
+    range::unsatisfied_content_range,
+};
+use serde::Deserialize;
+
+use super::error::MediaError;
+use super::routes;
+use super::state::AppState;
+use crate::random;
+use crate::storage::{ObjectKey, OpenObject};
+use crate::stream::ByteStream;
+
+/// Revalidate on every use: objects in a bucket can change, and validators make it cheap.
+const MEDIA_CACHE_CONTROL: &str = "no-cache";
+
+/// `GET|HEAD /media/{bucket}/{*key}`.
+#[utoipa::path(get, path = routes::MEDIA, tag = "media",
+    params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`"),
+        ("Range" = Option<String>, Header, description = "e.g. `bytes=0-1023`; several ranges give multipart/byteranges"),
+        ("exp" = Option<u64>, Query, description = "signed URL expiry (unix seconds)"),
+        ("sig" = Option<String>, Query, description = "signed URL signature"),
+        ("pfx" = Option<String>, Query, description = "signed URL prefix scope")),
+    responses((status = 200, description = "the whole object"),
+        (status = 206, description = "the requested range(s)"),
+        (status = 304, description = "not modified"), (status = 404, description = "no such object"),
+        (status = 412, description = "precondition failed"), (status = 416, description = "range not satisfiable")),
+    security(("bearer" = []), ()))]
+pub async fn media_by_path(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let result = match path {
+        Ok(Path((bucket, key))) => serve_object(&state, &method, &headers, &bucket, &key).await,
+        Err(rejection) => Err(MediaError::bad_request(rejection.body_text())),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+/// The seed-compatible query form.
+#[derive(Debug, Deserialize)]
+pub struct WatchQuery {
+    v: String,
+    bucket: Option<String>,
+}
+
+/// `GET|HEAD /watch?v={key}&bucket={bucket}`; `bucket` may be left out when only one exists.
+pub async fn media_by_query(
+    State(state): State<AppState>,
+    method: Method,
+    headers: HeaderMap,
+    query: Result<Query<WatchQuery>, QueryRejection>,
+) -> Response {
+    let result = match query {
+        Ok(Query(q)) => match q.bucket.or_else(|| state.buckets.only_one()) {
+            Some(bucket) => serve_object(&state, &method, &headers, &bucket, &q.v).await,
+            None => Err(MediaError::bad_request(
+                "the bucket parameter is required when several buckets exist",
+            )),
+        },
+        Err(rejection) => Err(MediaError::bad_request(rejection.body_text())),
+    };
+    result.unwrap_or_else(IntoResponse::into_response)
+}
+
+async fn serve_object(
+    state: &AppState,
+    method: &Method,
+    headers: &HeaderMap,
+    bucket: &str,
+    key: &str,
+) -> Result<Response, MediaError> {
+    let key = ObjectKey::parse(key)?;
+    let bucket = state
+        .buckets
+        .get(bucket)
+        .ok_or_else(MediaError::no_such_bucket)?;
+    let object = bucket.open(&key).await?;
+    Ok(serve_opened(method, headers, &object, MEDIA_CACHE_CONTROL))
+}
+
+/// Answers `method` with `headers` for an opened object: evaluates conditionals and ranges and
+/// streams what they select. Shared by media, live segments and recordings.
+pub fn serve_opened(
+    method: &Method,
+    headers: &HeaderMap,
+    object: &OpenObject,
+    cache_control: &'static str,
+) -> Response {
+    let meta = object.meta();
+    let rep = Representation {
+        len: meta.size,
+        etag: Some(meta.etag.clone()),
+        last_modified: meta.last_modified,
+    };
+    let outcome = evaluate(method, headers, &rep, SystemTime::now());
+    let mut response = respond(method, outcome, object);
+    response.headers_mut().insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(cache_control),
+    );
+    response
+}
+
+/// Headers every media response carries, whatever its status.
+fn validator_headers(object: &OpenObject) -> HeaderMap {
+    let meta = object.meta();
+    let mut h = HeaderMap::new();
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(MEDIA_CACHE_CONTROL),
+    );
+    if let Ok(v) = HeaderValue::from_str(&meta.etag.to_string()) {
+        h.insert(header::ETAG, v);
+    }
+    if let Some(lm) = meta.last_modified
+        && let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(lm))
+    {
+        h.insert(header::LAST_MODIFIED, v);
+    }
+    // An HTML or SVG file in a bucket must not run script in reelay's origin.
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("sandbox"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h
+}
+
+fn content_type_value(content_type: &str) -> HeaderValue {
+    HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static(
+        reelay_http::content_type::DEFAULT_CONTENT_TYPE,
+    ))
+}
+
+fn header_value(s: String) -> HeaderValue {
+    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// Builds the response for `outcome`; bodies only for GET.
+fn respond(method: &Method, outcome: Outcome, object: &OpenObject) -> Response {
+    let meta = object.meta();
+    let mut headers = validator_headers(object);
+    let with_body = method == Method::GET;
+    let (status, length, body) = match outcome {
+        Outcome::Full => {
+            headers.insert(header::CONTENT_TYPE, content_type_value(&meta.content_type));
+            let body = with_body.then(|| object.read(0, meta.size));
+            (StatusCode::OK, meta.size, body)
+        }
+        Outcome::Partial(span) => {
+            headers.insert(header::CONTENT_TYPE, content_type_value(&meta.content_type));
+            headers.insert(
+                header::CONTENT_RANGE,
+                header_value(span.content_range(meta.size)),
+            );
+            let body = with_body.then(|| object.read(span.start, span.end));
+            (StatusCode::PARTIAL_CONTENT, span.len(), body)
+        }
+        Outcome::Multipart(spans) => {
+            let boundary = format!("reelay-{:016x}{:016x}", random::u64(), random::u64());
+            let layout = multipart_layout(&spans, meta.size, &meta.content_type, &boundary);
+            headers.insert(
+                header::CONTENT_TYPE,
+                header_value(multipart_content_type(&boundary)),
+            );
+            let body = with_body.then(|| multipart_body(layout.pieces, object));
+            (StatusCode::PARTIAL_CONTENT, layout.content_length, body)
+        }
+        Outcome::NotModified => return (StatusCode::NOT_MODIFIED, headers).into_response(),
+        Outcome::PreconditionFailed => {
+            return short_text(
+                StatusCode::PRECONDITION_FAILED,
+                headers,
+                "precondition failed\n",
+            );
+        }
+        Outcome::Unsatisfiable => {
+            headers.insert(
+                header::CONTENT_RANGE,
+                header_value(unsatisfied_content_range(meta.size)),
+            );
+            return short_text(
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                headers,
+                "range not satisfiable\n",
+            );
+        }
+    };
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+    let body = body.map_or_else(Body::empty, Body::from_stream);
+    (status, headers, body).into_response()
+}
+
+fn short_text(status: StatusCode, mut headers: HeaderMap, text: &'static str) -> Response {
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/plain; charset=utf-8"),
+    );
+    (status, headers, text).into_response()
+}
+
+/// Streams a multipart body: framing text and spans, in order, never all in memory.
+fn multipart_body(pieces: Vec<Piece>, object: &OpenObject) -> ByteStream {
+    let object = object.clone();
+    stream::iter(pieces)
+        .flat_map(move |piece| match piece {
+            Piece::Text(text) => stream::once(async move { Ok(Bytes::from(text)) }).boxed(),
+            Piece::Data(ByteSpan { start, end }) => object.read(start, end),
+        })
+        .boxed()
+}

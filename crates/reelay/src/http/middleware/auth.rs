@@ -1,0 +1,95 @@
+//! The authorization layer: reads what a request presents — its `Authorization` header, a
+//! signed URL's `exp`/`sig`/`pfx`, the bucket a read is about — asks [`Auth::decide`] against
+//! the route's requirement ([`routes::requirement`]), and either puts the [`Principal`] in the
+//! request's extensions or answers with the refusal. Routes authenticated by their handlers
+//! (ingest, the edge protocol) and public routes without credentials pass straight through.
+
+use std::sync::Arc;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderMap, Uri, header};
+
+use crate::auth::{Auth, Credentials, Need, SignedQuery};
+use crate::http::error::ApiError;
+use crate::http::routes;
+
+/// The value of query parameter `name`.
+pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
+    let query = uri.query()?;
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
+}
+
+/// A bearer token from `Authorization: Bearer …` or else a `token` query parameter.
+pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+    let from_header = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(|t| t.trim().to_owned());
+    from_header.or_else(|| {
+        url::form_urlencoded::parse(query?.as_bytes())
+            .find(|(k, _)| k == "token")
+            .map(|(_, v)| v.into_owned())
+    })
+}
+
+/// The bucket a read request is about, for public-bucket checks.
+fn bucket_of(route: &str, uri: &Uri) -> Option<String> {
+    let index = match route {
+        routes::MEDIA => 2,
+        routes::OBJECTS | routes::OBJECT => 4,
+        routes::WATCH => return query_param(uri, "bucket"),
+        _ => return None,
+    };
+    let raw = uri.path().split('/').nth(index)?;
+    percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()
+        .map(|b| b.into_owned())
+}
+
+fn signed_query(uri: &Uri) -> Option<SignedQuery> {
+    let path = percent_encoding::percent_decode_str(uri.path())
+        .decode_utf8()
+        .ok()?;
+    Some(SignedQuery {
+        path: path.into_owned(),
+        exp: query_param(uri, "exp"),
+        sig: query_param(uri, "sig"),
+        pfx: query_param(uri, "pfx"),
+    })
+}
+
+/// The middleware: establishes the [`crate::auth::Principal`] or refuses the request.
+pub async fn authorize(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(routes::UNMATCHED, MatchedPath::as_str)
+        .to_owned();
+    let need = routes::requirement(req.method(), &route);
+    let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+    if need == Need::Ingest
+        || need == Need::Edge
+        || (need == Need::Public && authorization.is_none())
+    {
+        return next.run(req).await;
+    }
+    let creds = Credentials {
+        authorization: authorization.as_ref().map(|v| v.as_bytes()),
+        signed: signed_query(req.uri()),
+        signable: routes::signable(&route),
+        bucket: bucket_of(&route, req.uri()),
+    };
+    match auth.decide(need, &creds).await {
+        Ok(principal) => {
+            req.extensions_mut().insert(principal);
+            next.run(req).await
+        }
+        Err(denied) => ApiError::from(denied).into_response(),
+    }
+}

@@ -1,0 +1,29 @@
+//! Request limits enforced per request, in the router.
+//!
+//! hyper's `max_buf_size` bounds the read buffer, but one socket read can bring in a head
+//! somewhat larger than the buffer's nominal maximum and still parse. It stays as the memory
+//! backstop (and answers 431 for heads far over it); [`request_head_limit`] makes the
+//! configured `max_header_bytes` exact.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::http::error::ApiError;
+
+/// Size of a request head as sent: target plus `name: value\r\n` per header.
+pub fn request_head_bytes(req: &Request) -> usize {
+    let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .fold(target, usize::saturating_add)
+}
+
+/// Answers 431 when the request head is larger than the configured limit.
+pub async fn request_head_limit(State(max): State<usize>, req: Request, next: Next) -> Response {
+    if request_head_bytes(&req) > max {
+        return ApiError::head_too_large(max).into_response();
+    }
+    next.run(req).await
+}

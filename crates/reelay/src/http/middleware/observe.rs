@@ -1,0 +1,135 @@
+//! Request ids, per-request tracing spans and request metrics: the outermost layer.
+//!
+//! It gives the request an `X-Request-Id` (the client's, when it is a short token, else a fresh
+//! one), opens a tracing span carrying it (so every log line of the request, errors included,
+//! bears the id the client was given), counts the request by matched route and status, and wraps
+//! the response body in a [`MeteredBody`] that records time to first byte when the first body
+//! frame leaves and counts the bytes sent.
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use bytes::Bytes;
+use http::HeaderValue;
+use http_body::{Frame, SizeHint};
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::histogram::Histogram;
+use tracing::Instrument;
+
+use crate::http::routes;
+use crate::metrics::{Metrics, RequestLabels, RouteLabel};
+
+pub const REQUEST_ID: &str = "x-request-id";
+
+fn incoming_request_id(req: &Request) -> Option<HeaderValue> {
+    let value = req.headers().get(REQUEST_ID)?;
+    let ok = (1..=64).contains(&value.len())
+        && value
+            .as_bytes()
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(b));
+    ok.then(|| value.clone())
+}
+
+/// The middleware described in the module docs.
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let request_id = incoming_request_id(&req).unwrap_or_else(|| {
+        HeaderValue::from_str(&format!("{:016x}", crate::random::u64()))
+            .unwrap_or(HeaderValue::from_static("0"))
+    });
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(routes::UNMATCHED, MatchedPath::as_str)
+        .to_owned();
+    let span = tracing::info_span!(
+        "request",
+        id = %request_id.to_str().unwrap_or(""),
+        method = %req.method(),
+        path = %req.uri().path(),
+    );
+    let mut response = next.run(req).instrument(span.clone()).await;
+    let status = response.status().as_u16();
+    span.in_scope(|| tracing::debug!(status, "responded"));
+    let http = &metrics.http;
+    http.requests
+        .get_or_create(&RequestLabels {
+            route: route.clone(),
+            status,
+        })
+        .inc();
+    response.headers_mut().insert(REQUEST_ID, request_id);
+    let label = RouteLabel { route };
+    let meter = BodyMeter {
+        start,
+        ttfb: Some(http.ttfb.get_or_create(&label).clone()),
+        sent: http.bytes_sent.get_or_create(&label).clone(),
+    };
+    response.map(|inner| Body::new(MeteredBody { inner, meter }))
+}
+
+#[derive(Debug)]
+struct BodyMeter {
+    start: Instant,
+    ttfb: Option<Histogram>,
+    sent: Counter,
+}
+
+impl BodyMeter {
+    fn first_byte(&mut self) {
+        if let Some(h) = self.ttfb.take() {
+            h.observe(self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+impl Drop for BodyMeter {
+    fn drop(&mut self) {
+        self.first_byte();
+    }
+}
+
+/// A response body that reports time to first byte and bytes sent.
+#[derive(Debug)]
+struct MeteredBody {
+    inner: Body,
+    meter: BodyMeter,
+}
+
+impl http_body::Body for MeteredBody {
+    type Data = Bytes;
+    type Error = axum::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    self.meter.first_byte();
+                    self.meter.sent.inc_by(data.len() as u64);
+                }
+            }
+            Poll::Ready(None) => self.meter.first_byte(),
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}

@@ -1,0 +1,94 @@
+//! The OpenAPI 3.1 document, generated from the handlers' annotations (utoipa), served at
+//! `/openapi.json` and browsable at `/docs` (Swagger UI, vendored into the binary). The
+//! annotations name their paths by the constants in `routes`, the same the router mounts.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::api::{self, ErrorBody, ErrorDetail};
+use super::{edge, media, routes};
+
+/// The document served at `/openapi.json`.
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+#[derive(Debug, OpenApi)]
+#[openapi(
+    info(
+        title = "reelay",
+        description = "Media streaming server: buckets, objects, tokens and signed playback URLs. \
+                       Authenticate with `Authorization: Bearer rly_…`; roles read < write < admin.",
+    ),
+    paths(
+        api::buckets::list_buckets,
+        api::buckets::create_bucket,
+        api::buckets::delete_bucket,
+        api::objects::list_objects,
+        api::objects::object_metadata,
+        api::objects::put_object,
+        api::objects::delete_object,
+        api::access::create_token,
+        api::access::list_tokens,
+        api::access::revoke_token,
+        api::access::sign,
+        api::sources::create_source,
+        api::sources::list_sources,
+        api::sources::get_source,
+        api::sources::patch_source,
+        api::sources::delete_source,
+        api::sources::set_streaming,
+        api::recordings::start_recording,
+        api::recordings::stop_recording,
+        api::recordings::list_recordings,
+        api::recordings::get_recording,
+        api::recordings::delete_recording,
+        api::edges::create_edge,
+        api::edges::list_edges,
+        api::edges::get_edge,
+        api::edges::delete_edge,
+        edge::register,
+        edge::state,
+        edge::put_segment,
+        edge::put_init,
+        media::media_by_path,
+    ),
+    components(schemas(ErrorBody, ErrorDetail)),
+    modifiers(&BearerAuth, &TailParams),
+    tags(
+        (name = "buckets", description = "Buckets on local folders or S3-compatible stores"),
+        (name = "objects", description = "Objects: list, metadata, streaming upload, delete"),
+        (name = "access", description = "API tokens and signed playback URLs"),
+        (name = "media", description = "Playback with RFC 9110 ranges and conditionals"),
+        (name = "live", description = "Live HLS sources: ingest tokens, streaming, playlists"),
+        (name = "edge protocol", description = "Called by edge nodes with their own token (rle_…)"),
+    )
+)]
+pub struct ApiDoc;
+
+#[derive(Debug)]
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Route templates end in `{*tail}` for the router; OpenAPI writes `{tail}`.
+#[derive(Debug)]
+struct TailParams;
+
+impl Modify for TailParams {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let paths = std::mem::take(&mut openapi.paths.paths);
+        openapi.paths.paths = paths
+            .into_iter()
+            .map(|(path, item)| (routes::openapi_path(&path), item))
+            .collect();
+    }
+}

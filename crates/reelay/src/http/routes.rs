@@ -1,0 +1,136 @@
+//! Every route template of the service, defined once. The router mounts these constants, the
+//! requirement table below says what each needs (the authorization middleware asks it), and
+//! the OpenAPI document's paths are the same constants (its `{*key}` tails written `{key}`).
+//!
+//! A route missing from [`requirement`] needs `Admin`: forgetting one fails closed.
+
+use http::Method;
+
+use crate::auth::Need;
+
+pub const MEDIA: &str = "/media/{bucket}/{*key}";
+/// What every path under [`MEDIA`] starts with.
+pub const MEDIA_PREFIX: &str = "/media/";
+pub const WATCH: &str = "/watch";
+pub const INGEST: &str = "/ingest/{source}/{file}";
+pub const LIVE: &str = "/live/{source}/{file}";
+pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
+pub const RECORDING_FILE: &str = "/recordings/{id}/{file}";
+
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+pub const UI_INDEX: &str = "/";
+pub const UI_FILE: &str = "/ui/{*file}";
+pub const OPENAPI: &str = "/openapi.json";
+pub const DOCS: &str = "/docs";
+
+pub const BUCKETS: &str = "/api/v1/buckets";
+pub const BUCKET: &str = "/api/v1/buckets/{bucket}";
+pub const OBJECTS: &str = "/api/v1/buckets/{bucket}/objects";
+pub const OBJECT: &str = "/api/v1/buckets/{bucket}/objects/{*key}";
+pub const TOKENS: &str = "/api/v1/tokens";
+pub const TOKEN: &str = "/api/v1/tokens/{id}";
+pub const SIGN: &str = "/api/v1/sign";
+pub const SOURCES: &str = "/api/v1/sources";
+pub const SOURCE: &str = "/api/v1/sources/{source}";
+pub const SOURCE_STREAMING: &str = "/api/v1/sources/{source}/streaming";
+pub const SOURCE_RECORDINGS: &str = "/api/v1/sources/{source}/recordings";
+pub const RECORDINGS: &str = "/api/v1/recordings";
+pub const RECORDING: &str = "/api/v1/recordings/{id}";
+pub const RECORDING_STOP: &str = "/api/v1/recordings/{id}/stop";
+pub const EDGES: &str = "/api/v1/edges";
+pub const EDGE: &str = "/api/v1/edges/{edge}";
+
+pub const EDGE_REGISTER: &str = "/api/v1/edge/register";
+pub const EDGE_STATE: &str = "/api/v1/edge/state";
+pub const EDGE_SEGMENT: &str = "/api/v1/edge/sources/{source}/segments/{file}";
+pub const EDGE_INIT: &str = "/api/v1/edge/sources/{source}/init/{file}";
+
+/// What the router reports for a request that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Path prefixes a signed URL may cover.
+pub const SIGNABLE_PREFIXES: [&str; 3] = [MEDIA_PREFIX, "/live/", "/recordings/"];
+
+/// Whether signed URLs apply to `route` (playback of media, live and recorded streams).
+pub fn signable(route: &str) -> bool {
+    [MEDIA, LIVE, RECORDING_FILE].contains(&route)
+}
+
+/// The requirement of `method` on the matched `route` (one of the templates above).
+pub fn requirement(method: &Method, route: &str) -> Need {
+    let read = method == Method::GET || method == Method::HEAD;
+    let (post, put, delete) = (
+        method == Method::POST,
+        method == Method::PUT,
+        method == Method::DELETE,
+    );
+    if method == Method::OPTIONS {
+        // CORS preflights are answered before this layer; any other OPTIONS gets a 405.
+        return Need::Public;
+    }
+    match route {
+        HEALTHZ | READYZ | METRICS | UI_INDEX | UI_FILE | OPENAPI => Need::Public,
+        r if r == DOCS || r.starts_with("/docs/") => Need::Public,
+        // Unknown paths: nothing to protect, the answer is 404.
+        UNMATCHED => Need::Public,
+        MEDIA | WATCH | LIVE | RECORDING_FILE if read => Need::Read,
+        RECORDINGS | RECORDING if read => Need::Read,
+        SOURCE_RECORDINGS | RECORDING_STOP if post => Need::Write,
+        RECORDING if delete => Need::Write,
+        INGEST | LIVEMIX_PLAYLIST => Need::Ingest,
+        r if r.starts_with("/api/v1/edge/") => Need::Edge,
+        EDGES | EDGE if read => Need::Read,
+        SOURCES | SOURCE if read => Need::Read,
+        SOURCE_STREAMING if put => Need::Write,
+        BUCKETS | OBJECTS | OBJECT if read => Need::Read,
+        SIGN if post => Need::Read,
+        OBJECT if put || delete => Need::Write,
+        _ => Need::Admin,
+    }
+}
+
+/// `{*tail}` written as OpenAPI writes it, `{tail}`.
+pub fn openapi_path(template: &str) -> String {
+    template.replace("{*", "{")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_changing_methods_never_need_less_than_write() {
+        let routes = [
+            MEDIA,
+            WATCH,
+            BUCKETS,
+            OBJECTS,
+            OBJECT,
+            TOKENS,
+            SOURCES,
+            SOURCE,
+            SOURCE_STREAMING,
+            LIVE,
+            "/x",
+        ];
+        for route in routes {
+            for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+                let need = requirement(&method, route);
+                assert!(need >= Need::Write, "{method} {route} needs only {need:?}");
+            }
+        }
+        // Ingest is the one exception: its handler checks the source's own ingest token.
+        assert_eq!(requirement(&Method::PUT, INGEST), Need::Ingest);
+    }
+
+    #[test]
+    fn openapi_paths_name_tails_without_the_star() {
+        assert_eq!(
+            openapi_path(OBJECT),
+            "/api/v1/buckets/{bucket}/objects/{key}"
+        );
+        assert_eq!(openapi_path(SOURCE), SOURCE);
+    }
+}

@@ -1,0 +1,112 @@
+//! The accept loop: `serve(listener, app, options, shutdown)`.
+//!
+//! Owned here rather than left to `axum::serve` so every network wait has a limit: request
+//! heads (also the wait for the next request on a kept-alive connection) must arrive within
+//! `header_timeout` and fit in `max_header_bytes`; a write that makes no progress for
+//! `write_timeout` ends the connection ([`StallGuard`]); and shutdown is graceful with a
+//! deadline: on `shutdown`, the listener closes at once, idle connections are closed, in-flight
+//! responses run until they finish or `grace` passes, then the rest are cut.
+//!
+//! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a fronting proxy terminates today;
+//! hyper's h1/h2c auto-detection would also read the protocol preface before any header timer
+//! runs, leaving silent connections unbounded.
+
+use std::future::Future;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+
+use super::net::StallGuard;
+
+/// Connection limits and the shutdown deadline.
+#[derive(Debug, Clone)]
+pub struct ServerOptions {
+    pub header_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub write_timeout: Duration,
+    pub grace: Duration,
+}
+
+impl Default for ServerOptions {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            max_header_bytes: 64 << 10,
+            write_timeout: Duration::from_secs(60),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How a server run ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShutdownReport {
+    /// Every connection finished within the grace period.
+    Drained,
+    /// The grace period ran out with connections still open; they were cut.
+    DeadlinePassed,
+}
+
+fn builder(options: &ServerOptions) -> http1::Builder {
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .header_read_timeout(options.header_timeout)
+        .max_buf_size(options.max_header_bytes)
+        .max_headers(100)
+        // Encoders such as ffmpeg shut down their write side after a chunked upload and then
+        // wait for the answer; without this, hyper would drop the request at that EOF.
+        .half_close(true);
+    builder
+}
+
+/// Serves `app` on `listener` until `shutdown` resolves, then drains (see module docs).
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    options: ServerOptions,
+    shutdown: impl Future<Output = ()>,
+) -> ShutdownReport {
+    let graceful = GracefulShutdown::new();
+    let builder = builder(&options);
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    // EMFILE and friends: back off briefly instead of spinning.
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if let Err(e) = stream.set_nodelay(true) {
+            tracing::debug!(error = %e, "set_nodelay failed");
+        }
+        let service = TowerToHyperService::new(app.clone());
+        let io = TokioIo::new(StallGuard::new(stream, options.write_timeout));
+        let connection = graceful.watch(builder.serve_connection(io, service));
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(%peer, error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    tracing::info!(grace = ?options.grace, "shutting down: draining connections");
+    tokio::select! {
+        () = graceful.shutdown() => ShutdownReport::Drained,
+        () = tokio::time::sleep(options.grace) => {
+            tracing::warn!("grace period over; cutting remaining connections");
+            ShutdownReport::DeadlinePassed
+        }
+    }
+}

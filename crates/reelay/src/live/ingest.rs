@@ -1,0 +1,339 @@
+//! Encoders' pushes into a source's buffer: segment files and playlists (ffmpeg's HLS muxer,
+//! `PUT|POST /ingest/{source}/{file}`), and LiveMix's playlists naming a folder its segments
+//! were written to (`POST /v1/playlist`). Segment bodies are stored through the fs backend's
+//! upload path (a temporary file renamed into `incoming/` when the body ends, never following a
+//! link); a playlist assigns sequence numbers to the segments it lists, in order, up to the first
+//! one still arriving.
+
+use std::path::{Path, PathBuf};
+
+use bytes::Bytes;
+use reelay_hls::{IngestPlaylist, is_plain_name, parse_ingest_playlist};
+use sha2::{Digest, Sha256};
+
+use super::sources::SourceRow;
+use super::{Channel, Live, LiveError, SegmentRow};
+use crate::db::now_ms;
+use crate::stream::{BodyStream, Limited, body_of};
+
+/// What an ingest upload was.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ingested {
+    Playlist,
+    Segment,
+}
+
+/// Ingest file names are plain names like `index3.ts`.
+pub fn check_file_name(file: &str) -> Result<(), LiveError> {
+    if is_plain_name(file) {
+        Ok(())
+    } else {
+        Err(LiveError::Invalid(
+            "ingest file names are plain names like index3.ts".into(),
+        ))
+    }
+}
+
+/// Reads and parses a pushed playlist (bounded, strict: 400 on anything hostile).
+async fn read_playlist(body: BodyStream) -> Result<IngestPlaylist, LiveError> {
+    let max = reelay_hls::ingest::MAX_PLAYLIST_BYTES as u64;
+    let bytes = Limited::new(body, max).collect().await?;
+    parse_ingest_playlist(&bytes).map_err(|e| LiveError::Invalid(e.to_string()))
+}
+
+impl Live {
+    /// Takes `file` of `source` from an encoder: a playlist (`.m3u8`) or a segment.
+    pub async fn ingest(
+        &self,
+        source: &SourceRow,
+        file: &str,
+        body: BodyStream,
+    ) -> Result<Ingested, LiveError> {
+        check_file_name(file)?;
+        if file.ends_with(".m3u8") {
+            self.accept_playlist(source, read_playlist(body).await?)
+                .await?;
+            return Ok(Ingested::Playlist);
+        }
+        self.channel(source).await?; // creates the source's folders
+        let max = self.settings.max_segment_bytes;
+        Self::store_body(&self.incoming_dir(&source.id), file, body, max).await?;
+        self.segment_arrived(source).await?;
+        Ok(Ingested::Segment)
+    }
+
+    /// The encoder dropped `file` (it no longer lists it).
+    pub async fn ingest_delete(&self, source: &SourceRow, file: &str) -> Result<(), LiveError> {
+        check_file_name(file)?;
+        let _ = tokio::fs::remove_file(self.incoming_dir(&source.id).join(file)).await;
+        Ok(())
+    }
+
+    /// A LiveMix playlist for `source`, its segments in the folder `prefix` names
+    /// (`file:///dir`, which must lie inside `[live] ingest_root`).
+    pub async fn livemix_playlist(
+        &self,
+        source: &SourceRow,
+        prefix: &str,
+        body: BodyStream,
+    ) -> Result<(), LiveError> {
+        let root = self.livemix_root()?;
+        let dir = livemix_dir(root, prefix)?;
+        let playlist = read_playlist(body).await?;
+        let incoming = self.incoming_dir(&source.id);
+        let max = self.settings.max_segment_bytes;
+        for file in self.missing_files(source, &playlist).await? {
+            let (dir, name) = (dir.clone(), file.clone());
+            let bytes = tokio::task::spawn_blocking(move || read_beside(&dir, &name, max))
+                .await
+                .map_err(|e| LiveError::Internal(e.to_string()))??;
+            if let Some(bytes) = bytes {
+                Self::store_body(&incoming, &file, body_of(bytes), max).await?;
+            }
+        }
+        self.accept_playlist(source, playlist).await?;
+        Ok(())
+    }
+
+    /// The folder LiveMix playlists may point into.
+    pub fn livemix_root(&self) -> Result<&Path, LiveError> {
+        self.settings
+            .ingest_root
+            .as_deref()
+            .ok_or(LiveError::NotConfigured(
+                "LiveMix ingest is not configured ([live] ingest_root)",
+            ))
+    }
+
+    /// Takes a pushed playlist and assigns sequence numbers to its segments that have arrived.
+    pub async fn accept_playlist(
+        &self,
+        source: &SourceRow,
+        playlist: IngestPlaylist,
+    ) -> Result<usize, LiveError> {
+        let channel = self.channel(source).await?;
+        let mut ch = channel.lock().await;
+        if ch
+            .last_encoder_sequence
+            .is_some_and(|last| playlist.media_sequence < last)
+        {
+            // The encoder restarted: its file names start over, and so does its timeline.
+            ch.pending_discontinuity = true;
+            ch.assigned.clear();
+        }
+        ch.last_encoder_sequence = Some(playlist.media_sequence);
+        ch.last_playlist = Some(playlist);
+        self.assign(source, &mut ch).await
+    }
+
+    /// The segments (and init section) of `playlist` not yet taken into the buffer.
+    pub async fn missing_files(
+        &self,
+        source: &SourceRow,
+        playlist: &IngestPlaylist,
+    ) -> Result<Vec<String>, LiveError> {
+        let channel = self.channel(source).await?;
+        let ch = channel.lock().await;
+        let incoming = self.incoming_dir(&source.id);
+        let mut names: Vec<String> = playlist.map_uri.iter().cloned().collect();
+        names.extend(
+            playlist
+                .segments
+                .iter()
+                .filter(|s| !ch.assigned.contains(&s.uri))
+                .map(|s| s.uri.clone()),
+        );
+        names.retain(|n| !incoming.join(n).exists());
+        Ok(names)
+    }
+
+    /// A segment upload was committed: assign it if the latest playlist was waiting for it.
+    pub async fn segment_arrived(&self, source: &SourceRow) -> Result<usize, LiveError> {
+        let channel = self.channel(source).await?;
+        let mut ch = channel.lock().await;
+        self.assign(source, &mut ch).await
+    }
+
+    /// Assigns sequence numbers to the latest playlist's segments, in order, up to the first
+    /// one still arriving.
+    async fn assign(&self, source: &SourceRow, ch: &mut Channel) -> Result<usize, LiveError> {
+        let Some(playlist) = ch.last_playlist.clone() else {
+            return Ok(0);
+        };
+        let incoming = self.incoming_dir(&source.id);
+        let mut accepted = 0;
+        for seg in &playlist.segments {
+            if ch.assigned.contains(&seg.uri) {
+                continue;
+            }
+            let path = incoming.join(&seg.uri);
+            let Ok(stat) = std::fs::metadata(&path) else {
+                break; // still arriving: later segments wait for it
+            };
+            let map_file = match &playlist.map_uri {
+                Some(map) => Some(self.current_map(source, ch, &incoming.join(map))?),
+                None => None,
+            };
+            let msn = self.sources.take_msn(&source.id).await?;
+            let ext = seg.uri.rsplit_once('.').map_or("ts", |(_, e)| e);
+            let file = format!("{msn}.{ext}");
+            std::fs::rename(&path, self.segments_dir(&source.id).join(&file))?;
+            let discontinuity = seg.discontinuity || std::mem::take(&mut ch.pending_discontinuity);
+            if discontinuity {
+                self.count_discontinuity(&source.id, ch).await?;
+            }
+            let received = stat
+                .modified()
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .map_or_else(now_ms, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+            let duration_ms = i64::try_from(seg.duration_ms).unwrap_or(0);
+            let previous = ch.recent.back().filter(|_| !discontinuity);
+            let row = SegmentRow {
+                source_id: source.id.clone(),
+                msn: i64::try_from(msn).unwrap_or(i64::MAX),
+                file,
+                duration_ms,
+                discontinuity: i64::from(discontinuity),
+                pdt_ms: program_date_time(previous, received - duration_ms, duration_ms),
+                map_file,
+                bytes: i64::try_from(stat.len()).unwrap_or(0),
+            };
+            self.record(&row).await?;
+            self.add_to_recordings(&row).await?;
+            ch.recent.push_back(row);
+            ch.assigned.push_back(seg.uri.clone());
+            if ch.assigned.len() > 512 {
+                ch.assigned.pop_front();
+            }
+            accepted += 1;
+            self.metrics.ingested.inc();
+        }
+        self.prune(&source.id, ch).await?;
+        if accepted > 0 {
+            self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
+        }
+        Ok(accepted)
+    }
+
+    /// The stored init section for the encoder's current one, stored anew when its bytes change.
+    fn current_map(
+        &self,
+        source: &SourceRow,
+        ch: &mut Channel,
+        incoming_map: &Path,
+    ) -> Result<String, LiveError> {
+        let bytes = std::fs::read(incoming_map).map_err(|_| {
+            LiveError::Invalid("the playlist names an init section that was not uploaded".into())
+        })?;
+        let digest = crate::hex::encode(&Sha256::digest(&bytes));
+        if let Some((hash, file)) = &ch.map
+            && *hash == digest
+        {
+            return Ok(file.clone());
+        }
+        let file = format!("init-{}.mp4", crate::random::u64());
+        std::fs::write(self.segments_dir(&source.id).join(&file), &bytes)?;
+        ch.map = Some((digest, file.clone()));
+        Ok(file)
+    }
+}
+
+/// When a segment starts: right where the `previous` one ends (the timeline stays continuous,
+/// as players expect of EXT-X-PROGRAM-DATE-TIME), unless that is further than one segment
+/// duration (at least 1 s) from `estimated` — its arrival time less its duration — when the
+/// timeline is set again from the arrival (the encoder stalled or ran slow). Arrival times
+/// alone would jitter with the encoder's and the network's load, leaving gaps and overlaps.
+fn program_date_time(previous: Option<&SegmentRow>, estimated: i64, duration_ms: i64) -> i64 {
+    let Some(prev) = previous else {
+        return estimated;
+    };
+    let continuous = prev.pdt_ms.saturating_add(prev.duration_ms);
+    let tolerance = duration_ms.max(1000);
+    if continuous.abs_diff(estimated) <= tolerance.unsigned_abs() {
+        continuous
+    } else {
+        estimated
+    }
+}
+
+/// The folder a LiveMix `MPEG-TS-URI-Prefix` names, if it lies inside `root`.
+fn livemix_dir(root: &Path, prefix: &str) -> Result<PathBuf, LiveError> {
+    let refused = || LiveError::Forbidden("the segment folder is outside the ingest root");
+    let path = prefix
+        .strip_prefix("file://")
+        .ok_or_else(|| LiveError::Invalid("MPEG-TS-URI-Prefix must be a file:// URI".into()))?;
+    let decoded = percent_encoding::percent_decode_str(path)
+        .decode_utf8()
+        .map_err(|_| LiveError::Invalid("MPEG-TS-URI-Prefix is not UTF-8".into()))?;
+    let dir = Path::new(decoded.as_ref())
+        .canonicalize()
+        .map_err(|_| refused())?;
+    let root = root.canonicalize().map_err(|_| refused())?;
+    if dir.starts_with(&root) && dir.is_dir() {
+        Ok(dir)
+    } else {
+        Err(refused())
+    }
+}
+
+/// The bytes of `dir/name` (at most `max`), refusing symlinks; `None` when it is not there
+/// yet (or is a link or not a file): the playlist waits for it, as for uploads.
+fn read_beside(dir: &Path, name: &str, max: u64) -> Result<Option<Bytes>, LiveError> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let Ok(file) = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(dir.join(name))
+    else {
+        return Ok(None);
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Ok(None);
+    }
+    if meta.len() > max {
+        return Err(crate::stream::BodyError::TooLarge { limit: max }.into());
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
+    file.take(max.saturating_add(1)).read_to_end(&mut bytes)?;
+    Ok(Some(Bytes::from(bytes)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(pdt_ms: i64, duration_ms: i64) -> SegmentRow {
+        SegmentRow {
+            source_id: "s".into(),
+            msn: 1,
+            file: "1.ts".into(),
+            duration_ms,
+            discontinuity: 0,
+            pdt_ms,
+            map_file: None,
+            bytes: 1,
+        }
+    }
+
+    #[test]
+    fn program_date_times_stay_continuous_through_arrival_jitter() {
+        let prev = row(10_000, 2_000);
+        // Arrived 700 ms late or 400 ms early: still right after the previous segment.
+        assert_eq!(program_date_time(Some(&prev), 12_700, 2_000), 12_000);
+        assert_eq!(program_date_time(Some(&prev), 11_600, 2_000), 12_000);
+        // The first segment, or one after a discontinuity, starts from its arrival.
+        assert_eq!(program_date_time(None, 12_700, 2_000), 12_700);
+    }
+
+    #[test]
+    fn a_stalled_encoder_sets_the_timeline_again_from_arrival() {
+        let prev = row(10_000, 2_000);
+        assert_eq!(program_date_time(Some(&prev), 14_500, 2_000), 14_500);
+        // Short segments still tolerate a second of jitter.
+        let short = row(10_000, 500);
+        assert_eq!(program_date_time(Some(&short), 11_400, 500), 10_500);
+    }
+}

@@ -1,0 +1,137 @@
+//! The process's metrics, one Prometheus registry: HTTP requests by route (counted by the HTTP
+//! layer's middleware), the chunk cache's counters, the live relay's and the edge links'.
+//! Each layer owns its counters' type ([`CacheCounters`], [`LiveMetrics`], [`RelayMetrics`]);
+//! this module only registers them, so nothing below it depends on it.
+
+use std::sync::Mutex;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+use crate::cache::CacheCounters;
+use crate::live::LiveMetrics;
+use crate::relay::RelayMetrics;
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RouteLabel {
+    pub route: String,
+}
+
+fn ttfb_histogram() -> Histogram {
+    // 50 µs .. ~26 s
+    Histogram::new(exponential_buckets(0.000_05, 2.0, 20))
+}
+
+/// HTTP request metrics, by matched route.
+#[derive(Debug)]
+pub struct HttpMetrics {
+    pub requests: Family<RequestLabels, Counter>,
+    pub ttfb: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    pub bytes_sent: Family<RouteLabel, Counter>,
+}
+
+/// The process's metrics.
+#[derive(Debug)]
+pub struct Metrics {
+    registry: Mutex<Registry>,
+    pub http: HttpMetrics,
+    pub cache: CacheCounters,
+    pub live: LiveMetrics,
+    pub relay: RelayMetrics,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        let mut registry = Registry::with_prefix("reelay");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let ttfb = Family::new_with_constructor(ttfb_histogram as fn() -> Histogram);
+        let bytes_sent = Family::<RouteLabel, Counter>::default();
+        registry.register(
+            "http_requests",
+            "HTTP requests by route and status",
+            requests.clone(),
+        );
+        registry.register(
+            "http_time_to_first_byte_seconds",
+            "Time from request to first body byte (or end of headers-only response)",
+            ttfb.clone(),
+        );
+        registry.register(
+            "http_sent_bytes",
+            "Response body bytes sent",
+            bytes_sent.clone(),
+        );
+        let cache = CacheCounters::default();
+        for (name, help, counter) in [
+            ("cache_hits", "Chunk reads served from memory", &cache.hits),
+            (
+                "cache_misses",
+                "Chunk reads that started a backend fetch",
+                &cache.misses,
+            ),
+            (
+                "cache_joins",
+                "Chunk reads that joined a fetch under way",
+                &cache.joins,
+            ),
+            (
+                "cache_prefetches",
+                "Chunk fetches started by read-ahead",
+                &cache.prefetches,
+            ),
+            (
+                "cache_backend_bytes",
+                "Bytes fetched from backends for the cache",
+                &cache.backend_bytes,
+            ),
+            (
+                "cache_served_bytes",
+                "Bytes served through the cache",
+                &cache.served_bytes,
+            ),
+            (
+                "cache_evictions",
+                "Chunks evicted for space",
+                &cache.evictions,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+        let live = LiveMetrics::default();
+        live.register(&mut registry);
+        let relay = RelayMetrics::default();
+        relay.register(&mut registry);
+        Self {
+            registry: Mutex::new(registry),
+            http: HttpMetrics {
+                requests,
+                ttfb,
+                bytes_sent,
+            },
+            cache,
+            live,
+            relay,
+        }
+    }
+}
+
+impl Metrics {
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {
+            out.clear();
+        }
+        out
+    }
+}

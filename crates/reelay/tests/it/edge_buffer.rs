@@ -1,0 +1,108 @@
+//! An edge's ring buffer: bounded by bytes whatever holds its segments, and keeping past its age
+//! limit the segments its hold asks for (those open recordings need and the control has not
+//! confirmed).
+
+use crate::common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::TestServer;
+use common::live::{create_source, push_synthetic};
+use reelay::live::{Hold, LiveSettings, SegmentRow};
+
+/// Holds every segment, as an edge does before it first hears from its control node.
+#[derive(Debug)]
+struct HoldAll;
+
+impl Hold for HoldAll {
+    fn holds(&self, _: &SegmentRow) -> bool {
+        true
+    }
+    fn dropped(&self, _: &SegmentRow) {}
+}
+
+const SEGMENT: u64 = 188 * 10; // what push_synthetic sends
+
+async fn server_with(settings: LiveSettings, hold: bool, dir: &std::path::Path) -> TestServer {
+    let dir = dir.to_owned();
+    TestServer::start_configured(
+        |_| {},
+        move |state| {
+            let mut live = common::live_on(state, &dir, settings);
+            if hold {
+                live.hold = Some(Arc::new(HoldAll));
+            }
+            state.live = Some(Arc::new(live));
+        },
+    )
+    .await
+}
+
+async fn status(server: &TestServer, file: &str) -> u16 {
+    reqwest::get(server.url(&format!("/live/cam/{file}")))
+        .await
+        .expect("get")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn held_segments_outlive_the_age_limit() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let settings = LiveSettings {
+        window: 2,
+        buffer: Duration::ZERO, // everything outside the window is "old" at once
+        ..LiveSettings::default()
+    };
+    let server = server_with(settings, true, tmp.path()).await;
+    create_source(&server, "cam").await;
+    let names: Vec<String> = (0..6).map(|i| format!("s{i}.ts")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    push_synthetic(&server.url(""), "cam", 0, &names).await;
+    assert_eq!(status(&server, "0.ts").await, 200, "held, so kept");
+}
+
+#[tokio::test]
+async fn without_a_hold_old_segments_go() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let settings = LiveSettings {
+        window: 2,
+        buffer: Duration::ZERO,
+        ..LiveSettings::default()
+    };
+    let server = server_with(settings, false, tmp.path()).await;
+    create_source(&server, "cam").await;
+    push_synthetic(&server.url(""), "cam", 0, &["a.ts", "b.ts", "c.ts", "d.ts"]).await;
+    assert_eq!(status(&server, "0.ts").await, 404);
+    assert_eq!(status(&server, "3.ts").await, 200, "the window stays");
+}
+
+#[tokio::test]
+async fn the_byte_budget_drops_the_oldest_even_when_held() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let settings = LiveSettings {
+        window: 2,
+        buffer_bytes: 4 * SEGMENT,
+        ..LiveSettings::default()
+    };
+    let server = server_with(settings, true, tmp.path()).await;
+    create_source(&server, "cam").await;
+    let names: Vec<String> = (0..7).map(|i| format!("s{i}.ts")).collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    push_synthetic(&server.url(""), "cam", 0, &names).await;
+    for msn in 0..3 {
+        assert_eq!(
+            status(&server, &format!("{msn}.ts")).await,
+            404,
+            "{msn} is over budget"
+        );
+    }
+    for msn in 3..7 {
+        assert_eq!(
+            status(&server, &format!("{msn}.ts")).await,
+            200,
+            "{msn} fits"
+        );
+    }
+}

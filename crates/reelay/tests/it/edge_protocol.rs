@@ -1,0 +1,315 @@
+//! The control node's side of the edge protocol, driven directly over HTTP: edge tokens,
+//! strict segment descriptions, idempotent uploads keyed by (source, msn), sources bound to one
+//! edge, the live window after a gap, backfill into recordings only, and the desired state's
+//! long-poll.
+
+use crate::common;
+
+use std::time::{Duration, Instant};
+
+use common::TestServer;
+use common::live::create_source;
+use serde_json::Value;
+
+async fn create_edge(server: &TestServer, name: &str) -> String {
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/v1/edges"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name":"{name}"}}"#))
+        .send()
+        .await
+        .expect("create edge");
+    assert_eq!(resp.status(), 201);
+    let body: Value = resp.json().await.expect("json");
+    body["token"].as_str().expect("token").to_owned()
+}
+
+const NOW_MS: i64 = 1_900_000_000_000;
+
+/// PUTs segment `msn` of `source` as an edge would; returns the status.
+async fn forward(
+    server: &TestServer,
+    token: &str,
+    source: &str,
+    msn: i64,
+    pdt_ms: i64,
+    live: bool,
+) -> u16 {
+    reqwest::Client::new()
+        .put(server.url(&format!("/api/v1/edge/sources/{source}/segments/{msn}.ts")))
+        .bearer_auth(token)
+        .header("reelay-duration-ms", "1000")
+        .header("reelay-pdt-ms", pdt_ms.to_string())
+        .header("reelay-live", if live { "1" } else { "0" })
+        .body(vec![0x47u8; 188 * (msn as usize + 1)])
+        .send()
+        .await
+        .expect("forward")
+        .status()
+        .as_u16()
+}
+
+async fn text(url: String) -> String {
+    reqwest::get(url)
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text")
+}
+
+async fn json(url: String) -> Value {
+    reqwest::get(url)
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn source_id(server: &TestServer, name: &str) -> String {
+    create_source(server, name).await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned()
+}
+
+#[tokio::test]
+async fn edge_routes_need_the_edges_own_token() {
+    let server = TestServer::start(|_| {}).await;
+    let id = source_id(&server, "cam").await;
+    // Open on loopback for people, but never for edges: an edge always presents its token.
+    assert_eq!(forward(&server, "", &id, 0, NOW_MS, true).await, 401);
+    assert_eq!(
+        forward(&server, "rle_0000", &id, 0, NOW_MS, true).await,
+        401
+    );
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/v1/edge/register"))
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(resp.status(), 401);
+    let token = create_edge(&server, "e1").await;
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/v1/edge/register"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("register");
+    assert_eq!(resp.status(), 200);
+    let edges: Value = json(server.url("/api/v1/edges")).await;
+    assert_eq!(edges["edges"][0]["online"], true, "{edges}");
+    assert!(
+        edges["edges"][0].get("token").is_none(),
+        "the token is shown once"
+    );
+}
+
+#[tokio::test]
+async fn segment_descriptions_are_checked_strictly() {
+    let server = TestServer::start(|_| {}).await;
+    let id = source_id(&server, "cam").await;
+    let token = create_edge(&server, "e1").await;
+    let put = |file: &'static str, duration: &'static str| {
+        let (url, token) = (
+            server.url(&format!("/api/v1/edge/sources/{id}/segments/{file}")),
+            token.clone(),
+        );
+        async move {
+            let resp = reqwest::Client::new()
+                .put(url)
+                .bearer_auth(token)
+                .header("reelay-duration-ms", duration)
+                .header("reelay-pdt-ms", "5")
+                .body("x")
+                .send()
+                .await
+                .expect("put");
+            let status = resp.status().as_u16();
+            let body: Value = resp.json().await.unwrap_or_default();
+            (status, body)
+        }
+    };
+    for (file, duration) in [
+        ("x.ts", "1000"),
+        ("1.exe", "1000"),
+        ("1.ts", "0"),
+        ("1.ts", "99999999999999999999"),
+    ] {
+        let (status, body) = put(file, duration).await;
+        assert_eq!(status, 400, "{file} {duration}: {body}");
+        assert_eq!(body["error"]["code"], "bad_request");
+    }
+    let resp = reqwest::Client::new()
+        .put(server.url(&format!("/api/v1/edge/sources/{id}/init/..%2Fescape.mp4")))
+        .bearer_auth(&token)
+        .body("x")
+        .send()
+        .await
+        .expect("init");
+    assert_eq!(resp.status(), 400);
+}
+
+#[tokio::test]
+async fn uploads_are_idempotent_by_source_and_sequence_number() {
+    let server = TestServer::start(|_| {}).await;
+    let id = source_id(&server, "cam").await;
+    let token = create_edge(&server, "e1").await;
+    assert_eq!(forward(&server, &token, &id, 0, NOW_MS, true).await, 201);
+    assert_eq!(
+        forward(&server, &token, &id, 0, NOW_MS, true).await,
+        200,
+        "a re-send is not stored twice"
+    );
+    assert_eq!(
+        forward(&server, &token, &id, 1, NOW_MS + 1000, true).await,
+        201
+    );
+    let text = text(server.url("/live/cam/index.m3u8")).await;
+    assert_eq!(
+        text.lines()
+            .filter(|l| l.ends_with(".ts"))
+            .collect::<Vec<_>>(),
+        ["0.ts", "1.ts"],
+        "{text}"
+    );
+    let seg = reqwest::get(server.url("/live/cam/1.ts"))
+        .await
+        .expect("get")
+        .bytes()
+        .await
+        .expect("bytes");
+    assert_eq!(seg.len(), 188 * 2);
+    let source: Value = json(server.url("/api/v1/sources/cam")).await;
+    assert_eq!(
+        source["next_msn"], 2,
+        "the control's numbering follows the edge's"
+    );
+}
+
+#[tokio::test]
+async fn a_source_comes_through_one_edge() {
+    let server = TestServer::start(|_| {}).await;
+    let id = source_id(&server, "cam").await;
+    let first = create_edge(&server, "e1").await;
+    let second = create_edge(&server, "e2").await;
+    assert_eq!(forward(&server, &first, &id, 0, NOW_MS, true).await, 201);
+    assert_eq!(forward(&server, &second, &id, 1, NOW_MS, true).await, 409);
+}
+
+#[tokio::test]
+async fn after_a_gap_the_live_window_restarts_with_a_discontinuity() {
+    let server = TestServer::start(|_| {}).await;
+    let id = source_id(&server, "cam").await;
+    let token = create_edge(&server, "e1").await;
+    for msn in [0, 1, 2, 7, 8] {
+        assert_eq!(
+            forward(&server, &token, &id, msn, NOW_MS + msn * 1000, true).await,
+            201
+        );
+    }
+    let text = text(server.url("/live/cam/index.m3u8")).await;
+    common::live::assert_valid_playlist(&text);
+    assert!(
+        text.contains("#EXT-X-MEDIA-SEQUENCE:7\n"),
+        "numbers stay true: {text}"
+    );
+    assert!(
+        text.contains("#EXT-X-DISCONTINUITY-SEQUENCE:1\n"),
+        "the discontinuity before 7 is counted: {text}"
+    );
+    assert!(!text.contains("\n2.ts"), "{text}");
+}
+
+#[tokio::test]
+async fn backfilled_segments_go_to_recordings_only() {
+    let server = TestServer::start(|_| {}).await;
+    let id = source_id(&server, "cam").await;
+    let token = create_edge(&server, "e1").await;
+    let now = jiff::Timestamp::now().as_millisecond();
+    let start = now - 60_000;
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/v1/sources/cam/recordings"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"start": {}}}"#, start / 1000))
+        .send()
+        .await
+        .expect("record");
+    assert_eq!(resp.status(), 201);
+    let rec: Value = resp.json().await.expect("json");
+    let rec_id = rec["id"].as_str().expect("id").to_owned();
+    // Live resumes at the newest (10), then the outage's segments arrive oldest first.
+    assert_eq!(
+        forward(&server, &token, &id, 10, start + 10_000, true).await,
+        201
+    );
+    for msn in 0..10 {
+        assert_eq!(
+            forward(&server, &token, &id, msn, start + msn * 1000, false).await,
+            201
+        );
+    }
+    assert_eq!(
+        forward(&server, &token, &id, 3, start + 3000, false).await,
+        201,
+        "recordings dedupe too"
+    );
+    let live = text(server.url("/live/cam/index.m3u8")).await;
+    assert_eq!(
+        live.lines()
+            .filter(|l| l.ends_with(".ts"))
+            .collect::<Vec<_>>(),
+        ["10.ts"],
+        "{live}"
+    );
+    let replay = text(server.url(&format!("/recordings/{rec_id}/index.m3u8"))).await;
+    let files: Vec<&str> = replay.lines().filter(|l| l.ends_with(".ts")).collect();
+    let expected: Vec<String> = (0..=10).map(|m| format!("{m}.ts")).collect();
+    assert_eq!(files, expected, "{replay}");
+    assert!(
+        !replay.contains("#EXT-X-DISCONTINUITY\n"),
+        "contiguous: {replay}"
+    );
+}
+
+#[tokio::test]
+async fn the_desired_state_long_poll_answers_at_once_on_change() {
+    let server = TestServer::start(|_| {}).await;
+    let token = create_edge(&server, "e1").await;
+    let client = reqwest::Client::new();
+    let poll = |version: Option<String>| {
+        let mut url = server.url("/api/v1/edge/state");
+        if let Some(v) = version {
+            url.push_str(&format!("?version={v}"));
+        }
+        let req = client.get(url).bearer_auth(&token);
+        async move {
+            req.send()
+                .await
+                .expect("poll")
+                .json::<Value>()
+                .await
+                .expect("json")
+        }
+    };
+    let first = poll(None).await;
+    assert_eq!(first["sources"].as_array().expect("sources").len(), 0);
+    let version = first["version"].as_str().expect("version").to_owned();
+    let waiting = tokio::spawn(poll(Some(version.clone())));
+    tokio::time::sleep(Duration::from_millis(100)).await; // let the poll park
+    let started = Instant::now();
+    create_source(&server, "cam").await;
+    let changed = waiting.await.expect("join");
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "woken by the change, not the interval"
+    );
+    assert_ne!(changed["version"], version.as_str());
+    assert_eq!(changed["sources"][0]["name"], "cam");
+    assert!(
+        changed["sources"][0]["ingest_token_hash"]
+            .as_str()
+            .is_some_and(|h| h.len() == 64)
+    );
+}

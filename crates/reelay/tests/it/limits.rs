@@ -1,0 +1,158 @@
+//! Every network wait has a limit: silent and slow request heads, oversized heads, and clients
+//! that stop reading are all cut off; ordinary keep-alive still works.
+
+use crate::common;
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::{Duration, Instant};
+
+use common::{TestServer, pattern, write_fixed};
+use reelay::http::ServerOptions;
+
+fn options() -> ServerOptions {
+    ServerOptions {
+        header_timeout: Duration::from_millis(500),
+        write_timeout: Duration::from_millis(500),
+        ..ServerOptions::default()
+    }
+}
+
+async fn server() -> TestServer {
+    TestServer::start_with_options(
+        |dir| {
+            write_fixed(&dir.join("m/small.mp4"), b"small");
+            write_fixed(&dir.join("m/big.mp4"), &pattern(48 << 20));
+        },
+        options(),
+    )
+    .await
+}
+
+/// Reads until EOF or error; returns bytes read and how long the server took to close.
+fn read_until_closed(mut s: TcpStream) -> (Vec<u8>, Duration) {
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let start = Instant::now();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 65536];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => out.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => panic!("server never closed"),
+            Err(_) => break,
+        }
+    }
+    (out, start.elapsed())
+}
+
+#[tokio::test]
+async fn a_silent_connection_is_closed_after_the_header_timeout() {
+    let server = server().await;
+    let addr = server.addr;
+    let (bytes, waited) = tokio::task::spawn_blocking(move || {
+        read_until_closed(TcpStream::connect(addr).expect("connect"))
+    })
+    .await
+    .expect("join");
+    assert!(
+        waited >= Duration::from_millis(400),
+        "closed after {waited:?}"
+    );
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+    assert!(
+        bytes.is_empty() || bytes.starts_with(b"HTTP/1.1 408"),
+        "{bytes:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_request_head_sent_too_slowly_is_cut_off() {
+    let server = server().await;
+    let addr = server.addr;
+    let waited = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+            .expect("write");
+        read_until_closed(s).1
+    })
+    .await
+    .expect("join");
+    assert!(waited < Duration::from_secs(5), "closed after {waited:?}");
+}
+
+#[tokio::test]
+async fn an_oversized_request_head_gets_431() {
+    let server = server().await;
+    let addr = server.addr;
+    let response = tokio::task::spawn_blocking(move || {
+        let mut s = TcpStream::connect(addr).expect("connect");
+        let filler = "a".repeat(100 * 1024);
+        let _ = write!(
+            s,
+            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: {filler}\r\n\r\n"
+        );
+        read_until_closed(s).0
+    })
+    .await
+    .expect("join");
+    assert!(
+        response.starts_with(b"HTTP/1.1 431"),
+        "{:?}",
+        String::from_utf8_lossy(&response)
+    );
+}
+
+async fn wait_until(what: &str, condition: impl Fn() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !condition() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_client_that_stops_reading_is_disconnected_and_its_buffers_freed() {
+    let server = server().await;
+    let full = server.state.buckets.reads().budget().available_bytes();
+    let mut s = TcpStream::connect(server.addr).expect("connect");
+    s.write_all(b"GET /media/m/big.mp4 HTTP/1.1\r\nHost: x\r\n\r\n")
+        .expect("write");
+    // Never read: socket buffers fill, the server's writes stall, the write timeout fires.
+    // No event marks either step from outside, so poll each effect with a deadline.
+    let budget = server.state.buckets.reads().budget();
+    wait_until("the server takes frames for the body", || {
+        budget.available_bytes() < full
+    })
+    .await;
+    wait_until("the stalled connection frees its frames", || {
+        budget.available_bytes() == full
+    })
+    .await;
+    let (bytes, _) = tokio::task::spawn_blocking(move || read_until_closed(s))
+        .await
+        .expect("join");
+    assert!(
+        bytes.len() < 48 << 20,
+        "the body was cut short ({} bytes)",
+        bytes.len()
+    );
+}
+
+#[tokio::test]
+async fn keep_alive_connections_serve_several_requests() {
+    let server = server().await;
+    let client = reqwest::Client::new();
+    for _ in 0..5 {
+        let body = client
+            .get(server.url("/media/m/small.mp4"))
+            .send()
+            .await
+            .expect("get")
+            .bytes()
+            .await
+            .expect("body");
+        assert_eq!(body.as_ref(), b"small");
+    }
+}

@@ -1,0 +1,31 @@
+//! reelay's integration tests, in one binary (one link instead of one per feature).
+//!
+//! Each module is a feature, tested against real components: a reelay server on
+//! `127.0.0.1:0` (or the real binary as a child process), real S3 (`s3s-fs`), nginx, ffmpeg and
+//! Chromium. What the modules share — servers, raw clients, the one poll-until helper — is in
+//! [`common`]. Pure routing questions (the auth matrix, error bodies) run in process on
+//! `app(state)` with `oneshot`; sockets are used where the test is about sockets (timeouts, slow
+//! clients, shutdown, real processes).
+
+mod common;
+
+mod api;
+mod auth;
+mod browser;
+mod cache;
+mod cli;
+mod client;
+mod docs;
+mod edge;
+mod edge_buffer;
+mod edge_protocol;
+mod ffmpeg;
+mod limits;
+mod live;
+mod livemix;
+mod origin;
+mod range;
+mod recordings;
+mod s3;
+mod security;
+mod upload;

@@ -1,0 +1,337 @@
+//! HTTP origin buckets against a real nginx: the range/conditional matrix (plain, cached, and
+//! through an origin that ignores Range), a changed object aborting, and the SSRF guard —
+//! internal addresses from host names or resolver answers, redirects off the origin, hostile ids.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::matrix::{LEN, run_matrix};
+use common::nginx::Nginx;
+use common::{TestServer, pattern, sha256, write_fixed};
+use futures_util::StreamExt;
+use reelay::cache::CacheSettings;
+use reelay::storage::origin::{OriginBucket, OriginSettings};
+use reelay::storage::{Backend, Origin};
+
+const NGINX_EXTRA: &str = "location /norange/ { max_ranges 0; }\n\
+    location /gone/ { return 410; }\n\
+    location = /out.mp4 { return 302 http://localhost:PORT/v.mp4; }\n\
+    location = /in.mp4 { return 302 /v.mp4; }";
+
+fn settings(name: &str, base: Option<String>) -> OriginSettings {
+    OriginSettings {
+        name: name.into(),
+        base: base.map(|b| b.parse().expect("url")),
+        allow: Vec::new(),
+        allow_internal: false,
+        resolver: None,
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(5),
+        meta_ttl: Duration::from_secs(5),
+    }
+}
+
+async fn reelay_with(buckets: Vec<OriginSettings>, cache: Option<CacheSettings>) -> TestServer {
+    TestServer::start_with_buckets_configured(
+        move |b| {
+            for s in buckets {
+                let name = s.name.clone();
+                let bucket = OriginBucket::new(s).expect("origin bucket");
+                b.insert(&name, Backend::Origin(bucket), Origin::Config, None)
+                    .expect("insert");
+            }
+        },
+        move |services| {
+            if let Some(c) = cache {
+                services.enable_cache(c);
+            }
+        },
+    )
+    .await
+}
+
+fn nginx_with(file: &[u8]) -> Nginx {
+    let nginx = Nginx::start(NGINX_EXTRA);
+    write_fixed(&nginx.file("v.mp4"), file);
+    write_fixed(&nginx.file("norange/v.mp4"), file);
+    nginx
+}
+
+#[tokio::test]
+async fn origin_buckets_pass_the_matrix_plain_cached_and_when_the_origin_ignores_range() {
+    let file = pattern(LEN);
+    let nginx = nginx_with(&file);
+    let plain = reelay_with(vec![settings("o", Some(nginx.base("/")))], None).await;
+    assert!(run_matrix(&plain.url("/media/o/v.mp4"), &file).await >= 40);
+    let small_chunks = CacheSettings {
+        memory: 1 << 20,
+        chunk_size: 16 << 10,
+        readahead: 1,
+    };
+    let cached = reelay_with(
+        vec![
+            settings("o", Some(nginx.base("/"))),
+            settings("n", Some(nginx.base("/norange/"))),
+        ],
+        Some(small_chunks),
+    )
+    .await;
+    for _ in 0..2 {
+        assert!(run_matrix(&cached.url("/media/o/v.mp4"), &file).await >= 40);
+    }
+    // nginx with max_ranges 0 answers every range with 200 and the whole file.
+    let direct = reqwest::Client::new()
+        .get(nginx.base("/norange/v.mp4"))
+        .header("range", "bytes=0-9")
+        .send()
+        .await
+        .expect("direct");
+    assert_eq!(direct.status(), 200, "the origin really ignores Range");
+    assert!(run_matrix(&plain.url("/media/o/v.mp4"), &file).await >= 40);
+    let ignoring = reelay_with(vec![settings("n", Some(nginx.base("/norange/")))], None).await;
+    assert!(run_matrix(&ignoring.url("/media/n/v.mp4"), &file).await >= 40);
+    assert!(run_matrix(&cached.url("/media/n/v.mp4"), &file).await >= 40);
+}
+
+#[tokio::test]
+async fn cold_concurrent_viewers_cost_the_origin_one_read() {
+    let file = pattern(8 << 20);
+    let nginx = nginx_with(&file);
+    let cache = CacheSettings {
+        memory: 64 << 20,
+        chunk_size: 1 << 20,
+        readahead: 2,
+    };
+    let server = reelay_with(vec![settings("o", Some(nginx.base("/")))], Some(cache)).await;
+    let client = reqwest::Client::new();
+    let want = sha256(&file);
+    let viewers: Vec<_> = (0..20)
+        .map(|_| {
+            let (client, url, want) = (client.clone(), server.url("/media/o/v.mp4"), want.clone());
+            tokio::spawn(async move {
+                let body = client
+                    .get(url)
+                    .send()
+                    .await
+                    .expect("get")
+                    .bytes()
+                    .await
+                    .expect("body");
+                assert_eq!(sha256(&body), want);
+            })
+        })
+        .collect();
+    for v in viewers {
+        v.await.expect("viewer");
+    }
+    let sent = nginx.body_bytes_sent();
+    assert!(
+        sent as f64 <= file.len() as f64 * 1.05,
+        "the origin sent {sent} bytes"
+    );
+}
+
+#[tokio::test]
+async fn an_object_changed_at_the_origin_aborts_instead_of_mixing() {
+    // Far larger than loopback socket buffers, so the server is mid-object at the change.
+    let old = pattern(32 << 20);
+    let nginx = nginx_with(&old);
+    let cache = CacheSettings {
+        memory: 64 << 20,
+        chunk_size: 1 << 20,
+        readahead: 0,
+    };
+    let server = reelay_with(vec![settings("o", Some(nginx.base("/")))], Some(cache)).await;
+    let resp = reqwest::get(server.url("/media/o/v.mp4"))
+        .await
+        .expect("get");
+    let mut body = resp.bytes_stream();
+    let mut received = body.next().await.expect("chunk").expect("bytes").to_vec();
+    let new: Vec<u8> = old.iter().map(|b| b.wrapping_add(3)).collect();
+    std::fs::write(nginx.file("v.mp4.tmp"), &new).expect("write");
+    std::fs::rename(nginx.file("v.mp4.tmp"), nginx.file("v.mp4")).expect("replace");
+    let failed = common::drain_until_error(&mut body, &mut received).await;
+    assert!(failed, "a response spanning the change completed");
+    assert_eq!(
+        sha256(&received),
+        sha256(&old[..received.len()]),
+        "only old bytes"
+    );
+    let missing = reqwest::get(server.url("/media/o/missing.mp4"))
+        .await
+        .expect("get");
+    assert_eq!(missing.status(), 404);
+}
+
+fn resolver_bucket(name: &str, answer: &str, allow: &[&str]) -> OriginSettings {
+    OriginSettings {
+        allow: allow.iter().map(|s| (*s).to_owned()).collect(),
+        resolver: Some((
+            vec!["/bin/echo".into(), format!("{answer}{{id}}")],
+            Duration::from_secs(5),
+            Duration::from_secs(60),
+        )),
+        ..settings(name, None)
+    }
+}
+
+#[tokio::test]
+async fn internal_addresses_and_foreign_redirects_are_refused() {
+    let file = pattern(1000);
+    let nginx = nginx_with(&file);
+    let port = nginx.port;
+    let by_name = format!("http://localhost:{port}/");
+    let mut trusted_name = settings("trusted", Some(by_name.clone()));
+    trusted_name.allow_internal = true;
+    let buckets = vec![
+        // A host name that resolves to loopback: refused unless explicitly allowed.
+        settings("byname", Some(by_name)),
+        trusted_name,
+        // The origin configured as an address literal is explicit, and so allowed.
+        settings("o", Some(nginx.base("/"))),
+        resolver_bucket(
+            "loop",
+            &format!("http://127.0.0.1:{port}/"),
+            &[&format!("http://127.0.0.1:{port}")],
+        ),
+        resolver_bucket(
+            "meta",
+            "http://169.254.169.254/latest/",
+            &["http://169.254.169.254"],
+        ),
+        resolver_bucket(
+            "v6",
+            &format!("http://[::1]:{port}/"),
+            &[&format!("http://[::1]:{port}")],
+        ),
+        resolver_bucket(
+            "elsewhere",
+            &format!("http://127.0.0.1:{port}/"),
+            &["https://media.example.com"],
+        ),
+    ];
+    let server = reelay_with(buckets, None).await;
+    let status = |path: String| {
+        let url = server.url(&path);
+        async move { reqwest::get(url).await.expect("get").status().as_u16() }
+    };
+    assert_eq!(
+        status("/media/byname/v.mp4".into()).await,
+        502,
+        "a name resolving to loopback"
+    );
+    assert_eq!(
+        status("/media/trusted/v.mp4".into()).await,
+        200,
+        "allow_internal = true"
+    );
+    assert_eq!(status("/media/o/v.mp4".into()).await, 200);
+    for bucket in ["loop", "meta", "v6", "elsewhere"] {
+        assert_eq!(
+            status(format!("/media/{bucket}/v.mp4")).await,
+            400,
+            "{bucket}: ids have no dots"
+        );
+        assert_eq!(
+            status(format!("/media/{bucket}/abc")).await,
+            502,
+            "{bucket}: resolver answer refused"
+        );
+    }
+    assert_eq!(
+        status("/media/o/in.mp4".into()).await,
+        200,
+        "a redirect within the origin"
+    );
+    assert_eq!(
+        status("/media/o/out.mp4".into()).await,
+        502,
+        "a redirect to another host"
+    );
+    let body = reqwest::get(server.url("/media/loop/abc"))
+        .await
+        .expect("get")
+        .text()
+        .await
+        .expect("text");
+    assert!(body.contains("refused"), "{body}");
+}
+
+#[tokio::test]
+async fn resolvers_run_without_a_shell_and_time_out() {
+    let nginx = nginx_with(&pattern(100));
+    write_fixed(&nginx.file("abc"), b"resolved media");
+    let allow = nginx.base("");
+    let mut ok = resolver_bucket("r", &nginx.base("/"), &[allow.trim_end_matches('/')]);
+    ok.allow_internal = true;
+    let mut slow = settings("slow", None);
+    slow.allow = vec![allow.trim_end_matches('/').to_owned()];
+    slow.allow_internal = true;
+    slow.resolver = Some((
+        vec![
+            "python3".into(),
+            "-c".into(),
+            "import time; time.sleep(30)".into(),
+            "{id}".into(),
+        ],
+        Duration::from_millis(500),
+        Duration::from_secs(60),
+    ));
+    let server = reelay_with(vec![ok, slow], None).await;
+    let resp = reqwest::get(server.url("/media/r/abc")).await.expect("get");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.bytes().await.expect("body").as_ref(),
+        b"resolved media"
+    );
+    // `;` and `$()` would matter to a shell; here they are refused as ids before anything runs.
+    for id in ["a%3Bid", "%24%28id%29", "-rf"] {
+        let resp = reqwest::get(server.url(&format!("/media/r/{id}")))
+            .await
+            .expect("get");
+        assert_eq!(resp.status(), 400, "{id}");
+    }
+    let started = std::time::Instant::now();
+    let resp = reqwest::get(server.url("/media/slow/abc"))
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 504);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "the resolver was not cut off"
+    );
+}
+
+#[tokio::test]
+async fn a_resolved_url_that_the_origin_refuses_is_resolved_again() {
+    let nginx = nginx_with(&pattern(100));
+    write_fixed(&nginx.file("fresh/abc"), b"fresh media");
+    let state = tempfile::tempdir().expect("tempdir");
+    let counter = state.path().join("calls");
+    // Answers a URL that has expired (410) the first time, a working one after that.
+    let script = format!(
+        "import sys, os\np = {counter:?}\nn = int(open(p).read()) if os.path.exists(p) else 0\n\
+         open(p, 'w').write(str(n + 1))\n\
+         print('{base}/' + ('gone' if n == 0 else 'fresh') + '/' + sys.argv[1])",
+        base = nginx.base("").trim_end_matches('/')
+    );
+    let mut bucket = settings("r", None);
+    bucket.allow = vec![nginx.base("").trim_end_matches('/').to_owned()];
+    bucket.allow_internal = true;
+    bucket.resolver = Some((
+        vec!["python3".into(), "-c".into(), script, "{id}".into()],
+        Duration::from_secs(5),
+        Duration::from_secs(600),
+    ));
+    let server = reelay_with(vec![bucket], None).await;
+    let resp = reqwest::get(server.url("/media/r/abc")).await.expect("get");
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.bytes().await.expect("body").as_ref(), b"fresh media");
+    let calls = std::fs::read_to_string(&counter).expect("counter");
+    assert_eq!(
+        calls.trim(),
+        "2",
+        "resolved once, refused (410), resolved again"
+    );
+}
