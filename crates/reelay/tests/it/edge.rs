@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 use common::relay::{
     CONTROL_CONFIG, Relay, durations_ms, get_text, pdt_ms, post_json, push_with_copy,
     recording_playlist, segment_files, start_control, start_edge, start_relay, start_relay_with,
-    wait_for,
 };
-use common::run_tool;
+use common::{poll_until, run_tool};
 use serde_json::Value;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -27,7 +26,7 @@ async fn live_hls_flows_through_the_edge_to_the_control_playlist() {
     let playlist_url = relay.control.url("/live/cam/index.m3u8");
     let probe_url = playlist_url.clone();
     // ffprobe reads the live playlist on the control node while ffmpeg still pushes.
-    let text = wait_for(
+    let text = poll_until(
         "three live segments on the control",
         Duration::from_secs(30),
         || {
@@ -62,7 +61,7 @@ async fn live_hls_flows_through_the_edge_to_the_control_playlist() {
         .await
         .expect("join")
         .expect("ffmpeg");
-    let final_text = wait_for("the last segment", Duration::from_secs(10), || {
+    let final_text = poll_until("the last segment", Duration::from_secs(10), || {
         let url = relay.control.url("/live/cam/index.m3u8");
         async move {
             let (_, text) = get_text(url).await;
@@ -115,7 +114,7 @@ async fn fmp4_init_sections_are_forwarded_before_their_segments() {
         .await
         .expect("join")
         .expect("ffmpeg");
-    let text = wait_for(
+    let text = poll_until(
         "fMP4 segments on the control",
         Duration::from_secs(15),
         || {
@@ -165,7 +164,7 @@ async fn an_edge_goes_offline_after_three_missed_intervals_not_one() {
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(online().await, "offline after a single missed interval");
     // …and offline once 3 intervals plus the 250 ms margin have passed.
-    wait_for(
+    poll_until(
         "the edge to go offline",
         Duration::from_secs(10),
         || async { (!online().await).then_some(()) },
@@ -187,7 +186,7 @@ async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds
     let ffmpeg = push_with_copy(edge.url("/ingest/cam/index.m3u8"), local.clone(), 46, false);
     // Once 22 segments are live on the control, record from 20 s ago (from the edge's buffer).
     let live_url = control.url("/live/cam/index.m3u8");
-    wait_for("22 s of live stream", Duration::from_secs(60), || {
+    poll_until("22 s of live stream", Duration::from_secs(60), || {
         let url = live_url.clone();
         async move {
             let (status, text) = get_text(url).await;
@@ -221,7 +220,7 @@ async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds
     let produced = std::fs::read_to_string(local.join("index.m3u8")).expect("ffmpeg playlist");
     let last_msn = segment_files(&produced).len() - 1;
     let last = format!("{last_msn}.ts");
-    let text = wait_for("the backfill to complete", Duration::from_secs(60), || {
+    let text = poll_until("the backfill to complete", Duration::from_secs(60), || {
         let (control, id, last) = (&control, &id, &last);
         async move {
             let text = recording_playlist(control, id).await;
@@ -314,7 +313,7 @@ async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the
     };
     assert_eq!(set_streaming(false).await.expect("put").status(), 200);
     let edge_sources = edge.url("/api/v1/sources/cam");
-    wait_for(
+    poll_until(
         "the edge to hear streaming is off",
         Duration::from_secs(10),
         || {
@@ -339,7 +338,7 @@ async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the
     )
     .await;
     let id = rec["id"].as_str().expect("id").to_owned();
-    wait_for(
+    poll_until(
         "the buffered segments in the recording",
         Duration::from_secs(20),
         || {
@@ -357,7 +356,7 @@ async fn with_streaming_off_nothing_goes_live_but_recordings_still_fill_from_the
     // Streaming on: the next segment goes live.
     assert_eq!(set_streaming(true).await.expect("put").status(), 200);
     common::live::push_synthetic(&base, "cam", 3, &["a3.ts"]).await;
-    wait_for("the live segment", Duration::from_secs(20), || {
+    poll_until("the live segment", Duration::from_secs(20), || {
         let url = control.url("/live/cam/index.m3u8");
         async move {
             let (status, text) = get_text(url).await;
@@ -377,7 +376,7 @@ async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() 
         ..
     } = start_relay_with(&config).await;
     common::live::push_synthetic(&format!("http://{}", edge.addr), "cam", 0, &["a.ts"]).await;
-    wait_for(
+    poll_until(
         "the segment on the control",
         Duration::from_secs(10),
         || {
@@ -391,7 +390,7 @@ async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() 
     let _ = edge.child.kill();
     let _ = edge.child.wait();
     let killed = jiff::Timestamp::now();
-    let stopped = wait_for("the recording to stop", Duration::from_secs(15), || {
+    let stopped = poll_until("the recording to stop", Duration::from_secs(15), || {
         let url = control.url(&format!("/api/v1/recordings/{id}"));
         async move {
             let (_, text) = get_text(url).await;
@@ -421,7 +420,7 @@ async fn an_edge_that_lost_its_data_never_reuses_a_sequence_number() {
     };
     let listed = |last: &'static str| {
         let url = control.url("/live/cam/index.m3u8");
-        wait_for(
+        poll_until(
             "the segment on the control",
             Duration::from_secs(20),
             move || {

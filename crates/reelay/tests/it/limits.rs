@@ -104,14 +104,6 @@ async fn an_oversized_request_head_gets_431() {
     );
 }
 
-async fn wait_until(what: &str, condition: impl Fn() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn a_client_that_stops_reading_is_disconnected_and_its_buffers_freed() {
     let server = server().await;
@@ -122,13 +114,17 @@ async fn a_client_that_stops_reading_is_disconnected_and_its_buffers_freed() {
     // Never read: socket buffers fill, the server's writes stall, the write timeout fires.
     // No event marks either step from outside, so poll each effect with a deadline.
     let budget = server.state.buckets.reads().budget();
-    wait_until("the server takes frames for the body", || {
-        budget.available_bytes() < full
-    })
+    common::wait_until(
+        "the server takes frames for the body",
+        Duration::from_secs(10),
+        || budget.available_bytes() < full,
+    )
     .await;
-    wait_until("the stalled connection frees its frames", || {
-        budget.available_bytes() == full
-    })
+    common::wait_until(
+        "the stalled connection frees its frames",
+        Duration::from_secs(10),
+        || budget.available_bytes() == full,
+    )
     .await;
     let (bytes, _) = tokio::task::spawn_blocking(move || read_until_closed(s))
         .await

@@ -18,17 +18,16 @@ async fn a_recording_started_in_the_past_replays_as_event_then_vod() {
         "-method PUT",
     ));
     // Wait until a few segments are buffered (no event marks this; poll with a deadline).
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    loop {
-        let resp = reqwest::get(server.url("/live/cam/index.m3u8"))
-            .await
-            .expect("get");
-        if resp.status() == 200 && resp.text().await.expect("text").matches(".ts").count() >= 3 {
-            break;
+    let url = server.url("/live/cam/index.m3u8");
+    common::poll_until("three live segments", Duration::from_secs(30), || {
+        let url = url.clone();
+        async move {
+            let resp = reqwest::get(url).await.ok()?;
+            let three = resp.status() == 200 && resp.text().await.ok()?.matches(".ts").count() >= 3;
+            three.then_some(())
         }
-        assert!(std::time::Instant::now() < deadline, "no live segments");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    })
+    .await;
     let client = reqwest::Client::new();
     let start = common::now_secs() - 4;
     let created: serde_json::Value = client

@@ -5,7 +5,7 @@ use crate::common;
 
 use std::io::Write;
 use std::net::TcpStream;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::s3::{S3Server, SECRET_KEY};
 use common::{TestServer, pattern, sha256, write_fixed};
@@ -54,14 +54,6 @@ fn abandon_upload(addr: std::net::SocketAddr, path: &str, len: usize) {
     .expect("head");
     s.write_all(&pattern(len / 2)).expect("half the body");
     drop(s);
-}
-
-async fn wait_until(what: &str, mut condition: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !condition() {
-        assert!(Instant::now() < deadline, "timed out waiting until {what}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test]
@@ -161,7 +153,7 @@ async fn an_interrupted_fs_upload_leaves_no_partial_object() {
     .await
     .expect("join");
     let tmp = server.path("m/.reelay-tmp");
-    wait_until("the temp file is removed", || {
+    common::wait_until("the temp file is removed", Duration::from_secs(10), || {
         std::fs::read_dir(&tmp).map(|d| d.count()).unwrap_or(0) == 0
     })
     .await;

@@ -230,6 +230,35 @@ impl Drop for TestServer {
     }
 }
 
+/// Polls `check` every 20 ms until it returns `Some`, failing the test after `limit`: for
+/// effects that no event announces (a buffer freed, a segment listed). Where the system offers
+/// a readiness signal, a test waits on that instead.
+pub async fn poll_until<T, F: std::future::Future<Output = Option<T>>>(
+    what: &str,
+    limit: Duration,
+    mut check: impl FnMut() -> F,
+) -> T {
+    let deadline = std::time::Instant::now() + limit;
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// [`poll_until`] for a condition that needs no await.
+pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
+    poll_until(what, limit, || {
+        std::future::ready(condition().then_some(()))
+    })
+    .await
+}
+
 /// A response read off a raw socket.
 #[derive(Debug)]
 pub struct RawResponse {

@@ -2,11 +2,11 @@
 //! to the edge with a byte-identical local copy, polling, playlist parsing.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
-use super::{Proc, run_tool, start_binary};
+use super::{Proc, poll_until, run_tool, start_binary};
 
 /// A control node's config: a short liveness interval so tests see an edge go offline soon.
 pub const CONTROL_CONFIG: &str = "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\n";
@@ -52,22 +52,6 @@ pub async fn get_text(url: String) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.expect("text"))
 }
 
-/// Polls `check` every 50 ms until it returns `Some`, at most `limit`.
-pub async fn wait_for<T, F: std::future::Future<Output = Option<T>>>(
-    what: &str,
-    limit: Duration,
-    mut check: impl FnMut() -> F,
-) -> T {
-    let deadline = Instant::now() + limit;
-    loop {
-        if let Some(v) = check().await {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Starts a control node, an edge for it and a source `cam` the edge knows.
 pub async fn start_relay() -> Relay {
     start_relay_with(CONTROL_CONFIG).await
@@ -109,7 +93,7 @@ pub async fn start_edge(dir: &Path, control: &Proc, token: &str) -> Proc {
     ];
     let edge = start_binary(&args, dir, &[]);
     let source_on_edge = edge.url("/api/v1/sources/cam");
-    wait_for(
+    poll_until(
         "the edge to learn the source",
         Duration::from_secs(20),
         || {
