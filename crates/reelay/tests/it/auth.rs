@@ -1,15 +1,18 @@
 //! The authorization matrix: every route × {no credential, read, write, admin token, valid,
 //! tampered and expired signature} gives the right status; and on a non-loopback bind, no
-//! state-changing operation of the OpenAPI document is reachable without a token.
+//! state-changing operation of the OpenAPI document is reachable without a token. Everything
+//! but the real process runs in process, through the router (`oneshot`).
 
 use crate::common;
 
 use std::time::Duration;
 
-use common::{TestServer, start_binary, write_fixed};
+use axum::body::Body;
+use common::app::{TestApp, request};
+use common::{start_binary, write_fixed};
+use http::Method;
 use reelay::auth::Role;
 use reelay::auth::sign::signature;
-use reqwest::Method;
 
 const KEY: &[u8] = b"test-signing-key-0123456789abcdef";
 
@@ -166,41 +169,45 @@ fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
 }
 
-/// Adds the credential to the request.
-fn with_cred(
-    req: reqwest::RequestBuilder,
-    cred: Cred,
-    path: &str,
-    tokens: &[String; 3],
-) -> reqwest::RequestBuilder {
+/// `call` as a request carrying `cred`.
+fn with_cred(call: &Call, cred: Cred, tokens: &[String; 3]) -> http::Request<Body> {
     let now = common::now_secs();
-    let path_only = path.split('?').next().unwrap_or(path);
+    let path_only = call.path.split('?').next().unwrap_or(&call.path);
     let signed = |exp: u64, tamper: bool| {
         let mut sig = signature(KEY, path_only, exp);
         if tamper {
             let flipped = if sig.starts_with('0') { "1" } else { "0" };
             sig.replace_range(0..1, flipped);
         }
-        req_query(exp, sig)
+        let joiner = if call.path.contains('?') { '&' } else { '?' };
+        format!("{}{joiner}exp={exp}&sig={sig}", call.path)
     };
-    match cred {
-        Cred::None => req,
-        Cred::Read => req.bearer_auth(&tokens[0]),
-        Cred::Write => req.bearer_auth(&tokens[1]),
-        Cred::Admin => req.bearer_auth(&tokens[2]),
-        Cred::Signed => req.query(&signed(now + 600, false)),
-        Cred::Tampered => req.query(&signed(now + 600, true)),
-        Cred::Expired => req.query(&signed(now - 10, false)),
+    let (uri, token) = match cred {
+        Cred::None => (call.path.clone(), None),
+        Cred::Read => (call.path.clone(), Some(&tokens[0])),
+        Cred::Write => (call.path.clone(), Some(&tokens[1])),
+        Cred::Admin => (call.path.clone(), Some(&tokens[2])),
+        Cred::Signed => (signed(now + 600, false), None),
+        Cred::Tampered => (signed(now + 600, true), None),
+        Cred::Expired => (signed(now - 10, false), None),
+    };
+    let mut req = request(call.method.clone(), &uri);
+    if let Some(t) = token {
+        req = req.header("authorization", format!("Bearer {t}"));
     }
-}
-
-fn req_query(exp: u64, sig: String) -> [(&'static str, String); 2] {
-    [("exp", exp.to_string()), ("sig", sig)]
+    let body = match call.body {
+        Some(body) => {
+            req = req.header("content-type", "application/json");
+            Body::from(body)
+        }
+        None => Body::empty(),
+    };
+    req.body(body).expect("request")
 }
 
 #[tokio::test]
 async fn every_route_and_credential_gives_the_right_status() {
-    let server = TestServer::start(|dir| {
+    let server = TestApp::start(|dir| {
         write_fixed(&dir.join("m/a.mp4"), b"media");
         for cred in CREDS {
             write_fixed(&dir.join(format!("m/del-{cred:?}.mp4")), b"to delete");
@@ -226,21 +233,12 @@ async fn every_route_and_credential_gives_the_right_status() {
         tokens.push(store.create("matrix", role).await.expect("token").1);
     }
     let tokens: [String; 3] = tokens.try_into().expect("three tokens");
-    let client = reqwest::Client::new();
     let mut failures = Vec::new();
     let mut cells = 0;
     for cred in CREDS {
         for call in calls(&format!("{cred:?}")) {
-            let url = server.url(&call.path);
-            let mut req = client.request(call.method.clone(), &url);
-            if let Some(body) = call.body {
-                req = req.header("content-type", "application/json").body(body);
-            }
-            let resp = with_cred(req, cred, &call.path, &tokens)
-                .send()
-                .await
-                .expect("send");
-            let status = resp.status().as_u16();
+            let resp = server.send(with_cred(&call, cred, &tokens)).await;
+            let status = resp.status;
             let got = match status {
                 200..=299 => Want::Ok,
                 401 => Want::Unauthorized,
@@ -263,7 +261,7 @@ async fn every_route_and_credential_gives_the_right_status() {
                 ));
             }
             if status == 401 {
-                assert_eq!(resp.headers()["www-authenticate"], "Bearer");
+                assert_eq!(resp.header("www-authenticate"), Some("Bearer"));
             }
             cells += 1;
         }
@@ -278,43 +276,40 @@ async fn every_route_and_credential_gives_the_right_status() {
 
 #[tokio::test]
 async fn revoked_tokens_stop_working_and_roles_are_enforced_per_token() {
-    let server = TestServer::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
+    let server = TestApp::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
     let store = &server.state.auth.tokens;
     let (row, text) = store.create("temp", Role::Admin).await.expect("token");
-    let client = reqwest::Client::new();
-    let list = |t: &str| {
-        client
-            .get(server.url("/api/v1/tokens"))
-            .bearer_auth(t.to_owned())
-            .send()
+    let with = |method: Method, path: &str, authorization: &str| {
+        request(method, path)
+            .header("authorization", authorization)
+            .body(Body::empty())
+            .expect("request")
     };
-    assert_eq!(list(&text).await.expect("get").status(), 200);
-    let listed = list(&text).await.expect("get").text().await.expect("body");
+    let bearer = format!("Bearer {text}");
+    let list = || with(Method::GET, "/api/v1/tokens", &bearer);
+    let listed = server.send(list()).await;
+    assert_eq!(listed.status, 200);
+    let listed = String::from_utf8_lossy(&listed.body).into_owned();
     assert!(!listed.contains(&text[17..]), "the secret is never listed");
-    let revoke = client
-        .delete(server.url(&format!("/api/v1/tokens/{}", row.id)))
-        .bearer_auth(&text)
-        .send()
-        .await
-        .expect("delete");
-    assert_eq!(revoke.status(), 204);
-    assert_eq!(list(&text).await.expect("get").status(), 401);
-    let garbage = client
-        .get(server.url("/healthz"))
-        .header("authorization", "Bearer not-a-token")
-        .send()
-        .await
-        .expect("get");
+    let revoke = with(
+        Method::DELETE,
+        &format!("/api/v1/tokens/{}", row.id),
+        &bearer,
+    );
+    assert_eq!(server.send(revoke).await.status, 204);
+    assert_eq!(server.send(list()).await.status, 401);
+    let garbage = server
+        .send(with(Method::GET, "/healthz", "Bearer not-a-token"))
+        .await;
     assert_eq!(
-        garbage.status(),
-        401,
+        garbage.status, 401,
         "a wrong credential is refused even on public routes"
     );
 }
 
 #[tokio::test]
 async fn signed_urls_from_the_api_play_in_a_plain_get_and_cover_prefixes() {
-    let server = TestServer::start(|dir| {
+    let server = TestApp::start(|dir| {
         write_fixed(&dir.join("m/show/ep1.mp4"), b"episode one");
         write_fixed(&dir.join("m/other.mp4"), b"other");
     })
@@ -326,36 +321,30 @@ async fn signed_urls_from_the_api_play_in_a_plain_get_and_cover_prefixes() {
         .create("a", Role::Admin)
         .await
         .expect("token");
-    let client = reqwest::Client::new();
     let sign = |body: &'static str| {
-        client
-            .post(server.url("/api/v1/sign"))
-            .bearer_auth(&admin)
+        let req = request(Method::POST, "/api/v1/sign")
+            .header("authorization", format!("Bearer {admin}"))
             .header("content-type", "application/json")
-            .body(body)
-            .send()
+            .body(Body::from(body))
+            .expect("request");
+        server.send(req)
     };
-    let signed: serde_json::Value =
-        sign(r#"{"path":"/media/m/show/","prefix":true,"expires_in":60}"#)
-            .await
-            .expect("sign")
-            .json()
-            .await
-            .expect("json");
+    let signed = sign(r#"{"path":"/media/m/show/","prefix":true,"expires_in":60}"#)
+        .await
+        .json();
     let url = signed["url"].as_str().expect("url");
     let (base, query) = url.split_once('?').expect("query");
     assert_eq!(base, "/media/m/show/");
-    let ok = reqwest::get(server.url(&format!("/media/m/show/ep1.mp4?{query}")))
-        .await
-        .expect("get");
-    assert_eq!(ok.status(), 200);
-    assert_eq!(ok.bytes().await.expect("body").as_ref(), b"episode one");
-    let outside = reqwest::get(server.url(&format!("/media/m/other.mp4?{query}")))
-        .await
-        .expect("get");
+    let ok = server
+        .call(Method::GET, &format!("/media/m/show/ep1.mp4?{query}"))
+        .await;
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.body.as_ref(), b"episode one");
+    let outside = server
+        .call(Method::GET, &format!("/media/m/other.mp4?{query}"))
+        .await;
     assert_eq!(
-        outside.status(),
-        403,
+        outside.status, 403,
         "a prefix signature does not reach outside its folder"
     );
     for bad in [
@@ -365,7 +354,7 @@ async fn signed_urls_from_the_api_play_in_a_plain_get_and_cover_prefixes() {
         r#"{"path":"/media/m/a.mp4","expires_in":99999999}"#,
         r#"{"path":"/media/m/a.mp4?x=1"}"#,
     ] {
-        assert_eq!(sign(bad).await.expect("sign").status(), 400, "{bad}");
+        assert_eq!(sign(bad).await.status, 400, "{bad}");
     }
 }
 
@@ -437,51 +426,48 @@ fn a_non_loopback_node_creates_an_admin_token_and_refuses_every_anonymous_state_
 
 #[tokio::test]
 async fn cors_is_same_origin_by_default_and_allows_only_configured_origins() {
-    let closed = TestServer::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
-    let open = TestServer::start_configured(
+    let closed = TestApp::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
+    let open = TestApp::start_configured(
         |dir| write_fixed(&dir.join("m/a.mp4"), b"media"),
         |state| {
             state.limits.cors_origins = vec![http::HeaderValue::from_static("https://app.example")]
         },
     )
     .await;
-    let client = reqwest::Client::new();
-    let preflight = |server: &TestServer, origin: &'static str| {
-        client
-            .request(Method::OPTIONS, server.url("/media/m/a.mp4"))
+    async fn preflight(app: &TestApp, origin: &'static str) -> common::app::Answer {
+        let req = request(Method::OPTIONS, "/media/m/a.mp4")
             .header("origin", origin)
             .header("access-control-request-method", "GET")
             .header("access-control-request-headers", "range")
-            .send()
-    };
-    let resp = preflight(&closed, "https://app.example")
-        .await
-        .expect("preflight");
-    assert!(resp.headers().get("access-control-allow-origin").is_none());
-    let resp = preflight(&open, "https://app.example")
-        .await
-        .expect("preflight");
+            .body(Body::empty())
+            .expect("request");
+        app.send(req).await
+    }
+    let allowed =
+        |a: &common::app::Answer| a.header("access-control-allow-origin").map(str::to_owned);
     assert_eq!(
-        resp.headers()["access-control-allow-origin"],
-        "https://app.example"
+        allowed(&preflight(&closed, "https://app.example").await),
+        None
     );
-    let resp = preflight(&open, "https://evil.example")
-        .await
-        .expect("preflight");
-    assert!(resp.headers().get("access-control-allow-origin").is_none());
-    let get = client
-        .get(open.url("/media/m/a.mp4"))
-        .header("origin", "https://app.example")
-        .send()
-        .await
-        .expect("get");
     assert_eq!(
-        get.headers()["access-control-allow-origin"],
-        "https://app.example"
+        allowed(&preflight(&open, "https://app.example").await).as_deref(),
+        Some("https://app.example")
     );
-    let exposed = get.headers()["access-control-expose-headers"]
-        .to_str()
-        .expect("str")
-        .to_owned();
+    assert_eq!(
+        allowed(&preflight(&open, "https://evil.example").await),
+        None
+    );
+    let get = open
+        .send(
+            request(Method::GET, "/media/m/a.mp4")
+                .header("origin", "https://app.example")
+                .body(Body::empty())
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(allowed(&get).as_deref(), Some("https://app.example"));
+    let exposed = get
+        .header("access-control-expose-headers")
+        .expect("exposed headers");
     assert!(exposed.contains("content-range"), "{exposed}");
 }

@@ -19,6 +19,7 @@ mod docs;
 mod edge;
 mod edge_buffer;
 mod edge_protocol;
+mod errors;
 mod ffmpeg;
 mod limits;
 mod live;

@@ -2,6 +2,7 @@
 //! client for requests that ordinary clients would normalise, and helpers to check bodies.
 #![allow(dead_code)]
 
+pub mod app;
 pub mod live;
 pub mod matrix;
 pub mod nginx;
@@ -88,6 +89,23 @@ pub async fn test_services(dir: &Path, buckets: Buckets, loopback: bool) -> Serv
     });
     services.live = Some(std::sync::Arc::new(live));
     services
+}
+
+/// The buckets `add` makes, then each sub-folder of `dir` as an fs bucket.
+pub fn folder_buckets(dir: &Path, add: impl FnOnce(&mut Buckets)) -> Buckets {
+    let mut buckets = Buckets::with_data_dir(dir.to_owned());
+    add(&mut buckets);
+    let mut names: Vec<_> = std::fs::read_dir(dir)
+        .expect("read_dir")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
+        .map(|e| e.file_name().into_string().expect("utf8"))
+        .collect();
+    names.sort();
+    for name in names {
+        buckets.add_fs(&name, &dir.join(&name)).expect("bucket");
+    }
+    buckets
 }
 
 /// A running server; stops when dropped.
@@ -181,20 +199,7 @@ impl TestServer {
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         setup(dir.path());
-        let mut buckets = Buckets::with_data_dir(dir.path().to_owned());
-        add(&mut buckets);
-        let mut names: Vec<_> = std::fs::read_dir(dir.path())
-            .expect("read_dir")
-            .filter_map(Result::ok)
-            .filter(|e| e.file_type().map(|t| t.is_dir()).unwrap_or(false))
-            .map(|e| e.file_name().into_string().expect("utf8"))
-            .collect();
-        names.sort();
-        for name in names {
-            buckets
-                .add_fs(&name, &dir.path().join(&name))
-                .expect("bucket");
-        }
+        let buckets = folder_buckets(dir.path(), add);
         let mut services = test_services(dir.path(), buckets, true).await;
         configure(&mut services);
         let state = AppState::new(services);
