@@ -27,16 +27,19 @@ build_reelay() {
 }
 
 # Starts reelay serving $MEDIA_DIR as bucket "media"; sets REELAY_PID and REELAY_URL.
+# REELAY_NAME (default reelay) names its log and data folder, so two can run side by side.
 start_reelay() {
-  local log="$OUT/reelay.out"
-  "$REELAY" serve "$MEDIA_DIR" --listen 127.0.0.1:0 --data "$OUT/reelay-data" "$@" >"$log" 2>"$OUT/reelay.err" &
+  local name="${REELAY_NAME:-reelay}"
+  local log="$OUT/$name.out"
+  rm -f "$log"
+  "$REELAY" serve "$MEDIA_DIR" --listen 127.0.0.1:0 --data "$OUT/$name-data" "$@" >"$log" 2>"$OUT/$name.err" &
   REELAY_PID=$!
   for _ in $(seq 1 200); do
     if grep -q '^listening on ' "$log" 2>/dev/null; then break; fi
     sleep 0.05
   done
   REELAY_URL="$(sed -n 's/^listening on //p' "$log")/media/media/bench.mp4"
-  [ -n "$REELAY_URL" ] || { echo "reelay did not start" >&2; cat "$OUT/reelay.err" >&2; exit 1; }
+  [ -n "$REELAY_URL" ] || { echo "reelay did not start" >&2; cat "$OUT/$name.err" >&2; exit 1; }
 }
 
 # Starts nginx (Debian package, unprivileged) on a free port; sets NGINX_URL.
