@@ -1,15 +1,19 @@
-//! Ops endpoints, request ids, the JSON listing API, JSON errors, the embedded UI, and body
-//! streaming behaviour (bounded buffers released when a client goes away).
+//! Ops endpoints, request ids, the JSON listing API, JSON errors, the embedded UI — in process,
+//! through the router — and body streaming behaviour over a real socket (bounded buffers
+//! released when a client goes away).
 
 use crate::common;
 
 use std::time::Duration;
 
+use axum::body::Body;
+use common::app::{Answer, TestApp, request};
 use common::{TestServer, pattern, write_fixed};
 use futures_util::StreamExt;
+use http::Method;
 
-async fn server() -> TestServer {
-    TestServer::start(|dir| {
+async fn app() -> TestApp {
+    TestApp::start(|dir| {
         for name in ["a.mp4", "b.mp3", "c.webm", "d/e.mkv", "d/f.m3u8", ".hidden"] {
             write_fixed(&dir.join("lib").join(name), name.as_bytes());
         }
@@ -18,26 +22,18 @@ async fn server() -> TestServer {
     .await
 }
 
+async fn get(app: &TestApp, path: &str) -> Answer {
+    app.call(Method::GET, path).await
+}
+
 #[tokio::test]
 async fn health_readiness_and_metrics_answer() {
-    let server = server().await;
-    let client = reqwest::Client::new();
+    let app = app().await;
     for path in ["/healthz", "/readyz"] {
-        let resp = client.get(server.url(path)).send().await.expect("get");
-        assert_eq!(resp.status(), 200, "{path}");
+        assert_eq!(get(&app, path).await.status, 200, "{path}");
     }
-    let body = client
-        .get(server.url("/media/lib/a.mp4"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(body.bytes().await.expect("body").as_ref(), b"a.mp4");
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("get");
-    let text = metrics.text().await.expect("text");
+    assert_eq!(get(&app, "/media/lib/a.mp4").await.body.as_ref(), b"a.mp4");
+    let text = String::from_utf8(get(&app, "/metrics").await.body.to_vec()).expect("utf8");
     assert!(
         text.contains(
             r#"reelay_http_requests_total{route="/media/{bucket}/{*key}",status="200"} 1"#
@@ -56,8 +52,7 @@ async fn health_readiness_and_metrics_answer() {
 
 #[tokio::test]
 async fn every_response_carries_a_request_id() {
-    let server = server().await;
-    let client = reqwest::Client::new();
+    let app = app().await;
     for path in [
         "/healthz",
         "/media/lib/a.mp4",
@@ -65,42 +60,29 @@ async fn every_response_carries_a_request_id() {
         "/nope",
         "/",
     ] {
-        let resp = client.get(server.url(path)).send().await.expect("get");
-        let id = resp.headers().get("x-request-id").expect("x-request-id");
-        assert_eq!(id.len(), 16, "{path}");
+        let id = get(&app, path).await.header("x-request-id").map(str::len);
+        assert_eq!(id, Some(16), "{path}");
     }
-    let resp = client
-        .get(server.url("/healthz"))
-        .header("x-request-id", "abc-123")
-        .send()
-        .await
-        .expect("get");
+    let with_id = |id: &'static str| {
+        request(Method::GET, "/healthz")
+            .header("x-request-id", id)
+            .body(Body::empty())
+            .expect("request")
+    };
+    let kept = app.send(with_id("abc-123")).await;
     assert_eq!(
-        resp.headers()["x-request-id"],
-        "abc-123",
+        kept.header("x-request-id"),
+        Some("abc-123"),
         "a sane incoming id is kept"
     );
-    let resp = client
-        .get(server.url("/healthz"))
-        .header("x-request-id", "bad id with spaces")
-        .send()
-        .await
-        .expect("get");
-    assert_ne!(resp.headers()["x-request-id"], "bad id with spaces");
+    let replaced = app.send(with_id("bad id with spaces")).await;
+    assert_ne!(replaced.header("x-request-id"), Some("bad id with spaces"));
 }
 
 #[tokio::test]
 async fn buckets_and_objects_are_listed_with_stable_pages() {
-    let server = server().await;
-    let client = reqwest::Client::new();
-    let buckets: serde_json::Value = client
-        .get(server.url("/api/v1/buckets"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let app = app().await;
+    let buckets = get(&app, "/api/v1/buckets").await.json();
     let names: Vec<_> = buckets["buckets"]
         .as_array()
         .expect("buckets")
@@ -123,18 +105,11 @@ async fn buckets_and_objects_are_listed_with_stable_pages() {
     let mut keys = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
-        let mut url = server.url("/api/v1/buckets/lib/objects?limit=2");
+        let mut url = "/api/v1/buckets/lib/objects?limit=2".to_owned();
         if let Some(c) = &cursor {
             url.push_str(&format!("&cursor={c}"));
         }
-        let page: serde_json::Value = client
-            .get(url)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
+        let page = get(&app, &url).await.json();
         for o in page["objects"].as_array().expect("objects") {
             keys.push(o["key"].as_str().expect("key").to_owned());
         }
@@ -144,35 +119,23 @@ async fn buckets_and_objects_are_listed_with_stable_pages() {
         }
     }
     assert_eq!(keys, ["a.mp4", "b.mp3", "c.webm", "d/e.mkv", "d/f.m3u8"]);
-    let folders: serde_json::Value = client
-        .get(server.url("/api/v1/buckets/lib/objects?delimiter=/&limit=3"))
-        .send()
+    let folders = get(&app, "/api/v1/buckets/lib/objects?delimiter=/&limit=3")
         .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+        .json();
     assert_eq!(folders["objects"].as_array().expect("objects").len(), 3);
     assert_eq!(folders["next_cursor"], "c.webm");
-    let folders: serde_json::Value = client
-        .get(server.url("/api/v1/buckets/lib/objects?delimiter=/&cursor=c.webm"))
-        .send()
-        .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+    let folders = get(
+        &app,
+        "/api/v1/buckets/lib/objects?delimiter=/&cursor=c.webm",
+    )
+    .await
+    .json();
     assert_eq!(folders["prefixes"], serde_json::json!(["d/"]));
     assert_eq!(folders["objects"], serde_json::json!([]));
     assert_eq!(folders["next_cursor"], serde_json::Value::Null);
-    let page: serde_json::Value = client
-        .get(server.url("/api/v1/buckets/lib/objects?prefix=d/"))
-        .send()
+    let page = get(&app, "/api/v1/buckets/lib/objects?prefix=d/")
         .await
-        .expect("get")
-        .json()
-        .await
-        .expect("json");
+        .json();
     assert_eq!(
         page["objects"][1]["content_type"],
         "application/vnd.apple.mpegurl"
@@ -180,21 +143,20 @@ async fn buckets_and_objects_are_listed_with_stable_pages() {
     assert_eq!(page["objects"][0]["size"], 7);
 }
 
-async fn json_error(resp: reqwest::Response) -> (u16, String) {
-    let status = resp.status().as_u16();
-    let body: serde_json::Value = resp.json().await.expect("json error body");
+fn json_error(answer: &Answer) -> (u16, String) {
+    let body = answer.json();
     let code = body["error"]["code"]
         .as_str()
         .expect("error.code")
         .to_owned();
     assert!(body["error"]["message"].is_string(), "error.message");
-    (status, code)
+    assert_eq!(answer.header("content-type"), Some("application/json"));
+    (answer.status, code)
 }
 
 #[tokio::test]
 async fn api_errors_are_json_with_precise_statuses() {
-    let server = server().await;
-    let client = reqwest::Client::new();
+    let app = app().await;
     let cases = [
         ("/api/v1/buckets/nope/objects", 404, "not_found"),
         ("/api/v1/buckets/lib/objects?limit=0", 400, "bad_request"),
@@ -203,15 +165,14 @@ async fn api_errors_are_json_with_precise_statuses() {
         ("/no/such/route", 404, "not_found"),
     ];
     for (path, status, code) in cases {
-        let resp = client.get(server.url(path)).send().await.expect("get");
-        assert_eq!(json_error(resp).await, (status, code.to_owned()), "{path}");
+        let answer = get(&app, path).await;
+        assert_eq!(json_error(&answer), (status, code.to_owned()), "{path}");
     }
 }
 
 #[tokio::test]
 async fn media_types_follow_the_extension_and_missing_objects_are_404() {
-    let server = server().await;
-    let client = reqwest::Client::new();
+    let app = app().await;
     for (key, ct) in [
         ("a.mp4", "video/mp4"),
         ("b.mp3", "audio/mpeg"),
@@ -219,86 +180,56 @@ async fn media_types_follow_the_extension_and_missing_objects_are_404() {
         ("d/e.mkv", "video/x-matroska"),
         ("d/f.m3u8", "application/vnd.apple.mpegurl"),
     ] {
-        let resp = client
-            .head(server.url(&format!("/media/lib/{key}")))
-            .send()
-            .await
-            .expect("head");
-        assert_eq!(resp.headers()["content-type"], ct, "{key}");
+        let head = app.call(Method::HEAD, &format!("/media/lib/{key}")).await;
+        assert_eq!(head.header("content-type"), Some(ct), "{key}");
+        assert!(head.body.is_empty(), "HEAD has no body");
     }
-    let resp = client
-        .get(server.url("/media/lib/missing.mp4"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(resp.status(), 404);
-    let resp = client
-        .get(server.url("/media/nobucket/a.mp4"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(resp.status(), 404);
-    let resp = client
-        .get(server.url("/media/lib/d"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(resp.status(), 404, "a directory is not an object");
+    assert_eq!(get(&app, "/media/lib/missing.mp4").await.status, 404);
+    assert_eq!(get(&app, "/media/nobucket/a.mp4").await.status, 404);
+    assert_eq!(
+        get(&app, "/media/lib/d").await.status,
+        404,
+        "a directory is not an object"
+    );
 }
 
 #[tokio::test]
 async fn the_web_ui_is_served_from_the_binary() {
-    let server = server().await;
-    let client = reqwest::Client::new();
-    let page = client.get(server.url("/")).send().await.expect("get");
+    let app = app().await;
+    let page = get(&app, "/").await;
     assert!(
-        page.headers()["content-type"]
-            .to_str()
-            .expect("ct")
-            .starts_with("text/html")
+        page.header("content-type")
+            .is_some_and(|ct| ct.starts_with("text/html"))
     );
-    let csp = page.headers()["content-security-policy"]
-        .to_str()
-        .expect("csp")
-        .to_owned();
+    let csp = page.header("content-security-policy").expect("csp");
     assert!(csp.contains("default-src 'self'"), "{csp}");
-    let html = page.text().await.expect("html");
+    let html = String::from_utf8_lossy(&page.body);
     assert!(
         html.contains("/ui/app.js") && !html.contains("https://"),
         "{html}"
     );
-    let js = client
-        .get(server.url("/ui/app.js"))
-        .send()
-        .await
-        .expect("get");
+    let js = get(&app, "/ui/app.js").await;
     assert!(
-        js.headers()["content-type"]
-            .to_str()
-            .expect("ct")
-            .starts_with("text/javascript")
+        js.header("content-type")
+            .is_some_and(|ct| ct.starts_with("text/javascript"))
     );
-    assert!(js.text().await.expect("js").contains("from './core.js'"));
+    assert!(String::from_utf8_lossy(&js.body).contains("from './core.js'"));
     for (file, needle) in [
         ("player.js", "el(audio ? 'audio' : 'video'"),
         ("library.js", "xhr.upload.onprogress"),
         ("live.js", "/streaming"),
         ("vendor/hls.light.min.js", "isSupported"),
     ] {
-        let resp = client
-            .get(server.url(&format!("/ui/{file}")))
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(resp.status(), 200, "{file}");
-        assert!(resp.text().await.expect("js").contains(needle), "{file}");
+        let resp = get(&app, &format!("/ui/{file}")).await;
+        assert_eq!(resp.status, 200, "{file}");
+        assert!(
+            String::from_utf8_lossy(&resp.body).contains(needle),
+            "{file}"
+        );
     }
-    let missing = client
-        .get(server.url("/ui/../Cargo.toml"))
-        .send()
-        .await
-        .expect("get");
-    assert_eq!(missing.status(), 404);
+    for outside in ["/ui/../Cargo.toml", "/ui/%2e%2e/Cargo.toml", "/Cargo.toml"] {
+        assert_eq!(get(&app, outside).await.status, 404, "{outside}");
+    }
 }
 
 #[tokio::test]
