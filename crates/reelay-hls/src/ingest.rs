@@ -44,6 +44,24 @@ pub enum PlaylistError {
         line: usize,
     },
     NotUtf8,
+    /// A malformed attribute list, or a value of the wrong type or size.
+    BadAttribute {
+        line: usize,
+    },
+    /// More renditions than [`crate::multivariant::MAX_RENDITIONS`].
+    TooManyRenditions,
+    /// Media segments in a multivariant playlist.
+    MixedPlaylist {
+        line: usize,
+    },
+    /// A multivariant playlist without one variant.
+    NoVariants,
+    /// A variant names a group no `EXT-X-MEDIA` of that type defines.
+    UnknownGroup(String),
+    /// Two renditions of a group share a name, or more than one is the default.
+    BadGroup(String),
+    /// An `EXT-X-STREAM-INF` with no URI after it.
+    DanglingStreamInf,
 }
 
 impl fmt::Display for PlaylistError {
@@ -67,6 +85,22 @@ impl fmt::Display for PlaylistError {
                 write!(f, "line {line}: segment URIs must be plain file names")
             }
             Self::NotUtf8 => f.write_str("the playlist is not UTF-8"),
+            Self::BadAttribute { line } => write!(f, "line {line}: a malformed attribute"),
+            Self::TooManyRenditions => write!(
+                f,
+                "more than {} renditions",
+                crate::multivariant::MAX_RENDITIONS
+            ),
+            Self::MixedPlaylist { line } => {
+                write!(f, "line {line}: media segments in a multivariant playlist")
+            }
+            Self::NoVariants => f.write_str("the multivariant playlist lists no variant"),
+            Self::UnknownGroup(g) => write!(f, "no EXT-X-MEDIA defines the group {g:?}"),
+            Self::BadGroup(g) => write!(
+                f,
+                "group {g:?}: rendition names must be unique and one at most the default"
+            ),
+            Self::DanglingStreamInf => f.write_str("the last #EXT-X-STREAM-INF has no URI"),
         }
     }
 }

@@ -3,14 +3,20 @@
 //! - [`ingest`]: parsing playlists pushed by encoders, with hard limits (hostile input is an
 //!   error, never a crash or a stall);
 //! - [`live`]: building live windows, EVENT and VOD playlists, and checking playlists against
-//!   the RFC's rules.
+//!   the RFC's rules;
+//! - [`multivariant`]: parsing a pushed multivariant playlist (same limits) and rendering the
+//!   one served for a source with several renditions.
 
 pub mod ingest;
 pub mod live;
+pub mod multivariant;
 
 pub use ingest::{
     IngestPlaylist, IngestSegment, PlaylistError, is_plain_name, parse_ingest_playlist,
 };
 pub use live::{
     MediaPlaylist, PlaylistKind, PlaylistSegment, check_media_playlist, format_program_date_time,
+};
+pub use multivariant::{
+    Media, MediaType, Multivariant, Variant, is_multivariant, is_rendition_name, parse_multivariant,
 };
