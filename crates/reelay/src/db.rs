@@ -29,6 +29,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0003_recordings.sql"),
     ),
     (4, "edges", include_str!("../migrations/0004_edges.sql")),
+    (
+        5,
+        "renditions",
+        include_str!("../migrations/0005_renditions.sql"),
+    ),
 ];
 
 #[derive(Debug)]
@@ -103,4 +108,58 @@ pub fn now_ms() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A database from before renditions keeps each source's numbering and buffer, as its
+    /// primary rendition's.
+    #[tokio::test]
+    async fn the_renditions_migration_keeps_numbering_buffers_and_recordings() {
+        install_default_drivers();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+        let pool = AnyPoolOptions::new().connect(&url).await.expect("sqlite");
+        for &(_, _, sql) in &MIGRATIONS[..4] {
+            sqlx::raw_sql(sql)
+                .execute(&pool)
+                .await
+                .expect("old migration");
+        }
+        sqlx::raw_sql(
+            "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, \
+             streaming, next_msn, discontinuities, created_at) \
+             VALUES ('src_1', 'cam', '', 2, 'h', 1, 7, 2, 0); \
+             INSERT INTO live_segments VALUES ('src_1', 6, '6.ts', 2000, 0, 100, NULL, 188); \
+             INSERT INTO recording_segments VALUES ('rec_1', 6, 'src_1/6.ts', 2000, 0, 100, NULL);",
+        )
+        .execute(&pool)
+        .await
+        .expect("old rows");
+        sqlx::raw_sql(MIGRATIONS[4].2)
+            .execute(&pool)
+            .await
+            .expect("renditions migration");
+        let rendition: (String, i64, i64) = sqlx::query_as(
+            "SELECT name, next_msn, discontinuities FROM renditions WHERE source_id = 'src_1'",
+        )
+        .fetch_one(&pool)
+        .await
+        .expect("rendition");
+        assert_eq!(rendition, ("index".to_owned(), 7, 2));
+        let segment: (String, i64, String) =
+            sqlx::query_as("SELECT rendition, msn, file FROM live_segments")
+                .fetch_one(&pool)
+                .await
+                .expect("segment");
+        assert_eq!(segment, ("index".to_owned(), 6, "6.ts".to_owned()));
+        let recorded: (String, String, i64) =
+            sqlx::query_as("SELECT rendition, object_key, bytes FROM recording_segments")
+                .fetch_one(&pool)
+                .await
+                .expect("recorded");
+        assert_eq!(recorded, ("index".to_owned(), "src_1/6.ts".to_owned(), 0));
+    }
 }

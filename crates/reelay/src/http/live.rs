@@ -17,8 +17,9 @@ use super::media::serve_opened;
 use super::middleware::auth::presented_token;
 use super::state::AppState;
 use crate::live::ingest::Ingested;
+use crate::live::recordings::{RecordingRow, Recordings};
 use crate::live::sources::{SourceRow, ingest_token_matches};
-use crate::live::{Live, LiveError};
+use crate::live::{Live, LiveError, rendition_file};
 use crate::storage::ObjectKey;
 
 const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
@@ -127,7 +128,27 @@ fn signature_suffix(query: Option<&str>) -> String {
     format!("?{encoded}")
 }
 
-/// `GET|HEAD /live/{source}/{file}`: `index.m3u8` or a segment.
+/// The path parameters of a rendition route, checked: a rendition name and a plain file.
+fn rendition_path(rendition: &str, file: &str) -> Result<String, ApiError> {
+    if !reelay_hls::is_rendition_name(&format!("{rendition}.m3u8")) || !is_plain_name(file) {
+        return Err(ApiError::bad_request(
+            "renditions and their files are plain names",
+        ));
+    }
+    Ok(rendition_file(rendition, file))
+}
+
+/// The source to play, refusing one whose streaming is off.
+async fn playing(live: &Live, name: &str) -> Result<SourceRow, ApiError> {
+    let src = live.source(name).await?;
+    if src.streaming == 0 {
+        return Err(LiveError::NothingToPlay("streaming is off for this source").into());
+    }
+    Ok(src)
+}
+
+/// `GET|HEAD /live/{source}/{file}`: `index.m3u8` (the one rendition's media playlist, or a
+/// multivariant playlist over several) or a segment of the primary rendition.
 pub async fn view(
     State(state): State<AppState>,
     Path((source_name, file)): Path<(String, String)>,
@@ -136,23 +157,54 @@ pub async fn view(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
-    let src = live.source(&source_name).await?;
     if file == "index.m3u8" {
-        if src.streaming == 0 {
-            return Err(LiveError::NothingToPlay("streaming is off for this source").into());
-        }
+        let src = playing(live, &source_name).await?;
         let text = live
-            .live_playlist(&src, &signature_suffix(query.as_deref()))
+            .source_playlist(&src, &signature_suffix(query.as_deref()))
             .await?
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let key = ObjectKey::parse(&file)?;
-    let object = live.segments(&src).await?.open(&key).await?;
-    let object = as_segment(object, &file);
+    let src = live.source(&source_name).await?;
+    segment(live, &src, &file, &method, &headers).await
+}
+
+/// `GET|HEAD /live/{source}/{rendition}/{file}`: a rendition's media playlist or segment.
+pub async fn view_rendition(
+    State(state): State<AppState>,
+    Path((source_name, rendition, file)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let live = state.live()?;
+    let path = rendition_path(&rendition, &file)?;
+    if file == "index.m3u8" {
+        let src = playing(live, &source_name).await?;
+        let text = live
+            .live_playlist(&src, &rendition, "", &signature_suffix(query.as_deref()))
+            .await?
+            .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
+        return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
+    }
+    let src = live.source(&source_name).await?;
+    segment(live, &src, &path, &method, &headers).await
+}
+
+/// A buffered segment or init section, `path` under the source's segments.
+async fn segment(
+    live: &Live,
+    src: &SourceRow,
+    path: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = ObjectKey::parse(path)?;
+    let object = live.segments(src).await?.open(&key).await?;
+    let object = as_segment(object, path);
     Ok(serve_opened(
-        &method,
-        &headers,
+        method,
+        headers,
         &object,
         SEGMENT_CACHE_CONTROL,
     ))
@@ -167,6 +219,26 @@ fn as_segment(object: crate::storage::OpenObject, file: &str) -> crate::storage:
     }
 }
 
+/// The recording `id`, and where it is stored.
+async fn recording<'a>(
+    live: &'a Live,
+    id: &str,
+) -> Result<(&'a Recordings, RecordingRow), ApiError> {
+    let missing = || LiveError::NoRecording(id.to_owned());
+    let store = live.recordings.as_ref().ok_or_else(missing)?;
+    let rec = store.get(id).await?.ok_or_else(missing)?;
+    Ok((store, rec))
+}
+
+/// A finished recording's playlists never change.
+fn replay_cache(rec: &RecordingRow) -> &'static str {
+    if rec.end_ms.is_some() {
+        SEGMENT_CACHE_CONTROL
+    } else {
+        PLAYLIST_CACHE_CONTROL
+    }
+}
+
 /// `GET|HEAD /recordings/{id}/{file}`: the replay playlist or a recorded segment.
 pub async fn replay(
     State(state): State<AppState>,
@@ -176,39 +248,62 @@ pub async fn replay(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
-    let missing = || LiveError::NoRecording(id.clone());
-    let store = live.recordings.as_ref().ok_or_else(missing)?;
-    let rec = store.get(&id).await?.ok_or_else(missing)?;
+    let (store, rec) = recording(live, &id).await?;
     if file == "index.m3u8" {
-        let target = target_duration(live, &rec.source_id).await?;
-        let text = store
-            .playlist(&rec, target, &signature_suffix(query.as_deref()))
-            .await?;
-        let cache = if rec.end_ms.is_some() {
-            SEGMENT_CACHE_CONTROL
-        } else {
-            PLAYLIST_CACHE_CONTROL
-        };
-        return Ok(playlist_response(&method, text, cache));
+        let source = live.sources.find(&rec.source_id).await?;
+        let target = target_duration(source.as_ref());
+        let pushed = source.as_ref().and_then(|s| s.multivariant.as_deref());
+        let suffix = signature_suffix(query.as_deref());
+        let text = store.replay_playlist(&rec, target, pushed, &suffix).await?;
+        return Ok(playlist_response(&method, text, replay_cache(&rec)));
     }
     if !is_plain_name(&file) {
         return Err(ApiError::bad_request("recording files are plain names"));
     }
-    let key = ObjectKey::parse(&format!("{}/{file}", rec.source_id))?;
-    let object = as_segment(store.bucket.open(&key).await?, &file);
+    recorded(store, &rec, &file, &method, &headers).await
+}
+
+/// `GET|HEAD /recordings/{id}/{rendition}/{file}`: a recorded rendition's playlist or segment.
+pub async fn replay_rendition(
+    State(state): State<AppState>,
+    Path((id, rendition, file)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
+    method: Method,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let live = state.live()?;
+    let path = rendition_path(&rendition, &file)?;
+    let (store, rec) = recording(live, &id).await?;
+    if file == "index.m3u8" {
+        let target = target_duration(live.sources.find(&rec.source_id).await?.as_ref());
+        let suffix = signature_suffix(query.as_deref());
+        let text = store
+            .rendition_playlist(&rec, &rendition, target, &suffix)
+            .await?;
+        return Ok(playlist_response(&method, text, replay_cache(&rec)));
+    }
+    recorded(store, &rec, &path, &method, &headers).await
+}
+
+/// A recorded segment or init section, `path` under the recording's source.
+async fn recorded(
+    store: &Recordings,
+    rec: &RecordingRow,
+    path: &str,
+    method: &Method,
+    headers: &HeaderMap,
+) -> Result<Response, ApiError> {
+    let key = ObjectKey::parse(&format!("{}/{path}", rec.source_id))?;
+    let object = as_segment(store.bucket.open(&key).await?, path);
     Ok(serve_opened(
-        &method,
-        &headers,
+        method,
+        headers,
         &object,
         SEGMENT_CACHE_CONTROL,
     ))
 }
 
 /// The target duration of a recording's source (2 s when the source is gone).
-async fn target_duration(live: &Live, source_id: &str) -> Result<u64, LiveError> {
-    Ok(live
-        .sources
-        .find(source_id)
-        .await?
-        .map_or(2, |s| u64::try_from(s.target_duration).unwrap_or(2)))
+fn target_duration(source: Option<&SourceRow>) -> u64 {
+    source.map_or(2, |s| u64::try_from(s.target_duration).unwrap_or(2))
 }

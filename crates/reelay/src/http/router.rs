@@ -36,8 +36,16 @@ pub fn app(state: AppState) -> Router {
                 .delete(live::ingest_delete),
         )
         .route(routes::LIVE, get(live::view).head(live::view))
+        .route(
+            routes::LIVE_RENDITION,
+            get(live::view_rendition).head(live::view_rendition),
+        )
         .route(routes::LIVEMIX_PLAYLIST, post(live::livemix_playlist))
         .route(routes::RECORDING_FILE, get(live::replay).head(live::replay))
+        .route(
+            routes::RECORDING_RENDITION,
+            get(live::replay_rendition).head(live::replay_rendition),
+        )
         .merge(api_routes())
         .merge(edge_routes())
         .route(routes::HEALTHZ, get(|| async { "ok\n" }))

@@ -14,8 +14,11 @@ pub const MEDIA_PREFIX: &str = "/media/";
 pub const WATCH: &str = "/watch";
 pub const INGEST: &str = "/ingest/{source}/{file}";
 pub const LIVE: &str = "/live/{source}/{file}";
+/// One rendition's playlist and segments, beside a multivariant `LIVE` playlist.
+pub const LIVE_RENDITION: &str = "/live/{source}/{rendition}/{file}";
 pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
 pub const RECORDING_FILE: &str = "/recordings/{id}/{file}";
+pub const RECORDING_RENDITION: &str = "/recordings/{id}/{rendition}/{file}";
 
 pub const HEALTHZ: &str = "/healthz";
 pub const READYZ: &str = "/readyz";
@@ -55,7 +58,14 @@ pub const SIGNABLE_PREFIXES: [&str; 3] = [MEDIA_PREFIX, "/live/", "/recordings/"
 
 /// Whether signed URLs apply to `route` (playback of media, live and recorded streams).
 pub fn signable(route: &str) -> bool {
-    [MEDIA, LIVE, RECORDING_FILE].contains(&route)
+    [
+        MEDIA,
+        LIVE,
+        LIVE_RENDITION,
+        RECORDING_FILE,
+        RECORDING_RENDITION,
+    ]
+    .contains(&route)
 }
 
 /// The requirement of `method` on the matched `route` (one of the templates above).
@@ -75,7 +85,9 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         r if r == DOCS || r.starts_with("/docs/") => Need::Public,
         // Unknown paths: nothing to protect, the answer is 404.
         UNMATCHED => Need::Public,
-        MEDIA | WATCH | LIVE | RECORDING_FILE if read => Need::Read,
+        MEDIA | WATCH | LIVE | LIVE_RENDITION | RECORDING_FILE | RECORDING_RENDITION if read => {
+            Need::Read
+        }
         RECORDINGS | RECORDING if read => Need::Read,
         SOURCE_RECORDINGS | RECORDING_STOP if post => Need::Write,
         RECORDING if delete => Need::Write,
@@ -113,6 +125,8 @@ mod tests {
             SOURCE,
             SOURCE_STREAMING,
             LIVE,
+            LIVE_RENDITION,
+            RECORDING_RENDITION,
             "/x",
         ];
         for route in routes {

@@ -7,7 +7,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::sources::SourceRow;
+use super::sources::{PRIMARY, SourceRow};
 use super::{Live, LiveError, SegmentRow};
 use crate::stream::BodyStream;
 
@@ -59,7 +59,7 @@ impl Live {
         seg: &ForwardedSegment,
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
-        let channel = self.channel(source).await?;
+        let channel = self.channel(source, PRIMARY).await?;
         let mut ch = channel.lock().await;
         let msn = i64::try_from(seg.msn)
             .map_err(|_| LiveError::Invalid("sequence number out of range".into()))?;
@@ -85,6 +85,7 @@ impl Live {
         std::fs::rename(body, segments_dir.join(&file))?;
         let mut row = SegmentRow {
             source_id: source.id.clone(),
+            rendition: PRIMARY.to_owned(),
             msn,
             file,
             duration_ms: i64::try_from(seg.duration_ms).unwrap_or(i64::MAX),
@@ -125,7 +126,7 @@ impl Live {
         file: &str,
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
-        self.channel(source).await?; // creates the source's folders
+        self.channel(source, PRIMARY).await?; // creates the source's folders
         let target = self.segments_dir(&source.id).join(file);
         if target.exists() {
             let _ = std::fs::remove_file(body);

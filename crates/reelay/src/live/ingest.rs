@@ -8,10 +8,14 @@
 use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
-use reelay_hls::{IngestPlaylist, is_plain_name, parse_ingest_playlist};
+use reelay_hls::{
+    IngestPlaylist, is_multivariant, is_plain_name, is_rendition_name, parse_ingest_playlist,
+    parse_multivariant,
+};
 use sha2::{Digest, Sha256};
 
-use super::sources::SourceRow;
+use super::segment::rendition_file;
+use super::sources::{MAX_RENDITIONS, PRIMARY, SourceRow};
 use super::{Channel, Live, LiveError, SegmentRow};
 use crate::db::now_ms;
 use crate::stream::{BodyStream, Limited, body_of};
@@ -34,11 +38,30 @@ pub fn check_file_name(file: &str) -> Result<(), LiveError> {
     }
 }
 
-/// Reads and parses a pushed playlist (bounded, strict: 400 on anything hostile).
-async fn read_playlist(body: BodyStream) -> Result<IngestPlaylist, LiveError> {
+/// Reads a pushed playlist (bounded).
+async fn read_playlist_bytes(body: BodyStream) -> Result<Vec<u8>, LiveError> {
     let max = reelay_hls::ingest::MAX_PLAYLIST_BYTES as u64;
-    let bytes = Limited::new(body, max).collect().await?;
-    parse_ingest_playlist(&bytes).map_err(|e| LiveError::Invalid(e.to_string()))
+    Ok(Limited::new(body, max).collect().await?)
+}
+
+/// Parses a media playlist strictly (400 on anything hostile).
+fn media_playlist(bytes: &[u8]) -> Result<IngestPlaylist, LiveError> {
+    parse_ingest_playlist(bytes).map_err(|e| LiveError::Invalid(e.to_string()))
+}
+
+/// Reads and parses a pushed media playlist.
+async fn read_playlist(body: BodyStream) -> Result<IngestPlaylist, LiveError> {
+    media_playlist(&read_playlist_bytes(body).await?)
+}
+
+/// The rendition a media playlist pushed as `file` feeds: its name without `.m3u8`.
+fn rendition_of(file: &str) -> Result<&str, LiveError> {
+    if !is_rendition_name(file) {
+        return Err(LiveError::Invalid(
+            "playlist names are 1-64 of A-Z a-z 0-9 _ - then .m3u8".into(),
+        ));
+    }
+    Ok(file.trim_end_matches(".m3u8"))
 }
 
 impl Live {
@@ -51,15 +74,67 @@ impl Live {
     ) -> Result<Ingested, LiveError> {
         check_file_name(file)?;
         if file.ends_with(".m3u8") {
-            self.accept_playlist(source, read_playlist(body).await?)
-                .await?;
+            let bytes = read_playlist_bytes(body).await?;
+            if is_multivariant(&bytes) {
+                self.accept_multivariant(source, &bytes).await?;
+            } else {
+                let rendition = self.rendition_for(source, file).await?;
+                self.accept_playlist(source, &rendition, media_playlist(&bytes)?)
+                    .await?;
+            }
             return Ok(Ingested::Playlist);
         }
-        self.channel(source).await?; // creates the source's folders
+        self.channel(source, PRIMARY).await?; // creates the source's folders
         let max = self.settings.max_segment_bytes;
         Self::store_body(&self.incoming_dir(&source.id), file, body, max).await?;
         self.segment_arrived(source).await?;
         Ok(Ingested::Segment)
+    }
+
+    /// The rendition a media playlist pushed as `file` feeds; a new one counts against the
+    /// source's limit. On a node that keeps one playlist per source (an edge, until the relay
+    /// carries renditions) every playlist is the primary one, and a second name is refused.
+    async fn rendition_for(&self, source: &SourceRow, file: &str) -> Result<String, LiveError> {
+        let rendition = rendition_of(file)?;
+        if self.single_playlist {
+            let channel = self.channel(source, PRIMARY).await?;
+            let mut ch = channel.lock().await;
+            match &ch.pushed_as {
+                Some(name) if name != file => {
+                    return Err(LiveError::Conflict(format!(
+                        "this node relays one playlist per source ({name}); renditions are \
+                         not relayed through edges yet"
+                    )));
+                }
+                Some(_) => {}
+                None => ch.pushed_as = Some(file.to_owned()),
+            }
+            return Ok(PRIMARY.to_owned());
+        }
+        let known = self.sources.renditions(&source.id).await?;
+        if !known.iter().any(|r| r == rendition)
+            && i64::try_from(known.len()).unwrap_or(i64::MAX) >= MAX_RENDITIONS
+        {
+            return Err(LiveError::Conflict(format!(
+                "a source has at most {MAX_RENDITIONS} renditions"
+            )));
+        }
+        self.sources.ensure_rendition(&source.id, rendition).await?;
+        Ok(rendition.to_owned())
+    }
+
+    /// A pushed multivariant playlist: validated, and kept as the source's.
+    async fn accept_multivariant(&self, source: &SourceRow, bytes: &[u8]) -> Result<(), LiveError> {
+        if self.single_playlist {
+            return Err(LiveError::Conflict(
+                "multivariant playlists are not relayed through edges yet: push one playlist"
+                    .into(),
+            ));
+        }
+        parse_multivariant(bytes).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        let text = std::str::from_utf8(bytes).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        self.sources.set_multivariant(&source.id, text).await?;
+        Ok(())
     }
 
     /// The encoder dropped `file` (it no longer lists it).
@@ -91,7 +166,7 @@ impl Live {
                 Self::store_body(&incoming, &file, body_of(bytes), max).await?;
             }
         }
-        self.accept_playlist(source, playlist).await?;
+        self.accept_playlist(source, PRIMARY, playlist).await?;
         Ok(())
     }
 
@@ -105,13 +180,15 @@ impl Live {
             ))
     }
 
-    /// Takes a pushed playlist and assigns sequence numbers to its segments that have arrived.
+    /// Takes a pushed playlist of `rendition` and assigns sequence numbers to its segments
+    /// that have arrived.
     pub async fn accept_playlist(
         &self,
         source: &SourceRow,
+        rendition: &str,
         playlist: IngestPlaylist,
     ) -> Result<usize, LiveError> {
-        let channel = self.channel(source).await?;
+        let channel = self.channel(source, rendition).await?;
         let mut ch = channel.lock().await;
         if ch
             .last_encoder_sequence
@@ -132,7 +209,7 @@ impl Live {
         source: &SourceRow,
         playlist: &IngestPlaylist,
     ) -> Result<Vec<String>, LiveError> {
-        let channel = self.channel(source).await?;
+        let channel = self.channel(source, PRIMARY).await?;
         let ch = channel.lock().await;
         let incoming = self.incoming_dir(&source.id);
         let mut names: Vec<String> = playlist.map_uri.iter().cloned().collect();
@@ -147,11 +224,15 @@ impl Live {
         Ok(names)
     }
 
-    /// A segment upload was committed: assign it if the latest playlist was waiting for it.
+    /// A segment upload was committed: assign it in any rendition whose latest playlist was
+    /// waiting for it.
     pub async fn segment_arrived(&self, source: &SourceRow) -> Result<usize, LiveError> {
-        let channel = self.channel(source).await?;
-        let mut ch = channel.lock().await;
-        self.assign(source, &mut ch).await
+        let mut accepted = 0;
+        for channel in self.loaded_channels(&source.id) {
+            let mut ch = channel.lock().await;
+            accepted += self.assign(source, &mut ch).await?;
+        }
+        Ok(accepted)
     }
 
     /// Assigns sequence numbers to the latest playlist's segments, in order, up to the first
@@ -174,9 +255,9 @@ impl Live {
                 Some(map) => Some(self.current_map(source, ch, &incoming.join(map))?),
                 None => None,
             };
-            let msn = self.sources.take_msn(&source.id).await?;
+            let msn = self.sources.take_msn(&source.id, &ch.rendition).await?;
             let ext = seg.uri.rsplit_once('.').map_or("ts", |(_, e)| e);
-            let file = format!("{msn}.{ext}");
+            let file = rendition_file(&ch.rendition, &format!("{msn}.{ext}"));
             std::fs::rename(&path, self.segments_dir(&source.id).join(&file))?;
             let discontinuity = seg.discontinuity || std::mem::take(&mut ch.pending_discontinuity);
             if discontinuity {
@@ -191,6 +272,7 @@ impl Live {
             let previous = ch.recent.back().filter(|_| !discontinuity);
             let row = SegmentRow {
                 source_id: source.id.clone(),
+                rendition: ch.rendition.clone(),
                 msn: i64::try_from(msn).unwrap_or(i64::MAX),
                 file,
                 duration_ms,
@@ -232,7 +314,7 @@ impl Live {
         {
             return Ok(file.clone());
         }
-        let file = format!("init-{}.mp4", crate::random::u64());
+        let file = rendition_file(&ch.rendition, &format!("init-{}.mp4", crate::random::u64()));
         std::fs::write(self.segments_dir(&source.id).join(&file), &bytes)?;
         ch.map = Some((digest, file.clone()));
         Ok(file)
@@ -308,6 +390,7 @@ mod tests {
     fn row(pdt_ms: i64, duration_ms: i64) -> SegmentRow {
         SegmentRow {
             source_id: "s".into(),
+            rendition: PRIMARY.into(),
             msn: 1,
             file: "1.ts".into(),
             duration_ms,

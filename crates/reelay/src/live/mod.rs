@@ -24,6 +24,7 @@ pub mod metrics;
 pub mod recordings;
 pub mod segment;
 pub mod sources;
+pub mod view;
 mod window;
 
 use std::collections::{HashMap, VecDeque};
@@ -36,13 +37,13 @@ use sqlx::AnyPool;
 
 pub use error::LiveError;
 pub use metrics::LiveMetrics;
-pub use segment::SegmentRow;
+pub use segment::{SegmentRow, file_name, rendition_file};
 
 use crate::db::now_ms;
 use crate::storage::fs::FsBucket;
 use crate::storage::{Backend, Bucket, ObjectKey, Reads};
 use crate::stream::{BodyStream, Limited};
-use sources::{SourceRow, Sources};
+use sources::{PRIMARY, SourceRow, Sources};
 
 /// Live settings (`[live]`).
 #[derive(Debug, Clone)]
@@ -72,12 +73,13 @@ impl Default for LiveSettings {
     }
 }
 
-/// What the node knows of one source between requests.
+/// What the node knows of one rendition of a source between requests.
 #[derive(Debug)]
 struct Channel {
+    rendition: String,
     /// Segments in the buffer, by msn.
     recent: VecDeque<SegmentRow>,
-    /// Discontinuities assigned ever (persisted in the sources row).
+    /// Discontinuities assigned ever (persisted in the rendition's row).
     discontinuities: u64,
     /// Encoder file names recently assigned (so a re-sent playlist does not assign twice).
     assigned: VecDeque<String>,
@@ -87,9 +89,13 @@ struct Channel {
     pending_discontinuity: bool,
     /// SHA-256 of the current init section and its stored file name.
     map: Option<(String, String)>,
+    /// On a single-playlist node: the playlist name the encoder pushes.
+    pushed_as: Option<String>,
     /// The stored segments, for serving them.
     segments: Bucket,
 }
+
+type SharedChannel = Arc<tokio::sync::Mutex<Channel>>;
 
 impl Channel {
     fn bytes(&self) -> u64 {
@@ -116,13 +122,16 @@ pub struct Live {
     pub settings: LiveSettings,
     db: AnyPool,
     dir: PathBuf,
-    channels: Mutex<HashMap<String, Arc<tokio::sync::Mutex<Channel>>>>,
+    /// By (source id, rendition).
+    channels: Mutex<HashMap<(String, String), SharedChannel>>,
     /// Bumped when sources or recordings change (edges long-poll on it).
     changes: tokio::sync::watch::Sender<u64>,
     /// Bumped when segments enter a buffer (an edge's forwarder waits on it).
     arrivals: tokio::sync::watch::Sender<u64>,
     /// What keeps segments past the buffer; `None`: nothing does.
     pub hold: Option<Arc<dyn Hold>>,
+    /// One playlist per source (an edge node, until the relay carries renditions).
+    pub single_playlist: bool,
     pub metrics: LiveMetrics,
     /// How stored segments are read (the node's byte budget).
     reads: Reads,
@@ -140,6 +149,7 @@ impl Live {
             changes: tokio::sync::watch::Sender::new(0),
             arrivals: tokio::sync::watch::Sender::new(0),
             hold: None,
+            single_playlist: false,
             metrics: LiveMetrics::default(),
             reads,
             db,
@@ -161,7 +171,7 @@ impl Live {
 
     /// The segments in `source`'s buffer, oldest first.
     pub async fn buffered(&self, source: &SourceRow) -> Result<Vec<SegmentRow>, LiveError> {
-        let channel = self.channel(source).await?;
+        let channel = self.channel(source, PRIMARY).await?;
         let ch = channel.lock().await;
         Ok(ch.recent.iter().cloned().collect())
     }
@@ -205,49 +215,87 @@ impl Live {
         self.dir.join(id).join("segments")
     }
 
-    /// The channel of `source`, loaded from the database on first use.
+    /// The channel of `rendition` of `source`, loaded from the database on first use.
     async fn channel(
         &self,
         source: &SourceRow,
-    ) -> Result<Arc<tokio::sync::Mutex<Channel>>, LiveError> {
+        rendition: &str,
+    ) -> Result<SharedChannel, LiveError> {
+        let key = (source.id.clone(), rendition.to_owned());
         if let Some(c) = self
             .channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .get(&source.id)
+            .get(&key)
         {
             return Ok(c.clone());
         }
         let seg_dir = self.segments_dir(&source.id);
-        std::fs::create_dir_all(&seg_dir)?;
+        std::fs::create_dir_all(seg_dir.join(rendition_file(rendition, "")))?;
         std::fs::create_dir_all(self.incoming_dir(&source.id))?;
         let rows: Vec<SegmentRow> = sqlx::query_as(
-            "SELECT source_id, msn, file, duration_ms, discontinuity, pdt_ms, map_file, bytes \
-             FROM live_segments WHERE source_id = $1 ORDER BY msn",
+            "SELECT source_id, rendition, msn, file, duration_ms, discontinuity, pdt_ms, map_file, \
+             bytes FROM live_segments WHERE source_id = $1 AND rendition = $2 ORDER BY msn",
         )
         .bind(&source.id)
+        .bind(rendition)
         .fetch_all(&self.db)
         .await?;
+        let (next_msn, discontinuities) = self
+            .sources
+            .rendition_counters(&source.id, rendition)
+            .await?;
         let channel = Channel {
+            rendition: rendition.to_owned(),
             map: rows
                 .last()
                 .and_then(|r| r.map_file.clone())
                 .map(|f| (String::new(), f)),
             // After a restart (or, on an edge, a wiped disk: the source has history but no
             // buffer) the next segment starts a new stream for players.
-            pending_discontinuity: !rows.is_empty() || source.next_msn > 0,
+            pending_discontinuity: !rows.is_empty() || next_msn > 0,
             recent: rows.into(),
-            discontinuities: u64::try_from(source.discontinuities).unwrap_or(0),
+            discontinuities: u64::try_from(discontinuities).unwrap_or(0),
             assigned: VecDeque::new(),
             last_encoder_sequence: None,
             last_playlist: None,
+            pushed_as: None,
             segments: Bucket::new(Backend::Fs(FsBucket::open(&seg_dir)?), self.reads.clone()),
         };
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         Ok(channels
-            .entry(source.id.clone())
+            .entry(key)
             .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(channel)))
             .clone())
+    }
+
+    /// The channels of `source` loaded so far.
+    fn loaded_channels(&self, source_id: &str) -> Vec<SharedChannel> {
+        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        channels
+            .iter()
+            .filter(|((id, _), _)| id == source_id)
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
+    /// The renditions of `source` with segments in the buffer, in name order, with when each
+    /// one's newest segment ends.
+    pub async fn buffered_renditions(
+        &self,
+        source: &SourceRow,
+    ) -> Result<Vec<view::Buffered>, LiveError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT rendition, MAX(pdt_ms + duration_ms) FROM live_segments WHERE source_id = $1 \
+             GROUP BY rendition ORDER BY rendition",
+        )
+        .bind(&source.id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, end_ms)| view::Buffered { name, end_ms })
+            .collect())
     }
 
     /// Forgets a deleted source's state and files.
@@ -255,7 +303,7 @@ impl Live {
         self.channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+            .retain(|(source, _), _| source != id);
         let _ = std::fs::remove_dir_all(self.dir.join(id));
     }
 
@@ -271,19 +319,20 @@ impl Live {
         Ok(())
     }
 
-    /// One more discontinuity in `id`'s live window (persisted, for DISCONTINUITY-SEQUENCE).
+    /// One more discontinuity in a live window (persisted, for DISCONTINUITY-SEQUENCE).
     async fn count_discontinuity(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
-        self.sources.add_discontinuity(id).await?;
+        self.sources.add_discontinuity(id, &ch.rendition).await?;
         ch.discontinuities += 1;
         Ok(())
     }
 
     async fn record(&self, row: &SegmentRow) -> Result<(), LiveError> {
         sqlx::query(
-            "INSERT INTO live_segments (source_id, msn, file, duration_ms, discontinuity, pdt_ms, map_file, bytes) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO live_segments (source_id, rendition, msn, file, duration_ms, discontinuity, \
+             pdt_ms, map_file, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         )
         .bind(&row.source_id)
+        .bind(&row.rendition)
         .bind(row.msn)
         .bind(&row.file)
         .bind(row.duration_ms)
@@ -319,18 +368,21 @@ impl Live {
                 hold.dropped(&old);
             }
             let _ = std::fs::remove_file(self.segments_dir(id).join(&old.file));
-            sqlx::query("DELETE FROM live_segments WHERE source_id = $1 AND msn = $2")
-                .bind(id)
-                .bind(old.msn)
-                .execute(&self.db)
-                .await?;
+            sqlx::query(
+                "DELETE FROM live_segments WHERE source_id = $1 AND rendition = $2 AND msn = $3",
+            )
+            .bind(id)
+            .bind(&old.rendition)
+            .bind(old.msn)
+            .execute(&self.db)
+            .await?;
         }
         Ok(())
     }
 
     /// `source`'s stored segments, as a bucket to serve them from.
     pub async fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
-        let channel = self.channel(source).await?;
+        let channel = self.channel(source, PRIMARY).await?;
         let ch = channel.lock().await;
         Ok(ch.segments.clone())
     }

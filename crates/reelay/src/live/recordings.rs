@@ -10,7 +10,8 @@ use sqlx::AnyPool;
 use tokio::io::AsyncReadExt;
 
 use super::error::LiveError;
-use super::segment::SegmentRow;
+use super::segment::{SegmentRow, file_name, rendition_file};
+use super::sources::PRIMARY;
 use crate::db::now_unix;
 use crate::storage::{Bucket, ObjectKey};
 use crate::stream::body_of;
@@ -28,12 +29,14 @@ pub struct RecordingRow {
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct RecordedSegment {
+    pub rendition: String,
     pub msn: i64,
     pub object_key: String,
     pub duration_ms: i64,
     pub discontinuity: i64,
     pub pdt_ms: i64,
     pub map_key: Option<String>,
+    pub bytes: i64,
 }
 
 /// Recording keys are built from ids and plain file names, so they always parse.
@@ -154,16 +157,19 @@ impl Recordings {
             None => None,
         };
         sqlx::query(
-            "INSERT INTO recording_segments (recording_id, msn, object_key, duration_ms, discontinuity, pdt_ms, map_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+            "INSERT INTO recording_segments (recording_id, rendition, msn, object_key, duration_ms, \
+             discontinuity, pdt_ms, map_key, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT DO NOTHING",
         )
         .bind(&recording.id)
+        .bind(&segment.rendition)
         .bind(segment.msn)
         .bind(&key)
         .bind(segment.duration_ms)
         .bind(segment.discontinuity)
         .bind(segment.pdt_ms)
         .bind(map_key)
+        .bind(segment.bytes)
         .execute(&self.db)
         .await?;
         Ok(())
@@ -187,10 +193,11 @@ impl Recordings {
         Ok(())
     }
 
+    /// Every recorded segment of recording `id`, by rendition then sequence number.
     pub async fn segments(&self, id: &str) -> Result<Vec<RecordedSegment>, LiveError> {
         sqlx::query_as(
-            "SELECT msn, object_key, duration_ms, discontinuity, pdt_ms, map_key FROM recording_segments \
-             WHERE recording_id = $1 ORDER BY msn",
+            "SELECT rendition, msn, object_key, duration_ms, discontinuity, pdt_ms, map_key, bytes \
+             FROM recording_segments WHERE recording_id = $1 ORDER BY rendition, msn",
         )
         .bind(id)
         .fetch_all(&self.db)
@@ -198,15 +205,70 @@ impl Recordings {
         .map_err(LiveError::from)
     }
 
-    /// The replay playlist: EVENT while open, VOD once stopped.
-    pub async fn playlist(
+    /// The replay playlist at `/recordings/{id}/index.m3u8`: the media playlist of its one
+    /// rendition, or a multivariant playlist over its renditions (the source's pushed one cut
+    /// to them, `pushed`, or one derived from what was recorded).
+    pub async fn replay_playlist(
         &self,
         recording: &RecordingRow,
         target_floor: u64,
+        pushed: Option<&str>,
         suffix: &str,
     ) -> Result<String, LiveError> {
         let segments = self.segments(&recording.id).await?;
-        let file_of = |key: &str| key.rsplit('/').next().unwrap_or(key).to_owned();
+        let mut renditions: Vec<String> = segments.iter().map(|s| s.rendition.clone()).collect();
+        renditions.dedup();
+        match renditions.as_slice() {
+            [] => Ok(self.render(recording, &[], target_floor, "", suffix)),
+            [only] if pushed.is_none() || only == PRIMARY => {
+                let prefix = rendition_file(only, "");
+                Ok(self.render(recording, &segments, target_floor, &prefix, suffix))
+            }
+            _ => {
+                let rated: Vec<(String, (u64, u64))> = renditions
+                    .into_iter()
+                    .map(|r| {
+                        let rows: Vec<SegmentRow> = segments
+                            .iter()
+                            .filter(|s| s.rendition == r)
+                            .map(|s| s.as_rates())
+                            .collect();
+                        let rates = super::view::bitrates(&rows);
+                        (r, rates)
+                    })
+                    .collect();
+                Ok(super::view::multivariant_text(pushed, &rated, suffix))
+            }
+        }
+    }
+
+    /// The replay media playlist of `rendition`: EVENT while open, VOD once stopped.
+    pub async fn rendition_playlist(
+        &self,
+        recording: &RecordingRow,
+        rendition: &str,
+        target_floor: u64,
+        suffix: &str,
+    ) -> Result<String, LiveError> {
+        let mut segments = self.segments(&recording.id).await?;
+        segments.retain(|s| s.rendition == rendition);
+        if segments.is_empty() {
+            return Err(LiveError::NoRecording(format!(
+                "{}/{rendition}",
+                recording.id
+            )));
+        }
+        Ok(self.render(recording, &segments, target_floor, "", suffix))
+    }
+
+    fn render(
+        &self,
+        recording: &RecordingRow,
+        segments: &[RecordedSegment],
+        target_floor: u64,
+        prefix: &str,
+        suffix: &str,
+    ) -> String {
         let playlist = MediaPlaylist {
             kind: if recording.end_ms.is_some() {
                 PlaylistKind::Vod
@@ -220,7 +282,7 @@ impl Recordings {
                 .iter()
                 .enumerate()
                 .map(|(i, s)| PlaylistSegment {
-                    uri: format!("{}{suffix}", file_of(&s.object_key)),
+                    uri: format!("{prefix}{}{suffix}", file_name(&s.object_key)),
                     duration_ms: u64::try_from(s.duration_ms).unwrap_or(0),
                     // A gap in sequence numbers is a discontinuity too.
                     discontinuity: s.discontinuity != 0
@@ -229,11 +291,11 @@ impl Recordings {
                     map_uri: s
                         .map_key
                         .as_deref()
-                        .map(|m| format!("{}{suffix}", file_of(m))),
+                        .map(|m| format!("{prefix}{}{suffix}", file_name(m))),
                 })
                 .collect(),
         };
-        Ok(playlist.render())
+        playlist.render()
     }
 
     /// Deletes a recording, and the objects no other recording uses.
@@ -263,5 +325,22 @@ impl Recordings {
             }
         }
         Ok(())
+    }
+}
+
+impl RecordedSegment {
+    /// What bitrate measurement needs of it.
+    fn as_rates(&self) -> SegmentRow {
+        SegmentRow {
+            source_id: String::new(),
+            rendition: self.rendition.clone(),
+            msn: self.msn,
+            file: String::new(),
+            duration_ms: self.duration_ms,
+            discontinuity: 0,
+            pdt_ms: self.pdt_ms,
+            map_file: None,
+            bytes: self.bytes,
+        }
     }
 }

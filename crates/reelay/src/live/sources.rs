@@ -1,13 +1,35 @@
 //! The sources registry in the metadata database. A source has a unique name and an id
 //! (`src_…`); URLs accept either. Its ingest token is shown once and stored as a SHA-256 hash.
-//! Media sequence numbers come from the row's `next_msn`, taken one at a time with an atomic
-//! update, so they never go backwards — not across restarts, nor across nodes sharing the DB.
+//! A source has renditions (one per playlist pushed; [`PRIMARY`] for `index.m3u8`), each with
+//! its own media sequence numbers, taken one at a time with an atomic update of its row in
+//! `renditions`, so they never go backwards — not across restarts, nor across nodes sharing
+//! the DB.
 
 use sqlx::AnyPool;
 
 use super::error::LiveError;
 use crate::auth::token::{digest_eq, hash_secret};
 use crate::db::now_unix;
+
+/// The rendition of `index.m3u8`, of LiveMix pushes and of everything edges forward.
+pub const PRIMARY: &str = "index";
+
+/// Most renditions one source may have.
+pub const MAX_RENDITIONS: i64 = reelay_hls::multivariant::MAX_RENDITIONS as i64;
+
+/// A query for sources' rows, with their primary rendition's counters, ending in `$tail`.
+macro_rules! select_sources {
+    ($tail:literal) => {
+        concat!(
+            "SELECT s.id, s.name, s.description, s.target_duration, s.ingest_token_hash, \
+             s.streaming, COALESCE(r.next_msn, 0) AS next_msn, \
+             COALESCE(r.discontinuities, 0) AS discontinuities, s.created_at, s.edge_id, \
+             s.multivariant FROM sources s \
+             LEFT JOIN renditions r ON r.source_id = s.id AND r.name = 'index' ",
+            $tail
+        )
+    };
+}
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SourceRow {
@@ -22,6 +44,8 @@ pub struct SourceRow {
     pub created_at: i64,
     /// The edge node this source's segments come through; `None`: pushed here, or not yet.
     pub edge_id: Option<String>,
+    /// The multivariant playlist the encoder last pushed (validated when it was).
+    pub multivariant: Option<String>,
 }
 
 /// Source names: like bucket names, and never shaped like an id.
@@ -79,6 +103,7 @@ impl Sources {
             discontinuities: 0,
             created_at: now_unix(),
             edge_id: None,
+            multivariant: None,
         };
         let insert = sqlx::query(
             "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, streaming, \
@@ -103,14 +128,14 @@ impl Sources {
 
     /// The source with this id or name.
     pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
-        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at, edge_id FROM sources WHERE id = $1 OR name = $1")
+        sqlx::query_as(select_sources!("WHERE s.id = $1 OR s.name = $1"))
             .bind(id_or_name)
             .fetch_optional(&self.db)
             .await
     }
 
     pub async fn list(&self) -> sqlx::Result<Vec<SourceRow>> {
-        sqlx::query_as("SELECT id, name, description, target_duration, ingest_token_hash, streaming, next_msn, discontinuities, created_at, edge_id FROM sources ORDER BY name")
+        sqlx::query_as(select_sources!("ORDER BY s.name"))
             .fetch_all(&self.db)
             .await
     }
@@ -158,10 +183,12 @@ impl Sources {
     }
 
     pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
-        sqlx::query("DELETE FROM live_segments WHERE source_id = $1")
-            .bind(id)
-            .execute(&self.db)
-            .await?;
+        for query in [
+            "DELETE FROM live_segments WHERE source_id = $1",
+            "DELETE FROM renditions WHERE source_id = $1",
+        ] {
+            sqlx::query(query).bind(id).execute(&self.db).await?;
+        }
         sqlx::query("DELETE FROM sources WHERE id = $1")
             .bind(id)
             .execute(&self.db)
@@ -169,24 +196,77 @@ impl Sources {
         Ok(())
     }
 
-    /// Counts one more discontinuity for source `id`.
-    pub async fn add_discontinuity(&self, id: &str) -> sqlx::Result<()> {
-        sqlx::query("UPDATE sources SET discontinuities = discontinuities + 1 WHERE id = $1")
+    /// Counts one more discontinuity for `rendition` of source `id`.
+    pub async fn add_discontinuity(&self, id: &str, rendition: &str) -> sqlx::Result<()> {
+        self.ensure_rendition(id, rendition).await?;
+        sqlx::query(
+            "UPDATE renditions SET discontinuities = discontinuities + 1 \
+             WHERE source_id = $1 AND name = $2",
+        )
+        .bind(id)
+        .bind(rendition)
+        .execute(&self.db)
+        .await
+        .map(|_| ())
+    }
+
+    /// Takes the next media sequence number of `rendition` of source `id`.
+    pub async fn take_msn(&self, id: &str, rendition: &str) -> sqlx::Result<u64> {
+        self.ensure_rendition(id, rendition).await?;
+        let (next,): (i64,) = sqlx::query_as(
+            "UPDATE renditions SET next_msn = next_msn + 1 WHERE source_id = $1 AND name = $2 \
+             RETURNING next_msn",
+        )
+        .bind(id)
+        .bind(rendition)
+        .fetch_one(&self.db)
+        .await?;
+        Ok(u64::try_from(next - 1).unwrap_or(0))
+    }
+
+    /// The counters of `rendition` of source `id`: (next msn, discontinuities).
+    pub async fn rendition_counters(&self, id: &str, rendition: &str) -> sqlx::Result<(i64, i64)> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT next_msn, discontinuities FROM renditions WHERE source_id = $1 AND name = $2",
+        )
+        .bind(id)
+        .bind(rendition)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row.unwrap_or((0, 0)))
+    }
+
+    /// The names of source `id`'s renditions.
+    pub async fn renditions(&self, id: &str) -> sqlx::Result<Vec<String>> {
+        let rows: Vec<(String,)> =
+            sqlx::query_as("SELECT name FROM renditions WHERE source_id = $1 ORDER BY name")
+                .bind(id)
+                .fetch_all(&self.db)
+                .await?;
+        Ok(rows.into_iter().map(|(n,)| n).collect())
+    }
+
+    /// Makes sure source `id` has a row for `rendition` (counters at zero when new).
+    pub async fn ensure_rendition(&self, id: &str, rendition: &str) -> sqlx::Result<()> {
+        sqlx::query(
+            "INSERT INTO renditions (source_id, name, next_msn, discontinuities) \
+             VALUES ($1, $2, 0, 0) ON CONFLICT (source_id, name) DO NOTHING",
+        )
+        .bind(id)
+        .bind(rendition)
+        .execute(&self.db)
+        .await
+        .map(|_| ())
+    }
+
+    /// Keeps the multivariant playlist the encoder pushed for source `id`.
+    pub async fn set_multivariant(&self, id: &str, text: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET multivariant = $1 WHERE id = $2")
+            .bind(text)
             .bind(id)
             .execute(&self.db)
             .await
             .map(|_| ())
-    }
-
-    /// Takes the next media sequence number of source `id`.
-    pub async fn take_msn(&self, id: &str) -> sqlx::Result<u64> {
-        let (next,): (i64,) = sqlx::query_as(
-            "UPDATE sources SET next_msn = next_msn + 1 WHERE id = $1 RETURNING next_msn",
-        )
-        .bind(id)
-        .fetch_one(&self.db)
-        .await?;
-        Ok(u64::try_from(next - 1).unwrap_or(0))
     }
 }
 
@@ -217,14 +297,17 @@ impl Sources {
             .map(|_| ())
     }
 
-    /// Raises source `id`'s next media sequence number to at least `next` (never lowers it).
+    /// Raises the next media sequence number of source `id`'s primary rendition to at least
+    /// `next` (never lowers it).
     pub async fn raise_next_msn(&self, id: &str, next: i64) -> sqlx::Result<()> {
+        self.ensure_rendition(id, PRIMARY).await?;
         sqlx::query(
-            "UPDATE sources SET next_msn = CASE WHEN next_msn < $1 THEN $1 ELSE next_msn END \
-             WHERE id = $2",
+            "UPDATE renditions SET next_msn = CASE WHEN next_msn < $1 THEN $1 ELSE next_msn END \
+             WHERE source_id = $2 AND name = $3",
         )
         .bind(next)
         .bind(id)
+        .bind(PRIMARY)
         .execute(&self.db)
         .await
         .map(|_| ())
@@ -238,8 +321,7 @@ impl Sources {
              next_msn, discontinuities, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, description = excluded.description, \
              target_duration = excluded.target_duration, ingest_token_hash = excluded.ingest_token_hash, \
-             streaming = excluded.streaming, next_msn = CASE WHEN sources.next_msn < excluded.next_msn \
-             THEN excluded.next_msn ELSE sources.next_msn END",
+             streaming = excluded.streaming",
         )
         .bind(&row.id)
         .bind(&row.name)
@@ -250,8 +332,8 @@ impl Sources {
         .bind(row.next_msn)
         .bind(row.created_at)
         .execute(&self.db)
-        .await
-        .map(|_| ())
+        .await?;
+        self.raise_next_msn(&row.id, row.next_msn).await
     }
 }
 

@@ -6,17 +6,21 @@ use std::collections::VecDeque;
 
 use reelay_hls::{MediaPlaylist, PlaylistKind, PlaylistSegment};
 
+use super::segment::file_name;
 use super::sources::SourceRow;
 use super::{Live, LiveError, SegmentRow, recordings};
 
 impl Live {
-    /// The live playlist of `source`; `suffix` (a signed query) is appended to every URI.
+    /// The live media playlist of `rendition` of `source`: every URI is `prefix`, the file's
+    /// name, then `suffix` (a signed query).
     pub async fn live_playlist(
         &self,
         source: &SourceRow,
+        rendition: &str,
+        prefix: &str,
         suffix: &str,
     ) -> Result<Option<String>, LiveError> {
-        let channel = self.channel(source).await?;
+        let channel = self.channel(source, rendition).await?;
         let ch = channel.lock().await;
         let window = live_window(&ch.recent, self.settings.window);
         let Some(first) = window.first() else {
@@ -37,11 +41,14 @@ impl Live {
             segments: window
                 .iter()
                 .map(|r| PlaylistSegment {
-                    uri: format!("{}{suffix}", r.file),
+                    uri: format!("{prefix}{}{suffix}", file_name(&r.file)),
                     duration_ms: u64::try_from(r.duration_ms).unwrap_or(0),
                     discontinuity: r.discontinuity != 0,
                     program_date_time_ms: Some(r.pdt_ms),
-                    map_uri: r.map_file.as_ref().map(|m| format!("{m}{suffix}")),
+                    map_uri: r
+                        .map_file
+                        .as_ref()
+                        .map(|m| format!("{prefix}{}{suffix}", file_name(m))),
                 })
                 .collect(),
         };
@@ -58,19 +65,21 @@ impl Live {
         description: &str,
     ) -> Result<recordings::RecordingRow, LiveError> {
         let recordings = self.recordings()?;
-        let channel = self.channel(source).await?;
-        let ch = channel.lock().await;
         let rec = recordings
             .create(&source.id, alias, description, start_ms)
             .await?;
-        for row in ch
-            .recent
-            .iter()
-            .filter(|r| r.pdt_ms + r.duration_ms > start_ms)
-        {
-            recordings
-                .add(&rec, row, &self.segments_dir(&source.id))
-                .await?;
+        for rendition in self.buffered_renditions(source).await? {
+            let channel = self.channel(source, &rendition.name).await?;
+            let ch = channel.lock().await;
+            for row in ch
+                .recent
+                .iter()
+                .filter(|r| r.pdt_ms + r.duration_ms > start_ms)
+            {
+                recordings
+                    .add(&rec, row, &self.segments_dir(&source.id))
+                    .await?;
+            }
         }
         self.changed();
         Ok(rec)
@@ -100,6 +109,7 @@ mod tests {
         msns.iter()
             .map(|&msn| SegmentRow {
                 source_id: "s".into(),
+                rendition: "index".into(),
                 msn,
                 file: format!("{msn}.ts"),
                 duration_ms: 1000,

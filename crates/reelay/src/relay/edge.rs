@@ -123,6 +123,7 @@ impl EdgeRelay {
                 discontinuities: 0,
                 created_at: s.created_at,
                 edge_id: None,
+                multivariant: None,
             };
             if let Err(e) = sources.mirror(&row).await {
                 tracing::error!(error = %e, source = s.name, "cannot mirror a source");

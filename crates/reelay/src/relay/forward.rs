@@ -145,6 +145,7 @@ mod tests {
     fn seg(source: &str, msn: i64, pdt_ms: i64) -> SegmentRow {
         SegmentRow {
             source_id: source.into(),
+            rendition: "index".into(),
             msn,
             file: format!("{msn}.ts"),
             duration_ms: 1000,

@@ -27,6 +27,7 @@ mod livemix;
 mod origin;
 mod range;
 mod recordings;
+mod renditions;
 mod s3;
 mod security;
 mod upload;
