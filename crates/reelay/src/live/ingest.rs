@@ -120,6 +120,14 @@ impl Live {
             )));
         }
         self.sources.ensure_rendition(&source.id, rendition).await?;
+        // A playlist the pushed multivariant playlist does not list: the encoder changed its
+        // ladder (or went back to one playlist), and that multivariant no longer describes it.
+        let listed = |text: &str| {
+            parse_multivariant(text.as_bytes()).is_ok_and(|m| m.renditions().contains(&file))
+        };
+        if source.multivariant.as_deref().is_some_and(|m| !listed(m)) {
+            self.sources.clear_multivariant(&source.id).await?;
+        }
         Ok(rendition.to_owned())
     }
 

@@ -259,6 +259,15 @@ impl Sources {
         .map(|_| ())
     }
 
+    /// Forgets the multivariant playlist of source `id`.
+    pub async fn clear_multivariant(&self, id: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET multivariant = NULL WHERE id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map(|_| ())
+    }
+
     /// Keeps the multivariant playlist the encoder pushed for source `id`.
     pub async fn set_multivariant(&self, id: &str, text: &str) -> sqlx::Result<()> {
         sqlx::query("UPDATE sources SET multivariant = $1 WHERE id = $2")

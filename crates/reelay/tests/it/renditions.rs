@@ -347,8 +347,21 @@ async fn bad_rendition_pushes_are_refused_and_unpushed_variants_are_not_listed()
         let (status, body) = put(&server, path, body).await;
         assert_eq!(status, want, "{path}: {body}");
     }
-    // At most 16 renditions: the 17th is refused.
-    for i in 1..16 {
+    // A playlist the multivariant does not list: the ladder changed, its description is dropped
+    // (one rendition again: a media playlist at the source's URL).
+    assert_eq!(
+        put(&server, "/ingest/abr/other.m3u8", media_playlist(&[]))
+            .await
+            .0,
+        204
+    );
+    let (_, text) = get_text(server.url("/live/abr/index.m3u8")).await;
+    assert!(
+        text.contains("#EXTINF") && text.contains("stream_0/"),
+        "{text}"
+    );
+    // At most 16 renditions: the 17th is refused (stream_0 and other count).
+    for i in 2..16 {
         let (status, body) =
             put(&server, &format!("/ingest/abr/r{i}.m3u8"), playlist.clone()).await;
         assert_eq!(status, 204, "rendition {i}: {body}");
