@@ -106,6 +106,13 @@ function recordingRow(rec) {
 
 let current = null;
 
+// One line per rendition: name, resolution, codecs and the bitrate measured at the node.
+function renditionItem(r) {
+  const kbps = `${Math.round(r.measured_bitrate / 1000)} kb/s`;
+  const parts = [r.name, r.media ? 'audio' : r.resolution, r.codecs, kbps].filter(Boolean);
+  return el('li', { className: 'rendition', textContent: parts.join(' · ') });
+}
+
 export async function showSource(name) {
   show('#source');
   const src = await api(`/api/v1/sources/${encodeURIComponent(name)}`);
@@ -114,6 +121,8 @@ export async function showSource(name) {
   $('#source-title').textContent = src.name;
   const info = el('span', { textContent: `${stateOf(src)} · newest segment ${age(src.last_segment_at)}` });
   $('#source-state').replaceChildren(info, ' · streaming ', streamingToggle(src));
+  const renditions = src.renditions || [];
+  $('#source-renditions').replaceChildren(...(renditions.length > 1 ? renditions.map(renditionItem) : []));
   if (src.last_segment_at) {
     attach($('#preview-slot'), await playableUrl(`/live/${encodeURIComponent(src.name)}/index.m3u8`, { prefix: true }), { live: true, id: 'preview' });
   } else {

@@ -26,6 +26,8 @@ export function attach(slot, src, { audio = false, live = false, id = 'media' } 
     hls = new window.Hls({ liveSyncDurationCount: 3 });
     hls.loadSource(src);
     hls.attachMedia(media);
+    // How many renditions hls.js may switch between (a multivariant playlist lists several).
+    hls.on(window.Hls.Events.MANIFEST_PARSED, (_, data) => { media.dataset.levels = String(data.levels.length); });
     hls.on(window.Hls.Events.ERROR, (_, data) => {
       if (data.fatal) slot.append(el('p', { className: 'meta', textContent: `playback error: ${data.details}` }));
     });

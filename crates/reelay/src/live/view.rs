@@ -100,7 +100,53 @@ pub fn multivariant_text(
         .render()
 }
 
+/// What the API shows of a live rendition.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenditionSummary {
+    pub name: String,
+    /// Average over the buffered window, bits per second.
+    pub measured_bitrate: u64,
+    /// From the pushed multivariant playlist, when it lists the rendition.
+    pub resolution: Option<(u32, u32)>,
+    pub codecs: Option<String>,
+    /// An `EXT-X-MEDIA` rendition (audio, subtitles) rather than a variant.
+    pub media: bool,
+}
+
 impl Live {
+    /// The live renditions of `source`, with what is known of each.
+    pub async fn rendition_summaries(
+        &self,
+        source: &SourceRow,
+    ) -> Result<Vec<RenditionSummary>, LiveError> {
+        let pushed = source
+            .multivariant
+            .as_deref()
+            .and_then(|t| parse_multivariant(t.as_bytes()).ok());
+        let mut out = Vec::new();
+        for name in self.live_renditions(source).await? {
+            let channel = self.channel(source, &name).await?;
+            let (_, average) = bitrates(channel.lock().await.recent.make_contiguous());
+            let uri = format!("{name}.m3u8");
+            let variant = pushed
+                .as_ref()
+                .and_then(|p| p.variants.iter().find(|v| v.uri == uri));
+            let media = pushed.as_ref().is_some_and(|p| {
+                p.media
+                    .iter()
+                    .any(|m| m.uri.as_deref() == Some(uri.as_str()))
+            });
+            out.push(RenditionSummary {
+                measured_bitrate: average,
+                resolution: variant.and_then(|v| v.resolution),
+                codecs: variant.and_then(|v| v.codecs.clone()),
+                media,
+                name,
+            });
+        }
+        Ok(out)
+    }
+
     /// The renditions of `source` a viewer is offered: those with buffered segments, less the
     /// ones gone silent (see [`STALE_MS`]).
     pub async fn live_renditions(&self, source: &SourceRow) -> Result<Vec<String>, LiveError> {

@@ -167,6 +167,41 @@ const scenarios = {
     const replayDuration = await page.$eval('#media', (v) => v.duration);
     assert.ok(replayDuration >= 12, `10 s from the past plus 3 s recorded: ${replayDuration} s`);
   },
+
+  // An ABR ladder: the source page lists its renditions, hls.js gets both and plays; the
+  // recording replays through the multivariant playlist too.
+  async ladder() {
+    const source = () => page.evaluate(() => fetch('/api/v1/sources/abr').then((r) => r.json()));
+    await page.goto(`${base}/#/live`);
+    for (let i = 0; ((await source()).renditions || []).length < 2; i++) {
+      assert.ok(i < 300, 'two renditions arrive');
+      await page.waitForTimeout(100);
+    }
+    await page.getByRole('link', { name: 'abr', exact: true }).click();
+    await page.locator('li.rendition').nth(1).waitFor();
+    const listed = await page.locator('li.rendition').allTextContents();
+    assert.equal(listed.length, 2, listed.join('; '));
+    assert.match(listed[0], /stream_0 · 640x360/);
+    assert.match(listed[1], /stream_1 · 320x180/);
+    await page.locator('#preview').waitFor();
+    assert.equal(await page.$eval('#preview', (v) => v.dataset.engine), 'hls.js');
+    await until(() => document.querySelector('#preview').dataset.levels === '2', undefined, 30000);
+    await until(() => document.querySelector('#preview').currentTime > 1, undefined, 45000);
+    await page.screenshot({ path: join(artifacts, 'ladder.png') });
+    await page.fill('#record-ago', '4');
+    await page.fill('#record-alias', 'ladder');
+    await page.getByRole('button', { name: 'start recording' }).click();
+    const stop = page.locator('tr.recording.open button.stop');
+    await stop.waitFor();
+    await page.waitForTimeout(3000);
+    await stop.click();
+    await page.locator('tr.recording:not(.open)').first().waitFor();
+    await page.getByRole('link', { name: 'ladder' }).click();
+    await page.locator('#media').waitFor();
+    await until(() => document.querySelector('#media').dataset.levels === '2', undefined, 30000);
+    await page.$eval('#media', (v) => v.play());
+    await until(() => document.querySelector('#media').currentTime > 2, undefined, 45000);
+  },
 };
 
 try {

@@ -119,6 +119,66 @@ async fn the_live_preview_plays_with_hls_js_and_a_recording_replays() {
     tokio::task::block_in_place(|| scenario("live", &node, None));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_plays_an_abr_ladder_and_its_recording_and_the_page_lists_the_renditions() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_node(dir.path());
+    let created = reqwest::Client::new()
+        .post(node.url("/api/v1/sources"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"abr"}"#)
+        .send()
+        .await
+        .expect("create source");
+    assert_eq!(created.status(), 201);
+    let encoder = Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-re",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=640x360:rate=25",
+        ])
+        .args(["-f", "lavfi", "-i", "sine=frequency=440", "-t", "120"])
+        .args(["-filter_complex", "[0:v]split=2[a][b];[b]scale=320:180[b2]"])
+        .args(["-map", "[a]", "-map", "[b2]", "-map", "1:a", "-map", "1:a"])
+        .args([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-g",
+            "25",
+        ])
+        .args([
+            "-c:a",
+            "aac",
+            "-f",
+            "hls",
+            "-hls_time",
+            "1",
+            "-hls_list_size",
+            "6",
+        ])
+        .args([
+            "-var_stream_map",
+            "v:0,a:0 v:1,a:1",
+            "-master_pl_name",
+            "master.m3u8",
+        ])
+        .args(["-method", "PUT"])
+        .arg(node.url("/ingest/abr/stream_%v.m3u8"))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("ffmpeg must be installed (scripts/install-test-deps)");
+    let _encoder = Encoder(encoder);
+    tokio::task::block_in_place(|| scenario("ladder", &node, None));
+}
+
 /// Makes a token with `reelay token`: (secret, its `[[token]]` entry).
 fn make_token(role: &str) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_reelay"))

@@ -37,6 +37,24 @@ pub struct SourceInfo {
     pub edge_online: Option<bool>,
     /// When the newest segment in the buffer ends, RFC 3339; absent when there is none.
     pub last_segment_at: Option<String>,
+    /// The renditions with buffered segments (one per pushed playlist); present on answers
+    /// about one source or the list.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub renditions: Option<Vec<RenditionInfo>>,
+}
+
+/// A live rendition.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenditionInfo {
+    /// Its playlist name without `.m3u8`; its playlist is `/live/{source}/{name}/index.m3u8`.
+    pub name: String,
+    /// Measured over the buffered segments, bits per second.
+    pub measured_bitrate: u64,
+    /// `WIDTHxHEIGHT`, from the encoder's multivariant playlist.
+    pub resolution: Option<String>,
+    pub codecs: Option<String>,
+    /// An audio (or subtitles) rendition of a group, not a variant.
+    pub media: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -59,6 +77,7 @@ fn info(row: SourceRow, token: Option<String>) -> SourceInfo {
         edge: None,
         edge_online: None,
         last_segment_at: None,
+        renditions: None,
     }
 }
 
@@ -70,7 +89,20 @@ async fn full_info(state: &AppState, row: SourceRow) -> Result<SourceInfo, ApiEr
         None => None,
     };
     let last = live.last_segment_end_ms(&row.id).await?;
+    let renditions = live
+        .rendition_summaries(&row)
+        .await?
+        .into_iter()
+        .map(|r| RenditionInfo {
+            name: r.name,
+            measured_bitrate: r.measured_bitrate,
+            resolution: r.resolution.map(|(w, h)| format!("{w}x{h}")),
+            codecs: r.codecs,
+            media: r.media,
+        })
+        .collect();
     let mut out = info(row, None);
+    out.renditions = Some(renditions);
     out.edge_online = edge.as_ref().map(|e| state.edges.online(e));
     out.edge = edge.map(|e| e.name);
     out.last_segment_at = last.and_then(rfc3339_ms);
