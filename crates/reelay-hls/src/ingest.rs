@@ -16,6 +16,8 @@ pub const MAX_LINE_BYTES: usize = 4096;
 pub const MAX_SEGMENTS: usize = 2000;
 /// Longest segment accepted, milliseconds.
 pub const MAX_SEGMENT_MS: u64 = 60_000;
+/// Most renditions (variants and media playlists together) of one source.
+pub const MAX_RENDITIONS: usize = 16;
 /// Largest sequence number accepted (what a JavaScript player can still count exactly).
 pub const MAX_SEQUENCE: u64 = (1 << 53) - 1;
 
@@ -48,7 +50,7 @@ pub enum PlaylistError {
     BadAttribute {
         line: usize,
     },
-    /// More renditions than [`crate::multivariant::MAX_RENDITIONS`].
+    /// More renditions than [`MAX_RENDITIONS`].
     TooManyRenditions,
     /// Media segments in a multivariant playlist.
     MixedPlaylist {
@@ -86,11 +88,7 @@ impl fmt::Display for PlaylistError {
             }
             Self::NotUtf8 => f.write_str("the playlist is not UTF-8"),
             Self::BadAttribute { line } => write!(f, "line {line}: a malformed attribute"),
-            Self::TooManyRenditions => write!(
-                f,
-                "more than {} renditions",
-                crate::multivariant::MAX_RENDITIONS
-            ),
+            Self::TooManyRenditions => write!(f, "more than {MAX_RENDITIONS} renditions"),
             Self::MixedPlaylist { line } => {
                 write!(f, "line {line}: media segments in a multivariant playlist")
             }

@@ -11,10 +11,8 @@
 
 use std::fmt::Write;
 
+pub use crate::ingest::MAX_RENDITIONS;
 use crate::ingest::{MAX_LINE_BYTES, MAX_PLAYLIST_BYTES, PlaylistError};
-
-/// Most renditions (variants and media playlists together) of one source.
-pub const MAX_RENDITIONS: usize = 16;
 const MAX_ATTRIBUTES: usize = 32;
 const MAX_TEXT: usize = 256;
 

@@ -20,6 +20,7 @@
 pub mod error;
 pub mod forwarded;
 pub mod ingest;
+pub mod ladder;
 pub mod metrics;
 pub mod recordings;
 pub mod segment;
@@ -277,25 +278,6 @@ impl Live {
             .filter(|((id, _), _)| id == source_id)
             .map(|(_, c)| c.clone())
             .collect()
-    }
-
-    /// The renditions of `source` with segments in the buffer, in name order, with when each
-    /// one's newest segment ends.
-    pub async fn buffered_renditions(
-        &self,
-        source: &SourceRow,
-    ) -> Result<Vec<view::Buffered>, LiveError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT rendition, MAX(pdt_ms + duration_ms) FROM live_segments WHERE source_id = $1 \
-             GROUP BY rendition ORDER BY rendition",
-        )
-        .bind(&source.id)
-        .fetch_all(&self.db)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, end_ms)| view::Buffered { name, end_ms })
-            .collect())
     }
 
     /// Forgets a deleted source's state and files.

@@ -233,11 +233,11 @@ impl Recordings {
                             .filter(|s| s.rendition == r)
                             .map(|s| s.as_rates())
                             .collect();
-                        let rates = super::view::bitrates(&rows);
+                        let rates = super::ladder::bitrates(&rows);
                         (r, rates)
                     })
                     .collect();
-                Ok(super::view::multivariant_text(pushed, &rated, suffix))
+                Ok(super::ladder::multivariant_text(pushed, &rated, suffix))
             }
         }
     }

@@ -4,101 +4,15 @@
 //! one derived from the buffer (bandwidths measured from the segments). Each rendition's media
 //! playlist is at `{rendition}/index.m3u8` beside it. Recordings replay the same way.
 
-use reelay_hls::{Multivariant, Variant, parse_multivariant};
+use reelay_hls::parse_multivariant;
 
+use super::ladder::{Buffered, bitrates, multivariant_text};
 use super::sources::{PRIMARY, SourceRow};
-use super::{Live, LiveError, SegmentRow};
-
-/// A rendition with segments in the buffer, and when its newest one ends.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Buffered {
-    pub name: String,
-    pub end_ms: i64,
-}
+use super::{Live, LiveError};
 
 /// A rendition silent this much longer than the freshest one is no longer listed (an encoder
 /// that changed its ladder, or one rendition that died).
 const STALE_MS: i64 = 60_000;
-
-/// A rendition's measured bitrate, bits per second: (peak segment, average).
-pub fn bitrates(segments: &[SegmentRow]) -> (u64, u64) {
-    let rate =
-        |bytes: i64, ms: i64| u64::try_from(bytes.saturating_mul(8_000) / ms.max(1)).unwrap_or(0);
-    let peak = segments
-        .iter()
-        .map(|s| rate(s.bytes, s.duration_ms))
-        .max()
-        .unwrap_or(0);
-    let (bytes, ms) = segments.iter().fold((0i64, 0i64), |(b, d), s| {
-        (b.saturating_add(s.bytes), d.saturating_add(s.duration_ms))
-    });
-    (peak.max(1), rate(bytes, ms).max(1))
-}
-
-/// The encoder's multivariant playlist cut down to the renditions in `live`: variants and
-/// media playlists of other renditions are left out, and a group left empty is no longer
-/// referenced. `None` when no variant is left.
-pub fn restrict(pushed: &Multivariant, live: &[String]) -> Option<Multivariant> {
-    let is_live = |uri: &str| live.iter().any(|r| uri.strip_suffix(".m3u8") == Some(r));
-    let mut out = pushed.clone();
-    out.media.retain(|m| m.uri.as_deref().is_none_or(is_live));
-    out.variants.retain(|v| is_live(&v.uri));
-    let has_group = |g: &Option<String>, media: &[reelay_hls::Media]| {
-        g.as_ref()
-            .is_some_and(|g| media.iter().any(|m| m.group_id == *g))
-    };
-    let media = out.media.clone();
-    for v in &mut out.variants {
-        if !has_group(&v.audio, &media) {
-            v.audio = None;
-        }
-        if !has_group(&v.subtitles, &media) {
-            v.subtitles = None;
-        }
-    }
-    (!out.variants.is_empty()).then_some(out)
-}
-
-/// A multivariant playlist over `live` renditions with their measured (peak, average) rates.
-pub fn derive(live: &[(String, (u64, u64))]) -> Multivariant {
-    Multivariant {
-        media: Vec::new(),
-        variants: live
-            .iter()
-            .map(|(name, (peak, average))| Variant {
-                uri: format!("{name}.m3u8"),
-                bandwidth: *peak,
-                average_bandwidth: Some(*average),
-                codecs: None,
-                resolution: None,
-                frame_rate: None,
-                audio: None,
-                subtitles: None,
-            })
-            .collect(),
-        independent_segments: false,
-    }
-}
-
-/// The multivariant playlist to serve over `live` (each with its rates): the pushed one if any
-/// of its renditions is live, else a derived one; URIs are `{rendition}/index.m3u8{suffix}`.
-pub fn multivariant_text(
-    pushed: Option<&str>,
-    live: &[(String, (u64, u64))],
-    suffix: &str,
-) -> String {
-    let names: Vec<String> = live.iter().map(|(n, _)| n.clone()).collect();
-    let pushed = pushed.and_then(|text| parse_multivariant(text.as_bytes()).ok());
-    let playlist = pushed
-        .and_then(|p| restrict(&p, &names))
-        .unwrap_or_else(|| derive(live));
-    playlist
-        .map_uris(|uri| {
-            let stem = uri.strip_suffix(".m3u8").unwrap_or(uri);
-            format!("{stem}/index.m3u8{suffix}")
-        })
-        .render()
-}
 
 /// What the API shows of a live rendition.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -114,6 +28,25 @@ pub struct RenditionSummary {
 }
 
 impl Live {
+    /// The renditions of `source` with segments in the buffer, in name order, with when each
+    /// one's newest segment ends.
+    pub async fn buffered_renditions(
+        &self,
+        source: &SourceRow,
+    ) -> Result<Vec<Buffered>, LiveError> {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT rendition, MAX(pdt_ms + duration_ms) FROM live_segments WHERE source_id = $1 \
+             GROUP BY rendition ORDER BY rendition",
+        )
+        .bind(&source.id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(name, end_ms)| Buffered { name, end_ms })
+            .collect())
+    }
+
     /// The live renditions of `source`, with what is known of each.
     pub async fn rendition_summaries(
         &self,
@@ -187,70 +120,5 @@ impl Live {
                 Ok(Some(multivariant_text(pushed, &rated, suffix)))
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LADDER: &str = "#EXTM3U\n\
-        #EXT-X-MEDIA:TYPE=AUDIO,GROUP-ID=\"aud\",NAME=\"a\",DEFAULT=YES,URI=\"stream_2.m3u8\"\n\
-        #EXT-X-STREAM-INF:BANDWIDTH=900000,RESOLUTION=640x360,AUDIO=\"aud\"\nstream_0.m3u8\n\
-        #EXT-X-STREAM-INF:BANDWIDTH=300000,RESOLUTION=320x180,AUDIO=\"aud\"\nstream_1.m3u8\n";
-
-    fn names(list: &[&str]) -> Vec<String> {
-        list.iter().map(|s| (*s).to_owned()).collect()
-    }
-
-    #[test]
-    fn the_pushed_ladder_is_cut_to_the_live_renditions() {
-        let pushed = parse_multivariant(LADDER.as_bytes()).expect("ladder");
-        let all = restrict(&pushed, &names(&["stream_0", "stream_1", "stream_2"]));
-        assert_eq!(all.as_ref(), Some(&pushed));
-        let no_audio = restrict(&pushed, &names(&["stream_1"])).expect("one variant");
-        assert_eq!(no_audio.variants.len(), 1);
-        assert_eq!(no_audio.variants[0].resolution, Some((320, 180)));
-        assert!(no_audio.media.is_empty() && no_audio.variants[0].audio.is_none());
-        assert_eq!(restrict(&pushed, &names(&["stream_2"])), None);
-    }
-
-    #[test]
-    fn served_multivariants_point_at_rendition_folders_and_carry_the_signature() {
-        let live = vec![
-            ("stream_0".to_owned(), (1000, 900)),
-            ("stream_1".to_owned(), (500, 400)),
-        ];
-        let text = multivariant_text(Some(LADDER), &live, "?sig=x");
-        assert!(text.contains("\nstream_0/index.m3u8?sig=x\n"), "{text}");
-        assert!(
-            text.contains("BANDWIDTH=900000,RESOLUTION=640x360"),
-            "{text}"
-        );
-        let derived = multivariant_text(None, &live, "");
-        assert!(
-            derived.contains("BANDWIDTH=1000,AVERAGE-BANDWIDTH=900\nstream_0/index.m3u8\n"),
-            "{derived}"
-        );
-    }
-
-    #[test]
-    fn bitrates_are_measured_from_bytes_and_durations() {
-        let seg = |bytes, duration_ms| SegmentRow {
-            source_id: "s".into(),
-            rendition: PRIMARY.into(),
-            msn: 0,
-            file: "0.ts".into(),
-            duration_ms,
-            discontinuity: 0,
-            pdt_ms: 0,
-            map_file: None,
-            bytes,
-        };
-        assert_eq!(
-            bitrates(&[seg(250_000, 2000), seg(125_000, 2000)]),
-            (1_000_000, 750_000)
-        );
-        assert_eq!(bitrates(&[]), (1, 1));
     }
 }
