@@ -34,6 +34,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "renditions",
         include_str!("../migrations/0005_renditions.sql"),
     ),
+    (
+        6,
+        "edge renditions",
+        include_str!("../migrations/0006_edge_renditions.sql"),
+    ),
 ];
 
 #[derive(Debug)]
@@ -117,7 +122,7 @@ mod tests {
     /// A database from before renditions keeps each source's numbering and buffer, as its
     /// primary rendition's.
     #[tokio::test]
-    async fn the_renditions_migration_keeps_numbering_buffers_and_recordings() {
+    async fn the_renditions_migrations_keep_numbering_buffers_recordings_and_confirmations() {
         install_default_drivers();
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
@@ -133,15 +138,18 @@ mod tests {
              streaming, next_msn, discontinuities, created_at) \
              VALUES ('src_1', 'cam', '', 2, 'h', 1, 7, 2, 0); \
              INSERT INTO live_segments VALUES ('src_1', 6, '6.ts', 2000, 0, 100, NULL, 188); \
-             INSERT INTO recording_segments VALUES ('rec_1', 6, 'src_1/6.ts', 2000, 0, 100, NULL);",
+             INSERT INTO recording_segments VALUES ('rec_1', 6, 'src_1/6.ts', 2000, 0, 100, NULL); \
+             INSERT INTO edge_forwarded VALUES ('src_1', 5);",
         )
         .execute(&pool)
         .await
         .expect("old rows");
-        sqlx::raw_sql(MIGRATIONS[4].2)
-            .execute(&pool)
-            .await
-            .expect("renditions migration");
+        for &(_, _, sql) in &MIGRATIONS[4..] {
+            sqlx::raw_sql(sql)
+                .execute(&pool)
+                .await
+                .expect("renditions migrations");
+        }
         let rendition: (String, i64, i64) = sqlx::query_as(
             "SELECT name, next_msn, discontinuities FROM renditions WHERE source_id = 'src_1'",
         )
@@ -161,5 +169,10 @@ mod tests {
                 .await
                 .expect("recorded");
         assert_eq!(recorded, ("index".to_owned(), "src_1/6.ts".to_owned(), 0));
+        let confirmed: (String, i64) = sqlx::query_as("SELECT rendition, msn FROM edge_forwarded")
+            .fetch_one(&pool)
+            .await
+            .expect("confirmed");
+        assert_eq!(confirmed, ("index".to_owned(), 5));
     }
 }

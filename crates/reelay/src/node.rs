@@ -102,10 +102,7 @@ pub async fn build_state_for(
     let mut live = Live::new(db.clone(), &config.data_dir, config.live.clone(), reads);
     live.metrics = services.metrics.live.clone();
     match edge_hold {
-        Some(hold) => {
-            live.hold = Some(hold);
-            live.single_playlist = true;
-        }
+        Some(hold) => live.hold = Some(hold),
         None => live.recordings = Some(recordings(config, &services.buckets, &db)?),
     }
     services.live = Some(Arc::new(live));

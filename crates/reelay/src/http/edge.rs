@@ -15,7 +15,7 @@ use super::state::AppState;
 use crate::live::forwarded::Forwarded;
 use crate::relay::control::Control;
 use crate::relay::edges::EdgeRow;
-use crate::relay::protocol::{DesiredState, Registered, SegmentMeta};
+use crate::relay::protocol::{DesiredState, Registered, SegmentMeta, rendition_from_headers};
 
 /// The edge presenting its token, noted as heard from.
 async fn edge(control: &Control<'_>, headers: &HeaderMap) -> Result<EdgeRow, ApiError> {
@@ -74,8 +74,9 @@ pub async fn state(
     Ok(Json(next))
 }
 
-/// Edge protocol: forward a segment, idempotent by (source, msn). Headers `reelay-duration-ms`,
-/// `reelay-pdt-ms` (required), `reelay-discontinuity`, `reelay-live` (0/1), `reelay-map`.
+/// Edge protocol: forward a segment, idempotent by (source, rendition, msn). Headers
+/// `reelay-duration-ms`, `reelay-pdt-ms` (required), `reelay-discontinuity`, `reelay-live`
+/// (0/1), `reelay-map`, `reelay-rendition` (default `index`).
 #[utoipa::path(put, path = routes::EDGE_SEGMENT, tag = "edge protocol",
     params(("source" = String, Path, description = "source id"),
         ("file" = String, Path, description = "<msn>.ts or <msn>.m4s")),
@@ -105,7 +106,8 @@ pub async fn put_segment(
 /// Edge protocol: forward an fMP4 init section (before the segments naming it).
 #[utoipa::path(put, path = routes::EDGE_INIT, tag = "edge protocol",
     params(("source" = String, Path, description = "source id"),
-        ("file" = String, Path, description = "init-<digits>.mp4")),
+        ("file" = String, Path, description = "init-<digits>.mp4"),
+        ("reelay-rendition" = Option<String>, Header, description = "the rendition (default index)")),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
         (status = 400, description = "a bad name", body = ErrorBody),
@@ -119,7 +121,31 @@ pub async fn put_init(
 ) -> Result<StatusCode, ApiError> {
     let control = state.control()?;
     let row = edge(&control, &headers).await?;
+    let rendition = rendition_from_headers(&headers).map_err(ApiError::bad_request)?;
     let body = super::body::stream(body, state.limits.body_timeout);
-    let outcome = control.forward_init(&row, &source_id, &file, body).await?;
+    let outcome = control
+        .forward_init(&row, &source_id, &rendition, &file, body)
+        .await?;
     Ok(status_of(outcome))
+}
+
+/// Edge protocol: forward the multivariant playlist the encoder pushed to the edge.
+#[utoipa::path(put, path = routes::EDGE_MULTIVARIANT, tag = "edge protocol",
+    params(("source" = String, Path, description = "source id")),
+    request_body(content = String, content_type = "application/vnd.apple.mpegurl"),
+    responses((status = 204, description = "kept"),
+        (status = 400, description = "not a valid multivariant playlist", body = ErrorBody),
+        (status = 401, description = "not an edge token", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_multivariant(
+    State(state): State<AppState>,
+    Path(source_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let control = state.control()?;
+    let row = edge(&control, &headers).await?;
+    let body = super::body::stream(body, state.limits.body_timeout);
+    control.forward_multivariant(&row, &source_id, body).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

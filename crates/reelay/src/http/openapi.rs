@@ -51,6 +51,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         edge::state,
         edge::put_segment,
         edge::put_init,
+        edge::put_multivariant,
         media::media_by_path,
     ),
     components(schemas(ErrorBody, ErrorDetail)),

@@ -115,6 +115,7 @@ fn edge_routes() -> Router<AppState> {
         .route(routes::EDGE_STATE, get(edge::state))
         .route(routes::EDGE_SEGMENT, put(edge::put_segment))
         .route(routes::EDGE_INIT, put(edge::put_init))
+        .route(routes::EDGE_MULTIVARIANT, put(edge::put_multivariant))
 }
 
 /// `GET /metrics`.

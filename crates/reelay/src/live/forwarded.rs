@@ -7,7 +7,8 @@
 
 use std::path::{Path, PathBuf};
 
-use super::sources::{PRIMARY, SourceRow};
+use super::segment::rendition_file;
+use super::sources::{MAX_RENDITIONS, SourceRow};
 use super::{Live, LiveError, SegmentRow};
 use crate::stream::BodyStream;
 
@@ -20,8 +21,10 @@ pub struct ForwardedSegment {
     pub duration_ms: u64,
     pub pdt_ms: i64,
     pub discontinuity: bool,
-    /// The fMP4 init section, forwarded before the segment.
+    /// The fMP4 init section's name, forwarded before the segment.
     pub map_file: Option<String>,
+    /// The rendition it belongs to.
+    pub rendition: String,
     /// The edge forwards it for the live window (streaming is on), not only for recordings.
     pub live: bool,
 }
@@ -59,7 +62,8 @@ impl Live {
         seg: &ForwardedSegment,
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
-        let channel = self.channel(source, PRIMARY).await?;
+        self.admit_rendition(source, &seg.rendition).await?;
+        let channel = self.channel(source, &seg.rendition).await?;
         let mut ch = channel.lock().await;
         let msn = i64::try_from(seg.msn)
             .map_err(|_| LiveError::Invalid("sequence number out of range".into()))?;
@@ -68,7 +72,11 @@ impl Live {
             let _ = std::fs::remove_file(body);
             return Ok(Forwarded::AlreadyHad);
         }
-        if let Some(map) = &seg.map_file
+        let map_file = seg
+            .map_file
+            .as_ref()
+            .map(|m| rendition_file(&seg.rendition, m));
+        if let Some(map) = &map_file
             && !segments_dir.join(map).exists()
         {
             let _ = std::fs::remove_file(body);
@@ -80,12 +88,12 @@ impl Live {
         let into_window = seg.live && newest.is_none_or(|n| msn > n);
         let gap = newest.is_some_and(|n| n.checked_add(1) != Some(msn));
         let discontinuity = seg.discontinuity || (into_window && gap);
-        let file = format!("{msn}.{}", seg.ext);
+        let file = rendition_file(&seg.rendition, &format!("{msn}.{}", seg.ext));
         let bytes = std::fs::metadata(body)?.len();
         std::fs::rename(body, segments_dir.join(&file))?;
         let mut row = SegmentRow {
             source_id: source.id.clone(),
-            rendition: PRIMARY.to_owned(),
+            rendition: seg.rendition.clone(),
             msn,
             file,
             duration_ms: i64::try_from(seg.duration_ms).unwrap_or(i64::MAX),
@@ -93,11 +101,11 @@ impl Live {
             // filled in a recording by the backfill (and a gap that stays shows by number).
             discontinuity: i64::from(seg.discontinuity),
             pdt_ms: seg.pdt_ms,
-            map_file: seg.map_file.clone(),
+            map_file,
             bytes: i64::try_from(bytes).unwrap_or(i64::MAX),
         };
         self.sources
-            .raise_next_msn(&source.id, msn.saturating_add(1))
+            .raise_next_msn(&source.id, &seg.rendition, msn.saturating_add(1))
             .await?;
         self.add_to_recordings(&row).await?;
         self.metrics.received.inc();
@@ -123,16 +131,38 @@ impl Live {
     pub async fn accept_forwarded_init(
         &self,
         source: &SourceRow,
+        rendition: &str,
         file: &str,
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
-        self.channel(source, PRIMARY).await?; // creates the source's folders
-        let target = self.segments_dir(&source.id).join(file);
+        self.admit_rendition(source, rendition).await?;
+        self.channel(source, rendition).await?; // creates the rendition's folders
+        let target = self
+            .segments_dir(&source.id)
+            .join(rendition_file(rendition, file));
         if target.exists() {
             let _ = std::fs::remove_file(body);
             return Ok(Forwarded::AlreadyHad);
         }
         std::fs::rename(body, target)?;
         Ok(Forwarded::Stored)
+    }
+
+    /// Admits `rendition` of `source`: known, or new within the source's limit.
+    pub(super) async fn admit_rendition(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+    ) -> Result<(), LiveError> {
+        let known = self.sources.renditions(&source.id).await?;
+        if !known.iter().any(|r| r == rendition)
+            && i64::try_from(known.len()).unwrap_or(i64::MAX) >= MAX_RENDITIONS
+        {
+            return Err(LiveError::Conflict(format!(
+                "a source has at most {MAX_RENDITIONS} renditions"
+            )));
+        }
+        self.sources.ensure_rendition(&source.id, rendition).await?;
+        Ok(())
     }
 }

@@ -15,7 +15,7 @@ use reelay_hls::{
 use sha2::{Digest, Sha256};
 
 use super::segment::rendition_file;
-use super::sources::{MAX_RENDITIONS, PRIMARY, SourceRow};
+use super::sources::{PRIMARY, SourceRow};
 use super::{Channel, Live, LiveError, SegmentRow};
 use crate::db::now_ms;
 use crate::stream::{BodyStream, Limited, body_of};
@@ -76,7 +76,7 @@ impl Live {
         if file.ends_with(".m3u8") {
             let bytes = read_playlist_bytes(body).await?;
             if is_multivariant(&bytes) {
-                self.accept_multivariant(source, &bytes).await?;
+                self.keep_multivariant(source, &bytes).await?;
             } else {
                 let rendition = self.rendition_for(source, file).await?;
                 self.accept_playlist(source, &rendition, media_playlist(&bytes)?)
@@ -92,34 +92,10 @@ impl Live {
     }
 
     /// The rendition a media playlist pushed as `file` feeds; a new one counts against the
-    /// source's limit. On a node that keeps one playlist per source (an edge, until the relay
-    /// carries renditions) every playlist is the primary one, and a second name is refused.
+    /// source's limit.
     async fn rendition_for(&self, source: &SourceRow, file: &str) -> Result<String, LiveError> {
         let rendition = rendition_of(file)?;
-        if self.single_playlist {
-            let channel = self.channel(source, PRIMARY).await?;
-            let mut ch = channel.lock().await;
-            match &ch.pushed_as {
-                Some(name) if name != file => {
-                    return Err(LiveError::Conflict(format!(
-                        "this node relays one playlist per source ({name}); renditions are \
-                         not relayed through edges yet"
-                    )));
-                }
-                Some(_) => {}
-                None => ch.pushed_as = Some(file.to_owned()),
-            }
-            return Ok(PRIMARY.to_owned());
-        }
-        let known = self.sources.renditions(&source.id).await?;
-        if !known.iter().any(|r| r == rendition)
-            && i64::try_from(known.len()).unwrap_or(i64::MAX) >= MAX_RENDITIONS
-        {
-            return Err(LiveError::Conflict(format!(
-                "a source has at most {MAX_RENDITIONS} renditions"
-            )));
-        }
-        self.sources.ensure_rendition(&source.id, rendition).await?;
+        self.admit_rendition(source, rendition).await?;
         // A playlist the pushed multivariant playlist does not list: the encoder changed its
         // ladder (or went back to one playlist), and that multivariant no longer describes it.
         let listed = |text: &str| {
@@ -131,14 +107,22 @@ impl Live {
         Ok(rendition.to_owned())
     }
 
-    /// A pushed multivariant playlist: validated, and kept as the source's.
-    async fn accept_multivariant(&self, source: &SourceRow, bytes: &[u8]) -> Result<(), LiveError> {
-        if self.single_playlist {
-            return Err(LiveError::Conflict(
-                "multivariant playlists are not relayed through edges yet: push one playlist"
-                    .into(),
-            ));
+    /// A multivariant playlist forwarded by an edge (`body`): validated, and kept as the
+    /// source's.
+    pub async fn accept_multivariant(
+        &self,
+        source: &SourceRow,
+        body: BodyStream,
+    ) -> Result<(), LiveError> {
+        let bytes = read_playlist_bytes(body).await?;
+        if !is_multivariant(&bytes) {
+            return Err(LiveError::Invalid("not a multivariant playlist".into()));
         }
+        self.keep_multivariant(source, &bytes).await
+    }
+
+    /// A pushed multivariant playlist: validated, and kept as the source's.
+    async fn keep_multivariant(&self, source: &SourceRow, bytes: &[u8]) -> Result<(), LiveError> {
         parse_multivariant(bytes).map_err(|e| LiveError::Invalid(e.to_string()))?;
         let text = std::str::from_utf8(bytes).map_err(|e| LiveError::Invalid(e.to_string()))?;
         self.sources.set_multivariant(&source.id, text).await?;

@@ -90,8 +90,6 @@ struct Channel {
     pending_discontinuity: bool,
     /// SHA-256 of the current init section and its stored file name.
     map: Option<(String, String)>,
-    /// On a single-playlist node: the playlist name the encoder pushes.
-    pushed_as: Option<String>,
     /// The stored segments, for serving them.
     segments: Bucket,
 }
@@ -131,8 +129,6 @@ pub struct Live {
     arrivals: tokio::sync::watch::Sender<u64>,
     /// What keeps segments past the buffer; `None`: nothing does.
     pub hold: Option<Arc<dyn Hold>>,
-    /// One playlist per source (an edge node, until the relay carries renditions).
-    pub single_playlist: bool,
     pub metrics: LiveMetrics,
     /// How stored segments are read (the node's byte budget).
     reads: Reads,
@@ -150,7 +146,6 @@ impl Live {
             changes: tokio::sync::watch::Sender::new(0),
             arrivals: tokio::sync::watch::Sender::new(0),
             hold: None,
-            single_playlist: false,
             metrics: LiveMetrics::default(),
             reads,
             db,
@@ -170,9 +165,13 @@ impl Live {
         self.arrivals.subscribe()
     }
 
-    /// The segments in `source`'s buffer, oldest first.
-    pub async fn buffered(&self, source: &SourceRow) -> Result<Vec<SegmentRow>, LiveError> {
-        let channel = self.channel(source, PRIMARY).await?;
+    /// The segments of `rendition` in `source`'s buffer, oldest first.
+    pub async fn buffered(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+    ) -> Result<Vec<SegmentRow>, LiveError> {
+        let channel = self.channel(source, rendition).await?;
         let ch = channel.lock().await;
         Ok(ch.recent.iter().cloned().collect())
     }
@@ -260,7 +259,6 @@ impl Live {
             assigned: VecDeque::new(),
             last_encoder_sequence: None,
             last_playlist: None,
-            pushed_as: None,
             segments: Bucket::new(Backend::Fs(FsBucket::open(&seg_dir)?), self.reads.clone()),
         };
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());

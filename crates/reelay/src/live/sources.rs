@@ -306,17 +306,17 @@ impl Sources {
             .map(|_| ())
     }
 
-    /// Raises the next media sequence number of source `id`'s primary rendition to at least
-    /// `next` (never lowers it).
-    pub async fn raise_next_msn(&self, id: &str, next: i64) -> sqlx::Result<()> {
-        self.ensure_rendition(id, PRIMARY).await?;
+    /// Raises the next media sequence number of `rendition` of source `id` to at least `next`
+    /// (never lowers it).
+    pub async fn raise_next_msn(&self, id: &str, rendition: &str, next: i64) -> sqlx::Result<()> {
+        self.ensure_rendition(id, rendition).await?;
         sqlx::query(
             "UPDATE renditions SET next_msn = CASE WHEN next_msn < $1 THEN $1 ELSE next_msn END \
              WHERE source_id = $2 AND name = $3",
         )
         .bind(next)
         .bind(id)
-        .bind(PRIMARY)
+        .bind(rendition)
         .execute(&self.db)
         .await
         .map(|_| ())
@@ -342,7 +342,15 @@ impl Sources {
         .bind(row.created_at)
         .execute(&self.db)
         .await?;
-        self.raise_next_msn(&row.id, row.next_msn).await
+        self.raise_next_msn(&row.id, PRIMARY, row.next_msn).await
+    }
+
+    /// Every rendition of source `id` with its next media sequence number.
+    pub async fn rendition_floors(&self, id: &str) -> sqlx::Result<Vec<(String, i64)>> {
+        sqlx::query_as("SELECT name, next_msn FROM renditions WHERE source_id = $1 ORDER BY name")
+            .bind(id)
+            .fetch_all(&self.db)
+            .await
     }
 }
 

@@ -10,13 +10,14 @@ use super::RelayError;
 use super::edges::{EdgeRow, Edges};
 use super::metrics::RelayMetrics;
 use super::protocol::{
-    DesiredState, EdgeRecording, EdgeSource, SegmentMeta, is_init_name, parse_segment_file,
+    DesiredState, EdgeRecording, EdgeRendition, EdgeSource, SegmentMeta, is_init_name,
+    parse_segment_file,
 };
 use crate::auth::Denied;
 use crate::db::now_ms;
 use crate::live::Live;
 use crate::live::forwarded::{Forwarded, ForwardedSegment};
-use crate::live::sources::SourceRow;
+use crate::live::sources::{PRIMARY, SourceRow};
 use crate::stream::BodyStream;
 
 /// The control node's relay, borrowed from the node's state for one request.
@@ -73,8 +74,16 @@ impl Control<'_> {
                 end_ms: r.end_ms,
             })
             .collect();
-        let sources = sources.into_iter().map(edge_source).collect();
-        Ok(DesiredState::new(self.interval_ms(), sources, recordings))
+        let mut edge_sources = Vec::with_capacity(sources.len());
+        for s in sources {
+            let floors = live.sources.rendition_floors(&s.id).await?;
+            edge_sources.push(edge_source(s, floors));
+        }
+        Ok(DesiredState::new(
+            self.interval_ms(),
+            edge_sources,
+            recordings,
+        ))
     }
 
     /// The desired state for `edge_id` at once if it is not `version`, otherwise when it
@@ -137,6 +146,7 @@ impl Control<'_> {
             discontinuity: meta.discontinuity,
             map_file: meta.map_file,
             live: meta.live,
+            rendition: meta.rendition,
         };
         Ok(self.live.accept_forwarded(&source, &segment, &path).await?)
     }
@@ -146,6 +156,7 @@ impl Control<'_> {
         &self,
         edge: &EdgeRow,
         source_id: &str,
+        rendition: &str,
         file: &str,
         body: BodyStream,
     ) -> Result<Forwarded, RelayError> {
@@ -158,13 +169,31 @@ impl Control<'_> {
         let path = self.live.receive_forwarded(&source, file, body).await?;
         Ok(self
             .live
-            .accept_forwarded_init(&source, file, &path)
+            .accept_forwarded_init(&source, rendition, file, &path)
             .await?)
+    }
+
+    /// The multivariant playlist the encoder pushed to the edge.
+    pub async fn forward_multivariant(
+        &self,
+        edge: &EdgeRow,
+        source_id: &str,
+        body: BodyStream,
+    ) -> Result<(), RelayError> {
+        let source = self.forwarding_source(edge, source_id).await?;
+        self.live.accept_multivariant(&source, body).await?;
+        Ok(())
     }
 }
 
-fn edge_source(s: SourceRow) -> EdgeSource {
+fn edge_source(s: SourceRow, floors: Vec<(String, i64)>) -> EdgeSource {
+    let renditions = floors
+        .into_iter()
+        .filter(|(name, _)| name != PRIMARY)
+        .map(|(name, next_msn)| EdgeRendition { name, next_msn })
+        .collect();
     EdgeSource {
+        renditions,
         id: s.id,
         name: s.name,
         description: s.description,

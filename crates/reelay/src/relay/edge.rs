@@ -12,12 +12,12 @@ use bytes::Bytes;
 use http::StatusCode;
 use tokio::sync::watch;
 
-use super::forward::{ForwardState, live_batch, next_backfill};
+use super::forward::{Delivered, ForwardState, live_batch, next_backfill};
 use super::link::{Link, LinkError, backoff};
 use super::metrics::RelayMetrics;
 use super::protocol::DesiredState;
 use crate::live::sources::SourceRow;
-use crate::live::{Live, SegmentRow};
+use crate::live::{Live, SegmentRow, file_name};
 use crate::random;
 
 /// Live segments sent at once when a source (re)starts streaming or the link returns.
@@ -128,6 +128,11 @@ impl EdgeRelay {
             if let Err(e) = sources.mirror(&row).await {
                 tracing::error!(error = %e, source = s.name, "cannot mirror a source");
             }
+            for r in &s.renditions {
+                if let Err(e) = sources.raise_next_msn(&s.id, &r.name, r.next_msn).await {
+                    tracing::error!(error = %e, source = s.name, "cannot mirror a rendition");
+                }
+            }
         }
         if let Ok(local) = sources.list().await {
             for gone in local
@@ -165,7 +170,10 @@ impl EdgeRelay {
                 .contains(&key);
             if !known {
                 let body = Bytes::from(tokio::fs::read(path(map)).await?);
-                self.link.put_init(&segment.source_id, map, body).await?;
+                let name = file_name(map);
+                self.link
+                    .put_init(&segment.source_id, &segment.rendition, name, body)
+                    .await?;
                 self.inits
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -193,38 +201,39 @@ impl EdgeRelay {
         } else {
             self.metrics.backfilled.inc();
         }
-        self.forward.confirm(&segment.source_id, segment.msn).await;
+        self.forward.confirm(segment).await;
         Ok(())
     }
 
     async fn live_forwarder(self) {
         let mut arrivals = self.live.watch_arrivals();
         let mut wake = self.wake.subscribe();
-        let mut last_sent: HashMap<String, i64> = HashMap::new();
+        let mut last_sent: HashMap<(String, String), i64> = HashMap::new();
+        let mut multivariants: HashMap<String, String> = HashMap::new();
         loop {
             arrivals.mark_unchanged();
             wake.mark_unchanged();
-            let streaming = self.forward.desired().map_or_else(Vec::new, |d| {
-                d.sources
-                    .into_iter()
-                    .filter(|s| s.streaming)
-                    .map(|s| s.id)
-                    .collect()
-            });
-            for id in streaming {
-                let Some(source) = self.local_source(&id).await else {
+            let desired = self.forward.desired();
+            for s in desired.iter().flat_map(|d| &d.sources) {
+                let Some(source) = self.local_source(&s.id).await else {
                     continue;
                 };
-                let Ok(buffered) = self.live.buffered(&source).await else {
+                self.send_multivariant(&source, &mut multivariants).await;
+                if !s.streaming {
                     continue;
-                };
-                for segment in live_batch(&buffered, last_sent.get(&id).copied(), LIVE_CATCH_UP) {
-                    last_sent.insert(id.clone(), segment.msn);
-                    if self.forward.is_delivered(&id, segment.msn) {
-                        continue;
-                    }
-                    if let Err(e) = self.send(segment, true).await {
-                        tracing::debug!(error = %e, msn = segment.msn, "live segment not forwarded");
+                }
+                for (rendition, buffered) in self.buffers(&source).await {
+                    let key = (s.id.clone(), rendition);
+                    for segment in
+                        live_batch(&buffered, last_sent.get(&key).copied(), LIVE_CATCH_UP)
+                    {
+                        last_sent.insert(key.clone(), segment.msn);
+                        if self.forward.is_delivered(segment) {
+                            continue;
+                        }
+                        if let Err(e) = self.send(segment, true).await {
+                            tracing::debug!(error = %e, msn = segment.msn, "live segment not forwarded");
+                        }
                     }
                 }
             }
@@ -235,11 +244,41 @@ impl EdgeRelay {
         }
     }
 
+    /// Each rendition of `source` with its buffered segments, oldest first.
+    async fn buffers(&self, source: &SourceRow) -> Vec<(String, Vec<SegmentRow>)> {
+        let Ok(renditions) = self.live.sources.renditions(&source.id).await else {
+            return Vec::new();
+        };
+        let mut out = Vec::with_capacity(renditions.len());
+        for rendition in renditions {
+            if let Ok(buffered) = self.live.buffered(source, &rendition).await {
+                out.push((rendition, buffered));
+            }
+        }
+        out
+    }
+
+    /// Sends the multivariant playlist the encoder pushed, when it is new (`sent` remembers).
+    async fn send_multivariant(&self, source: &SourceRow, sent: &mut HashMap<String, String>) {
+        let Some(text) = &source.multivariant else {
+            return;
+        };
+        if sent.get(&source.id) == Some(text) {
+            return;
+        }
+        match self.link.put_multivariant(&source.id, text.clone()).await {
+            Ok(()) => {
+                sent.insert(source.id.clone(), text.clone());
+            }
+            Err(e) => tracing::debug!(error = %e, "multivariant playlist not forwarded"),
+        }
+    }
+
     async fn backfiller(self) {
         let mut arrivals = self.live.watch_arrivals();
         let mut wake = self.wake.subscribe();
         let mut attempt = 0;
-        let mut given_up: HashSet<(String, i64)> = HashSet::new();
+        let mut given_up: HashSet<Delivered> = HashSet::new();
         loop {
             arrivals.mark_unchanged();
             wake.mark_unchanged();
@@ -259,7 +298,7 @@ impl EdgeRelay {
                 Ok(()) => attempt = 0,
                 Err(LinkError::Refused { status, body }) if status.is_client_error() => {
                     tracing::warn!(msn = segment.msn, %status, body, "control refused a segment; skipping it");
-                    given_up.insert((segment.source_id.clone(), segment.msn));
+                    given_up.insert(Delivered::of(&segment));
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, msn = segment.msn, "backfill paused");
@@ -273,7 +312,7 @@ impl EdgeRelay {
     async fn next_backfill(
         &self,
         desired: &DesiredState,
-        given_up: &HashSet<(String, i64)>,
+        given_up: &HashSet<Delivered>,
     ) -> Option<SegmentRow> {
         let mut ids: Vec<&str> = desired
             .recordings
@@ -284,10 +323,8 @@ impl EdgeRelay {
         ids.dedup();
         let mut buffers = Vec::new();
         for id in ids {
-            if let Some(source) = self.local_source(id).await
-                && let Ok(buffered) = self.live.buffered(&source).await
-            {
-                buffers.push(buffered);
+            if let Some(source) = self.local_source(id).await {
+                buffers.extend(self.buffers(&source).await.into_iter().map(|(_, b)| b));
             }
         }
         let mut skip = self.forward.delivered();

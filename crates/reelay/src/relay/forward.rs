@@ -25,17 +25,31 @@ pub fn live_batch(buffered: &[SegmentRow], last_sent: Option<i64>, max: usize) -
     &buffered[from..]
 }
 
+/// A segment the control confirmed: (source, rendition, msn).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Delivered(pub String, pub String, pub i64);
+
+impl Delivered {
+    pub fn of(segment: &SegmentRow) -> Self {
+        Self(
+            segment.source_id.clone(),
+            segment.rendition.clone(),
+            segment.msn,
+        )
+    }
+}
+
 /// The oldest segment a recording needs that the control has not confirmed.
 pub fn next_backfill<'a>(
     buffers: &'a [Vec<SegmentRow>],
     desired: &DesiredState,
-    delivered: &HashSet<(String, i64)>,
+    delivered: &HashSet<Delivered>,
 ) -> Option<&'a SegmentRow> {
     buffers
         .iter()
         .flatten()
         .filter(|s| desired.recorded(&s.source_id, s.pdt_ms, s.duration_ms))
-        .filter(|s| !delivered.contains(&(s.source_id.clone(), s.msn)))
+        .filter(|s| !delivered.contains(&Delivered::of(s)))
         .min_by_key(|s| (s.pdt_ms, s.msn))
 }
 
@@ -43,20 +57,21 @@ pub fn next_backfill<'a>(
 #[derive(Debug, Default)]
 pub struct ForwardState {
     desired: Mutex<Option<DesiredState>>,
-    delivered: Mutex<HashSet<(String, i64)>>,
+    delivered: Mutex<HashSet<Delivered>>,
     db: OnceLock<AnyPool>,
 }
 
 impl ForwardState {
     /// Loads the confirmations persisted by an earlier run, and persists new ones from now on.
     pub async fn attach(&self, db: AnyPool) -> sqlx::Result<()> {
-        let rows: Vec<(String, i64)> = sqlx::query_as("SELECT source_id, msn FROM edge_forwarded")
-            .fetch_all(&db)
-            .await?;
+        let rows: Vec<(String, String, i64)> =
+            sqlx::query_as("SELECT source_id, rendition, msn FROM edge_forwarded")
+                .fetch_all(&db)
+                .await?;
         self.delivered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .extend(rows);
+            .extend(rows.into_iter().map(|(s, r, m)| Delivered(s, r, m)));
         let _ = self.db.set(db);
         Ok(())
     }
@@ -72,33 +87,35 @@ impl ForwardState {
         *self.desired.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
     }
 
-    pub fn delivered(&self) -> HashSet<(String, i64)> {
+    pub fn delivered(&self) -> HashSet<Delivered> {
         self.delivered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    pub fn is_delivered(&self, source_id: &str, msn: i64) -> bool {
+    pub fn is_delivered(&self, segment: &SegmentRow) -> bool {
         self.delivered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contains(&(source_id.to_owned(), msn))
+            .contains(&Delivered::of(segment))
     }
 
-    /// The control confirmed `(source, msn)`.
-    pub async fn confirm(&self, source_id: &str, msn: i64) {
+    /// The control confirmed `segment`.
+    pub async fn confirm(&self, segment: &SegmentRow) {
         let new = self
             .delivered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .insert((source_id.to_owned(), msn));
+            .insert(Delivered::of(segment));
         if let (true, Some(db)) = (new, self.db.get()) {
             let insert = sqlx::query(
-                "INSERT INTO edge_forwarded (source_id, msn) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                "INSERT INTO edge_forwarded (source_id, rendition, msn) VALUES ($1, $2, $3) \
+                 ON CONFLICT DO NOTHING",
             )
-            .bind(source_id)
-            .bind(msn)
+            .bind(&segment.source_id)
+            .bind(&segment.rendition)
+            .bind(segment.msn)
             .execute(db)
             .await;
             if let Err(e) = insert {
@@ -114,11 +131,11 @@ impl Hold for ForwardState {
             None => true,
             Some(d) => d.recorded(&segment.source_id, segment.pdt_ms, segment.duration_ms),
         };
-        needed && !self.is_delivered(&segment.source_id, segment.msn)
+        needed && !self.is_delivered(segment)
     }
 
     fn dropped(&self, segment: &SegmentRow) {
-        let key = (segment.source_id.clone(), segment.msn);
+        let key = Delivered::of(segment);
         let was = self
             .delivered
             .lock()
@@ -127,11 +144,15 @@ impl Hold for ForwardState {
         if let (true, Some(db)) = (was, self.db.get()) {
             let db = db.clone();
             tokio::spawn(async move {
-                let _ = sqlx::query("DELETE FROM edge_forwarded WHERE source_id = $1 AND msn = $2")
-                    .bind(&key.0)
-                    .bind(key.1)
-                    .execute(&db)
-                    .await;
+                let _ = sqlx::query(
+                    "DELETE FROM edge_forwarded WHERE source_id = $1 AND rendition = $2 \
+                     AND msn = $3",
+                )
+                .bind(&key.0)
+                .bind(&key.1)
+                .bind(key.2)
+                .execute(&db)
+                .await;
             });
         }
     }
@@ -186,9 +207,9 @@ mod tests {
             next_backfill(&buffers, &desired, d).map(|s| (s.source_id.clone(), s.msn))
         };
         assert_eq!(next(&delivered), Some(("a".into(), 1)));
-        delivered.insert(("a".into(), 1));
+        delivered.insert(Delivered("a".into(), "index".into(), 1));
         assert_eq!(next(&delivered), Some(("a".into(), 2)));
-        delivered.insert(("a".into(), 2));
+        delivered.insert(Delivered("a".into(), "index".into(), 2));
         assert_eq!(
             next(&delivered),
             Some(("b".into(), 3)),
@@ -215,7 +236,13 @@ mod tests {
             .delivered
             .lock()
             .expect("lock")
-            .insert(("a".into(), 6));
+            .insert(Delivered("a".into(), "index".into(), 6));
         assert!(!state.holds(&seg("a", 6, 6_000)), "confirmed");
+        let mut other = seg("a", 6, 6_000);
+        other.rendition = "stream_1".into();
+        assert!(
+            state.holds(&other),
+            "the same number in another rendition is not confirmed"
+        );
     }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::protocol::{DesiredState, Registered, SegmentMeta};
-use crate::live::SegmentRow;
+use super::protocol::{DesiredState, RENDITION_HEADER, Registered, SegmentMeta};
+use crate::live::{SegmentRow, file_name};
 
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
@@ -108,20 +108,33 @@ impl Link {
         json(resp).await
     }
 
-    /// Uploads an fMP4 init section.
+    /// Uploads an fMP4 init section of `rendition`.
     pub async fn put_init(
         &self,
         source_id: &str,
+        rendition: &str,
         file: &str,
         body: Bytes,
     ) -> Result<(), LinkError> {
         let url = self.url(&format!("api/v1/edge/sources/{source_id}/init/{file}"))?;
-        self.send(self.client.put(url).timeout(UPLOAD_TIMEOUT).body(body))
+        let req = self
+            .client
+            .put(url)
+            .timeout(UPLOAD_TIMEOUT)
+            .header(RENDITION_HEADER, rendition)
+            .body(body);
+        self.send(req).await.map(|_| ())
+    }
+
+    /// Uploads the multivariant playlist the encoder pushed.
+    pub async fn put_multivariant(&self, source_id: &str, text: String) -> Result<(), LinkError> {
+        let url = self.url(&format!("api/v1/edge/sources/{source_id}/multivariant"))?;
+        self.send(self.client.put(url).timeout(UPLOAD_TIMEOUT).body(text))
             .await
             .map(|_| ())
     }
 
-    /// Uploads a segment (idempotent: the control keeps one copy per `(source, msn)`).
+    /// Uploads a segment (idempotent: the control keeps one copy per `(source, rendition, msn)`).
     pub async fn put_segment(
         &self,
         segment: &SegmentRow,
@@ -130,14 +143,16 @@ impl Link {
     ) -> Result<(), LinkError> {
         let url = self.url(&format!(
             "api/v1/edge/sources/{}/segments/{}",
-            segment.source_id, segment.file
+            segment.source_id,
+            file_name(&segment.file)
         ))?;
         let meta = SegmentMeta {
             duration_ms: u64::try_from(segment.duration_ms).unwrap_or(1).max(1),
             pdt_ms: segment.pdt_ms.max(0),
             discontinuity: segment.discontinuity != 0,
-            map_file: segment.map_file.clone(),
+            map_file: segment.map_file.as_deref().map(|m| file_name(m).to_owned()),
             live,
+            rendition: segment.rendition.clone(),
         };
         let mut req = self.client.put(url).timeout(UPLOAD_TIMEOUT).body(body);
         for (name, value) in meta.to_headers() {

@@ -7,7 +7,12 @@
 //!   otherwise when something changes or after one interval (the edge's heartbeat);
 //! - `PUT /api/v1/edge/sources/{source}/init/{file}` → an fMP4 init section, before its segments;
 //! - `PUT /api/v1/edge/sources/{source}/segments/{msn}.{ext}` with [`SegmentMeta`] headers →
-//!   idempotent by `(source, msn)`.
+//!   idempotent by `(source, rendition, msn)`;
+//! - `PUT /api/v1/edge/sources/{source}/multivariant` → the multivariant playlist the encoder
+//!   pushed to the edge.
+//!
+//! Segments and init sections name their rendition in `reelay-rendition` (absent: the primary
+//! one, `index`, which is all an edge from before renditions sends).
 //!
 //! All authenticate with the edge's own token (`Authorization: Bearer rle_…`).
 
@@ -44,6 +49,16 @@ pub struct EdgeSource {
     /// Unix seconds.
     #[serde(default)]
     pub created_at: i64,
+    /// The other renditions' floors (`next_msn` is the primary's).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub renditions: Vec<EdgeRendition>,
+}
+
+/// A rendition's lowest sequence number an edge may assign next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EdgeRendition {
+    pub name: String,
+    pub next_msn: i64,
 }
 
 /// A recording: segments overlapping `[start_ms, end_ms)` must reach the control.
@@ -102,6 +117,8 @@ pub struct SegmentMeta {
     pub discontinuity: bool,
     pub map_file: Option<String>,
     pub live: bool,
+    /// The rendition (see the module docs).
+    pub rendition: String,
 }
 
 pub const DURATION_HEADER: &str = "reelay-duration-ms";
@@ -109,6 +126,20 @@ pub const PDT_HEADER: &str = "reelay-pdt-ms";
 pub const DISCONTINUITY_HEADER: &str = "reelay-discontinuity";
 pub const MAP_HEADER: &str = "reelay-map";
 pub const LIVE_HEADER: &str = "reelay-live";
+pub const RENDITION_HEADER: &str = "reelay-rendition";
+
+/// The rendition a forwarded upload names: `reelay-rendition`, or the primary one.
+pub fn rendition_from_headers(headers: &HeaderMap) -> Result<String, String> {
+    match headers.get(RENDITION_HEADER) {
+        None => Ok(crate::live::sources::PRIMARY.to_owned()),
+        Some(v) => v
+            .to_str()
+            .ok()
+            .filter(|r| reelay_hls::is_rendition_name(&format!("{r}.m3u8")))
+            .map(str::to_owned)
+            .ok_or_else(|| format!("{RENDITION_HEADER} is not a rendition name")),
+    }
+}
 
 /// Longest segment accepted, milliseconds.
 const MAX_DURATION_MS: u64 = 10 * 60 * 1000;
@@ -128,6 +159,9 @@ impl SegmentMeta {
         ];
         if let Some(map) = &self.map_file {
             headers.push((MAP_HEADER, map.clone()));
+        }
+        if self.rendition != crate::live::sources::PRIMARY {
+            headers.push((RENDITION_HEADER, self.rendition.clone()));
         }
         headers
     }
@@ -167,6 +201,7 @@ impl SegmentMeta {
             discontinuity: flag(DISCONTINUITY_HEADER)?,
             map_file,
             live: flag(LIVE_HEADER)?,
+            rendition: rendition_from_headers(headers)?,
         })
     }
 }
@@ -199,6 +234,7 @@ mod tests {
             discontinuity: true,
             map_file: Some("init-42.mp4".into()),
             live: false,
+            rendition: "stream_1".into(),
         }
     }
 
@@ -222,6 +258,8 @@ mod tests {
             (DISCONTINUITY_HEADER, "2"),
             (MAP_HEADER, "../init-1.mp4"),
             (MAP_HEADER, "init-.mp4"),
+            (RENDITION_HEADER, "../x"),
+            (RENDITION_HEADER, "a.b"),
         ] {
             let mut headers = HeaderMap::new();
             for (n, v) in meta().to_headers() {

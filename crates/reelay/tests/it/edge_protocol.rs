@@ -330,3 +330,91 @@ async fn the_desired_state_long_poll_answers_at_once_on_change() {
             .is_some_and(|h| h.len() == 64)
     );
 }
+
+/// PUTs segment `msn` of `rendition` of `source` live; returns the status.
+async fn forward_rendition(
+    server: &TestServer,
+    token: &str,
+    source: &str,
+    rendition: &str,
+    msn: i64,
+) -> u16 {
+    reqwest::Client::new()
+        .put(server.url(&format!("/api/v1/edge/sources/{source}/segments/{msn}.ts")))
+        .bearer_auth(token)
+        .header("reelay-duration-ms", "1000")
+        .header("reelay-pdt-ms", (NOW_MS + msn * 1000).to_string())
+        .header("reelay-live", "1")
+        .header("reelay-rendition", rendition)
+        .body(vec![0x47u8; 188])
+        .send()
+        .await
+        .expect("forward")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn forwarded_renditions_are_idempotent_by_rendition_and_number() {
+    let server = TestServer::start(|_| {}).await;
+    let token = create_edge(&server, "e1").await;
+    let id = source_id(&server, "cam").await;
+    for (rendition, msn, want) in [
+        ("index", 0, 201),
+        ("stream_1", 0, 201),
+        ("stream_1", 1, 201),
+        ("stream_1", 1, 200),
+        ("../x", 2, 400),
+        ("a.b", 2, 400),
+    ] {
+        let got = forward_rendition(&server, &token, &id, rendition, msn).await;
+        assert_eq!(got, want, "{rendition} {msn}");
+    }
+    let playlist = text(server.url("/live/cam/stream_1/index.m3u8")).await;
+    assert!(
+        playlist.contains("\n0.ts\n") && playlist.contains("\n1.ts\n"),
+        "{playlist}"
+    );
+    // Two renditions and no multivariant pushed: one is derived.
+    let top = text(server.url("/live/cam/index.m3u8")).await;
+    assert!(
+        top.contains("index/index.m3u8") && top.contains("stream_1/index.m3u8"),
+        "{top}"
+    );
+    // The desired state tells an edge each rendition's floor.
+    let state = reqwest::Client::new()
+        .get(server.url("/api/v1/edge/state"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("state")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(state["sources"][0]["next_msn"], 1);
+    assert_eq!(
+        state["sources"][0]["renditions"],
+        serde_json::json!([{"name": "stream_1", "next_msn": 2}])
+    );
+    // A multivariant playlist from the edge is kept (and a media playlist refused there).
+    let put_multivariant = |body: &'static str| {
+        reqwest::Client::new()
+            .put(server.url(&format!("/api/v1/edge/sources/{id}/multivariant")))
+            .bearer_auth(&token)
+            .body(body)
+            .send()
+    };
+    let ladder = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=500000,RESOLUTION=320x180\nstream_1.m3u8\n";
+    assert_eq!(put_multivariant(ladder).await.expect("put").status(), 204);
+    let bad = "#EXTM3U\n#EXTINF:2,\na.ts\n";
+    assert_eq!(put_multivariant(bad).await.expect("put").status(), 400);
+    let top = text(server.url("/live/cam/index.m3u8")).await;
+    assert!(
+        top.contains("RESOLUTION=320x180\nstream_1/index.m3u8"),
+        "{top}"
+    );
+    assert!(
+        !top.contains("index/index.m3u8"),
+        "not in the ladder: {top}"
+    );
+}

@@ -139,7 +139,77 @@ async fn an_abr_ladder_is_served_as_a_multivariant_playlist_and_recorded_per_ren
     push.await.expect("join");
 
     // The multivariant playlist keeps what ffmpeg said of each variant.
-    let parsed = master(&multivariant);
+    assert_ladder_attributes(&multivariant);
+    check_ladder_renditions(&server.url(""), "abr").await;
+    stop_and_check_replay(&server.url(""), &id).await;
+}
+
+/// Each rendition's segments decode at its own resolution and belong to no other.
+async fn check_ladder_renditions(base: &str, source: &str) {
+    let mut seen = HashSet::new();
+    for (rendition, size) in [("stream_0", "640,360"), ("stream_1", "320,180")] {
+        let (_, text) = get_text(format!("{base}/live/{source}/{rendition}/index.m3u8")).await;
+        assert_valid_playlist(&text);
+        let uris = segment_uris(&text);
+        assert!(uris.len() >= 3, "{rendition}: {text}");
+        for uri in uris {
+            let seg = format!("{base}/live/{source}/{rendition}/{uri}");
+            assert_eq!(
+                probe(&seg, "v:0", "stream=width,height").await,
+                size,
+                "{seg}"
+            );
+            let bytes = reqwest::get(&seg)
+                .await
+                .expect("get")
+                .bytes()
+                .await
+                .expect("body");
+            assert!(
+                seen.insert(sha256(&bytes)),
+                "{seg} also belongs to another rendition"
+            );
+        }
+    }
+}
+
+/// Stops recording `id`; it replays as a multivariant VOD whose renditions each decode at
+/// their resolution, with the duration their playlist lists.
+async fn stop_and_check_replay(base: &str, id: &str) {
+    let stopped = reqwest::Client::new()
+        .post(format!("{base}/api/v1/recordings/{id}/stop"))
+        .send()
+        .await
+        .expect("stop");
+    assert_eq!(stopped.status(), 200);
+    let (_, replay) = get_text(format!("{base}/recordings/{id}/index.m3u8")).await;
+    let replay_variants = master(&replay).variants;
+    assert_eq!(replay_variants.len(), 2, "{replay}");
+    for (variant, size) in replay_variants.iter().zip(["640,360", "320,180"]) {
+        let url = format!("{base}/recordings/{id}/{}", variant.uri);
+        let (status, text) = get_text(url.clone()).await;
+        assert_eq!(status, 200, "{url}");
+        assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
+        let listed: f64 = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("#EXTINF:"))
+            .filter_map(|v| v.trim_end_matches(',').parse::<f64>().ok())
+            .sum();
+        let decoded: f64 = probe(&url, "v:0", "format=duration")
+            .await
+            .parse()
+            .expect("duration");
+        assert!(
+            (decoded - listed).abs() < 0.5,
+            "{url}: {decoded} s decoded, {listed} s listed"
+        );
+        assert_eq!(probe(&url, "v:0", "stream=width,height").await, size);
+    }
+}
+
+/// The two variants of the ladder, with what ffmpeg said of them.
+fn assert_ladder_attributes(multivariant: &str) {
+    let parsed = master(multivariant);
     let variants: Vec<_> = parsed
         .variants
         .iter()
@@ -167,64 +237,49 @@ async fn an_abr_ladder_is_served_as_a_multivariant_playlist_and_recorded_per_ren
         ],
         "{multivariant}"
     );
+}
 
-    // Each rendition's segments decode at its own resolution and belong to no other.
-    let mut seen = HashSet::new();
-    for (rendition, size) in [("stream_0", "640,360"), ("stream_1", "320,180")] {
-        let (_, text) = get_text(server.url(&format!("/live/abr/{rendition}/index.m3u8"))).await;
-        assert_valid_playlist(&text);
-        let uris = segment_uris(&text);
-        assert!(uris.len() >= 3, "{rendition}: {text}");
-        for uri in uris {
-            let seg = server.url(&format!("/live/abr/{rendition}/{uri}"));
-            assert_eq!(
-                probe(&seg, "v:0", "stream=width,height").await,
-                size,
-                "{seg}"
-            );
-            let bytes = reqwest::get(&seg)
-                .await
-                .expect("get")
-                .bytes()
-                .await
-                .expect("body");
-            assert!(
-                seen.insert(sha256(&bytes)),
-                "{seg} also belongs to another rendition"
-            );
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_abr_ladder_through_an_edge_is_served_and_recorded_by_the_control() {
+    let relay = common::relay::start_relay().await;
+    let url = relay.edge.url("/ingest/cam/stream_%v.m3u8");
+    let push = tokio::task::spawn_blocking(move || push_ladder(url, 12, "v:0,a:0 v:1,a:1", false));
+    let base = relay.control.url("");
+    let multivariant = poll_until("the ladder on the control", Duration::from_secs(30), || {
+        let url = format!("{base}/live/cam/index.m3u8");
+        async move {
+            let (status, text) = get_text(url).await;
+            (status == 200
+                && text.contains("RESOLUTION=320x180")
+                && text.contains("RESOLUTION=640x360"))
+            .then_some(text)
         }
-    }
-
-    // The recording replays as a multivariant VOD; each rendition decodes with its duration.
-    let stopped = reqwest::Client::new()
-        .post(server.url(&format!("/api/v1/recordings/{id}/stop")))
-        .send()
-        .await
-        .expect("stop");
-    assert_eq!(stopped.status(), 200);
-    let (_, replay) = get_text(server.url(&format!("/recordings/{id}/index.m3u8"))).await;
-    let replay_variants = master(&replay).variants;
-    assert_eq!(replay_variants.len(), 2, "{replay}");
-    for (variant, size) in replay_variants.iter().zip(["640,360", "320,180"]) {
-        let url = server.url(&format!("/recordings/{id}/{}", variant.uri));
-        let (status, text) = get_text(url.clone()).await;
-        assert_eq!(status, 200, "{url}");
-        assert!(text.contains("#EXT-X-ENDLIST"), "{text}");
-        let listed: f64 = text
-            .lines()
-            .filter_map(|l| l.strip_prefix("#EXTINF:"))
-            .filter_map(|v| v.trim_end_matches(',').parse::<f64>().ok())
-            .sum();
-        let decoded: f64 = probe(&url, "v:0", "format=duration")
-            .await
-            .parse()
-            .expect("duration");
-        assert!(
-            (decoded - listed).abs() < 0.5,
-            "{url}: {decoded} s decoded, {listed} s listed"
-        );
-        assert_eq!(probe(&url, "v:0", "stream=width,height").await, size);
-    }
+    })
+    .await;
+    assert_ladder_attributes(&multivariant);
+    let start = common::now_secs() - 2;
+    let rec = common::relay::post_json(
+        format!("{base}/api/v1/sources/cam/recordings"),
+        &format!(r#"{{"start":{start}}}"#),
+    )
+    .await;
+    let id = rec["id"].as_str().expect("recording id").to_owned();
+    push.await.expect("join");
+    // The last segments reach the control a moment after ffmpeg ends.
+    poll_until("both renditions to settle", Duration::from_secs(20), || {
+        let base = base.clone();
+        async move {
+            let mut ready = true;
+            for r in ["stream_0", "stream_1"] {
+                let (status, text) = get_text(format!("{base}/live/cam/{r}/index.m3u8")).await;
+                ready &= status == 200 && segment_uris(&text).len() >= 3;
+            }
+            ready.then_some(())
+        }
+    })
+    .await;
+    check_ladder_renditions(&base, "cam").await;
+    stop_and_check_replay(&base, &id).await;
 }
 
 #[tokio::test]
@@ -369,35 +424,4 @@ async fn bad_rendition_pushes_are_refused_and_unpushed_variants_are_not_listed()
     let (status, body) = put(&server, "/ingest/abr/r16.m3u8", playlist).await;
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("at most 16 renditions"), "{body}");
-}
-
-#[tokio::test]
-async fn a_single_playlist_node_refuses_a_second_playlist_name_and_multivariants() {
-    let server = TestServer::start_configured(
-        |_| {},
-        |services| {
-            let dir = tempfile::tempdir().expect("tempdir").keep();
-            let mut live = common::live_on(services, &dir, Default::default());
-            live.single_playlist = true;
-            services.live = Some(std::sync::Arc::new(live));
-        },
-    )
-    .await;
-    create_source(&server, "abr").await;
-    let playlist = media_playlist(&[]);
-    assert_eq!(
-        put(&server, "/ingest/abr/stream_0.m3u8", playlist.clone())
-            .await
-            .0,
-        204
-    );
-    let (status, body) = put(&server, "/ingest/abr/stream_1.m3u8", playlist).await;
-    assert_eq!(status, 409, "{body}");
-    let master = "#EXTM3U\n#EXT-X-STREAM-INF:BANDWIDTH=1\nstream_0.m3u8\n";
-    assert_eq!(
-        put(&server, "/ingest/abr/master.m3u8", master.into())
-            .await
-            .0,
-        409
-    );
 }
