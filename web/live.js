@@ -109,8 +109,9 @@ let current = null;
 // One line per rendition: name, resolution, codecs and the bitrate measured at the node.
 function renditionItem(r) {
   const kbps = `${Math.round(r.measured_bitrate / 1000)} kb/s`;
-  const parts = [r.name, r.media ? 'audio' : r.resolution, r.codecs, kbps].filter(Boolean);
-  return el('li', { className: 'rendition', textContent: parts.join(' · ') });
+  const warn = r.misaligned ? `segments of ${(r.segment_ms / 1000).toFixed(1)} s, out of step with the ladder` : '';
+  const parts = [r.name, r.media ? 'audio' : r.resolution, r.codecs, kbps, warn].filter(Boolean);
+  return el('li', { className: r.misaligned ? 'rendition misaligned' : 'rendition', textContent: parts.join(' · ') });
 }
 
 export async function showSource(name) {

@@ -28,6 +28,33 @@ pub fn bitrates(segments: &[SegmentRow]) -> (u64, u64) {
     (peak.max(1), rate(bytes, ms).max(1))
 }
 
+/// A rendition's average segment duration, milliseconds (0 without segments).
+pub fn average_segment_ms(segments: &[SegmentRow]) -> u64 {
+    let total: i64 = segments.iter().map(|s| s.duration_ms).sum();
+    let count = i64::try_from(segments.len()).unwrap_or(i64::MAX).max(1);
+    u64::try_from(total / count).unwrap_or(0)
+}
+
+/// Which of `averages` (rendition, average segment ms) disagree with the ladder: more than half
+/// again, or less than two thirds, of the median. Players switching between such renditions
+/// stall or skip (RFC 8216 §6.2.4 wants segments aligned across a ladder).
+pub fn misaligned(averages: &[(String, u64)]) -> Vec<String> {
+    let mut sorted: Vec<u64> = averages
+        .iter()
+        .map(|(_, ms)| *ms)
+        .filter(|ms| *ms > 0)
+        .collect();
+    sorted.sort_unstable();
+    let Some(&median) = sorted.get(sorted.len() / 2) else {
+        return Vec::new();
+    };
+    averages
+        .iter()
+        .filter(|(_, ms)| *ms > 0 && (ms * 2 > median * 3 || ms * 3 < median * 2))
+        .map(|(name, _)| name.clone())
+        .collect()
+}
+
 /// The encoder's multivariant playlist cut down to the renditions in `live`: variants and
 /// media playlists of other renditions are left out, and a group left empty is no longer
 /// referenced. `None` when no variant is left.
@@ -136,6 +163,23 @@ mod tests {
             derived.contains("BANDWIDTH=1000,AVERAGE-BANDWIDTH=900\nstream_0/index.m3u8\n"),
             "{derived}"
         );
+    }
+
+    #[test]
+    fn renditions_far_from_the_ladders_segment_duration_are_misaligned() {
+        let ladder = |pairs: &[(&str, u64)]| -> Vec<(String, u64)> {
+            pairs.iter().map(|(n, ms)| ((*n).to_owned(), *ms)).collect()
+        };
+        assert!(misaligned(&ladder(&[("a", 2000), ("b", 2100), ("c", 1900)])).is_empty());
+        assert_eq!(
+            misaligned(&ladder(&[("a", 2000), ("b", 2000), ("c", 6000)])),
+            ["c"]
+        );
+        assert_eq!(
+            misaligned(&ladder(&[("a", 2000), ("b", 2000), ("c", 500)])),
+            ["c"]
+        );
+        assert!(misaligned(&ladder(&[("a", 2000)])).is_empty());
     }
 
     #[test]

@@ -6,7 +6,7 @@
 
 use reelay_hls::parse_multivariant;
 
-use super::ladder::{Buffered, bitrates, multivariant_text};
+use super::ladder::{Buffered, average_segment_ms, bitrates, misaligned, multivariant_text};
 use super::sources::{PRIMARY, SourceRow};
 use super::{Live, LiveError};
 
@@ -25,6 +25,10 @@ pub struct RenditionSummary {
     pub codecs: Option<String>,
     /// An `EXT-X-MEDIA` rendition (audio, subtitles) rather than a variant.
     pub media: bool,
+    /// Average segment duration over the buffered window, milliseconds.
+    pub segment_ms: u64,
+    /// Its segments are far longer or shorter than the rest of the ladder's.
+    pub misaligned: bool,
 }
 
 impl Live {
@@ -59,7 +63,11 @@ impl Live {
         let mut out = Vec::new();
         for name in self.live_renditions(source).await? {
             let channel = self.channel(source, &name).await?;
-            let (_, average) = bitrates(channel.lock().await.recent.make_contiguous());
+            let mut ch = channel.lock().await;
+            let window = ch.recent.make_contiguous();
+            let (_, average) = bitrates(window);
+            let segment_ms = average_segment_ms(window);
+            drop(ch);
             let uri = format!("{name}.m3u8");
             let variant = pushed
                 .as_ref()
@@ -74,8 +82,20 @@ impl Live {
                 resolution: variant.and_then(|v| v.resolution),
                 codecs: variant.and_then(|v| v.codecs.clone()),
                 media,
+                segment_ms,
+                misaligned: false,
                 name,
             });
+        }
+        // Audio renditions are cut to their own rhythm; the variants must agree.
+        let variants: Vec<(String, u64)> = out
+            .iter()
+            .filter(|r| !r.media)
+            .map(|r| (r.name.clone(), r.segment_ms))
+            .collect();
+        let off = misaligned(&variants);
+        for r in &mut out {
+            r.misaligned = off.contains(&r.name);
         }
         Ok(out)
     }

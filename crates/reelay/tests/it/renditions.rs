@@ -425,3 +425,55 @@ async fn bad_rendition_pushes_are_refused_and_unpushed_variants_are_not_listed()
     assert_eq!(status, 409, "{body}");
     assert!(body.contains("at most 16 renditions"), "{body}");
 }
+
+#[tokio::test]
+async fn a_rendition_out_of_step_with_the_ladder_is_shown_as_such() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "abr").await;
+    for (rendition, seconds) in [("low", 2), ("mid", 2), ("odd", 6)] {
+        let segment = format!("{rendition}0.ts");
+        assert_eq!(
+            put(&server, &format!("/ingest/abr/{segment}"), vec![0x47; 1880])
+                .await
+                .0,
+            201
+        );
+        let text = format!(
+            "#EXTM3U\n#EXT-X-TARGETDURATION:{seconds}\n#EXT-X-MEDIA-SEQUENCE:0\n\
+             #EXTINF:{seconds}.000000,\n{segment}\n"
+        );
+        let (status, body) = put(
+            &server,
+            &format!("/ingest/abr/{rendition}.m3u8"),
+            text.into(),
+        )
+        .await;
+        assert_eq!(status, 204, "{body}");
+    }
+    let source: serde_json::Value = reqwest::get(server.url("/api/v1/sources/abr"))
+        .await
+        .expect("get")
+        .json()
+        .await
+        .expect("json");
+    let flagged: Vec<(String, bool, u64)> = source["renditions"]
+        .as_array()
+        .expect("renditions")
+        .iter()
+        .map(|r| {
+            (
+                r["name"].as_str().expect("name").to_owned(),
+                r["misaligned"].as_bool().expect("flag"),
+                r["segment_ms"].as_u64().expect("ms"),
+            )
+        })
+        .collect();
+    assert_eq!(
+        flagged,
+        [
+            ("low".to_owned(), false, 2000),
+            ("mid".to_owned(), false, 2000),
+            ("odd".to_owned(), true, 6000)
+        ]
+    );
+}

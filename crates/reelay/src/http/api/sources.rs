@@ -55,6 +55,11 @@ pub struct RenditionInfo {
     pub codecs: Option<String>,
     /// An audio (or subtitles) rendition of a group, not a variant.
     pub media: bool,
+    /// Average segment duration over the buffer, milliseconds.
+    pub segment_ms: u64,
+    /// Its segments are far longer or shorter than the other variants' (players switching to
+    /// or from it stall or skip): the encoder's ladder needs fixing.
+    pub misaligned: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -99,6 +104,8 @@ async fn full_info(state: &AppState, row: SourceRow) -> Result<SourceInfo, ApiEr
             resolution: r.resolution.map(|(w, h)| format!("{w}x{h}")),
             codecs: r.codecs,
             media: r.media,
+            segment_ms: r.segment_ms,
+            misaligned: r.misaligned,
         })
         .collect();
     let mut out = info(row, None);
