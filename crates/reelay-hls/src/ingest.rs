@@ -177,8 +177,11 @@ fn quoted_uri(attrs: &str) -> Option<&str> {
     Some(&rest[..rest.find('"')?])
 }
 
-/// Parses a pushed media playlist.
-pub fn parse_ingest_playlist(bytes: &[u8]) -> Result<IngestPlaylist, PlaylistError> {
+/// The lines of a pushed playlist after its `#EXTM3U` header: numbered from 1, each within
+/// [`MAX_LINE_BYTES`], trimmed, blank ones left out; the whole within [`MAX_PLAYLIST_BYTES`].
+pub(crate) fn playlist_lines(
+    bytes: &[u8],
+) -> Result<impl Iterator<Item = Result<(usize, &str), PlaylistError>>, PlaylistError> {
     if bytes.len() > MAX_PLAYLIST_BYTES {
         return Err(PlaylistError::TooLarge);
     }
@@ -191,18 +194,23 @@ pub fn parse_ingest_playlist(bytes: &[u8]) -> Result<IngestPlaylist, PlaylistErr
         Some((_, first)) if first.trim_start_matches('\u{feff}').trim() == "#EXTM3U" => {}
         _ => return Err(PlaylistError::NotAPlaylist),
     }
+    Ok(lines.filter_map(|(n, line)| {
+        if line.len() > MAX_LINE_BYTES {
+            return Some(Err(PlaylistError::LineTooLong { line: n }));
+        }
+        let line = line.trim();
+        (!line.is_empty()).then_some(Ok((n, line)))
+    }))
+}
+
+/// Parses a pushed media playlist.
+pub fn parse_ingest_playlist(bytes: &[u8]) -> Result<IngestPlaylist, PlaylistError> {
     let mut playlist = IngestPlaylist::default();
     let mut pending: Option<u64> = None;
     let mut discontinuity = false;
     let mut program_date_time = None;
-    for (n, line) in lines {
-        if line.len() > MAX_LINE_BYTES {
-            return Err(PlaylistError::LineTooLong { line: n });
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
+    for item in playlist_lines(bytes)? {
+        let (n, line) = item?;
         if let Some(tag) = line.strip_prefix('#') {
             let (name, value) = tag.split_once(':').unwrap_or((tag, ""));
             match name {

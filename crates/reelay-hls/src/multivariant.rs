@@ -12,7 +12,7 @@
 use std::fmt::Write;
 
 pub use crate::ingest::MAX_RENDITIONS;
-use crate::ingest::{MAX_LINE_BYTES, MAX_PLAYLIST_BYTES, PlaylistError};
+use crate::ingest::{PlaylistError, playlist_lines};
 const MAX_ATTRIBUTES: usize = 32;
 const MAX_TEXT: usize = 256;
 
@@ -271,28 +271,10 @@ fn variant(attrs: &Attrs<'_>) -> Result<Variant, PlaylistError> {
 
 /// Parses a pushed multivariant playlist.
 pub fn parse_multivariant(bytes: &[u8]) -> Result<Multivariant, PlaylistError> {
-    if bytes.len() > MAX_PLAYLIST_BYTES {
-        return Err(PlaylistError::TooLarge);
-    }
-    let text = std::str::from_utf8(bytes).map_err(|_| PlaylistError::NotUtf8)?;
-    let mut lines = text
-        .lines()
-        .enumerate()
-        .map(|(i, l)| (i + 1, l.trim_end_matches('\r')));
-    match lines.next() {
-        Some((_, first)) if first.trim_start_matches('\u{feff}').trim() == "#EXTM3U" => {}
-        _ => return Err(PlaylistError::NotAPlaylist),
-    }
     let mut out = Multivariant::default();
     let mut pending: Option<Variant> = None;
-    for (n, line) in lines {
-        if line.len() > MAX_LINE_BYTES {
-            return Err(PlaylistError::LineTooLong { line: n });
-        }
-        let line = line.trim();
-        if line.is_empty() {
-            continue;
-        }
+    for item in playlist_lines(bytes)? {
+        let (n, line) = item?;
         let Some(tag) = line.strip_prefix('#') else {
             let mut v = pending.take().ok_or(PlaylistError::BadUri { line: n })?;
             if !is_rendition_name(line) {

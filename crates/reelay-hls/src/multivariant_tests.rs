@@ -1,4 +1,5 @@
 use super::*;
+use crate::ingest::MAX_LINE_BYTES;
 
 /// What ffmpeg 5.1 writes for `-var_stream_map "v:0,a:0 v:1,a:1" -master_pl_name`.
 const FFMPEG_LADDER: &str = "#EXTM3U\n#EXT-X-VERSION:3\n\
