@@ -477,3 +477,102 @@ async fn a_rendition_out_of_step_with_the_ladder_is_shown_as_such() {
         ]
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_separate_audio_rendition_through_an_edge_keeps_its_group_on_the_control() {
+    let relay = common::relay::start_relay().await;
+    let url = relay.edge.url("/ingest/cam/stream_%v.m3u8");
+    let map = "v:0,agroup:aud v:1,agroup:aud a:0,agroup:aud";
+    let push = tokio::task::spawn_blocking(move || push_ladder(url, 8, map, true));
+    let base = relay.control.url("");
+    let text = poll_until(
+        "the audio group on the control",
+        Duration::from_secs(30),
+        || {
+            let url = format!("{base}/live/cam/index.m3u8");
+            async move {
+                let (status, text) = get_text(url).await;
+                (status == 200 && text.contains("URI=\"stream_2/index.m3u8\"")).then_some(text)
+            }
+        },
+    )
+    .await;
+    push.await.expect("join");
+    let parsed = master(&text);
+    assert_eq!(parsed.alternatives.len(), 1, "{text}");
+    assert_eq!(parsed.alternatives[0].group_id, "group_aud");
+    let (_, audio) = get_text(format!("{base}/live/cam/stream_2/index.m3u8")).await;
+    assert_valid_playlist(&audio);
+    let first = &segment_uris(&audio)[0];
+    let seg = format!("{base}/live/cam/stream_2/{first}");
+    assert_eq!(probe(&seg, "a:0", "stream=codec_type").await, "audio");
+}
+
+#[tokio::test]
+async fn a_signed_prefix_plays_the_multivariant_playlist_and_everything_it_names() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "abr").await;
+    for rendition in ["hi", "lo"] {
+        let segment = format!("{rendition}0.ts");
+        assert_eq!(
+            put(&server, &format!("/ingest/abr/{segment}"), vec![0x47; 1880])
+                .await
+                .0,
+            201
+        );
+        let playlist = media_playlist(&[segment]);
+        assert_eq!(
+            put(&server, &format!("/ingest/abr/{rendition}.m3u8"), playlist)
+                .await
+                .0,
+            204
+        );
+    }
+    // A token closes the node: from now on only credentials play.
+    let (_, admin) = server
+        .state
+        .auth
+        .tokens
+        .create("admin", reelay::auth::Role::Admin)
+        .await
+        .expect("token");
+    assert_eq!(get_text(server.url("/live/abr/index.m3u8")).await.0, 401);
+    let signed: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/api/v1/sign"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(r#"{"path":"/live/abr/","prefix":true}"#)
+        .send()
+        .await
+        .expect("sign")
+        .json()
+        .await
+        .expect("json");
+    let query = signed["url"]
+        .as_str()
+        .expect("url")
+        .split_once('?')
+        .expect("query")
+        .1;
+    let (status, top) = get_text(server.url(&format!("/live/abr/index.m3u8?{query}"))).await;
+    assert_eq!(status, 200, "{top}");
+    let variants = master(&top).variants;
+    assert_eq!(variants.len(), 2, "{top}");
+    for variant in variants {
+        assert!(
+            variant.uri.ends_with(&format!("?{query}")),
+            "{}",
+            variant.uri
+        );
+        let (status, playlist) = get_text(server.url(&format!("/live/abr/{}", variant.uri))).await;
+        assert_eq!(status, 200, "{playlist}");
+        let rendition = variant.uri.split('/').next().expect("rendition");
+        for uri in segment_uris(&playlist) {
+            assert!(uri.ends_with(&format!("?{query}")), "{uri}");
+            let resp = reqwest::get(server.url(&format!("/live/abr/{rendition}/{uri}")))
+                .await
+                .expect("get");
+            assert_eq!(resp.status(), 200, "{rendition}/{uri}");
+        }
+    }
+}
