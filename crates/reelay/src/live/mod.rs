@@ -1,13 +1,16 @@
-//! The live relay on a node: HLS pushed by encoders is turned into a live window per source.
+//! The live relay on a node: HLS pushed by encoders is turned into a live window per rendition
+//! of a source (one rendition per pushed playlist; `index` for `index.m3u8`).
 //!
 //! Files of a source live under `DATA/live/<source id>/`: uploads land in `incoming/` (each
 //! committed by an atomic rename when its body ends, so a half-received segment is never
-//! used), and a segment moves to `segments/<msn>.<ext>` when a pushed playlist lists it —
-//! in playlist order, stopping at the first segment still arriving (ffmpeg PUTs the playlist
-//! right after each segment, and may name one whose upload has not finished). Media sequence
-//! numbers are assigned per source from the database, so they never go backwards; an encoder
-//! that restarts (its media sequence goes back) starts a discontinuity. An fMP4 init section
-//! is kept as `segments/init-<msn>.mp4`, a new one whenever its bytes change.
+//! used), and a segment moves to `segments/[<rendition>/]<msn>.<ext>` when its rendition's
+//! playlist lists it — in playlist order, stopping at the first segment still arriving (ffmpeg
+//! PUTs the playlist right after each segment, and may name one whose upload has not
+//! finished). Media sequence numbers are assigned per rendition from the database, so they
+//! never go backwards; an encoder that restarts (its media sequence goes back) starts a
+//! discontinuity. An fMP4 init section is kept as `init-<n>.mp4` beside its rendition's
+//! segments, a new one whenever its bytes change. What viewers get is in `view.rs` (one
+//! rendition's playlist, or a multivariant playlist built by `ladder.rs`).
 //!
 //! Segments stay for `buffer` (default 10 minutes) after they are received, far longer than
 //! the playlist window, so a segment that left the window is still fetchable; on an edge, a
