@@ -1,0 +1,190 @@
+//! Real processes for tests: external tools (ffmpeg, ffprobe, node…) with a deadline, and the
+//! reelay binary itself, started on `127.0.0.1:0` and read for its `listening on` line.
+
+use std::io::Read;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::time::Duration;
+
+/// Runs a real-process command and returns (success, stdout, stderr); panics if the tool is
+/// missing, so a missing install step fails the test instead of skipping it, and kills it after
+/// [`TOOL_DEADLINE`] so a stuck tool fails the test instead of hanging the run.
+pub fn run_tool(program: &str, args: &[&str]) -> (bool, String, String) {
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} must be installed (scripts/install-test-deps): {e}"));
+    let mut stdout = child.stdout.take().expect("stdout");
+    let mut stderr = child.stderr.take().expect("stderr");
+    let out = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stdout.read_to_string(&mut s);
+        s
+    });
+    let err = std::thread::spawn(move || {
+        let mut s = String::new();
+        let _ = stderr.read_to_string(&mut s);
+        s
+    });
+    let deadline = std::time::Instant::now() + TOOL_DEADLINE;
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("{program} {args:?} ran longer than {TOOL_DEADLINE:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    (
+        status.success(),
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    )
+}
+
+/// Longest a test's external tool may run.
+pub const TOOL_DEADLINE: Duration = Duration::from_secs(120);
+
+/// A `reelay` process started by a test; killed if still running when dropped.
+pub struct Proc {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    pub stderr_lines: std::sync::mpsc::Receiver<String>,
+}
+
+/// Starts the real binary with `args` (in `cwd`) and waits for its `listening on` line.
+pub fn start_binary(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Proc {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_reelay"))
+        .args(args)
+        .current_dir(cwd)
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn reelay");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout).lines() {
+            let _ = line_tx.send(line.unwrap_or_default());
+        }
+    });
+    let (err_tx, stderr_lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stderr).lines() {
+            let _ = err_tx.send(line.unwrap_or_default());
+        }
+    });
+    let line = line_rx
+        .recv_timeout(Duration::from_secs(30))
+        .expect("reelay printed its listening line");
+    let addr = line
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .parse()
+        .expect("socket address");
+    Proc {
+        child,
+        addr,
+        stderr_lines,
+    }
+}
+
+impl Proc {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Sends SIGTERM.
+    pub fn terminate(&self) {
+        let status = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success());
+    }
+
+    /// Waits for a stderr line containing `needle`.
+    pub fn wait_for_log(&self, needle: &str) {
+        let mut seen = Vec::new();
+        loop {
+            let line = self
+                .stderr_lines
+                .recv_timeout(Duration::from_secs(30))
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "no log line containing {needle:?} ({e}); it logged:\n{}",
+                        seen.join("\n")
+                    )
+                });
+            if line.contains(needle) {
+                return;
+            }
+            seen.push(line);
+        }
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    pub fn wait_exit(&mut self, limit: Duration) -> std::process::ExitStatus {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return status;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "reelay did not exit in {limit:?}"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            // The test failed: what the process logged is part of the story.
+            let lines: Vec<String> = self.stderr_lines.try_iter().collect();
+            eprintln!("--- reelay at {} logged:\n{}", self.addr, lines.join("\n"));
+        }
+    }
+}
+
+/// The real binary serving `dir/media` (created if missing) as the bucket `media`, open on
+/// loopback, with its data under `dir/data`.
+pub fn serve_media_dir(dir: &Path) -> Proc {
+    std::fs::create_dir_all(dir.join("media")).expect("media dir");
+    let args = [
+        "serve",
+        "media",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "data",
+    ];
+    start_binary(&args, dir, &[])
+}
+
+/// Runs the binary to completion (for startup errors): (success, stderr).
+pub fn run_binary(args: &[&str], cwd: &Path) -> (bool, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelay"))
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .expect("run reelay");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
