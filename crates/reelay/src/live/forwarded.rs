@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::segment::rendition_file;
-use super::sources::{MAX_RENDITIONS, SourceRow};
+use super::sources::SourceRow;
 use super::{Live, LiveError, SegmentRow};
 use crate::stream::BodyStream;
 
@@ -62,8 +62,7 @@ impl Live {
         seg: &ForwardedSegment,
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
-        self.admit_rendition(source, &seg.rendition).await?;
-        let channel = self.channel(source, &seg.rendition).await?;
+        let (channel, _) = self.admitted(source, &seg.rendition).await?;
         let mut ch = channel.lock().await;
         let msn = i64::try_from(seg.msn)
             .map_err(|_| LiveError::Invalid("sequence number out of range".into()))?;
@@ -135,8 +134,7 @@ impl Live {
         file: &str,
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
-        self.admit_rendition(source, rendition).await?;
-        self.channel(source, rendition).await?; // creates the rendition's folders
+        self.admitted(source, rendition).await?; // creates the rendition's folders
         let target = self
             .segments_dir(&source.id)
             .join(rendition_file(rendition, file));
@@ -146,23 +144,5 @@ impl Live {
         }
         std::fs::rename(body, target)?;
         Ok(Forwarded::Stored)
-    }
-
-    /// Admits `rendition` of `source`: known, or new within the source's limit.
-    pub(super) async fn admit_rendition(
-        &self,
-        source: &SourceRow,
-        rendition: &str,
-    ) -> Result<(), LiveError> {
-        let known = self.sources.renditions(&source.id).await?;
-        if !known.iter().any(|r| r == rendition)
-            && i64::try_from(known.len()).unwrap_or(i64::MAX) >= MAX_RENDITIONS
-        {
-            return Err(LiveError::Conflict(format!(
-                "a source has at most {MAX_RENDITIONS} renditions"
-            )));
-        }
-        self.sources.ensure_rendition(&source.id, rendition).await?;
-        Ok(())
     }
 }

@@ -95,13 +95,14 @@ impl Live {
     /// source's limit.
     async fn rendition_for(&self, source: &SourceRow, file: &str) -> Result<String, LiveError> {
         let rendition = rendition_of(file)?;
-        self.admit_rendition(source, rendition).await?;
-        // A playlist the pushed multivariant playlist does not list: the encoder changed its
-        // ladder (or went back to one playlist), and that multivariant no longer describes it.
+        let (_, admitted) = self.admitted(source, rendition).await?;
+        // A new rendition the pushed multivariant playlist does not list: the encoder changed
+        // its ladder (or went back to one playlist), and that multivariant no longer describes
+        // it.
         let listed = |text: &str| {
             parse_multivariant(text.as_bytes()).is_ok_and(|m| m.renditions().contains(&file))
         };
-        if source.multivariant.as_deref().is_some_and(|m| !listed(m)) {
+        if admitted && source.multivariant.as_deref().is_some_and(|m| !listed(m)) {
             self.sources.clear_multivariant(&source.id).await?;
         }
         Ok(rendition.to_owned())
@@ -220,7 +221,7 @@ impl Live {
     /// waiting for it.
     pub async fn segment_arrived(&self, source: &SourceRow) -> Result<usize, LiveError> {
         let mut accepted = 0;
-        for channel in self.loaded_channels(&source.id) {
+        for channel in self.all_channels(source).await? {
             let mut ch = channel.lock().await;
             accepted += self.assign(source, &mut ch).await?;
         }

@@ -31,7 +31,7 @@ pub mod sources;
 pub mod view;
 mod window;
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -126,6 +126,8 @@ pub struct Live {
     dir: PathBuf,
     /// By (source id, rendition).
     channels: Mutex<HashMap<(String, String), SharedChannel>>,
+    /// Sources whose every rendition has a channel loaded (see [`Live::all_channels`]).
+    loaded: Mutex<HashSet<String>>,
     /// Bumped when sources or recordings change (edges long-poll on it).
     changes: tokio::sync::watch::Sender<u64>,
     /// Bumped when segments enter a buffer (an edge's forwarder waits on it).
@@ -146,6 +148,7 @@ impl Live {
             settings,
             dir: data_dir.join("live"),
             channels: Mutex::new(HashMap::new()),
+            loaded: Mutex::new(HashSet::new()),
             changes: tokio::sync::watch::Sender::new(0),
             arrivals: tokio::sync::watch::Sender::new(0),
             hold: None,
@@ -271,14 +274,75 @@ impl Live {
             .clone())
     }
 
-    /// The channels of `source` loaded so far.
-    fn loaded_channels(&self, source_id: &str) -> Vec<SharedChannel> {
+    /// The channel of `rendition` of `source`, admitting the rendition first when this node has
+    /// not seen it (known to the database, or new within [`sources::MAX_RENDITIONS`]); `true`
+    /// with it when it was admitted now.
+    async fn admitted(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+    ) -> Result<(SharedChannel, bool), LiveError> {
+        let key = (source.id.clone(), rendition.to_owned());
+        let loaded = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        if let Some(c) = loaded {
+            return Ok((c, false));
+        }
+        let known = self.sources.renditions(&source.id).await?;
+        if !known.iter().any(|r| r == rendition)
+            && i64::try_from(known.len()).unwrap_or(i64::MAX) >= sources::MAX_RENDITIONS
+        {
+            return Err(LiveError::Conflict(format!(
+                "a source has at most {} renditions",
+                sources::MAX_RENDITIONS
+            )));
+        }
+        self.sources.ensure_rendition(&source.id, rendition).await?;
+        Ok((self.channel(source, rendition).await?, true))
+    }
+
+    /// Every rendition's channel of `source`: loaded from the database on the first call, kept
+    /// in memory after (new renditions join as they are admitted), so viewers' playlist polls
+    /// cost no query.
+    async fn all_channels(&self, source: &SourceRow) -> Result<Vec<SharedChannel>, LiveError> {
+        let done = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains(&source.id);
+        if !done {
+            for rendition in self.sources.renditions(&source.id).await? {
+                self.channel(source, &rendition).await?;
+            }
+            self.loaded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(source.id.clone());
+        }
         let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        channels
+        Ok(channels
             .iter()
-            .filter(|((id, _), _)| id == source_id)
+            .filter(|((id, _), _)| *id == source.id)
             .map(|(_, c)| c.clone())
-            .collect()
+            .collect())
+    }
+
+    /// Each rendition of `source` with its buffered segments, oldest first, by name.
+    pub async fn buffered_all(
+        &self,
+        source: &SourceRow,
+    ) -> Result<Vec<(String, Vec<SegmentRow>)>, LiveError> {
+        let mut out = Vec::new();
+        for channel in self.all_channels(source).await? {
+            let ch = channel.lock().await;
+            out.push((ch.rendition.clone(), ch.recent.iter().cloned().collect()));
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(out)
     }
 
     /// Forgets a deleted source's state and files.
@@ -287,6 +351,10 @@ impl Live {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(source, _), _| source != id);
+        self.loaded
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
         let _ = std::fs::remove_dir_all(self.dir.join(id));
     }
 

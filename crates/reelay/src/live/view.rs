@@ -38,17 +38,18 @@ impl Live {
         &self,
         source: &SourceRow,
     ) -> Result<Vec<Buffered>, LiveError> {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT rendition, MAX(pdt_ms + duration_ms) FROM live_segments WHERE source_id = $1 \
-             GROUP BY rendition ORDER BY rendition",
-        )
-        .bind(&source.id)
-        .fetch_all(&self.db)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(name, end_ms)| Buffered { name, end_ms })
-            .collect())
+        let mut out = Vec::new();
+        for channel in self.all_channels(source).await? {
+            let ch = channel.lock().await;
+            if let Some(newest) = ch.recent.back() {
+                out.push(Buffered {
+                    name: ch.rendition.clone(),
+                    end_ms: newest.pdt_ms.saturating_add(newest.duration_ms),
+                });
+            }
+        }
+        out.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(out)
     }
 
     /// The live renditions of `source`, with what is known of each.

@@ -246,16 +246,7 @@ impl EdgeRelay {
 
     /// Each rendition of `source` with its buffered segments, oldest first.
     async fn buffers(&self, source: &SourceRow) -> Vec<(String, Vec<SegmentRow>)> {
-        let Ok(renditions) = self.live.sources.renditions(&source.id).await else {
-            return Vec::new();
-        };
-        let mut out = Vec::with_capacity(renditions.len());
-        for rendition in renditions {
-            if let Ok(buffered) = self.live.buffered(source, &rendition).await {
-                out.push((rendition, buffered));
-            }
-        }
-        out
+        self.live.buffered_all(source).await.unwrap_or_default()
     }
 
     /// Sends the multivariant playlist the encoder pushed, when it is new (`sent` remembers).
