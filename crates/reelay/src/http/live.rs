@@ -200,7 +200,7 @@ async fn segment(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = ObjectKey::parse(path)?;
-    let object = live.segments(src).await?.open(&key).await?;
+    let object = live.segments(src)?.open(&key).await?;
     let object = as_segment(object, path);
     Ok(serve_opened(
         method,

@@ -84,7 +84,6 @@ impl Live {
             }
             return Ok(Ingested::Playlist);
         }
-        self.channel(source, PRIMARY).await?; // creates the source's folders
         let max = self.settings.max_segment_bytes;
         Self::store_body(&self.incoming_dir(&source.id), file, body, max).await?;
         self.segment_arrived(source).await?;

@@ -45,9 +45,9 @@ pub use segment::{SegmentRow, file_name, rendition_file};
 
 use crate::db::now_ms;
 use crate::storage::fs::FsBucket;
-use crate::storage::{Backend, Bucket, ObjectKey, Reads};
+use crate::storage::{Backend, Bucket, ObjectKey, Reads, StorageError};
 use crate::stream::{BodyStream, Limited};
-use sources::{PRIMARY, SourceRow, Sources};
+use sources::{SourceRow, Sources};
 
 /// Live settings (`[live]`).
 #[derive(Debug, Clone)]
@@ -93,8 +93,6 @@ struct Channel {
     pending_discontinuity: bool,
     /// SHA-256 of the current init section and its stored file name.
     map: Option<(String, String)>,
-    /// The stored segments, for serving them.
-    segments: Bucket,
 }
 
 type SharedChannel = Arc<tokio::sync::Mutex<Channel>>;
@@ -171,17 +169,6 @@ impl Live {
         self.arrivals.subscribe()
     }
 
-    /// The segments of `rendition` in `source`'s buffer, oldest first.
-    pub async fn buffered(
-        &self,
-        source: &SourceRow,
-        rendition: &str,
-    ) -> Result<Vec<SegmentRow>, LiveError> {
-        let channel = self.channel(source, rendition).await?;
-        let ch = channel.lock().await;
-        Ok(ch.recent.iter().cloned().collect())
-    }
-
     /// When the newest buffered segment of source `id` ends (ms since 1970).
     pub async fn last_segment_end_ms(&self, id: &str) -> Result<Option<i64>, LiveError> {
         let (end,): (Option<i64>,) = sqlx::query_as(
@@ -247,6 +234,8 @@ impl Live {
         .bind(rendition)
         .fetch_all(&self.db)
         .await?;
+        // Its row, for the counters of what it will be assigned.
+        self.sources.ensure_rendition(&source.id, rendition).await?;
         let (next_msn, discontinuities) = self
             .sources
             .rendition_counters(&source.id, rendition)
@@ -265,7 +254,6 @@ impl Live {
             assigned: VecDeque::new(),
             last_encoder_sequence: None,
             last_playlist: None,
-            segments: Bucket::new(Backend::Fs(FsBucket::open(&seg_dir)?), self.reads.clone()),
         };
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         Ok(channels
@@ -431,11 +419,33 @@ impl Live {
         Ok(())
     }
 
-    /// `source`'s stored segments, as a bucket to serve them from.
-    pub async fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
-        let channel = self.channel(source, PRIMARY).await?;
-        let ch = channel.lock().await;
-        Ok(ch.segments.clone())
+    /// `source`'s stored segments, as a bucket to serve them from (every rendition's, under
+    /// its folder); nothing stored yet is a missing object.
+    pub fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
+        match FsBucket::open(&self.segments_dir(&source.id)) {
+            Ok(fs) => Ok(Bucket::new(Backend::Fs(fs), self.reads.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::NotFound.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The channel of `rendition` of `source` if the source has that rendition (a viewer's
+    /// request never creates one).
+    async fn existing(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+    ) -> Result<Option<SharedChannel>, LiveError> {
+        self.all_channels(source).await?;
+        let key = (source.id.clone(), rendition.to_owned());
+        Ok(self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned())
     }
 
     /// Streams `body` into `dir` as `file`, at most `max` bytes, committed by a rename when

@@ -198,7 +198,6 @@ impl Sources {
 
     /// Counts one more discontinuity for `rendition` of source `id`.
     pub async fn add_discontinuity(&self, id: &str, rendition: &str) -> sqlx::Result<()> {
-        self.ensure_rendition(id, rendition).await?;
         sqlx::query(
             "UPDATE renditions SET discontinuities = discontinuities + 1 \
              WHERE source_id = $1 AND name = $2",
@@ -211,8 +210,8 @@ impl Sources {
     }
 
     /// Takes the next media sequence number of `rendition` of source `id`.
+    /// (The rendition's row exists: loading its channel made sure of it.)
     pub async fn take_msn(&self, id: &str, rendition: &str) -> sqlx::Result<u64> {
-        self.ensure_rendition(id, rendition).await?;
         let (next,): (i64,) = sqlx::query_as(
             "UPDATE renditions SET next_msn = next_msn + 1 WHERE source_id = $1 AND name = $2 \
              RETURNING next_msn",
@@ -307,19 +306,23 @@ impl Sources {
     }
 
     /// Raises the next media sequence number of `rendition` of source `id` to at least `next`
-    /// (never lowers it).
+    /// (never lowers it); the rendition gets a row if it has none.
     pub async fn raise_next_msn(&self, id: &str, rendition: &str, next: i64) -> sqlx::Result<()> {
-        self.ensure_rendition(id, rendition).await?;
-        sqlx::query(
-            "UPDATE renditions SET next_msn = CASE WHEN next_msn < $1 THEN $1 ELSE next_msn END \
-             WHERE source_id = $2 AND name = $3",
-        )
-        .bind(next)
-        .bind(id)
-        .bind(rendition)
-        .execute(&self.db)
-        .await
-        .map(|_| ())
+        let raise = || {
+            sqlx::query(
+                "UPDATE renditions SET next_msn = CASE WHEN next_msn < $1 THEN $1 ELSE next_msn \
+                 END WHERE source_id = $2 AND name = $3",
+            )
+            .bind(next)
+            .bind(id)
+            .bind(rendition)
+            .execute(&self.db)
+        };
+        if raise().await?.rows_affected() == 0 {
+            self.ensure_rendition(id, rendition).await?;
+            raise().await?;
+        }
+        Ok(())
     }
 
     /// On an edge: makes the local row of a source mirror the control node's. Sequence numbers

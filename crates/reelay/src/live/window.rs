@@ -20,7 +20,9 @@ impl Live {
         prefix: &str,
         suffix: &str,
     ) -> Result<Option<String>, LiveError> {
-        let channel = self.channel(source, rendition).await?;
+        let Some(channel) = self.existing(source, rendition).await? else {
+            return Ok(None);
+        };
         let ch = channel.lock().await;
         let window = live_window(&ch.recent, self.settings.window);
         let Some(first) = window.first() else {

@@ -415,6 +415,11 @@ async fn bad_rendition_pushes_are_refused_and_unpushed_variants_are_not_listed()
         text.contains("#EXTINF") && text.contains("stream_0/"),
         "{text}"
     );
+    // Viewers asking for renditions that do not exist get 404 and create nothing (the count
+    // below would show it).
+    for path in ["/live/abr/nope/index.m3u8", "/live/abr/nope/0.ts"] {
+        assert_eq!(get_text(server.url(path)).await.0, 404, "{path}");
+    }
     // At most 16 renditions: the 17th is refused (stream_0 and other count).
     for i in 2..16 {
         let (status, body) =
