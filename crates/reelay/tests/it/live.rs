@@ -345,31 +345,7 @@ async fn a_signed_live_prefix_carries_into_the_playlist_uris() {
     let server = TestServer::start(|_| {}).await;
     create_source(&server, "cam").await;
     push_synthetic(&server.url(""), "cam", 0, &["index0.ts", "index1.ts"]).await;
-    let (_, admin) = server
-        .state
-        .auth
-        .tokens
-        .create("admin", Role::Admin)
-        .await
-        .expect("token");
-    let signed: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/api/v1/sign"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body(r#"{"path":"/live/cam/","prefix":true}"#)
-        .send()
-        .await
-        .expect("sign")
-        .json()
-        .await
-        .expect("json");
-    let query = signed["url"]
-        .as_str()
-        .expect("url")
-        .split_once('?')
-        .expect("query")
-        .1
-        .to_owned();
+    let query = common::live::close_and_sign_prefix(&server, "/live/cam/").await;
     let text = reqwest::get(server.url(&format!("/live/cam/index.m3u8?{query}")))
         .await
         .expect("get")

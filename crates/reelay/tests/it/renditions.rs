@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use common::live::{assert_valid_playlist, create_source, media_sequence};
-use common::{TestServer, poll_until, run_tool, sha256};
+use common::{TestServer, get_text, poll_until, run_tool, sha256};
 
 const LADDER: &str = "[0:v]split=2[a][b];[b]scale=320:180[b2]";
 
@@ -34,11 +34,6 @@ fn push_ladder(url: String, seconds: u32, map: &'static str, separate_audio: boo
         &args.iter().map(String::as_str).collect::<Vec<_>>(),
     );
     assert!(ok, "ffmpeg push failed: {err}");
-}
-
-async fn get_text(url: String) -> (u16, String) {
-    let resp = reqwest::get(url).await.expect("get");
-    (resp.status().as_u16(), resp.text().await.expect("text"))
 }
 
 fn master(text: &str) -> m3u8_rs::MasterPlaylist {
@@ -534,31 +529,8 @@ async fn a_signed_prefix_plays_the_multivariant_playlist_and_everything_it_names
         );
     }
     // A token closes the node: from now on only credentials play.
-    let (_, admin) = server
-        .state
-        .auth
-        .tokens
-        .create("admin", reelay::auth::Role::Admin)
-        .await
-        .expect("token");
+    let query = common::live::close_and_sign_prefix(&server, "/live/abr/").await;
     assert_eq!(get_text(server.url("/live/abr/index.m3u8")).await.0, 401);
-    let signed: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/api/v1/sign"))
-        .bearer_auth(&admin)
-        .header("content-type", "application/json")
-        .body(r#"{"path":"/live/abr/","prefix":true}"#)
-        .send()
-        .await
-        .expect("sign")
-        .json()
-        .await
-        .expect("json");
-    let query = signed["url"]
-        .as_str()
-        .expect("url")
-        .split_once('?')
-        .expect("query")
-        .1;
     let (status, top) = get_text(server.url(&format!("/live/abr/index.m3u8?{query}"))).await;
     assert_eq!(status, 200, "{top}");
     let variants = master(&top).variants;

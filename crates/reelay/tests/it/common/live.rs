@@ -155,3 +155,28 @@ pub async fn decode_live(url: String, seconds: u32) -> Result<(), String> {
     .await
     .expect("join")
 }
+
+/// Closes `server` (an admin token now exists) and signs the folder `prefix` with that token;
+/// returns the signed URL's query (`exp=…&sig=…&pfx=…`).
+pub async fn close_and_sign_prefix(server: &TestServer, prefix: &str) -> String {
+    let (_, admin) = server
+        .state
+        .auth
+        .tokens
+        .create("admin", reelay::auth::Role::Admin)
+        .await
+        .expect("token");
+    let signed: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/api/v1/sign"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"path":"{prefix}","prefix":true}}"#))
+        .send()
+        .await
+        .expect("sign")
+        .json()
+        .await
+        .expect("json");
+    let url = signed["url"].as_str().expect("url");
+    url.split_once('?').expect("query").1.to_owned()
+}

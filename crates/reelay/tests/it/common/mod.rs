@@ -261,6 +261,12 @@ pub async fn poll_until<T, F: std::future::Future<Output = Option<T>>>(
     }
 }
 
+/// `GET url`: the status and the body as text.
+pub async fn get_text(url: String) -> (u16, String) {
+    let resp = reqwest::get(url).await.expect("get");
+    (resp.status().as_u16(), resp.text().await.expect("text"))
+}
+
 /// [`poll_until`] for a condition that needs no await.
 pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     poll_until(what, limit, || {

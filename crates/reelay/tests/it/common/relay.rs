@@ -47,10 +47,7 @@ pub async fn post_json(url: String, body: &str) -> Value {
     resp.json().await.expect("json")
 }
 
-pub async fn get_text(url: String) -> (u16, String) {
-    let resp = reqwest::get(url).await.expect("get");
-    (resp.status().as_u16(), resp.text().await.expect("text"))
-}
+pub use super::get_text;
 
 /// Starts a control node, an edge for it and a source `cam` the edge knows.
 pub async fn start_relay() -> Relay {
