@@ -80,8 +80,8 @@ pub struct LiveSection {
     pub window_segments: Option<usize>,
     /// How long received segments are kept (default `10m`).
     pub buffer: Option<String>,
-    /// Most bytes of segments kept per source (default `4GiB`); on an edge this bounds what
-    /// an outage of the control node can hold back for recordings.
+    /// Most bytes of segments kept per source, shared by its renditions (default `4GiB`); on
+    /// an edge this bounds what an outage of the control node can hold back for recordings.
     pub buffer_bytes: Option<String>,
     /// Largest segment upload (default `64MiB`).
     pub max_segment: Option<String>,

@@ -15,9 +15,9 @@
 //! Segments stay for `buffer` (default 10 minutes) after they are received, far longer than
 //! the playlist window, so a segment that left the window is still fetchable; on an edge, a
 //! [`Hold`] keeps the ones recordings still need past that age, and `buffer_bytes` bounds it
-//! all. Encoders' pushes enter through `ingest.rs` (LiveMix's folder playlists too), segments
-//! forwarded by edges through `forwarded.rs`; the playlist window and the start of a recording
-//! are in `window.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`]s and failures
+//! all (per source: its renditions share it). Encoders' pushes enter through `ingest.rs`
+//! (LiveMix's folder playlists too), segments forwarded by edges through `forwarded.rs`; the
+//! playlist window and the start of a recording are in `window.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`]s and failures
 //! leave as [`LiveError`]s.
 
 pub mod error;
@@ -56,7 +56,8 @@ pub struct LiveSettings {
     pub window: usize,
     /// How long received segments are kept.
     pub buffer: Duration,
-    /// Most bytes of segments kept per source; the oldest go first, whatever holds them.
+    /// Most bytes of segments kept per source (shared by its renditions); the oldest go first,
+    /// whatever holds them.
     pub buffer_bytes: u64,
     /// Largest segment upload.
     pub max_segment_bytes: u64,
@@ -385,10 +386,19 @@ impl Live {
     }
 
     /// Drops segments older than the buffer unless held, and the oldest beyond the byte
-    /// budget whatever holds them (never the live window).
+    /// budget whatever holds them (never the live window). The source's budget is shared
+    /// evenly by its renditions, so a ladder stays within `buffer_bytes` in all.
     async fn prune(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
         let horizon =
             now_ms() - i64::try_from(self.settings.buffer.as_millis()).unwrap_or(i64::MAX);
+        let renditions = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .keys()
+            .filter(|(source, _)| source == id)
+            .count();
+        let budget = self.settings.buffer_bytes / u64::try_from(renditions.max(1)).unwrap_or(1);
         let mut bytes = ch.bytes();
         while ch.recent.len() > self.settings.window {
             let Some(front) = ch.recent.front() else {
@@ -396,7 +406,7 @@ impl Live {
             };
             let expired = front.pdt_ms + front.duration_ms < horizon
                 && !self.hold.as_ref().is_some_and(|h| h.holds(front));
-            if !expired && bytes <= self.settings.buffer_bytes {
+            if !expired && bytes <= budget {
                 break;
             }
             let Some(old) = ch.recent.pop_front() else {

@@ -106,3 +106,58 @@ async fn the_byte_budget_drops_the_oldest_even_when_held() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_ladder_shares_the_sources_byte_budget() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let settings = LiveSettings {
+        window: 2,
+        buffer_bytes: 4 * SEGMENT,
+        ..LiveSettings::default()
+    };
+    let server = server_with(settings, true, tmp.path()).await;
+    create_source(&server, "cam").await;
+    let client = reqwest::Client::new();
+    let mut playlists = [String::new(), String::new()];
+    // Interleaved, as an encoder pushes a ladder: each push prunes its rendition.
+    for i in 0..5 {
+        for (r, rendition) in ["hi", "lo"].into_iter().enumerate() {
+            let name = format!("{rendition}{i}.ts");
+            let resp = client
+                .put(server.url(&format!("/ingest/cam/{name}")))
+                .body(vec![0x47u8; SEGMENT as usize])
+                .send()
+                .await
+                .expect("segment");
+            assert_eq!(resp.status(), 201);
+            playlists[r].push_str(&format!("#EXTINF:2.000000,\n{name}\n"));
+            let text = format!(
+                "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n{}",
+                playlists[r]
+            );
+            let resp = client
+                .put(server.url(&format!("/ingest/cam/{rendition}.m3u8")))
+                .body(text)
+                .send()
+                .await
+                .expect("playlist");
+            assert_eq!(resp.status(), 204);
+        }
+    }
+    // 4 segments in all: 2 per rendition (the window), the older ones dropped though held.
+    let kept = |rendition: &'static str| {
+        let server = &server;
+        async move {
+            let mut kept = Vec::new();
+            for msn in 0..5 {
+                let url = server.url(&format!("/live/cam/{rendition}/{msn}.ts"));
+                if reqwest::get(url).await.expect("get").status() == 200 {
+                    kept.push(msn);
+                }
+            }
+            kept
+        }
+    };
+    assert_eq!(kept("hi").await, [3, 4]);
+    assert_eq!(kept("lo").await, [3, 4]);
+}
