@@ -1,6 +1,7 @@
 //! The control node's side of the relay, as plain calls: who an edge is (its token), the desired
-//! state it long-polls, the segments and init sections it forwards (each source bound to the
-//! first edge forwarding it), and the liveness sweeper. The routes that call this are in
+//! state it long-polls (with every rendition's sequence floor), the segments, init sections and
+//! multivariant playlists it forwards (each source bound to the first edge forwarding it), and
+//! the liveness sweeper. The routes that call this are in
 //! `http::edge`; the operator's routes for edges are in `http::api::edges`.
 
 use std::sync::Arc;
