@@ -37,6 +37,11 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 /// The data directory used when nothing else is configured.
 pub const DEFAULT_DATA_DIR: &str = "./reelay-data";
 
+/// A non-empty `REELAY_*` environment variable, which wins over the file's key.
+fn env_override(var: &str) -> Option<String> {
+    std::env::var(var).ok().filter(|v| !v.trim().is_empty())
+}
+
 /// Values given on the command line or in the environment (they win over the file).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -217,9 +222,11 @@ impl Config {
                 .recordings_bucket
                 .clone()
                 .unwrap_or_else(|| "recordings".into()),
-            metadata_url: file.metadata.url.unwrap_or_else(|| {
-                format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
-            }),
+            metadata_url: env_override("REELAY_METADATA_URL")
+                .or(file.metadata.url)
+                .unwrap_or_else(|| {
+                    format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
+                }),
             signing_key: signing_key_from_env(&file.auth)?,
             tokens: file
                 .tokens

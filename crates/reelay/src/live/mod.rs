@@ -369,7 +369,8 @@ impl Live {
     async fn record(&self, row: &SegmentRow) -> Result<(), LiveError> {
         sqlx::query(
             "INSERT INTO live_segments (source_id, rendition, msn, file, duration_ms, discontinuity, \
-             pdt_ms, map_file, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+             pdt_ms, map_file, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (source_id, rendition, msn) DO NOTHING",
         )
         .bind(&row.source_id)
         .bind(&row.rendition)

@@ -208,6 +208,7 @@ async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds
 
     // Kill the control node (no goodbye) for 15 s, then start it again on the same port.
     let addr = control.addr.to_string();
+    let _database = control.metadata.clone(); // the restarted node finds its state
     drop(control);
     tokio::time::sleep(Duration::from_secs(15)).await;
     let control = start_control(dir.path(), &addr);

@@ -113,6 +113,7 @@ async fn media_sequence_numbers_never_go_backwards_across_a_restart() {
     assert!(before.contains("\n2.ts\n"), "{before}");
     first.terminate();
     assert!(first.wait_exit(Duration::from_secs(15)).success());
+    let _database = first.metadata.clone(); // the restarted node finds its state
     drop(first);
     let second = common::start_binary(&args, tmp.path(), &[]);
     let base = format!("http://{}", second.addr);

@@ -15,6 +15,7 @@ mod browser;
 mod cache;
 mod cli;
 mod client;
+mod cluster;
 mod docs;
 mod edge;
 mod edge_buffer;

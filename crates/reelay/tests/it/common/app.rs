@@ -19,6 +19,8 @@ pub struct TestApp {
     pub state: AppState,
     pub router: Router,
     pub dir: tempfile::TempDir,
+    /// Its metadata database, kept while the app lives.
+    pub metadata: std::sync::Arc<super::metadata::TestDb>,
 }
 
 /// A response with its body read.
@@ -51,13 +53,19 @@ impl TestApp {
         configure: impl FnOnce(&mut Services),
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        let metadata = super::metadata::for_dir(dir.path());
         setup(dir.path());
         let buckets = folder_buckets(dir.path(), |_| {});
         let mut services = test_services(dir.path(), buckets, true).await;
         configure(&mut services);
         let state = AppState::new(services);
         let router = app(state.clone());
-        Self { state, router, dir }
+        Self {
+            state,
+            router,
+            dir,
+            metadata,
+        }
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {

@@ -6,6 +6,7 @@
 pub mod app;
 pub mod live;
 pub mod matrix;
+pub mod metadata;
 pub mod nginx;
 pub mod process;
 pub mod raw;
@@ -68,11 +69,17 @@ pub fn live_on(services: &Services, dir: &Path, settings: LiveSettings) -> Live 
     )
 }
 
-/// Services over `buckets` with a real SQLite database under `dir`; `loopback` decides whether
-/// the node may run open (no tokens).
+/// Services over `buckets` with a real database for `dir` (SQLite, or Postgres in the
+/// Postgres pass: hold [`metadata::for_dir`] as long as the services); `loopback` decides
+/// whether the node may run open (no tokens).
 pub async fn test_services(dir: &Path, buckets: Buckets, loopback: bool) -> Services {
-    let url = format!("sqlite://{}?mode=rwc", dir.join("reelay.db").display());
-    let db = reelay::db::connect(&url).await.expect("database");
+    let url = metadata::for_dir(dir).url.clone();
+    test_services_on(&url, dir, buckets, loopback).await
+}
+
+/// [`test_services`] on the metadata database at `url`.
+pub async fn test_services_on(url: &str, dir: &Path, buckets: Buckets, loopback: bool) -> Services {
+    let db = reelay::db::connect(url).await.expect("database");
     let tokens = reelay::auth::TokenStore::new(db.clone(), Vec::new())
         .await
         .expect("token store");
@@ -118,6 +125,8 @@ pub struct TestServer {
     pub addr: SocketAddr,
     pub state: AppState,
     pub dir: tempfile::TempDir,
+    /// Its metadata database, kept while the server runs.
+    pub metadata: std::sync::Arc<metadata::TestDb>,
     stop: Option<oneshot::Sender<()>>,
 }
 
@@ -203,9 +212,30 @@ impl TestServer {
         options: ServerOptions,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
+        let metadata = metadata::for_dir(dir.path());
+        Self::start_on(dir, metadata, setup, add, configure, wrap, options).await
+    }
+
+    /// A second node of `other`'s cluster: its own directory, `other`'s metadata database.
+    pub async fn start_sharing(other: &TestServer) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let metadata = other.metadata.clone();
+        let options = ServerOptions::default();
+        Self::start_on(dir, metadata, |_| {}, |_| {}, |_| {}, |r| r, options).await
+    }
+
+    async fn start_on(
+        dir: tempfile::TempDir,
+        metadata: std::sync::Arc<metadata::TestDb>,
+        setup: impl FnOnce(&Path),
+        add: impl FnOnce(&mut Buckets),
+        configure: impl FnOnce(&mut Services),
+        wrap: impl FnOnce(Router) -> Router,
+        options: ServerOptions,
+    ) -> Self {
         setup(dir.path());
         let buckets = folder_buckets(dir.path(), add);
-        let mut services = test_services(dir.path(), buckets, true).await;
+        let mut services = test_services_on(&metadata.url, dir.path(), buckets, true).await;
         configure(&mut services);
         let state = AppState::new(services);
         let router = wrap(app(state.clone()));
@@ -219,6 +249,7 @@ impl TestServer {
             addr,
             state,
             dir,
+            metadata,
             stop: Some(stop),
         }
     }

@@ -54,15 +54,32 @@ pub const TOOL_DEADLINE: Duration = Duration::from_secs(120);
 /// A `reelay` process started by a test; killed if still running when dropped.
 pub struct Proc {
     pub child: std::process::Child,
+    /// Its metadata database (dropped after the process is).
+    pub metadata: std::sync::Arc<super::metadata::TestDb>,
     pub addr: SocketAddr,
     pub stderr_lines: std::sync::mpsc::Receiver<String>,
 }
 
+/// The directory a node started with `args` in `cwd` keeps its state in (its `--data`, else
+/// `cwd`): the key of its metadata database.
+pub fn state_dir(args: &[&str], cwd: &Path) -> std::path::PathBuf {
+    args.iter()
+        .position(|a| *a == "--data")
+        .and_then(|i| args.get(i + 1))
+        .map_or_else(|| cwd.to_owned(), |d| cwd.join(d))
+}
+
 /// Starts the real binary with `args` (in `cwd`) and waits for its `listening on` line.
+/// In the Postgres pass the node's metadata database is the one held for its state directory.
 pub fn start_binary(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Proc {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_reelay"))
+    let metadata = super::metadata::for_dir(&state_dir(args, cwd));
+    let mut command = Command::new(env!("CARGO_BIN_EXE_reelay"));
+    if super::metadata::postgres() {
+        command.env("REELAY_METADATA_URL", &metadata.url);
+    }
+    let mut child = command
         .args(args)
         .current_dir(cwd)
         .envs(env.iter().copied())
@@ -94,6 +111,7 @@ pub fn start_binary(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Proc {
         .expect("socket address");
     Proc {
         child,
+        metadata,
         addr,
         stderr_lines,
     }
