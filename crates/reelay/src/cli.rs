@@ -38,9 +38,10 @@ pub enum Command {
 
 #[derive(Debug, clap::Args)]
 pub struct EdgeArgs {
-    /// The control node's URL, e.g. https://control.example.com.
-    #[arg(long, env = "REELAY_CONTROL")]
-    pub control: String,
+    /// A control node's URL, e.g. https://control.example.com (a load balancer, or repeat
+    /// it for each node of a cluster: the edge moves to the next when one is unreachable).
+    #[arg(long, env = "REELAY_CONTROL", value_delimiter = ',', required = true)]
+    pub control: Vec<String>,
     /// This edge's token (rle_…), from `POST /api/v1/edges` on the control node.
     #[arg(long, env = "REELAY_EDGE_TOKEN", hide_env_values = true)]
     pub token: String,
@@ -129,10 +130,12 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = load_config(args)?;
     let state = build_state(&config).await?;
     if let Some(live) = &state.live {
+        tokio::spawn(live.clone().follow_cluster());
         tokio::spawn(crate::relay::control::sweep_liveness(
             live.clone(),
             state.edges.clone(),
             state.metrics.relay.clone(),
+            config.cluster.node_id.clone(),
         ));
     }
     run_node(&config, state).await

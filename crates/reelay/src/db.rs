@@ -39,6 +39,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "edge renditions",
         include_str!("../migrations/0006_edge_renditions.sql"),
     ),
+    (7, "leases", include_str!("../migrations/0007_leases.sql")),
 ];
 
 #[derive(Debug)]
@@ -90,6 +91,25 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
     Ok(pool)
 }
 
+/// Takes or renews the lease `name` for `holder` until `ttl_ms` from now; `false` when another
+/// holder's lease has not lapsed. One statement (an upsert whose update only applies to a
+/// lapsed or own lease), so two nodes racing for it never both win, on SQLite or Postgres.
+pub async fn try_lease(db: &AnyPool, name: &str, holder: &str, ttl_ms: i64) -> sqlx::Result<bool> {
+    let now = now_ms();
+    let done = sqlx::query(
+        "INSERT INTO leases (name, holder, until_ms) VALUES ($1, $2, $3) \
+         ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until_ms = excluded.until_ms \
+         WHERE leases.until_ms < $4 OR leases.holder = excluded.holder",
+    )
+    .bind(name)
+    .bind(holder)
+    .bind(now.saturating_add(ttl_ms))
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// The URL without its password, for messages.
 fn redact(url: &str) -> String {
     match url::Url::parse(url) {
@@ -118,6 +138,40 @@ pub fn now_ms() -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_lease_is_held_by_one_node_until_it_lapses() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
+        let db = connect(&url).await.expect("db");
+        assert!(
+            try_lease(&db, "sweeper", "a", 60_000)
+                .await
+                .expect("a takes")
+        );
+        assert!(
+            !try_lease(&db, "sweeper", "b", 60_000)
+                .await
+                .expect("b waits")
+        );
+        assert!(try_lease(&db, "sweeper", "a", -1).await.expect("a renews"));
+        // a's lease has lapsed (it ended 1 ms before now): b takes it over.
+        assert!(
+            try_lease(&db, "sweeper", "b", 60_000)
+                .await
+                .expect("b takes")
+        );
+        assert!(
+            !try_lease(&db, "sweeper", "a", 60_000)
+                .await
+                .expect("a waits")
+        );
+        assert!(
+            try_lease(&db, "other", "a", 60_000)
+                .await
+                .expect("leases are by name")
+        );
+    }
 
     /// A database from before renditions keeps each source's numbering and buffer, as its
     /// primary rendition's.

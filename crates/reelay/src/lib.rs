@@ -20,6 +20,7 @@ pub mod auth;
 pub mod cache;
 pub mod cli;
 pub mod client;
+pub mod cluster;
 pub mod config;
 pub mod db;
 pub mod hex;

@@ -103,7 +103,13 @@ pub async fn build_state_for(
     live.metrics = services.metrics.live.clone();
     match edge_hold {
         Some(hold) => live.hold = Some(hold),
-        None => live.recordings = Some(recordings(config, &services.buckets, &db)?),
+        None => {
+            live.recordings = Some(recordings(config, &services.buckets, &db)?);
+            let cluster = &config.cluster;
+            if cluster.redis.is_some() || cluster.nats.is_some() {
+                live.cluster = Some(crate::cluster::Cluster::connect(cluster.clone()).await?);
+            }
+        }
     }
     services.live = Some(Arc::new(live));
     Ok(AppState::new(services))
@@ -113,13 +119,23 @@ pub async fn build_state_for(
 async fn build_auth(config: &Config, db: &AnyPool) -> anyhow::Result<Auth> {
     let tokens = TokenStore::new(db.clone(), config.tokens.clone()).await?;
     let loopback = config.listen.ip().is_loopback();
-    if !loopback && !tokens.any_tokens() {
+    // One node of a cluster makes the first admin token (a lease that never lapses; the
+    // same node may make another if every token was revoked since).
+    if !loopback
+        && !tokens.any_tokens()
+        && db::try_lease(db, "initial-admin-token", &config.cluster.node_id, i64::MAX).await?
+    {
         let (_, text) = tokens.create("initial admin", Role::Admin).await?;
         // stderr: stdout carries exactly the one "listening on" line.
         eprintln!(
             "reelay: {} is not a loopback address and no token existed, so an admin token was \
              created. It is shown only this once; keep it:\n\n    {text}\n",
             config.listen
+        );
+    } else if !loopback && !tokens.any_tokens() {
+        tracing::warn!(
+            "no token exists and another node of this cluster makes the first admin token: \
+             use the one it printed"
         );
     }
     let signing_key = match &config.signing_key {

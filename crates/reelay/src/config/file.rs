@@ -25,6 +25,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub metadata: MetadataSection,
     #[serde(default)]
+    pub cluster: ClusterSection,
+    #[serde(default)]
     pub auth: AuthSection,
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenEntry>,
@@ -98,6 +100,21 @@ pub struct LiveSection {
 pub struct MetadataSection {
     /// `sqlite://…` (default: `DATA/reelay.db`) or `postgres://…`.
     pub url: Option<String>,
+}
+
+/// `[cluster]`: what makes several control nodes one deployment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClusterSection {
+    /// This node's name among the others (leases, logs); default: host name and listen port.
+    pub node_id: Option<String>,
+    /// Namespace of the cluster's keys and subjects (default `reelay`), so several clusters
+    /// can share one Redis and one NATS.
+    pub name: Option<String>,
+    /// `redis://…`: the shared live tier (segment and init bytes).
+    pub redis: Option<String>,
+    /// `nats://…`: notifications between nodes.
+    pub nats: Option<String>,
 }
 
 /// `[auth]`.

@@ -42,6 +42,51 @@ fn env_override(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
 }
 
+/// `[cluster]` with its environment overrides.
+fn cluster_settings(
+    section: file::ClusterSection,
+    listen: SocketAddr,
+) -> anyhow::Result<crate::cluster::ClusterSettings> {
+    let name = section.name.unwrap_or_else(|| "reelay".to_owned());
+    anyhow::ensure!(
+        (1..=64).contains(&name.len())
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
+        "cluster.name must be 1-64 of A-Z a-z 0-9 - _"
+    );
+    Ok(crate::cluster::ClusterSettings {
+        name,
+        node_id: node_id(section.node_id, listen)?,
+        redis: env_override("REELAY_CLUSTER_REDIS").or(section.redis),
+        nats: env_override("REELAY_CLUSTER_NATS").or(section.nats),
+    })
+}
+
+/// The node's id: given (1-64 printable ASCII characters), or the host name and listen port.
+fn node_id(configured: Option<String>, listen: SocketAddr) -> anyhow::Result<String> {
+    match env_override("REELAY_NODE_ID").or(configured) {
+        Some(id) => {
+            anyhow::ensure!(
+                (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()),
+                "cluster.node_id must be 1-64 printable ASCII characters without spaces"
+            );
+            Ok(id)
+        }
+        None => {
+            let host = rustix::system::uname()
+                .nodename()
+                .to_string_lossy()
+                .into_owned();
+            // Port 0 is picked at bind time: several such nodes on one host stay distinct.
+            Ok(match listen.port() {
+                0 => format!("{host}:0-{}", crate::random::u64() % 0x100_0000),
+                port => format!("{host}:{port}"),
+            })
+        }
+    }
+}
+
 /// Values given on the command line or in the environment (they win over the file).
 #[derive(Debug, Default, Clone)]
 pub struct Overrides {
@@ -78,6 +123,8 @@ pub struct Config {
     pub liveness: crate::relay::edges::Liveness,
     pub recordings_bucket: String,
     pub metadata_url: String,
+    /// `[cluster]`, with `REELAY_NODE_ID`, `REELAY_CLUSTER_REDIS`, `REELAY_CLUSTER_NATS`.
+    pub cluster: crate::cluster::ClusterSettings,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
     pub tokens: Vec<ConfigToken>,
@@ -227,6 +274,7 @@ impl Config {
                 .unwrap_or_else(|| {
                     format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
                 }),
+            cluster: cluster_settings(file.cluster, listen)?,
             signing_key: signing_key_from_env(&file.auth)?,
             tokens: file
                 .tokens

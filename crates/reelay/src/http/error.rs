@@ -147,6 +147,11 @@ pub mod table {
             LiveError::Body(e) => body(e),
             LiveError::Db(e) => database(e),
             LiveError::Storage(e) => storage(e),
+            LiveError::Cluster(_) => verdict(
+                S::SERVICE_UNAVAILABLE,
+                "cluster_unavailable",
+                "the cluster's shared live tier is unavailable; retry shortly",
+            ),
             LiveError::Io(_) | LiveError::Internal(_) => {
                 verdict(S::INTERNAL_SERVER_ERROR, "internal", INTERNAL)
             }

@@ -200,6 +200,7 @@ async fn segment(
     headers: &HeaderMap,
 ) -> Result<Response, ApiError> {
     let key = ObjectKey::parse(path)?;
+    live.ensure_local(&src.id, key.as_str()).await?;
     let object = live.segments(src)?.open(&key).await?;
     let object = as_segment(object, path);
     Ok(serve_opened(

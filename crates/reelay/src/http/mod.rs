@@ -18,6 +18,7 @@ pub mod api;
 pub mod body;
 pub mod edge;
 pub mod error;
+pub mod health;
 pub mod live;
 pub mod media;
 pub mod middleware;

@@ -12,7 +12,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, edge, live, media, middleware, openapi, routes, ui};
+use super::{api, edge, health, live, media, middleware, openapi, routes, ui};
 
 /// Builds the application router.
 pub fn app(state: AppState) -> Router {
@@ -48,8 +48,8 @@ pub fn app(state: AppState) -> Router {
         )
         .merge(api_routes())
         .merge(edge_routes())
-        .route(routes::HEALTHZ, get(|| async { "ok\n" }))
-        .route(routes::READYZ, get(|| async { "ready\n" }))
+        .route(routes::HEALTHZ, get(health::healthz))
+        .route(routes::READYZ, get(health::readyz))
         .route(routes::METRICS, get(metrics))
         .route(routes::UI_INDEX, get(ui::index))
         .route(routes::UI_FILE, get(ui::file))

@@ -1,6 +1,7 @@
 //! What can go wrong in the live relay, saying who failed: the request (`NoSource`, `Invalid`,
 //! `NameTaken`, `Conflict`, `Forbidden`, `Body`), this node (`NotConfigured`, `Io`,
-//! `Internal`), the metadata database (`Db`) or the recordings bucket's store (`Storage`).
+//! `Internal`), the metadata database (`Db`), a cluster engine (`Cluster`) or the recordings
+//! bucket's store (`Storage`).
 //! The HTTP layer maps each to a status in one table; the texts of `Db`, `Io`, `Internal` and a
 //! failed store are for the log only.
 
@@ -37,6 +38,9 @@ pub enum LiveError {
     Db(#[from] sqlx::Error),
     #[error(transparent)]
     Storage(#[from] StorageError),
+    /// A cluster engine (the shared tier) failed: retrying later is safe.
+    #[error(transparent)]
+    Cluster(#[from] crate::cluster::ClusterError),
     #[error("live buffer I/O: {0}")]
     Io(#[from] std::io::Error),
     /// A bug: a value the relay made itself does not hold.

@@ -76,7 +76,7 @@ impl Live {
             .as_ref()
             .map(|m| rendition_file(&seg.rendition, m));
         if let Some(map) = &map_file
-            && !segments_dir.join(map).exists()
+            && !self.ensure_local(&source.id, map).await.unwrap_or(false)
         {
             let _ = std::fs::remove_file(body);
             return Err(LiveError::Conflict(format!(
@@ -116,10 +116,12 @@ impl Live {
         if discontinuity {
             self.count_discontinuity(&source.id, &mut ch).await?;
         }
+        self.share_file(&source.id, &row.file).await;
         self.record(&row).await?;
         let end_ms = row.pdt_ms.saturating_add(row.duration_ms);
         let lag_ms = crate::db::now_ms().saturating_sub(end_ms).max(0);
         self.metrics.lag.observe(lag_ms as f64 / 1000.0);
+        self.announce(&row, ch.discontinuities).await;
         ch.recent.push_back(row);
         self.prune(&source.id, &mut ch).await?;
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
@@ -135,14 +137,15 @@ impl Live {
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
         self.admitted(source, rendition).await?; // creates the rendition's folders
-        let target = self
-            .segments_dir(&source.id)
-            .join(rendition_file(rendition, file));
-        if target.exists() {
+        let name = rendition_file(rendition, file);
+        // Had here, or (in a cluster) accepted by another node: fetched now, so a segment
+        // naming it can be checked against it.
+        if self.ensure_local(&source.id, &name).await.unwrap_or(false) {
             let _ = std::fs::remove_file(body);
             return Ok(Forwarded::AlreadyHad);
         }
-        std::fs::rename(body, target)?;
+        std::fs::rename(body, self.segments_dir(&source.id).join(&name))?;
+        self.share_file(&source.id, &name).await;
         Ok(Forwarded::Stored)
     }
 }

@@ -244,13 +244,20 @@ impl Live {
                 break; // still arriving: later segments wait for it
             };
             let map_file = match &playlist.map_uri {
-                Some(map) => Some(self.current_map(source, ch, &incoming.join(map))?),
+                Some(map) => {
+                    let (file, new) = self.current_map(source, ch, &incoming.join(map))?;
+                    if new {
+                        self.share_file(&source.id, &file).await;
+                    }
+                    Some(file)
+                }
                 None => None,
             };
             let msn = self.sources.take_msn(&source.id, &ch.rendition).await?;
             let ext = seg.uri.rsplit_once('.').map_or("ts", |(_, e)| e);
             let file = rendition_file(&ch.rendition, &format!("{msn}.{ext}"));
             std::fs::rename(&path, self.segments_dir(&source.id).join(&file))?;
+            self.share_file(&source.id, &file).await;
             let discontinuity = seg.discontinuity || std::mem::take(&mut ch.pending_discontinuity);
             if discontinuity {
                 self.count_discontinuity(&source.id, ch).await?;
@@ -275,6 +282,7 @@ impl Live {
             };
             self.record(&row).await?;
             self.add_to_recordings(&row).await?;
+            self.announce(&row, ch.discontinuities).await;
             ch.recent.push_back(row);
             ch.assigned.push_back(seg.uri.clone());
             if ch.assigned.len() > 512 {
@@ -290,13 +298,14 @@ impl Live {
         Ok(accepted)
     }
 
-    /// The stored init section for the encoder's current one, stored anew when its bytes change.
+    /// The stored init section for the encoder's current one, stored anew when its bytes
+    /// change (`true` with it then).
     fn current_map(
         &self,
         source: &SourceRow,
         ch: &mut Channel,
         incoming_map: &Path,
-    ) -> Result<String, LiveError> {
+    ) -> Result<(String, bool), LiveError> {
         let bytes = std::fs::read(incoming_map).map_err(|_| {
             LiveError::Invalid("the playlist names an init section that was not uploaded".into())
         })?;
@@ -304,12 +313,12 @@ impl Live {
         if let Some((hash, file)) = &ch.map
             && *hash == digest
         {
-            return Ok(file.clone());
+            return Ok((file.clone(), false));
         }
         let file = rendition_file(&ch.rendition, &format!("init-{}.mp4", crate::random::u64()));
         std::fs::write(self.segments_dir(&source.id).join(&file), &bytes)?;
         ch.map = Some((digest, file.clone()));
-        Ok(file)
+        Ok((file, true))
     }
 }
 

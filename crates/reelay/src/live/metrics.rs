@@ -13,6 +13,10 @@ pub struct LiveMetrics {
     pub received: Counter,
     /// On a control node: from the end of a live segment (edge clock) to its arrival here.
     pub lag: Histogram,
+    /// Cluster: listed segments this node fetched from the shared tier (each once).
+    pub fetched_from_cluster: Counter,
+    /// Cluster: segments this node accepted but could not store in the shared tier.
+    pub share_failures: Counter,
 }
 
 impl Default for LiveMetrics {
@@ -22,6 +26,8 @@ impl Default for LiveMetrics {
             received: Counter::default(),
             // 1 ms .. ~65 s
             lag: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
+            fetched_from_cluster: Counter::default(),
+            share_failures: Counter::default(),
         }
     }
 }
@@ -42,6 +48,16 @@ impl LiveMetrics {
             "live_segment_lag_seconds",
             "Control: from a live segment's end at the edge to its arrival",
             self.lag.clone(),
+        );
+        registry.register(
+            "live_segments_fetched_from_cluster",
+            "Cluster: listed segments fetched once from the shared tier",
+            self.fetched_from_cluster.clone(),
+        );
+        registry.register(
+            "live_segments_share_failures",
+            "Cluster: accepted segments not stored in the shared tier",
+            self.share_failures.clone(),
         );
     }
 }

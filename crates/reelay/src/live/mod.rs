@@ -27,6 +27,7 @@ pub mod ladder;
 pub mod metrics;
 pub mod recordings;
 pub mod segment;
+mod shared;
 pub mod sources;
 pub mod view;
 mod window;
@@ -136,6 +137,8 @@ pub struct Live {
     pub metrics: LiveMetrics,
     /// How stored segments are read (the node's byte budget).
     reads: Reads,
+    /// The node's cluster engines (`shared.rs`); `None`: a single node.
+    pub cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl Live {
@@ -154,12 +157,15 @@ impl Live {
             metrics: LiveMetrics::default(),
             reads,
             db,
+            cluster: None,
         }
     }
 
-    /// Tells long-polling edges that sources or recordings changed.
+    /// Tells long-polling edges (on every node of the cluster) that sources or recordings
+    /// changed.
     pub fn changed(&self) {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
+        self.announce_change();
     }
 
     pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {

@@ -2,7 +2,7 @@
 //! edge's forwarders know of it.
 
 /// A segment in a source's buffer.
-#[derive(Debug, Clone, sqlx::FromRow)]
+#[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, serde::Deserialize)]
 pub struct SegmentRow {
     pub source_id: String,
     /// The rendition it belongs to (`sources::PRIMARY` for a single-playlist source).

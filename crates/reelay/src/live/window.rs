@@ -78,6 +78,10 @@ impl Live {
                 .iter()
                 .filter(|r| r.pdt_ms + r.duration_ms > start_ms)
             {
+                // In a cluster, another node may have accepted it: fetched once from the tier.
+                for file in std::iter::once(&row.file).chain(&row.map_file) {
+                    self.ensure_local(&source.id, file).await?;
+                }
                 recordings
                     .add(&rec, row, &self.segments_dir(&source.id))
                     .await?;

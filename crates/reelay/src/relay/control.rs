@@ -224,7 +224,15 @@ impl Drop for Held<'_> {
 
 /// Watches edges' liveness: logs each going offline or back online and, when configured,
 /// stops the open recordings of an offline edge's sources at the moment it was last heard.
-pub async fn sweep_liveness(live: Arc<Live>, edges: Arc<Edges>, metrics: RelayMetrics) {
+/// Every node keeps its gauge; only the holder of the sweeper lease (one node of a cluster)
+/// logs and acts, and a node taking the lease over looks at every offline edge afresh (stopping
+/// recordings is idempotent).
+pub async fn sweep_liveness(
+    live: Arc<Live>,
+    edges: Arc<Edges>,
+    metrics: RelayMetrics,
+    node: String,
+) {
     let mut offline = std::collections::HashSet::new();
     loop {
         tokio::time::sleep(edges.liveness.interval).await;
@@ -235,6 +243,18 @@ pub async fn sweep_liveness(live: Arc<Live>, edges: Arc<Edges>, metrics: RelayMe
         metrics
             .edges_online
             .set(i64::try_from(online).unwrap_or(i64::MAX));
+        match edges.lead_sweep(&node).await {
+            Ok(true) => {}
+            Ok(false) => {
+                offline.clear();
+                continue;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot renew the sweeper lease");
+                offline.clear();
+                continue;
+            }
+        }
         for edge in list {
             if edges.online(&edge) {
                 if offline.remove(&edge.id) {

@@ -2,6 +2,10 @@
 //! edge's token once; only its SHA-256 is stored) and are online while heard from. An edge is
 //! heard from at least once per interval (its long-poll returns after one), so it is declared
 //! offline only after `missed` intervals plus a margin of silence — never after one late poll.
+//!
+//! Last contact is kept in the database (written at most twice per interval per edge), and
+//! online/offline is computed from that row alone, so every control node sharing the
+//! database reports the same state whichever node the edge talks to.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -65,8 +69,8 @@ pub struct EdgeRow {
 pub struct Edges {
     db: AnyPool,
     pub liveness: Liveness,
-    /// Last heard from, by edge id (written to the database at most once per interval).
-    seen: Mutex<HashMap<String, (i64, i64)>>,
+    /// When each edge's last contact was last written to the database, by edge id.
+    persisted: Mutex<HashMap<String, i64>>,
 }
 
 impl Edges {
@@ -74,7 +78,7 @@ impl Edges {
         Self {
             db,
             liveness,
-            seen: Mutex::new(HashMap::new()),
+            persisted: Mutex::new(HashMap::new()),
         }
     }
 
@@ -107,7 +111,7 @@ impl Edges {
         )
         .fetch_all(&self.db)
         .await?;
-        Ok(rows.into_iter().map(|r| self.with_seen(r)).collect())
+        Ok(rows)
     }
 
     pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<EdgeRow>> {
@@ -117,7 +121,7 @@ impl Edges {
             .bind(id_or_name)
             .fetch_optional(&self.db)
             .await?;
-        Ok(row.map(|r| self.with_seen(r)))
+        Ok(row)
     }
 
     /// The edge whose token this is.
@@ -131,7 +135,7 @@ impl Edges {
             .bind(hash_secret(token))
             .fetch_optional(&self.db)
             .await?;
-        Ok(row.map(|r| self.with_seen(r)))
+        Ok(row)
     }
 
     pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
@@ -143,7 +147,7 @@ impl Edges {
             .bind(id)
             .execute(&self.db)
             .await?;
-        self.seen
+        self.persisted
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
@@ -153,14 +157,13 @@ impl Edges {
     /// Notes that edge `id` was heard from now.
     pub async fn touch(&self, id: &str) -> sqlx::Result<()> {
         let now = now_ms();
-        let interval = i64::try_from(self.liveness.interval.as_millis()).unwrap_or(i64::MAX);
+        let every = i64::try_from(self.liveness.interval.as_millis() / 2).unwrap_or(i64::MAX);
         let persist = {
-            let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
-            let entry = seen.entry(id.to_owned()).or_insert((now, i64::MIN));
-            entry.0 = now;
-            let due = now.saturating_sub(entry.1) >= interval;
+            let mut persisted = self.persisted.lock().unwrap_or_else(|p| p.into_inner());
+            let last = persisted.entry(id.to_owned()).or_insert(i64::MIN);
+            let due = now.saturating_sub(*last) >= every;
             if due {
-                entry.1 = now;
+                *last = now;
             }
             due
         };
@@ -174,20 +177,20 @@ impl Edges {
         Ok(())
     }
 
-    fn with_seen(&self, mut row: EdgeRow) -> EdgeRow {
-        if let Some((seen, _)) = self
-            .seen
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&row.id)
-        {
-            row.last_seen_ms = Some(row.last_seen_ms.map_or(*seen, |db| db.max(*seen)));
-        }
-        row
-    }
-
     pub fn online(&self, row: &EdgeRow) -> bool {
         self.liveness.online(row.last_seen_ms, now_ms())
+    }
+
+    /// Whether node `node` runs the liveness sweep now: one node of a cluster at a time holds
+    /// the lease, renewed each interval; when it dies, another takes over within `missed`
+    /// intervals.
+    pub async fn lead_sweep(&self, node: &str) -> sqlx::Result<bool> {
+        let ttl = self
+            .liveness
+            .interval
+            .saturating_mul(self.liveness.missed.max(1));
+        let ttl = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        crate::db::try_lease(&self.db, "edge-liveness-sweeper", node, ttl).await
     }
 }
 

@@ -1,7 +1,15 @@
-//! The edge's connection to the control node: every request is opened by the edge, carries the
+//! The edge's connection to the control nodes: every request is opened by the edge, carries the
 //! edge's token and has a deadline. Errors say whether the control answered (and refused) or
 //! could not be reached, because the forwarders react differently.
+//!
+//! An edge may be given several control URLs (the nodes of a cluster, or a load balancer
+//! and a spare): every request goes to the current one, and a request that finds it
+//! unreachable (or answering 502-504, a balancer with nothing behind it) moves every clone of
+//! the link to the next URL, so the retry that follows — the long-poll's or the forwarder's —
+//! goes there. Any control node of a cluster accepts any edge request.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -25,7 +33,9 @@ pub enum LinkError {
 #[derive(Debug, Clone)]
 pub struct Link {
     client: reqwest::Client,
-    base: url::Url,
+    bases: Arc<[url::Url]>,
+    /// Index into `bases` of the control requests go to (shared by clones).
+    current: Arc<AtomicUsize>,
     token: String,
     /// Longest a long-poll may be held by the control (its interval), plus slack.
     poll_timeout: Duration,
@@ -34,21 +44,17 @@ pub struct Link {
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 
 impl Link {
-    /// A link to the control at `base` (http or https).
-    pub fn new(base: &str, token: &str) -> anyhow::Result<Self> {
-        let mut base = url::Url::parse(base)?;
-        anyhow::ensure!(
-            matches!(base.scheme(), "http" | "https"),
-            "--control must be an http:// or https:// URL"
-        );
+    /// A link to the controls at `bases` (http or https), the first one first.
+    pub fn new(bases: &[String], token: &str) -> anyhow::Result<Self> {
+        anyhow::ensure!(!bases.is_empty(), "--control is required");
         anyhow::ensure!(
             token.starts_with("rle_"),
             "--token must be an edge token (rle_…), made with POST /api/v1/edges on the control node"
         );
-        if !base.path().ends_with('/') {
-            let path = format!("{}/", base.path());
-            base.set_path(&path);
-        }
+        let bases = bases
+            .iter()
+            .map(|b| control_url(b))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         let client = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(5))
             .redirect(reqwest::redirect::Policy::none())
@@ -56,28 +62,56 @@ impl Link {
             .build()?;
         Ok(Self {
             client,
-            base,
+            bases: bases.into(),
+            current: Arc::new(AtomicUsize::new(0)),
             token: token.to_owned(),
             poll_timeout: Duration::from_secs(30),
         })
     }
 
+    /// The control requests go to now.
+    pub fn control(&self) -> &url::Url {
+        let i = self.current.load(Ordering::Relaxed) % self.bases.len();
+        &self.bases[i]
+    }
+
     fn url(&self, path: &str) -> Result<url::Url, LinkError> {
-        self.base
+        self.control()
             .join(path)
             .map_err(|e| LinkError::Unreachable(e.to_string()))
     }
 
+    /// Moves to the next control, unless another request already did since `from` failed.
+    fn fail_over(&self, from: usize) {
+        if self.bases.len() < 2 {
+            return;
+        }
+        let next = (from + 1) % self.bases.len();
+        if self
+            .current
+            .compare_exchange(from, next, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+        {
+            tracing::warn!(control = %self.bases[next], "moving to the next control node");
+        }
+    }
+
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, LinkError> {
-        let resp = req
-            .bearer_auth(&self.token)
-            .send()
-            .await
-            .map_err(|e| LinkError::Unreachable(e.to_string()))?;
+        let at = self.current.load(Ordering::Relaxed) % self.bases.len();
+        let resp = match req.bearer_auth(&self.token).send().await {
+            Ok(resp) => resp,
+            Err(e) => {
+                self.fail_over(at);
+                return Err(LinkError::Unreachable(e.to_string()));
+            }
+        };
         if resp.status().is_success() {
             return Ok(resp);
         }
         let status = resp.status();
+        if matches!(status.as_u16(), 502..=504) {
+            self.fail_over(at);
+        }
         let body = resp.text().await.unwrap_or_default();
         Err(LinkError::Refused {
             status,
@@ -162,6 +196,20 @@ impl Link {
     }
 }
 
+/// A control URL given on the command line, as a base to join API paths to.
+fn control_url(text: &str) -> anyhow::Result<url::Url> {
+    let mut base = url::Url::parse(text)?;
+    anyhow::ensure!(
+        matches!(base.scheme(), "http" | "https"),
+        "--control must be an http:// or https:// URL"
+    );
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    Ok(base)
+}
+
 /// Reads a JSON answer (bounded: answers come from the control, but a proxy may be between).
 async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result<T, LinkError> {
     let body = resp
@@ -195,10 +243,32 @@ mod tests {
         assert_ne!(backoff(3, 1), backoff(3, 999));
     }
 
+    fn urls(list: &[&str]) -> Vec<String> {
+        list.iter().map(|s| (*s).to_owned()).collect()
+    }
+
     #[test]
     fn a_link_needs_an_http_url_and_an_edge_token() {
-        assert!(Link::new("ftp://x", "rle_a").is_err());
-        assert!(Link::new("http://x", "rly_a").is_err());
-        assert!(Link::new("http://127.0.0.1:1/base", "rle_a").is_ok());
+        assert!(Link::new(&urls(&["ftp://x"]), "rle_a").is_err());
+        assert!(Link::new(&urls(&["http://x"]), "rly_a").is_err());
+        assert!(Link::new(&urls(&[]), "rle_a").is_err());
+        assert!(Link::new(&urls(&["http://x", "ftp://y"]), "rle_a").is_err());
+        assert!(Link::new(&urls(&["http://127.0.0.1:1/base"]), "rle_a").is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_control_moves_every_clone_to_the_next_and_round_again() {
+        // Port 1 on loopback refuses at once.
+        let list = urls(&["http://127.0.0.1:1/a", "http://127.0.0.1:1/b"]);
+        let link = Link::new(&list, "rle_a").expect("link");
+        let clone = link.clone();
+        assert_eq!(link.control().path(), "/a/");
+        assert!(matches!(
+            link.poll(None).await,
+            Err(LinkError::Unreachable(_))
+        ));
+        assert_eq!(clone.control().path(), "/b/", "the clone moved too");
+        assert!(clone.poll(None).await.is_err());
+        assert_eq!(link.control().path(), "/a/", "and round to the first");
     }
 }

@@ -1,9 +1,17 @@
 //! Several control nodes on one metadata database (SQLite, and Postgres in the Postgres pass):
-//! what they share must stay correct when they race.
+//! what they share must stay correct when they race, and an edge given every node's URL moves
+//! to another when its node dies.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
-use crate::common::{self, TestServer, live::push_synthetic};
+use serde_json::Value;
+
+use crate::common::cluster::Namespace;
+use crate::common::metadata::TestDb;
+use crate::common::relay::{get_text, post_json, recording_playlist, segment_files};
+use crate::common::{self, Proc, TestServer, live::push_synthetic, poll_until, start_binary_on};
 
 /// Every (rendition, msn) of source `id` in the database's live buffer.
 async fn buffered_msns(server: &TestServer, id: &str) -> Vec<i64> {
@@ -78,5 +86,142 @@ async fn two_nodes_racing_on_one_source_never_share_a_sequence_number() {
     for node in [&a, &b] {
         let text = common::live::playlist(node, "cam").await;
         common::live::assert_valid_playlist(&text);
+    }
+}
+
+/// Config of a control node of a two-node cluster: short liveness intervals and the shared
+/// recordings folder `rec`.
+fn control_config(shared: &std::path::Path, ns: &Namespace) -> String {
+    format!(
+        "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\n[live]\nrecordings_bucket = \"rec\"\n\
+         {}[[bucket]]\nname = \"rec\"\nfs = \"{}\"\n",
+        ns.config(),
+        shared.join("rec").display()
+    )
+}
+
+fn start_node(dir: &std::path::Path, name: &str, db: &Arc<TestDb>, ns: &Namespace) -> Proc {
+    std::fs::create_dir_all(dir.join(name)).expect("node dir");
+    let config = format!("{name}.toml");
+    std::fs::write(dir.join(&config), control_config(dir, ns)).expect("config");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        name,
+        "--config",
+        &config,
+    ];
+    start_binary_on(&args, dir, db.clone())
+}
+
+async fn edge_online(node: &Proc) -> bool {
+    let (status, text) = get_text(node.url("/api/v1/edges/site-a")).await;
+    assert_eq!(status, 200, "{text}");
+    let edge: Value = serde_json::from_str(&text).expect("json");
+    edge["online"].as_bool().expect("online")
+}
+
+async fn listed(node: &Proc, last: &'static str) -> String {
+    let url = node.url("/live/cam/index.m3u8");
+    poll_until("the segment listed", Duration::from_secs(20), move || {
+        let url = url.clone();
+        async move {
+            let (_, text) = get_text(url).await;
+            segment_files(&text)
+                .last()
+                .is_some_and(|f| f == last)
+                .then_some(text)
+        }
+    })
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edge_moves_to_another_control_node_when_its_node_is_killed_and_loses_no_recorded_segment()
+ {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    std::fs::create_dir_all(dir.join("rec")).expect("rec");
+    let db = common::metadata::for_dir(&dir.join("cluster"));
+    let ns = Namespace::new();
+    let a = start_node(dir, "a", &db, &ns);
+    let b = start_node(dir, "b", &db, &ns);
+    let edge = post_json(a.url("/api/v1/edges"), r#"{"name":"site-a"}"#).await;
+    let token = edge["token"].as_str().expect("token").to_owned();
+    post_json(
+        a.url("/api/v1/sources"),
+        r#"{"name":"cam","target_duration":1}"#,
+    )
+    .await;
+    let (url_a, url_b) = (a.url(""), b.url(""));
+    let args = [
+        "edge",
+        "--control",
+        &url_a,
+        "--control",
+        &url_b,
+        "--token",
+        &token,
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "edge",
+    ];
+    let edge = common::start_binary(&args, dir, &[]);
+    let base = format!("http://{}", edge.addr);
+    let names = ["s0.ts", "s1.ts", "s2.ts", "s3.ts", "s4.ts", "s5.ts"];
+    poll_until("the edge to know cam", Duration::from_secs(20), || {
+        let url = edge.url("/api/v1/sources/cam");
+        async move { (get_text(url).await.0 == 200).then_some(()) }
+    })
+    .await;
+    push_synthetic(&base, "cam", 0, &names[..3]).await;
+    let on_a = listed(&a, "2.ts").await;
+    assert_eq!(
+        listed(&b, "2.ts").await,
+        on_a,
+        "both nodes serve the same playlist"
+    );
+    let (status, _) = get_text(b.url("/live/cam/1.ts")).await;
+    assert_eq!(status, 200, "node B serves a segment node A accepted");
+    assert!(
+        edge_online(&a).await && edge_online(&b).await,
+        "both nodes see it online"
+    );
+
+    // Recorded through B (from a minute ago: all of the buffer) while the edge talks to A,
+    // which then dies without a goodbye.
+    let start = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
+    let body = format!(r#"{{"start":"{start}"}}"#);
+    let rec = post_json(b.url("/api/v1/sources/cam/recordings"), &body).await;
+    let id = rec["id"].as_str().expect("id").to_owned();
+    drop(a);
+    push_synthetic(&base, "cam", 0, &names).await;
+    // Moving within three intervals, it never goes offline on the surviving node.
+    let moved = Instant::now();
+    while moved.elapsed() < Duration::from_secs(3) {
+        assert!(edge_online(&b).await, "offline after {:?}", moved.elapsed());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // Live goes on from B (segments that arrive after a newer one go to recordings only).
+    listed(&b, "5.ts").await;
+
+    let stopped = post_json(b.url(&format!("/api/v1/recordings/{id}/stop")), "").await;
+    assert_eq!(stopped["open"], false, "{stopped}");
+    let vod = recording_playlist(&b, &id).await;
+    common::live::assert_valid_playlist(&vod);
+    let files = segment_files(&vod);
+    let first: usize = files[0].trim_end_matches(".ts").parse().expect("msn");
+    let expected: Vec<String> = (first..=5).map(|m| format!("{m}.ts")).collect();
+    assert_eq!(files, expected, "no segment lost: {vod}");
+    assert!(
+        first <= 3,
+        "the segments from before the kill are in it: {vod}"
+    );
+    for file in &files {
+        let (status, _) = get_text(b.url(&format!("/recordings/{id}/{file}"))).await;
+        assert_eq!(status, 200, "{file}");
     }
 }

@@ -73,6 +73,7 @@ fn admin(sql: String) {
 /// A new database of this run's kind, for state under `dir`.
 pub fn create(dir: &Path) -> TestDb {
     if !postgres() {
+        std::fs::create_dir_all(dir).expect("database dir");
         return TestDb {
             url: format!("sqlite://{}?mode=rwc", dir.join("reelay.db").display()),
             postgres: None,

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod app;
+pub mod cluster;
 pub mod live;
 pub mod matrix;
 pub mod metadata;
@@ -13,7 +14,7 @@ pub mod raw;
 pub mod relay;
 pub mod s3;
 
-pub use process::{Proc, run_binary, run_tool, serve_media_dir, start_binary};
+pub use process::{Proc, run_binary, run_tool, serve_media_dir, start_binary, start_binary_on};
 pub use raw::{http_request, parse_multipart, raw_get};
 
 use std::net::SocketAddr;

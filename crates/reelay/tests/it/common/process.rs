@@ -72,11 +72,31 @@ pub fn state_dir(args: &[&str], cwd: &Path) -> std::path::PathBuf {
 /// Starts the real binary with `args` (in `cwd`) and waits for its `listening on` line.
 /// In the Postgres pass the node's metadata database is the one held for its state directory.
 pub fn start_binary(args: &[&str], cwd: &Path, env: &[(&str, &str)]) -> Proc {
+    let metadata = super::metadata::for_dir(&state_dir(args, cwd));
+    let shared = !super::metadata::postgres();
+    start_binary_inner(args, cwd, env, metadata, shared)
+}
+
+/// Starts the real binary on the metadata database `metadata` (a node of a cluster).
+pub fn start_binary_on(
+    args: &[&str],
+    cwd: &Path,
+    metadata: std::sync::Arc<super::metadata::TestDb>,
+) -> Proc {
+    start_binary_inner(args, cwd, &[], metadata, false)
+}
+
+fn start_binary_inner(
+    args: &[&str],
+    cwd: &Path,
+    env: &[(&str, &str)],
+    metadata: std::sync::Arc<super::metadata::TestDb>,
+    default_url: bool,
+) -> Proc {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    let metadata = super::metadata::for_dir(&state_dir(args, cwd));
     let mut command = Command::new(env!("CARGO_BIN_EXE_reelay"));
-    if super::metadata::postgres() {
+    if !default_url {
         command.env("REELAY_METADATA_URL", &metadata.url);
     }
     let mut child = command

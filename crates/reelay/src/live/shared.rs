@@ -1,0 +1,204 @@
+//! A control node's part in its cluster's live state (see `cluster/`). The node that accepts a
+//! segment — pushed by an encoder or forwarded by an edge — keeps its file, stores its bytes
+//! in the shared tier, writes its row, then announces it on the bus; every other node adds the
+//! row to its copy of the window (in sequence order; a gap is filled from the database, so a
+//! lost message only delays), so all nodes serve the same playlist bytes. A node asked for a
+//! listed segment it does not have fetches it from the tier once and keeps it as a local file
+//! like its own (pruned with the window), so it never fetches it again. Recordings are written
+//! by the accepting node only (their keys are deterministic, so a retry elsewhere rewrites the
+//! same object). Without a tier or a bus, a node is exactly a single node.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use super::{Live, LiveError, SegmentRow};
+use crate::cluster::{Bus, Message, Tier};
+
+/// A segment that joined a window, as announced to the other nodes.
+#[derive(Debug, Serialize, Deserialize)]
+struct Announced {
+    row: SegmentRow,
+    /// The rendition's discontinuity count once it joined.
+    discontinuities: u64,
+}
+
+impl Live {
+    fn tier(&self) -> Option<&Tier> {
+        self.cluster.as_ref().and_then(|c| c.tier.as_ref())
+    }
+
+    fn bus(&self) -> Option<&Bus> {
+        self.cluster.as_ref().and_then(|c| c.bus.as_ref())
+    }
+
+    /// Stores the file `file` of source `id`, just written here, in the shared tier. A failure
+    /// is logged, never the encoder's problem: this node still serves it.
+    pub(super) async fn share_file(&self, id: &str, file: &str) {
+        let Some(tier) = self.tier() else {
+            return;
+        };
+        let path = self.segments_dir(id).join(file);
+        let bytes = match tokio::fs::read(&path).await {
+            Ok(b) => b,
+            Err(e) => {
+                tracing::warn!(source = id, file, error = %e, "cannot read a segment to share");
+                return;
+            }
+        };
+        let ttl = self
+            .settings
+            .buffer
+            .saturating_add(std::time::Duration::from_secs(60));
+        if let Err(e) = tier.put(&format!("{id}/{file}"), &bytes, ttl).await {
+            self.metrics.share_failures.inc();
+            tracing::debug!(source = id, file, error = %e, "segment not shared");
+        }
+    }
+
+    /// Tells the other nodes that `row` joined its window.
+    pub(super) async fn announce(&self, row: &SegmentRow, discontinuities: u64) {
+        let Some(bus) = self.bus() else {
+            return;
+        };
+        let note = Announced {
+            row: row.clone(),
+            discontinuities,
+        };
+        let Ok(payload) = serde_json::to_vec(&note) else {
+            return;
+        };
+        let topic = format!("live.{}", row.source_id);
+        if let Err(e) = bus.publish(&topic, Bytes::from(payload)).await {
+            tracing::debug!(source = row.source_id, error = %e, "segment not announced");
+        }
+    }
+
+    /// Tells the other nodes that sources or recordings changed (their edges' long-polls).
+    pub(super) fn announce_change(&self) {
+        if let Some(bus) = self.bus().cloned() {
+            tokio::spawn(async move {
+                if let Err(e) = bus.publish("changes", Bytes::new()).await {
+                    tracing::debug!(error = %e, "change not announced");
+                }
+            });
+        }
+    }
+
+    /// Makes sure the file `file` (a validated key under the source's segments) of source `id`
+    /// is on this node, fetching it from the shared tier if another node accepted it; `false`
+    /// when no one has it.
+    pub async fn ensure_local(&self, id: &str, file: &str) -> Result<bool, LiveError> {
+        let path = self.segments_dir(id).join(file);
+        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            return Ok(true);
+        }
+        let Some(tier) = self.tier() else {
+            return Ok(false);
+        };
+        let Some(bytes) = tier.get(&format!("{id}/{file}")).await? else {
+            return Ok(false);
+        };
+        let Some(dir) = path.parent() else {
+            return Ok(false);
+        };
+        tokio::fs::create_dir_all(dir).await?;
+        let temp = dir.join(format!(".fetch-{}", crate::random::u64()));
+        tokio::fs::write(&temp, &bytes).await?;
+        tokio::fs::rename(&temp, &path).await?;
+        self.metrics.fetched_from_cluster.inc();
+        Ok(true)
+    }
+
+    /// Follows the other nodes' announcements until the node stops (a no-op without a bus).
+    pub async fn follow_cluster(self: Arc<Self>) {
+        let Some(bus) = self.bus().cloned() else {
+            return;
+        };
+        loop {
+            match bus.follow(">").await {
+                Ok(mut messages) => {
+                    while let Some(m) = messages.next().await {
+                        if let Err(e) = self.on_message(m).await {
+                            tracing::warn!(error = %e, "cannot follow another node's segment");
+                        }
+                    }
+                }
+                Err(e) => tracing::warn!(error = %e, "cannot subscribe to the cluster's bus"),
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        }
+    }
+
+    async fn on_message(&self, m: Message) -> Result<(), LiveError> {
+        if m.topic == "changes" {
+            self.changes.send_modify(|v| *v = v.wrapping_add(1));
+            return Ok(());
+        }
+        if m.topic.starts_with("live.") {
+            let note: Announced = serde_json::from_slice(&m.payload)
+                .map_err(|e| LiveError::Internal(format!("bad announcement: {e}")))?;
+            self.learn(note).await?;
+        }
+        Ok(())
+    }
+
+    /// Adds a segment another node accepted to this node's window, if this node has that
+    /// rendition loaded (otherwise it loads from the database when first asked).
+    async fn learn(&self, note: Announced) -> Result<(), LiveError> {
+        let row = note.row;
+        let key = (row.source_id.clone(), row.rendition.clone());
+        let loaded = self
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&key)
+            .cloned();
+        let Some(channel) = loaded else {
+            return Ok(());
+        };
+        let mut ch = channel.lock().await;
+        if ch.recent.iter().any(|r| r.msn == row.msn) {
+            return Ok(());
+        }
+        if let Some(newest) = ch.recent.back().map(|r| r.msn)
+            && row.msn > newest.saturating_add(1)
+        {
+            for missed in self.rows_between(&row, newest).await? {
+                ch.recent.push_back(missed);
+            }
+        }
+        let at = ch
+            .recent
+            .iter()
+            .position(|r| r.msn > row.msn)
+            .unwrap_or(ch.recent.len());
+        ch.recent.insert(at, row);
+        ch.discontinuities = ch.discontinuities.max(note.discontinuities);
+        let id = key.0;
+        self.prune(&id, &mut ch).await?;
+        self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
+        Ok(())
+    }
+
+    /// The rows of `row`'s rendition after `newest` and before `row` (announcements missed).
+    async fn rows_between(
+        &self,
+        row: &SegmentRow,
+        newest: i64,
+    ) -> Result<Vec<SegmentRow>, LiveError> {
+        Ok(sqlx::query_as(
+            "SELECT source_id, rendition, msn, file, duration_ms, discontinuity, pdt_ms, map_file, \
+             bytes FROM live_segments WHERE source_id = $1 AND rendition = $2 AND msn > $3 \
+             AND msn < $4 ORDER BY msn",
+        )
+        .bind(&row.source_id)
+        .bind(&row.rendition)
+        .bind(newest)
+        .bind(row.msn)
+        .fetch_all(&self.db)
+        .await?)
+    }
+}
