@@ -45,8 +45,9 @@ impl Bus {
             .connection_timeout(DEADLINE)
             .request_timeout(Some(DEADLINE))
             .max_reconnects(None)
+            // Back within a second of the server's return, without spinning while it is away.
             .reconnect_delay_callback(|attempts| {
-                std::time::Duration::from_millis((100 * attempts as u64).min(5_000))
+                std::time::Duration::from_millis((100 * attempts as u64).min(1_000))
             })
             .event_callback(move |event| {
                 let events = events.clone();

@@ -34,7 +34,7 @@ impl Tier {
             .set_connection_timeout(Some(DEADLINE))
             .set_response_timeout(Some(DEADLINE))
             .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(5));
+            .set_max_delay(Duration::from_secs(1));
         let conn = ConnectionManager::new_lazy_with_config(client, config)
             .map_err(|e| anyhow::anyhow!("[cluster] redis: {e}"))?;
         Ok(Self {

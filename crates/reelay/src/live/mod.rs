@@ -95,6 +95,8 @@ struct Channel {
     pending_discontinuity: bool,
     /// SHA-256 of the current init section and its stored file name.
     map: Option<(String, String)>,
+    /// In a cluster whose bus is down: when the window was last read from the database.
+    caught_up: Option<std::time::Instant>,
 }
 
 type SharedChannel = Arc<tokio::sync::Mutex<Channel>>;
@@ -261,6 +263,7 @@ impl Live {
             assigned: VecDeque::new(),
             last_encoder_sequence: None,
             last_playlist: None,
+            caught_up: None,
         };
         let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
         Ok(channels

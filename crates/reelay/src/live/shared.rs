@@ -14,7 +14,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
-use super::{Live, LiveError, SegmentRow};
+use super::{Channel, Live, LiveError, SegmentRow};
 use crate::cluster::{Bus, Message, Tier};
 
 /// A segment that joined a window, as announced to the other nodes.
@@ -157,6 +157,12 @@ impl Live {
             .get(&key)
             .cloned();
         let Some(channel) = loaded else {
+            // A rendition new to this node: if its source's renditions were loaded, load them
+            // again on the next request (the new one's rows are in the database by now).
+            self.loaded
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&key.0);
             return Ok(());
         };
         let mut ch = channel.lock().await;
@@ -181,6 +187,41 @@ impl Live {
         self.prune(&id, &mut ch).await?;
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
         Ok(())
+    }
+
+    /// While the bus is down, a window follows the database instead (at most twice a second,
+    /// when a viewer asks): slower than announcements, but live goes on.
+    pub(super) async fn catch_up(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
+        let Some(bus) = self.bus() else {
+            return Ok(());
+        };
+        let recent = ch
+            .caught_up
+            .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(500));
+        if bus.health.down().is_none() || recent {
+            return Ok(());
+        }
+        ch.caught_up = Some(std::time::Instant::now());
+        let newest = ch.recent.back().map_or(-1, |r| r.msn);
+        let rows: Vec<SegmentRow> = sqlx::query_as(
+            "SELECT source_id, rendition, msn, file, duration_ms, discontinuity, pdt_ms, map_file, \
+             bytes FROM live_segments WHERE source_id = $1 AND rendition = $2 AND msn > $3 \
+             ORDER BY msn",
+        )
+        .bind(id)
+        .bind(&ch.rendition)
+        .bind(newest)
+        .fetch_all(&self.db)
+        .await?;
+        if rows.is_empty() {
+            return Ok(());
+        }
+        ch.recent.extend(rows);
+        let (_, discontinuities) = self.sources.rendition_counters(id, &ch.rendition).await?;
+        ch.discontinuities = ch
+            .discontinuities
+            .max(u64::try_from(discontinuities).unwrap_or(0));
+        self.prune(id, ch).await
     }
 
     /// The rows of `row`'s rendition after `newest` and before `row` (announcements missed).

@@ -23,7 +23,8 @@ impl Live {
         let Some(channel) = self.existing(source, rendition).await? else {
             return Ok(None);
         };
-        let ch = channel.lock().await;
+        let mut ch = channel.lock().await;
+        self.catch_up(&source.id, &mut ch).await?;
         let window = live_window(&ch.recent, self.settings.window);
         let Some(first) = window.first() else {
             return Ok(None);

@@ -3,15 +3,11 @@
 //! to another when its node dies.
 
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
-use crate::common::cluster::Namespace;
-use crate::common::metadata::TestDb;
+use crate::common::cluster::{Namespace, edge_online, listed, start_node};
 use crate::common::relay::{get_text, post_json, recording_playlist, segment_files};
-use crate::common::{self, Proc, TestServer, live::push_synthetic, poll_until, start_binary_on};
+use crate::common::{self, TestServer, live::push_synthetic, poll_until};
 
 /// Every (rendition, msn) of source `id` in the database's live buffer.
 async fn buffered_msns(server: &TestServer, id: &str) -> Vec<i64> {
@@ -87,55 +83,6 @@ async fn two_nodes_racing_on_one_source_never_share_a_sequence_number() {
         let text = common::live::playlist(node, "cam").await;
         common::live::assert_valid_playlist(&text);
     }
-}
-
-/// Config of a control node of a two-node cluster: short liveness intervals and the shared
-/// recordings folder `rec`.
-fn control_config(shared: &std::path::Path, ns: &Namespace) -> String {
-    format!(
-        "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\n[live]\nrecordings_bucket = \"rec\"\n\
-         {}[[bucket]]\nname = \"rec\"\nfs = \"{}\"\n",
-        ns.config(),
-        shared.join("rec").display()
-    )
-}
-
-fn start_node(dir: &std::path::Path, name: &str, db: &Arc<TestDb>, ns: &Namespace) -> Proc {
-    std::fs::create_dir_all(dir.join(name)).expect("node dir");
-    let config = format!("{name}.toml");
-    std::fs::write(dir.join(&config), control_config(dir, ns)).expect("config");
-    let args = [
-        "serve",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        name,
-        "--config",
-        &config,
-    ];
-    start_binary_on(&args, dir, db.clone())
-}
-
-async fn edge_online(node: &Proc) -> bool {
-    let (status, text) = get_text(node.url("/api/v1/edges/site-a")).await;
-    assert_eq!(status, 200, "{text}");
-    let edge: Value = serde_json::from_str(&text).expect("json");
-    edge["online"].as_bool().expect("online")
-}
-
-async fn listed(node: &Proc, last: &'static str) -> String {
-    let url = node.url("/live/cam/index.m3u8");
-    poll_until("the segment listed", Duration::from_secs(20), move || {
-        let url = url.clone();
-        async move {
-            let (_, text) = get_text(url).await;
-            segment_files(&text)
-                .last()
-                .is_some_and(|f| f == last)
-                .then_some(text)
-        }
-    })
-    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,8 @@ mod cache;
 mod cli;
 mod client;
 mod cluster;
+mod cluster_faults;
+mod cluster_relay;
 mod docs;
 mod edge;
 mod edge_buffer;

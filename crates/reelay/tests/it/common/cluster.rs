@@ -1,6 +1,16 @@
 //! A cluster's namespace on the machine's shared engines (Redis on 127.0.0.1:6379, NATS with
 //! JetStream on 127.0.0.1:4222): a random `[cluster] name`, so runs never share keys or
-//! subjects, whose Redis keys are deleted when the test lets go of it.
+//! subjects, whose Redis keys are deleted when the test lets go of it; control nodes of a
+//! cluster as real processes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use super::metadata::TestDb;
+use super::relay::{get_text, segment_files};
+use super::{Proc, poll_until, start_binary_on};
 
 /// The shared engines (overridable for other machines).
 pub fn redis_url() -> String {
@@ -27,11 +37,14 @@ impl Namespace {
 
     /// The `[cluster]` section of a node of this cluster on the shared engines.
     pub fn config(&self) -> String {
+        self.config_on(&self.redis, &nats_url())
+    }
+
+    /// The `[cluster]` section of a node of this cluster on the engines at these URLs.
+    pub fn config_on(&self, redis: &str, nats: &str) -> String {
         format!(
-            "[cluster]\nname = \"{}\"\nredis = \"{}\"\nnats = \"{}\"\n",
-            self.name,
-            self.redis,
-            nats_url()
+            "[cluster]\nname = \"{}\"\nredis = \"{redis}\"\nnats = \"{nats}\"\n",
+            self.name
         )
     }
 
@@ -58,5 +71,169 @@ impl Drop for Namespace {
         {
             let _: Result<(), _> = redis::cmd("DEL").arg(keys).query(&mut conn);
         }
+    }
+}
+
+/// Config of a control node of a cluster: short liveness intervals, the shared recordings
+/// folder `rec` under `shared`, the namespace `ns`.
+pub fn control_config(shared: &std::path::Path, cluster: &str) -> String {
+    format!(
+        "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\n[live]\nrecordings_bucket = \"rec\"\n\
+         {cluster}[[bucket]]\nname = \"rec\"\nfs = \"{}\"\n",
+        shared.join("rec").display()
+    )
+}
+
+/// Control node `name` (data in `dir/name`) of the cluster `ns` on the shared engines.
+pub fn start_node(dir: &std::path::Path, name: &str, db: &Arc<TestDb>, ns: &Namespace) -> Proc {
+    start_node_with(dir, name, db, &ns.config())
+}
+
+/// Control node `name` with the `[cluster]` section `cluster`.
+pub fn start_node_with(dir: &std::path::Path, name: &str, db: &Arc<TestDb>, cluster: &str) -> Proc {
+    std::fs::create_dir_all(dir.join(name)).expect("node dir");
+    std::fs::create_dir_all(dir.join("rec")).expect("recordings dir");
+    let config = format!("{name}.toml");
+    std::fs::write(dir.join(&config), control_config(dir, cluster)).expect("config");
+    let args = [
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        name,
+        "--config",
+        &config,
+    ];
+    start_binary_on(&args, dir, db.clone())
+}
+
+pub async fn edge_online(node: &Proc) -> bool {
+    let (status, text) = get_text(node.url("/api/v1/edges/site-a")).await;
+    assert_eq!(status, 200, "{text}");
+    let edge: Value = serde_json::from_str(&text).expect("json");
+    edge["online"].as_bool().expect("online")
+}
+
+pub async fn listed(node: &Proc, last: &'static str) -> String {
+    let url = node.url("/live/cam/index.m3u8");
+    poll_until("the segment listed", Duration::from_secs(20), move || {
+        let url = url.clone();
+        async move {
+            let (_, text) = get_text(url).await;
+            segment_files(&text)
+                .last()
+                .is_some_and(|f| f == last)
+                .then_some(text)
+        }
+    })
+    .await
+}
+
+/// A Redis or NATS server of the test's own on a free port, to kill and bring back.
+pub struct Engine {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    program: &'static str,
+    args: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+fn sbin(program: &str) -> String {
+    let path = format!("/usr/sbin/{program}");
+    if std::path::Path::new(&path).exists() {
+        path
+    } else {
+        program.to_owned()
+    }
+}
+
+impl Engine {
+    pub fn redis() -> Self {
+        let port = super::free_port();
+        let args = [
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ];
+        Self::start(
+            "redis-server",
+            args.iter().map(|s| (*s).to_owned()).collect(),
+            port,
+        )
+    }
+
+    pub fn nats() -> Self {
+        let port = super::free_port();
+        let args = vec![
+            "-a".into(),
+            "127.0.0.1".into(),
+            "-p".into(),
+            port.to_string(),
+        ];
+        Self::start("nats-server", args, port)
+    }
+
+    fn start(program: &'static str, args: Vec<String>, port: u16) -> Self {
+        let mut engine = Self {
+            child: None,
+            port,
+            program,
+            args,
+            _dir: tempfile::tempdir().expect("tempdir"),
+        };
+        engine.resume();
+        engine
+    }
+
+    pub fn url(&self) -> String {
+        match self.program {
+            "redis-server" => format!("redis://127.0.0.1:{}/0", self.port),
+            _ => format!("nats://127.0.0.1:{}", self.port),
+        }
+    }
+
+    /// Kills it (SIGKILL: no goodbye to its clients).
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it (again) on its port and waits until it accepts connections.
+    pub fn resume(&mut self) {
+        let child = std::process::Command::new(sbin(self.program))
+            .args(&self.args)
+            .current_dir(self._dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "{} must be installed (scripts/install-test-deps): {e}",
+                    self.program
+                )
+            });
+        self.child = Some(child);
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} did not start",
+                self.program
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        self.kill();
     }
 }

@@ -334,3 +334,9 @@ pub async fn drain_until_error(
     }
     false
 }
+
+/// A loopback port nothing listens on right now.
+pub fn free_port() -> u16 {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
+    probe.local_addr().expect("addr").port()
+}

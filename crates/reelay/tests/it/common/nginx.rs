@@ -24,6 +24,11 @@ fn nginx_binary() -> &'static str {
 impl Nginx {
     /// Starts nginx; `extra` is added inside its `server { }` block (`PORT` is replaced).
     pub fn start(extra: &str) -> Self {
+        Self::start_with("", extra)
+    }
+
+    /// Like [`Nginx::start`], with `http_extra` in the `http { }` block (an `upstream`).
+    pub fn start_with(http_extra: &str, extra: &str) -> Self {
         let root = tempfile::tempdir().expect("root");
         let prefix = tempfile::tempdir().expect("prefix");
         let port = {
@@ -37,7 +42,7 @@ impl Nginx {
              http {{\n  include /etc/nginx/mime.types;\n  log_format bytes '$body_bytes_sent';\n\
              access_log {p}/access.log bytes;\n  sendfile on;\n  client_body_temp_path {p}/cb;\n\
              proxy_temp_path {p}/px;\n  fastcgi_temp_path {p}/fc;\n  uwsgi_temp_path {p}/uw;\n\
-             scgi_temp_path {p}/sc;\n  server {{\n    listen 127.0.0.1:{port};\n    root {};\n    {}\n  }}\n}}\n",
+             scgi_temp_path {p}/sc;\n  {http_extra}\n  server {{\n    listen 127.0.0.1:{port};\n    root {};\n    {}\n  }}\n}}\n",
             root.path().display(),
             extra.replace("PORT", &port.to_string())
         );

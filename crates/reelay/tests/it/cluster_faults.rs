@@ -1,0 +1,93 @@
+//! Cluster engines failing under a live stream: Redis and NATS of the test's own, killed and
+//! brought back while an encoder pushes to node A and a viewer watches node B.
+
+use std::time::{Duration, Instant};
+
+use crate::common::cluster::{Engine, Namespace, start_node_with};
+use crate::common::relay::{get_text, post_json, segment_files};
+use crate::common::{self, Proc, live::push_synthetic, poll_until};
+
+/// Polls `/readyz` until it says `ready` (or, not ready, names `engine`).
+async fn wait_ready(node: &Proc, ready: bool, engine: &str) {
+    poll_until("/readyz to change", Duration::from_secs(10), || {
+        let url = node.url("/readyz");
+        async move {
+            let (status, text) = get_text(url).await;
+            let matches = if ready {
+                status == 200
+            } else {
+                status == 503 && text.contains(&format!("\"engine\":\"{engine}\""))
+            };
+            matches.then_some(())
+        }
+    })
+    .await;
+}
+
+/// Waits (at most `limit`) until B lists A's newest segment and serves it.
+async fn b_follows_a(a: &Proc, b: &Proc, limit: Duration) {
+    poll_until("node B to follow node A", limit, || async {
+        let (_, on_a) = get_text(a.url("/live/cam/index.m3u8")).await;
+        let newest = segment_files(&on_a).last()?.clone();
+        let (_, on_b) = get_text(b.url("/live/cam/index.m3u8")).await;
+        if !segment_files(&on_b).contains(&newest) {
+            return None;
+        }
+        let (status, _) = get_text(b.url(&format!("/live/cam/{newest}"))).await;
+        (status == 200).then_some(())
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_and_nats_going_away_crash_no_node_and_playback_resumes_when_they_return() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = common::metadata::for_dir(&dir.join("cluster"));
+    let ns = Namespace::new();
+    let mut engines = [("redis", Engine::redis()), ("nats", Engine::nats())];
+    let cluster = ns.config_on(&engines[0].1.url(), &engines[1].1.url());
+    let a = start_node_with(dir, "a", &db, &cluster);
+    let b = start_node_with(dir, "b", &db, &cluster);
+    post_json(
+        a.url("/api/v1/sources"),
+        r#"{"name":"cam","target_duration":1}"#,
+    )
+    .await;
+    let base = a.url("");
+    let pusher = tokio::spawn(async move {
+        for i in 0u64.. {
+            push_synthetic(&base, "cam", i, &[format!("s{i}.ts").as_str()]).await;
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+    });
+    for node in [&a, &b] {
+        wait_ready(node, true, "").await;
+    }
+    b_follows_a(&a, &b, Duration::from_secs(10)).await;
+    for (name, engine) in &mut engines {
+        engine.kill();
+        for node in [&a, &b] {
+            wait_ready(node, false, name).await;
+            assert_eq!(get_text(node.url("/healthz")).await.0, 200, "{name} down");
+            let (status, text) = get_text(node.url("/live/cam/index.m3u8")).await;
+            assert_eq!(
+                status, 200,
+                "{name} down, the playlist is still served: {text}"
+            );
+        }
+        let down_for = Instant::now();
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(down_for.elapsed() >= Duration::from_secs(2));
+        engine.resume();
+        b_follows_a(&a, &b, Duration::from_secs(5)).await;
+        for node in [&a, &b] {
+            wait_ready(node, true, name).await;
+        }
+    }
+    assert!(
+        !pusher.is_finished(),
+        "the encoder's pushes kept being accepted"
+    );
+    pusher.abort();
+}
