@@ -272,6 +272,15 @@ impl Live {
             .clone())
     }
 
+    /// The channel of `rendition` of source `id`, if this node has it loaded.
+    fn loaded_channel(&self, id: &str, rendition: &str) -> Option<SharedChannel> {
+        self.channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(id.to_owned(), rendition.to_owned()))
+            .cloned()
+    }
+
     /// The channel of `rendition` of `source`, admitting the rendition first when this node has
     /// not seen it (known to the database, or new within [`sources::MAX_RENDITIONS`]); `true`
     /// with it when it was admitted now.
@@ -280,14 +289,7 @@ impl Live {
         source: &SourceRow,
         rendition: &str,
     ) -> Result<(SharedChannel, bool), LiveError> {
-        let key = (source.id.clone(), rendition.to_owned());
-        let loaded = self
-            .channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        if let Some(c) = loaded {
+        if let Some(c) = self.loaded_channel(&source.id, rendition) {
             return Ok((c, false));
         }
         let known = self.sources.renditions(&source.id).await?;

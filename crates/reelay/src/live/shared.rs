@@ -149,20 +149,13 @@ impl Live {
     /// rendition loaded (otherwise it loads from the database when first asked).
     async fn learn(&self, note: Announced) -> Result<(), LiveError> {
         let row = note.row;
-        let key = (row.source_id.clone(), row.rendition.clone());
-        let loaded = self
-            .channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned();
-        let Some(channel) = loaded else {
+        let Some(channel) = self.loaded_channel(&row.source_id, &row.rendition) else {
             // A rendition new to this node: if its source's renditions were loaded, load them
             // again on the next request (the new one's rows are in the database by now).
             self.loaded
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
-                .remove(&key.0);
+                .remove(&row.source_id);
             return Ok(());
         };
         let mut ch = channel.lock().await;
@@ -181,9 +174,9 @@ impl Live {
             .iter()
             .position(|r| r.msn > row.msn)
             .unwrap_or(ch.recent.len());
+        let id = row.source_id.clone();
         ch.recent.insert(at, row);
         ch.discontinuities = ch.discontinuities.max(note.discontinuities);
-        let id = key.0;
         self.prune(&id, &mut ch).await?;
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
         Ok(())

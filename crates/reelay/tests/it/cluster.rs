@@ -5,9 +5,9 @@
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use crate::common::cluster::{Namespace, edge_online, listed, start_node};
-use crate::common::relay::{get_text, post_json, recording_playlist, segment_files};
-use crate::common::{self, TestServer, live::push_synthetic, poll_until};
+use crate::common::cluster::{edge_online, start_cluster_edge, start_nodes};
+use crate::common::relay::{get_text, listed, post_json, recording_playlist, segment_files};
+use crate::common::{self, TestServer, live::push_synthetic};
 
 /// Every (rendition, msn) of source `id` in the database's live buffer.
 async fn buffered_msns(server: &TestServer, id: &str) -> Vec<i64> {
@@ -91,39 +91,11 @@ async fn an_edge_moves_to_another_control_node_when_its_node_is_killed_and_loses
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
     std::fs::create_dir_all(dir.join("rec")).expect("rec");
-    let db = common::metadata::for_dir(&dir.join("cluster"));
-    let ns = Namespace::new();
-    let a = start_node(dir, "a", &db, &ns);
-    let b = start_node(dir, "b", &db, &ns);
-    let edge = post_json(a.url("/api/v1/edges"), r#"{"name":"site-a"}"#).await;
-    let token = edge["token"].as_str().expect("token").to_owned();
-    post_json(
-        a.url("/api/v1/sources"),
-        r#"{"name":"cam","target_duration":1}"#,
-    )
-    .await;
-    let (url_a, url_b) = (a.url(""), b.url(""));
-    let args = [
-        "edge",
-        "--control",
-        &url_a,
-        "--control",
-        &url_b,
-        "--token",
-        &token,
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        "edge",
-    ];
-    let edge = common::start_binary(&args, dir, &[]);
+    let (_db, _ns, mut nodes) = start_nodes(dir, &["a", "b"]);
+    let (b, a) = (nodes.pop().expect("b"), nodes.pop().expect("a"));
+    let edge = start_cluster_edge(dir, &a.url(""), &[a.url(""), b.url("")]).await;
     let base = format!("http://{}", edge.addr);
     let names = ["s0.ts", "s1.ts", "s2.ts", "s3.ts", "s4.ts", "s5.ts"];
-    poll_until("the edge to know cam", Duration::from_secs(20), || {
-        let url = edge.url("/api/v1/sources/cam");
-        async move { (get_text(url).await.0 == 200).then_some(()) }
-    })
-    .await;
     push_synthetic(&base, "cam", 0, &names[..3]).await;
     let on_a = listed(&a, "2.ts").await;
     assert_eq!(

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::common::cluster::{Namespace, start_node};
+use crate::common::cluster::{start_cluster_edge, start_nodes};
 use crate::common::nginx::Nginx;
 use crate::common::relay::{
     durations_ms, get_text, post_json, push_with_copy, recording_playlist, segment_files,
@@ -75,38 +75,9 @@ async fn watch(url: &str, reloads: usize, local: &std::path::Path) {
 async fn three_nodes_behind_a_balancer_serve_one_continuous_stream_and_one_recording() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let db = common::metadata::for_dir(&dir.join("cluster"));
-    let ns = Namespace::new();
-    let nodes: Vec<common::Proc> = ["a", "b", "c"]
-        .iter()
-        .map(|n| start_node(dir, n, &db, &ns))
-        .collect();
+    let (_db, _ns, nodes) = start_nodes(dir, &["a", "b", "c"]);
     let lb = balancer(&nodes.iter().collect::<Vec<_>>());
-    let edge = post_json(lb.base("/api/v1/edges"), r#"{"name":"site-a"}"#).await;
-    let token = edge["token"].as_str().expect("token").to_owned();
-    post_json(
-        lb.base("/api/v1/sources"),
-        r#"{"name":"cam","target_duration":1}"#,
-    )
-    .await;
-    let control = lb.base("");
-    let args = [
-        "edge",
-        "--control",
-        &control,
-        "--token",
-        &token,
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        "edge",
-    ];
-    let edge = common::start_binary(&args, dir, &[]);
-    poll_until("the edge to know cam", Duration::from_secs(20), || {
-        let url = edge.url("/api/v1/sources/cam");
-        async move { (get_text(url).await.0 == 200).then_some(()) }
-    })
-    .await;
+    let edge = start_cluster_edge(dir, &lb.base(""), &[lb.base("")]).await;
     let local = dir.join("ffmpeg-out");
     let ffmpeg = push_with_copy(edge.url("/ingest/cam/index.m3u8"), local.clone(), 30, false);
     poll_until("4 s of live stream", Duration::from_secs(30), || {
@@ -152,23 +123,22 @@ async fn three_nodes_behind_a_balancer_serve_one_continuous_stream_and_one_recor
 async fn ffmpeg_pushing_to_one_node_is_watchable_on_every_node() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path();
-    let db = common::metadata::for_dir(&dir.join("cluster"));
-    let ns = Namespace::new();
-    let nodes: Vec<common::Proc> = ["a", "b", "c"]
-        .iter()
-        .map(|n| start_node(dir, n, &db, &ns))
-        .collect();
+    let (_db, _ns, nodes) = start_nodes(dir, &["a", "b", "c"]);
     post_json(nodes[0].url("/api/v1/sources"), r#"{"name":"cam"}"#).await;
     let ingest = nodes[0].url("/ingest/cam/index.m3u8");
     let push = tokio::spawn(common::live::push(ingest, 14, "-method PUT"));
     for node in &nodes[1..] {
-        poll_until("two segments on another node", Duration::from_secs(30), || {
-            let url = node.url("/live/cam/index.m3u8");
-            async move {
-                let (_, text) = get_text(url).await;
-                (segment_files(&text).len() >= 2).then_some(())
-            }
-        })
+        poll_until(
+            "two segments on another node",
+            Duration::from_secs(30),
+            || {
+                let url = node.url("/live/cam/index.m3u8");
+                async move {
+                    let (_, text) = get_text(url).await;
+                    (segment_files(&text).len() >= 2).then_some(())
+                }
+            },
+        )
         .await;
     }
     let (on_b, on_c) = (
@@ -176,7 +146,11 @@ async fn ffmpeg_pushing_to_one_node_is_watchable_on_every_node() {
         get_text(nodes[2].url("/live/cam/index.m3u8")).await.1,
     );
     common::live::assert_valid_playlist(&on_b);
-    assert_eq!(segment_files(&on_b)[0], segment_files(&on_c)[0], "{on_b}\n{on_c}");
+    assert_eq!(
+        segment_files(&on_b)[0],
+        segment_files(&on_c)[0],
+        "{on_b}\n{on_c}"
+    );
     for node in &nodes[1..] {
         let url = node.url("/live/cam/index.m3u8");
         common::live::decode_live(url, 3)

@@ -419,23 +419,7 @@ async fn an_edge_that_lost_its_data_never_reuses_a_sequence_number() {
         let base = format!("http://{}", edge.addr);
         async move { common::live::push_synthetic(&base, "cam", 0, names).await }
     };
-    let listed = |last: &'static str| {
-        let url = control.url("/live/cam/index.m3u8");
-        poll_until(
-            "the segment on the control",
-            Duration::from_secs(20),
-            move || {
-                let url = url.clone();
-                async move {
-                    let (_, text) = get_text(url).await;
-                    segment_files(&text)
-                        .last()
-                        .is_some_and(|f| f == last)
-                        .then_some(text)
-                }
-            },
-        )
-    };
+    let listed = |last: &'static str| common::relay::listed(&control, last);
     push(&edge, &["a0.ts", "a1.ts", "a2.ts"]).await;
     let before = listed("2.ts").await;
     // The edge dies and its disk is wiped; a new one starts with the same identity.

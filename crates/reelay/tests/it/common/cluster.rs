@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 use super::metadata::TestDb;
-use super::relay::{get_text, segment_files};
+use super::relay::get_text;
 use super::{Proc, poll_until, start_binary_on};
 
 /// The shared engines (overridable for other machines).
@@ -112,21 +112,6 @@ pub async fn edge_online(node: &Proc) -> bool {
     assert_eq!(status, 200, "{text}");
     let edge: Value = serde_json::from_str(&text).expect("json");
     edge["online"].as_bool().expect("online")
-}
-
-pub async fn listed(node: &Proc, last: &'static str) -> String {
-    let url = node.url("/live/cam/index.m3u8");
-    poll_until("the segment listed", Duration::from_secs(20), move || {
-        let url = url.clone();
-        async move {
-            let (_, text) = get_text(url).await;
-            segment_files(&text)
-                .last()
-                .is_some_and(|f| f == last)
-                .then_some(text)
-        }
-    })
-    .await
 }
 
 /// A Redis or NATS server of the test's own on a free port, to kill and bring back.
@@ -236,4 +221,41 @@ impl Drop for Engine {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// A cluster of control nodes named `names` on one database and namespace, under `dir`.
+pub fn start_nodes(dir: &std::path::Path, names: &[&str]) -> (Arc<TestDb>, Namespace, Vec<Proc>) {
+    let db = super::metadata::for_dir(&dir.join("cluster"));
+    let ns = Namespace::new();
+    let nodes = names.iter().map(|n| start_node(dir, n, &db, &ns)).collect();
+    (db, ns, nodes)
+}
+
+/// Registers edge `site-a` and source `cam` (1 s target) through `api`, starts the edge (data
+/// in `dir/edge`) with one `--control` per URL of `controls`, and waits until it knows `cam`.
+pub async fn start_cluster_edge(dir: &std::path::Path, api: &str, controls: &[String]) -> Proc {
+    use super::relay::post_json;
+    let edge = post_json(format!("{api}/api/v1/edges"), r#"{"name":"site-a"}"#).await;
+    let token = edge["token"].as_str().expect("token").to_owned();
+    let source = r#"{"name":"cam","target_duration":1}"#;
+    post_json(format!("{api}/api/v1/sources"), source).await;
+    let mut args = vec!["edge"];
+    for control in controls {
+        args.extend(["--control", control.as_str()]);
+    }
+    args.extend([
+        "--token",
+        &token,
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "edge",
+    ]);
+    let edge = super::start_binary(&args, dir, &[]);
+    poll_until("the edge to know cam", Duration::from_secs(20), || {
+        let url = edge.url("/api/v1/sources/cam");
+        async move { (get_text(url).await.0 == 200).then_some(()) }
+    })
+    .await;
+    edge
 }

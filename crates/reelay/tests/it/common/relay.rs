@@ -183,3 +183,19 @@ pub fn pdt_ms(playlist: &str) -> Vec<i64> {
         .map(|t| t.parse::<jiff::Timestamp>().expect("date").as_millisecond())
         .collect()
 }
+
+/// Waits until `node`'s live playlist of `cam` ends with `last`; the playlist.
+pub async fn listed(node: &Proc, last: &'static str) -> String {
+    let url = node.url("/live/cam/index.m3u8");
+    poll_until("the segment listed", Duration::from_secs(20), move || {
+        let url = url.clone();
+        async move {
+            let (_, text) = get_text(url).await;
+            segment_files(&text)
+                .last()
+                .is_some_and(|f| f == last)
+                .then_some(text)
+        }
+    })
+    .await
+}
