@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use crate::common::cluster::{edge_online, start_cluster_edge, start_nodes};
 use crate::common::relay::{get_text, listed, post_json, recording_playlist, segment_files};
-use crate::common::{self, TestServer, live::push_synthetic};
+use crate::common::{self, TestServer, live::push_synthetic, poll_until};
 
 /// Every (rendition, msn) of source `id` in the database's live buffer.
 async fn buffered_msns(server: &TestServer, id: &str) -> Vec<i64> {
@@ -110,6 +110,40 @@ async fn an_edge_moves_to_another_control_node_when_its_node_is_killed_and_loses
         "both nodes see it online"
     );
 
+    // A switch made through B reaches the edge, whose long-poll A holds, within a second.
+    let switched = Instant::now();
+    let off = reqwest::Client::new()
+        .put(b.url("/api/v1/sources/cam/streaming"))
+        .header("content-type", "application/json")
+        .body(r#"{"enabled":false}"#)
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(off.status(), 200);
+    poll_until(
+        "the edge to see streaming off",
+        Duration::from_secs(5),
+        || {
+            let url = edge.url("/api/v1/sources/cam");
+            async move {
+                let (_, text) = get_text(url).await;
+                let source: serde_json::Value = serde_json::from_str(&text).ok()?;
+                (source["streaming"] == false).then_some(())
+            }
+        },
+    )
+    .await;
+    let took = switched.elapsed();
+    assert!(took < Duration::from_secs(1), "took {took:?}");
+    let on = reqwest::Client::new()
+        .put(b.url("/api/v1/sources/cam/streaming"))
+        .header("content-type", "application/json")
+        .body(r#"{"enabled":true}"#)
+        .send()
+        .await
+        .expect("switch");
+    assert_eq!(on.status(), 200);
+
     // Recorded through B (from a minute ago: all of the buffer) while the edge talks to A,
     // which then dies without a goodbye.
     let start = jiff::Timestamp::now() - jiff::SignedDuration::from_secs(60);
@@ -143,4 +177,43 @@ async fn an_edge_moves_to_another_control_node_when_its_node_is_killed_and_loses
         let (status, _) = get_text(b.url(&format!("/recordings/{id}/{file}"))).await;
         assert_eq!(status, 200, "{file}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_first_node_of_a_cluster_makes_the_first_admin_token() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let db = common::metadata::for_dir(&dir.join("cluster"));
+    let start = |name: &str| {
+        std::fs::create_dir_all(dir.join(name)).expect("dir");
+        let args = ["serve", "--listen", "0.0.0.0:0", "--data", name];
+        common::start_binary_on(&args, dir, db.clone())
+    };
+    // Both start at once on a fresh database: exactly one makes (and prints) a token.
+    let (a, b) = std::thread::scope(|s| {
+        let a = s.spawn(|| start("a"));
+        let b = s.spawn(|| start("b"));
+        (a.join().expect("a"), b.join().expect("b"))
+    });
+    // (stderr is read by a thread of its own: give it a moment to catch up)
+    let printed = |node: &common::Proc| {
+        std::iter::from_fn(|| {
+            node.stderr_lines
+                .recv_timeout(Duration::from_millis(500))
+                .ok()
+        })
+        .any(|l| l.trim_start().starts_with("rly_"))
+    };
+    assert_eq!(
+        u8::from(printed(&a)) + u8::from(printed(&b)),
+        1,
+        "one first admin token"
+    );
+    let (tokens,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM tokens")
+        .fetch_one(&reelay::db::connect(&db.url).await.expect("db"))
+        .await
+        .expect("count");
+    assert_eq!(tokens, 1);
+    let (status, _) = get_text(format!("http://127.0.0.1:{}/api/v1/tokens", b.addr.port())).await;
+    assert_eq!(status, 401, "node B is closed too");
 }
