@@ -189,10 +189,10 @@ impl Live {
         Ok(end)
     }
 
-    /// The source with this id or name.
+    /// The source with this id or name (see [`Sources::find_or_known`]).
     pub async fn source(&self, id_or_name: &str) -> Result<SourceRow, LiveError> {
         self.sources
-            .find(id_or_name)
+            .find_or_known(id_or_name)
             .await?
             .ok_or_else(|| LiveError::NoSource(id_or_name.to_owned()))
     }
@@ -347,6 +347,7 @@ impl Live {
 
     /// Forgets a deleted source's state and files.
     pub fn drop_source(&self, id: &str) {
+        self.sources.forget(id);
         self.channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())

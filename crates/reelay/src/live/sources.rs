@@ -5,6 +5,10 @@
 //! `renditions`, so they never go backwards — not across restarts, nor across nodes sharing
 //! the DB.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
+
 use sqlx::AnyPool;
 
 use super::error::LiveError;
@@ -69,6 +73,14 @@ pub fn validate_target(target: i64) -> Result<(), LiveError> {
 #[derive(Debug, Clone)]
 pub struct Sources {
     db: AnyPool,
+    /// Rows as last read, by the id or name asked for (see [`Sources::find_or_known`]).
+    known: Arc<Mutex<HashMap<String, SourceRow>>>,
+    /// When reading a source last failed for want of the database.
+    trouble: Arc<Mutex<Option<Instant>>>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 fn unique_violation(e: &sqlx::Error) -> bool {
@@ -78,7 +90,51 @@ fn unique_violation(e: &sqlx::Error) -> bool {
 
 impl Sources {
     pub fn new(db: AnyPool) -> Self {
-        Self { db }
+        Self {
+            db,
+            known: Arc::default(),
+            trouble: Arc::default(),
+        }
+    }
+
+    /// [`Sources::find`], but while the database is unreachable the row last read for that id
+    /// or name stands in, so viewers keep their live window (everything that writes still
+    /// needs the database and fails with it). For two seconds after a failure it stands in at
+    /// once; then one request at a time probes the database again.
+    pub async fn find_or_known(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
+        let known = || lock(&self.known).get(id_or_name).cloned();
+        let troubled = {
+            let mut trouble = lock(&self.trouble);
+            let recent = trouble.is_some_and(|t| t.elapsed() < Duration::from_secs(2));
+            if trouble.is_some() && !recent {
+                *trouble = Some(Instant::now()); // this request probes; the others wait not
+            }
+            recent
+        };
+        if troubled && let Some(row) = known() {
+            return Ok(Some(row));
+        }
+        let found = match self.find(id_or_name).await {
+            Ok(found) => found,
+            Err(e) => {
+                *lock(&self.trouble) = Some(Instant::now());
+                return known().map(Some).ok_or(e);
+            }
+        };
+        *lock(&self.trouble) = None;
+        if let Some(row) = &found {
+            let mut known = lock(&self.known);
+            if known.len() > 4096 {
+                known.clear(); // bounded: the ids and names asked for are the client's
+            }
+            known.insert(id_or_name.to_owned(), row.clone());
+        }
+        Ok(found)
+    }
+
+    /// Forgets what is known of deleted source `id`.
+    pub fn forget(&self, id: &str) {
+        lock(&self.known).retain(|_, row| row.id != id);
     }
 
     /// Creates a source; returns it and its ingest token (shown once).

@@ -91,3 +91,70 @@ async fn redis_and_nats_going_away_crash_no_node_and_playback_resumes_when_they_
     );
     pusher.abort();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_going_away_leaves_vod_and_live_viewing_up_and_the_node_recovers() {
+    let mut pg = Engine::postgres();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let clip = common::pattern(300_000);
+    common::write_fixed(&dir.join("media/clip.mp4"), &clip);
+    let args = [
+        "serve",
+        "media",
+        "--listen",
+        "127.0.0.1:0",
+        "--data",
+        "data",
+    ];
+    let db = common::metadata::TestDb::external(pg.url());
+    let node = common::start_binary_on(&args, dir, db);
+    post_json(
+        node.url("/api/v1/sources"),
+        r#"{"name":"cam","target_duration":1}"#,
+    )
+    .await;
+    push_synthetic(&node.url(""), "cam", 0, &["s0.ts", "s1.ts"]).await;
+    let (_, live_before) = get_text(node.url("/live/cam/index.m3u8")).await;
+    wait_ready(&node, true, "").await;
+
+    pg.kill();
+    wait_ready(&node, false, "database").await;
+    let vod = reqwest::get(node.url("/media/media/clip.mp4"))
+        .await
+        .expect("vod");
+    assert_eq!(vod.status(), 200, "VOD is served from storage");
+    assert!(vod.bytes().await.expect("bytes") == clip);
+    let (status, live) = get_text(node.url("/live/cam/index.m3u8")).await;
+    assert_eq!(
+        (status, live.as_str()),
+        (200, live_before.as_str()),
+        "the live window stays"
+    );
+    assert_eq!(get_text(node.url("/live/cam/1.ts")).await.0, 200);
+    // Taking a sequence number needs the database: the encoder is told, precisely.
+    let client = reqwest::Client::new();
+    let seg = client
+        .put(node.url("/ingest/cam/s2.ts"))
+        .body(vec![0x47u8; 1880]);
+    assert_eq!(seg.send().await.expect("segment").status(), 201);
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:2\n#EXTINF:2,\ns2.ts\n";
+    let refused = client
+        .put(node.url("/ingest/cam/index.m3u8"))
+        .body(playlist)
+        .send()
+        .await
+        .expect("playlist");
+    assert_eq!(refused.status(), 503);
+    let body: serde_json::Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "database_unavailable", "{body}");
+
+    pg.resume();
+    wait_ready(&node, true, "").await;
+    push_synthetic(&node.url(""), "cam", 3, &["s3.ts"]).await;
+    let (_, after) = get_text(node.url("/live/cam/index.m3u8")).await;
+    assert!(
+        segment_files(&after).len() > segment_files(&live_before).len(),
+        "{after}"
+    );
+}

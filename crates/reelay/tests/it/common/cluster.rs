@@ -114,13 +114,14 @@ pub async fn edge_online(node: &Proc) -> bool {
     edge["online"].as_bool().expect("online")
 }
 
-/// A Redis or NATS server of the test's own on a free port, to kill and bring back.
+/// A Redis, NATS or PostgreSQL server of the test's own on a free port, to kill and bring
+/// back.
 pub struct Engine {
     child: Option<std::process::Child>,
     pub port: u16,
-    program: &'static str,
-    args: Vec<String>,
-    _dir: tempfile::TempDir,
+    kind: &'static str,
+    argv: Vec<String>,
+    dir: tempfile::TempDir,
 }
 
 fn sbin(program: &str) -> String {
@@ -130,6 +131,52 @@ fn sbin(program: &str) -> String {
     } else {
         program.to_owned()
     }
+}
+
+/// Debian's PostgreSQL server programs (`/usr/lib/postgresql/<version>/bin`).
+fn postgres_bin(program: &str) -> String {
+    let mut versions: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+        .expect("PostgreSQL's server programs must be installed (/usr/lib/postgresql)")
+        .filter_map(Result::ok)
+        .map(|e| e.path().join("bin").join(program))
+        .filter(|p| p.exists())
+        .collect();
+    versions.sort();
+    versions
+        .pop()
+        .expect("a PostgreSQL version")
+        .display()
+        .to_string()
+}
+
+/// `argv` run as the `postgres` user when the tests run as root (the server refuses root).
+fn as_postgres(argv: Vec<String>) -> Vec<String> {
+    if rustix::process::getuid().is_root() {
+        [
+            vec![
+                "runuser".into(),
+                "-u".into(),
+                "postgres".into(),
+                "--".into(),
+            ],
+            argv,
+        ]
+        .concat()
+    } else {
+        argv
+    }
+}
+
+fn run_to_end(argv: &[String]) {
+    let out = std::process::Command::new(&argv[0])
+        .args(&argv[1..])
+        .output()
+        .expect("spawn");
+    assert!(
+        out.status.success(),
+        "{argv:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Engine {
@@ -145,46 +192,91 @@ impl Engine {
             "--appendonly",
             "no",
         ];
-        Self::start(
-            "redis-server",
+        let argv = [
+            vec![sbin("redis-server")],
             args.iter().map(|s| (*s).to_owned()).collect(),
-            port,
-        )
+        ]
+        .concat();
+        Self::start("redis", argv, port, tempfile::tempdir().expect("tempdir"))
     }
 
     pub fn nats() -> Self {
         let port = super::free_port();
-        let args = vec![
+        let argv = vec![
+            sbin("nats-server"),
             "-a".into(),
             "127.0.0.1".into(),
             "-p".into(),
             port.to_string(),
         ];
-        Self::start("nats-server", args, port)
+        Self::start("nats", argv, port, tempfile::tempdir().expect("tempdir"))
     }
 
-    fn start(program: &'static str, args: Vec<String>, port: u16) -> Self {
+    /// A fresh PostgreSQL cluster (trust auth, user postgres, no fsync) of the test's own.
+    pub fn postgres() -> Self {
+        let port = super::free_port();
+        let dir = tempfile::tempdir().expect("tempdir");
+        let data = dir.path().join("data").display().to_string();
+        if rustix::process::getuid().is_root() {
+            run_to_end(&[
+                "chown".into(),
+                "postgres".into(),
+                dir.path().display().to_string(),
+            ]);
+        }
+        let init = vec![
+            postgres_bin("initdb"),
+            "-D".into(),
+            data.clone(),
+            "-A".into(),
+            "trust".into(),
+            "-U".into(),
+            "postgres".into(),
+            "-N".into(),
+        ];
+        run_to_end(&as_postgres(init));
+        let argv = vec![
+            postgres_bin("postgres"),
+            "-D".into(),
+            data,
+            "-p".into(),
+            port.to_string(),
+            "-k".into(),
+            dir.path().display().to_string(),
+            "-c".into(),
+            "listen_addresses=127.0.0.1".into(),
+            "-c".into(),
+            "fsync=off".into(),
+        ];
+        Self::start("postgres", as_postgres(argv), port, dir)
+    }
+
+    fn start(kind: &'static str, argv: Vec<String>, port: u16, dir: tempfile::TempDir) -> Self {
         let mut engine = Self {
             child: None,
             port,
-            program,
-            args,
-            _dir: tempfile::tempdir().expect("tempdir"),
+            kind,
+            argv,
+            dir,
         };
         engine.resume();
         engine
     }
 
     pub fn url(&self) -> String {
-        match self.program {
-            "redis-server" => format!("redis://127.0.0.1:{}/0", self.port),
-            _ => format!("nats://127.0.0.1:{}", self.port),
+        match self.kind {
+            "redis" => format!("redis://127.0.0.1:{}/0", self.port),
+            "nats" => format!("nats://127.0.0.1:{}", self.port),
+            _ => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
         }
     }
 
-    /// Kills it (SIGKILL: no goodbye to its clients).
+    /// Kills it (SIGKILL: no goodbye to its clients; PostgreSQL's backends go with their
+    /// server when it is killed through `runuser`, whose process group this is).
     pub fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
+            let group = rustix::process::Pid::from_child(&child);
+            let _ = rustix::process::kill_process_group(group, rustix::process::Signal::KILL);
             let _ = child.kill();
             let _ = child.wait();
         }
@@ -192,25 +284,27 @@ impl Engine {
 
     /// Starts it (again) on its port and waits until it accepts connections.
     pub fn resume(&mut self) {
-        let child = std::process::Command::new(sbin(self.program))
-            .args(&self.args)
-            .current_dir(self._dir.path())
+        use std::os::unix::process::CommandExt;
+        let child = std::process::Command::new(&self.argv[0])
+            .args(&self.argv[1..])
+            .current_dir(self.dir.path())
+            .process_group(0)
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap_or_else(|e| {
                 panic!(
                     "{} must be installed (scripts/install-test-deps): {e}",
-                    self.program
+                    self.kind
                 )
             });
         self.child = Some(child);
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
             assert!(
                 std::time::Instant::now() < deadline,
                 "{} did not start",
-                self.program
+                self.kind
             );
             std::thread::sleep(Duration::from_millis(20));
         }

@@ -34,6 +34,16 @@ pub struct TestDb {
     postgres: Option<String>,
 }
 
+impl TestDb {
+    /// A database the test made itself (on a server of its own), dropped with that server.
+    pub fn external(url: String) -> std::sync::Arc<Self> {
+        std::sync::Arc::new(Self {
+            url,
+            postgres: None,
+        })
+    }
+}
+
 impl Drop for TestDb {
     fn drop(&mut self) {
         if let Some(name) = self.postgres.take() {
