@@ -21,7 +21,12 @@ make_media() {
   cat "$MEDIA" >/dev/null  # warm the page cache for both servers alike
 }
 
+# REELAY_BIN=<binary> runs that binary instead (an older build, to compare on one machine).
 build_reelay() {
+  if [ -n "${REELAY_BIN:-}" ]; then
+    REELAY="$REELAY_BIN"
+    return
+  fi
   (cd "$ROOT" && cargo build --release --locked -q)
   REELAY="$ROOT/target/release/reelay"
 }

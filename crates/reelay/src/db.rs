@@ -139,40 +139,6 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
 
-    #[tokio::test]
-    async fn a_lease_is_held_by_one_node_until_it_lapses() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("l.db").display());
-        let db = connect(&url).await.expect("db");
-        assert!(
-            try_lease(&db, "sweeper", "a", 60_000)
-                .await
-                .expect("a takes")
-        );
-        assert!(
-            !try_lease(&db, "sweeper", "b", 60_000)
-                .await
-                .expect("b waits")
-        );
-        assert!(try_lease(&db, "sweeper", "a", -1).await.expect("a renews"));
-        // a's lease has lapsed (it ended 1 ms before now): b takes it over.
-        assert!(
-            try_lease(&db, "sweeper", "b", 60_000)
-                .await
-                .expect("b takes")
-        );
-        assert!(
-            !try_lease(&db, "sweeper", "a", 60_000)
-                .await
-                .expect("a waits")
-        );
-        assert!(
-            try_lease(&db, "other", "a", 60_000)
-                .await
-                .expect("leases are by name")
-        );
-    }
-
     /// A database from before renditions keeps each source's numbering and buffer, as its
     /// primary rendition's.
     #[tokio::test]

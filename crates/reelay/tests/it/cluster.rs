@@ -217,3 +217,21 @@ async fn only_the_first_node_of_a_cluster_makes_the_first_admin_token() {
     let (status, _) = get_text(format!("http://127.0.0.1:{}/api/v1/tokens", b.addr.port())).await;
     assert_eq!(status, 401, "node B is closed too");
 }
+
+#[tokio::test]
+async fn a_lease_is_held_by_one_node_until_it_lapses() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let held = common::metadata::for_dir(dir.path());
+    let db = reelay::db::connect(&held.url).await.expect("db");
+    let lease = |holder: &'static str, ttl: i64| {
+        let db = db.clone();
+        async move { reelay::db::try_lease(&db, "sweeper", holder, ttl).await.expect("lease") }
+    };
+    assert!(lease("a", 60_000).await, "a takes it");
+    assert!(!lease("b", 60_000).await, "b waits");
+    assert!(lease("a", -1).await, "a renews it (to lapse at once)");
+    assert!(lease("b", 60_000).await, "b takes the lapsed lease over");
+    assert!(!lease("a", 60_000).await, "a waits");
+    let other = reelay::db::try_lease(&db, "other", "a", 60_000).await;
+    assert!(other.expect("lease"), "leases are by name");
+}
