@@ -225,7 +225,11 @@ async fn a_lease_is_held_by_one_node_until_it_lapses() {
     let db = reelay::db::connect(&held.url).await.expect("db");
     let lease = |holder: &'static str, ttl: i64| {
         let db = db.clone();
-        async move { reelay::db::try_lease(&db, "sweeper", holder, ttl).await.expect("lease") }
+        async move {
+            reelay::db::try_lease(&db, "sweeper", holder, ttl)
+                .await
+                .expect("lease")
+        }
     };
     assert!(lease("a", 60_000).await, "a takes it");
     assert!(!lease("b", 60_000).await, "b waits");
