@@ -68,6 +68,22 @@ impl StorageError {
         }
     }
 
+    /// The same failure again, for each of several requests that waited on one attempt.
+    pub fn duplicate(&self) -> Self {
+        match self {
+            Self::NotFound => Self::NotFound,
+            Self::Forbidden => Self::Forbidden,
+            Self::BackendDenied { reason, detail } => Self::denied(reason.clone(), detail.clone()),
+            Self::BackendUnavailable(m) => Self::BackendUnavailable(m.clone()),
+            Self::BackendTimeout(m) => Self::BackendTimeout(m.clone()),
+            Self::Backend(m) => Self::Backend(m.clone()),
+            Self::Changed => Self::Changed,
+            Self::Conflict(m) => Self::Conflict(m.clone()),
+            Self::InvalidKey(m) => Self::InvalidKey(m.clone()),
+            Self::Io(e) => Self::Io(io::Error::new(e.kind(), e.to_string())),
+        }
+    }
+
     /// Whether the same request may succeed if tried again.
     pub fn is_retryable(&self) -> bool {
         matches!(

@@ -335,3 +335,44 @@ async fn a_resolved_url_that_the_origin_refuses_is_resolved_again() {
         "resolved once, refused (410), resolved again"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_cold_requests_for_one_id_run_the_resolver_once() {
+    let nginx = nginx_with(&pattern(100));
+    write_fixed(&nginx.file("abc"), b"resolved media");
+    let state = tempfile::tempdir().expect("tempdir");
+    let calls = state.path().join("calls");
+    // Slow enough that every request arrives while the first one is resolving.
+    let script = format!(
+        "import sys, time\nopen({calls:?}, 'a').write('call\\n')\ntime.sleep(0.5)\n\
+         print('{base}/' + sys.argv[1])",
+        base = nginx.base("").trim_end_matches('/')
+    );
+    let mut bucket = settings("r", None);
+    bucket.allow = vec![nginx.base("").trim_end_matches('/').to_owned()];
+    bucket.allow_internal = true;
+    bucket.resolver = Some((
+        vec!["python3".into(), "-c".into(), script, "{id}".into()],
+        Duration::from_secs(5),
+        Duration::from_secs(600),
+    ));
+    let server = reelay_with(vec![bucket], None).await;
+    let gets = (0..20).map(|_| {
+        let url = server.url("/media/r/abc");
+        tokio::spawn(async move {
+            let resp = reqwest::get(url).await.expect("get");
+            assert_eq!(resp.status(), 200);
+            resp.bytes().await.expect("body")
+        })
+    });
+    for get in gets.collect::<Vec<_>>() {
+        assert_eq!(get.await.expect("join").as_ref(), b"resolved media");
+    }
+    let ran = std::fs::read_to_string(&calls).expect("calls");
+    assert_eq!(
+        ran.lines().count(),
+        1,
+        "the resolver ran {} times",
+        ran.lines().count()
+    );
+}

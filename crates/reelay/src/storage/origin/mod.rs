@@ -138,7 +138,7 @@ impl OriginBucket {
             .await;
         let (url, remote) = match (first, &self.inner.resolver) {
             (Err(StorageError::BackendDenied { .. } | StorageError::NotFound), Some(resolver)) => {
-                resolver.forget(key);
+                resolver.forget(key).await;
                 self.inner.meta.get(key, |_| self.head(key, None)).await?
             }
             (result, _) => result?,

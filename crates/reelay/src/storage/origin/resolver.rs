@@ -6,11 +6,11 @@
 //! second argument), no stdin, a timeout after which it is killed, and a cap on what it may
 //! print. Its answer must be an http(s) URL on the bucket's allow list and not an internal
 //! address; it is cached for `ttl` and forgotten when the upstream answers 403 or 410.
+//! Resolving is single-flight per id: concurrent cold requests for one id run the command once
+//! and share its answer (or its failure, which is not cached).
 
-use std::collections::HashMap;
 use std::process::Stdio;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::io::AsyncReadExt;
 use url::Url;
@@ -28,7 +28,7 @@ pub struct Resolver {
     pub ttl: Duration,
     pub allowed: Allowed,
     pub allow_internal: bool,
-    cache: Mutex<HashMap<String, (Url, Instant)>>,
+    cache: moka::future::Cache<String, Url>,
 }
 
 /// Whether `id` may be passed to the command.
@@ -54,15 +54,15 @@ impl Resolver {
             ttl,
             allowed,
             allow_internal,
-            cache: Mutex::new(HashMap::new()),
+            cache: moka::future::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(ttl)
+                .build(),
         }
     }
 
-    pub fn forget(&self, id: &str) {
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+    pub async fn forget(&self, id: &str) {
+        self.cache.invalidate(id).await;
     }
 
     /// The media URL for `id`.
@@ -72,19 +72,14 @@ impl Resolver {
                 "an id is 1-128 characters of A-Z a-z 0-9 _ - and does not start with -".into(),
             ));
         }
-        if let Some((url, at)) = self.cache.lock().unwrap_or_else(|p| p.into_inner()).get(id)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(url.clone());
-        }
-        let output = self.run(id).await?;
-        let url = self.check(&output)?;
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(id.to_owned(), (url.clone(), Instant::now()));
-        Ok(url)
+        let resolve = async {
+            let output = self.run(id).await?;
+            self.check(&output)
+        };
+        self.cache
+            .try_get_with_by_ref(id, resolve)
+            .await
+            .map_err(|e| e.duplicate())
     }
 
     async fn run(&self, id: &str) -> Result<String, StorageError> {
