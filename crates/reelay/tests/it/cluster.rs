@@ -239,3 +239,40 @@ async fn a_lease_is_held_by_one_node_until_it_lapses() {
     let other = reelay::db::try_lease(&db, "other", "a", 60_000).await;
     assert!(other.expect("lease"), "leases are by name");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_node_of_a_cluster_declares_an_edge_offline_and_stops_its_recordings() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path();
+    let (_db, _ns, nodes) = start_nodes(dir, &["a", "b", "c"]);
+    let controls: Vec<String> = nodes.iter().map(|n| n.url("")).collect();
+    let mut edge = start_cluster_edge(dir, &controls[0], &controls).await;
+    push_synthetic(&format!("http://{}", edge.addr), "cam", 0, &["s0.ts"]).await;
+    listed(&nodes[1], "0.ts").await;
+    let rec = post_json(nodes[2].url("/api/v1/sources/cam/recordings"), "{}").await;
+    let id = rec["id"].as_str().expect("id").to_owned();
+    let _ = edge.child.kill();
+    let _ = edge.child.wait();
+    poll_until("the recording to stop", Duration::from_secs(15), || {
+        let url = nodes[1].url(&format!("/api/v1/recordings/{id}"));
+        async move {
+            let (_, text) = get_text(url).await;
+            text.contains("\"open\":false").then_some(())
+        }
+    })
+    .await;
+    // Every node sees it offline; one of them (the sweeper lease's holder) said so and acted.
+    for node in &nodes {
+        assert!(!edge_online(node).await, "online on {}", node.addr);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await; // two more sweeps on every node
+    let declared = nodes
+        .iter()
+        .filter(|n| {
+            n.stderr_lines
+                .try_iter()
+                .any(|l| l.contains("edge is offline"))
+        })
+        .count();
+    assert_eq!(declared, 1, "nodes that declared the edge offline");
+}

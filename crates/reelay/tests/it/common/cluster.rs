@@ -74,11 +74,12 @@ impl Drop for Namespace {
     }
 }
 
-/// Config of a control node of a cluster: short liveness intervals, the shared recordings
-/// folder `rec` under `shared`, the namespace `ns`.
+/// Config of a control node of a cluster: short liveness intervals (an offline edge's
+/// recordings stop), the shared recordings folder `rec` under `shared`, `cluster`.
 pub fn control_config(shared: &std::path::Path, cluster: &str) -> String {
     format!(
-        "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\n[live]\nrecordings_bucket = \"rec\"\n\
+        "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\noffline_stops_recordings = true\n\
+         [live]\nrecordings_bucket = \"rec\"\n\
          {cluster}[[bucket]]\nname = \"rec\"\nfs = \"{}\"\n",
         shared.join("rec").display()
     )
