@@ -103,6 +103,26 @@ impl Default for Metrics {
                 "Chunks evicted for space",
                 &cache.evictions,
             ),
+            (
+                "cache_shared_hits",
+                "Chunks found in the shared tier",
+                &cache.shared_hits,
+            ),
+            (
+                "cache_shared_fills",
+                "Chunk fills this node claimed in the shared tier",
+                &cache.shared_fills,
+            ),
+            (
+                "cache_shared_waits",
+                "Chunk fills that waited on another node's",
+                &cache.shared_waits,
+            ),
+            (
+                "cache_shared_errors",
+                "Shared tier calls that failed",
+                &cache.shared_errors,
+            ),
         ] {
             registry.register(name, help, counter.clone());
         }

@@ -13,6 +13,7 @@ use sqlx::AnyPool;
 
 use crate::auth::store::TokenStore;
 use crate::auth::{Auth, Role};
+use crate::cache::CacheSettings;
 use crate::config::Config;
 use crate::db;
 use crate::http::{AppState, Limits, Services};
@@ -89,7 +90,7 @@ pub async fn build_state_for(
     let auth = build_auth(config, &db).await?;
     let mut services = Services::new(buckets, auth, db.clone());
     if let Some(settings) = &config.cache {
-        services.enable_cache(settings.clone());
+        services.enable_cache(with_shared_tier(settings, config)?);
     }
     services.limits = Limits {
         max_header_bytes: config.max_header_bytes,
@@ -113,6 +114,26 @@ pub async fn build_state_for(
     }
     services.live = Some(Arc::new(live));
     Ok(AppState::new(services))
+}
+
+/// The cache settings with the shared tier, when `[cache] shared` names one.
+fn with_shared_tier(settings: &CacheSettings, config: &Config) -> anyhow::Result<CacheSettings> {
+    use crate::cache::shared::{SharedChunks, Tier};
+    let mut settings = settings.clone();
+    if let Some((url, ttl)) = &config.shared_cache {
+        let engine = crate::cluster::RedisChunks::connect(url, &config.cluster.name)?;
+        if let Some(max) = engine.max_value() {
+            anyhow::ensure!(
+                settings.chunk_size + 32 <= max,
+                "[cache] chunk ({} bytes) is larger than the shared tier's item limit ({max} \
+                 bytes): lower [cache] chunk",
+                settings.chunk_size
+            );
+        }
+        let engine: Arc<dyn SharedChunks> = Arc::new(engine);
+        settings.shared = Some(Arc::new(Tier::new(engine, *ttl, settings.chunk_size)));
+    }
+    Ok(settings)
 }
 
 /// Tokens, the signing key, and the secure default for non-loopback binds.

@@ -20,6 +20,7 @@
 //! (the backend's own ranged read), and `storage::reads` decides which reads come through it.
 
 pub mod fill;
+pub mod shared;
 
 use std::collections::HashMap;
 use std::io;
@@ -46,6 +47,12 @@ pub struct CacheCounters {
     pub backend_bytes: Counter,
     pub served_bytes: Counter,
     pub evictions: Counter,
+    /// Shared tier: chunks found there, fills this node claimed, fills waited on (another
+    /// node's), engine errors.
+    pub shared_hits: Counter,
+    pub shared_fills: Counter,
+    pub shared_waits: Counter,
+    pub shared_errors: Counter,
 }
 
 /// Which object (and which version of it) chunks belong to.
@@ -59,7 +66,7 @@ pub struct ObjectId {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-struct ChunkKey {
+pub struct ChunkKey {
     object: Arc<ObjectId>,
     index: u64,
 }
@@ -75,6 +82,8 @@ pub struct CacheSettings {
     pub chunk_size: u64,
     /// Chunks fetched ahead of a sequential reader.
     pub readahead: u64,
+    /// The tier shared with other nodes (`[cache] shared`), if any.
+    pub shared: Option<Arc<shared::Tier>>,
 }
 
 pub struct ChunkCache {
@@ -258,6 +267,41 @@ struct FillTask {
 
 impl FillTask {
     async fn run(mut self) {
+        let tier = self.cache.settings.shared.clone();
+        let mut claimed = false;
+        if let Some(tier) = &tier {
+            match tier
+                .locate(&self.key, self.expected, &self.cache.counters)
+                .await
+            {
+                shared::Source::Tier(chunk) => {
+                    self.fill.push(chunk);
+                    let chunk = self.fill.finish();
+                    self.cache.chunks.insert(self.key.clone(), chunk);
+                    self.unregister();
+                    return;
+                }
+                shared::Source::Backend { claimed: c } => claimed = c,
+            }
+        }
+        match self.fetch().await {
+            Some(chunk) => {
+                if let Some(tier) = &tier {
+                    tier.store(&self.key, &chunk, claimed, &self.cache.counters)
+                        .await;
+                }
+            }
+            None if claimed => {
+                if let Some(tier) = &tier {
+                    tier.release(&self.key).await;
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Fetches the chunk from the backend into the fill; the whole chunk when it succeeded.
+    async fn fetch(&mut self) -> Option<Bytes> {
         let mut received = 0usize;
         while let Some(item) = self.stream.next().await {
             match item {
@@ -270,18 +314,20 @@ impl FillTask {
                     tracing::warn!(error = %e, key = self.key.object.key, index = self.key.index, "chunk fetch failed");
                     self.fill.fail(&e.to_string());
                     self.unregister();
-                    return;
+                    return None;
                 }
             }
         }
         if received != self.expected {
             self.fill
                 .fail("the backend sent a chunk of the wrong length");
-        } else {
-            let chunk = self.fill.finish();
-            self.cache.chunks.insert(self.key.clone(), chunk);
+            self.unregister();
+            return None;
         }
+        let chunk = self.fill.finish();
+        self.cache.chunks.insert(self.key.clone(), chunk.clone());
         self.unregister();
+        Some(chunk)
     }
 
     fn unregister(&self) {

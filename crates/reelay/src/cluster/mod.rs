@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use bus::{Bus, Message};
-pub use tier::Tier;
+pub use tier::{RedisChunks, Tier};
 
 /// Longest any one engine call may take.
 pub const DEADLINE: Duration = Duration::from_secs(2);

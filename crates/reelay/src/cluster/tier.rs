@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::{ClusterError, DEADLINE, Health};
@@ -88,5 +89,91 @@ impl Tier {
         let cmd = redis::cmd("PING");
         let result = tokio::time::timeout(DEADLINE, cmd.query_async::<String>(&mut conn)).await;
         self.outcome(result).map(|_| ())
+    }
+}
+
+/// The chunk cache's shared tier on Redis (`[cache] shared`): keys under `<prefix>` as the
+/// cache names them, claims by `SET NX PX`.
+#[derive(Clone)]
+pub struct RedisChunks {
+    conn: ConnectionManager,
+    prefix: String,
+}
+
+impl std::fmt::Debug for RedisChunks {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisChunks")
+            .field("prefix", &self.prefix)
+            .finish()
+    }
+}
+
+impl RedisChunks {
+    /// A lazily connected tier at `url`, keys under `<cluster>:cache:`.
+    pub fn connect(url: &str, cluster: &str) -> anyhow::Result<Self> {
+        let tier = Tier::connect(url, cluster)?;
+        Ok(Self {
+            conn: tier.conn,
+            prefix: format!("{cluster}:cache:"),
+        })
+    }
+
+    async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, String> {
+        let mut conn = self.conn.clone();
+        match tokio::time::timeout(DEADLINE, cmd.query_async::<T>(&mut conn)).await {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {DEADLINE:?}")),
+        }
+    }
+}
+
+fn ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl crate::cache::shared::SharedChunks for RedisChunks {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>> {
+        let mut cmd = redis::cmd("GET");
+        cmd.arg(format!("{}{key}", self.prefix));
+        Box::pin(async move {
+            self.query::<Option<Vec<u8>>>(cmd)
+                .await
+                .map(|v| v.map(Bytes::from))
+        })
+    }
+
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), String>> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(format!("{}{key}", self.prefix))
+            .arg(value.as_ref())
+            .arg("PX")
+            .arg(ms(ttl));
+        Box::pin(async move { self.query::<()>(cmd).await })
+    }
+
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, String>> {
+        let mut cmd = redis::cmd("SET");
+        cmd.arg(format!("{}{key}", self.prefix))
+            .arg(1)
+            .arg("NX")
+            .arg("PX")
+            .arg(ms(ttl));
+        Box::pin(async move { self.query::<Option<String>>(cmd).await.map(|v| v.is_some()) })
+    }
+
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>> {
+        let mut cmd = redis::cmd("DEL");
+        cmd.arg(format!("{}{key}", self.prefix));
+        Box::pin(async move { self.query::<()>(cmd).await })
+    }
+
+    fn max_value(&self) -> Option<u64> {
+        Some(512 << 20) // Redis's largest string
     }
 }

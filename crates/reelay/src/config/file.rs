@@ -72,6 +72,10 @@ pub struct CacheSection {
     pub chunk: Option<String>,
     /// Chunks fetched ahead of a sequential reader (default 2).
     pub readahead: Option<u64>,
+    /// A tier shared by the nodes under the per-node one: `redis://host:port/db`.
+    pub shared: Option<String>,
+    /// How long chunks stay in the shared tier (default `1h`).
+    pub shared_ttl: Option<String>,
 }
 
 /// `[live]`: the live relay.

@@ -27,7 +27,7 @@ pub use file::FileConfig;
 use s3::s3_profile;
 use sections::{
     cache_settings, config_token, cors_origin, live_settings, liveness, origin_settings,
-    signing_key_from_env,
+    shared_cache, signing_key_from_env,
 };
 use units::opt;
 pub use units::{parse_duration, parse_size};
@@ -118,6 +118,8 @@ pub struct Config {
     pub cors_origins: Vec<http::HeaderValue>,
     /// `None`: the cache is off.
     pub cache: Option<CacheSettings>,
+    /// `[cache] shared` (a Redis URL) and `shared_ttl`.
+    pub shared_cache: Option<(String, Duration)>,
     pub live: LiveSettings,
     /// When edges count as offline (`[edges]`, on a control node).
     pub liveness: crate::relay::edges::Liveness,
@@ -262,6 +264,7 @@ impl Config {
                 .map(|o| cors_origin(o))
                 .collect::<anyhow::Result<_>>()?,
             cache: cache_settings(&file.cache)?,
+            shared_cache: shared_cache(&file.cache)?,
             live: live_settings(&file.live)?,
             liveness: liveness(&file.edges)?,
             recordings_bucket: file

@@ -139,7 +139,26 @@ pub(super) fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSet
         memory,
         chunk_size,
         readahead,
+        shared: None, // the engine is connected by the node (`SharedCache`)
     }))
+}
+
+/// `[cache] shared` and `shared_ttl`: the engine's URL (checked here) and the entries' TTL.
+pub(super) fn shared_cache(c: &CacheSection) -> anyhow::Result<Option<(String, Duration)>> {
+    let Some(url) = &c.shared else {
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        url.starts_with("redis://") || url.starts_with("rediss://"),
+        "config key cache.shared: a redis:// URL (memcached is not supported yet)"
+    );
+    let ttl = opt(
+        &c.shared_ttl,
+        Duration::from_secs(3600),
+        "cache.shared_ttl",
+        parse_duration,
+    )?;
+    Ok(Some((url.clone(), ttl)))
 }
 
 pub(super) fn cors_origin(origin: &str) -> anyhow::Result<http::HeaderValue> {

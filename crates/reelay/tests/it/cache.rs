@@ -38,6 +38,7 @@ async fn ranges_across_chunk_boundaries_are_exact() {
         memory: 1 << 20,
         chunk_size: 16 << 10,
         readahead: 2,
+        shared: None,
     };
     let server = cached_reelay(&s3, &s3.endpoint, small_chunks).await;
     // Twice: the first pass fills the cache, the second is served from it.
@@ -64,6 +65,7 @@ async fn fifty_cold_viewers_of_one_object_cost_one_backend_read() {
         memory: 256 << 20,
         chunk_size: 1 << 20,
         readahead: 2,
+        shared: None,
     };
     let server = cached_reelay(&s3, &proxy.endpoint, settings).await;
     let client = reqwest::Client::new();
@@ -117,6 +119,7 @@ async fn a_tiny_cache_evicts_and_still_serves_exact_bytes() {
         memory: 64 << 10,
         chunk_size: 16 << 10,
         readahead: 1,
+        shared: None,
     };
     let server = cached_reelay(&s3, &s3.endpoint, tiny).await;
     let client = reqwest::Client::new();
@@ -158,6 +161,7 @@ async fn a_replaced_object_never_mixes_with_cached_chunks() {
         memory: 64 << 20,
         chunk_size: 1 << 20,
         readahead: 0,
+        shared: None,
     };
     let server = cached_reelay(&s3, &s3.endpoint, settings).await;
     // Warm the first half of the object.

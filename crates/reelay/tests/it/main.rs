@@ -33,4 +33,5 @@ mod recordings;
 mod renditions;
 mod s3;
 mod security;
+mod shared_cache;
 mod upload;

@@ -68,6 +68,7 @@ async fn origin_buckets_pass_the_matrix_plain_cached_and_when_the_origin_ignores
         memory: 1 << 20,
         chunk_size: 16 << 10,
         readahead: 1,
+        shared: None,
     };
     let cached = reelay_with(
         vec![
@@ -102,6 +103,7 @@ async fn cold_concurrent_viewers_cost_the_origin_one_read() {
         memory: 64 << 20,
         chunk_size: 1 << 20,
         readahead: 2,
+        shared: None,
     };
     let server = reelay_with(vec![settings("o", Some(nginx.base("/")))], Some(cache)).await;
     let client = reqwest::Client::new();
@@ -141,6 +143,7 @@ async fn an_object_changed_at_the_origin_aborts_instead_of_mixing() {
         memory: 64 << 20,
         chunk_size: 1 << 20,
         readahead: 0,
+        shared: None,
     };
     let server = reelay_with(vec![settings("o", Some(nginx.base("/")))], Some(cache)).await;
     let resp = reqwest::get(server.url("/media/o/v.mp4"))

@@ -1,0 +1,201 @@
+//! The shared tier under the chunk cache (`[cache] shared`): chunks of remote objects kept in
+//! an engine every node reaches, so N nodes cost the backend one read per chunk, and a node
+//! that joins starts warm.
+//!
+//! Cross-node single flight is a short-lived claim in the engine (`SET NX` with a TTL): the
+//! node whose fill misses the tier claims the chunk and fetches it from the backend, then
+//! stores it and releases the claim; a node that finds the chunk claimed polls the tier every
+//! [`POLL`] until it appears, the claim lapses (its holder died: this node claims it) or
+//! [`MAX_WAIT`] has passed (it fetches itself: a slow backend costs a second read, never a
+//! viewer's timeout). Chosen over rendezvous hashing to an owner node because it needs no
+//! membership list and a node's death costs at most one claim TTL.
+//!
+//! An entry is a header — the SHA-256 of the chunk's identity (source, key, ETag, chunk size,
+//! index) — then the chunk; an entry whose header or length is wrong is never served: it is
+//! deleted and the chunk fetched again. An engine that fails is logged once (and counted); the
+//! node then fills from the backend itself, as without a tier.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::future::BoxFuture;
+use sha2::{Digest, Sha256};
+
+use super::{CacheCounters, ChunkKey};
+
+/// How often a node waiting on another's fill looks for the chunk.
+pub const POLL: Duration = Duration::from_millis(10);
+/// Longest a node waits on another's fill before fetching itself.
+pub const MAX_WAIT: Duration = Duration::from_secs(20);
+/// How long a claim holds if its node dies before releasing it.
+pub const CLAIM_TTL: Duration = Duration::from_secs(30);
+
+/// An engine holding chunks for every node (Redis, memcached). Errors are for the log.
+pub trait SharedChunks: Send + Sync + std::fmt::Debug {
+    fn get<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<Option<Bytes>, String>>;
+    fn put<'a>(
+        &'a self,
+        key: &'a str,
+        value: Bytes,
+        ttl: Duration,
+    ) -> BoxFuture<'a, Result<(), String>>;
+    /// Takes `key` for `ttl` unless it is taken; `true` when this call took it.
+    fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, String>>;
+    fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    /// Largest value the engine stores, if it has a limit.
+    fn max_value(&self) -> Option<u64>;
+}
+
+/// The tier as the cache uses it.
+#[derive(Debug)]
+pub struct Tier {
+    pub engine: Arc<dyn SharedChunks>,
+    pub ttl: Duration,
+    pub chunk_size: u64,
+    down: AtomicBool,
+}
+
+/// Where a fill's bytes come from.
+#[derive(Debug)]
+pub enum Source {
+    /// Found in the tier (validated).
+    Tier(Bytes),
+    /// From the backend; `claimed`: this node holds the claim (release it when done).
+    Backend { claimed: bool },
+}
+
+impl Tier {
+    pub fn new(engine: Arc<dyn SharedChunks>, ttl: Duration, chunk_size: u64) -> Self {
+        Self {
+            engine,
+            ttl,
+            chunk_size,
+            down: AtomicBool::new(false),
+        }
+    }
+
+    fn digest(&self, key: &ChunkKey) -> [u8; 32] {
+        let o = &key.object;
+        let mut h = Sha256::new();
+        for part in [o.source.as_bytes(), o.key.as_bytes(), o.etag.as_bytes()] {
+            h.update((part.len() as u64).to_be_bytes());
+            h.update(part);
+        }
+        h.update(self.chunk_size.to_be_bytes());
+        h.update(key.index.to_be_bytes());
+        h.finalize().into()
+    }
+
+    fn names(&self, key: &ChunkKey) -> (String, String, [u8; 32]) {
+        let digest = self.digest(key);
+        let hex = crate::hex::encode(&digest);
+        (format!("chunk:{hex}"), format!("fill:{hex}"), digest)
+    }
+
+    fn failed(&self, counters: &CacheCounters, what: &str, e: &str) {
+        counters.shared_errors.inc();
+        if !self.down.swap(true, Ordering::Relaxed) {
+            tracing::error!(
+                error = e,
+                what,
+                "shared cache tier unavailable: filling locally"
+            );
+        }
+    }
+
+    fn worked(&self) {
+        if self.down.swap(false, Ordering::Relaxed) {
+            tracing::info!("shared cache tier back");
+        }
+    }
+
+    /// Finds the chunk in the tier, waits for another node's fill, or says to fetch it.
+    pub async fn locate(
+        &self,
+        key: &ChunkKey,
+        expected: usize,
+        counters: &CacheCounters,
+    ) -> Source {
+        let (entry, claim, digest) = self.names(key);
+        let started = tokio::time::Instant::now();
+        let mut waited = false;
+        loop {
+            match self.engine.get(&entry).await {
+                Ok(Some(value)) => {
+                    self.worked();
+                    if value.len() == 32 + expected && value[..32] == digest {
+                        counters.shared_hits.inc();
+                        return Source::Tier(value.slice(32..));
+                    }
+                    tracing::warn!(
+                        key = key.object.key,
+                        index = key.index,
+                        "a bad shared chunk was dropped"
+                    );
+                    let _ = self.engine.delete(&entry).await;
+                }
+                Ok(None) => self.worked(),
+                Err(e) => {
+                    self.failed(counters, "get", &e);
+                    return Source::Backend { claimed: false };
+                }
+            }
+            match self.engine.claim(&claim, CLAIM_TTL).await {
+                Ok(true) => {
+                    // Another node may have stored it and released its claim since the look
+                    // above: look once more before going to the backend.
+                    if let Ok(Some(value)) = self.engine.get(&entry).await
+                        && value.len() == 32 + expected
+                        && value[..32] == digest
+                    {
+                        let _ = self.engine.delete(&claim).await;
+                        counters.shared_hits.inc();
+                        return Source::Tier(value.slice(32..));
+                    }
+                    counters.shared_fills.inc();
+                    return Source::Backend { claimed: true };
+                }
+                Ok(false) if started.elapsed() < MAX_WAIT => {
+                    if !std::mem::replace(&mut waited, true) {
+                        counters.shared_waits.inc();
+                    }
+                    tokio::time::sleep(POLL).await;
+                }
+                Ok(false) => return Source::Backend { claimed: false },
+                Err(e) => {
+                    self.failed(counters, "claim", &e);
+                    return Source::Backend { claimed: false };
+                }
+            }
+        }
+    }
+
+    /// Stores a chunk fetched from the backend (and releases this node's claim).
+    pub async fn store(
+        &self,
+        key: &ChunkKey,
+        chunk: &Bytes,
+        claimed: bool,
+        counters: &CacheCounters,
+    ) {
+        let (entry, claim, digest) = self.names(key);
+        let mut value = Vec::with_capacity(32 + chunk.len());
+        value.extend_from_slice(&digest);
+        value.extend_from_slice(chunk);
+        match self.engine.put(&entry, Bytes::from(value), self.ttl).await {
+            Ok(()) => self.worked(),
+            Err(e) => self.failed(counters, "put", &e),
+        }
+        if claimed {
+            let _ = self.engine.delete(&claim).await;
+        }
+    }
+
+    /// Releases a claim whose fill failed (another node may take it at once).
+    pub async fn release(&self, key: &ChunkKey) {
+        let (_, claim, _) = self.names(key);
+        let _ = self.engine.delete(&claim).await;
+    }
+}
