@@ -90,7 +90,7 @@ pub async fn build_state_for(
     let auth = build_auth(config, &db).await?;
     let mut services = Services::new(buckets, auth, db.clone());
     if let Some(settings) = &config.cache {
-        services.enable_cache(with_shared_tier(settings, config)?);
+        services.enable_cache(with_shared_tier(settings, config).await?);
     }
     services.limits = Limits {
         max_header_bytes: config.max_header_bytes,
@@ -117,22 +117,32 @@ pub async fn build_state_for(
 }
 
 /// The cache settings with the shared tier, when `[cache] shared` names one.
-fn with_shared_tier(settings: &CacheSettings, config: &Config) -> anyhow::Result<CacheSettings> {
+async fn with_shared_tier(
+    settings: &CacheSettings,
+    config: &Config,
+) -> anyhow::Result<CacheSettings> {
     use crate::cache::shared::{SharedChunks, Tier};
     let mut settings = settings.clone();
-    if let Some((url, ttl)) = &config.shared_cache {
-        let engine = crate::cluster::RedisChunks::connect(url, &config.cluster.name)?;
-        if let Some(max) = engine.max_value() {
-            anyhow::ensure!(
-                settings.chunk_size + 32 <= max,
-                "[cache] chunk ({} bytes) is larger than the shared tier's item limit ({max} \
-                 bytes): lower [cache] chunk",
-                settings.chunk_size
-            );
-        }
-        let engine: Arc<dyn SharedChunks> = Arc::new(engine);
-        settings.shared = Some(Arc::new(Tier::new(engine, *ttl, settings.chunk_size)));
+    let Some((url, ttl)) = &config.shared_cache else {
+        return Ok(settings);
+    };
+    let name = &config.cluster.name;
+    let engine: Arc<dyn SharedChunks> = if url.starts_with("memcached://") {
+        Arc::new(crate::cluster::MemcachedChunks::connect(url, name).await?)
+    } else {
+        Arc::new(crate::cluster::RedisChunks::connect(url, name)?)
+    };
+    // An entry is the chunk, a 32-byte header, and the engine's own per-item overhead.
+    let needed = settings.chunk_size + 32 + 256;
+    if let Some(max) = engine.max_value() {
+        anyhow::ensure!(
+            needed <= max,
+            "[cache] chunk ({} bytes) does not fit the shared tier's item limit ({max} bytes): \
+             lower [cache] chunk, or raise the limit (memcached -I 4m)",
+            settings.chunk_size
+        );
     }
+    settings.shared = Some(Arc::new(Tier::new(engine, *ttl, settings.chunk_size)));
     Ok(settings)
 }
 

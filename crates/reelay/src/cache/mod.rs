@@ -138,6 +138,11 @@ impl ChunkCache {
         self.settings.chunk_size
     }
 
+    /// Whether the shared tier's last call failed (`None`: no shared tier).
+    pub fn shared_down(&self) -> Option<bool> {
+        self.settings.shared.as_ref().map(|t| t.is_down())
+    }
+
     /// Streams bytes `start..end` of `object` (of `size` bytes), fetching missing chunks with
     /// `fetch`.
     pub fn read(

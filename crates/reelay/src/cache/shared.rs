@@ -76,6 +76,11 @@ impl Tier {
         }
     }
 
+    /// Whether the engine's last call failed.
+    pub fn is_down(&self) -> bool {
+        self.down.load(Ordering::Relaxed)
+    }
+
     fn digest(&self, key: &ChunkKey) -> [u8; 32] {
         let o = &key.object;
         let mut h = Sha256::new();

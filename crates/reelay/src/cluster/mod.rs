@@ -13,12 +13,14 @@
 //! so several clusters (or test runs) can share one Redis and one NATS.
 
 mod bus;
+mod memcached;
 mod tier;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 pub use bus::{Bus, Message};
+pub use memcached::MemcachedChunks;
 pub use tier::{RedisChunks, Tier};
 
 /// Longest any one engine call may take.

@@ -143,14 +143,17 @@ pub(super) fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSet
     }))
 }
 
-/// `[cache] shared` and `shared_ttl`: the engine's URL (checked here) and the entries' TTL.
+/// `[cache] shared` and `shared_ttl`: the engine's URL (its scheme checked here) and the
+/// entries' TTL.
 pub(super) fn shared_cache(c: &CacheSection) -> anyhow::Result<Option<(String, Duration)>> {
     let Some(url) = &c.shared else {
         return Ok(None);
     };
     anyhow::ensure!(
-        url.starts_with("redis://") || url.starts_with("rediss://"),
-        "config key cache.shared: a redis:// URL (memcached is not supported yet)"
+        ["redis://", "rediss://", "memcached://"]
+            .iter()
+            .any(|s| url.starts_with(s)),
+        "config key cache.shared: a redis:// or memcached:// URL"
     );
     let ttl = opt(
         &c.shared_ttl,

@@ -1,6 +1,6 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its work): ready means the
-//! metadata database answers within [`crate::cluster::DEADLINE`] and every configured cluster
-//! engine (Redis, NATS) is connected. Not ready is 503 with a JSON body naming what is down,
+//! metadata database answers within [`crate::cluster::DEADLINE`], every configured cluster
+//! engine (Redis, NATS) is connected and the shared chunk tier's last call worked. Not ready is 503 with a JSON body naming what is down,
 //! in fixed words (public route: no addresses, no engine error text; the log has those).
 
 use axum::Json;
@@ -33,6 +33,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         for (engine, _) in cluster.down() {
             down.push(json!({"engine": engine, "state": "unavailable"}));
         }
+    }
+    let cache = state.buckets.reads().cache().and_then(|c| c.shared_down());
+    if cache == Some(true) {
+        down.push(json!({"engine": "shared cache", "state": "unavailable"}));
     }
     if down.is_empty() {
         return "ready\n".into_response();

@@ -213,6 +213,33 @@ impl Engine {
         Self::start("nats", argv, port, tempfile::tempdir().expect("tempdir"))
     }
 
+    /// memcached with an item limit of `item_limit` (`-I`, e.g. `4m`).
+    pub fn memcached(item_limit: &str) -> Self {
+        let port = super::free_port();
+        let mut argv = vec![sbin("memcached")];
+        if rustix::process::getuid().is_root() {
+            argv.extend(["-u".into(), "root".into()]);
+        }
+        for a in [
+            "-l",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+            "-m",
+            "128",
+            "-I",
+            item_limit,
+        ] {
+            argv.push(a.to_owned());
+        }
+        Self::start(
+            "memcached",
+            argv,
+            port,
+            tempfile::tempdir().expect("tempdir"),
+        )
+    }
+
     /// A fresh PostgreSQL cluster (trust auth, user postgres, no fsync) of the test's own.
     pub fn postgres() -> Self {
         let port = super::free_port();
@@ -268,6 +295,7 @@ impl Engine {
         match self.kind {
             "redis" => format!("redis://127.0.0.1:{}/0", self.port),
             "nats" => format!("nats://127.0.0.1:{}", self.port),
+            "memcached" => format!("memcached://127.0.0.1:{}", self.port),
             _ => format!("postgres://postgres@127.0.0.1:{}/postgres", self.port),
         }
     }
