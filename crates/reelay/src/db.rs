@@ -83,12 +83,27 @@ pub async fn connect(url: &str) -> anyhow::Result<AnyPool> {
         .connect(url)
         .await
         .with_context(|| format!("cannot open the metadata database {}", redact(url)))?;
-    Migrator::new(Embedded)
-        .await?
-        .run(&pool)
-        .await
-        .context("cannot migrate the metadata database")?;
+    migrate(&pool, sqlite).await?;
     Ok(pool)
+}
+
+/// Brings the schema up to date. On Postgres the migrator holds an advisory lock, so nodes
+/// starting together take turns; SQLite has no such lock, so a node that loses the race (a
+/// table another process just made) tries again and then finds the migration applied.
+async fn migrate(pool: &AnyPool, sqlite: bool) -> anyhow::Result<()> {
+    let mut attempt = 0;
+    loop {
+        let result = Migrator::new(Embedded).await?.run(pool).await;
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if sqlite && attempt < 5 => {
+                attempt += 1;
+                tracing::debug!(error = %e, attempt, "migration raced another process; again");
+                tokio::time::sleep(std::time::Duration::from_millis(100 * attempt)).await;
+            }
+            Err(e) => return Err(e).context("cannot migrate the metadata database"),
+        }
+    }
 }
 
 /// Takes or renews the lease `name` for `holder` until `ttl_ms` from now; `false` when another

@@ -108,9 +108,11 @@ async fn item_size_max(addr: &str) -> std::io::Result<u64> {
         .map_err(|_| std::io::Error::other("no answer"))?
 }
 
-/// memcached expiries are whole seconds.
+/// memcached expiries are whole seconds, at most 30 days (beyond that memcached reads the
+/// number as a unix time, in the past).
 fn seconds(d: Duration) -> u32 {
-    u32::try_from(d.as_secs().max(1)).unwrap_or(30 * 24 * 3600)
+    const MAX: u64 = 30 * 24 * 3600;
+    u32::try_from(d.as_secs().clamp(1, MAX)).unwrap_or(1)
 }
 
 impl crate::cache::shared::SharedChunks for MemcachedChunks {
