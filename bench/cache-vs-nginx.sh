@@ -14,49 +14,7 @@ ulimit -n "$(ulimit -Hn)"
 make_media
 build_reelay
 SIZE=$(stat -c %s "$MEDIA")
-PX="$OUT/nginx-cache"
-rm -rf "$PX" && mkdir -p "$PX/cache"
-ORIGIN_PORT=$(free_port)
-CACHE_PORT=$(free_port)
-cat >"$PX/nginx.conf" <<CONF
-worker_processes auto;
-daemon on;
-pid $PX/nginx.pid;
-error_log $PX/error.log warn;
-events { worker_connections 8192; }
-http {
-  include /etc/nginx/mime.types;
-  access_log off;
-  sendfile on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  client_body_temp_path $PX/cb;
-  proxy_temp_path $PX/px;
-  fastcgi_temp_path $PX/fc;
-  uwsgi_temp_path $PX/uw;
-  scgi_temp_path $PX/sc;
-  proxy_cache_path $PX/cache levels=1:2 keys_zone=media:16m max_size=2g inactive=1h use_temp_path=off;
-  upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 32; }
-  server {                       # the origin
-    listen 127.0.0.1:$ORIGIN_PORT;
-    root $MEDIA_DIR;
-  }
-  server {                       # the caching proxy: 1 MiB slices, like reelay's chunks
-    listen 127.0.0.1:$CACHE_PORT;
-    location / {
-      slice 1m;
-      proxy_cache media;
-      proxy_cache_key \$uri\$is_args\$args\$slice_range;
-      proxy_set_header Range \$slice_range;
-      proxy_cache_valid 200 206 1h;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://origin;
-    }
-  }
-}
-CONF
-nginx -c "$PX/nginx.conf" -p "$PX"
+start_nginx_cache
 cat >"$OUT/cache-bench.toml" <<CONF
 [cache]
 memory = "256MiB"
@@ -66,7 +24,7 @@ readahead = 2
 name = "origin"
 origin = "http://127.0.0.1:$ORIGIN_PORT/"
 CONF
-trap 'stop_servers; nginx -c "$PX/nginx.conf" -p "$PX" -s stop 2>/dev/null' EXIT
+trap 'stop_servers; stop_nginx_cache' EXIT
 start_reelay --config "$OUT/cache-bench.toml"
 BASE="${REELAY_URL%/media/media/bench.mp4}"
 FS_URL="$BASE/media/media/bench.mp4"

@@ -84,3 +84,55 @@ stop_servers() {
   [ -n "${REELAY_PID:-}" ] && kill "$REELAY_PID" 2>/dev/null && wait "$REELAY_PID" 2>/dev/null || true
   [ -f "$OUT/nginx/nginx.pid" ] && nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" -s stop 2>/dev/null || true
 }
+
+# nginx as an origin for $MEDIA_DIR (ORIGIN_PORT) and, in front of it, nginx proxy_cache with
+# 1 MiB slices like reelay's chunks (CACHE_PORT); its files under $PX. stop_nginx_cache stops it.
+start_nginx_cache() {
+  PX="$OUT/nginx-cache"
+  rm -rf "$PX" && mkdir -p "$PX/cache"
+  ORIGIN_PORT=$(free_port)
+  CACHE_PORT=$(free_port)
+  cat >"$PX/nginx.conf" <<CONF
+worker_processes auto;
+daemon on;
+pid $PX/nginx.pid;
+error_log $PX/error.log warn;
+events { worker_connections 8192; }
+http {
+  include /etc/nginx/mime.types;
+  access_log off;
+  sendfile on;
+  tcp_nodelay on;
+  keepalive_requests 1000000;
+  client_body_temp_path $PX/cb;
+  proxy_temp_path $PX/px;
+  fastcgi_temp_path $PX/fc;
+  uwsgi_temp_path $PX/uw;
+  scgi_temp_path $PX/sc;
+  proxy_cache_path $PX/cache levels=1:2 keys_zone=media:16m max_size=2g inactive=1h use_temp_path=off;
+  upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 32; }
+  server {                       # the origin
+    listen 127.0.0.1:$ORIGIN_PORT;
+    root $MEDIA_DIR;
+  }
+  server {                       # the caching proxy: 1 MiB slices, like reelay's chunks
+    listen 127.0.0.1:$CACHE_PORT;
+    location / {
+      slice 1m;
+      proxy_cache media;
+      proxy_cache_key \$uri\$is_args\$args\$slice_range;
+      proxy_set_header Range \$slice_range;
+      proxy_cache_valid 200 206 1h;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_pass http://origin;
+    }
+  }
+}
+CONF
+  nginx -c "$PX/nginx.conf" -p "$PX"
+}
+
+stop_nginx_cache() {
+  nginx -c "$PX/nginx.conf" -p "$PX" -s stop 2>/dev/null || true
+}

@@ -16,47 +16,7 @@ REDIS="${3:-redis://127.0.0.1:6379/0}"
 make_media
 build_reelay
 SIZE=$(stat -c %s "$MEDIA")
-PX="$OUT/nginx-shared"
-rm -rf "$PX" && mkdir -p "$PX/cache"
-ORIGIN_PORT=$(free_port)
-CACHE_PORT=$(free_port)
-sed -e "s#\$PX#$PX#g" -e "s#\$ORIGIN_PORT#$ORIGIN_PORT#g" -e "s#\$CACHE_PORT#$CACHE_PORT#g" \
-  -e "s#\$MEDIA_DIR#$MEDIA_DIR#g" >"$PX/nginx.conf" <<'CONF'
-worker_processes auto;
-daemon on;
-pid $PX/nginx.pid;
-error_log $PX/error.log warn;
-events { worker_connections 8192; }
-http {
-  include /etc/nginx/mime.types;
-  access_log off;
-  sendfile on;
-  tcp_nodelay on;
-  keepalive_requests 1000000;
-  client_body_temp_path $PX/cb;
-  proxy_temp_path $PX/px;
-  fastcgi_temp_path $PX/fc;
-  uwsgi_temp_path $PX/uw;
-  scgi_temp_path $PX/sc;
-  proxy_cache_path $PX/cache levels=1:2 keys_zone=media:16m max_size=2g inactive=1h use_temp_path=off;
-  upstream origin { server 127.0.0.1:$ORIGIN_PORT; keepalive 32; }
-  server { listen 127.0.0.1:$ORIGIN_PORT; root $MEDIA_DIR; }
-  server {
-    listen 127.0.0.1:$CACHE_PORT;
-    location / {
-      slice 1m;
-      proxy_cache media;
-      proxy_cache_key $uri$is_args$args$slice_range;
-      proxy_set_header Range $slice_range;
-      proxy_cache_valid 200 206 1h;
-      proxy_http_version 1.1;
-      proxy_set_header Connection "";
-      proxy_pass http://origin;
-    }
-  }
-}
-CONF
-nginx -c "$PX/nginx.conf" -p "$PX"
+start_nginx_cache
 NAME="bench$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
 node_config() { # memory -> a config file path
   cat >"$OUT/shared-$1.toml" <<CONF
@@ -76,7 +36,7 @@ CONF
 PIDS=()
 cleanup() {
   kill "${PIDS[@]}" 2>/dev/null || true
-  nginx -c "$PX/nginx.conf" -p "$PX" -s stop 2>/dev/null || true
+  stop_nginx_cache
   redis-cli -u "$REDIS" --scan --pattern "$NAME:*" | xargs -r redis-cli -u "$REDIS" del >/dev/null
 }
 trap cleanup EXIT

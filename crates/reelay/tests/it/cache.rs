@@ -68,29 +68,8 @@ async fn fifty_cold_viewers_of_one_object_cost_one_backend_read() {
         shared: None,
     };
     let server = cached_reelay(&s3, &proxy.endpoint, settings).await;
-    let client = reqwest::Client::new();
-    let want = sha256(&file);
-    let viewers = (0..50).map(|_| {
-        let (client, url, want) = (
-            client.clone(),
-            server.url("/media/s3/big.mp4"),
-            want.clone(),
-        );
-        tokio::spawn(async move {
-            let body = client
-                .get(url)
-                .send()
-                .await
-                .expect("get")
-                .bytes()
-                .await
-                .expect("body");
-            assert_eq!(sha256(&body), want, "a viewer got different bytes");
-        })
-    });
-    for viewer in viewers.collect::<Vec<_>>() {
-        viewer.await.expect("viewer");
-    }
+    let url = server.url("/media/s3/big.mp4");
+    common::concurrent_viewers(&[url], 50, &sha256(&file)).await;
     let from_store = proxy.from_store.load(Ordering::SeqCst);
     let ratio = from_store as f64 / len as f64;
     eprintln!(

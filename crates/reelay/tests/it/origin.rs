@@ -106,27 +106,7 @@ async fn cold_concurrent_viewers_cost_the_origin_one_read() {
         shared: None,
     };
     let server = reelay_with(vec![settings("o", Some(nginx.base("/")))], Some(cache)).await;
-    let client = reqwest::Client::new();
-    let want = sha256(&file);
-    let viewers: Vec<_> = (0..20)
-        .map(|_| {
-            let (client, url, want) = (client.clone(), server.url("/media/o/v.mp4"), want.clone());
-            tokio::spawn(async move {
-                let body = client
-                    .get(url)
-                    .send()
-                    .await
-                    .expect("get")
-                    .bytes()
-                    .await
-                    .expect("body");
-                assert_eq!(sha256(&body), want);
-            })
-        })
-        .collect();
-    for v in viewers {
-        v.await.expect("viewer");
-    }
+    common::concurrent_viewers(&[server.url("/media/o/v.mp4")], 20, &sha256(&file)).await;
     let sent = nginx.body_bytes_sent();
     assert!(
         sent as f64 <= file.len() as f64 * 1.05,
@@ -165,6 +145,20 @@ async fn an_object_changed_at_the_origin_aborts_instead_of_mixing() {
         .await
         .expect("get");
     assert_eq!(missing.status(), 404);
+}
+
+/// Bucket `r` whose resolver is the Python program `script` (given the id), allowed to answer
+/// URLs on `nginx`.
+fn python_resolver(nginx: &Nginx, script: String) -> OriginSettings {
+    let mut bucket = settings("r", None);
+    bucket.allow = vec![nginx.base("").trim_end_matches('/').to_owned()];
+    bucket.allow_internal = true;
+    bucket.resolver = Some((
+        vec!["python3".into(), "-c".into(), script, "{id}".into()],
+        Duration::from_secs(5),
+        Duration::from_secs(600),
+    ));
+    bucket
 }
 
 fn resolver_bucket(name: &str, answer: &str, allow: &[&str]) -> OriginSettings {
@@ -319,15 +313,7 @@ async fn a_resolved_url_that_the_origin_refuses_is_resolved_again() {
          print('{base}/' + ('gone' if n == 0 else 'fresh') + '/' + sys.argv[1])",
         base = nginx.base("").trim_end_matches('/')
     );
-    let mut bucket = settings("r", None);
-    bucket.allow = vec![nginx.base("").trim_end_matches('/').to_owned()];
-    bucket.allow_internal = true;
-    bucket.resolver = Some((
-        vec!["python3".into(), "-c".into(), script, "{id}".into()],
-        Duration::from_secs(5),
-        Duration::from_secs(600),
-    ));
-    let server = reelay_with(vec![bucket], None).await;
+    let server = reelay_with(vec![python_resolver(&nginx, script)], None).await;
     let resp = reqwest::get(server.url("/media/r/abc")).await.expect("get");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.expect("body").as_ref(), b"fresh media");
@@ -351,15 +337,7 @@ async fn concurrent_cold_requests_for_one_id_run_the_resolver_once() {
          print('{base}/' + sys.argv[1])",
         base = nginx.base("").trim_end_matches('/')
     );
-    let mut bucket = settings("r", None);
-    bucket.allow = vec![nginx.base("").trim_end_matches('/').to_owned()];
-    bucket.allow_internal = true;
-    bucket.resolver = Some((
-        vec!["python3".into(), "-c".into(), script, "{id}".into()],
-        Duration::from_secs(5),
-        Duration::from_secs(600),
-    ));
-    let server = reelay_with(vec![bucket], None).await;
+    let server = reelay_with(vec![python_resolver(&nginx, script)], None).await;
     let gets = (0..20).map(|_| {
         let url = server.url("/media/r/abc");
         tokio::spawn(async move {

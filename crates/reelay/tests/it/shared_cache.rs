@@ -64,27 +64,8 @@ async fn node(nginx: &Nginx, url: &str, ns: &str) -> TestServer {
 
 /// `viewers` concurrent whole-object GETs spread over `nodes`; each must be the file.
 async fn watch(nodes: &[&TestServer], viewers: usize, want: &str) {
-    let client = reqwest::Client::new();
-    let gets: Vec<_> = (0..viewers)
-        .map(|i| {
-            let url = nodes[i % nodes.len()].url("/media/o/v.mp4");
-            let (client, want) = (client.clone(), want.to_owned());
-            tokio::spawn(async move {
-                let body = client
-                    .get(url)
-                    .send()
-                    .await
-                    .expect("get")
-                    .bytes()
-                    .await
-                    .expect("body");
-                assert_eq!(sha256(&body), want, "a viewer got the wrong bytes");
-            })
-        })
-        .collect();
-    for get in gets {
-        get.await.expect("viewer");
-    }
+    let urls: Vec<String> = nodes.iter().map(|n| n.url("/media/o/v.mp4")).collect();
+    crate::common::concurrent_viewers(&urls, viewers, want).await;
 }
 
 /// Three nodes, 30 cold viewers: one copy from the origin; then a fourth node reads nothing.

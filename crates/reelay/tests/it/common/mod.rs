@@ -340,3 +340,29 @@ pub fn free_port() -> u16 {
     let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("probe");
     probe.local_addr().expect("addr").port()
 }
+
+/// `viewers` concurrent whole-object GETs of `urls` (round robin); each body must hash to
+/// `want` (a sha256 in hex).
+pub async fn concurrent_viewers(urls: &[String], viewers: usize, want: &str) {
+    let client = reqwest::Client::new();
+    let gets: Vec<_> = (0..viewers)
+        .map(|i| {
+            let url = urls[i % urls.len()].clone();
+            let (client, want) = (client.clone(), want.to_owned());
+            tokio::spawn(async move {
+                let body = client
+                    .get(url)
+                    .send()
+                    .await
+                    .expect("get")
+                    .bytes()
+                    .await
+                    .expect("body");
+                assert_eq!(sha256(&body), want, "a viewer got different bytes");
+            })
+        })
+        .collect();
+    for get in gets {
+        get.await.expect("viewer");
+    }
+}
