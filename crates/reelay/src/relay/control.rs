@@ -88,8 +88,9 @@ impl Control<'_> {
     }
 
     /// The desired state for `edge_id` at once if it is not `version`, otherwise when it
-    /// changes or after one interval. Changes made through this node wake it at once; changes
-    /// through another node sharing the database are seen within a second.
+    /// changes or after one interval. Changes made through this node, or announced by another
+    /// node of the cluster (NATS), wake it at once; without the bus, changes through another
+    /// node sharing the database are seen within a second (the state is read again).
     pub async fn next_state(
         &self,
         edge_id: &str,

@@ -39,6 +39,19 @@ async fn b_follows_a(a: &Proc, b: &Proc, limit: Duration) {
     .await;
 }
 
+/// A segment A lists now (accepted after Redis went away), once B lists it too: B's answer.
+async fn b_lists_but_cannot_fetch(a: &Proc, b: &Proc) -> (u16, String) {
+    tokio::time::sleep(Duration::from_millis(700)).await; // a push after the kill
+    let (_, on_a) = get_text(a.url("/live/cam/index.m3u8")).await;
+    let newest = segment_files(&on_a).last().expect("a segment").clone();
+    poll_until("B to list A's newest", Duration::from_secs(5), || async {
+        let (_, on_b) = get_text(b.url("/live/cam/index.m3u8")).await;
+        segment_files(&on_b).contains(&newest).then_some(())
+    })
+    .await;
+    get_text(b.url(&format!("/live/cam/{newest}"))).await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_and_nats_going_away_crash_no_node_and_playback_resumes_when_they_return() {
     let tmp = tempfile::tempdir().expect("tempdir");
@@ -99,16 +112,8 @@ async fn postgres_going_away_leaves_vod_and_live_viewing_up_and_the_node_recover
     let dir = tmp.path();
     let clip = common::pattern(300_000);
     common::write_fixed(&dir.join("media/clip.mp4"), &clip);
-    let args = [
-        "serve",
-        "media",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        "data",
-    ];
     let db = common::metadata::TestDb::external(pg.url());
-    let node = common::start_binary_on(&args, dir, db);
+    let node = common::start_binary_on(&common::process::MEDIA_DIR_ARGS, dir, db);
     post_json(
         node.url("/api/v1/sources"),
         r#"{"name":"cam","target_duration":1}"#,

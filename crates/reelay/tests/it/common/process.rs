@@ -203,16 +203,18 @@ impl Drop for Proc {
 /// loopback, with its data under `dir/data`.
 pub fn serve_media_dir(dir: &Path) -> Proc {
     std::fs::create_dir_all(dir.join("media")).expect("media dir");
-    let args = [
-        "serve",
-        "media",
-        "--listen",
-        "127.0.0.1:0",
-        "--data",
-        "data",
-    ];
-    start_binary(&args, dir, &[])
+    start_binary(&MEDIA_DIR_ARGS, dir, &[])
 }
+
+/// The arguments of [`serve_media_dir`].
+pub const MEDIA_DIR_ARGS: [&str; 6] = [
+    "serve",
+    "media",
+    "--listen",
+    "127.0.0.1:0",
+    "--data",
+    "data",
+];
 
 /// Runs the binary to completion (for startup errors): (success, stderr).
 pub fn run_binary(args: &[&str], cwd: &Path) -> (bool, String) {
