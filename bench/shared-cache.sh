@@ -6,11 +6,12 @@
 # Goals: a shared-tier hit costs at most 2 ms extra first byte at p50, and serves at least 0.8x
 # a local hit's throughput. A benchmark, not a test.
 #
-#   bench/shared-cache.sh [seconds-per-run] [connections] [redis-url]
+#   [ROUNDS=3] bench/shared-cache.sh [seconds-per-run] [connections] [redis-url]
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-10}"
 CONNS="${2:-32}"
 REDIS="${3:-redis://127.0.0.1:6379/0}"
+ROUNDS="${ROUNDS:-3}"
 
 "$ROOT/scripts/install-test-deps" >/dev/null
 make_media
@@ -59,15 +60,22 @@ run() { # url range-size -> "req/s"
   if grep -q "unexpected status" "$OUT/wrk.last"; then cat "$OUT/wrk.last" >&2; exit 1; fi
   awk '/^Requests\/sec:/ {print $2}' "$OUT/wrk.last"
 }
-printf "file %s bytes, %s connections, %ss per run, %s\n" "$SIZE" "$CONNS" "$DURATION" \
-  "$(lscpu | sed -n 's/^Model name: *//p')"
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf "file %s bytes, %s connections, %ss per run, medians of %s alternating rounds, %s\n" \
+  "$SIZE" "$CONNS" "$DURATION" "$ROUNDS" "$(lscpu | sed -n 's/^Model name: *//p')"
 printf "%-8s %-34s %10s %10s %10s\n" "ranges" "" "req/s" "ttfb p50" "ttfb p99"
+PATHS=("local hit (node A)|$A" "shared-tier hit (node B)|$B" "nginx proxy_cache + slice|$N")
 for range in 1048576 65536; do
   label=$([ "$range" = 1048576 ] && echo "1 MiB" || echo "64 KiB")
-  for pair in "local hit (node A):$A" "shared-tier hit (node B):$B" "nginx proxy_cache + slice:$N"; do
-    name=${pair%%:http*} url=${pair#*:}
-    rps=$(run "$url" "$range")
+  declare -A got=()
+  for _ in $(seq 1 "$ROUNDS"); do
+    for i in "${!PATHS[@]}"; do got[$i]+="$(run "${PATHS[$i]#*|}" "$range") "; done
+  done
+  for i in "${!PATHS[@]}"; do
+    name=${PATHS[$i]%%|*} url=${PATHS[$i]#*|}
+    rps=$(tr ' ' '\n' <<<"${got[$i]}" | grep . | median)
     read -r t50 t99 < <(python3 "$ROOT/bench/ttfb.py" "$url" "$SIZE" "$range" 300)
     printf "%-8s %-34s %10s %8s ms %8s ms\n" "$label" "$name" "$rps" "$t50" "$t99"
   done
+  unset got
 done

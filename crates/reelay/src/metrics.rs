@@ -109,6 +109,11 @@ impl Default for Metrics {
                 &cache.shared_hits,
             ),
             (
+                "cache_shared_misses",
+                "Chunks looked for in the shared tier and not found",
+                &cache.shared_misses,
+            ),
+            (
                 "cache_shared_fills",
                 "Chunk fills this node claimed in the shared tier",
                 &cache.shared_fills,
@@ -145,6 +150,16 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Registers the bucket registry's per-bucket backend byte counters.
+    pub fn register_buckets(&self, buckets: &crate::storage::Buckets) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register(
+            "backend_read_bytes",
+            "Bytes read from remote backends (S3, origins), by bucket",
+            buckets.read_bytes().clone(),
+        );
+    }
+
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
         let mut out = String::new();

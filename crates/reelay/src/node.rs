@@ -90,7 +90,11 @@ pub async fn build_state_for(
     let auth = build_auth(config, &db).await?;
     let mut services = Services::new(buckets, auth, db.clone());
     if let Some(settings) = &config.cache {
-        services.enable_cache(with_shared_tier(settings, config).await?);
+        let settings = with_shared_tier(settings, config).await?;
+        if let Some(tier) = &settings.shared {
+            services.buckets.share_resolvers(&tier.engine);
+        }
+        services.enable_cache(settings);
     }
     services.limits = Limits {
         max_header_bytes: config.max_header_bytes,

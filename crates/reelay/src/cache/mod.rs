@@ -47,9 +47,10 @@ pub struct CacheCounters {
     pub backend_bytes: Counter,
     pub served_bytes: Counter,
     pub evictions: Counter,
-    /// Shared tier: chunks found there, fills this node claimed, fills waited on (another
-    /// node's), engine errors.
+    /// Shared tier: chunks found there, chunks not found there, fills this node claimed,
+    /// fills waited on (another node's), engine errors.
     pub shared_hits: Counter,
+    pub shared_misses: Counter,
     pub shared_fills: Counter,
     pub shared_waits: Counter,
     pub shared_errors: Counter,
@@ -240,6 +241,70 @@ impl Read {
                 Ok(chunk.slice(from..to.min(chunk.len())))
             }));
         }
+        if let Some(tier) = self.span_worth_reading(&key, from, to) {
+            return self.span_from_tier(tier, key, from, to);
+        }
+        self.fill_chunk(index, key, from, to)
+    }
+
+    /// The shared tier, when a read of part of a chunk should take just that part from it:
+    /// no fill of the chunk is under way here (join it instead), and this node's memory has
+    /// no room to keep the whole chunk (a node with room takes it whole, once).
+    fn span_worth_reading(
+        &self,
+        key: &ChunkKey,
+        from: usize,
+        to: usize,
+    ) -> Option<Arc<shared::Tier>> {
+        let cache = &self.cache;
+        let tier = cache.settings.shared.as_ref()?;
+        let (start, end) = cache.chunk_bounds(key.index, self.size);
+        let whole = from == 0 && to as u64 == end - start;
+        let room =
+            cache.chunks.weighted_size() + cache.settings.chunk_size <= cache.settings.memory;
+        let filling = || {
+            cache
+                .fills
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .contains_key(key)
+        };
+        (!whole && !room && !filling()).then(|| tier.clone())
+    }
+
+    /// Bytes `from..to` of a chunk read from the shared tier alone (GETRANGE on Redis); a
+    /// chunk the tier does not hold is filled as usual.
+    fn span_from_tier(
+        &self,
+        tier: Arc<shared::Tier>,
+        key: ChunkKey,
+        from: usize,
+        to: usize,
+    ) -> ByteStream {
+        let read = self.clone();
+        Box::pin(
+            stream::once(async move {
+                let (start, end) = read.cache.chunk_bounds(key.index, read.size);
+                let counters = &read.cache.counters;
+                match tier
+                    .span(&key, (end - start) as usize, (from, to), counters)
+                    .await
+                {
+                    Some(bytes) => {
+                        counters.served_bytes.inc_by(bytes.len() as u64);
+                        let one: ByteStream = Box::pin(stream::once(async move { Ok(bytes) }));
+                        one
+                    }
+                    None => read.fill_chunk(key.index, key, from, to),
+                }
+            })
+            .flatten(),
+        )
+    }
+
+    /// Bytes `from..to` of chunk `index` through a fill (joined or started).
+    fn fill_chunk(&self, index: u64, key: ChunkKey, from: usize, to: usize) -> ByteStream {
+        let cache = &self.cache;
         let reader = match cache.fill_for(&key, self, false) {
             Some(fill) => fill.reader(from, to),
             // Cached between the two looks: read it now.

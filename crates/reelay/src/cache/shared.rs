@@ -44,8 +44,34 @@ pub trait SharedChunks: Send + Sync + std::fmt::Debug {
     /// Takes `key` for `ttl` unless it is taken; `true` when this call took it.
     fn claim<'a>(&'a self, key: &'a str, ttl: Duration) -> BoxFuture<'a, Result<bool, String>>;
     fn delete<'a>(&'a self, key: &'a str) -> BoxFuture<'a, Result<(), String>>;
+    /// Bytes `start..end` of the value at `key`, with its first `head` bytes and its length:
+    /// what a partial read needs to check an entry without moving all of it. The default
+    /// moves the whole value (memcached has no ranged get); Redis reads only the span.
+    fn get_span<'a>(
+        &'a self,
+        key: &'a str,
+        head: usize,
+        start: usize,
+        end: usize,
+    ) -> BoxFuture<'a, Result<Option<Span>, String>> {
+        Box::pin(async move {
+            Ok(self.get(key).await?.map(|v| Span {
+                head: v.slice(..head.min(v.len())),
+                len: v.len(),
+                body: v.slice(start.min(v.len())..end.min(v.len())),
+            }))
+        })
+    }
     /// Largest value the engine stores, if it has a limit.
     fn max_value(&self) -> Option<u64>;
+}
+
+/// Part of a stored value: its first bytes, its whole length and the asked span.
+#[derive(Debug, Clone)]
+pub struct Span {
+    pub head: Bytes,
+    pub len: usize,
+    pub body: Bytes,
 }
 
 /// The tier as the cache uses it.
@@ -141,7 +167,12 @@ impl Tier {
                     );
                     let _ = self.engine.delete(&entry).await;
                 }
-                Ok(None) => self.worked(),
+                Ok(None) => {
+                    self.worked();
+                    if !waited {
+                        counters.shared_misses.inc();
+                    }
+                }
                 Err(e) => {
                     self.failed(counters, "get", &e);
                     return Source::Backend { claimed: false };
@@ -173,6 +204,46 @@ impl Tier {
                     self.failed(counters, "claim", &e);
                     return Source::Backend { claimed: false };
                 }
+            }
+        }
+    }
+
+    /// Bytes `from..to` of a chunk of `expected` bytes, if the tier holds it whole and valid;
+    /// `None` (fill as usual) when it does not, the entry is bad (dropped) or the engine failed.
+    pub async fn span(
+        &self,
+        key: &ChunkKey,
+        expected: usize,
+        (from, to): (usize, usize),
+        counters: &CacheCounters,
+    ) -> Option<Bytes> {
+        let (entry, _, digest) = self.names(key);
+        match self.engine.get_span(&entry, 32, 32 + from, 32 + to).await {
+            Ok(Some(span)) => {
+                self.worked();
+                if span.len == 32 + expected
+                    && span.head[..] == digest
+                    && span.body.len() == to - from
+                {
+                    counters.shared_hits.inc();
+                    return Some(span.body);
+                }
+                tracing::warn!(
+                    key = key.object.key,
+                    index = key.index,
+                    "a bad shared chunk was dropped"
+                );
+                let _ = self.engine.delete(&entry).await;
+                None
+            }
+            Ok(None) => {
+                self.worked();
+                counters.shared_misses.inc();
+                None
+            }
+            Err(e) => {
+                self.failed(counters, "get", &e);
+                None
             }
         }
     }

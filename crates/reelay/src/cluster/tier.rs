@@ -3,11 +3,15 @@
 //! once by the node that accepted it and read by the others on their first request for it.
 //! The connection manager reconnects by itself with backoff; each call has a deadline.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
+
+use crate::cache::shared::Span;
 
 use super::{ClusterError, DEADLINE, Health};
 
@@ -41,7 +45,7 @@ impl Tier {
         Ok(Self {
             conn,
             prefix: format!("{cluster}:live:"),
-            health: std::sync::Arc::new(Health::new("redis", None)),
+            health: Arc::new(Health::new("redis", None)),
         })
     }
 
@@ -96,9 +100,15 @@ impl Tier {
 /// cache names them, claims by `SET NX PX`.
 #[derive(Clone)]
 pub struct RedisChunks {
-    conn: ConnectionManager,
+    /// Several connections, taken in turn: one multiplexed connection carries one reply at a
+    /// time, so concurrent chunk reads would queue behind each other's megabytes.
+    conns: Arc<[ConnectionManager]>,
+    next: Arc<AtomicUsize>,
     prefix: String,
 }
+
+/// Connections a node keeps to a Redis chunk tier.
+const CHUNK_CONNECTIONS: usize = 8;
 
 impl std::fmt::Debug for RedisChunks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -111,15 +121,23 @@ impl std::fmt::Debug for RedisChunks {
 impl RedisChunks {
     /// A lazily connected tier at `url`, keys under `<cluster>:cache:`.
     pub fn connect(url: &str, cluster: &str) -> anyhow::Result<Self> {
-        let tier = Tier::connect(url, cluster)?;
+        let conns = (0..CHUNK_CONNECTIONS)
+            .map(|_| Tier::connect(url, cluster).map(|t| t.conn))
+            .collect::<anyhow::Result<Vec<_>>>()?;
         Ok(Self {
-            conn: tier.conn,
+            conns: conns.into(),
+            next: Arc::new(AtomicUsize::new(0)),
             prefix: format!("{cluster}:cache:"),
         })
     }
 
+    fn conn(&self) -> ConnectionManager {
+        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
+        self.conns[i].clone()
+    }
+
     async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, String> {
-        let mut conn = self.conn.clone();
+        let mut conn = self.conn();
         match tokio::time::timeout(DEADLINE, cmd.query_async::<T>(&mut conn)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(e.to_string()),
@@ -171,6 +189,48 @@ impl crate::cache::shared::SharedChunks for RedisChunks {
         let mut cmd = redis::cmd("DEL");
         cmd.arg(format!("{}{key}", self.prefix));
         Box::pin(async move { self.query::<()>(cmd).await })
+    }
+
+    fn get_span<'a>(
+        &'a self,
+        key: &'a str,
+        head: usize,
+        start: usize,
+        end: usize,
+    ) -> BoxFuture<'a, Result<Option<Span>, String>> {
+        // One round trip: the length (0: no such key), the header and the span. Not in a
+        // MULTI (it costs Redis two more commands per read): every value ever stored under a
+        // key is the same chunk, so a value replaced between the three reads is still right,
+        // and one deleted meanwhile reads as short and is fetched again.
+        let key = format!("{}{key}", self.prefix);
+        let mut pipe = redis::pipe();
+        pipe.cmd("STRLEN")
+            .arg(&key)
+            .cmd("GETRANGE")
+            .arg(&key)
+            .arg(0)
+            .arg(head.saturating_sub(1))
+            .cmd("GETRANGE")
+            .arg(&key)
+            .arg(start)
+            .arg(end.saturating_sub(1));
+        Box::pin(async move {
+            if head == 0 || end <= start {
+                return Err("an empty span was asked".into());
+            }
+            let mut conn = self.conn();
+            let answer = pipe.query_async::<(usize, Vec<u8>, Vec<u8>)>(&mut conn);
+            match tokio::time::timeout(DEADLINE, answer).await {
+                Ok(Ok((0, _, _))) => Ok(None),
+                Ok(Ok((len, h, body))) => Ok(Some(Span {
+                    head: Bytes::from(h),
+                    len,
+                    body: Bytes::from(body),
+                })),
+                Ok(Err(e)) => Err(e.to_string()),
+                Err(_) => Err(format!("no answer within {DEADLINE:?}")),
+            }
+        })
     }
 
     fn max_value(&self) -> Option<u64> {

@@ -59,9 +59,11 @@ pub struct Services {
 impl Services {
     /// Services over `buckets`, with default limits and fresh metrics.
     pub fn new(buckets: Buckets, auth: Auth, db: AnyPool) -> Self {
+        let metrics = Arc::new(Metrics::default());
+        metrics.register_buckets(&buckets);
         Self {
             buckets,
-            metrics: Arc::new(Metrics::default()),
+            metrics,
             limits: Limits::default(),
             auth: Arc::new(auth),
             edges: Arc::new(Edges::new(db.clone(), Default::default())),

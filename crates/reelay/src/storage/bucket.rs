@@ -11,6 +11,7 @@ use super::object::{ListPage, ObjectMeta};
 use super::reads::Reads;
 use super::{fs, origin, s3};
 use crate::stream::{BodyStream, ByteStream};
+use prometheus_client::metrics::counter::Counter;
 
 /// A backend, as configured.
 #[derive(Debug)]
@@ -25,6 +26,8 @@ pub enum Backend {
 pub struct Bucket {
     backend: Arc<Backend>,
     reads: Reads,
+    /// Bytes this bucket's remote reads took from the backend (resolved once per bucket).
+    read_bytes: Counter,
 }
 
 /// An opened object, ready to stream spans from. Cheap to clone.
@@ -32,6 +35,7 @@ pub struct Bucket {
 pub struct OpenObject {
     handle: Handle,
     reads: Reads,
+    read_bytes: Counter,
 }
 
 #[derive(Debug, Clone)]
@@ -60,12 +64,17 @@ impl Bucket {
         Self {
             backend: Arc::new(backend),
             reads,
+            read_bytes: Counter::default(),
         }
     }
 
-    /// A bucket on a backend the registry keeps.
-    pub(super) fn shared(backend: Arc<Backend>, reads: Reads) -> Self {
-        Self { backend, reads }
+    /// A bucket on a backend the registry keeps, counting its backend bytes in `read_bytes`.
+    pub(super) fn shared(backend: Arc<Backend>, reads: Reads, read_bytes: Counter) -> Self {
+        Self {
+            backend,
+            reads,
+            read_bytes,
+        }
     }
 
     /// A bucket over a local folder.
@@ -93,6 +102,7 @@ impl Bucket {
         Ok(OpenObject {
             handle,
             reads: self.reads.clone(),
+            read_bytes: self.read_bytes.clone(),
         })
     }
 
@@ -180,17 +190,27 @@ impl OpenObject {
         match &self.handle {
             Handle::Fs(o) => self.reads.local(o, start, end),
             Handle::S3(o) => {
-                let object = o.clone();
-                let fetch = Arc::new(move |s, e| object.read(s, e));
+                let (object, counter) = (o.clone(), self.read_bytes.clone());
+                let fetch = Arc::new(move |s, e| counted(object.read(s, e), counter.clone()));
                 self.reads
                     .remote(|| o.identity(), o.meta.size, fetch, start, end)
             }
             Handle::Origin(o) => {
-                let object = o.clone();
-                let fetch = Arc::new(move |s, e| object.read(s, e));
+                let (object, counter) = (o.clone(), self.read_bytes.clone());
+                let fetch = Arc::new(move |s, e| counted(object.read(s, e), counter.clone()));
                 self.reads
                     .remote(|| o.identity(), o.meta.size, fetch, start, end)
             }
         }
     }
+}
+
+/// `stream`, its bytes counted in `counter` as they pass.
+fn counted(stream: ByteStream, counter: Counter) -> ByteStream {
+    use futures_util::StreamExt;
+    Box::pin(stream.inspect(move |item| {
+        if let Ok(bytes) = item {
+            counter.inc_by(bytes.len() as u64);
+        }
+    }))
 }

@@ -14,6 +14,9 @@ use super::key::validate_bucket_name;
 use super::reads::Reads;
 use super::s3::{S3Bucket, S3Profile};
 use crate::cache::ChunkCache;
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// Where a bucket was defined (and so whether the API may delete it).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +34,13 @@ struct Entry {
     backend: Arc<Backend>,
     origin: Origin,
     created: Option<SystemTime>,
+    read_bytes: Counter,
+}
+
+/// The label of per-bucket metrics.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BucketLabel {
+    pub bucket: String,
 }
 
 /// What the API shows of a bucket.
@@ -48,6 +58,8 @@ pub struct Buckets {
     profiles: HashMap<String, Arc<S3Profile>>,
     data_dir: Option<PathBuf>,
     reads: Reads,
+    /// Bytes read from remote backends, by bucket (registered by the node's metrics).
+    read_bytes: Family<BucketLabel, Counter>,
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -77,6 +89,21 @@ impl Buckets {
         &self.reads
     }
 
+    /// Shares every origin bucket's resolver answers through the shared tier `engine`.
+    pub fn share_resolvers(&self, engine: &Arc<dyn crate::cache::shared::SharedChunks>) {
+        let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+        for entry in map.values() {
+            if let Backend::Origin(origin) = entry.backend.as_ref() {
+                origin.share_resolver(engine.clone());
+            }
+        }
+    }
+
+    /// Bytes read from remote backends (S3, origins), by bucket.
+    pub fn read_bytes(&self) -> &Family<BucketLabel, Counter> {
+        &self.read_bytes
+    }
+
     /// The folder API-created fs buckets go into.
     pub fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()
@@ -103,10 +130,14 @@ impl Buckets {
         if map.contains_key(name) {
             anyhow::bail!("bucket {name:?} is defined twice");
         }
+        let label = BucketLabel {
+            bucket: name.to_owned(),
+        };
         let entry = Entry {
             backend: Arc::new(backend),
             origin,
             created,
+            read_bytes: self.read_bytes.get_or_create(&label).clone(),
         };
         map.insert(name.to_owned(), entry);
         Ok(())
@@ -139,7 +170,7 @@ impl Buckets {
     pub fn get(&self, name: &str) -> Option<Bucket> {
         let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
         map.get(name)
-            .map(|e| Bucket::shared(e.backend.clone(), self.reads.clone()))
+            .map(|e| Bucket::shared(e.backend.clone(), self.reads.clone(), e.read_bytes.clone()))
     }
 
     pub fn origin(&self, name: &str) -> Option<Origin> {

@@ -1,19 +1,24 @@
 //! The shared cache tier (Redis, memcached) under several nodes' chunk caches, in front of one
-//! nginx origin whose access log counts what the backend sent.
+//! store whose bytes are counted outside reelay: s3s-fs behind a counting TCP proxy, or nginx
+//! by its access log.
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use reelay::cache::CacheSettings;
 use reelay::cache::shared::{SharedChunks, Tier};
 use reelay::storage::origin::{OriginBucket, OriginSettings};
-use reelay::storage::{Backend, Origin};
+use reelay::storage::{Backend, Buckets, Origin};
 
 use crate::common::cluster::{Engine, Namespace, redis_url};
 use crate::common::nginx::Nginx;
-use crate::common::{TestServer, pattern, sha256, write_fixed};
+use crate::common::s3::{S3Server, SECRET_KEY, StoreProxy};
+use crate::common::{TestServer, get_text, pattern, poll_until, sha256, write_fixed};
 
-const SIZE: usize = 16 << 20;
+const BIG: usize = 60 << 20;
+const SMALL: usize = 16 << 20;
+const MIB: u64 = 1 << 20;
 
 /// The tier at `url` (redis:// or memcached://), keys under `ns`.
 async fn engine(url: &str, ns: &str) -> Arc<dyn SharedChunks> {
@@ -28,21 +33,63 @@ async fn engine(url: &str, ns: &str) -> Arc<dyn SharedChunks> {
     }
 }
 
-/// A node with the origin bucket `o` (nginx) and a chunk cache over the tier at `url`.
-async fn node(nginx: &Nginx, url: &str, ns: &str) -> TestServer {
+/// A node with the buckets `add` puts in and a chunk cache of `memory` bytes over the tier at
+/// `url` (1 MiB chunks).
+async fn node_with(
+    add: impl FnOnce(&mut Buckets) + Send + 'static,
+    url: &str,
+    ns: &str,
+    memory: u64,
+) -> TestServer {
     let engine = engine(url, ns).await;
     let cache = CacheSettings {
-        memory: 64 << 20,
-        chunk_size: 1 << 20,
+        memory,
+        chunk_size: MIB,
         readahead: 2,
-        shared: Some(Arc::new(Tier::new(
-            engine,
-            Duration::from_secs(600),
-            1 << 20,
-        ))),
+        shared: Some(Arc::new(Tier::new(engine, Duration::from_secs(600), MIB))),
     };
+    TestServer::start_with_buckets_configured(add, move |services| services.enable_cache(cache))
+        .await
+}
+
+/// A store: s3s-fs behind a TCP proxy that counts the bytes it sends.
+struct Store {
+    s3: S3Server,
+    proxy: StoreProxy,
+}
+
+impl Store {
+    async fn with(len: usize) -> (Self, Vec<u8>) {
+        let s3 = S3Server::start(&["media"]);
+        let file = pattern(len);
+        write_fixed(&s3.object_path("media", "v.mp4"), &file);
+        let proxy = StoreProxy::start(&s3.endpoint).await;
+        (Self { s3, proxy }, file)
+    }
+
+    fn sent(&self) -> u64 {
+        self.proxy.from_store.load(Ordering::SeqCst)
+    }
+
+    /// A node with bucket `s3` on this store, through the proxy.
+    async fn node(&self, url: &str, ns: &str, memory: u64) -> TestServer {
+        let mut profile = self.s3.profile(SECRET_KEY);
+        profile.endpoint = self.proxy.endpoint.parse().expect("url");
+        let bucket = self.s3.bucket(profile, "media");
+        node_with(
+            move |b| b.add_s3("s3", bucket).expect("add"),
+            url,
+            ns,
+            memory,
+        )
+        .await
+    }
+}
+
+/// A node with the origin bucket `s3` (named so for the URLs) on `nginx`.
+async fn origin_node(nginx: &Nginx, url: &str, ns: &str) -> TestServer {
     let origin = OriginSettings {
-        name: "o".into(),
+        name: "s3".into(),
         base: Some(nginx.base("/").parse().expect("url")),
         allow: Vec::new(),
         allow_internal: false,
@@ -51,58 +98,101 @@ async fn node(nginx: &Nginx, url: &str, ns: &str) -> TestServer {
         request_timeout: Duration::from_secs(10),
         meta_ttl: Duration::from_secs(5),
     };
-    TestServer::start_with_buckets_configured(
-        move |b| {
-            let bucket = OriginBucket::new(origin).expect("origin bucket");
-            b.insert("o", Backend::Origin(bucket), Origin::Config, None)
-                .expect("insert");
-        },
-        move |services| services.enable_cache(cache),
-    )
-    .await
+    let add = move |b: &mut Buckets| {
+        let bucket = OriginBucket::new(origin).expect("origin bucket");
+        b.insert("s3", Backend::Origin(bucket), Origin::Config, None)
+            .expect("insert");
+    };
+    node_with(add, url, ns, 64 << 20).await
 }
 
-/// `viewers` concurrent whole-object GETs spread over `nodes`; each must be the file.
-async fn watch(nodes: &[&TestServer], viewers: usize, want: &str) {
-    let urls: Vec<String> = nodes.iter().map(|n| n.url("/media/o/v.mp4")).collect();
-    crate::common::concurrent_viewers(&urls, viewers, want).await;
+fn urls(nodes: &[TestServer]) -> Vec<String> {
+    nodes.iter().map(|n| n.url("/media/s3/v.mp4")).collect()
 }
 
-/// Three nodes, 30 cold viewers: one copy from the origin; then a fourth node reads nothing.
+/// The sum over `nodes` of the counter `name` (a whole line of `/metrics`, label set included).
+async fn metric_sum(nodes: &[&TestServer], name: &str) -> u64 {
+    let mut sum = 0;
+    for node in nodes {
+        let (_, text) = get_text(node.url("/metrics")).await;
+        sum += text
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(name)
+                    .and_then(|v| v.trim().parse::<u64>().ok())
+            })
+            .unwrap_or_else(|| panic!("metric {name} in {text}"));
+    }
+    sum
+}
+
+/// Only the object's metadata (a HEAD answer) crossed the proxy since `sent`, and `node`
+/// counted no byte from the backend.
+async fn assert_nothing_read(store: &Store, sent: u64, node: &TestServer) {
+    let more = store.sent() - sent;
+    assert!(more < 2048, "{more} bytes came from the store");
+    let counted = r#"reelay_backend_read_bytes_total{bucket="s3"}"#;
+    assert_eq!(
+        metric_sum(&[node], counted).await,
+        0,
+        "backend bytes counted"
+    );
+}
+
+/// Three nodes, 50 cold viewers of 60 MiB on S3: one copy from the store; a fourth node then
+/// reads nothing from it.
 async fn one_read_for_three_nodes_and_a_warm_fourth(url: &str) {
-    let file = pattern(SIZE);
+    let (store, file) = Store::with(BIG).await;
+    let ns = Namespace::new();
+    let mut nodes = Vec::new();
+    for _ in 0..3 {
+        nodes.push(store.node(url, &ns.name, 256 << 20).await);
+    }
+    let want = sha256(&file);
+    crate::common::concurrent_viewers(&urls(&nodes), 50, &want).await;
+    let sent = store.sent();
+    let ratio = sent as f64 / BIG as f64;
+    assert!(ratio <= 1.05, "the store sent {ratio:.3}x the object");
+    let counted = r#"reelay_backend_read_bytes_total{bucket="s3"}"#;
+    let by_nodes = metric_sum(&nodes.iter().collect::<Vec<_>>(), counted).await;
+    assert!(
+        by_nodes >= BIG as u64 && by_nodes <= sent,
+        "the nodes counted {by_nodes} backend bytes, the proxy {sent}"
+    );
+    let fourth = [store.node(url, &ns.name, 256 << 20).await];
+    crate::common::concurrent_viewers(&urls(&fourth), 3, &want).await;
+    assert_nothing_read(&store, sent, &fourth[0]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_redis_fifty_cold_viewers_on_three_nodes_cost_one_s3_read_and_a_fourth_node_starts_warm()
+{
+    one_read_for_three_nodes_and_a_warm_fourth(&redis_url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn on_memcached_fifty_cold_viewers_on_three_nodes_cost_one_s3_read_and_a_fourth_node_starts_warm()
+ {
+    let memcached = Engine::memcached("4m");
+    one_read_for_three_nodes_and_a_warm_fourth(&memcached.url()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_http_origin_behind_the_tier_is_read_once_for_three_nodes() {
+    let file = pattern(SMALL);
     let nginx = Nginx::start("");
     write_fixed(&nginx.file("v.mp4"), &file);
     let ns = Namespace::new();
     let mut nodes = Vec::new();
     for _ in 0..3 {
-        nodes.push(node(&nginx, url, &ns.name).await);
+        nodes.push(origin_node(&nginx, &redis_url(), &ns.name).await);
     }
-    let want = sha256(&file);
-    watch(&nodes.iter().collect::<Vec<_>>(), 30, &want).await;
+    crate::common::concurrent_viewers(&urls(&nodes), 30, &sha256(&file)).await;
     let sent = nginx.body_bytes_sent();
     assert!(
-        sent as f64 <= SIZE as f64 * 1.05,
-        "the origin sent {sent} bytes for {SIZE}"
+        sent as f64 <= SMALL as f64 * 1.05,
+        "the origin sent {sent} bytes for {SMALL}"
     );
-    let fourth = node(&nginx, url, &ns.name).await;
-    watch(&[&fourth], 3, &want).await;
-    assert_eq!(
-        nginx.body_bytes_sent(),
-        sent,
-        "the fourth node read nothing from the origin"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_redis_cold_viewers_on_three_nodes_cost_one_read_and_a_fourth_node_starts_warm() {
-    one_read_for_three_nodes_and_a_warm_fourth(&redis_url()).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn on_memcached_cold_viewers_on_three_nodes_cost_one_read_and_a_fourth_node_starts_warm() {
-    let memcached = Engine::memcached("4m");
-    one_read_for_three_nodes_and_a_warm_fourth(&memcached.url()).await;
 }
 
 #[test]
@@ -132,26 +222,197 @@ fn a_chunk_larger_than_memcacheds_item_limit_is_refused_at_startup() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn with_the_tier_killed_viewers_get_the_right_bytes_at_one_copy_per_node() {
-    let file = pattern(SIZE);
-    let nginx = Nginx::start("");
-    write_fixed(&nginx.file("v.mp4"), &file);
+async fn with_the_tier_killed_mid_run_viewers_get_the_right_bytes_at_one_copy_per_node() {
+    let (store, file) = Store::with(BIG).await;
     let mut redis = Engine::redis();
     let ns = Namespace::new();
     let mut nodes = Vec::new();
     for _ in 0..3 {
-        nodes.push(node(&nginx, &redis.url(), &ns.name).await);
+        nodes.push(store.node(&redis.url(), &ns.name, 256 << 20).await);
     }
+    let viewers = tokio::spawn({
+        let (urls, want) = (urls(&nodes), sha256(&file));
+        async move { crate::common::concurrent_viewers(&urls, 30, &want).await }
+    });
+    poll_until(
+        "the first bytes from the store",
+        Duration::from_secs(20),
+        || {
+            let sent = store.sent();
+            async move { (sent >= 8 * MIB).then_some(()) }
+        },
+    )
+    .await;
     redis.kill();
-    watch(&nodes.iter().collect::<Vec<_>>(), 12, &sha256(&file)).await;
+    viewers.await.expect("every viewer got the right bytes");
     for node in &nodes {
-        let (status, text) = crate::common::get_text(node.url("/readyz")).await;
+        let (status, text) = get_text(node.url("/readyz")).await;
         assert_eq!(status, 503, "{text}");
         assert!(text.contains("shared cache"), "{text}");
     }
-    let sent = nginx.body_bytes_sent();
+    let ratio = store.sent() as f64 / BIG as f64;
     assert!(
-        sent as f64 <= 3.0 * SIZE as f64 * 1.05,
-        "the origin sent {sent} bytes: more than a copy per node"
+        ratio <= 3.0 * 1.05,
+        "the store sent {ratio:.3}x: more than a copy per node"
     );
+}
+
+/// Rewrites every chunk entry of `ns` in Redis with `spoil` applied.
+async fn spoil_entries(ns: &Namespace, spoil: impl Fn(usize, &mut Vec<u8>)) -> usize {
+    let engine = engine(&redis_url(), &ns.name).await;
+    let prefix = format!("{}:cache:", ns.name);
+    let keys: Vec<String> = ns
+        .keys()
+        .into_iter()
+        .filter(|k| k.contains(":cache:chunk:"))
+        .collect();
+    for (i, key) in keys.iter().enumerate() {
+        let key = key.strip_prefix(&prefix).expect("prefixed");
+        let mut value = engine.get(key).await.expect("get").expect("entry").to_vec();
+        spoil(i, &mut value);
+        engine
+            .put(key, value.into(), Duration::from_secs(600))
+            .await
+            .expect("put");
+    }
+    keys.len()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_short_or_foreign_shared_entry_is_never_served_but_dropped_and_fetched_again() {
+    let (store, file) = Store::with(SMALL).await;
+    let ns = Namespace::new();
+    let first = store.node(&redis_url(), &ns.name, 64 << 20).await;
+    let want = sha256(&file);
+    crate::common::concurrent_viewers(&urls(&[first]), 1, &want).await;
+    let spoilt = spoil_entries(&ns, |i, v| match i % 3 {
+        0 => v.truncate(v.len() - 1), // short
+        1 => v[3] ^= 0xff,            // another object's (or version's) header
+        _ => v.push(0),               // long
+    })
+    .await;
+    assert_eq!(spoilt, SMALL >> 20, "one entry per chunk");
+    let before = store.sent();
+    // A node that keeps whole chunks, and one without room that reads spans from the tier.
+    let whole = store.node(&redis_url(), &ns.name, 64 << 20).await;
+    let spans = store.node(&redis_url(), &ns.name, 0).await;
+    crate::common::concurrent_viewers(&urls(&[whole]), 1, &want).await;
+    assert!(
+        store.sent() - before >= SMALL as u64,
+        "the spoilt chunks were fetched again"
+    );
+    spoil_entries(&ns, |_, v| v.truncate(v.len() - 1)).await;
+    let client = reqwest::Client::new();
+    for start in [0usize, 3 << 19, 5 << 20, SMALL - 100] {
+        let end = (start + 100_000).min(SMALL) - 1;
+        let response = client
+            .get(spans.url("/media/s3/v.mp4"))
+            .header("range", format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 206);
+        let body = response.bytes().await.expect("body");
+        assert_eq!(&body[..], &file[start..=end], "bytes {start}-{end}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_without_room_serves_ranges_from_the_tier_span_and_reads_nothing_from_the_store() {
+    let (store, file) = Store::with(SMALL).await;
+    let ns = Namespace::new();
+    let warm = store.node(&redis_url(), &ns.name, 64 << 20).await;
+    crate::common::concurrent_viewers(&urls(&[warm]), 1, &sha256(&file)).await;
+    let sent = store.sent();
+    let cold = store.node(&redis_url(), &ns.name, 0).await;
+    let client = reqwest::Client::new();
+    let mut n = 0u64;
+    for start in (0..SMALL - 70_000).step_by(977_777) {
+        let end = start + 65_535;
+        let response = client
+            .get(cold.url("/media/s3/v.mp4"))
+            .header("range", format!("bytes={start}-{end}"))
+            .send()
+            .await
+            .expect("get");
+        assert_eq!(response.status(), 206);
+        let body = response.bytes().await.expect("body");
+        assert_eq!(&body[..], &file[start..=end], "bytes {start}-{end}");
+        n += 1;
+    }
+    assert_nothing_read(&store, sent, &cold).await;
+    let hits = metric_sum(&[&cold], "reelay_cache_shared_hits_total").await;
+    assert!(hits >= n, "{hits} shared-tier hits for {n} ranges");
+}
+
+/// A node whose bucket `r` resolves ids with a Python script, its answers shared through the
+/// Redis tier of `ns`.
+async fn resolver_node(nginx: &Nginx, script: &str, ns: &str) -> TestServer {
+    let settings = OriginSettings {
+        name: "r".into(),
+        base: None,
+        allow: vec![nginx.base("").trim_end_matches('/').to_owned()],
+        allow_internal: true,
+        resolver: Some((
+            vec![
+                "python3".into(),
+                "-c".into(),
+                script.to_owned(),
+                "{id}".into(),
+            ],
+            Duration::from_secs(5),
+            Duration::from_secs(600),
+        )),
+        connect_timeout: Duration::from_secs(2),
+        request_timeout: Duration::from_secs(10),
+        meta_ttl: Duration::from_secs(5),
+    };
+    let engine = engine(&redis_url(), ns).await;
+    TestServer::start_with_buckets_configured(
+        move |b| {
+            let bucket = OriginBucket::new(settings).expect("origin bucket");
+            b.insert("r", Backend::Origin(bucket), Origin::Config, None)
+                .expect("insert");
+        },
+        move |services| services.buckets.share_resolvers(&engine),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resolved_url_serves_every_node_and_a_tampered_one_is_refused_and_resolved_again() {
+    let nginx = Nginx::start("");
+    write_fixed(&nginx.file("abc"), b"resolved media");
+    let state = tempfile::tempdir().expect("tempdir");
+    let calls = state.path().join("calls");
+    let script = format!(
+        "import sys\nopen({calls:?}, 'a').write('call\\n')\nprint('{base}/' + sys.argv[1])",
+        base = nginx.base("").trim_end_matches('/')
+    );
+    let ns = Namespace::new();
+    let ran = || std::fs::read_to_string(&calls).map_or(0, |s| s.lines().count());
+    for _ in 0..2 {
+        let node = resolver_node(&nginx, &script, &ns.name).await;
+        let (status, body) = get_text(node.url("/media/r/abc")).await;
+        assert_eq!((status, body.as_str()), (200, "resolved media"));
+    }
+    assert_eq!(ran(), 1, "the second node used the first one's answer");
+    // An answer in the tier that the bucket's allow list refuses is never followed.
+    let key = ns
+        .keys()
+        .into_iter()
+        .find(|k| k.contains(":resolve:"))
+        .expect("shared answer");
+    let key = key
+        .strip_prefix(&format!("{}:cache:", ns.name))
+        .expect("prefixed");
+    let tier = engine(&redis_url(), &ns.name).await;
+    let foreign = bytes::Bytes::from_static(b"http://198.51.100.7/abc");
+    tier.put(key, foreign, Duration::from_secs(600))
+        .await
+        .expect("put");
+    let node = resolver_node(&nginx, &script, &ns.name).await;
+    let (status, body) = get_text(node.url("/media/r/abc")).await;
+    assert_eq!((status, body.as_str()), (200, "resolved media"));
+    assert_eq!(ran(), 2, "the refused answer was resolved again");
 }

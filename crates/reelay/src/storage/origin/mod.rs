@@ -93,7 +93,14 @@ impl OriginBucket {
             allowed.add(base);
         }
         let resolver = s.resolver.map(|(argv, timeout, ttl)| {
-            Resolver::new(argv, timeout, ttl, allowed.clone(), s.allow_internal)
+            Resolver::new(
+                &s.name,
+                argv,
+                timeout,
+                ttl,
+                allowed.clone(),
+                s.allow_internal,
+            )
         });
         anyhow::ensure!(
             s.base.is_some() || resolver.is_some(),
@@ -109,6 +116,13 @@ impl OriginBucket {
                 resolver,
             }),
         })
+    }
+
+    /// Shares the resolver's answers (if it has one) through the shared tier `engine`.
+    pub fn share_resolver(&self, engine: Arc<dyn crate::cache::shared::SharedChunks>) {
+        if let Some(resolver) = &self.inner.resolver {
+            resolver.share(engine);
+        }
     }
 
     async fn url_for(&self, key: &str) -> Result<Url, StorageError> {

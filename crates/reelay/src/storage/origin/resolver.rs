@@ -7,15 +7,22 @@
 //! print. Its answer must be an http(s) URL on the bucket's allow list and not an internal
 //! address; it is cached for `ttl` and forgotten when the upstream answers 403 or 410.
 //! Resolving is single-flight per id: concurrent cold requests for one id run the command once
-//! and share its answer (or its failure, which is not cached).
+//! and share its answer (or its failure, which is not cached). With a shared tier (`[cache]
+//! shared`) answers are kept there too, so one node's answer serves every node; an answer read
+//! from the tier is checked again as if the command had printed it (a tier is not trusted to
+//! bypass the allow list), and a refused URL is forgotten there as well.
 
 use std::process::Stdio;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+
+use sha2::{Digest, Sha256};
 
 use tokio::io::AsyncReadExt;
 use url::Url;
 
 use super::guard::{Allowed, ip_literal, is_internal};
+use crate::cache::shared::SharedChunks;
 use crate::storage::error::StorageError;
 
 /// Most bytes read from the command's output.
@@ -29,6 +36,10 @@ pub struct Resolver {
     pub allowed: Allowed,
     pub allow_internal: bool,
     cache: moka::future::Cache<String, Url>,
+    /// The tier answers are shared through, when there is one.
+    shared: OnceLock<Arc<dyn SharedChunks>>,
+    /// What tier keys are scoped by: the bucket and the command.
+    scope: [u8; 32],
 }
 
 /// Whether `id` may be passed to the command.
@@ -42,13 +53,21 @@ pub fn valid_id(id: &str) -> bool {
 
 impl Resolver {
     pub fn new(
+        bucket: &str,
         argv: Vec<String>,
         timeout: Duration,
         ttl: Duration,
         allowed: Allowed,
         allow_internal: bool,
     ) -> Self {
+        let mut scope = Sha256::new();
+        for part in std::iter::once(bucket).chain(argv.iter().map(String::as_str)) {
+            scope.update((part.len() as u64).to_be_bytes());
+            scope.update(part.as_bytes());
+        }
         Self {
+            scope: scope.finalize().into(),
+            shared: OnceLock::new(),
             argv,
             timeout,
             ttl,
@@ -61,8 +80,46 @@ impl Resolver {
         }
     }
 
+    /// Shares answers through `engine` from now on.
+    pub fn share(&self, engine: Arc<dyn SharedChunks>) {
+        let _ = self.shared.set(engine);
+    }
+
+    fn tier_key(&self, id: &str) -> String {
+        format!("resolve:{}:{id}", crate::hex::encode(&self.scope[..16]))
+    }
+
     pub async fn forget(&self, id: &str) {
         self.cache.invalidate(id).await;
+        if let Some(engine) = self.shared.get()
+            && let Err(e) = engine.delete(&self.tier_key(id)).await
+        {
+            tracing::warn!(error = e, "the shared tier could not forget a resolved URL");
+        }
+    }
+
+    /// The answer another node put in the tier, checked again; `None` to run the command.
+    async fn shared_answer(&self, id: &str) -> Option<Url> {
+        let engine = self.shared.get()?;
+        match engine.get(&self.tier_key(id)).await {
+            Ok(Some(value)) => std::str::from_utf8(&value)
+                .ok()
+                .and_then(|s| self.check(s).ok()),
+            Ok(None) => None,
+            Err(e) => {
+                tracing::warn!(error = e, "shared tier unavailable: resolving locally");
+                None
+            }
+        }
+    }
+
+    async fn share_answer(&self, id: &str, url: &Url) {
+        if let Some(engine) = self.shared.get() {
+            let value = bytes::Bytes::copy_from_slice(url.as_str().as_bytes());
+            if let Err(e) = engine.put(&self.tier_key(id), value, self.ttl).await {
+                tracing::warn!(error = e, "the shared tier could not keep a resolved URL");
+            }
+        }
     }
 
     /// The media URL for `id`.
@@ -73,8 +130,13 @@ impl Resolver {
             ));
         }
         let resolve = async {
+            if let Some(url) = self.shared_answer(id).await {
+                return Ok(url);
+            }
             let output = self.run(id).await?;
-            self.check(&output)
+            let url = self.check(&output)?;
+            self.share_answer(id, &url).await;
+            Ok::<_, StorageError>(url)
         };
         self.cache
             .try_get_with_by_ref(id, resolve)
