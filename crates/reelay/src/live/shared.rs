@@ -14,6 +14,7 @@ use bytes::Bytes;
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
+use super::sources::SourceRow;
 use super::{Channel, Live, LiveError, SegmentRow};
 use crate::cluster::{Bus, Message, Tier};
 
@@ -149,7 +150,7 @@ impl Live {
     /// rendition loaded (otherwise it loads from the database when first asked).
     async fn learn(&self, note: Announced) -> Result<(), LiveError> {
         let row = note.row;
-        let Some(channel) = self.loaded_channel(&row.source_id, &row.rendition) else {
+        let Some(channel) = self.loaded_channel_or_note(&row.source_id, &row.rendition) else {
             // A rendition new to this node: if its source's renditions were loaded, load them
             // again on the next request (the new one's rows are in the database by now).
             self.loaded
@@ -183,15 +184,35 @@ impl Live {
     }
 
     /// While the bus is down, a window follows the database instead (at most twice a second,
-    /// when a viewer asks): slower than announcements, but live goes on.
-    pub(super) async fn catch_up(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
+    /// when a viewer asks): slower than announcements, but live goes on. With the bus up, a
+    /// window whose newest segment should have had a successor by now — an announcement this
+    /// node missed: its first moments on the bus, a message lost with no later one to reveal
+    /// the gap — looks in the database too, at most once per target duration.
+    pub(super) async fn catch_up(
+        &self,
+        source: &SourceRow,
+        ch: &mut Channel,
+    ) -> Result<(), LiveError> {
+        use std::time::Duration;
         let Some(bus) = self.bus() else {
             return Ok(());
         };
-        let recent = ch
-            .caught_up
-            .is_some_and(|t| t.elapsed() < std::time::Duration::from_millis(500));
-        if bus.health.down().is_none() || recent {
+        let id = source.id.as_str();
+        let since = ch.caught_up.map(|t| t.elapsed());
+        let target = Duration::from_secs(u64::try_from(source.target_duration).unwrap_or(2).max(1));
+        let due = if bus.health.down().is_some() {
+            since.is_none_or(|s| s >= Duration::from_millis(500))
+        } else {
+            let target_ms = i64::try_from(target.as_millis()).unwrap_or(i64::MAX);
+            let overdue = ch.recent.back().is_none_or(|r| {
+                r.pdt_ms
+                    .saturating_add(r.duration_ms)
+                    .saturating_add(target_ms)
+                    < crate::db::now_ms()
+            });
+            overdue && since.is_none_or(|s| s >= target)
+        };
+        if !due {
             return Ok(());
         }
         ch.caught_up = Some(std::time::Instant::now());

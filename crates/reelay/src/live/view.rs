@@ -40,7 +40,8 @@ impl Live {
     ) -> Result<Vec<Buffered>, LiveError> {
         let mut out = Vec::new();
         for channel in self.all_channels(source).await? {
-            let ch = channel.lock().await;
+            let mut ch = channel.lock().await;
+            self.catch_up(source, &mut ch).await?;
             if let Some(newest) = ch.recent.back() {
                 out.push(Buffered {
                     name: ch.rendition.clone(),

@@ -24,7 +24,7 @@ impl Live {
             return Ok(None);
         };
         let mut ch = channel.lock().await;
-        self.catch_up(&source.id, &mut ch).await?;
+        self.catch_up(source, &mut ch).await?;
         let window = live_window(&ch.recent, self.settings.window);
         let Some(first) = window.first() else {
             return Ok(None);
