@@ -48,8 +48,11 @@ start_reelay() {
 }
 
 # Starts nginx (Debian package, unprivileged) on a free port; sets NGINX_URL.
+# Starts nginx (Debian package, unprivileged) on a free port; sets NGINX_URL. Optional
+# arguments: an instance name (its files under $OUT/NAME) and sendfile on|off.
 start_nginx() {
-  local port prefix="$OUT/nginx"
+  local name="${1:-nginx}" sendfile="${2:-on}" port prefix
+  prefix="$OUT/$name"
   port=$(free_port)
   mkdir -p "$prefix"
   cat >"$prefix/nginx.conf" <<CONF
@@ -61,7 +64,7 @@ events { worker_connections 8192; }
 http {
   include /etc/nginx/mime.types;
   access_log off;
-  sendfile on;
+  sendfile $sendfile;
   tcp_nopush off;   # on: 40 ms delayed-ACK stalls on small responses over loopback
   tcp_nodelay on;
   keepalive_requests 1000000;
@@ -77,12 +80,45 @@ http {
 }
 CONF
   nginx -c "$prefix/nginx.conf" -p "$prefix"
+  STARTED_NGINX+=("$prefix")
   NGINX_URL="http://127.0.0.1:$port/bench.mp4"
 }
 
+# Starts Caddy (Debian package: file_server, no access log, no admin endpoint) on a free
+# port; sets CADDY_URL and CADDY_PID.
+start_caddy() {
+  local port dir="$OUT/caddy"
+  port=$(free_port)
+  mkdir -p "$dir"
+  cat >"$dir/Caddyfile" <<CONF
+{
+  admin off
+  auto_https off
+}
+http://127.0.0.1:$port {
+  root * $MEDIA_DIR
+  file_server
+}
+CONF
+  HOME="$dir" XDG_DATA_HOME="$dir" XDG_CONFIG_HOME="$dir" \
+    caddy run --config "$dir/Caddyfile" --adapter caddyfile >"$dir/out.log" 2>&1 &
+  CADDY_PID=$!
+  CADDY_URL="http://127.0.0.1:$port/bench.mp4"
+  for _ in $(seq 1 200); do
+    curl -fsS -o /dev/null -r 0-0 "$CADDY_URL" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  echo "caddy did not start" >&2; cat "$dir/out.log" >&2; exit 1
+}
+
+STARTED_NGINX=()
 stop_servers() {
   [ -n "${REELAY_PID:-}" ] && kill "$REELAY_PID" 2>/dev/null && wait "$REELAY_PID" 2>/dev/null || true
-  [ -f "$OUT/nginx/nginx.pid" ] && nginx -c "$OUT/nginx/nginx.conf" -p "$OUT/nginx" -s stop 2>/dev/null || true
+  [ -n "${CADDY_PID:-}" ] && kill "$CADDY_PID" 2>/dev/null && wait "$CADDY_PID" 2>/dev/null || true
+  local p
+  for p in "${STARTED_NGINX[@]}" "$OUT/nginx"; do
+    [ -f "$p/nginx.pid" ] && nginx -c "$p/nginx.conf" -p "$p" -s stop 2>/dev/null || true
+  done
 }
 
 # nginx as an origin for $MEDIA_DIR (ORIGIN_PORT) and, in front of it, nginx proxy_cache with

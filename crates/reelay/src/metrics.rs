@@ -3,7 +3,7 @@
 //! Each layer owns its counters' type ([`CacheCounters`], [`LiveMetrics`], [`RelayMetrics`]);
 //! this module only registers them, so nothing below it depends on it.
 
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
@@ -37,6 +37,60 @@ pub struct HttpMetrics {
     pub requests: Family<RequestLabels, Counter>,
     pub ttfb: Family<RouteLabel, Histogram, fn() -> Histogram>,
     pub bytes_sent: Family<RouteLabel, Counter>,
+    /// Each route's handles, resolved on its first request (no label lookup after that).
+    routes: std::sync::RwLock<std::collections::HashMap<String, Arc<RouteMeters>>>,
+}
+
+/// Statuses whose counters a route keeps at hand; others are looked up in the family.
+const STATUSES: [u16; 12] = [200, 201, 204, 206, 304, 400, 401, 403, 404, 412, 416, 503];
+
+/// One route's metric handles.
+#[derive(Debug)]
+pub struct RouteMeters {
+    route: String,
+    requests: Family<RequestLabels, Counter>,
+    pub ttfb: Histogram,
+    pub sent: Counter,
+    by_status: [std::sync::OnceLock<Counter>; STATUSES.len()],
+}
+
+impl RouteMeters {
+    /// Counts one request answered with `status`.
+    pub fn count(&self, status: u16) {
+        let label = || RequestLabels {
+            route: self.route.clone(),
+            status,
+        };
+        match STATUSES.iter().position(|s| *s == status) {
+            Some(i) => self.by_status[i]
+                .get_or_init(|| self.requests.get_or_create(&label()).clone())
+                .inc(),
+            None => self.requests.get_or_create(&label()).inc(),
+        };
+    }
+}
+
+impl HttpMetrics {
+    /// The handles of `route` (a matched route template, or the unmatched marker).
+    pub fn route(&self, route: &str) -> Arc<RouteMeters> {
+        let known = self.routes.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = known.get(route) {
+            return m.clone();
+        }
+        drop(known);
+        let label = RouteLabel {
+            route: route.to_owned(),
+        };
+        let meters = Arc::new(RouteMeters {
+            route: route.to_owned(),
+            requests: self.requests.clone(),
+            ttfb: self.ttfb.get_or_create(&label).clone(),
+            sent: self.bytes_sent.get_or_create(&label).clone(),
+            by_status: Default::default(),
+        });
+        let mut known = self.routes.write().unwrap_or_else(|p| p.into_inner());
+        known.entry(route.to_owned()).or_insert(meters).clone()
+    }
 }
 
 /// The process's metrics.
@@ -141,6 +195,7 @@ impl Default for Metrics {
                 requests,
                 ttfb,
                 bytes_sent,
+                routes: Default::default(),
             },
             cache,
             live,

@@ -19,7 +19,10 @@ use tokio::time::Sleep;
 pub struct StallGuard<S> {
     inner: S,
     write_timeout: Duration,
-    stalled_since: Option<Pin<Box<Sleep>>>,
+    /// Made on the connection's first pending write and reset after that (no allocation per
+    /// stall); only consulted while `armed`.
+    timer: Option<Pin<Box<Sleep>>>,
+    armed: bool,
 }
 
 impl<S> StallGuard<S> {
@@ -27,7 +30,8 @@ impl<S> StallGuard<S> {
         Self {
             inner,
             write_timeout,
-            stalled_since: None,
+            timer: None,
+            armed: false,
         }
     }
 
@@ -39,13 +43,17 @@ impl<S> StallGuard<S> {
         polled: Poll<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         if polled.is_ready() {
-            self.stalled_since = None;
+            self.armed = false;
             return polled;
         }
         let timeout = self.write_timeout;
+        let rearm = !std::mem::replace(&mut self.armed, true);
         let timer = self
-            .stalled_since
+            .timer
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
+        if rearm {
+            timer.as_mut().reset(tokio::time::Instant::now() + timeout);
+        }
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
                 io::ErrorKind::TimedOut,

@@ -18,12 +18,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use http::HeaderValue;
 use http_body::{Frame, SizeHint};
-use prometheus_client::metrics::counter::Counter;
-use prometheus_client::metrics::histogram::Histogram;
 use tracing::Instrument;
 
 use crate::http::routes;
-use crate::metrics::{Metrics, RequestLabels, RouteLabel};
+use crate::metrics::{Metrics, RouteMeters};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
@@ -44,11 +42,11 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
         HeaderValue::from_str(&format!("{:016x}", crate::random::u64()))
             .unwrap_or(HeaderValue::from_static("0"))
     });
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(routes::UNMATCHED, MatchedPath::as_str)
-        .to_owned();
+    let meters = metrics.http.route(
+        req.extensions()
+            .get::<MatchedPath>()
+            .map_or(routes::UNMATCHED, MatchedPath::as_str),
+    );
     let span = tracing::info_span!(
         "request",
         id = %request_id.to_str().unwrap_or(""),
@@ -58,19 +56,12 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     let mut response = next.run(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.in_scope(|| tracing::debug!(status, "responded"));
-    let http = &metrics.http;
-    http.requests
-        .get_or_create(&RequestLabels {
-            route: route.clone(),
-            status,
-        })
-        .inc();
+    meters.count(status);
     response.headers_mut().insert(REQUEST_ID, request_id);
-    let label = RouteLabel { route };
     let meter = BodyMeter {
         start,
-        ttfb: Some(http.ttfb.get_or_create(&label).clone()),
-        sent: http.bytes_sent.get_or_create(&label).clone(),
+        first: true,
+        meters,
     };
     response.map(|inner| Body::new(MeteredBody { inner, meter }))
 }
@@ -78,14 +69,15 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
 #[derive(Debug)]
 struct BodyMeter {
     start: Instant,
-    ttfb: Option<Histogram>,
-    sent: Counter,
+    /// Whether the first byte is still to be timed.
+    first: bool,
+    meters: Arc<RouteMeters>,
 }
 
 impl BodyMeter {
     fn first_byte(&mut self) {
-        if let Some(h) = self.ttfb.take() {
-            h.observe(self.start.elapsed().as_secs_f64());
+        if std::mem::take(&mut self.first) {
+            self.meters.ttfb.observe(self.start.elapsed().as_secs_f64());
         }
     }
 }
@@ -116,7 +108,7 @@ impl http_body::Body for MeteredBody {
             Poll::Ready(Some(Ok(frame))) => {
                 if let Some(data) = frame.data_ref() {
                     self.meter.first_byte();
-                    self.meter.sent.inc_by(data.len() as u64);
+                    self.meter.meters.sent.inc_by(data.len() as u64);
                 }
             }
             Poll::Ready(None) => self.meter.first_byte(),
