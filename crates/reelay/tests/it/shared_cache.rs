@@ -302,19 +302,23 @@ async fn a_short_or_foreign_shared_entry_is_never_served_but_dropped_and_fetched
         "the spoilt chunks were fetched again"
     );
     spoil_entries(&ns, |_, v| v.truncate(v.len() - 1)).await;
-    let client = reqwest::Client::new();
     for start in [0usize, 3 << 19, 5 << 20, SMALL - 100] {
         let end = (start + 100_000).min(SMALL) - 1;
-        let response = client
-            .get(spans.url("/media/s3/v.mp4"))
-            .header("range", format!("bytes={start}-{end}"))
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(response.status(), 206);
-        let body = response.bytes().await.expect("body");
-        assert_eq!(&body[..], &file[start..=end], "bytes {start}-{end}");
+        assert_range(&spans, &file, start, end).await;
     }
+}
+
+/// Bytes `start..=end` of `v.mp4` from `node` are those of `file`.
+async fn assert_range(node: &TestServer, file: &[u8], start: usize, end: usize) {
+    let response = reqwest::Client::new()
+        .get(node.url("/media/s3/v.mp4"))
+        .header("range", format!("bytes={start}-{end}"))
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(response.status(), 206);
+    let body = response.bytes().await.expect("body");
+    assert_eq!(&body[..], &file[start..=end], "bytes {start}-{end}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -325,19 +329,9 @@ async fn a_node_without_room_serves_ranges_from_the_tier_span_and_reads_nothing_
     crate::common::concurrent_viewers(&urls(&[warm]), 1, &sha256(&file)).await;
     let sent = store.sent();
     let cold = store.node(&redis_url(), &ns.name, 0).await;
-    let client = reqwest::Client::new();
     let mut n = 0u64;
     for start in (0..SMALL - 70_000).step_by(977_777) {
-        let end = start + 65_535;
-        let response = client
-            .get(cold.url("/media/s3/v.mp4"))
-            .header("range", format!("bytes={start}-{end}"))
-            .send()
-            .await
-            .expect("get");
-        assert_eq!(response.status(), 206);
-        let body = response.bytes().await.expect("body");
-        assert_eq!(&body[..], &file[start..=end], "bytes {start}-{end}");
+        assert_range(&cold, &file, start, start + 65_535).await;
         n += 1;
     }
     assert_nothing_read(&store, sent, &cold).await;
