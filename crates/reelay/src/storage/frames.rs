@@ -60,35 +60,64 @@ impl ReadBudget {
     }
 }
 
-/// A frame buffer that returns its budget when dropped.
+/// Most full-size buffers kept for reuse (outside the budget: at most 8 MiB). Full-size frames
+/// read into a buffer kept from an earlier one when one is free: a fresh zero-filled 256 KiB
+/// buffer costs a mapping and its page faults (or a memset), measured as the slow-reader
+/// bench's stalls. Shorter frames get buffers of their own size, so the budget stays exact.
+const POOL_MAX: usize = 32;
+
+/// Full-size frame buffers given back by dropped frames.
+static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+
+/// A buffer of `len` initialised bytes: a kept one for full-size frames, else a new one.
+fn buffer(len: usize) -> Vec<u8> {
+    if len == FRAME_MAX
+        && let Some(buf) = POOL.lock().unwrap_or_else(|p| p.into_inner()).pop()
+    {
+        return buf;
+    }
+    vec![0u8; len]
+}
+
+/// A frame buffer (its first `len` bytes are the frame) that returns its budget, and its
+/// buffer to the pool when full-size, when dropped.
 struct Frame {
     data: Vec<u8>,
+    len: usize,
     _permit: OwnedSemaphorePermit,
 }
 
 impl AsRef<[u8]> for Frame {
     fn as_ref(&self) -> &[u8] {
-        &self.data
+        &self.data[..self.len]
     }
 }
 
-/// Reads `len` bytes at `offset`: runtime-thread `RWF_NOWAIT` first, blocking pool otherwise.
-async fn read_frame(file: &Arc<OwnedFd>, offset: u64, len: usize) -> io::Result<Vec<u8>> {
-    let mut buf = vec![0u8; len];
-    let mut slices = [io::IoSliceMut::new(&mut buf)];
-    match rustix::io::preadv2(file, &mut slices, offset, ReadWriteFlags::NOWAIT) {
-        Ok(n) if n > 0 => {
-            buf.truncate(n);
-            return Ok(buf);
+impl Drop for Frame {
+    fn drop(&mut self) {
+        if self.data.len() == FRAME_MAX {
+            let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
+            if pool.len() < POOL_MAX {
+                pool.push(std::mem::take(&mut self.data));
+            }
         }
+    }
+}
+
+/// Reads up to `len` bytes at `offset` into a buffer: runtime-thread `RWF_NOWAIT` first,
+/// blocking pool otherwise. Returns the buffer and how many bytes of it were read.
+async fn read_frame(file: &Arc<OwnedFd>, offset: u64, len: usize) -> io::Result<(Vec<u8>, usize)> {
+    let mut buf = buffer(len);
+    let mut slices = [io::IoSliceMut::new(&mut buf[..len])];
+    match rustix::io::preadv2(file, &mut slices, offset, ReadWriteFlags::NOWAIT) {
+        Ok(n) if n > 0 => return Ok((buf, n)),
         Ok(_) | Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => {}
         Err(e) => return Err(e.into()),
     }
     let file = Arc::clone(file);
     tokio::task::spawn_blocking(move || {
-        let n = rustix::io::pread(&*file, &mut buf[..], offset)?;
-        buf.truncate(n);
-        Ok(buf)
+        let n = rustix::io::pread(&*file, &mut buf[..len], offset)?;
+        Ok((buf, n))
     })
     .await
     .map_err(io::Error::other)?
@@ -113,19 +142,61 @@ pub fn read_span(
             }
             let remaining = usize::try_from(end - pos).unwrap_or(usize::MAX);
             let (permit, size) = budget.reserve(remaining.min(FRAME_MAX)).await?;
-            let data = read_frame(&file, pos, size).await?;
-            if data.is_empty() {
+            let (data, len) = read_frame(&file, pos, size).await?;
+            if len == 0 {
                 return Err(io::Error::new(
                     io::ErrorKind::UnexpectedEof,
                     "file shrank while being served",
                 ));
             }
-            let next = pos + data.len() as u64;
+            let next = pos + len as u64;
             let frame = Bytes::from_owner(Frame {
                 data,
+                len,
                 _permit: permit,
             });
             Ok(Some((frame, next)))
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures_util::StreamExt;
+
+    fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, Arc<OwnedFd>) {
+        let tmp = tempfile::NamedTempFile::new().expect("temp");
+        std::fs::write(tmp.path(), bytes).expect("write");
+        let fd = std::fs::File::open(tmp.path()).expect("open");
+        (tmp, Arc::new(OwnedFd::from(fd)))
+    }
+
+    /// The bytes of `start..end` as streamed, and the error that ended the stream, if any.
+    async fn read_all(file: Arc<OwnedFd>, start: u64, end: u64) -> (Vec<u8>, Option<io::Error>) {
+        let mut out = Vec::new();
+        let mut frames = std::pin::pin!(read_span(file, start, end, ReadBudget::new(8 << 20)));
+        while let Some(frame) = frames.next().await {
+            match frame {
+                Ok(bytes) => out.extend_from_slice(&bytes),
+                Err(e) => return (out, Some(e)),
+            }
+        }
+        (out, None)
+    }
+
+    #[tokio::test]
+    async fn a_recycled_frame_buffer_never_shows_an_earlier_frames_bytes() {
+        let old = vec![0xaau8; 3 * FRAME_MAX];
+        let (_a, a) = file_of(&old);
+        let (got, err) = read_all(a, 0, old.len() as u64).await;
+        assert!(err.is_none() && got == old);
+        // Full-size buffers are back in the pool. A file that ends inside a full-size frame
+        // shows only its own bytes, then ends with the error of a file that shrank.
+        let new: Vec<u8> = (0..FRAME_MAX + 1000).map(|i| (i % 251) as u8).collect();
+        let (_b, b) = file_of(&new);
+        let (got, err) = read_all(b, 0, 2 * FRAME_MAX as u64).await;
+        assert_eq!(got, new, "only the file's bytes");
+        assert_eq!(err.expect("shrank").kind(), io::ErrorKind::UnexpectedEof);
+    }
 }
