@@ -257,7 +257,8 @@ impl Read {
         to: usize,
     ) -> Option<Arc<shared::Tier>> {
         let cache = &self.cache;
-        let tier = cache.settings.shared.as_ref()?;
+        // While the tier is down the fill path alone probes it (and falls back at once).
+        let tier = cache.settings.shared.as_ref().filter(|t| !t.is_down())?;
         let (start, end) = cache.chunk_bounds(key.index, self.size);
         let whole = from == 0 && to as u64 == end - start;
         let room =

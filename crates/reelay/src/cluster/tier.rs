@@ -4,7 +4,6 @@
 //! The connection manager reconnects by itself with backoff; each call has a deadline.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -100,15 +99,9 @@ impl Tier {
 /// cache names them, claims by `SET NX PX`.
 #[derive(Clone)]
 pub struct RedisChunks {
-    /// Several connections, taken in turn: one multiplexed connection carries one reply at a
-    /// time, so concurrent chunk reads would queue behind each other's megabytes.
-    conns: Arc<[ConnectionManager]>,
-    next: Arc<AtomicUsize>,
+    conn: ConnectionManager,
     prefix: String,
 }
-
-/// Connections a node keeps to a Redis chunk tier.
-const CHUNK_CONNECTIONS: usize = 8;
 
 impl std::fmt::Debug for RedisChunks {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -121,23 +114,15 @@ impl std::fmt::Debug for RedisChunks {
 impl RedisChunks {
     /// A lazily connected tier at `url`, keys under `<cluster>:cache:`.
     pub fn connect(url: &str, cluster: &str) -> anyhow::Result<Self> {
-        let conns = (0..CHUNK_CONNECTIONS)
-            .map(|_| Tier::connect(url, cluster).map(|t| t.conn))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+        let tier = Tier::connect(url, cluster)?;
         Ok(Self {
-            conns: conns.into(),
-            next: Arc::new(AtomicUsize::new(0)),
+            conn: tier.conn,
             prefix: format!("{cluster}:cache:"),
         })
     }
 
-    fn conn(&self) -> ConnectionManager {
-        let i = self.next.fetch_add(1, Ordering::Relaxed) % self.conns.len();
-        self.conns[i].clone()
-    }
-
     async fn query<T: redis::FromRedisValue>(&self, cmd: redis::Cmd) -> Result<T, String> {
-        let mut conn = self.conn();
+        let mut conn = self.conn.clone();
         match tokio::time::timeout(DEADLINE, cmd.query_async::<T>(&mut conn)).await {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(e.to_string()),
@@ -218,7 +203,7 @@ impl crate::cache::shared::SharedChunks for RedisChunks {
             if head == 0 || end <= start {
                 return Err("an empty span was asked".into());
             }
-            let mut conn = self.conn();
+            let mut conn = self.conn.clone();
             let answer = pipe.query_async::<(usize, Vec<u8>, Vec<u8>)>(&mut conn);
             match tokio::time::timeout(DEADLINE, answer).await {
                 Ok(Ok((0, _, _))) => Ok(None),

@@ -130,9 +130,6 @@ pub struct Live {
     channels: Mutex<HashMap<(String, String), SharedChannel>>,
     /// Sources whose every rendition has a channel loaded (see [`Live::all_channels`]).
     loaded: Mutex<HashSet<String>>,
-    /// Bumped (under the `channels` lock) when another node announces a segment of a channel
-    /// this node has not loaded: a load that read the database before it reads again.
-    unloaded_news: std::sync::atomic::AtomicU64,
     /// Bumped when sources or recordings change (edges long-poll on it).
     changes: tokio::sync::watch::Sender<u64>,
     /// Bumped when segments enter a buffer (an edge's forwarder waits on it).
@@ -156,7 +153,6 @@ impl Live {
             dir: data_dir.join("live"),
             channels: Mutex::new(HashMap::new()),
             loaded: Mutex::new(HashSet::new()),
-            unloaded_news: std::sync::atomic::AtomicU64::new(0),
             changes: tokio::sync::watch::Sender::new(0),
             arrivals: tokio::sync::watch::Sender::new(0),
             hold: None,
@@ -221,35 +217,22 @@ impl Live {
         self.dir.join(id).join("segments")
     }
 
-    /// The channel of `rendition` of `source`, loaded from the database on first use. A load
-    /// during which another node announced a segment of a channel not loaded here (possibly
-    /// this one, after the rows were read) reads again, so no announced segment is missed.
+    /// The channel of `rendition` of `source`, loaded from the database on first use.
     async fn channel(
         &self,
         source: &SourceRow,
         rendition: &str,
     ) -> Result<SharedChannel, LiveError> {
-        use std::sync::atomic::Ordering;
-        let key = (source.id.clone(), rendition.to_owned());
-        let mut attempts = 0;
-        loop {
-            if let Some(c) = self.loaded_channel(&source.id, rendition) {
-                return Ok(c);
-            }
-            let news = self.unloaded_news.load(Ordering::SeqCst);
-            let channel = self.load_channel(source, rendition).await?;
-            let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(c) = channels.get(&key) {
-                return Ok(c.clone());
-            }
-            if self.unloaded_news.load(Ordering::SeqCst) != news && attempts < 3 {
-                attempts += 1;
-                continue;
-            }
-            let c = Arc::new(tokio::sync::Mutex::new(channel));
-            channels.insert(key, c.clone());
+        if let Some(c) = self.loaded_channel(&source.id, rendition) {
             return Ok(c);
         }
+        let channel = self.load_channel(source, rendition).await?;
+        let key = (source.id.clone(), rendition.to_owned());
+        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
+        Ok(channels
+            .entry(key)
+            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(channel)))
+            .clone())
     }
 
     /// The channel of `rendition` of `source` as the database has it.
@@ -291,20 +274,6 @@ impl Live {
             last_playlist: None,
             caught_up: None,
         })
-    }
-
-    /// The channel of `rendition` of source `id` if this node has it loaded; otherwise notes
-    /// that news of it came (for a load under way: see [`Live::channel`]).
-    fn loaded_channel_or_note(&self, id: &str, rendition: &str) -> Option<SharedChannel> {
-        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        let found = channels
-            .get(&(id.to_owned(), rendition.to_owned()))
-            .cloned();
-        if found.is_none() {
-            self.unloaded_news
-                .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        }
-        found
     }
 
     /// The channel of `rendition` of source `id`, if this node has it loaded.
@@ -350,15 +319,12 @@ impl Live {
             .unwrap_or_else(|p| p.into_inner())
             .contains(&source.id);
         if !done {
-            use std::sync::atomic::Ordering;
-            let news = self.unloaded_news.load(Ordering::SeqCst);
             let renditions = self.sources.renditions(&source.id).await?;
             for rendition in &renditions {
                 self.channel(source, rendition).await?;
             }
-            // News of a rendition not loaded meanwhile may be of one this list missed, and a
-            // source with none yet may get one any moment: the next call looks again.
-            if self.unloaded_news.load(Ordering::SeqCst) == news && !renditions.is_empty() {
+            // A source with no rendition yet may get one any moment: the next call looks again.
+            if !renditions.is_empty() {
                 self.loaded
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())

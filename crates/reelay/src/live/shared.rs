@@ -150,7 +150,7 @@ impl Live {
     /// rendition loaded (otherwise it loads from the database when first asked).
     async fn learn(&self, note: Announced) -> Result<(), LiveError> {
         let row = note.row;
-        let Some(channel) = self.loaded_channel_or_note(&row.source_id, &row.rendition) else {
+        let Some(channel) = self.loaded_channel(&row.source_id, &row.rendition) else {
             // A rendition new to this node: if its source's renditions were loaded, load them
             // again on the next request (the new one's rows are in the database by now).
             self.loaded

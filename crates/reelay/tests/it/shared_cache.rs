@@ -340,8 +340,8 @@ async fn a_node_without_room_serves_ranges_from_the_tier_span_and_reads_nothing_
 }
 
 /// A node whose bucket `r` resolves ids with a Python script, its answers shared through the
-/// Redis tier of `ns`.
-async fn resolver_node(nginx: &Nginx, script: &str, ns: &str) -> TestServer {
+/// Redis tier at `url`, keys under `ns`.
+async fn resolver_node(nginx: &Nginx, script: &str, url: &str, ns: &str) -> TestServer {
     let settings = OriginSettings {
         name: "r".into(),
         base: None,
@@ -361,7 +361,7 @@ async fn resolver_node(nginx: &Nginx, script: &str, ns: &str) -> TestServer {
         request_timeout: Duration::from_secs(10),
         meta_ttl: Duration::from_secs(5),
     };
-    let engine = engine(&redis_url(), ns).await;
+    let engine = engine(url, ns).await;
     TestServer::start_with_buckets_configured(
         move |b| {
             let bucket = OriginBucket::new(settings).expect("origin bucket");
@@ -386,7 +386,7 @@ async fn a_resolved_url_serves_every_node_and_a_tampered_one_is_refused_and_reso
     let ns = Namespace::new();
     let ran = || std::fs::read_to_string(&calls).map_or(0, |s| s.lines().count());
     for _ in 0..2 {
-        let node = resolver_node(&nginx, &script, &ns.name).await;
+        let node = resolver_node(&nginx, &script, &redis_url(), &ns.name).await;
         let (status, body) = get_text(node.url("/media/r/abc")).await;
         assert_eq!((status, body.as_str()), (200, "resolved media"));
     }
@@ -405,8 +405,24 @@ async fn a_resolved_url_serves_every_node_and_a_tampered_one_is_refused_and_reso
     tier.put(key, foreign, Duration::from_secs(600))
         .await
         .expect("put");
-    let node = resolver_node(&nginx, &script, &ns.name).await;
+    let node = resolver_node(&nginx, &script, &redis_url(), &ns.name).await;
     let (status, body) = get_text(node.url("/media/r/abc")).await;
     assert_eq!((status, body.as_str()), (200, "resolved media"));
     assert_eq!(ran(), 2, "the refused answer was resolved again");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_tier_down_the_resolver_runs_here_and_media_still_plays() {
+    let nginx = Nginx::start("");
+    write_fixed(&nginx.file("abc"), b"resolved media");
+    let script = format!(
+        "import sys\nprint('{base}/' + sys.argv[1])",
+        base = nginx.base("").trim_end_matches('/')
+    );
+    let mut redis = Engine::redis();
+    let ns = Namespace::new();
+    let node = resolver_node(&nginx, &script, &redis.url(), &ns.name).await;
+    redis.kill();
+    let (status, body) = get_text(node.url("/media/r/abc")).await;
+    assert_eq!((status, body.as_str()), (200, "resolved media"));
 }

@@ -10,7 +10,8 @@
 //! and share its answer (or its failure, which is not cached). With a shared tier (`[cache]
 //! shared`) answers are kept there too, so one node's answer serves every node; an answer read
 //! from the tier is checked again as if the command had printed it (a tier is not trusted to
-//! bypass the allow list), and a refused URL is forgotten there as well.
+//! bypass the allow list), and a refused URL is forgotten there as well. A tier that fails only
+//! costs running the command here (the chunk cache logs the outage once; `/readyz` names it).
 
 use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
@@ -94,7 +95,7 @@ impl Resolver {
         if let Some(engine) = self.shared.get()
             && let Err(e) = engine.delete(&self.tier_key(id)).await
         {
-            tracing::warn!(error = e, "the shared tier could not forget a resolved URL");
+            tracing::debug!(error = e, "the shared tier could not forget a resolved URL");
         }
     }
 
@@ -107,7 +108,7 @@ impl Resolver {
                 .and_then(|s| self.check(s).ok()),
             Ok(None) => None,
             Err(e) => {
-                tracing::warn!(error = e, "shared tier unavailable: resolving locally");
+                tracing::debug!(error = e, "shared tier unavailable: resolving locally");
                 None
             }
         }
@@ -117,7 +118,7 @@ impl Resolver {
         if let Some(engine) = self.shared.get() {
             let value = bytes::Bytes::copy_from_slice(url.as_str().as_bytes());
             if let Err(e) = engine.put(&self.tier_key(id), value, self.ttl).await {
-                tracing::warn!(error = e, "the shared tier could not keep a resolved URL");
+                tracing::debug!(error = e, "the shared tier could not keep a resolved URL");
             }
         }
     }
