@@ -203,6 +203,15 @@ impl ApiError {
         Self::client(StatusCode::CONFLICT, "conflict", message)
     }
 
+    /// The path exists but does not take this method.
+    pub fn method_not_allowed(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            message,
+        )
+    }
+
     /// The request head is larger than `max` bytes.
     pub fn head_too_large(max: usize) -> Self {
         Self::client(

@@ -24,6 +24,7 @@ pub mod media;
 pub mod middleware;
 pub mod net;
 pub mod openapi;
+mod openapi_errors;
 pub mod router;
 pub mod routes;
 pub mod server;

@@ -6,6 +6,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
 use super::api::{self, ErrorBody, ErrorDetail};
+use super::openapi_errors::CommonErrors;
 use super::{edge, media, routes};
 
 /// The document served at `/openapi.json`.
@@ -55,7 +56,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         media::media_by_path,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth, &TailParams),
+    modifiers(&BearerAuth, &TailParams, &CommonErrors),
     tags(
         (name = "buckets", description = "Buckets on local folders or S3-compatible stores"),
         (name = "objects", description = "Objects: list, metadata, streaming upload, delete"),

@@ -54,7 +54,8 @@ pub fn app(state: AppState) -> Router {
         .route(routes::UI_INDEX, get(ui::index))
         .route(routes::UI_FILE, get(ui::file))
         .merge(docs)
-        .fallback(not_found);
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
     middleware::stack(router, &state).with_state(state)
 }
 
@@ -132,4 +133,10 @@ async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
 /// Any unknown route.
 async fn not_found(uri: Uri) -> ApiError {
     ApiError::not_found(format!("no route for {}", uri.path()))
+}
+
+/// A known path with a method it does not take: a JSON error like every other (the router
+/// still adds `Allow`).
+async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
+    ApiError::method_not_allowed(format!("{} does not take {method}", uri.path()))
 }

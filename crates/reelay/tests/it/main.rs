@@ -10,6 +10,7 @@
 mod common;
 
 mod api;
+mod api_fuzz;
 mod auth;
 mod browser;
 mod cache;

@@ -14,7 +14,9 @@ pub mod raw;
 pub mod relay;
 pub mod s3;
 
-pub use process::{Proc, run_binary, run_tool, serve_media_dir, start_binary, start_binary_on};
+pub use process::{
+    Proc, run_binary, run_tool, run_tool_with_env, serve_media_dir, start_binary, start_binary_on,
+};
 pub use raw::{http_request, parse_multipart, raw_get};
 
 use std::net::SocketAddr;

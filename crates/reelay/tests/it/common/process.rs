@@ -10,9 +10,19 @@ use std::time::Duration;
 /// missing, so a missing install step fails the test instead of skipping it, and kills it after
 /// [`TOOL_DEADLINE`] so a stuck tool fails the test instead of hanging the run.
 pub fn run_tool(program: &str, args: &[&str]) -> (bool, String, String) {
+    run_tool_with_env(program, args, &[])
+}
+
+/// [`run_tool`] with `env` added to the tool's environment.
+pub fn run_tool_with_env(
+    program: &str,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> (bool, String, String) {
     use std::process::{Command, Stdio};
     let mut child = Command::new(program)
         .args(args)
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
