@@ -8,7 +8,7 @@ use crate::common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-use common::{Proc, run_tool, serve_media_dir};
+use common::{Proc, make_token, run_tool, serve_media_dir};
 
 fn artifacts() -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join("browser")
@@ -177,22 +177,6 @@ async fn hls_js_plays_an_abr_ladder_and_its_recording_and_the_page_lists_the_ren
         .expect("ffmpeg must be installed (scripts/install-test-deps)");
     let _encoder = Encoder(encoder);
     tokio::task::block_in_place(|| scenario("ladder", &node, None));
-}
-
-/// Makes a token with `reelay token`: (secret, its `[[token]]` entry).
-fn make_token(role: &str) -> (String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_reelay"))
-        .args(["token", "--role", role])
-        .output()
-        .expect("reelay token");
-    let text = String::from_utf8(out.stdout).expect("utf-8");
-    let secret = text
-        .split_whitespace()
-        .find(|w| w.starts_with("rly_"))
-        .expect("a token")
-        .to_owned();
-    let entry = text[text.find("[[token]]").expect("entry")..].to_owned();
-    (secret, entry)
 }
 
 #[test]

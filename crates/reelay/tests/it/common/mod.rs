@@ -15,7 +15,8 @@ pub mod relay;
 pub mod s3;
 
 pub use process::{
-    Proc, run_binary, run_tool, run_tool_with_env, serve_media_dir, start_binary, start_binary_on,
+    MEDIA_DIR_ARGS, Proc, make_token, run_binary, run_tool, run_tool_in, serve_media_dir,
+    start_binary, start_binary_on,
 };
 pub use raw::{http_request, parse_multipart, raw_get};
 

@@ -10,19 +10,22 @@ use std::time::Duration;
 /// missing, so a missing install step fails the test instead of skipping it, and kills it after
 /// [`TOOL_DEADLINE`] so a stuck tool fails the test instead of hanging the run.
 pub fn run_tool(program: &str, args: &[&str]) -> (bool, String, String) {
-    run_tool_with_env(program, args, &[])
+    run_tool_in(program, args, &[], Path::new("."))
 }
 
-/// [`run_tool`] with `env` added to the tool's environment.
-pub fn run_tool_with_env(
+/// [`run_tool`] in the directory `cwd` (for a tool that leaves files where it runs), with `env`
+/// added to its environment.
+pub fn run_tool_in(
     program: &str,
     args: &[&str],
     env: &[(&str, &str)],
+    cwd: &Path,
 ) -> (bool, String, String) {
     use std::process::{Command, Stdio};
     let mut child = Command::new(program)
         .args(args)
         .envs(env.iter().copied())
+        .current_dir(cwd)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -225,6 +228,22 @@ pub const MEDIA_DIR_ARGS: [&str; 6] = [
     "--data",
     "data",
 ];
+
+/// A token of `role` made by `reelay token`: (the secret, its `[[token]]` config entry).
+pub fn make_token(role: &str) -> (String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_reelay"))
+        .args(["token", "--role", role])
+        .output()
+        .expect("reelay token");
+    let text = String::from_utf8(out.stdout).expect("utf-8");
+    let secret = text
+        .split_whitespace()
+        .find(|w| w.starts_with("rly_"))
+        .expect("a token")
+        .to_owned();
+    let entry = text[text.find("[[token]]").expect("entry")..].to_owned();
+    (secret, entry)
+}
 
 /// Runs the binary to completion (for startup errors): (success, stderr).
 pub fn run_binary(args: &[&str], cwd: &Path) -> (bool, String) {
