@@ -8,6 +8,7 @@ use std::sync::{Arc, Mutex};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -97,6 +98,8 @@ impl HttpMetrics {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
+    /// The runtime's alive tasks, read at each scrape (a leak shows as a rising line).
+    alive_tasks: Gauge,
     pub http: HttpMetrics,
     pub cache: CacheCounters,
     pub live: LiveMetrics,
@@ -185,12 +188,19 @@ impl Default for Metrics {
         ] {
             registry.register(name, help, counter.clone());
         }
+        let alive_tasks = Gauge::default();
+        registry.register(
+            "runtime_alive_tasks",
+            "Tasks alive in the async runtime when the metrics were read",
+            alive_tasks.clone(),
+        );
         let live = LiveMetrics::default();
         live.register(&mut registry);
         let relay = RelayMetrics::default();
         relay.register(&mut registry);
         Self {
             registry: Mutex::new(registry),
+            alive_tasks,
             http: HttpMetrics {
                 requests,
                 ttfb,
@@ -217,6 +227,11 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            let alive = runtime.metrics().num_alive_tasks();
+            self.alive_tasks
+                .set(i64::try_from(alive).unwrap_or(i64::MAX));
+        }
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {

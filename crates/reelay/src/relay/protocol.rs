@@ -274,6 +274,55 @@ mod tests {
         assert!(SegmentMeta::from_headers(&HeaderMap::new()).is_err());
     }
 
+    fn header_map(pairs: Vec<(&'static str, String)>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(name, value.parse().expect("header"));
+        }
+        headers
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(1000))]
+
+        // The stable twin of the `edge_headers` fuzz target.
+        #[test]
+        fn every_valid_segment_meta_round_trips_through_headers(
+            duration_ms in 1u64..=MAX_DURATION_MS,
+            pdt_ms in 0i64..=i64::MAX,
+            discontinuity: bool,
+            live: bool,
+            map in proptest::option::of(0u64..=u64::MAX),
+            rendition in "[a-z][a-z0-9_]{0,15}",
+        ) {
+            proptest::prop_assume!(reelay_hls::is_rendition_name(&format!("{rendition}.m3u8")));
+            let meta = SegmentMeta {
+                duration_ms, pdt_ms, discontinuity, live, rendition,
+                map_file: map.map(|n| format!("init-{n}.mp4")),
+            };
+            let headers = header_map(meta.to_headers());
+            proptest::prop_assert_eq!(SegmentMeta::from_headers(&headers), Ok(meta));
+        }
+
+        #[test]
+        fn any_header_values_are_accepted_only_within_bounds(
+            values in proptest::collection::vec("[ -~]{0,24}", 6),
+        ) {
+            let names = [DURATION_HEADER, PDT_HEADER, DISCONTINUITY_HEADER, MAP_HEADER, LIVE_HEADER,
+                RENDITION_HEADER];
+            let pairs = names.into_iter().zip(values).map(|(n, v)| (n, v.trim().to_owned()));
+            if let Ok(meta) = SegmentMeta::from_headers(&header_map(pairs.collect())) {
+                proptest::prop_assert!((1..=MAX_DURATION_MS).contains(&meta.duration_ms));
+                proptest::prop_assert!(meta.pdt_ms >= 0);
+                proptest::prop_assert!(meta.map_file.as_deref().is_none_or(is_init_name));
+                proptest::prop_assert_eq!(
+                    SegmentMeta::from_headers(&header_map(meta.to_headers())),
+                    Ok(meta)
+                );
+            }
+        }
+    }
+
     #[test]
     fn segment_files_are_number_dot_known_extension() {
         assert_eq!(parse_segment_file("17.ts"), Some((17, "ts")));

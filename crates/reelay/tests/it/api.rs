@@ -48,6 +48,14 @@ async fn health_readiness_and_metrics_answer() {
         text.contains(r#"reelay_http_sent_bytes_total{route="/media/{bucket}/{*key}"} 5"#),
         "{text}"
     );
+    let tasks = text
+        .lines()
+        .find_map(|l| l.strip_prefix("reelay_runtime_alive_tasks "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(
+        tasks.is_some(),
+        "the runtime's task count is exported: {text}"
+    );
 }
 
 #[tokio::test]

@@ -1,0 +1,92 @@
+//! Property tests of the `multipart/byteranges` layout (the stable twin of the
+//! `multipart_byteranges` fuzz target): for any set of ranges the announced `Content-Length` is
+//! exactly the rendered body, and the body parses back into the resolved spans and their bytes.
+
+use proptest::prelude::*;
+use reelay_http::{ByteSpan, Piece, RangeDecision, multipart_layout, parse_range_header, resolve};
+
+fn byte_at(i: u64) -> u8 {
+    (i % 251) as u8
+}
+
+fn render(pieces: &[Piece]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for piece in pieces {
+        match piece {
+            Piece::Text(t) => body.extend_from_slice(t.as_bytes()),
+            Piece::Data(s) => body.extend((s.start..s.end).map(byte_at)),
+        }
+    }
+    body
+}
+
+/// The parts of `body`, each `(Content-Range value, data)`, read by splitting on the boundary.
+fn parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
+    let text = body.iter().map(|b| char::from(*b)).collect::<String>();
+    let close = format!("\r\n--{boundary}--\r\n");
+    let inner = text.strip_suffix(&close).expect("closing delimiter");
+    let inner = inner
+        .strip_prefix(&format!("--{boundary}\r\n"))
+        .expect("first delimiter");
+    inner
+        .split(&format!("\r\n--{boundary}\r\n"))
+        .map(|part| {
+            let (head, data) = part.split_once("\r\n\r\n").expect("part head");
+            let range = head
+                .lines()
+                .find_map(|l| l.strip_prefix("Content-Range: "))
+                .expect("Content-Range");
+            (range.to_owned(), data.chars().map(|c| c as u8).collect())
+        })
+        .collect()
+}
+
+fn range_header() -> impl Strategy<Value = String> {
+    let spec = prop_oneof![
+        (0u64..400, 0u64..30).prop_map(|(a, n)| format!("{a}-{}", a + n)),
+        (300u64..400).prop_map(|a| format!("{a}-")),
+        (1u64..30).prop_map(|n| format!("-{n}")),
+    ];
+    proptest::collection::vec(spec, 2..8).prop_map(|s| format!("bytes={}", s.join(",")))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn the_multipart_body_is_its_content_length_and_parses_back_into_its_spans(
+        header in range_header(),
+        len in 1u64..400,
+        boundary_len in 1usize..=70,
+    ) {
+        let specs = parse_range_header(header.as_bytes()).expect("valid header");
+        let RangeDecision::Multipart(spans) = resolve(&specs, len) else { return Ok(()) };
+        let boundary = "b".repeat(boundary_len);
+        let layout = multipart_layout(&spans, len, "video/mp4", &boundary);
+        let body = render(&layout.pieces);
+        prop_assert_eq!(body.len() as u64, layout.content_length);
+        let got = parts(&body, &boundary);
+        prop_assert_eq!(got.len(), spans.len());
+        for ((range, data), span) in got.iter().zip(&spans) {
+            prop_assert_eq!(range, &span.content_range(len));
+            let want: Vec<u8> = (span.start..span.end).map(byte_at).collect();
+            prop_assert_eq!(data, &want);
+        }
+    }
+
+    #[test]
+    fn huge_representations_lay_out_without_overflow(
+        starts in proptest::collection::vec(0u64..u64::MAX / 4, 2..8),
+    ) {
+        let mut spans: Vec<ByteSpan> = starts.iter().map(|s| ByteSpan { start: *s, end: s + 1 }).collect();
+        spans.sort_by_key(|s| s.start);
+        spans.dedup_by_key(|s| s.start);
+        let layout = multipart_layout(&spans, u64::MAX / 2, "video/mp4", "x");
+        let data: u64 = spans.iter().map(ByteSpan::len).sum();
+        let text: u64 = layout.pieces.iter().map(|p| match p {
+            Piece::Text(t) => t.len() as u64,
+            Piece::Data(_) => 0,
+        }).sum();
+        prop_assert_eq!(layout.content_length, data + text);
+    }
+}
