@@ -172,3 +172,12 @@ CONF
 stop_nginx_cache() {
   nginx -c "$PX/nginx.conf" -p "$PX" -s stop 2>/dev/null || true
 }
+
+# Starts s3s-fs (no authentication) over the folder $1, logging to $2; sets S3_PID and S3_URL.
+start_s3s() {
+  RUST_LOG=info NO_COLOR=1 s3s-fs --host 127.0.0.1 --port 0 "$1" >"$2" 2>&1 &
+  S3_PID=$!
+  for _ in $(seq 1 200); do grep -q "server is running at" "$2" && break; sleep 0.05; done
+  S3_URL=$(sed -n 's/.*server is running at \(http[^ ]*\).*/\1/p' "$2" | head -n1)
+  [ -n "$S3_URL" ] || { echo "s3s-fs did not start" >&2; cat "$2" >&2; exit 1; }
+}

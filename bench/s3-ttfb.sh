@@ -27,11 +27,7 @@ if [ -n "$OBJECT_MIB" ]; then
 else
   cp "$MEDIA" "$S3DIR/media/bench.mp4"
 fi
-RUST_LOG=info NO_COLOR=1 s3s-fs --host 127.0.0.1 --port 0 "$S3DIR" >"$OUT/s3s.log" 2>&1 &
-S3_PID=$!
-for _ in $(seq 1 200); do grep -q "server is running at" "$OUT/s3s.log" && break; sleep 0.05; done
-S3_URL=$(sed -n 's/.*server is running at \(http[^ ]*\).*/\1/p' "$OUT/s3s.log" | head -n1)
-[ -n "$S3_URL" ] || { echo "s3s-fs did not start" >&2; exit 1; }
+start_s3s "$S3DIR" "$OUT/s3s.log"
 cat >"$OUT/s3-bench.toml" <<CONF
 [[s3]]
 name = "bench"

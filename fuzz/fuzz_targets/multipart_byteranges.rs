@@ -9,20 +9,9 @@ use reelay_http::{ByteSpan, Piece, RangeDecision, multipart_layout, parse_range_
 /// Largest representation whose body is rendered and parsed back (larger ones check arithmetic).
 const RENDER_LIMIT: u64 = 1 << 16;
 
-fn byte_at(i: u64) -> u8 {
-    (i % 251) as u8
-}
-
-fn render(pieces: &[Piece]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for piece in pieces {
-        match piece {
-            Piece::Text(t) => body.extend_from_slice(t.as_bytes()),
-            Piece::Data(s) => body.extend((s.start..s.end).map(byte_at)),
-        }
-    }
-    body
-}
+#[path = "../../crates/reelay-http/tests/support/multipart_body.rs"]
+mod multipart_body;
+use multipart_body::{byte_at, render};
 
 /// Reads a rendered body back into `(Content-Range, data)` parts, panicking on bad framing.
 fn parse_back(body: &[u8], boundary: &str, len: u64, spans: &[ByteSpan]) {

@@ -5,20 +5,9 @@
 use proptest::prelude::*;
 use reelay_http::{ByteSpan, Piece, RangeDecision, multipart_layout, parse_range_header, resolve};
 
-fn byte_at(i: u64) -> u8 {
-    (i % 251) as u8
-}
-
-fn render(pieces: &[Piece]) -> Vec<u8> {
-    let mut body = Vec::new();
-    for piece in pieces {
-        match piece {
-            Piece::Text(t) => body.extend_from_slice(t.as_bytes()),
-            Piece::Data(s) => body.extend((s.start..s.end).map(byte_at)),
-        }
-    }
-    body
-}
+#[path = "support/multipart_body.rs"]
+mod multipart_body;
+use multipart_body::{byte_at, render};
 
 /// The parts of `body`, each `(Content-Range value, data)`, read by splitting on the boundary.
 fn parts(body: &[u8], boundary: &str) -> Vec<(String, Vec<u8>)> {
