@@ -26,11 +26,7 @@ build_reelay
 work="$OUT/soak"
 rm -rf "$work" "$OUT/reelay-data" && mkdir -p "$work/s3/media" "$work/up"
 head -c $((8 << 20)) "$MEDIA" >"$work/s3/media/bench.mp4"
-RUST_LOG=info NO_COLOR=1 s3s-fs --host 127.0.0.1 --port 0 "$work/s3" >"$work/s3s.log" 2>&1 &
-S3_PID=$!
-for _ in $(seq 1 200); do grep -q "server is running at" "$work/s3s.log" && break; sleep 0.05; done
-S3_URL=$(sed -n 's/.*server is running at \(http[^ ]*\).*/\1/p' "$work/s3s.log" | head -n1)
-[ -n "$S3_URL" ] || { echo "s3s-fs did not start" >&2; exit 1; }
+start_s3s "$work/s3" "$work/s3s.log"
 start_nginx soak-origin on
 ORIGIN="${NGINX_URL%/bench.mp4}/"
 cat >"$work/soak.toml" <<CONF
