@@ -6,7 +6,7 @@
 use http::{HeaderMap, HeaderName, HeaderValue};
 use libfuzzer_sys::fuzz_target;
 use reelay::relay::protocol::{
-    SEGMENT_EXTENSIONS, SegmentMeta, is_init_name, parse_segment_file, rendition_from_headers,
+    MAX_DURATION_MS, SEGMENT_EXTENSIONS, SegmentMeta, is_init_name, parse_segment_file, rendition_from_headers,
 };
 
 /// `name: value` lines, the way a request's headers arrive; lines that are not headers are dropped.
@@ -26,7 +26,7 @@ fuzz_target!(|bytes: &[u8]| {
     let map = headers(bytes);
     let _ = rendition_from_headers(&map);
     if let Ok(meta) = SegmentMeta::from_headers(&map) {
-        assert!(meta.duration_ms >= 1 && meta.duration_ms <= 600_000);
+        assert!(meta.duration_ms >= 1 && meta.duration_ms <= MAX_DURATION_MS);
         assert!(meta.pdt_ms >= 0);
         assert!(meta.map_file.as_deref().is_none_or(is_init_name));
         let mut again = HeaderMap::new();
