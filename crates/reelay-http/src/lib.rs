@@ -4,12 +4,14 @@
 //! - [`etag`]: entity tags and `If-Match`/`If-None-Match` lists;
 //! - [`conditional`]: the §13.2.2 evaluation order, ending in one [`Outcome`];
 //! - [`multipart`]: `multipart/byteranges` framing with an exact length;
-//! - [`content_type`]: media types by extension.
+//! - [`content_type`]: media types by extension;
+//! - [`disposition`]: `Content-Disposition: attachment` with a safe, UTF-8 file name.
 //!
 //! The service crate calls [`evaluate`] once per media request and streams what it says.
 
 pub mod conditional;
 pub mod content_type;
+pub mod disposition;
 pub mod etag;
 pub mod multipart;
 pub mod range;

@@ -181,6 +181,7 @@ async fn run_node(config: &Config, state: AppState) -> anyhow::Result<()> {
         max_header_bytes: config.max_header_bytes,
         write_timeout: config.write_timeout,
         grace: config.shutdown_grace,
+        sendfile: config.sendfile,
     };
     serve(listener, app(state), options, shutdown).await;
     Ok(())

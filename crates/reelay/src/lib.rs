@@ -32,3 +32,4 @@ pub mod random;
 pub mod relay;
 pub mod storage;
 pub mod stream;
+pub mod zero_copy;

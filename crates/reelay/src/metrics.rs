@@ -100,6 +100,8 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// The runtime's alive tasks, read at each scrape (a leak shows as a rising line).
     alive_tasks: Gauge,
+    /// Body bytes sent with `sendfile`, mirrored from [`crate::zero_copy::sent_bytes`].
+    sendfile_bytes: Counter,
     pub http: HttpMetrics,
     pub cache: CacheCounters,
     pub live: LiveMetrics,
@@ -194,6 +196,12 @@ impl Default for Metrics {
             "Tasks alive in the async runtime when the metrics were read",
             alive_tasks.clone(),
         );
+        let sendfile_bytes = Counter::default();
+        registry.register(
+            "http_sendfile_bytes",
+            "Response body bytes sent with sendfile (a part of http_sent_bytes)",
+            sendfile_bytes.clone(),
+        );
         let live = LiveMetrics::default();
         live.register(&mut registry);
         let relay = RelayMetrics::default();
@@ -201,6 +209,7 @@ impl Default for Metrics {
         Self {
             registry: Mutex::new(registry),
             alive_tasks,
+            sendfile_bytes,
             http: HttpMetrics {
                 requests,
                 ttfb,
@@ -232,6 +241,9 @@ impl Metrics {
             self.alive_tasks
                 .set(i64::try_from(alive).unwrap_or(i64::MAX));
         }
+        let sent = crate::zero_copy::sent_bytes();
+        self.sendfile_bytes
+            .inc_by(sent.saturating_sub(self.sendfile_bytes.get()));
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {

@@ -199,6 +199,7 @@ fn recordings(config: &Config, buckets: &Buckets, db: &AnyPool) -> anyhow::Resul
         buckets.add_fs_from(name, &dir, Origin::DataDir)?;
     }
     let bucket = buckets.get(name).context("the recordings bucket")?;
+    buckets.mark_recordings(name);
     Ok(Recordings {
         db: db.clone(),
         bucket,

@@ -151,6 +151,8 @@ pub struct ServerSection {
     pub write_timeout: Option<String>,
     /// Largest request head, bytes (default `64KiB`).
     pub max_header_bytes: Option<String>,
+    /// Send cached local-file bytes with `sendfile` instead of copying them (default `true`).
+    pub sendfile: Option<bool>,
     /// Bytes of file data held in flight for all responses together (default `32MiB`).
     pub read_budget: Option<String>,
     /// Largest upload (default `10GiB`).

@@ -105,6 +105,7 @@ pub struct Config {
     pub header_timeout: Duration,
     pub write_timeout: Duration,
     pub max_header_bytes: usize,
+    pub sendfile: bool,
     pub read_budget: usize,
     /// Buckets as (name, root folder), in definition order.
     pub fs_buckets: Vec<(String, PathBuf)>,
@@ -239,6 +240,7 @@ impl Config {
             header_timeout: opt_duration(&file.server.header_timeout, 10, "server.header_timeout")?,
             write_timeout: opt_duration(&file.server.write_timeout, 60, "server.write_timeout")?,
             max_header_bytes,
+            sendfile: file.server.sendfile.unwrap_or(true),
             read_budget: opt_size(&file.server.read_budget, 32 << 20, "server.read_budget")?,
             fs_buckets,
             s3_profiles,

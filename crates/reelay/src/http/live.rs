@@ -7,13 +7,13 @@
 //! open node, or a signature over `/live/{source}/`, which the playlist's URIs carry.
 
 use axum::body::Body;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use reelay_hls::is_plain_name;
 
 use super::error::ApiError;
-use super::media::serve_opened;
+use super::media::{Request, serve_opened};
 use super::middleware::auth::presented_token;
 use super::state::AppState;
 use crate::live::ingest::Ingested;
@@ -21,6 +21,7 @@ use crate::live::recordings::{RecordingRow, Recordings};
 use crate::live::sources::{SourceRow, ingest_token_matches};
 use crate::live::{Live, LiveError, rendition_file};
 use crate::storage::ObjectKey;
+use crate::zero_copy::FileSink;
 
 const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
 const SEGMENT_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
@@ -155,6 +156,7 @@ pub async fn view(
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
+    sink: Option<Extension<FileSink>>,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     if file == "index.m3u8" {
@@ -166,7 +168,13 @@ pub async fn view(
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
     let src = live.source(&source_name).await?;
-    segment(live, &src, &file, &method, &headers).await
+    segment(
+        live,
+        &src,
+        &file,
+        &Request::new(&method, &headers, sink.as_deref()),
+    )
+    .await
 }
 
 /// `GET|HEAD /live/{source}/{rendition}/{file}`: a rendition's media playlist or segment.
@@ -176,6 +184,7 @@ pub async fn view_rendition(
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
+    sink: Option<Extension<FileSink>>,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     let path = rendition_path(&rendition, &file)?;
@@ -188,7 +197,13 @@ pub async fn view_rendition(
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
     let src = live.source(&source_name).await?;
-    segment(live, &src, &path, &method, &headers).await
+    segment(
+        live,
+        &src,
+        &path,
+        &Request::new(&method, &headers, sink.as_deref()),
+    )
+    .await
 }
 
 /// A buffered segment or init section, `path` under the source's segments.
@@ -196,19 +211,13 @@ async fn segment(
     live: &Live,
     src: &SourceRow,
     path: &str,
-    method: &Method,
-    headers: &HeaderMap,
+    request: &Request<'_>,
 ) -> Result<Response, ApiError> {
     let key = ObjectKey::parse(path)?;
     live.ensure_local(&src.id, key.as_str()).await?;
     let object = live.segments(src)?.open(&key).await?;
     let object = as_segment(object, path);
-    Ok(serve_opened(
-        method,
-        headers,
-        &object,
-        SEGMENT_CACHE_CONTROL,
-    ))
+    Ok(serve_opened(request, &object, SEGMENT_CACHE_CONTROL))
 }
 
 /// fMP4 media segments are `video/mp4` to players.
@@ -247,6 +256,7 @@ pub async fn replay(
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
+    sink: Option<Extension<FileSink>>,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     let (store, rec) = recording(live, &id).await?;
@@ -261,7 +271,13 @@ pub async fn replay(
     if !is_plain_name(&file) {
         return Err(ApiError::bad_request("recording files are plain names"));
     }
-    recorded(store, &rec, &file, &method, &headers).await
+    recorded(
+        store,
+        &rec,
+        &file,
+        &Request::new(&method, &headers, sink.as_deref()),
+    )
+    .await
 }
 
 /// `GET|HEAD /recordings/{id}/{rendition}/{file}`: a recorded rendition's playlist or segment.
@@ -271,6 +287,7 @@ pub async fn replay_rendition(
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
+    sink: Option<Extension<FileSink>>,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     let path = rendition_path(&rendition, &file)?;
@@ -283,7 +300,13 @@ pub async fn replay_rendition(
             .await?;
         return Ok(playlist_response(&method, text, replay_cache(&rec)));
     }
-    recorded(store, &rec, &path, &method, &headers).await
+    recorded(
+        store,
+        &rec,
+        &path,
+        &Request::new(&method, &headers, sink.as_deref()),
+    )
+    .await
 }
 
 /// A recorded segment or init section, `path` under the recording's source.
@@ -291,17 +314,11 @@ async fn recorded(
     store: &Recordings,
     rec: &RecordingRow,
     path: &str,
-    method: &Method,
-    headers: &HeaderMap,
+    request: &Request<'_>,
 ) -> Result<Response, ApiError> {
     let key = ObjectKey::parse(&format!("{}/{path}", rec.source_id))?;
     let object = as_segment(store.bucket.open(&key).await?, path);
-    Ok(serve_opened(
-        method,
-        headers,
-        &object,
-        SEGMENT_CACHE_CONTROL,
-    ))
+    Ok(serve_opened(request, &object, SEGMENT_CACHE_CONTROL))
 }
 
 /// The target duration of a recording's source (2 s when the source is gone).

@@ -27,6 +27,7 @@ pub mod openapi;
 mod openapi_errors;
 pub mod router;
 pub mod routes;
+pub mod sendfile;
 pub mod server;
 pub mod state;
 pub mod ui;

@@ -7,6 +7,10 @@
 //! deadline: on `shutdown`, the listener closes at once, idle connections are closed, in-flight
 //! responses run until they finish or `grace` passes, then the rest are cut.
 //!
+//! Every connection's stream is a [`FileWriter`], and (unless `sendfile` is off) every request
+//! carries that connection's [`FileSink`] as an extension, so media responses can hand cached
+//! file spans to the writer instead of copying them (see [`crate::zero_copy`]).
+//!
 //! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a fronting proxy terminates today;
 //! hyper's h1/h2c auto-detection would also read the protocol preface before any header timer
 //! runs, leaving silent connections unbounded.
@@ -20,8 +24,11 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
+use tower::ServiceExt;
 
 use super::net::StallGuard;
+use super::sendfile::FileWriter;
+use crate::zero_copy::FileSink;
 
 /// Connection limits and the shutdown deadline.
 #[derive(Debug, Clone)]
@@ -30,6 +37,8 @@ pub struct ServerOptions {
     pub max_header_bytes: usize,
     pub write_timeout: Duration,
     pub grace: Duration,
+    /// Send cached local-file spans with `sendfile` ([`super::sendfile`]).
+    pub sendfile: bool,
 }
 
 impl Default for ServerOptions {
@@ -39,6 +48,7 @@ impl Default for ServerOptions {
             max_header_bytes: 64 << 10,
             write_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(10),
+            sendfile: true,
         }
     }
 }
@@ -59,6 +69,9 @@ fn builder(options: &ServerOptions) -> http1::Builder {
         .header_read_timeout(options.header_timeout)
         .max_buf_size(options.max_header_bytes)
         .max_headers(100)
+        // Body frames reach the writer as they are (no flattening copy); `FileWriter` needs
+        // them so to recognise file placeholders.
+        .writev(true)
         // Encoders such as ffmpeg shut down their write side after a chunked upload and then
         // wait for the answer; without this, hyper would drop the request at that EOF.
         .half_close(true);
@@ -91,8 +104,18 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
-        let service = TowerToHyperService::new(app.clone());
-        let io = TokioIo::new(StallGuard::new(stream, options.write_timeout));
+        let sink = FileSink::new();
+        let requests_sink = options.sendfile.then(|| sink.clone());
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut request: http::Request<hyper::body::Incoming>| {
+                if let Some(sink) = &requests_sink {
+                    request.extensions_mut().insert(sink.clone());
+                }
+                request
+            },
+        ));
+        let writer = FileWriter::new(stream, sink);
+        let io = TokioIo::new(StallGuard::new(writer, options.write_timeout));
         let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

@@ -11,6 +11,7 @@ use super::object::{ListPage, ObjectMeta};
 use super::reads::Reads;
 use super::{fs, origin, s3};
 use crate::stream::{BodyStream, ByteStream};
+use crate::zero_copy::FileSink;
 use prometheus_client::metrics::counter::Counter;
 
 /// A backend, as configured.
@@ -187,8 +188,14 @@ impl OpenObject {
     /// Streams bytes `start..end` (end exclusive, within the object): fs bytes in budgeted
     /// frames, remote bytes through the chunk cache when there is one.
     pub fn read(&self, start: u64, end: u64) -> ByteStream {
+        self.read_to(start, end, None)
+    }
+
+    /// [`Self::read`] for a response whose connection takes file spans through `sink`
+    /// ([`crate::zero_copy`]); only local files use it.
+    pub fn read_to(&self, start: u64, end: u64, sink: Option<&FileSink>) -> ByteStream {
         match &self.handle {
-            Handle::Fs(o) => self.reads.local(o, start, end),
+            Handle::Fs(o) => self.reads.local(o, start, end, sink),
             Handle::S3(o) => {
                 let (object, counter) = (o.clone(), self.read_bytes.clone());
                 let fetch = Arc::new(move |s, e| counted(object.read(s, e), counter.clone()));

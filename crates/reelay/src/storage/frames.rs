@@ -9,9 +9,14 @@
 //! Reads try `preadv2(RWF_NOWAIT)` on the runtime thread first: when the pages are in the page
 //! cache this is one syscall and no thread hop. When they are not (`EAGAIN`, or nothing read),
 //! the read moves to the blocking pool, so a cold disk never stalls the runtime.
+//!
+//! Given a [`FileSink`] (the connection will send file spans itself, see [`crate::zero_copy`]),
+//! spans of at least [`SENDFILE_MIN`] bytes whose pages are all cached become placeholder
+//! frames instead: no buffer, no copy, no budget (they hold no memory). Shorter spans and
+//! uncached ones are read as above.
 
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -19,10 +24,16 @@ use futures_util::Stream;
 use rustix::io::{Errno, ReadWriteFlags};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use super::page_cache;
+use crate::zero_copy::{FileSink, FileSpan, SPAN_MAX};
+
 /// Largest frame read at once.
 pub const FRAME_MAX: usize = 256 * 1024;
 /// Smallest frame, used when the budget runs low.
 pub const FRAME_MIN: usize = 16 * 1024;
+/// Shortest span sent with `sendfile`: below it the copy costs less than the extra syscalls
+/// (measured in `bench/README.md`).
+pub const SENDFILE_MIN: usize = 16 * 1024;
 
 /// The process-wide budget for bytes held in frame buffers.
 #[derive(Debug, Clone)]
@@ -132,15 +143,21 @@ pub fn read_span(
     start: u64,
     end: u64,
     budget: ReadBudget,
+    sink: Option<FileSink>,
 ) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
     futures_util::stream::try_unfold(start, move |pos| {
         let file = Arc::clone(&file);
         let budget = budget.clone();
+        let sink = sink.clone();
         async move {
             if pos >= end {
                 return Ok(None);
             }
             let remaining = usize::try_from(end - pos).unwrap_or(usize::MAX);
+            if let Some(frame) = sink.and_then(|sink| file_frame(&sink, &file, pos, remaining)) {
+                let next = pos + frame.len() as u64;
+                return Ok(Some((frame, next)));
+            }
             let (permit, size) = budget.reserve(remaining.min(FRAME_MAX)).await?;
             let (data, len) = read_frame(&file, pos, size).await?;
             if len == 0 {
@@ -160,6 +177,20 @@ pub fn read_span(
     })
 }
 
+/// A placeholder frame for up to [`SPAN_MAX`] bytes at `pos`, queued on `sink`, when the span
+/// is long enough and wholly cached; `None` sends the caller to the copy path.
+fn file_frame(sink: &FileSink, file: &Arc<OwnedFd>, pos: u64, remaining: usize) -> Option<Bytes> {
+    let len = remaining.min(SPAN_MAX);
+    if len < SENDFILE_MIN || !page_cache::is_cached(file.as_fd(), pos, len as u64) {
+        return None;
+    }
+    sink.push(FileSpan {
+        file: Arc::clone(file),
+        offset: pos,
+        len,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,7 +206,8 @@ mod tests {
     /// The bytes of `start..end` as streamed, and the error that ended the stream, if any.
     async fn read_all(file: Arc<OwnedFd>, start: u64, end: u64) -> (Vec<u8>, Option<io::Error>) {
         let mut out = Vec::new();
-        let mut frames = std::pin::pin!(read_span(file, start, end, ReadBudget::new(8 << 20)));
+        let mut frames =
+            std::pin::pin!(read_span(file, start, end, ReadBudget::new(8 << 20), None));
         while let Some(frame) = frames.next().await {
             match frame {
                 Ok(bytes) => out.extend_from_slice(&bytes),

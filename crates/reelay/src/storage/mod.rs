@@ -26,6 +26,7 @@ pub mod key;
 pub mod meta_cache;
 pub mod object;
 pub mod origin;
+pub mod page_cache;
 pub mod reads;
 pub mod registry;
 pub mod retry;

@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use crate::cache::{ChunkCache, Fetch, ObjectId};
 use crate::stream::ByteStream;
+use crate::zero_copy::FileSink;
 
 use super::frames::{self, ReadBudget};
 use super::fs::FsObject;
@@ -32,13 +33,21 @@ impl Reads {
         self.cache.as_ref()
     }
 
-    /// Bytes `start..end` of a local file, in budgeted frames.
-    pub(super) fn local(&self, object: &FsObject, start: u64, end: u64) -> ByteStream {
+    /// Bytes `start..end` of a local file, in budgeted frames (or, given the connection's
+    /// `sink`, cached spans as placeholders it sends itself).
+    pub(super) fn local(
+        &self,
+        object: &FsObject,
+        start: u64,
+        end: u64,
+        sink: Option<&FileSink>,
+    ) -> ByteStream {
         Box::pin(frames::read_span(
             object.file.clone(),
             start,
             end,
             self.budget.clone(),
+            sink.cloned(),
         ))
     }
 

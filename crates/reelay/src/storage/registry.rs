@@ -60,6 +60,9 @@ pub struct Buckets {
     reads: Reads,
     /// Bytes read from remote backends, by bucket (registered by the node's metrics).
     read_bytes: Family<BucketLabel, Counter>,
+    /// The live recordings bucket, which does not count as a media bucket for
+    /// [`Buckets::default_media`].
+    recordings: RwLock<Option<String>>,
 }
 
 fn check_name(name: &str) -> anyhow::Result<()> {
@@ -191,12 +194,23 @@ impl Buckets {
             .collect()
     }
 
-    /// The only bucket's name, if there is exactly one.
-    pub fn only_one(&self) -> Option<String> {
+    /// Marks `name` as the live recordings bucket.
+    pub fn mark_recordings(&self, name: &str) {
+        *self.recordings.write().unwrap_or_else(|p| p.into_inner()) = Some(name.to_owned());
+    }
+
+    /// The bucket a request that names none means (`/watch?v=KEY`): the only media bucket —
+    /// the recordings bucket does not count unless it is the only bucket. `None` when there are
+    /// several (or none).
+    pub fn default_media(&self) -> Option<String> {
+        let recordings = self.recordings.read().unwrap_or_else(|p| p.into_inner());
         let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
-        let mut names = map.keys();
-        match (names.next(), names.next()) {
+        let mut media = map
+            .keys()
+            .filter(|name| Some(name.as_str()) != recordings.as_deref());
+        match (media.next(), media.next()) {
             (Some(only), None) => Some(only.clone()),
+            (None, None) => recordings.clone().filter(|r| map.contains_key(r)),
             _ => None,
         }
     }

@@ -242,9 +242,15 @@ async fn the_web_ui_is_served_from_the_binary() {
 
 #[tokio::test]
 async fn a_client_that_disconnects_releases_its_read_buffers() {
-    let server = TestServer::start(|dir| {
-        write_fixed(&dir.join("big/movie.mp4"), &pattern(40 << 20));
-    })
+    // The copy path, whose frames hold the budget (sendfile bodies hold none).
+    let options = reelay::http::ServerOptions {
+        sendfile: false,
+        ..Default::default()
+    };
+    let server = TestServer::start_with_options(
+        |dir| write_fixed(&dir.join("big/movie.mp4"), &pattern(40 << 20)),
+        options,
+    )
     .await;
     let full = server.state.buckets.reads().budget().available_bytes();
     let resp = reqwest::get(server.url("/media/big/movie.mp4"))

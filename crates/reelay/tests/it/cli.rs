@@ -44,6 +44,43 @@ fn folders_on_the_command_line_become_buckets_and_env_sets_the_listen_address() 
 }
 
 #[test]
+fn one_folder_served_lets_watch_leave_out_the_bucket_and_two_need_it() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    write_fixed(&tmp.path().join("Videos/clip.mp4"), b"one folder");
+    write_fixed(&tmp.path().join("More/other.mp4"), b"another");
+    let videos = tmp.path().join("Videos");
+    let more = tmp.path().join("More");
+    let (videos, more) = (videos.to_str().expect("utf8"), more.to_str().expect("utf8"));
+    // `reelay serve ~/Videos`: the recordings bucket is there too, and does not count.
+    let one = start_binary(
+        &["serve", videos, "--listen", "127.0.0.1:0"],
+        tmp.path(),
+        &[],
+    );
+    assert_eq!(get_text(&one.url("/watch?v=clip.mp4")), "one folder");
+    let two = start_binary(
+        &[
+            "serve",
+            videos,
+            more,
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            "d2",
+        ],
+        tmp.path(),
+        &[],
+    );
+    let (status, body) = common::http_request("GET", &two.url("/watch?v=clip.mp4"), None);
+    assert_eq!(status, 400);
+    assert!(String::from_utf8_lossy(&body).contains("bucket parameter"));
+    assert_eq!(
+        get_text(&two.url("/watch?v=other.mp4&bucket=More")),
+        "another"
+    );
+}
+
+#[test]
 fn config_file_buckets_are_served() {
     let tmp = tempfile::tempdir().expect("tempdir");
     write_fixed(&tmp.path().join("srv/a.mp4"), b"from config");

@@ -10,10 +10,13 @@ use std::time::{Duration, Instant};
 use common::{TestServer, pattern, write_fixed};
 use reelay::http::ServerOptions;
 
+/// Short timeouts; the copy path, whose frames the stalled-reader test watches in the read
+/// budget (`sendfile.rs` has the same test for sendfile bodies, which hold no frames).
 fn options() -> ServerOptions {
     ServerOptions {
         header_timeout: Duration::from_millis(500),
         write_timeout: Duration::from_millis(500),
+        sendfile: false,
         ..ServerOptions::default()
     }
 }
