@@ -203,6 +203,15 @@ impl ApiError {
         Self::client(StatusCode::CONFLICT, "conflict", message)
     }
 
+    /// The body is not of a media type the route takes.
+    pub fn unsupported_media_type(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            message,
+        )
+    }
+
     /// The path exists but does not take this method.
     pub fn method_not_allowed(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::api::{self, ErrorBody, ErrorDetail};
 use super::openapi_errors::CommonErrors;
-use super::{edge, media, routes};
+use super::{edge, lyve, media, routes};
 
 /// The document served at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -28,6 +28,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         api::objects::list_objects,
         api::objects::object_metadata,
         api::objects::put_object,
+        api::objects::post_form,
         api::objects::delete_object,
         api::access::create_token,
         api::access::list_tokens,
@@ -54,6 +55,10 @@ pub fn document() -> utoipa::openapi::OpenApi {
         edge::put_init,
         edge::put_multivariant,
         media::media_by_path,
+        lyve::list_buckets,
+        lyve::list_objects,
+        lyve::create_bucket,
+        lyve::files_upload,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &TailParams, &CommonErrors),
@@ -64,6 +69,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         (name = "media", description = "Playback with RFC 9110 ranges and conditionals"),
         (name = "live", description = "Live HLS sources: ingest tokens, streaming, playlists"),
         (name = "edge protocol", description = "Called by edge nodes with their own token (rle_…)"),
+        (name = "compatibility", description = "The routes of the systems reelay replaces, with their shapes and reelay's auth and errors"),
     )
 )]
 pub struct ApiDoc;

@@ -12,7 +12,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, edge, health, live, media, middleware, openapi, routes, ui};
+use super::{api, edge, health, live, lyve, media, middleware, openapi, routes, ui};
 
 /// Builds the application router.
 pub fn app(state: AppState) -> Router {
@@ -46,6 +46,10 @@ pub fn app(state: AppState) -> Router {
             routes::RECORDING_RENDITION,
             get(live::replay_rendition).head(live::replay_rendition),
         )
+        .route(routes::LYVE_LIST_BUCKETS, get(lyve::list_buckets))
+        .route(routes::LYVE_LIST_OBJECTS, get(lyve::list_objects))
+        .route(routes::LYVE_CREATE_BUCKET, post(lyve::create_bucket))
+        .route(routes::LYVE_FILES_UPLOAD, post(lyve::files_upload))
         .merge(api_routes())
         .merge(edge_routes())
         .route(routes::HEALTHZ, get(health::healthz))
@@ -68,7 +72,10 @@ fn api_routes() -> Router<AppState> {
             get(buckets::list_buckets).post(buckets::create_bucket),
         )
         .route(routes::BUCKET, delete(buckets::delete_bucket))
-        .route(routes::OBJECTS, get(objects::list_objects))
+        .route(
+            routes::OBJECTS,
+            get(objects::list_objects).post(objects::post_form),
+        )
         .route(
             routes::OBJECT,
             get(objects::object_metadata)

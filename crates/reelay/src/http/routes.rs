@@ -12,6 +12,11 @@ pub const MEDIA: &str = "/media/{bucket}/{*key}";
 /// What every path under [`MEDIA`] starts with.
 pub const MEDIA_PREFIX: &str = "/media/";
 pub const WATCH: &str = "/watch";
+/// The Lyve Cloud video middleware's routes (`http/lyve.rs`).
+pub const LYVE_LIST_BUCKETS: &str = "/list_buckets";
+pub const LYVE_LIST_OBJECTS: &str = "/list_objects";
+pub const LYVE_CREATE_BUCKET: &str = "/create_bucket";
+pub const LYVE_FILES_UPLOAD: &str = "/files_upload";
 pub const INGEST: &str = "/ingest/{source}/{file}";
 pub const LIVE: &str = "/live/{source}/{file}";
 /// One rendition's playlist and segments, beside a multivariant `LIVE` playlist.
@@ -98,6 +103,8 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         SOURCES | SOURCE if read => Need::Read,
         SOURCE_STREAMING if put => Need::Write,
         BUCKETS | OBJECTS | OBJECT if read => Need::Read,
+        LYVE_LIST_BUCKETS | LYVE_LIST_OBJECTS if read => Need::Read,
+        OBJECTS | LYVE_FILES_UPLOAD if post => Need::Write,
         SIGN if post => Need::Read,
         OBJECT if put || delete => Need::Write,
         _ => Need::Admin,
@@ -118,6 +125,10 @@ mod tests {
         let routes = [
             MEDIA,
             WATCH,
+            LYVE_LIST_BUCKETS,
+            LYVE_LIST_OBJECTS,
+            LYVE_CREATE_BUCKET,
+            LYVE_FILES_UPLOAD,
             BUCKETS,
             OBJECTS,
             OBJECT,

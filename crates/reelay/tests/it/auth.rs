@@ -149,6 +149,39 @@ fn calls(tag: &str) -> Vec<Call> {
             None,
             Need::Admin,
         ),
+        c(Method::GET, "/list_buckets".into(), None, Need::Read),
+        c(
+            Method::GET,
+            "/list_objects?bucket=m".into(),
+            None,
+            Need::Read,
+        ),
+        c(
+            Method::POST,
+            format!("/create_bucket?bucket_name=lyve-{tag}"),
+            None,
+            Need::Admin,
+        ),
+        c(
+            Method::POST,
+            "/files_upload".into(),
+            Some(leak(form(&[
+                ("bucket", None, "m"),
+                ("file_name", None, &format!("lyve-{tag}.mp4")),
+                ("file", Some("x.mp4"), "bytes"),
+            ]))),
+            Need::Write,
+        ),
+        c(
+            Method::POST,
+            "/api/v1/buckets/m/objects".into(),
+            Some(leak(form(&[(
+                "file",
+                Some(&format!("form-{tag}.mp4")),
+                "bytes",
+            )]))),
+            Need::Write,
+        ),
         c(Method::GET, "/api/v1/tokens".into(), None, Need::Admin),
         c(
             Method::POST,
@@ -164,6 +197,22 @@ fn calls(tag: &str) -> Vec<Call> {
         ),
     ]
 }
+
+/// A `multipart/form-data` body with the matrix's boundary: (name, file name, value) fields.
+fn form(fields: &[(&str, Option<&str>, &str)]) -> String {
+    let mut body = String::new();
+    for (name, file, value) in fields {
+        let file = file
+            .map(|f| format!("; filename=\"{f}\""))
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "--{FORM_BOUNDARY}\r\nContent-Disposition: form-data; name=\"{name}\"{file}\r\n\r\n{value}\r\n"
+        ));
+    }
+    body + &format!("--{FORM_BOUNDARY}--\r\n")
+}
+
+const FORM_BOUNDARY: &str = "matrix-form";
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
@@ -196,6 +245,11 @@ fn with_cred(call: &Call, cred: Cred, tokens: &[String; 3]) -> http::Request<Bod
         req = req.header("authorization", format!("Bearer {t}"));
     }
     let body = match call.body {
+        Some(body) if body.starts_with(&format!("--{FORM_BOUNDARY}")) => {
+            let content_type = format!("multipart/form-data; boundary={FORM_BOUNDARY}");
+            req = req.header("content-type", content_type);
+            Body::from(body)
+        }
         Some(body) => {
             req = req.header("content-type", "application/json");
             Body::from(body)

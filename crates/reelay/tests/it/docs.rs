@@ -26,9 +26,21 @@ async fn the_openapi_document_validates_and_covers_the_api() {
         "/api/v1/tokens/{id}",
         "/api/v1/sign",
         "/media/{bucket}/{key}",
+        "/list_buckets",
+        "/list_objects",
+        "/create_bucket",
+        "/files_upload",
     ] {
         assert!(doc["paths"].get(path).is_some(), "{path} is documented");
     }
+    assert!(
+        doc["paths"]["/api/v1/buckets/{bucket}/objects"]["post"].is_object(),
+        "form upload"
+    );
+    assert_eq!(
+        doc["paths"]["/files_upload"]["post"]["tags"][0],
+        "compatibility"
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

@@ -29,6 +29,7 @@ mod ffmpeg;
 mod limits;
 mod live;
 mod livemix;
+mod lyve;
 mod origin;
 mod range;
 mod recordings;

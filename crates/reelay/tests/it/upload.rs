@@ -402,32 +402,14 @@ async fn buckets_are_created_and_deleted_through_the_api() {
     assert!(!s3.dir.path().join("remote-store").exists());
 }
 
-/// Peak resident memory of a process, from /proc.
-fn peak_rss_bytes(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
-    let kib: u64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .expect("VmHWM");
-    kib * 1024
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_mb_upload_to_s3_streams_with_bounded_memory() {
     let s3 = S3Server::start(&["media"]);
     let tmp = tempfile::tempdir().expect("tempdir");
-    let config = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\
-         [[s3]]\nname = \"local\"\nendpoint = \"{}\"\naccess_key = \"{}\"\nsecret_key = \"{SECRET_KEY}\"\n\
-         [[bucket]]\nname = \"s3\"\ns3 = \"local\"\ns3_bucket = \"media\"\n",
-        s3.endpoint,
-        common::s3::ACCESS_KEY
-    );
+    let config = s3.node_config();
     std::fs::write(tmp.path().join("r.toml"), config).expect("config");
     let proc = common::start_binary(&["serve", "--config", "r.toml"], tmp.path(), &[]);
-    let before = peak_rss_bytes(proc.child.id());
+    let before = common::peak_rss_bytes(proc.child.id());
     const LEN: usize = 100 << 20;
     const CHUNK: usize = 256 << 10;
     // Generated on the fly: the client holds no more than one chunk either.
@@ -448,7 +430,7 @@ async fn a_100_mb_upload_to_s3_streams_with_bounded_memory() {
     );
     let stored = std::fs::metadata(s3.object_path("media", "big.mp4")).expect("stored");
     assert_eq!(stored.len(), LEN as u64);
-    let peak = peak_rss_bytes(proc.child.id());
+    let peak = common::peak_rss_bytes(proc.child.id());
     eprintln!("reelay peak RSS {} MiB during a 100 MB upload", peak >> 20);
     assert!(
         peak < 64 << 20,

@@ -76,10 +76,7 @@ pub async fn create_bucket(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateBucket>,
 ) -> Result<(StatusCode, Json<BucketInfo>), ApiError> {
-    validate_bucket_name(&req.name).map_err(|e| ApiError::bad_request(e.to_string()))?;
-    if state.buckets.get(&req.name).is_some() {
-        return Err(conflict(format!("bucket {:?} already exists", req.name)));
-    }
+    validate_new(&state, &req.name)?;
     match req.s3 {
         None => create_fs_bucket(&state, &req.name)?,
         Some(profile_name) => {
@@ -115,6 +112,21 @@ pub async fn create_bucket(
         .find(|b| b.name == req.name);
     let created = created.ok_or_else(|| ApiError::not_found("the bucket vanished"))?;
     Ok((StatusCode::CREATED, Json(info(created))))
+}
+
+/// A valid name no bucket has yet.
+fn validate_new(state: &AppState, name: &str) -> Result<(), ApiError> {
+    validate_bucket_name(name).map_err(|e| ApiError::bad_request(e.to_string()))?;
+    if state.buckets.get(name).is_some() {
+        return Err(conflict(format!("bucket {name:?} already exists")));
+    }
+    Ok(())
+}
+
+/// Creates bucket `name` as a folder under the data directory (the compatibility routes').
+pub fn create_local(state: &AppState, name: &str) -> Result<(), ApiError> {
+    validate_new(state, name)?;
+    create_fs_bucket(state, name)
 }
 
 fn conflict(message: String) -> ApiError {

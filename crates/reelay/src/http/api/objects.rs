@@ -15,6 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::{ErrorBody, rfc3339};
 use crate::http::error::ApiError;
+use crate::http::multipart::{self, Form, Stored, Target};
 use crate::http::routes;
 use crate::http::state::AppState;
 use crate::storage::{Bucket, ObjectKey};
@@ -58,7 +59,7 @@ pub struct ObjectList {
     pub next_cursor: Option<String>,
 }
 
-fn bucket(state: &AppState, name: &str) -> Result<Bucket, ApiError> {
+pub fn bucket(state: &AppState, name: &str) -> Result<Bucket, ApiError> {
     state
         .buckets
         .get(name)
@@ -162,6 +163,60 @@ pub async fn put_object(
     let body = crate::http::body::stream(body, state.limits.body_timeout);
     b.put(&key, body, max).await?;
     Ok((StatusCode::CREATED, Json(metadata(&b, &key).await?)))
+}
+
+/// The native form: `file` (its file name is the key unless a `key` field names one).
+const NATIVE_FORM: Form = Form {
+    file_field: "file",
+    bucket_field: None,
+    key_fields: &["key"],
+};
+
+/// Upload an object from a `multipart/form-data` form (an HTML form, `curl -F`), streamed.
+#[utoipa::path(post, path = routes::OBJECTS, tag = "objects",
+    params(("bucket" = String, Path)),
+    request_body(content_type = "multipart/form-data", description = "a `file` field, and optionally `key` (default: the file's name)"),
+    responses((status = 201, description = "created", body = ObjectInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 408, description = "the request body stalled", body = ErrorBody), (status = 413, description = "larger than the upload limit", body = ErrorBody),
+        (status = 415, description = "not multipart/form-data", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn post_form(
+    State(state): State<AppState>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<(StatusCode, Json<ObjectInfo>), ApiError> {
+    bucket(&state, &name)?;
+    let target = Target {
+        bucket: Some(name),
+        key: None,
+    };
+    let stored = form_upload(&state, &headers, body, NATIVE_FORM, target).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(metadata(&stored.bucket, &stored.key).await?),
+    ))
+}
+
+/// Streams the file of the form in `body` to where `form`'s fields and `target` say.
+pub async fn form_upload(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+    form: Form,
+    target: Target,
+) -> Result<Stored, ApiError> {
+    let boundary = multipart::boundary(headers)?;
+    let max = state.limits.max_upload;
+    let body = crate::http::body::stream(body, state.limits.body_timeout);
+    let spool_dir = state
+        .buckets
+        .data_dir()
+        .map_or_else(std::env::temp_dir, |d| d.join(".uploads"));
+    let resolve = |name: &str| bucket(state, name);
+    // The form's framing is a little larger than its file.
+    let limit = max.saturating_add(64 << 10);
+    multipart::upload(body, boundary, form, target, &resolve, limit, &spool_dir).await
 }
 
 /// Delete an object.

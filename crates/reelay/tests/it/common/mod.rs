@@ -369,3 +369,15 @@ pub async fn concurrent_viewers(urls: &[String], viewers: usize, want: &str) {
         get.await.expect("viewer");
     }
 }
+
+/// Peak resident memory of a process, from /proc.
+pub fn peak_rss_bytes(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("proc status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .expect("VmHWM");
+    kib * 1024
+}

@@ -72,6 +72,17 @@ impl S3Server {
     }
 
     /// The file behind `bucket/key`.
+    /// A node config file: listen on a free port, data in `data`, and bucket `s3` on this
+    /// server's bucket `media`.
+    pub fn node_config(&self) -> String {
+        format!(
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n\
+             [[s3]]\nname = \"local\"\nendpoint = \"{}\"\naccess_key = \"{ACCESS_KEY}\"\nsecret_key = \"{SECRET_KEY}\"\n\
+             [[bucket]]\nname = \"s3\"\ns3 = \"local\"\ns3_bucket = \"media\"\n",
+            self.endpoint
+        )
+    }
+
     pub fn object_path(&self, bucket: &str, key: &str) -> PathBuf {
         self.dir.path().join(bucket).join(key)
     }
