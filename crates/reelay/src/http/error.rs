@@ -203,6 +203,11 @@ impl ApiError {
         Self::client(StatusCode::CONFLICT, "conflict", message)
     }
 
+    /// Authorization passed but the request may not do this.
+    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+        Self::client(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
     /// The body is not of a media type the route takes.
     pub fn unsupported_media_type(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(

@@ -62,6 +62,24 @@ const scenarios = {
     await page.screenshot({ path: join(artifacts, 'phone.png') });
   },
 
+  // Plain HTML forms, as the Lyve seed's users wrote them (file first) and for the native API.
+  async form() {
+    const html = `<!doctype html><title>forms</title>
+      <form id="lyve" action="/files_upload" method="post" enctype="multipart/form-data">
+        <input type="file" name="file"><input name="file_name" value="from-lyve-form.mp4">
+        <input name="bucket" value="media"><button>upload</button></form>
+      <form id="native" action="/api/v1/buckets/media/objects" method="post" enctype="multipart/form-data">
+        <input type="file" name="file"><button>store</button></form>`;
+    await page.route(`${base}/form.html`, (route) => route.fulfill({ contentType: 'text/html', body: html }));
+    for (const [form, want] of [['#lyve', '"Success"'], ['#native', '"key":"']]) {
+      await page.goto(`${base}/form.html`);
+      await page.locator(`${form} input[type=file]`).setInputFiles(arg);
+      await Promise.all([page.waitForNavigation(), page.locator(`${form} button`).click()]);
+      const text = await page.locator('body').innerText();
+      assert.ok(text.includes(want), `${form} answered ${text}`);
+    }
+  },
+
   // Upload through the picker: progress events, then the file is listed.
   async upload() {
     // Upload at 8 MB/s so that progress is observable (and cancel has something to cancel).

@@ -83,6 +83,22 @@ fn a_20_mb_upload_through_the_ui_reports_progress_and_is_listed() {
     );
 }
 
+#[test]
+fn plain_html_forms_upload_to_the_lyve_route_and_the_native_api() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = serve_media_dir(dir.path());
+    let file = dir.path().join("form-clip.mp4");
+    std::fs::write(&file, common::pattern(3 << 20)).expect("write");
+    scenario("form", &node, file.to_str());
+    for stored in ["media/from-lyve-form.mp4", "media/form-clip.mp4"] {
+        let bytes = std::fs::read(dir.path().join(stored)).expect(stored);
+        assert!(
+            bytes == common::pattern(3 << 20),
+            "{stored} holds the file's bytes"
+        );
+    }
+}
+
 /// ffmpeg pushing a live test pattern; killed when dropped.
 struct Encoder(Child);
 

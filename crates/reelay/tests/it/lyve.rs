@@ -198,6 +198,45 @@ async fn bad_forms_get_precise_json_errors_and_store_nothing() {
 }
 
 #[tokio::test]
+async fn a_form_posted_from_another_sites_page_is_refused_on_an_open_loopback_node() {
+    let app = TestApp::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
+    let post = |origin: &'static str, path: &'static str, body: Vec<u8>| {
+        let req = request(Method::POST, path)
+            .header("host", "127.0.0.1:8080")
+            .header("origin", origin)
+            .header(
+                "content-type",
+                format!("multipart/form-data; boundary={BOUNDARY}"),
+            )
+            .body(Body::from(body))
+            .expect("request");
+        app.send(req)
+    };
+    let fields = |key: &'static [u8]| {
+        form(&[
+            ("bucket", None, b"m"),
+            ("file_name", None, key),
+            ("file", Some("x"), b"x"),
+        ])
+    };
+    let evil = post("https://evil.example", "/files_upload", fields(b"csrf.mp4")).await;
+    assert_eq!(evil.status, 403);
+    assert_eq!(evil.json()["error"]["code"], "forbidden");
+    let opaque = post("null", "/api/v1/buckets/m/objects", fields(b"csrf.mp4")).await;
+    assert_eq!(opaque.status, 403);
+    let bucket = post(
+        "https://evil.example",
+        "/create_bucket?bucket_name=csrf",
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(bucket.status, 403);
+    assert!(!app.path("m/csrf.mp4").exists() && app.state.buckets.get("csrf").is_none());
+    let own = post("http://127.0.0.1:8080", "/files_upload", fields(b"own.mp4")).await;
+    assert_eq!(own.status, 200, "the node's own pages may post forms");
+}
+
+#[tokio::test]
 async fn the_native_api_takes_a_form_named_after_its_file_or_its_key_field() {
     let app = TestApp::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
     let named = post_form(
