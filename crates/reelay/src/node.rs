@@ -102,6 +102,7 @@ pub async fn build_state_for(
         body_timeout: config.body_timeout,
         cors_origins: config.cors_origins.clone(),
     };
+    services.cache_control = config.cache_control.clone();
     services.edges = Arc::new(Edges::new(db.clone(), config.liveness.clone()));
     let reads = services.buckets.reads().clone();
     let mut live = Live::new(db.clone(), &config.data_dir, config.live.clone(), reads);

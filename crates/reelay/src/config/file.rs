@@ -177,6 +177,9 @@ pub struct BucketEntry {
     /// Anyone may play and list this bucket without a token.
     #[serde(default)]
     pub public: bool,
+    /// `Cache-Control` of its media responses (default `no-cache`), e.g. for a CDN in front:
+    /// `"public, max-age=86400"`.
+    pub cache_control: Option<String>,
     /// An HTTP origin base URL ending in `/` (read-only bucket).
     pub origin: Option<String>,
     /// With an origin: a command turning an id into a media URL, `{id}` replaced; no shell.

@@ -26,8 +26,8 @@ mod units;
 pub use file::FileConfig;
 use s3::s3_profile;
 use sections::{
-    cache_settings, config_token, cors_origin, live_settings, liveness, origin_settings,
-    shared_cache, signing_key_from_env,
+    bucket_cache_control, cache_settings, config_token, cors_origin, live_settings, liveness,
+    origin_settings, shared_cache, signing_key_from_env,
 };
 use units::opt;
 pub use units::{parse_duration, parse_size};
@@ -114,6 +114,8 @@ pub struct Config {
     pub s3_buckets: Vec<(String, String, String)>,
     pub origin_buckets: Vec<OriginSettings>,
     pub public_buckets: Vec<String>,
+    /// `Cache-Control` of media responses, per bucket that sets one.
+    pub cache_control: std::collections::HashMap<String, http::HeaderValue>,
     pub max_upload: u64,
     pub body_timeout: Duration,
     pub cors_origins: Vec<http::HeaderValue>,
@@ -195,6 +197,7 @@ impl Config {
             .filter(|b| b.public)
             .map(|b| b.name.clone())
             .collect();
+        let cache_control = bucket_cache_control(&file.buckets)?;
         for entry in file.buckets {
             if entry.origin.is_some() || entry.resolver.is_some() {
                 anyhow::ensure!(
@@ -247,6 +250,7 @@ impl Config {
             s3_buckets,
             origin_buckets,
             public_buckets,
+            cache_control,
             max_upload: opt(
                 &file.server.max_upload,
                 10 << 30,

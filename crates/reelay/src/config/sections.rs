@@ -219,3 +219,26 @@ pub(super) fn liveness(e: &EdgesSection) -> anyhow::Result<Liveness> {
         stop_recordings: e.offline_stops_recordings,
     })
 }
+
+/// The `cache_control` of each `[[bucket]]` that sets one, checked as a header value.
+pub(super) fn bucket_cache_control(
+    buckets: &[BucketEntry],
+) -> anyhow::Result<std::collections::HashMap<String, http::HeaderValue>> {
+    let mut out = std::collections::HashMap::new();
+    for b in buckets {
+        let Some(value) = &b.cache_control else {
+            continue;
+        };
+        let value = http::HeaderValue::from_str(value)
+            .ok()
+            .filter(|v| !v.is_empty() && v.to_str().is_ok())
+            .with_context(|| {
+                format!(
+                    "[[bucket]] {:?}: cache_control {value:?} is not a header value",
+                    b.name
+                )
+            })?;
+        out.insert(b.name.clone(), value);
+    }
+    Ok(out)
+}

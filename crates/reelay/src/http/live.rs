@@ -217,7 +217,11 @@ async fn segment(
     live.ensure_local(&src.id, key.as_str()).await?;
     let object = live.segments(src)?.open(&key).await?;
     let object = as_segment(object, path);
-    Ok(serve_opened(request, &object, SEGMENT_CACHE_CONTROL))
+    Ok(serve_opened(
+        request,
+        &object,
+        HeaderValue::from_static(SEGMENT_CACHE_CONTROL),
+    ))
 }
 
 /// fMP4 media segments are `video/mp4` to players.
@@ -318,7 +322,11 @@ async fn recorded(
 ) -> Result<Response, ApiError> {
     let key = ObjectKey::parse(&format!("{}/{path}", rec.source_id))?;
     let object = as_segment(store.bucket.open(&key).await?, path);
-    Ok(serve_opened(request, &object, SEGMENT_CACHE_CONTROL))
+    Ok(serve_opened(
+        request,
+        &object,
+        HeaderValue::from_static(SEGMENT_CACHE_CONTROL),
+    ))
 }
 
 /// The target duration of a recording's source (2 s when the source is gone).

@@ -105,7 +105,7 @@ pub async fn media_by_query(
 async fn serve_object(
     state: &AppState,
     request: &Request<'_>,
-    bucket: &str,
+    bucket_name: &str,
     key: &str,
     download: Option<&str>,
 ) -> Result<Response, MediaError> {
@@ -115,10 +115,15 @@ async fn serve_object(
         .transpose()?;
     let bucket = state
         .buckets
-        .get(bucket)
+        .get(bucket_name)
         .ok_or_else(MediaError::no_such_bucket)?;
     let object = bucket.open(&key).await?;
-    let mut response = serve_opened(request, &object, MEDIA_CACHE_CONTROL);
+    let cache_control = state
+        .cache_control
+        .get(bucket_name)
+        .cloned()
+        .unwrap_or(HeaderValue::from_static(MEDIA_CACHE_CONTROL));
+    let mut response = serve_opened(request, &object, cache_control);
     if let Some(value) = disposition {
         response
             .headers_mut()
@@ -163,7 +168,7 @@ impl<'a> Request<'a> {
 pub fn serve_opened(
     request: &Request<'_>,
     object: &OpenObject,
-    cache_control: &'static str,
+    cache_control: HeaderValue,
 ) -> Response {
     let meta = object.meta();
     let rep = Representation {
@@ -173,10 +178,9 @@ pub fn serve_opened(
     };
     let outcome = evaluate(request.method, request.headers, &rep, SystemTime::now());
     let mut response = respond(request, outcome, object);
-    response.headers_mut().insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(cache_control),
-    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, cache_control);
     response
 }
 

@@ -54,6 +54,8 @@ pub struct Services {
     pub live: Option<Arc<Live>>,
     /// Edge nodes that forward to this node.
     pub edges: Arc<Edges>,
+    /// `Cache-Control` of media responses, by bucket; a bucket not here answers `no-cache`.
+    pub cache_control: std::collections::HashMap<String, http::HeaderValue>,
 }
 
 impl Services {
@@ -69,6 +71,7 @@ impl Services {
             edges: Arc::new(Edges::new(db.clone(), Default::default())),
             db,
             live: None,
+            cache_control: Default::default(),
         }
     }
 

@@ -88,13 +88,20 @@ fn config_file_buckets_are_served() {
     std::fs::write(
         &cfg,
         format!(
-            "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[[bucket]]\nname = \"cfg\"\nfs = \"{}\"\n",
+            "listen = \"127.0.0.1:0\"\ndata_dir = \"data\"\n[[bucket]]\nname = \"cfg\"\nfs = \"{}\"\n\
+             cache_control = \"public, max-age=86400\"\n",
             tmp.path().join("srv").display()
         ),
     )
     .expect("write config");
     let proc = start_binary(&["serve", "--config", "reelay.toml"], tmp.path(), &[]);
     assert_eq!(get_text(&proc.url("/media/cfg/a.mp4")), "from config");
+    // The bucket's Cache-Control, for a CDN in front (others answer no-cache).
+    let answer = common::raw_get(proc.addr, "/media/cfg/a.mp4");
+    assert_eq!(
+        answer.header("cache-control"),
+        Some("public, max-age=86400")
+    );
 }
 
 #[test]
@@ -113,10 +120,16 @@ fn configuration_mistakes_are_clear_startup_errors() {
     )
     .expect("write");
     std::fs::write(tmp.path().join("s3.toml"), "[[s3]]\nname = \"p\"\nendpoint = \"http://127.0.0.1:9\"\naccess_key_env = \"REELAY_TEST_UNSET_VAR\"\nsecret_key = \"x\"\n").expect("write");
+    std::fs::write(
+        tmp.path().join("cc.toml"),
+        "[[bucket]]\nname = \"x\"\nfs = \".\"\ncache_control = \"public\\nSet-Cookie: a=1\"\n",
+    )
+    .expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 9] = [
         (&["serve", "--config", "cors.toml"], "server.cors_origins"),
+        (&["serve", "--config", "cc.toml"], "is not a header value"),
         (&["serve", "--config", "s3.toml"], "REELAY_TEST_UNSET_VAR"),
         (&["serve", "--config", "typo.toml"], "listn"),
         (&["serve", "--config", "size.toml"], "server.read_budget"),

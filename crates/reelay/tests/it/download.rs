@@ -31,6 +31,11 @@ async fn download_alone_names_the_attachment_after_the_keys_last_segment() {
     );
     let plain = app.call(Method::GET, "/media/m/show/Ep%201.mp4").await;
     assert_eq!(plain.header("content-disposition"), None, "only when asked");
+    assert_eq!(
+        plain.header("cache-control"),
+        Some("no-cache"),
+        "the default"
+    );
     let watched = app
         .call(Method::GET, "/watch?v=show/Ep%201.mp4&bucket=m&download=")
         .await;
