@@ -20,6 +20,17 @@ pub struct Cli {
     pub command: Command,
 }
 
+impl Cli {
+    /// The config file a node command names (`--config`, `REELAY_CONFIG`).
+    pub fn config_file(&self) -> Option<&std::path::Path> {
+        match &self.command {
+            Command::Serve(args) => args.config.as_deref(),
+            Command::Edge(args) => args.serve.config.as_deref(),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve media: the buckets under DATA/buckets, plus each DIR as a bucket named after it.

@@ -28,12 +28,23 @@ pub struct FileConfig {
     pub cluster: ClusterSection,
     #[serde(default)]
     pub auth: AuthSection,
+    #[serde(default)]
+    pub log: LogSection,
     #[serde(default, rename = "token")]
     pub tokens: Vec<TokenEntry>,
     #[serde(default, rename = "s3")]
     pub s3_profiles: Vec<S3Entry>,
     #[serde(default, rename = "bucket")]
     pub buckets: Vec<BucketEntry>,
+}
+
+/// `[log]`: how log lines are written (to stderr).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `text` (default) or `json`, one object a line with the request's span fields
+    /// (`REELAY_LOG_FORMAT` wins).
+    pub format: Option<String>,
 }
 
 /// `[[s3]]`: a connection profile for an S3-compatible store.

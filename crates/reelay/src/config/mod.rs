@@ -135,6 +135,27 @@ pub struct Config {
     pub tokens: Vec<ConfigToken>,
 }
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The log format: `REELAY_LOG_FORMAT`, else the config file's `[log] format`, else text.
+/// Read before the rest of the configuration, since logging starts first.
+pub fn log_format(config_file: Option<&Path>) -> anyhow::Result<LogFormat> {
+    let configured = match config_file {
+        Some(path) => read_file_config(path)?.log.format,
+        None => None,
+    };
+    match env_override("REELAY_LOG_FORMAT").or(configured).as_deref() {
+        None | Some("text") => Ok(LogFormat::Text),
+        Some("json") => Ok(LogFormat::Json),
+        Some(other) => bail!("config key log.format: {other:?} is not \"text\" or \"json\""),
+    }
+}
+
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;

@@ -81,6 +81,44 @@ fn one_folder_served_lets_watch_leave_out_the_bucket_and_two_need_it() {
 }
 
 #[test]
+fn json_logs_are_one_object_a_line_with_the_request_id() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("r.toml"), "[log]\nformat = \"json\"\n").expect("config");
+    let proc = start_binary(
+        &["serve", "--listen", "127.0.0.1:0", "--config", "r.toml"],
+        tmp.path(),
+        &[("REELAY_LOG", "debug")],
+    );
+    let mut s = TcpStream::connect(proc.addr).expect("connect");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: json-log-check-1\r\nConnection: close\r\n\r\n")
+        .expect("write");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+    assert!(
+        answer.contains("x-request-id: json-log-check-1"),
+        "{answer}"
+    );
+    let mut seen = Vec::new();
+    let line = loop {
+        let line = proc
+            .stderr_lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no line with the request id in:\n{}", seen.join("\n")));
+        let value: serde_json::Value = serde_json::from_str(&line)
+            .unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {line}"));
+        if value["span"]["id"] == "json-log-check-1" {
+            break value;
+        }
+        seen.push(line);
+    };
+    assert_eq!(line["span"]["path"], "/healthz");
+    assert!(
+        line["level"].is_string() && line["timestamp"].is_string(),
+        "{line}"
+    );
+}
+
+#[test]
 fn config_file_buckets_are_served() {
     let tmp = tempfile::tempdir().expect("tempdir");
     write_fixed(&tmp.path().join("srv/a.mp4"), b"from config");
@@ -125,11 +163,13 @@ fn configuration_mistakes_are_clear_startup_errors() {
         "[[bucket]]\nname = \"x\"\nfs = \".\"\ncache_control = \"public\\nSet-Cookie: a=1\"\n",
     )
     .expect("write");
+    std::fs::write(tmp.path().join("log.toml"), "[log]\nformat = \"xml\"\n").expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
-    let cases: [(&[&str], &str); 9] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["serve", "--config", "cors.toml"], "server.cors_origins"),
         (&["serve", "--config", "cc.toml"], "is not a header value"),
+        (&["serve", "--config", "log.toml"], "log.format"),
         (&["serve", "--config", "s3.toml"], "REELAY_TEST_UNSET_VAR"),
         (&["serve", "--config", "typo.toml"], "listn"),
         (&["serve", "--config", "size.toml"], "server.read_budget"),
