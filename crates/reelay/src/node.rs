@@ -103,6 +103,7 @@ pub async fn build_state_for(
         cors_origins: config.cors_origins.clone(),
     };
     services.cache_control = config.cache_control.clone();
+    services.edge = edge_hold.is_some();
     services.edges = Arc::new(Edges::new(db.clone(), config.liveness.clone()));
     let reads = services.buckets.reads().clone();
     let mut live = Live::new(db.clone(), &config.data_dir, config.live.clone(), reads);

@@ -1,7 +1,11 @@
 //! `/healthz` (the process answers) and `/readyz` (it can do its work): ready means the
-//! metadata database answers within [`crate::cluster::DEADLINE`], every configured cluster
-//! engine (Redis, NATS) is connected and the shared chunk tier's last call worked. Not ready is 503 with a JSON body naming what is down,
-//! in fixed words (public route: no addresses, no engine error text; the log has those).
+//! metadata database answers within [`crate::cluster::DEADLINE`], each S3 profile's endpoint
+//! answers a one-key listing of one of its buckets within the same deadline (the probes run
+//! together), every configured cluster engine (Redis, NATS) is connected, the shared chunk
+//! tier's last call worked and, on an edge, its link to the control node is up. Not ready is
+//! 503 with a JSON body naming what is down, in fixed words (public route: no addresses, no
+//! engine error text; the log has those). `/healthz` stays a liveness check: it depends on
+//! nothing.
 
 use axum::Json;
 use axum::extract::State;
@@ -26,6 +30,10 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         }
         Err(_) => down.push(json!({"engine": "database", "state": "timed out"})),
     }
+    down.extend(s3_down(&state).await);
+    if state.edge && state.metrics.relay.link_up.get() == 0 {
+        down.push(json!({"engine": "control link", "state": "unavailable"}));
+    }
     if let Some(cluster) = state.live.as_ref().and_then(|l| l.cluster.as_ref()) {
         if let Some(tier) = &cluster.tier {
             let _ = tier.ping().await; // refreshes its health
@@ -46,4 +54,29 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         "down": down,
     });
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
+}
+
+/// The S3 profiles whose endpoint does not answer a one-key listing in time.
+async fn s3_down(state: &AppState) -> Vec<serde_json::Value> {
+    let probes = state
+        .buckets
+        .s3_probes()
+        .into_iter()
+        .map(|(profile, bucket)| async move {
+            let listed = bucket.list("", None, None, 1);
+            let failed = match tokio::time::timeout(crate::cluster::DEADLINE, listed).await {
+                Ok(Ok(_)) => return None,
+                Ok(Err(e)) => {
+                    tracing::warn!(%profile, error = %e, "readyz: an S3 endpoint is unavailable");
+                    "unavailable"
+                }
+                Err(_) => "timed out",
+            };
+            Some(json!({"engine": "s3", "profile": profile, "state": failed}))
+        });
+    futures_util::future::join_all(probes)
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
 }

@@ -54,6 +54,8 @@ pub struct Services {
     pub live: Option<Arc<Live>>,
     /// Edge nodes that forward to this node.
     pub edges: Arc<Edges>,
+    /// An edge node: ready only while its link to the control node is up.
+    pub edge: bool,
     /// `Cache-Control` of media responses, by bucket; a bucket not here answers `no-cache`.
     pub cache_control: std::collections::HashMap<String, http::HeaderValue>,
 }
@@ -72,6 +74,7 @@ impl Services {
             db,
             live: None,
             cache_control: Default::default(),
+            edge: false,
         }
     }
 

@@ -194,6 +194,26 @@ impl Buckets {
             .collect()
     }
 
+    /// One bucket on each S3 profile that has any, with the profile's name: what a readiness
+    /// probe lists to learn whether the profile's endpoint answers.
+    pub fn s3_probes(&self) -> Vec<(String, Bucket)> {
+        let names: Vec<(String, String)> = {
+            let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
+            map.iter()
+                .filter_map(|(name, e)| match e.backend.as_ref() {
+                    Backend::S3(b) => Some((b.profile().name.clone(), name.clone())),
+                    _ => None,
+                })
+                .collect()
+        };
+        let mut seen = std::collections::HashSet::new();
+        names
+            .into_iter()
+            .filter(|(profile, _)| seen.insert(profile.clone()))
+            .filter_map(|(profile, name)| Some((profile, self.get(&name)?)))
+            .collect()
+    }
+
     /// Marks `name` as the live recordings bucket.
     pub fn mark_recordings(&self, name: &str) {
         *self.recordings.write().unwrap_or_else(|p| p.into_inner()) = Some(name.to_owned());

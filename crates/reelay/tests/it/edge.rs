@@ -210,8 +210,32 @@ async fn a_recording_from_the_past_survives_the_control_node_down_for_15_seconds
     let addr = control.addr.to_string();
     let _database = control.metadata.clone(); // the restarted node finds its state
     drop(control);
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    let down_since = std::time::Instant::now();
+    // The edge keeps taking segments but says it is not ready: its link is down.
+    let ready_url = edge.url("/readyz");
+    poll_until(
+        "the edge to report its control link down",
+        Duration::from_secs(14),
+        || {
+            let url = ready_url.clone();
+            async move {
+                let (status, text) = get_text(url).await;
+                (status == 503 && text.contains(r#""engine":"control link""#)).then_some(())
+            }
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(15).saturating_sub(down_since.elapsed())).await;
     let control = start_control(dir.path(), &addr);
+    poll_until(
+        "the edge to be ready again",
+        Duration::from_secs(20),
+        || {
+            let url = ready_url.clone();
+            async move { (get_text(url).await.0 == 200).then_some(()) }
+        },
+    )
+    .await;
     tokio::task::spawn_blocking(move || ffmpeg.join())
         .await
         .expect("join")

@@ -181,7 +181,7 @@ async fn an_object_replaced_between_ranged_reads_aborts_and_never_mixes_versions
 }
 
 #[tokio::test]
-async fn a_store_unreachable_at_start_gives_502_and_recovers_when_it_returns() {
+async fn a_store_unreachable_at_start_gives_502_and_not_ready_and_recovers_when_it_returns() {
     let mut s3 = S3Server::start(&["media"]);
     write_fixed(&s3.object_path("media", "a.mp4"), b"hello");
     s3.kill();
@@ -192,12 +192,35 @@ async fn a_store_unreachable_at_start_gives_502_and_recovers_when_it_returns() {
     assert_eq!(resp.status(), 502);
     let body = resp.text().await.expect("body");
     assert!(body.contains("unreachable"), "{body}");
+    // Readiness says so, naming the profile and nothing of the endpoint.
+    let (status, text) = common::get_text(server.url("/readyz")).await;
+    assert_eq!(status, 503, "{text}");
+    let ready: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let down = ready["down"].as_array().expect("a list");
+    assert_eq!(down.len(), 1, "{text}");
+    assert_eq!(
+        (&down[0]["engine"], &down[0]["profile"]),
+        (&"s3".into(), &"test".into())
+    );
+    assert!(
+        !text.contains("127.0.0.1"),
+        "no address in a public answer: {text}"
+    );
+    assert_eq!(
+        common::get_text(server.url("/healthz")).await.0,
+        200,
+        "still alive"
+    );
     s3.restart();
     let resp = reqwest::get(server.url("/media/s3/a.mp4"))
         .await
         .expect("get");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.expect("body").as_ref(), b"hello");
+    assert_eq!(
+        common::get_text(server.url("/readyz")).await,
+        (200, "ready\n".into())
+    );
 }
 
 #[tokio::test]
