@@ -40,6 +40,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0006_edge_renditions.sql"),
     ),
     (7, "leases", include_str!("../migrations/0007_leases.sql")),
+    (
+        8,
+        "public sources",
+        include_str!("../migrations/0008_public_sources.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -99,6 +99,8 @@ pub struct Credentials<'a> {
     pub signable: bool,
     /// The bucket a read is about, for public-bucket checks.
     pub bucket: Option<String>,
+    /// The live stream or recording a read is about is public (the live layer said so).
+    pub public_stream: bool,
 }
 
 /// Shared authorization state.
@@ -132,12 +134,11 @@ impl Auth {
         if self.is_open() {
             return Ok(Principal::Open);
         }
-        if need == Need::Read
-            && creds
-                .bucket
-                .as_ref()
-                .is_some_and(|b| self.public_buckets.contains(b))
-        {
+        let public_bucket = creds
+            .bucket
+            .as_ref()
+            .is_some_and(|b| self.public_buckets.contains(b));
+        if need == Need::Read && (public_bucket || creds.public_stream) {
             return Ok(Principal::Anonymous);
         }
         Err(Denied::Unauthenticated(

@@ -104,6 +104,10 @@ pub struct LiveSection {
     pub max_segment: Option<String>,
     /// Folder LiveMix-style `POST /v1/playlist` may read segments from (default: off).
     pub ingest_root: Option<PathBuf>,
+    /// Every source plays (live and recorded) without a token (default `false`; a source can
+    /// be made public on its own with `"public": true`).
+    #[serde(default)]
+    pub public: bool,
     /// The bucket recordings are written to (default `recordings`, a data-dir folder created
     /// when missing; name an S3 bucket to record to object storage).
     pub recordings_bucket: Option<String>,

@@ -119,6 +119,7 @@ pub(super) fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
             }
             other => other.clone(),
         },
+        public: l.public,
     })
 }
 

@@ -25,6 +25,7 @@ pub mod forwarded;
 pub mod ingest;
 pub mod ladder;
 pub mod metrics;
+mod public;
 pub mod recordings;
 pub mod segment;
 mod shared;
@@ -65,6 +66,8 @@ pub struct LiveSettings {
     /// Folder under which LiveMix-style playlists may point (`MPEG-TS-URI-Prefix`); `None`:
     /// that ingest is off.
     pub ingest_root: Option<PathBuf>,
+    /// Every source's live playlist, segments and recordings play without a token.
+    pub public: bool,
 }
 
 impl Default for LiveSettings {
@@ -75,6 +78,7 @@ impl Default for LiveSettings {
             buffer_bytes: 4 << 30,
             max_segment_bytes: 64 << 20,
             ingest_root: None,
+            public: false,
         }
     }
 }

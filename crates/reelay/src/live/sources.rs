@@ -28,7 +28,7 @@ macro_rules! select_sources {
             "SELECT s.id, s.name, s.description, s.target_duration, s.ingest_token_hash, \
              s.streaming, COALESCE(r.next_msn, 0) AS next_msn, \
              COALESCE(r.discontinuities, 0) AS discontinuities, s.created_at, s.edge_id, \
-             s.multivariant FROM sources s \
+             s.multivariant, s.public FROM sources s \
              LEFT JOIN renditions r ON r.source_id = s.id AND r.name = 'index' ",
             $tail
         )
@@ -50,6 +50,8 @@ pub struct SourceRow {
     pub edge_id: Option<String>,
     /// The multivariant playlist the encoder last pushed (validated when it was).
     pub multivariant: Option<String>,
+    /// Anyone may watch it live and its recordings without a token (1) or not (0).
+    pub public: i64,
 }
 
 /// Source names: like bucket names, and never shaped like an id.
@@ -160,6 +162,7 @@ impl Sources {
             created_at: now_unix(),
             edge_id: None,
             multivariant: None,
+            public: 0,
         };
         let insert = sqlx::query(
             "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, streaming, \
@@ -227,6 +230,16 @@ impl Sources {
             Err(e) => Err(e.into()),
             Ok(_) => Ok(()),
         }
+    }
+
+    /// Makes source `id` public (watchable without a token) or not.
+    pub async fn set_public(&self, id: &str, public: bool) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET public = $1 WHERE id = $2")
+            .bind(i64::from(public))
+            .bind(id)
+            .execute(&self.db)
+            .await
+            .map(drop)
     }
 
     pub async fn set_streaming(&self, id: &str, enabled: bool) -> sqlx::Result<()> {

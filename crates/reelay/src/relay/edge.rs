@@ -124,6 +124,7 @@ impl EdgeRelay {
                 created_at: s.created_at,
                 edge_id: None,
                 multivariant: None,
+                public: 0,
             };
             if let Err(e) = sources.mirror(&row).await {
                 tracing::error!(error = %e, source = s.name, "cannot mirror a source");

@@ -368,3 +368,126 @@ async fn a_signed_live_prefix_carries_into_the_playlist_uris() {
         "the segment URI from the playlist works without a token"
     );
 }
+
+/// `status` of a credential-less `GET path`.
+async fn anonymous_status(server: &TestServer, path: &str) -> u16 {
+    reqwest::get(server.url(path))
+        .await
+        .expect("get")
+        .status()
+        .as_u16()
+}
+
+#[tokio::test]
+async fn a_public_source_and_its_recordings_play_without_a_token_and_a_private_one_does_not() {
+    let server = TestServer::start(|_| {}).await;
+    let client = reqwest::Client::new();
+    let mut recordings = Vec::new();
+    for name in ["open", "closed"] {
+        create_source(&server, name).await;
+        push_synthetic(&server.url(""), name, 0, &["index0.ts", "index1.ts"]).await;
+        let rec: serde_json::Value = client
+            .post(server.url(&format!("/api/v1/sources/{name}/recordings")))
+            .header("content-type", "application/json")
+            .body("{}")
+            .send()
+            .await
+            .expect("record")
+            .json()
+            .await
+            .expect("json");
+        recordings.push(rec["id"].as_str().expect("id").to_owned());
+    }
+    let patched: serde_json::Value = client
+        .patch(server.url("/api/v1/sources/open"))
+        .header("content-type", "application/json")
+        .body(r#"{"public":true}"#)
+        .send()
+        .await
+        .expect("patch")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(patched["public"], true);
+    // Closed from here on: an admin token exists.
+    let (_, admin) = server
+        .state
+        .auth
+        .tokens
+        .create("admin", Role::Admin)
+        .await
+        .expect("token");
+    assert_eq!(
+        anonymous_status(&server, "/live/open/index.m3u8").await,
+        200
+    );
+    assert_eq!(anonymous_status(&server, "/live/open/0.ts").await, 200);
+    let (open_rec, closed_rec) = (&recordings[0], &recordings[1]);
+    let replay = format!("/recordings/{open_rec}/index.m3u8");
+    assert_eq!(anonymous_status(&server, &replay).await, 200);
+    assert_eq!(
+        anonymous_status(&server, "/live/closed/index.m3u8").await,
+        401
+    );
+    assert_eq!(anonymous_status(&server, "/live/closed/0.ts").await, 401);
+    let closed_replay = format!("/recordings/{closed_rec}/index.m3u8");
+    assert_eq!(anonymous_status(&server, &closed_replay).await, 401);
+    assert_eq!(
+        anonymous_status(&server, "/live/nosuch/index.m3u8").await,
+        401
+    );
+    let tampered = "/live/open/index.m3u8?exp=4000000000&sig=00";
+    assert_eq!(
+        anonymous_status(&server, tampered).await,
+        403,
+        "a bad signature is still refused"
+    );
+    let unpublished = client
+        .patch(server.url("/api/v1/sources/open"))
+        .bearer_auth(&admin)
+        .header("content-type", "application/json")
+        .body(r#"{"public":false}"#)
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(unpublished.status(), 200);
+    assert_eq!(
+        anonymous_status(&server, "/live/open/index.m3u8").await,
+        401
+    );
+    assert_eq!(anonymous_status(&server, &replay).await, 401);
+}
+
+#[tokio::test]
+async fn with_live_public_every_source_plays_without_a_token_but_stays_read_only() {
+    let server = TestServer::start_configured(
+        |_| {},
+        |state| {
+            let settings = reelay::live::LiveSettings {
+                public: true,
+                ..Default::default()
+            };
+            let dir = tempfile::tempdir().expect("tempdir").keep();
+            let mut live = common::live_on(state, &dir, settings);
+            live.recordings = state.live.as_ref().and_then(|l| l.recordings.clone());
+            state.live = Some(std::sync::Arc::new(live));
+        },
+    )
+    .await;
+    create_source(&server, "cam").await;
+    push_synthetic(&server.url(""), "cam", 0, &["index0.ts"]).await;
+    server
+        .state
+        .auth
+        .tokens
+        .create("admin", Role::Admin)
+        .await
+        .expect("token");
+    assert_eq!(anonymous_status(&server, "/live/cam/index.m3u8").await, 200);
+    let delete = reqwest::Client::new()
+        .delete(server.url("/api/v1/sources/cam"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(delete.status(), 401, "public is for watching only");
+}

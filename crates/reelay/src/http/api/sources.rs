@@ -21,6 +21,9 @@ pub struct SourceInfo {
     /// Seconds.
     pub target_duration: i64,
     pub streaming: bool,
+    /// Its live playlist, segments and recordings play without a token (`[live] public = true`
+    /// makes every source so, whatever this says).
+    pub public: bool,
     /// The next media sequence number to be assigned.
     pub next_msn: i64,
     pub created_at: Option<String>,
@@ -73,6 +76,7 @@ fn info(row: SourceRow, token: Option<String>) -> SourceInfo {
         live_url: format!("/live/{}/index.m3u8", row.name),
         created_at: rfc3339_unix(row.created_at),
         streaming: row.streaming != 0,
+        public: row.public != 0,
         id: row.id,
         name: row.name,
         description: row.description,
@@ -128,6 +132,9 @@ pub struct CreateSource {
     pub description: String,
     /// Target segment length, seconds (default 2).
     pub target_duration: Option<i64>,
+    /// Watchable (live and recordings) without a token (default false).
+    #[serde(default)]
+    pub public: bool,
 }
 
 /// Create a live source.
@@ -149,6 +156,11 @@ pub async fn create_source(
             req.target_duration.unwrap_or(2),
         )
         .await?;
+    let mut row = row;
+    if req.public {
+        state.live()?.sources.set_public(&row.id, true).await?;
+        row.public = 1;
+    }
     state.live()?.changed();
     Ok((StatusCode::CREATED, Json(info(row, Some(token)))))
 }
@@ -184,6 +196,8 @@ pub struct PatchSource {
     pub name: Option<String>,
     pub description: Option<String>,
     pub target_duration: Option<i64>,
+    /// Watchable without a token.
+    pub public: Option<bool>,
 }
 
 /// Change a live source.
@@ -208,6 +222,9 @@ pub async fn patch_source(
             req.target_duration,
         )
         .await?;
+    if let Some(public) = req.public {
+        sources.set_public(&row.id, public).await?;
+    }
     state.live()?.changed();
     Ok(Json(info(find(&state, &row.id).await?, None)))
 }

@@ -14,6 +14,7 @@ use http::{HeaderMap, Uri, header};
 use crate::auth::{Auth, Credentials, Need, SignedQuery};
 use crate::http::error::ApiError;
 use crate::http::routes;
+use crate::http::state::AppState;
 
 /// The value of query parameter `name`.
 pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
@@ -64,8 +65,39 @@ fn signed_query(uri: &Uri) -> Option<SignedQuery> {
     })
 }
 
+/// Whether the live stream or recording a credential-less read is about is public: asked of the
+/// live layer only for live and recording routes, and only when nothing else would let the read
+/// through (no credential, no signature, not an open node).
+async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> bool {
+    let Some(live) = state.live.as_ref() else {
+        return false;
+    };
+    if need != Need::Read || state.auth.is_open() || query_param(uri, "sig").is_some() {
+        return false;
+    }
+    let segment = |i| {
+        let raw = uri.path().split('/').nth(i)?;
+        let decoded = percent_encoding::percent_decode_str(raw)
+            .decode_utf8()
+            .ok()?;
+        Some(decoded.into_owned())
+    };
+    match route {
+        routes::LIVE | routes::LIVE_RENDITION => match segment(2) {
+            Some(source) => live.source_is_public(&source).await,
+            None => false,
+        },
+        routes::RECORDING_FILE | routes::RECORDING_RENDITION => match segment(2) {
+            Some(id) => live.recording_is_public(&id).await,
+            None => false,
+        },
+        _ => false,
+    }
+}
+
 /// The middleware: establishes the [`crate::auth::Principal`] or refuses the request.
-pub async fn authorize(State(auth): State<Arc<Auth>>, mut req: Request, next: Next) -> Response {
+pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let auth: &Arc<Auth> = &state.auth;
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -84,6 +116,8 @@ pub async fn authorize(State(auth): State<Arc<Auth>>, mut req: Request, next: Ne
         signed: signed_query(req.uri()),
         signable: routes::signable(&route),
         bucket: bucket_of(&route, req.uri()),
+        public_stream: authorization.is_none()
+            && public_stream(&state, &route, req.uri(), need).await,
     };
     match auth.decide(need, &creds).await {
         Ok(principal) => {

@@ -22,7 +22,7 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             state.limits.max_header_bytes,
             limits::request_head_limit,
         ))
-        .layer(from_fn_with_state(state.auth.clone(), auth::authorize))
+        .layer(from_fn_with_state(state.clone(), auth::authorize))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors::layer(&state.limits.cors_origins))
         .layer(from_fn_with_state(state.metrics.clone(), observe::track))

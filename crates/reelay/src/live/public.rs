@@ -1,0 +1,41 @@
+//! Which live streams play without a token: every source's with `[live] public = true`, else
+//! those of sources marked public, and the recordings of those sources. The HTTP layer's
+//! authorization asks before it demands credentials on a live or recording route. A lookup that
+//! fails answers "not public" (logged): a database outage never opens a private stream.
+
+use super::Live;
+
+impl Live {
+    /// Whether source `id_or_name` (live playlist and segments) plays without a token.
+    pub async fn source_is_public(&self, id_or_name: &str) -> bool {
+        if self.settings.public {
+            return true;
+        }
+        match self.sources.find_or_known(id_or_name).await {
+            Ok(row) => row.is_some_and(|r| r.public != 0),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether a source is public");
+                false
+            }
+        }
+    }
+
+    /// Whether recording `id` (its playlists and segments) plays without a token: its source
+    /// is public.
+    pub async fn recording_is_public(&self, id: &str) -> bool {
+        if self.settings.public {
+            return true;
+        }
+        let Some(recordings) = self.recordings.as_ref() else {
+            return false;
+        };
+        match recordings.get(id).await {
+            Ok(Some(rec)) => self.source_is_public(&rec.source_id).await,
+            Ok(None) => false,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot tell whether a recording is public");
+                false
+            }
+        }
+    }
+}
