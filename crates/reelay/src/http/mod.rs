@@ -20,6 +20,7 @@ pub mod edge;
 pub mod error;
 pub mod health;
 pub mod live;
+pub mod livemix;
 pub mod lyve;
 pub mod media;
 pub mod middleware;

@@ -12,7 +12,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, edge, health, live, lyve, media, middleware, openapi, routes, ui};
+use super::{api, edge, health, live, livemix, lyve, media, middleware, openapi, routes, ui};
 
 /// Builds the application router.
 pub fn app(state: AppState) -> Router {
@@ -41,6 +41,14 @@ pub fn app(state: AppState) -> Router {
             get(live::view_rendition).head(live::view_rendition),
         )
         .route(routes::LIVEMIX_PLAYLIST, post(live::livemix_playlist))
+        .route(
+            routes::LIVEMIX_VOD_LIVE,
+            get(livemix::vod_live).head(livemix::vod_live),
+        )
+        .route(
+            routes::LIVEMIX_VOD_RECORDING,
+            get(livemix::vod_recording).head(livemix::vod_recording),
+        )
         .route(routes::RECORDING_FILE, get(live::replay).head(live::replay))
         .route(
             routes::RECORDING_RENDITION,

@@ -22,6 +22,9 @@ pub const LIVE: &str = "/live/{source}/{file}";
 /// One rendition's playlist and segments, beside a multivariant `LIVE` playlist.
 pub const LIVE_RENDITION: &str = "/live/{source}/{rendition}/{file}";
 pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
+/// LiveMix's viewer URLs (`http/livemix.rs`).
+pub const LIVEMIX_VOD_LIVE: &str = "/v1/vod/live/{source}/{file}";
+pub const LIVEMIX_VOD_RECORDING: &str = "/v1/vod/recording/{id}/{file}";
 pub const RECORDING_FILE: &str = "/recordings/{id}/{file}";
 pub const RECORDING_RENDITION: &str = "/recordings/{id}/{rendition}/{file}";
 
@@ -60,7 +63,13 @@ pub const EDGE_MULTIVARIANT: &str = "/api/v1/edge/sources/{source}/multivariant"
 pub const UNMATCHED: &str = "unmatched";
 
 /// Path prefixes a signed URL may cover.
-pub const SIGNABLE_PREFIXES: [&str; 3] = [MEDIA_PREFIX, "/live/", "/recordings/"];
+pub const SIGNABLE_PREFIXES: [&str; 5] = [
+    MEDIA_PREFIX,
+    "/live/",
+    "/recordings/",
+    "/v1/vod/live/",
+    "/v1/vod/recording/",
+];
 
 /// Whether signed URLs apply to `route` (playback of media, live and recorded streams).
 pub fn signable(route: &str) -> bool {
@@ -70,6 +79,8 @@ pub fn signable(route: &str) -> bool {
         LIVE_RENDITION,
         RECORDING_FILE,
         RECORDING_RENDITION,
+        LIVEMIX_VOD_LIVE,
+        LIVEMIX_VOD_RECORDING,
     ]
     .contains(&route)
 }
@@ -91,7 +102,16 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         r if r == DOCS || r.starts_with("/docs/") => Need::Public,
         // Unknown paths: nothing to protect, the answer is 404.
         UNMATCHED => Need::Public,
-        MEDIA | WATCH | LIVE | LIVE_RENDITION | RECORDING_FILE | RECORDING_RENDITION if read => {
+        MEDIA
+        | WATCH
+        | LIVE
+        | LIVE_RENDITION
+        | RECORDING_FILE
+        | RECORDING_RENDITION
+        | LIVEMIX_VOD_LIVE
+        | LIVEMIX_VOD_RECORDING
+            if read =>
+        {
             Need::Read
         }
         RECORDINGS | RECORDING if read => Need::Read,
@@ -129,6 +149,8 @@ mod tests {
             LYVE_LIST_OBJECTS,
             LYVE_CREATE_BUCKET,
             LYVE_FILES_UPLOAD,
+            LIVEMIX_VOD_LIVE,
+            LIVEMIX_VOD_RECORDING,
             BUCKETS,
             OBJECTS,
             OBJECT,

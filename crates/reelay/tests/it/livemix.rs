@@ -95,3 +95,53 @@ async fn livemix_playlists_read_segments_from_inside_the_ingest_root_only() {
         .expect("get");
     assert_eq!(none.status(), 404, "the linked file was not taken in");
 }
+
+#[tokio::test]
+async fn livemix_viewer_urls_play_the_live_playlist_and_recordings_under_any_playlist_name() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "cam").await;
+    common::live::push_synthetic(&server.url(""), "cam", 0, &["index0.ts", "index1.ts"]).await;
+    let get = |path: String| {
+        let url = server.url(&path);
+        async move {
+            let resp = reqwest::get(url).await.expect("get");
+            let status = resp.status().as_u16();
+            (status, resp.bytes().await.expect("body").to_vec())
+        }
+    };
+    let native = playlist(&server, "cam").await;
+    let (status, text) = get("/v1/vod/live/cam/vid.m3u8".into()).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(text).expect("utf8");
+    assert_eq!(text, native, "the same playlist as /live/cam/index.m3u8");
+    let first = text
+        .lines()
+        .find(|l| !l.starts_with('#') && !l.is_empty())
+        .expect("a segment")
+        .to_owned();
+    assert!(!first.contains('/'), "relative segment URIs: {first}");
+    let (status, bytes) = get(format!("/v1/vod/live/cam/{first}")).await;
+    assert_eq!((status, bytes.len()), (200, 188 * 10));
+    assert_eq!(get("/v1/vod/live/nosuch/vid.m3u8".into()).await.0, 404);
+    let rec: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/api/v1/sources/cam/recordings"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .expect("record")
+        .json()
+        .await
+        .expect("json");
+    let id = rec["id"].as_str().expect("id");
+    let (status, text) = get(format!("/v1/vod/recording/{id}/vid.m3u8")).await;
+    assert_eq!(status, 200);
+    let text = String::from_utf8(text).expect("utf8");
+    let native = get(format!("/recordings/{id}/index.m3u8")).await.1;
+    assert_eq!(text.as_bytes(), native, "the same replay playlist");
+    assert_eq!(get(format!("/v1/vod/recording/{id}/../x.ts")).await.0, 404);
+    assert_eq!(
+        get("/v1/vod/recording/rec_nosuch/vid.m3u8".into()).await.0,
+        404
+    );
+}

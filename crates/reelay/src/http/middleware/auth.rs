@@ -91,6 +91,14 @@ async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> 
             Some(id) => live.recording_is_public(&id).await,
             None => false,
         },
+        routes::LIVEMIX_VOD_LIVE => match segment(4) {
+            Some(source) => live.source_is_public(&source).await,
+            None => false,
+        },
+        routes::LIVEMIX_VOD_RECORDING => match segment(4) {
+            Some(id) => live.recording_is_public(&id).await,
+            None => false,
+        },
         _ => false,
     }
 }
