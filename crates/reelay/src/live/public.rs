@@ -1,7 +1,9 @@
 //! Which live streams play without a token: every source's with `[live] public = true`, else
 //! those of sources marked public, and the recordings of those sources. The HTTP layer's
-//! authorization asks before it demands credentials on a live or recording route. A lookup that
-//! fails answers "not public" (logged): a database outage never opens a private stream.
+//! authorization asks before it demands credentials on a live or recording route. Sources are
+//! read as viewing reads them (`find_or_known`: while the database is down, the row last read
+//! stands in, so a public stream stays public through an outage); a lookup that fails with no
+//! such row answers "not public" (logged): an outage never opens a private stream.
 
 use super::Live;
 

@@ -386,17 +386,7 @@ async fn a_public_source_and_its_recordings_play_without_a_token_and_a_private_o
     for name in ["open", "closed"] {
         create_source(&server, name).await;
         push_synthetic(&server.url(""), name, 0, &["index0.ts", "index1.ts"]).await;
-        let rec: serde_json::Value = client
-            .post(server.url(&format!("/api/v1/sources/{name}/recordings")))
-            .header("content-type", "application/json")
-            .body("{}")
-            .send()
-            .await
-            .expect("record")
-            .json()
-            .await
-            .expect("json");
-        recordings.push(rec["id"].as_str().expect("id").to_owned());
+        recordings.push(common::live::start_recording(&server.url(""), name, "{}").await);
     }
     let patched: serde_json::Value = client
         .patch(server.url("/api/v1/sources/open"))

@@ -123,17 +123,7 @@ async fn livemix_viewer_urls_play_the_live_playlist_and_recordings_under_any_pla
     let (status, bytes) = get(format!("/v1/vod/live/cam/{first}")).await;
     assert_eq!((status, bytes.len()), (200, 188 * 10));
     assert_eq!(get("/v1/vod/live/nosuch/vid.m3u8".into()).await.0, 404);
-    let rec: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/api/v1/sources/cam/recordings"))
-        .header("content-type", "application/json")
-        .body("{}")
-        .send()
-        .await
-        .expect("record")
-        .json()
-        .await
-        .expect("json");
-    let id = rec["id"].as_str().expect("id");
+    let id = &common::live::start_recording(&server.url(""), "cam", "{}").await;
     let (status, text) = get(format!("/v1/vod/recording/{id}/vid.m3u8")).await;
     assert_eq!(status, 200);
     let text = String::from_utf8(text).expect("utf8");

@@ -119,17 +119,8 @@ async fn an_abr_ladder_is_served_as_a_multivariant_playlist_and_recorded_per_ren
     })
     .await;
     let start = common::now_secs() - 2;
-    let rec: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/api/v1/sources/abr/recordings"))
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"start":{start}}}"#))
-        .send()
-        .await
-        .expect("record")
-        .json()
-        .await
-        .expect("json");
-    let id = rec["id"].as_str().expect("recording id").to_owned();
+    let body = format!(r#"{{"start":{start}}}"#);
+    let id = common::live::start_recording(&server.url(""), "abr", &body).await;
     watch_renditions(&server, &["stream_0", "stream_1"], 8).await;
     push.await.expect("join");
 

@@ -180,3 +180,18 @@ pub async fn close_and_sign_prefix(server: &TestServer, prefix: &str) -> String 
     let url = signed["url"].as_str().expect("url");
     url.split_once('?').expect("query").1.to_owned()
 }
+
+/// Starts a recording of `source` on the node at `base` with the JSON `body`; its id.
+pub async fn start_recording(base: &str, source: &str, body: &str) -> String {
+    let rec: serde_json::Value = reqwest::Client::new()
+        .post(format!("{base}/api/v1/sources/{source}/recordings"))
+        .header("content-type", "application/json")
+        .body(body.to_owned())
+        .send()
+        .await
+        .expect("record")
+        .json()
+        .await
+        .expect("json");
+    rec["id"].as_str().expect("recording id").to_owned()
+}
