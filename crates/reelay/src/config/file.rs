@@ -104,6 +104,12 @@ pub struct LiveSection {
     pub max_segment: Option<String>,
     /// Folder LiveMix-style `POST /v1/playlist` may read segments from (default: off).
     pub ingest_root: Option<PathBuf>,
+    /// The source a `POST /v1/playlist` without `Video-Source-Name` is for (default: none,
+    /// the header is required).
+    pub livemix_source: Option<String>,
+    /// The segment folder (`file:///dir`, inside `ingest_root`) of a `POST /v1/playlist`
+    /// without `MPEG-TS-URI-Prefix` (default: none, the header is required).
+    pub livemix_prefix: Option<String>,
     /// Every source plays (live and recorded) without a token (default `false`; a source can
     /// be made public on its own with `"public": true`).
     #[serde(default)]

@@ -378,6 +378,23 @@ mod tests {
     }
 
     #[test]
+    fn a_livemix_prefix_must_be_a_file_uri_and_needs_an_ingest_root() {
+        let live = |text: &str| {
+            let cfg: FileConfig = toml::from_str(text).expect("toml");
+            live_settings(&cfg.live)
+        };
+        let err = live("[live]\nlivemix_prefix = \"file:///tmp\"\n").expect_err("no root");
+        assert!(err.to_string().contains("ingest_root"), "{err}");
+        let http = "[live]\ningest_root = \"/tmp\"\nlivemix_prefix = \"http://x/\"\n";
+        assert!(live(http).is_err());
+        let ok = "[live]\ningest_root = \"/tmp\"\nlivemix_prefix = \"file:///tmp/cam\"\n\
+                  livemix_source = \"cam\"\n";
+        let settings = live(ok).expect("valid");
+        assert_eq!(settings.livemix_source.as_deref(), Some("cam"));
+        assert_eq!(settings.livemix_prefix.as_deref(), Some("file:///tmp/cam"));
+    }
+
+    #[test]
     fn bucket_entries_parse() {
         let cfg: FileConfig =
             toml::from_str("[[bucket]]\nname = \"movies\"\nfs = \"/srv/movies\"\n").expect("toml");

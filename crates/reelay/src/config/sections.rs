@@ -119,8 +119,25 @@ pub(super) fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
             }
             other => other.clone(),
         },
+        livemix_source: l.livemix_source.clone(),
+        livemix_prefix: livemix_prefix(l)?,
         public: l.public,
     })
+}
+
+/// `[live] livemix_prefix`: a `file://` folder, which needs `ingest_root` (whether it lies
+/// inside is checked on each playlist, as for the header, since folders come and go).
+fn livemix_prefix(l: &LiveSection) -> anyhow::Result<Option<String>> {
+    let Some(prefix) = &l.livemix_prefix else {
+        return Ok(None);
+    };
+    if !prefix.starts_with("file:///") {
+        bail!("config key live.livemix_prefix: must be a file:/// URI, like the header");
+    }
+    if l.ingest_root.is_none() {
+        bail!("config key live.livemix_prefix: needs live.ingest_root, the folder it lies in");
+    }
+    Ok(Some(prefix.clone()))
 }
 
 pub(super) fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSettings>> {

@@ -70,24 +70,29 @@ pub async fn ingest_delete(
 }
 
 /// `POST /v1/playlist` (LiveMix): the playlist in the body, `Video-Source-Name` naming the
-/// source, `MPEG-TS-URI-Prefix: file:///dir` naming the folder its segments were written to.
+/// source, `MPEG-TS-URI-Prefix: file:///dir` naming the folder its segments were written to;
+/// `[live] livemix_source` and `livemix_prefix` stand in for absent headers.
 pub async fn livemix_playlist(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    let settings = &state.live()?.settings;
     state.live()?.livemix_root()?;
-    let header_text = |name: &str| {
+    let header_text = |name: &str, default: &Option<String>| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
+            .or_else(|| default.clone())
     };
-    let name = header_text("video-source-name")
-        .ok_or_else(|| ApiError::bad_request("Video-Source-Name is required"))?;
-    let prefix = header_text("mpeg-ts-uri-prefix")
-        .ok_or_else(|| ApiError::bad_request("MPEG-TS-URI-Prefix is required"))?;
+    let name = header_text("video-source-name", &settings.livemix_source).ok_or_else(|| {
+        ApiError::bad_request("Video-Source-Name is required (or [live] livemix_source)")
+    })?;
+    let prefix = header_text("mpeg-ts-uri-prefix", &settings.livemix_prefix).ok_or_else(|| {
+        ApiError::bad_request("MPEG-TS-URI-Prefix is required (or [live] livemix_prefix)")
+    })?;
     let src = ingest_source(&state, &name, &headers, query.as_deref()).await?;
     let body = super::body::stream(body, state.limits.body_timeout);
     state.live()?.livemix_playlist(&src, &prefix, body).await?;

@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::api::{self, ErrorBody, ErrorDetail};
 use super::openapi_errors::CommonErrors;
-use super::{edge, lyve, media, routes};
+use super::{edge, livemix_manage, lyve, media, routes};
 
 /// The document served at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -59,6 +59,17 @@ pub fn document() -> utoipa::openapi::OpenApi {
         lyve::list_objects,
         lyve::create_bucket,
         lyve::files_upload,
+        livemix_manage::define_source,
+        livemix_manage::list_sources,
+        livemix_manage::get_source,
+        livemix_manage::delete_source,
+        livemix_manage::set_streaming,
+        livemix_manage::start_recording,
+        livemix_manage::source_recordings,
+        livemix_manage::list_recordings,
+        livemix_manage::get_recording,
+        livemix_manage::stop_recording,
+        livemix_manage::delete_recording,
     ),
     components(schemas(ErrorBody, ErrorDetail)),
     modifiers(&BearerAuth, &TailParams, &CommonErrors),

@@ -12,7 +12,9 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use super::error::ApiError;
 use super::state::AppState;
-use super::{api, edge, health, live, livemix, lyve, media, middleware, openapi, routes, ui};
+use super::{
+    api, edge, health, live, livemix, livemix_manage, lyve, media, middleware, openapi, routes, ui,
+};
 
 /// Builds the application router.
 pub fn app(state: AppState) -> Router {
@@ -58,6 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route(routes::LYVE_LIST_OBJECTS, get(lyve::list_objects))
         .route(routes::LYVE_CREATE_BUCKET, post(lyve::create_bucket))
         .route(routes::LYVE_FILES_UPLOAD, post(lyve::files_upload))
+        .merge(livemix_routes())
         .merge(api_routes())
         .merge(edge_routes())
         .route(routes::HEALTHZ, get(health::healthz))
@@ -122,6 +125,31 @@ fn api_routes() -> Router<AppState> {
             routes::EDGE,
             get(edges::get_edge).delete(edges::delete_edge),
         )
+}
+
+/// LiveMix's management routes.
+fn livemix_routes() -> Router<AppState> {
+    use livemix_manage as lm;
+    Router::new()
+        .route(
+            routes::LIVEMIX_SOURCES,
+            get(lm::list_sources).post(lm::define_source),
+        )
+        .route(
+            routes::LIVEMIX_SOURCE,
+            get(lm::get_source).delete(lm::delete_source),
+        )
+        .route(routes::LIVEMIX_SOURCE_STREAMING, put(lm::set_streaming))
+        .route(
+            routes::LIVEMIX_SOURCE_RECORDINGS,
+            get(lm::source_recordings).post(lm::start_recording),
+        )
+        .route(routes::LIVEMIX_RECORDINGS, get(lm::list_recordings))
+        .route(
+            routes::LIVEMIX_RECORDING,
+            get(lm::get_recording).delete(lm::delete_recording),
+        )
+        .route(routes::LIVEMIX_RECORDING_STOP, post(lm::stop_recording))
 }
 
 /// The routes edge nodes call.

@@ -25,6 +25,14 @@ pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
 /// LiveMix's viewer URLs (`http/livemix.rs`).
 pub const LIVEMIX_VOD_LIVE: &str = "/v1/vod/live/{source}/{file}";
 pub const LIVEMIX_VOD_RECORDING: &str = "/v1/vod/recording/{id}/{file}";
+/// LiveMix's management routes (`http/livemix_manage.rs`).
+pub const LIVEMIX_SOURCES: &str = "/v1/source";
+pub const LIVEMIX_SOURCE: &str = "/v1/source/{id}";
+pub const LIVEMIX_SOURCE_STREAMING: &str = "/v1/source/{id}/streaming";
+pub const LIVEMIX_SOURCE_RECORDINGS: &str = "/v1/source/{id}/recording";
+pub const LIVEMIX_RECORDINGS: &str = "/v1/recording";
+pub const LIVEMIX_RECORDING: &str = "/v1/recording/{id}";
+pub const LIVEMIX_RECORDING_STOP: &str = "/v1/recording/{id}/stop";
 pub const RECORDING_FILE: &str = "/recordings/{id}/{file}";
 pub const RECORDING_RENDITION: &str = "/recordings/{id}/{rendition}/{file}";
 
@@ -115,6 +123,18 @@ pub fn requirement(method: &Method, route: &str) -> Need {
             Need::Read
         }
         RECORDINGS | RECORDING if read => Need::Read,
+        LIVEMIX_SOURCES
+        | LIVEMIX_SOURCE
+        | LIVEMIX_SOURCE_RECORDINGS
+        | LIVEMIX_RECORDINGS
+        | LIVEMIX_RECORDING
+            if read =>
+        {
+            Need::Read
+        }
+        LIVEMIX_SOURCE_STREAMING if put => Need::Write,
+        LIVEMIX_SOURCE_RECORDINGS | LIVEMIX_RECORDING_STOP if post => Need::Write,
+        LIVEMIX_RECORDING if delete => Need::Write,
         SOURCE_RECORDINGS | RECORDING_STOP if post => Need::Write,
         RECORDING if delete => Need::Write,
         INGEST | LIVEMIX_PLAYLIST => Need::Ingest,
@@ -151,6 +171,13 @@ mod tests {
             LYVE_FILES_UPLOAD,
             LIVEMIX_VOD_LIVE,
             LIVEMIX_VOD_RECORDING,
+            LIVEMIX_SOURCES,
+            LIVEMIX_SOURCE,
+            LIVEMIX_SOURCE_STREAMING,
+            LIVEMIX_SOURCE_RECORDINGS,
+            LIVEMIX_RECORDINGS,
+            LIVEMIX_RECORDING,
+            LIVEMIX_RECORDING_STOP,
             BUCKETS,
             OBJECTS,
             OBJECT,

@@ -66,6 +66,10 @@ pub struct LiveSettings {
     /// Folder under which LiveMix-style playlists may point (`MPEG-TS-URI-Prefix`); `None`:
     /// that ingest is off.
     pub ingest_root: Option<PathBuf>,
+    /// The source of a LiveMix playlist posted without `Video-Source-Name`.
+    pub livemix_source: Option<String>,
+    /// The segment folder of a LiveMix playlist posted without `MPEG-TS-URI-Prefix`.
+    pub livemix_prefix: Option<String>,
     /// Every source's live playlist, segments and recordings play without a token.
     pub public: bool,
 }
@@ -78,6 +82,8 @@ impl Default for LiveSettings {
             buffer_bytes: 4 << 30,
             max_segment_bytes: 64 << 20,
             ingest_root: None,
+            livemix_source: None,
+            livemix_prefix: None,
             public: false,
         }
     }

@@ -182,6 +182,47 @@ fn calls(tag: &str) -> Vec<Call> {
             )]))),
             Need::Write,
         ),
+        c(Method::GET, "/v1/source".into(), None, Need::Read),
+        c(
+            Method::POST,
+            "/v1/source".into(),
+            Some(leak(format!(r#"{{"name":"lm-{tag}","segment_len":2}}"#))),
+            Need::Admin,
+        ),
+        c(Method::GET, "/v1/source/cam".into(), None, Need::Read),
+        c(
+            Method::DELETE,
+            format!("/v1/source/lmdel-{tag}"),
+            None,
+            Need::Admin,
+        ),
+        c(
+            Method::PUT,
+            "/v1/source/cam/streaming?new_state=true".into(),
+            None,
+            Need::Write,
+        ),
+        c(
+            Method::POST,
+            "/v1/source/cam/recording".into(),
+            None,
+            Need::Write,
+        ),
+        c(
+            Method::GET,
+            "/v1/source/cam/recording".into(),
+            None,
+            Need::Read,
+        ),
+        c(Method::GET, "/v1/recording".into(), None, Need::Read),
+        c(Method::GET, NO_RECORDING.into(), None, Need::Read),
+        c(
+            Method::POST,
+            format!("{NO_RECORDING}/stop"),
+            None,
+            Need::Write,
+        ),
+        c(Method::DELETE, NO_RECORDING.into(), None, Need::Write),
         c(Method::GET, "/api/v1/tokens".into(), None, Need::Admin),
         c(
             Method::POST,
@@ -213,6 +254,9 @@ fn form(fields: &[(&str, Option<&str>, &str)]) -> String {
 }
 
 const FORM_BOUNDARY: &str = "matrix-form";
+
+/// A recording id that does not exist: a 404 for it means authorization passed.
+const NO_RECORDING: &str = "/v1/recording/rec_none";
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
@@ -281,6 +325,12 @@ async fn every_route_and_credential_gives_the_right_status() {
             .add_fs_from(&name, &root, reelay::storage::Origin::DataDir)
             .expect("bucket");
     }
+    let live = server.state.live().expect("live");
+    live.sources.create("cam", "", 2).await.expect("source");
+    for cred in CREDS {
+        let name = format!("lmdel-{cred:?}");
+        live.sources.create(&name, "", 2).await.expect("source");
+    }
     let store = &server.state.auth.tokens;
     let mut tokens = Vec::new();
     for role in [Role::Read, Role::Write, Role::Admin] {
@@ -298,7 +348,11 @@ async fn every_route_and_credential_gives_the_right_status() {
                 401 => Want::Unauthorized,
                 403 => Want::Forbidden,
                 // A 404 for revoking a token that does not exist means authorization passed.
-                404 if call.path.starts_with("/api/v1/tokens/") => Want::Ok,
+                404 if call.path.starts_with("/api/v1/tokens/")
+                    || call.path.starts_with(NO_RECORDING) =>
+                {
+                    Want::Ok
+                }
                 _ => {
                     failures.push(format!(
                         "{cred:?} {} {}: unexpected {status}",

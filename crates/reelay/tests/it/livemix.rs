@@ -1,10 +1,130 @@
 //! LiveMix-compatible ingest: `POST /v1/playlist` naming a folder inside the ingest root;
-//! traversal and symlinks refused.
+//! traversal and symlinks refused; real ffmpeg `-method POST` as LiveMix's README runs it, into
+//! the all-in-one node and into an edge, watched through LiveMix's viewer URLs.
 
 use crate::common;
 
+use std::path::PathBuf;
+use std::time::Duration;
+
 use common::live::{create_source, playlist};
-use common::{TestServer, run_tool};
+use common::relay::{segment_files, start_control, start_edge};
+use common::{TestServer, get_text, poll_until, run_tool};
+
+/// ffmpeg as LiveMix's README runs it: segments written to `folder`, each playlist POSTed to
+/// `url` (`/v1/playlist`), with LiveMix's headers when `headers` is given. The segment files.
+async fn ffmpeg_post(url: String, folder: PathBuf, headers: Option<String>) -> Vec<PathBuf> {
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let segments = folder.join("seg%d.ts").display().to_string();
+    let listed = folder.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut args: Vec<String> = "-v error -f lavfi -i testsrc2=size=320x240:rate=25 -t 4 \
+             -c:v libx264 -preset ultrafast -g 25 -f hls -hls_time 1 -hls_list_size 0 -method POST"
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect();
+        args.extend(["-hls_segment_filename".to_owned(), segments]);
+        if let Some(h) = headers {
+            args.extend(["-headers".to_owned(), h]);
+        }
+        args.push(url);
+        let (ok, _, err) = run_tool(
+            "ffmpeg",
+            &args.iter().map(String::as_str).collect::<Vec<_>>(),
+        );
+        assert!(ok, "ffmpeg: {err}");
+    })
+    .await
+    .expect("join");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&listed)
+        .expect("folder")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "ts"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 4, "{files:?}");
+    files
+}
+
+/// Waits until `base`'s LiveMix viewer playlist of `cam` lists `count` segments, then checks
+/// every listed segment is byte for byte one of the encoder's `files`.
+async fn watch_matches(base: String, files: &[PathBuf]) {
+    let url = format!("{base}/v1/vod/live/cam/vid.m3u8");
+    let count = files.len();
+    let text = poll_until("every segment listed", Duration::from_secs(30), || {
+        let url = url.clone();
+        async move {
+            let (status, text) = get_text(url).await;
+            (status == 200 && segment_files(&text).len() == count).then_some(text)
+        }
+    })
+    .await;
+    common::live::assert_valid_playlist(&text);
+    let local: Vec<Vec<u8>> = files
+        .iter()
+        .map(|f| std::fs::read(f).expect("segment"))
+        .collect();
+    for name in segment_files(&text) {
+        let resp = reqwest::get(format!("{base}/v1/vod/live/cam/{name}"))
+            .await
+            .expect("segment");
+        assert_eq!(resp.status(), 200, "{name}");
+        let bytes = resp.bytes().await.expect("bytes");
+        assert!(
+            local.iter().any(|l| l[..] == bytes[..]),
+            "{name} is an encoder's segment"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_posting_without_headers_uses_the_configured_livemix_source_and_folder() {
+    let root = tempfile::tempdir().expect("root");
+    let folder = root.path().join("cam");
+    std::fs::create_dir_all(&folder).expect("mkdir");
+    let prefix = format!("file://{}", folder.display());
+    let root_path = root.path().to_owned();
+    let server = TestServer::start_configured(
+        |_| {},
+        move |state| {
+            let settings = reelay::live::LiveSettings {
+                ingest_root: Some(root_path),
+                livemix_source: Some("cam".into()),
+                livemix_prefix: Some(prefix),
+                ..Default::default()
+            };
+            let dir = tempfile::tempdir().expect("tempdir").keep();
+            state.live = Some(std::sync::Arc::new(common::live_on(state, &dir, settings)));
+        },
+    )
+    .await;
+    create_source(&server, "cam").await;
+    let files = ffmpeg_post(server.url("/v1/playlist"), folder, None).await;
+    watch_matches(server.url(""), &files).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ffmpeg_posting_livemix_headers_to_an_edge_plays_on_the_control_node() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let root = dir.path().join("encoder");
+    std::fs::create_dir_all(&root).expect("root");
+    let config = format!("[live]\ningest_root = \"{}\"\n", root.display());
+    std::fs::write(dir.path().join("edge.toml"), config).expect("edge config");
+    let control = start_control(dir.path(), "127.0.0.1:0");
+    let edge = common::relay::post_json(control.url("/api/v1/edges"), r#"{"name":"site-a"}"#).await;
+    let token = edge["token"].as_str().expect("token").to_owned();
+    let source = r#"{"name":"cam","target_duration":1}"#;
+    common::relay::post_json(control.url("/api/v1/sources"), source).await;
+    let edge = start_edge(dir.path(), &control, &token).await;
+    let folder = root.join("camera-0");
+    let headers = format!(
+        "Video-Source-Name: cam\r\nMPEG-TS-URI-Prefix: file://{}\r\n",
+        folder.display()
+    );
+    let files = ffmpeg_post(edge.url("/v1/playlist"), folder, Some(headers)).await;
+    watch_matches(control.url(""), &files).await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn livemix_playlists_read_segments_from_inside_the_ingest_root_only() {

@@ -29,6 +29,7 @@ mod ffmpeg;
 mod limits;
 mod live;
 mod livemix;
+mod livemix_manage;
 mod lyve;
 mod origin;
 mod range;

@@ -77,7 +77,7 @@ pub struct StartRecording {
     pub description: String,
 }
 
-fn start_ms(start: Option<StartAt>) -> Result<i64, ApiError> {
+pub(crate) fn start_ms(start: Option<StartAt>) -> Result<i64, ApiError> {
     let now = jiff::Timestamp::now().as_millisecond();
     let at = match start {
         None => return Ok(now),

@@ -36,11 +36,14 @@ fn incoming_request_id(req: &Request) -> Option<HeaderValue> {
 }
 
 /// The middleware described in the module docs.
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+pub async fn track(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
     let request_id = incoming_request_id(&req).unwrap_or_else(|| {
-        HeaderValue::from_str(&format!("{:016x}", crate::random::u64()))
-            .unwrap_or(HeaderValue::from_static("0"))
+        let id = HeaderValue::from_str(&format!("{:016x}", crate::random::u64()))
+            .unwrap_or(HeaderValue::from_static("0"));
+        // Handlers that echo the id in a body (LiveMix's envelope) read it from the request.
+        req.headers_mut().insert(REQUEST_ID, id.clone());
+        id
     });
     let meters = metrics.http.route(
         req.extensions()

@@ -74,10 +74,11 @@ pub async fn start_relay_with(control_config: &str) -> Relay {
     }
 }
 
-/// Starts an edge node (data in `dir/edge`) for `control`, and waits until it knows `cam`.
+/// Starts an edge node (data in `dir/edge`, config `dir/edge.toml` when there is one) for
+/// `control`, and waits until it knows `cam`.
 pub async fn start_edge(dir: &Path, control: &Proc, token: &str) -> Proc {
     let control_url = control.url("");
-    let args = [
+    let mut args = vec![
         "edge",
         "--control",
         &control_url,
@@ -88,6 +89,9 @@ pub async fn start_edge(dir: &Path, control: &Proc, token: &str) -> Proc {
         "--data",
         "edge",
     ];
+    if dir.join("edge.toml").exists() {
+        args.extend(["--config", "edge.toml"]);
+    }
     let edge = start_binary(&args, dir, &[]);
     let source_on_edge = edge.url("/api/v1/sources/cam");
     poll_until(

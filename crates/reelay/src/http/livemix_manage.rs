@@ -1,0 +1,548 @@
+//! LiveMix's management routes, so its dashboards and scripts keep working: sources
+//! (`POST|GET /v1/source`, `GET|DELETE /v1/source/{id}`, `PUT /v1/source/{id}/streaming?new_state=`)
+//! and recordings (`POST|GET /v1/source/{id}/recording`, `GET /v1/recording`,
+//! `GET|DELETE /v1/recording/{id}`, `POST /v1/recording/{id}/stop`), with LiveMix's field names
+//! (`segment_len`, `segment_length`, `start_time_epoch`, `start_ts`, `active: 1|-1`) and its
+//! envelope: `{"success": true, "request_id": …, <payload>}`.
+//!
+//! What differs from the seed, deliberately: reelay's auth (reads need a read token off loopback,
+//! changes a write token, creating and deleting sources an admin token, as the native routes);
+//! not-found is 404 and a bad value 400 (LiveMix answered 500 for both, and took any
+//! `new_state` but `true` as "off"); a missing `start_time_epoch` means now (LiveMix started
+//! such recordings in 1970); errors keep the envelope, `{"success": false, "request_id",
+//! "error": {"code": <HTTP status>, "message", "detail": <reelay's error code>}}`, and never
+//! carry backend text. `{id}` takes a source's id or its name. State changes posted by another
+//! site's page are refused as on every form-reachable route.
+
+use axum::body::Bytes;
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Response};
+use http::HeaderMap;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::api::recordings::{StartAt, start_ms};
+use super::api::{rfc3339_ms, rfc3339_unix};
+use super::error::ApiError;
+use super::middleware::observe::REQUEST_ID;
+use super::multipart::refuse_cross_site;
+use super::routes;
+use super::state::AppState;
+use crate::live::LiveError;
+use crate::live::recordings::RecordingRow;
+use crate::live::sources::SourceRow;
+
+/// LiveMix's `1` (yes) / `-1` (no).
+fn flag(on: bool) -> i8 {
+    if on { 1 } else { -1 }
+}
+
+/// A video source as LiveMix described it (plus reelay's `public`, viewer URL and, once, token).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmSource {
+    pub id: String,
+    pub name: String,
+    /// Target segment length, seconds.
+    pub segment_length: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `1` streaming, `-1` not.
+    pub streaming: i8,
+    /// When its newest buffered segment ends (RFC 3339); null when there is none.
+    pub local_time: Option<String>,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    /// Watchable without a token.
+    pub public: bool,
+    /// The live playlist, LiveMix's viewer URL.
+    pub playlist_url: String,
+    /// The source's ingest token: only in the answer that created it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub ingest_token: Option<String>,
+}
+
+/// A recording session as LiveMix described it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmRecording {
+    pub id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// The source's id.
+    pub source: String,
+    /// RFC 3339.
+    pub start_ts: Option<String>,
+    /// RFC 3339; null while it records.
+    pub end_ts: Option<String>,
+    /// `1` recording, `-1` stopped.
+    pub active: i8,
+    pub created_at: Option<String>,
+    pub updated_at: Option<String>,
+    /// Its replay playlist, LiveMix's viewer URL.
+    pub playlist_url: String,
+}
+
+fn some_text(text: String) -> Option<String> {
+    (!text.is_empty()).then_some(text)
+}
+
+fn lm_source(row: SourceRow, last_ms: Option<i64>, token: Option<String>) -> LmSource {
+    let created = rfc3339_unix(row.created_at);
+    LmSource {
+        playlist_url: format!("/v1/vod/live/{}/vid.m3u8", row.name),
+        segment_length: row.target_duration,
+        description: some_text(row.description),
+        streaming: flag(row.streaming != 0),
+        local_time: last_ms.and_then(rfc3339_ms),
+        updated_at: created.clone(),
+        created_at: created,
+        public: row.public != 0,
+        id: row.id,
+        name: row.name,
+        ingest_token: token,
+    }
+}
+
+fn lm_recording(row: RecordingRow) -> LmRecording {
+    let created = rfc3339_unix(row.created_at);
+    LmRecording {
+        playlist_url: format!("/v1/vod/recording/{}/vid.m3u8", row.id),
+        alias: some_text(row.alias),
+        description: some_text(row.description),
+        start_ts: rfc3339_ms(row.start_ms),
+        end_ts: row.end_ms.and_then(rfc3339_ms),
+        active: flag(row.end_ms.is_none()),
+        updated_at: row.end_ms.and_then(rfc3339_ms).or_else(|| created.clone()),
+        created_at: created,
+        source: row.source_id,
+        id: row.id,
+    }
+}
+
+/// `{"success": true, "request_id": …}`, LiveMix's answer without a payload.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmBase {
+    pub success: bool,
+    /// The request's id (its `X-Request-ID` header, and in reelay's logs).
+    pub request_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmSourceAnswer {
+    #[serde(flatten)]
+    pub base: LmBase,
+    pub source: LmSource,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmSourcesAnswer {
+    #[serde(flatten)]
+    pub base: LmBase,
+    pub sources: Vec<LmSource>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmRecordingAnswer {
+    #[serde(flatten)]
+    pub base: LmBase,
+    pub recording: LmRecording,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmRecordingsAnswer {
+    #[serde(flatten)]
+    pub base: LmBase,
+    pub recordings: Vec<LmRecording>,
+}
+
+/// A failure in LiveMix's envelope.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmErrorAnswer {
+    #[serde(flatten)]
+    pub base: LmBase,
+    pub error: LmErrorDetail,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LmErrorDetail {
+    /// The HTTP status, as LiveMix gave it.
+    pub code: u16,
+    pub message: String,
+    /// reelay's stable error code: `not_found`, `bad_request`, `conflict`, …
+    pub detail: String,
+}
+
+/// The id the request middleware gave this request (it sets the header on every request).
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get(REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn base(headers: &HeaderMap) -> LmBase {
+    LmBase {
+        success: true,
+        request_id: request_id(headers),
+    }
+}
+
+/// `result` as LiveMix's envelope: the payload with status 200, or the error with its status.
+fn answer<T: Serialize>(headers: &HeaderMap, result: Result<T, ApiError>) -> Response {
+    match result {
+        Ok(payload) => axum::Json(payload).into_response(),
+        Err(e) => {
+            let verdict = e.verdict;
+            let body = LmErrorAnswer {
+                base: LmBase {
+                    success: false,
+                    request_id: request_id(headers),
+                },
+                error: LmErrorDetail {
+                    code: verdict.status.as_u16(),
+                    message: verdict.message.into_owned(),
+                    detail: verdict.code.to_owned(),
+                },
+            };
+            (verdict.status, axum::Json(body)).into_response()
+        }
+    }
+}
+
+/// A JSON body, or a 400 that says what is wrong with it.
+fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
+}
+
+fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    query
+        .map(|Query(q)| q)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+async fn full_source(state: &AppState, row: SourceRow) -> Result<LmSource, ApiError> {
+    let last = state.live()?.last_segment_end_ms(&row.id).await?;
+    Ok(lm_source(row, last, None))
+}
+
+async fn find_recording(state: &AppState, id: &str) -> Result<RecordingRow, ApiError> {
+    Ok(state
+        .live()?
+        .recordings()?
+        .get(id)
+        .await?
+        .ok_or_else(|| LiveError::NoRecording(id.to_owned()))?)
+}
+
+/// `POST /v1/source`: LiveMix's `NewVideoSourceRequest`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LmNewSource {
+    pub name: String,
+    /// Target segment length, seconds, ≥ 1 (`segment_length`, the answer's name, also works).
+    #[serde(alias = "segment_length")]
+    pub segment_len: i64,
+    pub description: Option<String>,
+    /// The encoder-side playlist URI LiveMix recorded; accepted and not used (encoders push).
+    pub playlist: Option<String>,
+}
+
+/// LiveMix: define a video source (answers 200, as LiveMix did; the token is shown once).
+#[utoipa::path(post, path = routes::LIVEMIX_SOURCES, operation_id = "livemix_define_source", tag = "compatibility",
+    request_body = LmNewSource,
+    responses((status = 200, description = "defined", body = LmSourceAnswer),
+        (status = 400, description = "a missing or bad value", body = LmErrorAnswer),
+        (status = 409, description = "the name is taken", body = LmErrorAnswer)),
+    security(("bearer" = [])))]
+pub async fn define_source(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        refuse_cross_site(&headers, &state.limits.cors_origins)?;
+        if body.is_empty() {
+            return Err(ApiError::bad_request(
+                "no payload provided to define a new video source",
+            ));
+        }
+        let req: LmNewSource = parse(&body)?;
+        if req.segment_len < 1 {
+            return Err(ApiError::bad_request("segment_len must be at least 1"));
+        }
+        let live = state.live()?;
+        let description = req.description.unwrap_or_default();
+        let (row, token) = live
+            .sources
+            .create(&req.name, &description, req.segment_len)
+            .await?;
+        live.changed();
+        Ok::<_, ApiError>(LmSourceAnswer {
+            base: base(&headers),
+            source: lm_source(row, None, Some(token)),
+        })
+    };
+    answer(&headers, result.await)
+}
+
+/// LiveMix: list the video sources.
+#[utoipa::path(get, path = routes::LIVEMIX_SOURCES, operation_id = "livemix_list_sources", tag = "compatibility",
+    responses((status = 200, description = "OK", body = LmSourcesAnswer)), security(("bearer" = []), ()))]
+pub async fn list_sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        let rows = state.live()?.sources.list().await?;
+        let mut sources = Vec::with_capacity(rows.len());
+        for row in rows {
+            sources.push(full_source(&state, row).await?);
+        }
+        Ok::<_, ApiError>(LmSourcesAnswer {
+            base: base(&headers),
+            sources,
+        })
+    };
+    answer(&headers, result.await)
+}
+
+/// LiveMix: a video source.
+#[utoipa::path(get, path = routes::LIVEMIX_SOURCE, operation_id = "livemix_get_source", tag = "compatibility",
+    params(("id" = String, Path, description = "id or name")),
+    responses((status = 200, description = "OK", body = LmSourceAnswer),
+        (status = 404, description = "no such source", body = LmErrorAnswer)),
+    security(("bearer" = []), ()))]
+pub async fn get_source(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let row = state.live()?.source(&id).await?;
+        Ok::<_, ApiError>(LmSourceAnswer {
+            base: base(&headers),
+            source: full_source(&state, row).await?,
+        })
+    };
+    answer(&headers, result.await)
+}
+
+/// LiveMix: delete a video source and its buffer.
+#[utoipa::path(delete, path = routes::LIVEMIX_SOURCE, operation_id = "livemix_delete_source", tag = "compatibility",
+    params(("id" = String, Path, description = "id or name")),
+    responses((status = 200, description = "deleted", body = LmBase),
+        (status = 404, description = "no such source", body = LmErrorAnswer)),
+    security(("bearer" = [])))]
+pub async fn delete_source(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        let live = state.live()?;
+        let row = live.source(&id).await?;
+        live.sources.delete(&row.id).await?;
+        live.drop_source(&row.id);
+        live.changed();
+        Ok::<_, ApiError>(base(&headers))
+    };
+    answer(&headers, result.await)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StreamingQuery {
+    /// `true` or `false`; anything else is a 400.
+    new_state: Option<String>,
+}
+
+/// LiveMix: turn a source's streaming through this node on or off.
+#[utoipa::path(put, path = routes::LIVEMIX_SOURCE_STREAMING, operation_id = "livemix_set_streaming", tag = "compatibility",
+    params(("id" = String, Path, description = "id or name"), StreamingQuery),
+    responses((status = 200, description = "changed", body = LmBase),
+        (status = 400, description = "new_state is missing or not true/false", body = LmErrorAnswer),
+        (status = 404, description = "no such source", body = LmErrorAnswer)),
+    security(("bearer" = [])))]
+pub async fn set_streaming(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<StreamingQuery>, QueryRejection>,
+) -> Response {
+    let result = async {
+        refuse_cross_site(&headers, &state.limits.cors_origins)?;
+        let on = match query(q)?.new_state.as_deref() {
+            Some("true") => true,
+            Some("false") => false,
+            Some(_) => return Err(ApiError::bad_request("new_state must be true or false")),
+            None => return Err(ApiError::bad_request("new_state is required")),
+        };
+        let live = state.live()?;
+        let row = live.source(&id).await?;
+        live.sources.set_streaming(&row.id, on).await?;
+        live.changed();
+        Ok::<_, ApiError>(base(&headers))
+    };
+    answer(&headers, result.await)
+}
+
+/// `POST /v1/source/{id}/recording`: LiveMix's `StartNewRecordingRequest` (all optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LmNewRecording {
+    pub alias: Option<String>,
+    pub description: Option<String>,
+    /// Unix seconds; may lie in the past (what is still buffered is kept); absent or 0: now.
+    pub start_time_epoch: Option<i64>,
+}
+
+/// LiveMix: start recording a source.
+#[utoipa::path(post, path = routes::LIVEMIX_SOURCE_RECORDINGS, operation_id = "livemix_start_recording", tag = "compatibility",
+    request_body = LmNewRecording,
+    params(("id" = String, Path, description = "source id or name")),
+    responses((status = 200, description = "started", body = LmRecordingAnswer),
+        (status = 400, description = "a bad value", body = LmErrorAnswer),
+        (status = 404, description = "no such source", body = LmErrorAnswer)),
+    security(("bearer" = [])))]
+pub async fn start_recording(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let result = async {
+        refuse_cross_site(&headers, &state.limits.cors_origins)?;
+        let req: LmNewRecording = if body.iter().all(u8::is_ascii_whitespace) {
+            LmNewRecording::default()
+        } else {
+            parse(&body)?
+        };
+        let start = start_ms(req.start_time_epoch.filter(|&s| s != 0).map(StartAt::Unix))?;
+        let live = state.live()?;
+        let src = live.source(&id).await?;
+        let (alias, description) = (req.alias.unwrap_or_default(), req.description);
+        let rec = live
+            .start_recording(&src, start, &alias, &description.unwrap_or_default())
+            .await?;
+        Ok::<_, ApiError>(LmRecordingAnswer {
+            base: base(&headers),
+            recording: lm_recording(rec),
+        })
+    };
+    answer(&headers, result.await)
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ActiveQuery {
+    /// Present (any non-empty value): only recordings still running.
+    only_active: Option<String>,
+}
+
+/// LiveMix: a source's recordings.
+#[utoipa::path(get, path = routes::LIVEMIX_SOURCE_RECORDINGS, operation_id = "livemix_source_recordings", tag = "compatibility",
+    params(("id" = String, Path, description = "source id or name"), ActiveQuery),
+    responses((status = 200, description = "OK", body = LmRecordingsAnswer),
+        (status = 404, description = "no such source", body = LmErrorAnswer)),
+    security(("bearer" = []), ()))]
+pub async fn source_recordings(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    q: Result<Query<ActiveQuery>, QueryRejection>,
+) -> Response {
+    let result = async {
+        let only_active = query(q)?.only_active.is_some_and(|v| !v.is_empty());
+        let live = state.live()?;
+        let src = live.source(&id).await?;
+        let rows = live.recordings()?.list(Some(&src.id)).await?;
+        let recordings = rows
+            .into_iter()
+            .filter(|r| !only_active || r.end_ms.is_none())
+            .map(lm_recording)
+            .collect();
+        Ok::<_, ApiError>(LmRecordingsAnswer {
+            base: base(&headers),
+            recordings,
+        })
+    };
+    answer(&headers, result.await)
+}
+
+/// LiveMix: every recording.
+#[utoipa::path(get, path = routes::LIVEMIX_RECORDINGS, operation_id = "livemix_list_recordings", tag = "compatibility",
+    responses((status = 200, description = "OK", body = LmRecordingsAnswer)), security(("bearer" = []), ()))]
+pub async fn list_recordings(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let result = async {
+        let rows = state.live()?.recordings()?.list(None).await?;
+        Ok::<_, ApiError>(LmRecordingsAnswer {
+            base: base(&headers),
+            recordings: rows.into_iter().map(lm_recording).collect(),
+        })
+    };
+    answer(&headers, result.await)
+}
+
+/// LiveMix: a recording.
+#[utoipa::path(get, path = routes::LIVEMIX_RECORDING, operation_id = "livemix_get_recording", tag = "compatibility",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "OK", body = LmRecordingAnswer),
+        (status = 404, description = "no such recording", body = LmErrorAnswer)),
+    security(("bearer" = []), ()))]
+pub async fn get_recording(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        Ok::<_, ApiError>(LmRecordingAnswer {
+            base: base(&headers),
+            recording: lm_recording(find_recording(&state, &id).await?),
+        })
+    };
+    answer(&headers, result.await)
+}
+
+/// LiveMix: stop a recording (`?force` is accepted: stopping never waits for the edge).
+#[utoipa::path(post, path = routes::LIVEMIX_RECORDING_STOP, operation_id = "livemix_stop_recording", tag = "compatibility",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "stopped (or already was)", body = LmBase),
+        (status = 404, description = "no such recording", body = LmErrorAnswer)),
+    security(("bearer" = [])))]
+pub async fn stop_recording(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        refuse_cross_site(&headers, &state.limits.cors_origins)?;
+        find_recording(&state, &id).await?;
+        let live = state.live()?;
+        let now = jiff::Timestamp::now().as_millisecond();
+        live.recordings()?.stop(&id, now).await?;
+        live.changed();
+        Ok::<_, ApiError>(base(&headers))
+    };
+    answer(&headers, result.await)
+}
+
+/// LiveMix: delete a recording (and the stored segments no other recording uses).
+#[utoipa::path(delete, path = routes::LIVEMIX_RECORDING, operation_id = "livemix_delete_recording", tag = "compatibility",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "deleted", body = LmBase),
+        (status = 404, description = "no such recording", body = LmErrorAnswer)),
+    security(("bearer" = [])))]
+pub async fn delete_recording(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let result = async {
+        find_recording(&state, &id).await?;
+        let live = state.live()?;
+        live.recordings()?.delete(&id).await?;
+        live.changed();
+        Ok::<_, ApiError>(base(&headers))
+    };
+    answer(&headers, result.await)
+}
