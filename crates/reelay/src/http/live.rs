@@ -12,9 +12,11 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use reelay_hls::is_plain_name;
 
+use super::api::ErrorBody;
 use super::error::ApiError;
 use super::media::{Request, serve_opened};
 use super::middleware::auth::presented_token;
+use super::routes;
 use super::state::AppState;
 use crate::live::ingest::Ingested;
 use crate::live::recordings::{RecordingRow, Recordings};
@@ -26,6 +28,18 @@ use crate::zero_copy::FileSink;
 const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
 const SEGMENT_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
+/// On a closed node, an ingest without any token is a 401 before anything is looked up.
+fn refuse_anonymous(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: Option<&str>,
+) -> Result<(), ApiError> {
+    if presented_token(headers, query).is_none() {
+        state.auth.check_ingest(None, |_| false)?;
+    }
+    Ok(())
+}
+
 /// The source named in an ingest request, once the encoder's token is checked.
 async fn ingest_source(
     state: &AppState,
@@ -33,8 +47,9 @@ async fn ingest_source(
     headers: &HeaderMap,
     query: Option<&str>,
 ) -> Result<SourceRow, ApiError> {
-    let src = state.live()?.source(source_name).await?;
+    refuse_anonymous(state, headers, query)?;
     let presented = presented_token(headers, query);
+    let src = state.live()?.source(source_name).await?;
     state
         .auth
         .check_ingest(presented.as_deref(), |t| ingest_token_matches(&src, t))?;
@@ -72,12 +87,22 @@ pub async fn ingest_delete(
 /// `POST /v1/playlist` (LiveMix): the playlist in the body, `Video-Source-Name` naming the
 /// source, `MPEG-TS-URI-Prefix: file:///dir` naming the folder its segments were written to;
 /// `[live] livemix_source` and `livemix_prefix` stand in for absent headers.
+#[utoipa::path(post, path = routes::LIVEMIX_PLAYLIST, operation_id = "livemix_playlist", tag = "compatibility",
+    request_body(content_type = "application/vnd.apple.mpegurl", description = "the encoder's media playlist"),
+    params(("Video-Source-Name" = Option<String>, Header, description = "the source (default `[live] livemix_source`)"),
+        ("MPEG-TS-URI-Prefix" = Option<String>, Header, description = "`file:///dir`, inside `[live] ingest_root` (default `[live] livemix_prefix`)")),
+    responses((status = 204, description = "taken; its new segments were read from the folder"),
+        (status = 400, description = "a missing header or a bad playlist", body = ErrorBody),
+        (status = 403, description = "the folder is outside the ingest root", body = ErrorBody),
+        (status = 404, description = "no such source, or LiveMix ingest is off", body = ErrorBody)),
+    security(("bearer" = []), ()))]
 pub async fn livemix_playlist(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
+    refuse_anonymous(&state, &headers, query.as_deref())?;
     let settings = &state.live()?.settings;
     state.live()?.livemix_root()?;
     let header_text = |name: &str, default: &Option<String>| {

@@ -10,8 +10,10 @@ use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, Method};
 
+use super::api::ErrorBody;
 use super::error::ApiError;
 use super::live;
+use super::routes;
 use super::state::AppState;
 use crate::zero_copy::FileSink;
 
@@ -24,7 +26,16 @@ fn native(file: String) -> String {
     }
 }
 
-/// `GET|HEAD /v1/vod/live/{source}/{file}`.
+/// LiveMix: a source's live playlist (any `.m3u8` name) or one of its segments.
+#[utoipa::path(get, path = routes::LIVEMIX_VOD_LIVE, operation_id = "livemix_vod_live", tag = "compatibility",
+    params(("source" = String, Path, description = "id or name"),
+        ("file" = String, Path, description = "`vid.m3u8` (any `.m3u8` name) or a segment it lists"),
+        ("exp" = Option<u64>, Query, description = "signed URL expiry (unix seconds)"),
+        ("sig" = Option<String>, Query, description = "signed URL signature"),
+        ("pfx" = Option<String>, Query, description = "signed URL prefix scope")),
+    responses((status = 200, description = "the playlist or segment"),
+        (status = 404, description = "no such source, or nothing buffered yet", body = ErrorBody)),
+    security(("bearer" = []), ()))]
 pub async fn vod_live(
     state: State<AppState>,
     Path((source, file)): Path<(String, String)>,
@@ -44,7 +55,16 @@ pub async fn vod_live(
     .await
 }
 
-/// `GET|HEAD /v1/vod/recording/{id}/{file}`.
+/// LiveMix: a recording's replay playlist (any `.m3u8` name) or one of its segments.
+#[utoipa::path(get, path = routes::LIVEMIX_VOD_RECORDING, operation_id = "livemix_vod_recording", tag = "compatibility",
+    params(("id" = String, Path, description = "recording id"),
+        ("file" = String, Path, description = "`vid.m3u8` (any `.m3u8` name) or a segment it lists"),
+        ("exp" = Option<u64>, Query, description = "signed URL expiry (unix seconds)"),
+        ("sig" = Option<String>, Query, description = "signed URL signature"),
+        ("pfx" = Option<String>, Query, description = "signed URL prefix scope")),
+    responses((status = 200, description = "the playlist or segment"),
+        (status = 404, description = "no such recording or segment", body = ErrorBody)),
+    security(("bearer" = []), ()))]
 pub async fn vod_recording(
     state: State<AppState>,
     Path((id, file)): Path<(String, String)>,

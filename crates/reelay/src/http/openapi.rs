@@ -7,7 +7,7 @@ use utoipa::{Modify, OpenApi};
 
 use super::api::{self, ErrorBody, ErrorDetail};
 use super::openapi_errors::CommonErrors;
-use super::{edge, livemix_manage, lyve, media, routes};
+use super::{edge, live, livemix, livemix_manage, lyve, media, routes};
 
 /// The document served at `/openapi.json`.
 pub fn document() -> utoipa::openapi::OpenApi {
@@ -59,6 +59,9 @@ pub fn document() -> utoipa::openapi::OpenApi {
         lyve::list_objects,
         lyve::create_bucket,
         lyve::files_upload,
+        live::livemix_playlist,
+        livemix::vod_live,
+        livemix::vod_recording,
         livemix_manage::define_source,
         livemix_manage::list_sources,
         livemix_manage::get_source,

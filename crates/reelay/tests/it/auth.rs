@@ -182,6 +182,24 @@ fn calls(tag: &str) -> Vec<Call> {
             )]))),
             Need::Write,
         ),
+        Call {
+            media: true,
+            ..c(
+                Method::GET,
+                "/v1/vod/live/cam/vid.m3u8".into(),
+                None,
+                Need::Read,
+            )
+        },
+        Call {
+            media: true,
+            ..c(
+                Method::GET,
+                format!("{NO_VOD_RECORDING}/vid.m3u8"),
+                None,
+                Need::Read,
+            )
+        },
         c(Method::GET, "/v1/source".into(), None, Need::Read),
         c(
             Method::POST,
@@ -257,6 +275,7 @@ const FORM_BOUNDARY: &str = "matrix-form";
 
 /// A recording id that does not exist: a 404 for it means authorization passed.
 const NO_RECORDING: &str = "/v1/recording/rec_none";
+const NO_VOD_RECORDING: &str = "/v1/vod/recording/rec_none";
 
 fn leak(s: String) -> &'static str {
     Box::leak(s.into_boxed_str())
@@ -326,7 +345,15 @@ async fn every_route_and_credential_gives_the_right_status() {
             .expect("bucket");
     }
     let live = server.state.live().expect("live");
-    live.sources.create("cam", "", 2).await.expect("source");
+    let (_, ingest) = live.sources.create("cam", "", 2).await.expect("source");
+    let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na0.ts\n";
+    for (file, body) in [("a0.ts", "segment"), ("index.m3u8", playlist)] {
+        let push = request(Method::PUT, &format!("/ingest/cam/{file}"))
+            .header("authorization", format!("Bearer {ingest}"))
+            .body(Body::from(body))
+            .expect("request");
+        assert!(server.send(push).await.status < 300, "{file} pushed");
+    }
     for cred in CREDS {
         let name = format!("lmdel-{cred:?}");
         live.sources.create(&name, "", 2).await.expect("source");
@@ -349,7 +376,8 @@ async fn every_route_and_credential_gives_the_right_status() {
                 403 => Want::Forbidden,
                 // A 404 for revoking a token that does not exist means authorization passed.
                 404 if call.path.starts_with("/api/v1/tokens/")
-                    || call.path.starts_with(NO_RECORDING) =>
+                    || call.path.starts_with(NO_RECORDING)
+                    || call.path.starts_with(NO_VOD_RECORDING) =>
                 {
                     Want::Ok
                 }
