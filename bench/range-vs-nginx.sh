@@ -10,6 +10,8 @@
 # SIZES="1048576 65536 4096" picks the range sizes. BASELINE=/path/to/an/older/reelay adds that
 # binary to every round (same file, alternating) and prints this build / baseline: how a change
 # moved the figures, measured in one run rather than across runs on a machine whose speed drifts.
+# FLOOR=1 adds hyper alone in reelay's worker shape (crates/reelay/examples/http_floor.rs), the
+# floor under reelay's per-request cost, and prints reelay / that floor.
 source "$(dirname "$0")/common.sh"
 DURATION="${1:-10}"
 CONNS="${2:-32}"
@@ -34,10 +36,22 @@ if [ -n "${BASELINE:-}" ]; then
   REELAY_PID=$main_pid REELAY_URL=$main_url
   trap 'stop_servers; kill "$BASE_PID" 2>/dev/null || true' EXIT
 fi
+if [ -n "${FLOOR:-}" ]; then
+  # hyper alone in reelay's worker shape (crates/reelay/examples/http_floor.rs): the floor.
+  (cd "$ROOT" && cargo build --release --locked -q --example http_floor)
+  floor_port=$(free_port)
+  "$ROOT/target/release/examples/http_floor" "127.0.0.1:$floor_port" >"$OUT/floor.log" 2>&1 &
+  FLOOR_PID=$!
+  trap 'stop_servers; kill "${BASE_PID:-}" "$FLOOR_PID" 2>/dev/null || true' EXIT
+  until curl -fsS -o /dev/null -r 0-0 "http://127.0.0.1:$floor_port/" 2>/dev/null; do sleep 0.05; done
+  FLOOR_INDEX=${#URLS[@]}
+  NAMES+=("hyper-floor") URLS+=("http://127.0.0.1:$floor_port/bench.mp4")
+fi
 SIZE=$(stat -c %s "$MEDIA")
 
 # Same bytes from all, before measuring anything.
 for url in "${URLS[@]}"; do
+  [[ $url == *":${floor_port:-none}/"* ]] && continue # the floor answers filler bytes
   got=$(curl -fsS -r 1000000-1000099 "$url" | sha256sum | cut -c1-16)
   want=$(dd if="$MEDIA" bs=1 skip=1000000 count=100 status=none | sha256sum | cut -c1-16)
   [ "$got" = "$want" ] || { echo "wrong bytes from $url" >&2; exit 1; }
@@ -74,6 +88,8 @@ for range in $SIZES; do
     "$(awk -v a="$r" -v b="${med[2]}" 'BEGIN {printf "%.2f", a/b}')"
   [ -n "${BASELINE:-}" ] && printf "  reelay/baseline %s" \
     "$(awk -v a="$r" -v b="${med[4]}" 'BEGIN {printf "%.2f", a/b}')"
+  [ -n "${FLOOR:-}" ] && printf "  reelay/hyper-floor %s" \
+    "$(awk -v a="$r" -v b="${med[$FLOOR_INDEX]}" 'BEGIN {printf "%.2f", a/b}')"
   printf "\n"
   unset runs med
 done

@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Overrides};
-use crate::http::{AppState, ServerOptions, app, serve};
+use crate::http::workers::serve_on_workers;
+use crate::http::{AppState, ServerOptions, app};
 use crate::node::build_state;
 
 #[derive(Debug, Parser)]
@@ -194,6 +195,7 @@ async fn run_node(config: &Config, state: AppState) -> anyhow::Result<()> {
         grace: config.shutdown_grace,
         sendfile: config.sendfile,
     };
-    serve(listener, app(state), options, shutdown).await;
+    tracing::info!(workers = config.workers, "serving");
+    serve_on_workers(listener, app(state), options, shutdown, config.workers).await?;
     Ok(())
 }

@@ -223,6 +223,32 @@ impl Default for Metrics {
     }
 }
 
+/// The connection-serving runtimes besides the shared one, for the task count.
+static RUNTIMES: std::sync::Mutex<Vec<tokio::runtime::Handle>> = std::sync::Mutex::new(Vec::new());
+
+/// Counts `handle`'s tasks in `reelay_runtime_alive_tasks` from now on.
+pub fn register_runtime(handle: tokio::runtime::Handle) {
+    RUNTIMES
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .push(handle);
+}
+
+/// Tasks alive on the shared runtime (the caller's; every node renders metrics there or on a
+/// registered one) and on every registered runtime, each counted once.
+fn alive_tasks() -> usize {
+    let runtimes = RUNTIMES.lock().unwrap_or_else(|p| p.into_inner());
+    let current = tokio::runtime::Handle::try_current().ok();
+    let current_is_registered = current
+        .as_ref()
+        .is_some_and(|c| runtimes.iter().any(|r| r.id() == c.id()));
+    let mut alive: usize = runtimes.iter().map(|r| r.metrics().num_alive_tasks()).sum();
+    if let Some(c) = current.filter(|_| !current_is_registered) {
+        alive = alive.saturating_add(c.metrics().num_alive_tasks());
+    }
+    alive
+}
+
 impl Metrics {
     /// Registers the bucket registry's per-bucket backend byte counters.
     pub fn register_buckets(&self, buckets: &crate::storage::Buckets) {
@@ -236,11 +262,8 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            let alive = runtime.metrics().num_alive_tasks();
-            self.alive_tasks
-                .set(i64::try_from(alive).unwrap_or(i64::MAX));
-        }
+        self.alive_tasks
+            .set(i64::try_from(alive_tasks()).unwrap_or(i64::MAX));
         let sent = crate::zero_copy::sent_bytes();
         self.sendfile_bytes
             .inc_by(sent.saturating_sub(self.sendfile_bytes.get()));

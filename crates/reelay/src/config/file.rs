@@ -174,6 +174,9 @@ pub struct ServerSection {
     pub max_header_bytes: Option<String>,
     /// Send cached local-file bytes with `sendfile` instead of copying them (default `true`).
     pub sendfile: Option<bool>,
+    /// Threads that accept and serve connections, each with its own single-threaded runtime
+    /// (default: one per CPU; `0`: serve on the shared runtime).
+    pub workers: Option<usize>,
     /// Bytes of file data held in flight for all responses together (default `32MiB`).
     pub read_budget: Option<String>,
     /// Largest upload (default `10GiB`).

@@ -106,6 +106,8 @@ pub struct Config {
     pub write_timeout: Duration,
     pub max_header_bytes: usize,
     pub sendfile: bool,
+    /// Connection-serving threads (`[server] workers`); 0: the shared runtime serves.
+    pub workers: usize,
     pub read_budget: usize,
     /// Buckets as (name, root folder), in definition order.
     pub fs_buckets: Vec<(String, PathBuf)>,
@@ -154,6 +156,21 @@ pub fn log_format(config_file: Option<&Path>) -> anyhow::Result<LogFormat> {
         Some("json") => Ok(LogFormat::Json),
         Some(other) => bail!("config key log.format: {other:?} is not \"text\" or \"json\""),
     }
+}
+
+/// `[server] workers` (`REELAY_WORKERS` overrides it): default one per CPU, at most 256.
+fn server_workers(configured: Option<usize>) -> anyhow::Result<usize> {
+    let from_env = match env_override("REELAY_WORKERS") {
+        Some(v) => Some(v.parse().context("REELAY_WORKERS must be a number")?),
+        None => None,
+    };
+    let workers = from_env.or(configured).unwrap_or_else(|| {
+        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
+    });
+    if workers > 256 {
+        bail!("config key server.workers: at most 256");
+    }
+    Ok(workers)
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
@@ -265,6 +282,7 @@ impl Config {
             write_timeout: opt_duration(&file.server.write_timeout, 60, "server.write_timeout")?,
             max_header_bytes,
             sendfile: file.server.sendfile.unwrap_or(true),
+            workers: server_workers(file.server.workers)?,
             read_budget: opt_size(&file.server.read_budget, 32 << 20, "server.read_budget")?,
             fs_buckets,
             s3_profiles,

@@ -35,6 +35,7 @@ pub mod sendfile;
 pub mod server;
 pub mod state;
 pub mod ui;
+pub mod workers;
 
 pub use router::app;
 pub use server::{ServerOptions, ShutdownReport, serve};
