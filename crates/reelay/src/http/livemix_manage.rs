@@ -22,14 +22,13 @@ use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::api::recordings::{StartAt, start_ms};
+use super::api::recordings::{StartAt, find as find_recording, start_ms};
 use super::api::{rfc3339_ms, rfc3339_unix};
 use super::error::ApiError;
 use super::middleware::observe::REQUEST_ID;
 use super::multipart::refuse_cross_site;
 use super::routes;
 use super::state::AppState;
-use crate::live::LiveError;
 use crate::live::recordings::RecordingRow;
 use crate::live::sources::SourceRow;
 
@@ -226,15 +225,6 @@ fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
 async fn full_source(state: &AppState, row: SourceRow) -> Result<LmSource, ApiError> {
     let last = state.live()?.last_segment_end_ms(&row.id).await?;
     Ok(lm_source(row, last, None))
-}
-
-async fn find_recording(state: &AppState, id: &str) -> Result<RecordingRow, ApiError> {
-    Ok(state
-        .live()?
-        .recordings()?
-        .get(id)
-        .await?
-        .ok_or_else(|| LiveError::NoRecording(id.to_owned()))?)
 }
 
 /// `POST /v1/source`: LiveMix's `NewVideoSourceRequest`.

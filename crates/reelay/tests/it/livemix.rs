@@ -11,6 +11,18 @@ use common::live::{create_source, playlist};
 use common::relay::{segment_files, start_control, start_edge};
 use common::{TestServer, get_text, poll_until, run_tool};
 
+/// A server whose live relay runs with `settings`.
+async fn server_with(settings: reelay::live::LiveSettings) -> TestServer {
+    TestServer::start_configured(
+        |_| {},
+        move |state| {
+            let dir = tempfile::tempdir().expect("tempdir").keep();
+            state.live = Some(std::sync::Arc::new(common::live_on(state, &dir, settings)));
+        },
+    )
+    .await
+}
+
 /// ffmpeg as LiveMix's README runs it: segments written to `folder`, each playlist POSTed to
 /// `url` (`/v1/playlist`), with LiveMix's headers when `headers` is given. The segment files.
 async fn ffmpeg_post(url: String, folder: PathBuf, headers: Option<String>) -> Vec<PathBuf> {
@@ -84,21 +96,13 @@ async fn ffmpeg_posting_without_headers_uses_the_configured_livemix_source_and_f
     let folder = root.path().join("cam");
     std::fs::create_dir_all(&folder).expect("mkdir");
     let prefix = format!("file://{}", folder.display());
-    let root_path = root.path().to_owned();
-    let server = TestServer::start_configured(
-        |_| {},
-        move |state| {
-            let settings = reelay::live::LiveSettings {
-                ingest_root: Some(root_path),
-                livemix_source: Some("cam".into()),
-                livemix_prefix: Some(prefix),
-                ..Default::default()
-            };
-            let dir = tempfile::tempdir().expect("tempdir").keep();
-            state.live = Some(std::sync::Arc::new(common::live_on(state, &dir, settings)));
-        },
-    )
-    .await;
+    let settings = reelay::live::LiveSettings {
+        ingest_root: Some(root.path().to_owned()),
+        livemix_source: Some("cam".into()),
+        livemix_prefix: Some(prefix),
+        ..Default::default()
+    };
+    let server = server_with(settings).await;
     create_source(&server, "cam").await;
     let files = ffmpeg_post(server.url("/v1/playlist"), folder, None).await;
     watch_matches(server.url(""), &files).await;
@@ -129,19 +133,11 @@ async fn ffmpeg_posting_livemix_headers_to_an_edge_plays_on_the_control_node() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn livemix_playlists_read_segments_from_inside_the_ingest_root_only() {
     let root = tempfile::tempdir().expect("root");
-    let root_path = root.path().to_owned();
-    let server = TestServer::start_configured(
-        |_| {},
-        move |state| {
-            let settings = reelay::live::LiveSettings {
-                ingest_root: Some(root_path),
-                ..Default::default()
-            };
-            let dir = tempfile::tempdir().expect("tempdir").keep();
-            state.live = Some(std::sync::Arc::new(common::live_on(state, &dir, settings)));
-        },
-    )
-    .await;
+    let settings = reelay::live::LiveSettings {
+        ingest_root: Some(root.path().to_owned()),
+        ..Default::default()
+    };
+    let server = server_with(settings).await;
     create_source(&server, "cam").await;
     let folder = root.path().join("cam");
     std::fs::create_dir_all(&folder).expect("mkdir");

@@ -51,7 +51,8 @@ fn store(state: &AppState) -> Result<&Recordings, ApiError> {
     Ok(state.live()?.recordings()?)
 }
 
-async fn find(state: &AppState, id: &str) -> Result<RecordingRow, ApiError> {
+/// The recording `id`, or a 404.
+pub(crate) async fn find(state: &AppState, id: &str) -> Result<RecordingRow, ApiError> {
     Ok(store(state)?
         .get(id)
         .await?
