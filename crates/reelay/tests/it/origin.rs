@@ -255,6 +255,36 @@ async fn internal_addresses_and_foreign_redirects_are_refused() {
     assert!(body.contains("refused"), "{body}");
 }
 
+/// AnyAudio's client asked for a late-resolved id and saved it under the track's title; here
+/// that is `?download=TITLE` on the resolver bucket's URL (the quoted fallback name is the
+/// title with `_` for each non-ASCII character; `filename*` carries it exactly).
+#[tokio::test]
+async fn a_resolved_id_downloads_under_a_utf8_title_with_its_bytes() {
+    let nginx = nginx_with(&pattern(100));
+    write_fixed(&nginx.file("song1"), b"resolved audio");
+    let allow = nginx.base("");
+    let mut bucket = resolver_bucket("yt", &nginx.base("/"), &[allow.trim_end_matches('/')]);
+    bucket.allow_internal = true;
+    let server = reelay_with(vec![bucket], None).await;
+    let title = "D%C3%A9j%C3%A0%20vu%20%E2%80%93%20live.m4a"; // "Déjà vu – live.m4a"
+    let resp = reqwest::get(server.url(&format!("/media/yt/song1?download={title}")))
+        .await
+        .expect("get");
+    assert_eq!(resp.status(), 200);
+    let disposition = resp.headers()["content-disposition"]
+        .to_str()
+        .expect("ascii")
+        .to_owned();
+    assert_eq!(
+        disposition,
+        format!("attachment; filename=\"D_j_ vu _ live.m4a\"; filename*=UTF-8''{title}")
+    );
+    assert_eq!(
+        resp.bytes().await.expect("body").as_ref(),
+        b"resolved audio"
+    );
+}
+
 #[tokio::test]
 async fn resolvers_run_without_a_shell_and_time_out() {
     let nginx = nginx_with(&pattern(100));
