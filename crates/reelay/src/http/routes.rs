@@ -93,6 +93,21 @@ pub fn signable(route: &str) -> bool {
     .contains(&route)
 }
 
+/// Whether `route`'s answers carry the request id in their body (LiveMix's envelope), so the
+/// request must carry it too.
+pub fn echoes_request_id(route: &str) -> bool {
+    [
+        LIVEMIX_SOURCES,
+        LIVEMIX_SOURCE,
+        LIVEMIX_SOURCE_STREAMING,
+        LIVEMIX_SOURCE_RECORDINGS,
+        LIVEMIX_RECORDINGS,
+        LIVEMIX_RECORDING,
+        LIVEMIX_RECORDING_STOP,
+    ]
+    .contains(&route)
+}
+
 /// The requirement of `method` on the matched `route` (one of the templates above).
 pub fn requirement(method: &Method, route: &str) -> Need {
     let read = method == Method::GET || method == Method::HEAD;

@@ -9,10 +9,11 @@ use std::sync::Arc;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderMap, Uri, header};
+use http::{HeaderMap, HeaderValue, Uri, header};
 
 use crate::auth::{Auth, Credentials, Need, SignedQuery};
 use crate::http::error::ApiError;
+use crate::http::middleware::limits;
 use crate::http::routes;
 use crate::http::state::AppState;
 
@@ -104,28 +105,36 @@ async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> 
 }
 
 /// The middleware: establishes the [`crate::auth::Principal`] or refuses the request.
+///
+/// It runs on every request, so it computes only what the decision can use: the signature
+/// query only when the query carries `sig=`, the bucket only when some bucket is public and
+/// the node is not open.
 pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    if let Err(e) = limits::check_head(&req, state.limits.max_header_bytes) {
+        return e.into_response();
+    }
     let auth: &Arc<Auth> = &state.auth;
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or(routes::UNMATCHED, MatchedPath::as_str)
-        .to_owned();
-    let need = routes::requirement(req.method(), &route);
-    let authorization = req.headers().get(header::AUTHORIZATION).cloned();
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched
+        .as_ref()
+        .map_or(routes::UNMATCHED, MatchedPath::as_str);
+    let need = routes::requirement(req.method(), route);
+    let authorization = req.headers().get(header::AUTHORIZATION);
     if need == Need::Ingest
         || need == Need::Edge
         || (need == Need::Public && authorization.is_none())
     {
         return next.run(req).await;
     }
+    let uri = req.uri();
+    let has_signature = uri.query().is_some_and(|q| q.contains("sig="));
+    let wants_bucket = !auth.is_open() && !auth.public_buckets.is_empty();
     let creds = Credentials {
-        authorization: authorization.as_ref().map(|v| v.as_bytes()),
-        signed: signed_query(req.uri()),
-        signable: routes::signable(&route),
-        bucket: bucket_of(&route, req.uri()),
-        public_stream: authorization.is_none()
-            && public_stream(&state, &route, req.uri(), need).await,
+        authorization: authorization.map(HeaderValue::as_bytes),
+        signed: has_signature.then(|| signed_query(uri)).flatten(),
+        signable: routes::signable(route),
+        bucket: wants_bucket.then(|| bucket_of(route, uri)).flatten(),
+        public_stream: authorization.is_none() && public_stream(&state, route, uri, need).await,
     };
     match auth.decide(need, &creds).await {
         Ok(principal) => {

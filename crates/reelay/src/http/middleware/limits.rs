@@ -2,12 +2,10 @@
 //!
 //! hyper's `max_buf_size` bounds the read buffer, but one socket read can bring in a head
 //! somewhat larger than the buffer's nominal maximum and still parse. It stays as the memory
-//! backstop (and answers 431 for heads far over it); [`request_head_limit`] makes the
+//! backstop (and answers 431 for heads far over it); [`check_head`] makes the
 //! configured `max_header_bytes` exact.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::extract::Request;
 
 use crate::http::error::ApiError;
 
@@ -20,10 +18,11 @@ pub fn request_head_bytes(req: &Request) -> usize {
         .fold(target, usize::saturating_add)
 }
 
-/// Answers 431 when the request head is larger than the configured limit.
-pub async fn request_head_limit(State(max): State<usize>, req: Request, next: Next) -> Response {
-    if request_head_bytes(&req) > max {
-        return ApiError::head_too_large(max).into_response();
+/// A 431 when the request head is larger than the configured limit (the authorization
+/// middleware asks first thing, so the check costs no layer of its own).
+pub fn check_head(req: &Request, max: usize) -> Result<(), ApiError> {
+    if request_head_bytes(req) > max {
+        return Err(ApiError::head_too_large(max));
     }
-    next.run(req).await
+    Ok(())
 }

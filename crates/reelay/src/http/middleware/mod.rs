@@ -1,7 +1,7 @@
 //! The layers every request passes, outermost first: [`observe`] (request id, tracing span,
 //! metrics), [`cors`], a panic guard (a panicking handler is logged and answered 500), [`auth`]
-//! (the route's requirement against what the request presents), [`limits`] (the exact request
-//! head limit). [`stack`] puts them around a router.
+//! (first the exact request head limit of [`limits`], then the route's requirement against what
+//! the request presents). [`stack`] puts them around a router.
 
 pub mod auth;
 pub mod cors;
@@ -18,10 +18,6 @@ use super::state::AppState;
 /// `router` inside the layers described above.
 pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
-        .layer(from_fn_with_state(
-            state.limits.max_header_bytes,
-            limits::request_head_limit,
-        ))
         .layer(from_fn_with_state(state.clone(), auth::authorize))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(cors::layer(&state.limits.cors_origins))

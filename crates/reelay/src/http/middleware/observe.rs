@@ -35,21 +35,34 @@ fn incoming_request_id(req: &Request) -> Option<HeaderValue> {
     ok.then(|| value.clone())
 }
 
+/// 16 hex digits of a random number, without a formatting pass.
+fn new_request_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let n = crate::random::u64();
+    let mut digits = [0u8; 16];
+    for (i, d) in digits.iter_mut().enumerate() {
+        *d = HEX[((n >> (60 - 4 * i)) & 0xf) as usize];
+    }
+    HeaderValue::from_bytes(&digits).unwrap_or(HeaderValue::from_static("0"))
+}
+
 /// The middleware described in the module docs.
 pub async fn track(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
     let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or(routes::UNMATCHED, MatchedPath::as_str);
+    let meters = metrics.http.route(route);
+    let echoed = routes::echoes_request_id(route);
     let request_id = incoming_request_id(&req).unwrap_or_else(|| {
-        let id = HeaderValue::from_str(&format!("{:016x}", crate::random::u64()))
-            .unwrap_or(HeaderValue::from_static("0"));
-        // Handlers that echo the id in a body (LiveMix's envelope) read it from the request.
-        req.headers_mut().insert(REQUEST_ID, id.clone());
+        let id = new_request_id();
+        if echoed {
+            // Handlers that echo the id in a body (LiveMix's envelope) read it from the request.
+            req.headers_mut().insert(REQUEST_ID, id.clone());
+        }
         id
     });
-    let meters = metrics.http.route(
-        req.extensions()
-            .get::<MatchedPath>()
-            .map_or(routes::UNMATCHED, MatchedPath::as_str),
-    );
     let span = tracing::info_span!(
         "request",
         id = %request_id.to_str().unwrap_or(""),
