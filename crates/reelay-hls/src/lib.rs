@@ -5,10 +5,14 @@
 //! - [`live`]: building live windows, EVENT and VOD playlists, and checking playlists against
 //!   the RFC's rules;
 //! - [`multivariant`]: parsing a pushed multivariant playlist (same limits) and rendering the
-//!   one served for a source with several renditions.
+//!   one served for a source with several renditions;
+//! - [`ll`] and [`ll_check`]: Low-Latency HLS media playlists (RFC 8216bis) — the model and
+//!   its rendering, and a checker of the RFC's rules for any playlist text.
 
 pub mod ingest;
 pub mod live;
+pub mod ll;
+pub mod ll_check;
 pub mod multivariant;
 
 pub use ingest::{
@@ -17,6 +21,8 @@ pub use ingest::{
 pub use live::{
     MediaPlaylist, PlaylistKind, PlaylistSegment, check_media_playlist, format_program_date_time,
 };
+pub use ll::{LlPlaylist, LlSegment, Part, RenditionReport};
+pub use ll_check::check_ll_media_playlist;
 pub use multivariant::{
     Media, MediaType, Multivariant, Variant, is_multivariant, is_rendition_name, parse_multivariant,
 };

@@ -90,13 +90,13 @@ pub fn is_rendition_name(name: &str) -> bool {
 
 /// One attribute value, as written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Value<'a> {
+pub(crate) enum Value<'a> {
     Quoted(&'a str),
     Plain(&'a str),
 }
 
 /// An attribute list (§4.2): `NAME=value` pairs, comma-separated, names unique.
-fn attributes(list: &str, line: usize) -> Result<Vec<(&str, Value<'_>)>, PlaylistError> {
+pub(crate) fn attributes(list: &str, line: usize) -> Result<Vec<(&str, Value<'_>)>, PlaylistError> {
     let bad = PlaylistError::BadAttribute { line };
     let mut out: Vec<(&str, Value<'_>)> = Vec::new();
     let mut rest = list.trim();

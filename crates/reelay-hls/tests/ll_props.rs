@@ -1,0 +1,209 @@
+//! The LL-HLS checker: every playlist the LL model renders conforms; each broken rule is
+//! reported; no input makes it panic.
+
+use proptest::prelude::*;
+use reelay_hls::live::rounded_secs;
+use reelay_hls::{LlPlaylist, LlSegment, Part, RenditionReport, check_ll_media_playlist};
+
+/// A segment of 1-8 parts, each at most `part_target` ms, the first independent.
+fn segment(part_target: u64) -> impl Strategy<Value = LlSegment> {
+    (
+        0u32..100_000,
+        proptest::collection::vec(1..=part_target, 1..=8),
+        any::<bool>(),
+        proptest::option::of(0i64..4_000_000_000_000),
+    )
+        .prop_map(|(n, durations, discontinuity, pdt)| LlSegment {
+            uri: format!("{n}.m4s"),
+            duration_ms: durations.iter().sum(),
+            parts: durations
+                .iter()
+                .enumerate()
+                .map(|(i, &ms)| Part {
+                    uri: format!("{n}.{i}.m4s"),
+                    duration_ms: ms,
+                    independent: i == 0,
+                    byterange: None,
+                })
+                .collect(),
+            discontinuity,
+            program_date_time_ms: pdt,
+        })
+}
+
+fn playlist() -> impl Strategy<Value = LlPlaylist> {
+    (100u64..=2_000).prop_flat_map(|part_target| {
+        (
+            Just(part_target),
+            proptest::collection::vec(segment(part_target), 0..12),
+            proptest::collection::vec(1..=part_target, 0..4),
+            any::<bool>(),
+            0u64..5,
+            0u64..1_000_000,
+        )
+            .prop_map(|(part_target, segments, pending, hint, skipped, msn)| {
+                let longest = segments.iter().map(|s| s.duration_ms).max().unwrap_or(0);
+                let target = rounded_secs(longest).max(1);
+                let mut p = LlPlaylist::new(target, part_target);
+                p.media_sequence = msn;
+                p.skipped = skipped;
+                p.map_uri = Some("init.mp4".into());
+                p.pending = pending
+                    .iter()
+                    .enumerate()
+                    .map(|(i, &ms)| Part {
+                        uri: format!("next.{i}.m4s"),
+                        duration_ms: ms,
+                        independent: i == 0,
+                        byterange: None,
+                    })
+                    .collect();
+                p.segments = segments;
+                p.preload_hint = hint.then(|| ("next.hint.m4s".to_owned(), None));
+                p.reports.push(RenditionReport {
+                    uri: "../audio/index.m3u8".into(),
+                    last_msn: msn,
+                    last_part: Some(0),
+                });
+                p
+            })
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn rendered_ll_playlists_conform(p in playlist()) {
+        let text = p.render();
+        let problems = check_ll_media_playlist(&text);
+        prop_assert!(problems.is_empty(), "{problems:?}\n{text}");
+    }
+
+    #[test]
+    fn a_part_over_the_part_target_is_reported(p in playlist(), extra in 2u64..1_000) {
+        prop_assume!(!p.segments.is_empty());
+        let mut p = p;
+        let part_target = p.part_target_ms;
+        let segment = &mut p.segments[0];
+        segment.parts[0].duration_ms = part_target + extra;
+        segment.duration_ms = segment.parts.iter().map(|x| x.duration_ms).sum();
+        p.target_duration = p.target_duration.max(rounded_secs(segment.duration_ms));
+        let problems = check_ll_media_playlist(&p.render());
+        prop_assert!(problems.iter().any(|m| m.contains("longer than PART-TARGET")), "{problems:?}");
+    }
+
+    #[test]
+    fn the_checker_never_panics(text in "(#EXT[-A-Z]{0,12}(:[-A-Z=,\"0-9.@]{0,30})?\n|[a-z0-9.]{1,8}\n){0,30}") {
+        let _ = check_ll_media_playlist(&text);
+    }
+}
+
+fn valid() -> String {
+    let mut p = LlPlaylist::new(2, 500);
+    let part = |uri: &str| Part {
+        uri: uri.into(),
+        duration_ms: 500,
+        independent: true,
+        byterange: None,
+    };
+    p.segments.push(LlSegment {
+        uri: "0.m4s".into(),
+        duration_ms: 1000,
+        parts: vec![part("0.0.m4s"), part("0.1.m4s")],
+        discontinuity: false,
+        program_date_time_ms: None,
+    });
+    p.pending.push(part("1.0.m4s"));
+    p.preload_hint = Some(("1.1.m4s".into(), None));
+    p.render()
+}
+
+/// `valid()` with `from` replaced by `to` (which must occur).
+fn broken(from: &str, to: &str) -> Vec<String> {
+    let text = valid();
+    assert!(text.contains(from), "{from:?} not in\n{text}");
+    check_ll_media_playlist(&text.replacen(from, to, 1))
+}
+
+fn says(problems: &[String], needle: &str) -> bool {
+    problems.iter().any(|p| p.contains(needle))
+}
+
+#[test]
+fn the_valid_example_conforms() {
+    assert_eq!(check_ll_media_playlist(&valid()), Vec::<String>::new());
+}
+
+#[test]
+fn parts_need_part_inf_blocking_reload_and_a_part_hold_back_of_three_part_targets() {
+    let no_inf = broken("#EXT-X-PART-INF:PART-TARGET=0.500\n", "");
+    assert!(says(&no_inf, "without EXT-X-PART-INF"), "{no_inf:?}");
+    let no_block = broken("CAN-BLOCK-RELOAD=YES", "CAN-BLOCK-RELOAD=NO");
+    assert!(says(&no_block, "CAN-BLOCK-RELOAD=YES"), "{no_block:?}");
+    let short = broken("PART-HOLD-BACK=1.500", "PART-HOLD-BACK=1.000");
+    assert!(says(&short, "under 3 x PART-TARGET"), "{short:?}");
+    let missing = broken(",PART-HOLD-BACK=1.500", "");
+    assert!(says(&missing, "without PART-HOLD-BACK"), "{missing:?}");
+}
+
+#[test]
+fn skip_until_hold_back_and_delta_updates_follow_their_minimums() {
+    let short_skip = broken("CAN-SKIP-UNTIL=12.000", "CAN-SKIP-UNTIL=11.000");
+    assert!(
+        says(&short_skip, "under 6 target durations"),
+        "{short_skip:?}"
+    );
+    let hold = broken(
+        "CAN-BLOCK-RELOAD=YES",
+        "CAN-BLOCK-RELOAD=YES,HOLD-BACK=5.000",
+    );
+    assert!(says(&hold, "HOLD-BACK 5000 ms"), "{hold:?}");
+    let skip = "#EXT-X-SKIP:SKIPPED-SEGMENTS=2\n#EXT-X-PART:";
+    let old_version = broken("#EXT-X-PART:", skip);
+    assert!(says(&old_version, "VERSION 9"), "{old_version:?}");
+    let no_skip = broken(",CAN-SKIP-UNTIL=12.000", "").join("\n");
+    assert!(
+        !no_skip.contains("EXT-X-SKIP"),
+        "no skip tag, no skip problem"
+    );
+    let late = broken(
+        "#EXTINF:1.000,\n0.m4s\n",
+        "#EXTINF:1.000,\n0.m4s\n#EXT-X-SKIP:SKIPPED-SEGMENTS=1\n",
+    );
+    assert!(says(&late, "after the first segment"), "{late:?}");
+}
+
+#[test]
+fn hints_parts_and_reports_need_their_attributes() {
+    let second = broken(
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"1.1.m4s\"\n",
+        "#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"1.1.m4s\"\n#EXT-X-PRELOAD-HINT:TYPE=PART,URI=\"x\"\n",
+    );
+    assert!(says(&second, "second EXT-X-PRELOAD-HINT"), "{second:?}");
+    let kind = broken("TYPE=PART", "TYPE=SEGMENT");
+    assert!(says(&kind, "PART or MAP"), "{kind:?}");
+    let no_uri = broken("URI=\"0.0.m4s\"", "X=1");
+    assert!(says(&no_uri, "no quoted URI"), "{no_uri:?}");
+    let no_duration = broken("DURATION=0.500,URI=\"0.1.m4s\"", "URI=\"0.1.m4s\"");
+    assert!(says(&no_duration, "no DURATION"), "{no_duration:?}");
+    let sum = broken("#EXTINF:1.000,", "#EXTINF:1.900,");
+    assert!(says(&sum, "parts last 1000 ms"), "{sum:?}");
+    let dangling = broken(
+        "URI=\"0.0.m4s\",INDEPENDENT=YES",
+        "URI=\"0.0.m4s\",INDEPENDENT=YES,BYTERANGE=\"100\"",
+    );
+    assert!(
+        says(&dangling, "must follow a part of the same URI"),
+        "{dangling:?}"
+    );
+    let report = format!(
+        "{}#EXT-X-RENDITION-REPORT:URI=\"a.m3u8\",LAST-PART=1\n",
+        valid()
+    );
+    let problems = check_ll_media_playlist(&report);
+    assert!(
+        says(&problems, "LAST-MSN must be an integer"),
+        "{problems:?}"
+    );
+}
