@@ -7,14 +7,18 @@
 //! - [`multivariant`]: parsing a pushed multivariant playlist (same limits) and rendering the
 //!   one served for a source with several renditions;
 //! - [`ll`] and [`ll_check`]: Low-Latency HLS media playlists (RFC 8216bis) — the model and
-//!   its rendering, and a checker of the RFC's rules for any playlist text.
+//!   its rendering, and a checker of the RFC's rules for any playlist text;
+//! - [`blocking`]: blocking playlist reload and delta-update queries, their limits and when a
+//!   held request is answered.
 
+pub mod blocking;
 pub mod ingest;
 pub mod live;
 pub mod ll;
 pub mod ll_check;
 pub mod multivariant;
 
+pub use blocking::{LiveEdge, LlQuery, LlQueryError, Position, Skip, parse_ll_query};
 pub use ingest::{
     IngestPlaylist, IngestSegment, PlaylistError, is_plain_name, parse_ingest_playlist,
 };

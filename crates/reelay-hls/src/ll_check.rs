@@ -107,7 +107,9 @@ fn plain<'a>(list: &[(&str, Value<'a>)], name: &str) -> Option<&'a str> {
 /// Decimal seconds as milliseconds (rounded), when positive-or-zero and finite.
 fn millis(value: &str) -> Option<u64> {
     let secs: f64 = value.parse().ok()?;
-    (0.0..1e9).contains(&secs).then(|| (secs * 1000.0).round() as u64)
+    (0.0..1e9)
+        .contains(&secs)
+        .then(|| (secs * 1000.0).round() as u64)
 }
 
 fn part_inf(seen: &mut Seen, value: &str, at: usize, p: &mut Vec<String>) {

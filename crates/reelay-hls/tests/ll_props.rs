@@ -3,7 +3,10 @@
 
 use proptest::prelude::*;
 use reelay_hls::live::rounded_secs;
-use reelay_hls::{LlPlaylist, LlSegment, Part, RenditionReport, check_ll_media_playlist};
+use reelay_hls::{
+    LiveEdge, LlPlaylist, LlSegment, Part, Position, RenditionReport, check_ll_media_playlist,
+    parse_ll_query,
+};
 
 /// A segment of 1-8 parts, each at most `part_target` ms, the first independent.
 fn segment(part_target: u64) -> impl Strategy<Value = LlSegment> {
@@ -91,6 +94,25 @@ proptest! {
         p.target_duration = p.target_duration.max(rounded_secs(segment.duration_ms));
         let problems = check_ll_media_playlist(&p.render());
         prop_assert!(problems.iter().any(|m| m.contains("longer than PART-TARGET")), "{problems:?}");
+    }
+
+    #[test]
+    fn a_satisfied_wait_stays_satisfied_as_the_live_edge_advances(
+        next in 0u64..1_000, grow in 0u64..5, last in proptest::option::of((0u64..1_000, 0u64..10)),
+        step in (0u64..3, 0u64..10), msn in 0u64..1_010, part in proptest::option::of(0u64..12),
+    ) {
+        let before = LiveEdge { next_msn: next, last_part: last, part_target_ms: 500 };
+        let later_part = last.map(|(m, i)| if step.0 == 0 { (m, i + step.1) } else { (m + step.0, step.1) });
+        let after = LiveEdge { next_msn: next + grow, last_part: later_part.or(last), ..before };
+        let at = Position { msn, part };
+        prop_assert!(!before.satisfies(at) || after.satisfies(at));
+    }
+
+    #[test]
+    fn any_query_parses_or_is_refused_without_panicking(text in "([_a-zA-Z]{0,9}(=[-0-9a-zA-Z.]{0,22})?&?){0,6}") {
+        if let Ok(q) = parse_ll_query(Some(&text)) {
+            prop_assert!(q.block.is_some() || !text.contains("_HLS_part="));
+        }
     }
 
     #[test]
