@@ -1,4 +1,5 @@
-//! Pure RFC 8216 logic for reelay: values in, values out; no I/O, no async runtime.
+//! Pure RFC 8216 logic for reelay (and the fMP4 framing LL-HLS parts are cut from): values in,
+//! values out; no I/O, no async runtime.
 //!
 //! - [`ingest`]: parsing playlists pushed by encoders, with hard limits (hostile input is an
 //!   error, never a crash or a stall);
@@ -8,10 +9,13 @@
 //!   one served for a source with several renditions;
 //! - [`ll`] and [`ll_check`]: Low-Latency HLS media playlists (RFC 8216bis) — the model and
 //!   its rendering, and a checker of the RFC's rules for any playlist text;
+//! - [`fmp4`]: fragmented MP4 init segments' tracks, and media segments cut into their
+//!   fragments (LL-HLS parts) while they arrive;
 //! - [`blocking`]: blocking playlist reload and delta-update queries, their limits and when a
 //!   held request is answered.
 
 pub mod blocking;
+pub mod fmp4;
 pub mod ingest;
 pub mod live;
 pub mod ll;
