@@ -11,6 +11,8 @@
 //!   its rendering, and a checker of the RFC's rules for any playlist text;
 //! - [`fmp4`]: fragmented MP4 init segments' tracks, and media segments cut into their
 //!   fragments (LL-HLS parts) while they arrive;
+//! - [`part_log`]: one LL rendition's live edge as parts and segments arrive, and the
+//!   playlist (full or delta) to serve from it;
 //! - [`blocking`]: blocking playlist reload and delta-update queries, their limits and when a
 //!   held request is answered.
 
@@ -21,6 +23,7 @@ pub mod live;
 pub mod ll;
 pub mod ll_check;
 pub mod multivariant;
+pub mod part_log;
 
 pub use blocking::{LiveEdge, LlQuery, LlQueryError, Position, Skip, parse_ll_query};
 pub use ingest::{
@@ -34,3 +37,4 @@ pub use ll_check::check_ll_media_playlist;
 pub use multivariant::{
     Media, MediaType, Multivariant, Variant, is_multivariant, is_rendition_name, parse_multivariant,
 };
+pub use part_log::PartLog;

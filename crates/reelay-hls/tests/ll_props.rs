@@ -4,8 +4,8 @@
 use proptest::prelude::*;
 use reelay_hls::live::rounded_secs;
 use reelay_hls::{
-    LiveEdge, LlPlaylist, LlSegment, Part, Position, RenditionReport, check_ll_media_playlist,
-    parse_ll_query,
+    LiveEdge, LlPlaylist, LlSegment, Part, PartLog, Position, RenditionReport,
+    check_ll_media_playlist, parse_ll_query,
 };
 
 /// A segment of 1-8 parts, each at most `part_target` ms, the first independent.
@@ -112,6 +112,40 @@ proptest! {
     fn any_query_parses_or_is_refused_without_panicking(text in "([_a-zA-Z]{0,9}(=[-0-9a-zA-Z.]{0,22})?&?){0,6}") {
         if let Ok(q) = parse_ll_query(Some(&text)) {
             prop_assert!(q.block.is_some() || !text.contains("_HLS_part="));
+        }
+    }
+
+    #[test]
+    fn a_part_log_serves_conforming_playlists_full_and_delta_at_every_step(
+        part_target in 200u64..=1_000,
+        segments in proptest::collection::vec(proptest::collection::vec(0.2f64..=1.0, 1..10), 1..20),
+        window in 2usize..12,
+    ) {
+        let mut log = PartLog::new(1, part_target, window, 100);
+        log.set_map("init.mp4".into());
+        for (n, parts) in segments.iter().enumerate() {
+            let mut total = 0;
+            for (i, share) in parts.iter().enumerate() {
+                let ms = ((part_target as f64 * share) as u64).max(1);
+                total += ms;
+                let index = log.push_part(Part {
+                    uri: format!("{n}.{i}.m4s"),
+                    duration_ms: ms,
+                    independent: i == 0,
+                    byterange: None,
+                });
+                let edge = log.edge();
+                let newest = Position { msn: log.next_msn(), part: Some(index) };
+                prop_assert!(edge.satisfies(newest), "{:?}", edge);
+                for delta in [false, true] {
+                    let text = log.playlist(delta, Some(format!("{n}.{}.m4s", i + 1))).render();
+                    let problems = check_ll_media_playlist(&text);
+                    prop_assert!(problems.is_empty(), "{problems:?}\n{text}");
+                }
+            }
+            log.finish_segment(format!("{n}.m4s"), total, None);
+            let finished = Position { msn: log.next_msn() - 1, part: None };
+            prop_assert!(log.edge().satisfies(finished), "{:?}", log.edge());
         }
     }
 
