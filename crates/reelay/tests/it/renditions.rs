@@ -107,13 +107,15 @@ async fn an_abr_ladder_is_served_as_a_multivariant_playlist_and_recorded_per_ren
     create_source(&server, "abr").await;
     let url = server.url("/ingest/abr/stream_%v.m3u8");
     let push = tokio::task::spawn_blocking(move || push_ladder(url, 12, "v:0,a:0 v:1,a:1", false));
+    // Until ffmpeg's own multivariant playlist arrives (it may come after the first media
+    // playlists), the node serves one with measured bandwidths only: wait for ffmpeg's.
     let multivariant = poll_until("a multivariant playlist", Duration::from_secs(30), || {
         let url = server.url("/live/abr/index.m3u8");
         async move {
             let (status, text) = get_text(url).await;
             (status == 200
-                && text.contains("#EXT-X-STREAM-INF")
-                && text.matches("STREAM-INF").count() == 2)
+                && text.matches("STREAM-INF").count() == 2
+                && text.matches("RESOLUTION=").count() == 2)
                 .then_some(text)
         }
     })
