@@ -21,6 +21,7 @@ pub mod error;
 pub mod health;
 pub mod live;
 pub mod livemix;
+mod livemix_envelope;
 pub mod livemix_manage;
 pub mod lyve;
 pub mod media;
