@@ -25,7 +25,7 @@ pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
 /// LiveMix's viewer URLs (`http/livemix.rs`).
 pub const LIVEMIX_VOD_LIVE: &str = "/v1/vod/live/{source}/{file}";
 pub const LIVEMIX_VOD_RECORDING: &str = "/v1/vod/recording/{id}/{file}";
-/// LiveMix's management routes (`http/livemix_manage.rs`).
+/// LiveMix's management routes (`http/livemix_manage.rs`), all listed in [`LIVEMIX_MANAGEMENT`].
 pub const LIVEMIX_SOURCES: &str = "/v1/source";
 pub const LIVEMIX_SOURCE: &str = "/v1/source/{id}";
 pub const LIVEMIX_SOURCE_STREAMING: &str = "/v1/source/{id}/streaming";
@@ -33,6 +33,15 @@ pub const LIVEMIX_SOURCE_RECORDINGS: &str = "/v1/source/{id}/recording";
 pub const LIVEMIX_RECORDINGS: &str = "/v1/recording";
 pub const LIVEMIX_RECORDING: &str = "/v1/recording/{id}";
 pub const LIVEMIX_RECORDING_STOP: &str = "/v1/recording/{id}/stop";
+pub const LIVEMIX_MANAGEMENT: [&str; 7] = [
+    LIVEMIX_SOURCES,
+    LIVEMIX_SOURCE,
+    LIVEMIX_SOURCE_STREAMING,
+    LIVEMIX_SOURCE_RECORDINGS,
+    LIVEMIX_RECORDINGS,
+    LIVEMIX_RECORDING,
+    LIVEMIX_RECORDING_STOP,
+];
 pub const RECORDING_FILE: &str = "/recordings/{id}/{file}";
 pub const RECORDING_RENDITION: &str = "/recordings/{id}/{rendition}/{file}";
 
@@ -96,16 +105,7 @@ pub fn signable(route: &str) -> bool {
 /// Whether `route`'s answers carry the request id in their body (LiveMix's envelope), so the
 /// request must carry it too.
 pub fn echoes_request_id(route: &str) -> bool {
-    [
-        LIVEMIX_SOURCES,
-        LIVEMIX_SOURCE,
-        LIVEMIX_SOURCE_STREAMING,
-        LIVEMIX_SOURCE_RECORDINGS,
-        LIVEMIX_RECORDINGS,
-        LIVEMIX_RECORDING,
-        LIVEMIX_RECORDING_STOP,
-    ]
-    .contains(&route)
+    LIVEMIX_MANAGEMENT.contains(&route)
 }
 
 /// The requirement of `method` on the matched `route` (one of the templates above).
@@ -186,13 +186,6 @@ mod tests {
             LYVE_FILES_UPLOAD,
             LIVEMIX_VOD_LIVE,
             LIVEMIX_VOD_RECORDING,
-            LIVEMIX_SOURCES,
-            LIVEMIX_SOURCE,
-            LIVEMIX_SOURCE_STREAMING,
-            LIVEMIX_SOURCE_RECORDINGS,
-            LIVEMIX_RECORDINGS,
-            LIVEMIX_RECORDING,
-            LIVEMIX_RECORDING_STOP,
             BUCKETS,
             OBJECTS,
             OBJECT,
@@ -205,7 +198,7 @@ mod tests {
             RECORDING_RENDITION,
             "/x",
         ];
-        for route in routes {
+        for route in routes.into_iter().chain(LIVEMIX_MANAGEMENT) {
             for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
                 let need = requirement(&method, route);
                 assert!(need >= Need::Write, "{method} {route} needs only {need:?}");
