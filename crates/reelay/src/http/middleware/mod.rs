@@ -20,7 +20,9 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     router
         .layer(from_fn_with_state(state.clone(), auth::authorize))
         .layer(CatchPanicLayer::custom(panic_response))
-        .layer(cors::layer(&state.limits.cors_origins))
+        .layer(tower::util::option_layer(cors::layer(
+            &state.limits.cors_origins,
+        )))
         .layer(from_fn_with_state(state.metrics.clone(), observe::track))
 }
 
