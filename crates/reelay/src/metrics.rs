@@ -102,6 +102,8 @@ pub struct Metrics {
     alive_tasks: Gauge,
     /// Body bytes sent with `sendfile`, mirrored from [`crate::zero_copy::sent_bytes`].
     sendfile_bytes: Counter,
+    /// Connections cut because the client stopped reading, mirrored from [`write_stalls`].
+    write_stalls: Counter,
     pub http: HttpMetrics,
     pub cache: CacheCounters,
     pub live: LiveMetrics,
@@ -202,6 +204,12 @@ impl Default for Metrics {
             "Response body bytes sent with sendfile (a part of http_sent_bytes)",
             sendfile_bytes.clone(),
         );
+        let write_stalls = Counter::default();
+        registry.register(
+            "http_write_stalls",
+            "Connections ended because the client read nothing for [server] write_timeout",
+            write_stalls.clone(),
+        );
         let live = LiveMetrics::default();
         live.register(&mut registry);
         let relay = RelayMetrics::default();
@@ -210,6 +218,7 @@ impl Default for Metrics {
             registry: Mutex::new(registry),
             alive_tasks,
             sendfile_bytes,
+            write_stalls,
             http: HttpMetrics {
                 requests,
                 ttfb,
@@ -221,6 +230,19 @@ impl Default for Metrics {
             relay,
         }
     }
+}
+
+/// Connections the write-stall guard has ended, process-wide.
+static WRITE_STALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Counts one connection ended for a stalled write (the HTTP layer's guard calls it).
+pub fn count_write_stall() {
+    WRITE_STALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Connections ended for stalled writes since the process started.
+pub fn write_stalls() -> u64 {
+    WRITE_STALLS.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 /// The connection-serving runtimes besides the shared one, for the task count.
@@ -267,6 +289,9 @@ impl Metrics {
         let sent = crate::zero_copy::sent_bytes();
         self.sendfile_bytes
             .inc_by(sent.saturating_sub(self.sendfile_bytes.get()));
+        let stalls = write_stalls();
+        self.write_stalls
+            .inc_by(stalls.saturating_sub(self.write_stalls.get()));
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {

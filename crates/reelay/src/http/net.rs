@@ -55,10 +55,13 @@ impl<S> StallGuard<S> {
             timer.as_mut().reset(tokio::time::Instant::now() + timeout);
         }
         match timer.as_mut().poll(cx) {
-            Poll::Ready(()) => Poll::Ready(Err(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "client stopped reading",
-            ))),
+            Poll::Ready(()) => {
+                crate::metrics::count_write_stall();
+                Poll::Ready(Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "client stopped reading",
+                )))
+            }
             Poll::Pending => Poll::Pending,
         }
     }

@@ -92,6 +92,8 @@ pub async fn serve(
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok(pair) => pair,
+                // The socket was shut for shutdown (`workers`): the end, not a failure.
+                Err(e) if e.raw_os_error() == Some(libc::EINVAL) => break,
                 Err(e) => {
                     // EMFILE and friends: back off briefly instead of spinning.
                     tracing::warn!(error = %e, "accept failed");

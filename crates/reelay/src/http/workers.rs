@@ -10,8 +10,9 @@
 //!
 //! What a handler spawns runs on its worker's runtime (tokio I/O objects stay usable from any
 //! runtime while the one that made them runs, and every runtime runs until shutdown). Shutdown
-//! is [`serve`]'s on every worker at once: each stops accepting, drains within `grace`, and the
-//! run is `Drained` only if every worker drained.
+//! first shuts the listening socket (`shutdown(SHUT_RD)`: no connection is accepted from then
+//! on, on any duplicate), then is [`serve`]'s on every worker at once: each stops accepting,
+//! drains within `grace`, and the run is `Drained` only if every worker drained.
 
 use std::future::Future;
 
@@ -62,9 +63,15 @@ pub async fn serve_on_workers(
             })?;
         reports.push(reported);
     }
-    drop(listener);
     shutdown.await;
+    // The workers hold duplicates of one socket, which closes only with the last of them; shut
+    // it here first, so no connection is accepted once shutdown has begun (their accept then
+    // fails with EINVAL, which `serve` takes as the end).
+    if let Err(e) = rustix::net::shutdown(&listener, rustix::net::Shutdown::Read) {
+        tracing::warn!(error = %e, "could not shut the listening socket");
+    }
     let _ = stop.send(true);
+    drop(listener);
     let mut outcome = ShutdownReport::Drained;
     for reported in reports {
         match reported.await {
