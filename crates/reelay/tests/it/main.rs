@@ -12,6 +12,7 @@ mod common;
 mod api;
 mod api_fuzz;
 mod auth;
+mod auth_matrix;
 mod browser;
 mod cache;
 mod cli;
