@@ -29,30 +29,24 @@ const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
 const SEGMENT_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
 /// On a closed node, an ingest without any token is a 401 before anything is looked up.
-fn refuse_anonymous(
-    state: &AppState,
-    headers: &HeaderMap,
-    query: Option<&str>,
-) -> Result<(), ApiError> {
-    if presented_token(headers, query).is_none() {
+fn refuse_anonymous(state: &AppState, presented: Option<&str>) -> Result<(), ApiError> {
+    if presented.is_none() {
         state.auth.check_ingest(None, |_| false)?;
     }
     Ok(())
 }
 
-/// The source named in an ingest request, once the encoder's token is checked.
+/// The source named in an ingest request, once the encoder's token (`presented`) is checked.
 async fn ingest_source(
     state: &AppState,
     source_name: &str,
-    headers: &HeaderMap,
-    query: Option<&str>,
+    presented: Option<&str>,
 ) -> Result<SourceRow, ApiError> {
-    refuse_anonymous(state, headers, query)?;
-    let presented = presented_token(headers, query);
+    refuse_anonymous(state, presented)?;
     let src = state.live()?.source(source_name).await?;
     state
         .auth
-        .check_ingest(presented.as_deref(), |t| ingest_token_matches(&src, t))?;
+        .check_ingest(presented, |t| ingest_token_matches(&src, t))?;
     Ok(src)
 }
 
@@ -64,7 +58,8 @@ pub async fn ingest(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    let src = ingest_source(&state, &source_name, &headers, query.as_deref()).await?;
+    let presented = presented_token(&headers, query.as_deref());
+    let src = ingest_source(&state, &source_name, presented.as_deref()).await?;
     let body = super::body::stream(body, state.limits.body_timeout);
     Ok(match state.live()?.ingest(&src, &file, body).await? {
         Ingested::Playlist => StatusCode::NO_CONTENT,
@@ -79,7 +74,8 @@ pub async fn ingest_delete(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
-    let src = ingest_source(&state, &source_name, &headers, query.as_deref()).await?;
+    let presented = presented_token(&headers, query.as_deref());
+    let src = ingest_source(&state, &source_name, presented.as_deref()).await?;
     state.live()?.ingest_delete(&src, &file).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -102,7 +98,8 @@ pub async fn livemix_playlist(
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
-    refuse_anonymous(&state, &headers, query.as_deref())?;
+    let presented = presented_token(&headers, query.as_deref());
+    refuse_anonymous(&state, presented.as_deref())?;
     let settings = &state.live()?.settings;
     state.live()?.livemix_root()?;
     let header_text = |name: &str, default: &Option<String>| {
@@ -118,7 +115,7 @@ pub async fn livemix_playlist(
     let prefix = header_text("mpeg-ts-uri-prefix", &settings.livemix_prefix).ok_or_else(|| {
         ApiError::bad_request("MPEG-TS-URI-Prefix is required (or [live] livemix_prefix)")
     })?;
-    let src = ingest_source(&state, &name, &headers, query.as_deref()).await?;
+    let src = ingest_source(&state, &name, presented.as_deref()).await?;
     let body = super::body::stream(body, state.limits.body_timeout);
     state.live()?.livemix_playlist(&src, &prefix, body).await?;
     Ok(StatusCode::NO_CONTENT)

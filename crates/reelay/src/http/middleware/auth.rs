@@ -76,31 +76,24 @@ async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> 
     if need != Need::Read || state.auth.is_open() || query_param(uri, "sig").is_some() {
         return false;
     }
-    let segment = |i| {
-        let raw = uri.path().split('/').nth(i)?;
-        let decoded = percent_encoding::percent_decode_str(raw)
-            .decode_utf8()
-            .ok()?;
-        Some(decoded.into_owned())
+    // Which path segment names the source (or recording), by route.
+    let (index, recording) = match route {
+        routes::LIVE | routes::LIVE_RENDITION => (2, false),
+        routes::RECORDING_FILE | routes::RECORDING_RENDITION => (2, true),
+        routes::LIVEMIX_VOD_LIVE => (4, false),
+        routes::LIVEMIX_VOD_RECORDING => (4, true),
+        _ => return false,
     };
-    match route {
-        routes::LIVE | routes::LIVE_RENDITION => match segment(2) {
-            Some(source) => live.source_is_public(&source).await,
-            None => false,
-        },
-        routes::RECORDING_FILE | routes::RECORDING_RENDITION => match segment(2) {
-            Some(id) => live.recording_is_public(&id).await,
-            None => false,
-        },
-        routes::LIVEMIX_VOD_LIVE => match segment(4) {
-            Some(source) => live.source_is_public(&source).await,
-            None => false,
-        },
-        routes::LIVEMIX_VOD_RECORDING => match segment(4) {
-            Some(id) => live.recording_is_public(&id).await,
-            None => false,
-        },
-        _ => false,
+    let Some(raw) = uri.path().split('/').nth(index) else {
+        return false;
+    };
+    let Ok(name) = percent_encoding::percent_decode_str(raw).decode_utf8() else {
+        return false;
+    };
+    if recording {
+        live.recording_is_public(&name).await
+    } else {
+        live.source_is_public(&name).await
     }
 }
 
