@@ -2,7 +2,11 @@
 //! metadata database answers within [`crate::cluster::DEADLINE`], each S3 profile's endpoint
 //! answers a one-key listing of one of its buckets within the same deadline (the probes run
 //! together), every configured cluster engine (Redis, NATS) is connected, the shared chunk
-//! tier's last call worked and, on an edge, its link to the control node is up. Not ready is
+//! tier's last call worked and, on an edge, its link to the control node is up. The S3 probes
+//! are the one check that costs someone else a request, on a public route: one round stands
+//! for [`S3_PROBE_TTL`], and calls arriving during a round wait for it instead of starting
+//! their own, so no rate of `/readyz` calls makes more than one listing per profile per
+//! interval. Not ready is
 //! 503 with a JSON body naming what is down, in fixed words (public route: no addresses, no
 //! engine error text; the log has those). `/healthz` stays a liveness check: it depends on
 //! nothing.
@@ -56,8 +60,25 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()
 }
 
-/// The S3 profiles whose endpoint does not answer a one-key listing in time.
+/// How long one round of S3 probes answers for.
+pub const S3_PROBE_TTL: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// The S3 profiles whose endpoint does not answer a one-key listing in time: the last round's
+/// answer while it is fresh, else a new round (one at a time).
 async fn s3_down(state: &AppState) -> Vec<serde_json::Value> {
+    let mut last = state.s3_probes.lock().await;
+    if let Some((at, down)) = last.as_ref()
+        && at.elapsed() < S3_PROBE_TTL
+    {
+        return down.clone();
+    }
+    let down = probe_s3(state).await;
+    *last = Some((std::time::Instant::now(), down.clone()));
+    down
+}
+
+/// One round: every profile probed at once, each within the cluster deadline.
+async fn probe_s3(state: &AppState) -> Vec<serde_json::Value> {
     let probes = state
         .buckets
         .s3_probes()

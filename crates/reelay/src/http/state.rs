@@ -58,6 +58,8 @@ pub struct Services {
     pub edge: bool,
     /// `Cache-Control` of media responses, by bucket; a bucket not here answers `no-cache`.
     pub cache_control: std::collections::HashMap<String, http::HeaderValue>,
+    /// `/readyz`'s last round of S3 probes: when, and what was down (`http/health.rs`).
+    pub s3_probes: tokio::sync::Mutex<Option<(std::time::Instant, Vec<serde_json::Value>)>>,
 }
 
 impl Services {
@@ -75,6 +77,7 @@ impl Services {
             live: None,
             cache_control: Default::default(),
             edge: false,
+            s3_probes: Default::default(),
         }
     }
 

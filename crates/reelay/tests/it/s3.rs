@@ -217,9 +217,37 @@ async fn a_store_unreachable_at_start_gives_502_and_not_ready_and_recovers_when_
         .expect("get");
     assert_eq!(resp.status(), 200);
     assert_eq!(resp.bytes().await.expect("body").as_ref(), b"hello");
-    assert_eq!(
-        common::get_text(server.url("/readyz")).await,
-        (200, "ready\n".into())
+    // Readiness follows within a probe round (its answer stands for S3_PROBE_TTL).
+    let ready = server.url("/readyz");
+    common::poll_until("/readyz to say ready", Duration::from_secs(10), || {
+        let url = ready.clone();
+        async move { (common::get_text(url).await == (200, "ready\n".into())).then_some(()) }
+    })
+    .await;
+}
+
+/// `/readyz` is public: however often it is called, the store sees one listing per round.
+#[tokio::test]
+async fn readiness_calls_share_one_s3_probe_per_round() {
+    use std::sync::atomic::Ordering;
+    let s3 = S3Server::start(&["media"]);
+    let proxy = StoreProxy::start(&s3.endpoint).await;
+    let mut settings = s3.profile(SECRET_KEY);
+    settings.endpoint = proxy.endpoint.parse().expect("url");
+    let server = reelay_over(&s3, settings).await;
+    let ready = || common::get_text(server.url("/readyz"));
+    let many = futures_util::future::join_all((0..50).map(|_| ready())).await;
+    assert!(many.iter().all(|(status, _)| *status == 200), "{many:?}");
+    let fifty = proxy.from_store.load(Ordering::SeqCst);
+    assert!(fifty > 0, "the store was asked");
+    // A TTL has no readiness signal: wait it out, then one call makes exactly one round.
+    tokio::time::sleep(reelay::http::health::S3_PROBE_TTL + Duration::from_millis(100)).await;
+    assert_eq!(ready().await.0, 200);
+    let one = proxy.from_store.load(Ordering::SeqCst) - fifty;
+    assert!(one > 0, "a stale round is probed again");
+    assert!(
+        fifty < 3 * one,
+        "50 concurrent calls cost {fifty} bytes from the store, one round {one}"
     );
 }
 
