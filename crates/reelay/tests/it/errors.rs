@@ -70,6 +70,17 @@ async fn a_database_failure_is_503_and_says_nothing_of_the_database() {
         assert_eq!(json["error"]["message"], "the metadata database failed");
         assert_no_detail(&answer, &["pool", "closed", "sqlx", "SQLite", "sqlite"]);
     }
+    // LiveMix's routes say the same, in LiveMix's envelope.
+    for path in ["/v1/source", "/v1/source/cam", "/v1/recording"] {
+        let answer = app.call(Method::GET, path).await;
+        assert_eq!(answer.status, 503, "{path}: {:?}", answer.body);
+        let json = answer.json();
+        assert_eq!(json["success"], false, "{path}");
+        assert_eq!(json["error"]["code"], 503, "{path}");
+        assert_eq!(json["error"]["detail"], "database_unavailable", "{path}");
+        assert_eq!(json["error"]["message"], "the metadata database failed");
+        assert_no_detail(&answer, &["pool", "closed", "sqlx", "SQLite", "sqlite"]);
+    }
 }
 
 #[tokio::test]
