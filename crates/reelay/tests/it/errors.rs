@@ -131,3 +131,54 @@ async fn a_local_io_failure_is_500_without_the_path_or_the_os_error() {
     let root = root.display().to_string();
     assert_no_detail(&listed, &[root.as_str(), "No such file", "os error"]);
 }
+
+/// A router with one route whose handler panics, inside the real middleware stack.
+fn panicking_router(app: &TestApp) -> axum::Router {
+    let routes = axum::Router::new().route(
+        "/boom",
+        axum::routing::get(|| async {
+            if true {
+                panic!("the handler fell over at /secret/place");
+            }
+            "unreachable"
+        }),
+    );
+    reelay::http::middleware::stack(routes, &app.state).with_state(app.state.clone())
+}
+
+#[tokio::test]
+async fn a_panicking_handler_is_a_500_with_the_request_id_and_no_panic_text() {
+    for cors in [false, true] {
+        let app = TestApp::start_configured(
+            |_| {},
+            |s| {
+                if cors {
+                    s.limits.cors_origins = vec!["https://site.example".parse().expect("origin")];
+                }
+            },
+        )
+        .await;
+        let router = panicking_router(&app);
+        let req = request(Method::GET, "/boom")
+            .header("x-request-id", "boom-1")
+            .body(Body::empty())
+            .expect("request");
+        let resp = tower::ServiceExt::oneshot(router, req)
+            .await
+            .expect("infallible");
+        assert_eq!(resp.status(), 500, "cors {cors}");
+        assert_eq!(resp.headers()["x-request-id"], "boom-1", "cors {cors}");
+        let body = http_body_util::BodyExt::collect(resp.into_body())
+            .await
+            .expect("body")
+            .to_bytes();
+        let json: serde_json::Value = serde_json::from_slice(&body).expect("a JSON body");
+        assert_eq!(json["error"]["code"], "internal", "{json}");
+        let answer = Answer {
+            status: 500,
+            headers: Default::default(),
+            body,
+        };
+        assert_no_detail(&answer, &["/secret/place", "fell over"]);
+    }
+}

@@ -6,8 +6,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Uri, header};
 
@@ -97,14 +96,15 @@ async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> 
     }
 }
 
-/// The middleware: establishes the [`crate::auth::Principal`] or refuses the request.
+/// Establishes the [`crate::auth::Principal`] (in the request's extensions) or returns the
+/// refusal to send.
 ///
 /// It runs on every request, so it computes only what the decision can use: the signature
 /// query only when the query carries `sig=`, the bucket only when some bucket is public and
 /// the node is not open.
-pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+pub async fn admit(state: &AppState, mut req: Request) -> Result<Request, Response> {
     if let Err(e) = limits::check_head(&req, state.limits.max_header_bytes) {
-        return e.into_response();
+        return Err(e.into_response());
     }
     let auth: &Arc<Auth> = &state.auth;
     let matched = req.extensions().get::<MatchedPath>().cloned();
@@ -117,7 +117,7 @@ pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Ne
         || need == Need::Edge
         || (need == Need::Public && authorization.is_none())
     {
-        return next.run(req).await;
+        return Ok(req);
     }
     let uri = req.uri();
     let has_signature = uri.query().is_some_and(|q| q.contains("sig="));
@@ -127,13 +127,13 @@ pub async fn authorize(State(state): State<AppState>, mut req: Request, next: Ne
         signed: has_signature.then(|| signed_query(uri)).flatten(),
         signable: routes::signable(route),
         bucket: wants_bucket.then(|| bucket_of(route, uri)).flatten(),
-        public_stream: authorization.is_none() && public_stream(&state, route, uri, need).await,
+        public_stream: authorization.is_none() && public_stream(state, route, uri, need).await,
     };
     match auth.decide(need, &creds).await {
         Ok(principal) => {
             req.extensions_mut().insert(principal);
-            next.run(req).await
+            Ok(req)
         }
-        Err(denied) => ApiError::from(denied).into_response(),
+        Err(denied) => Err(ApiError::from(denied).into_response()),
     }
 }

@@ -6,6 +6,7 @@
 //! the response body in a [`MeteredBody`] that records time to first byte when the first body
 //! frame leaves and counts the bytes sent.
 
+use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -46,8 +47,18 @@ fn new_request_id() -> HeaderValue {
     HeaderValue::from_bytes(&digits).unwrap_or(HeaderValue::from_static("0"))
 }
 
-/// The middleware described in the module docs.
-pub async fn track(State(metrics): State<Arc<Metrics>>, mut req: Request, next: Next) -> Response {
+/// The middleware described in the module docs, on its own (the stack with CORS origins).
+pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+    observed(&metrics, req, |req| next.run(req)).await
+}
+
+/// Runs `inner` on `req` as described in the module docs: the request id, the span around
+/// `inner`, the count by route and status, the metered body.
+pub async fn observed<F, Fut>(metrics: &Metrics, mut req: Request, inner: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let start = Instant::now();
     let route = req
         .extensions()
@@ -69,7 +80,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, mut req: Request, next: 
         method = %req.method(),
         path = %req.uri().path(),
     );
-    let mut response = next.run(req).instrument(span.clone()).await;
+    let mut response = inner(req).instrument(span.clone()).await;
     let status = response.status().as_u16();
     span.in_scope(|| tracing::debug!(status, "responded"));
     meters.count(status);
