@@ -110,6 +110,9 @@ pub struct LiveSection {
     /// The segment folder (`file:///dir`, inside `ingest_root`) of a `POST /v1/playlist`
     /// without `MPEG-TS-URI-Prefix` (default: none, the header is required).
     pub livemix_prefix: Option<String>,
+    /// Low-Latency HLS part target (e.g. `300ms`); every fragment an encoder streams must fit
+    /// in it. Default: learned per rendition from its first fragment (its duration and a tenth).
+    pub part_target: Option<String>,
     /// Every source plays (live and recorded) without a token (default `false`; a source can
     /// be made public on its own with `"public": true`).
     #[serde(default)]

@@ -413,6 +413,21 @@ mod tests {
     }
 
     #[test]
+    fn a_part_target_is_between_100ms_and_5s_and_learned_when_absent() {
+        let live = |text: &str| {
+            let cfg: FileConfig = toml::from_str(text).expect("toml");
+            live_settings(&cfg.live)
+        };
+        assert_eq!(live("[live]\n").expect("default").part_target_ms, 0);
+        let set = live("[live]\npart_target = \"300ms\"\n").expect("valid");
+        assert_eq!(set.part_target_ms, 300);
+        for bad in ["50ms", "10s", "soon"] {
+            let err = live(&format!("[live]\npart_target = \"{bad}\"\n")).expect_err(bad);
+            assert!(err.to_string().contains("live.part_target"), "{err}");
+        }
+    }
+
+    #[test]
     fn bucket_entries_parse() {
         let cfg: FileConfig =
             toml::from_str("[[bucket]]\nname = \"movies\"\nfs = \"/srv/movies\"\n").expect("toml");

@@ -122,7 +122,21 @@ pub(super) fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
         livemix_source: l.livemix_source.clone(),
         livemix_prefix: livemix_prefix(l)?,
         public: l.public,
+        part_target_ms: part_target_ms(l)?,
     })
+}
+
+/// `[live] part_target`: 100 ms to 5 s; absent, 0 (learned).
+fn part_target_ms(l: &LiveSection) -> anyhow::Result<u64> {
+    let Some(text) = &l.part_target else {
+        return Ok(0);
+    };
+    let target =
+        parse_duration(text).map_err(|e| anyhow::anyhow!("config key live.part_target: {e}"))?;
+    if !(Duration::from_millis(100)..=Duration::from_secs(5)).contains(&target) {
+        bail!("config key live.part_target: must be 100ms-5s");
+    }
+    Ok(u64::try_from(target.as_millis()).unwrap_or(0))
 }
 
 /// `[live] livemix_prefix`: a `file://` folder, which needs `ingest_root` (whether it lies

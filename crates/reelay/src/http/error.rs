@@ -144,6 +144,7 @@ pub mod table {
             LiveError::NameTaken(_) | LiveError::Conflict(_) => client(S::CONFLICT, "conflict"),
             LiveError::Invalid(_) => client(S::BAD_REQUEST, "bad_request"),
             LiveError::Forbidden(_) => client(S::FORBIDDEN, "forbidden"),
+            LiveError::NotYet(_) => client(S::SERVICE_UNAVAILABLE, "not_yet"),
             LiveError::Body(e) => body(e),
             LiveError::Db(e) => database(e),
             LiveError::Storage(e) => storage(e),

@@ -16,9 +16,10 @@ use super::api::ErrorBody;
 use super::error::ApiError;
 use super::media::{Request, serve_opened};
 use super::middleware::auth::presented_token;
-use super::routes;
 use super::state::AppState;
+use super::{live_ll, routes};
 use crate::live::ingest::Ingested;
+use crate::live::ll_view::parse_part_uri;
 use crate::live::recordings::{RecordingRow, Recordings};
 use crate::live::sources::{SourceRow, ingest_token_matches};
 use crate::live::{Live, LiveError, rendition_file};
@@ -217,13 +218,21 @@ pub async fn view_rendition(
     let path = rendition_path(&rendition, &file)?;
     if file == "index.m3u8" {
         let src = playing(live, &source_name).await?;
+        let suffix = signature_suffix(query.as_deref());
+        let q = query.as_deref();
+        if let Some(ll) = live_ll::playlist(live, &src, &rendition, q, &suffix, &method).await? {
+            return Ok(ll);
+        }
         let text = live
-            .live_playlist(&src, &rendition, "", &signature_suffix(query.as_deref()))
+            .live_playlist(&src, &rendition, "", &suffix)
             .await?
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
     let src = live.source(&source_name).await?;
+    if let Some(at) = parse_part_uri(&file) {
+        return live_ll::part(live, &src, &rendition, at, &method).await;
+    }
     segment(
         live,
         &src,

@@ -20,6 +20,7 @@ pub mod edge;
 pub mod error;
 pub mod health;
 pub mod live;
+mod live_ll;
 pub mod livemix;
 mod livemix_envelope;
 pub mod livemix_manage;

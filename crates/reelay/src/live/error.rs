@@ -17,6 +17,9 @@ pub enum LiveError {
     /// Streaming is off, or nothing has arrived yet: nothing to play.
     #[error("{0}")]
     NothingToPlay(&'static str),
+    /// What a blocking request waits for did not come in time: asking again is safe.
+    #[error("{0}")]
+    NotYet(&'static str),
     /// A part of the relay this node does not run (the live relay, LiveMix ingest,
     /// recordings).
     #[error("{0}")]

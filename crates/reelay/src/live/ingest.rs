@@ -27,6 +27,20 @@ pub enum Ingested {
     Segment,
 }
 
+/// A segment whose bytes are complete, about to enter a rendition's buffer.
+pub(super) struct Arrived<'a> {
+    pub path: &'a Path,
+    /// The encoder's name for it (so a playlist naming it again does not assign it twice).
+    pub encoder_uri: &'a str,
+    pub duration_ms: u64,
+    pub discontinuity: bool,
+    pub map_file: Option<String>,
+    pub msn: u64,
+}
+
+/// Largest DASH manifest read (and dropped) from a streaming-DASH push.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+
 /// Ingest file names are plain names like `index3.ts`.
 pub fn check_file_name(file: &str) -> Result<(), LiveError> {
     if is_plain_name(file) {
@@ -84,8 +98,17 @@ impl Live {
             }
             return Ok(Ingested::Playlist);
         }
+        if file.ends_with(".mpd") {
+            // The DASH muxer's manifest: its HLS playlists say the same, and are what is read.
+            let _ = Limited::new(body, MAX_MANIFEST_BYTES).collect().await?;
+            return Ok(Ingested::Playlist);
+        }
+        if let Some(stream) = super::ll_ingest::dash_chunk_stream(file) {
+            return self.ingest_ll_chunk(source, file, stream, body).await;
+        }
         let max = self.settings.max_segment_bytes;
         Self::store_body(&self.incoming_dir(&source.id), file, body, max).await?;
+        self.stored.send_modify(|v| *v = v.wrapping_add(1));
         self.segment_arrived(source).await?;
         Ok(Ingested::Segment)
     }
@@ -240,9 +263,9 @@ impl Live {
                 continue;
             }
             let path = incoming.join(&seg.uri);
-            let Ok(stat) = std::fs::metadata(&path) else {
+            if !path.exists() {
                 break; // still arriving: later segments wait for it
-            };
+            }
             let map_file = match &playlist.map_uri {
                 Some(map) => {
                     let (file, new) = self.current_map(source, ch, &incoming.join(map))?;
@@ -254,42 +277,16 @@ impl Live {
                 None => None,
             };
             let msn = self.sources.take_msn(&source.id, &ch.rendition).await?;
-            let ext = seg.uri.rsplit_once('.').map_or("ts", |(_, e)| e);
-            let file = rendition_file(&ch.rendition, &format!("{msn}.{ext}"));
-            std::fs::rename(&path, self.segments_dir(&source.id).join(&file))?;
-            self.share_file(&source.id, &file).await;
-            let discontinuity = seg.discontinuity || std::mem::take(&mut ch.pending_discontinuity);
-            if discontinuity {
-                self.count_discontinuity(&source.id, ch).await?;
-            }
-            let received = stat
-                .modified()
-                .ok()
-                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-                .map_or_else(now_ms, |d| i64::try_from(d.as_millis()).unwrap_or(0));
-            let duration_ms = i64::try_from(seg.duration_ms).unwrap_or(0);
-            let previous = ch.recent.back().filter(|_| !discontinuity);
-            let row = SegmentRow {
-                source_id: source.id.clone(),
-                rendition: ch.rendition.clone(),
-                msn: i64::try_from(msn).unwrap_or(i64::MAX),
-                file,
-                duration_ms,
-                discontinuity: i64::from(discontinuity),
-                pdt_ms: program_date_time(previous, received - duration_ms, duration_ms),
+            let arrived = Arrived {
+                path: &path,
+                encoder_uri: &seg.uri,
+                duration_ms: seg.duration_ms,
+                discontinuity: seg.discontinuity,
                 map_file,
-                bytes: i64::try_from(stat.len()).unwrap_or(0),
+                msn,
             };
-            self.record(&row).await?;
-            self.add_to_recordings(&row).await?;
-            self.announce(&row, ch.discontinuities).await;
-            ch.recent.push_back(row);
-            ch.assigned.push_back(seg.uri.clone());
-            if ch.assigned.len() > 512 {
-                ch.assigned.pop_front();
-            }
+            self.commit(source, ch, arrived).await?;
             accepted += 1;
-            self.metrics.ingested.inc();
         }
         self.prune(&source.id, ch).await?;
         if accepted > 0 {
@@ -298,9 +295,60 @@ impl Live {
         Ok(accepted)
     }
 
+    /// A segment complete at `arrived.path` enters `ch`'s buffer as `arrived.msn`: moved
+    /// beside the others, recorded, copied into the recordings that cover it, announced.
+    pub(super) async fn commit(
+        &self,
+        source: &SourceRow,
+        ch: &mut Channel,
+        arrived: Arrived<'_>,
+    ) -> Result<SegmentRow, LiveError> {
+        let Arrived { path, msn, .. } = arrived;
+        let stat = std::fs::metadata(path)?;
+        let ext = arrived
+            .encoder_uri
+            .rsplit_once('.')
+            .map_or("ts", |(_, e)| e);
+        let file = rendition_file(&ch.rendition, &format!("{msn}.{ext}"));
+        std::fs::rename(path, self.segments_dir(&source.id).join(&file))?;
+        self.share_file(&source.id, &file).await;
+        let discontinuity = arrived.discontinuity || std::mem::take(&mut ch.pending_discontinuity);
+        if discontinuity {
+            self.count_discontinuity(&source.id, ch).await?;
+        }
+        let received = stat
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or_else(now_ms, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+        let duration_ms = i64::try_from(arrived.duration_ms).unwrap_or(0);
+        let previous = ch.recent.back().filter(|_| !discontinuity);
+        let row = SegmentRow {
+            source_id: source.id.clone(),
+            rendition: ch.rendition.clone(),
+            msn: i64::try_from(msn).unwrap_or(i64::MAX),
+            file,
+            duration_ms,
+            discontinuity: i64::from(discontinuity),
+            pdt_ms: program_date_time(previous, received - duration_ms, duration_ms),
+            map_file: arrived.map_file,
+            bytes: i64::try_from(stat.len()).unwrap_or(0),
+        };
+        self.record(&row).await?;
+        self.add_to_recordings(&row).await?;
+        self.announce(&row, ch.discontinuities).await;
+        ch.recent.push_back(row.clone());
+        ch.assigned.push_back(arrived.encoder_uri.to_owned());
+        if ch.assigned.len() > 512 {
+            ch.assigned.pop_front();
+        }
+        self.metrics.ingested.inc();
+        Ok(row)
+    }
+
     /// The stored init section for the encoder's current one, stored anew when its bytes
     /// change (`true` with it then).
-    fn current_map(
+    pub(super) fn current_map(
         &self,
         source: &SourceRow,
         ch: &mut Channel,

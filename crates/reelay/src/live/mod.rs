@@ -17,13 +17,18 @@
 //! [`Hold`] keeps the ones recordings still need past that age, and `buffer_bytes` bounds it
 //! all (per source: its renditions share it). Encoders' pushes enter through `ingest.rs`
 //! (LiveMix's folder playlists too), segments forwarded by edges through `forwarded.rs`; the
-//! playlist window and the start of a recording are in `window.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`]s and failures
+//! playlist window and the start of a recording are in `window.rs`; Low-Latency HLS (parts cut
+//! from streaming fMP4 uploads, LL playlists, blocking reloads) in `ll_ingest.rs`,
+//! `low_latency.rs` and `ll_view.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`]s and failures
 //! leave as [`LiveError`]s.
 
 pub mod error;
 pub mod forwarded;
 pub mod ingest;
 pub mod ladder;
+mod ll_ingest;
+pub mod ll_view;
+pub mod low_latency;
 pub mod metrics;
 mod public;
 pub mod recordings;
@@ -72,6 +77,8 @@ pub struct LiveSettings {
     pub livemix_prefix: Option<String>,
     /// Every source's live playlist, segments and recordings play without a token.
     pub public: bool,
+    /// Low-Latency HLS part target, ms; 0: learned from each rendition's first fragment.
+    pub part_target_ms: u64,
 }
 
 impl Default for LiveSettings {
@@ -85,6 +92,7 @@ impl Default for LiveSettings {
             livemix_source: None,
             livemix_prefix: None,
             public: false,
+            part_target_ms: 0,
         }
     }
 }
@@ -151,11 +159,17 @@ pub struct Live {
     reads: Reads,
     /// The node's cluster engines (`shared.rs`); `None`: a single node.
     pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Bumped when an ingest upload other than a segment is stored (a low-latency segment
+    /// waits on it for its init section).
+    stored: tokio::sync::watch::Sender<u64>,
+    /// Published Low-Latency parts (`low_latency.rs`).
+    pub ll: Arc<low_latency::LowLatency>,
 }
 
 impl Live {
     /// The relay over `db`, buffering under `DATA/live`, serving segments with `reads`.
     pub fn new(db: AnyPool, data_dir: &Path, settings: LiveSettings, reads: Reads) -> Self {
+        let ll = Arc::new(low_latency::LowLatency::new(settings.part_target_ms));
         Self {
             sources: Sources::new(db.clone()),
             recordings: None,
@@ -170,6 +184,8 @@ impl Live {
             reads,
             db,
             cluster: None,
+            ll,
+            stored: tokio::sync::watch::Sender::new(0),
         }
     }
 
@@ -366,6 +382,7 @@ impl Live {
     /// Forgets a deleted source's state and files.
     pub fn drop_source(&self, id: &str) {
         self.sources.forget(id);
+        self.ll.drop_source(id);
         self.channels
             .lock()
             .unwrap_or_else(|p| p.into_inner())

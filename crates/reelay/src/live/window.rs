@@ -96,7 +96,7 @@ impl Live {
 /// The newest `size` segments, cut after the last gap in sequence numbers (segments an edge
 /// did not forward): a playlist's URIs take consecutive numbers from EXT-X-MEDIA-SEQUENCE, so
 /// a gap cannot be inside it. The segment after a gap carries a discontinuity.
-fn live_window(recent: &VecDeque<SegmentRow>, size: usize) -> Vec<&SegmentRow> {
+pub(super) fn live_window(recent: &VecDeque<SegmentRow>, size: usize) -> Vec<&SegmentRow> {
     let start = recent.len().saturating_sub(size);
     let mut window: Vec<&SegmentRow> = recent.iter().skip(start).collect();
     if let Some(gap) = (1..window.len())

@@ -31,6 +31,7 @@ mod limits;
 mod live;
 mod livemix;
 mod livemix_manage;
+mod low_latency;
 mod lyve;
 mod origin;
 mod range;

@@ -1,0 +1,86 @@
+//! The Low-Latency HLS side of a rendition's routes (`/live/{source}/{rendition}/…`): the LL
+//! playlist with blocking reload and delta updates, and its parts (`p{msn}-{index}.m4s`). The
+//! waiting and the playlist are the live layer's (`live/ll_view.rs`); this module reads the
+//! query and sets the headers.
+//!
+//! `Cache-Control`, as RFC 8216bis §6.2.5 leaves to servers and a CDN in front needs: a
+//! blocking reload's URL names the point it waited for, so its answer stays right for six
+//! target durations; a plain reload may be cached for one second, like classic playlists;
+//! parts never change once published.
+
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, Method, header};
+use reelay_hls::parse_ll_query;
+
+use super::error::ApiError;
+use crate::live::Live;
+use crate::live::sources::SourceRow;
+
+const PART_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
+
+/// The LL playlist of `rendition`, or `None` when it publishes no parts (the classic playlist
+/// answers). `_HLS_` parameters the RFC calls invalid are a 400, as is a point too far ahead.
+pub async fn playlist(
+    live: &Live,
+    src: &SourceRow,
+    rendition: &str,
+    query: Option<&str>,
+    suffix: &str,
+    method: &Method,
+) -> Result<Option<Response>, ApiError> {
+    let parsed = parse_ll_query(query);
+    if live.ll.view(&src.id, rendition).is_none() {
+        return Ok(None);
+    }
+    let q = parsed.map_err(|e| ApiError::bad_request(e.to_string()))?;
+    let Some(answer) = live.ll_playlist(src, rendition, q, suffix).await? else {
+        return Ok(None);
+    };
+    let cache = if q.block.is_some() {
+        let secs = answer.target_duration.saturating_mul(6);
+        HeaderValue::from_str(&format!("public, max-age={secs}"))
+            .unwrap_or(HeaderValue::from_static("max-age=1"))
+    } else {
+        HeaderValue::from_static("max-age=1")
+    };
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(answer.text)
+    };
+    let headers = [
+        (
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/vnd.apple.mpegurl"),
+        ),
+        (header::CACHE_CONTROL, cache),
+    ];
+    Ok(Some((headers, body).into_response()))
+}
+
+/// Part `index` of segment `msn`: its bytes, once published (see `Live::ll_part`).
+pub async fn part(
+    live: &Live,
+    src: &SourceRow,
+    rendition: &str,
+    (msn, index): (u64, u64),
+    method: &Method,
+) -> Result<Response, ApiError> {
+    let part = live.ll_part(src, rendition, msn, index).await?;
+    let length = part.bytes.len();
+    let body = if method == Method::HEAD {
+        Body::empty()
+    } else {
+        Body::from(part.bytes)
+    };
+    let headers = [
+        (header::CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
+        (
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(PART_CACHE_CONTROL),
+        ),
+        (header::CONTENT_LENGTH, HeaderValue::from(length)),
+    ];
+    Ok((headers, body).into_response())
+}

@@ -1,0 +1,262 @@
+//! What LL-HLS viewers get of a rendition that publishes parts: its classic window (the same
+//! segments, numbers and URIs as a classic client reads at the same URL) with the published
+//! parts laid over the newest segments, the parts of the segment arriving now, a preload hint
+//! for the next part, rendition reports for the source's other LL renditions, and blocking
+//! reloads (`_HLS_msn`/`_HLS_part`, answered when the rendition reaches that point or with a
+//! 503 after three target durations) and delta updates (`_HLS_skip`).
+//!
+//! Part URIs are `p{msn}-{index}.m4s` beside the rendition's segments; a part asked for before
+//! it is published (the preload hint) is answered when it is, within the same bound.
+
+use std::time::Duration;
+
+use reelay_hls::{LlPlaylist, Part};
+use reelay_hls::{LlQuery, PartLog, RenditionReport, Skip};
+
+use super::low_latency::StoredPart;
+use super::segment::file_name;
+use super::sources::SourceRow;
+use super::window::live_window;
+use super::{Live, LiveError};
+
+/// The URI of part `index` of segment `msn`.
+pub fn part_uri(msn: u64, index: u64) -> String {
+    format!("p{msn}-{index}.m4s")
+}
+
+/// `p12-3.m4s` → (12, 3).
+pub fn parse_part_uri(file: &str) -> Option<(u64, u64)> {
+    let (msn, index) = file
+        .strip_prefix('p')?
+        .strip_suffix(".m4s")?
+        .split_once('-')?;
+    let digits = |s: &str| (1..=19).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(msn) || !digits(index) {
+        return None;
+    }
+    Some((msn.parse().ok()?, index.parse().ok()?))
+}
+
+/// An LL playlist answer.
+#[derive(Debug, Clone)]
+pub struct LlAnswer {
+    pub text: String,
+    /// The playlist's target duration, seconds.
+    pub target_duration: u64,
+}
+
+/// A rendition's LL state, built from its window and its parts.
+struct Built {
+    log: PartLog,
+    /// Discontinuity flags by msn, and EXT-X-DISCONTINUITY-SEQUENCE.
+    discontinuities: Vec<u64>,
+    discontinuity_sequence: u64,
+}
+
+impl Live {
+    async fn ll_build(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+        suffix: &str,
+    ) -> Result<Option<Built>, LiveError> {
+        let Some(view) = self.ll.view(&source.id, rendition) else {
+            return Ok(None);
+        };
+        let Some(channel) = self.existing(source, rendition).await? else {
+            return Ok(None);
+        };
+        let mut ch = channel.lock().await;
+        self.catch_up(source, &mut ch).await?;
+        let window = live_window(&ch.recent, self.settings.window);
+        let Some(first) = window.first() else {
+            return Ok(None);
+        };
+        let floor = u64::try_from(source.target_duration).unwrap_or(2);
+        let first_msn = u64::try_from(first.msn).unwrap_or(0);
+        let mut log = PartLog::new(floor, view.part_target_ms, self.settings.window, first_msn);
+        let parts_of = |log: &mut PartLog, msn: u64| {
+            for (index, (duration_ms, independent)) in
+                view.segments.get(&msn).into_iter().flatten().enumerate()
+            {
+                log.push_part(Part {
+                    uri: format!("{}{suffix}", part_uri(msn, index as u64)),
+                    duration_ms: *duration_ms,
+                    independent: *independent,
+                    byterange: None,
+                });
+            }
+        };
+        let mut discontinuities = Vec::new();
+        for row in &window {
+            let msn = u64::try_from(row.msn).unwrap_or(0);
+            parts_of(&mut log, msn);
+            let uri = format!("{}{suffix}", file_name(&row.file));
+            let duration = u64::try_from(row.duration_ms).unwrap_or(0);
+            log.finish_segment(uri, duration, Some(row.pdt_ms));
+            if row.discontinuity != 0 && msn != first_msn {
+                discontinuities.push(msn);
+            }
+        }
+        if let Some(map) = window.last().and_then(|r| r.map_file.as_ref()) {
+            log.set_map(format!("{}{suffix}", file_name(map)));
+        }
+        let next = log.next_msn();
+        if view.arriving == Some(next) {
+            parts_of(&mut log, next);
+        }
+        let in_window = discontinuities.len() as u64;
+        Ok(Some(Built {
+            log,
+            discontinuities,
+            discontinuity_sequence: ch.discontinuities.saturating_sub(in_window),
+        }))
+    }
+
+    /// The LL playlist of `rendition` of `source` for `query`; `None` when the rendition
+    /// publishes no parts (the classic playlist serves it). Blocks as the module docs say.
+    pub async fn ll_playlist(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+        query: LlQuery,
+        suffix: &str,
+    ) -> Result<Option<LlAnswer>, LiveError> {
+        let mut published = self.ll.subscribe();
+        let mut deadline = None;
+        loop {
+            let Some(built) = self.ll_build(source, rendition, suffix).await? else {
+                return Ok(None);
+            };
+            let edge = built.log.edge();
+            let Some(at) = query.block else {
+                return Ok(Some(
+                    self.ll_render(source, rendition, &built, query.skip)
+                        .await?,
+                ));
+            };
+            edge.check(at)
+                .map_err(|e| LiveError::Invalid(e.to_string()))?;
+            if edge.satisfies(at) {
+                return Ok(Some(
+                    self.ll_render(source, rendition, &built, query.skip)
+                        .await?,
+                ));
+            }
+            let target = built.log.playlist(false, None).target_duration;
+            let until = *deadline.get_or_insert_with(|| {
+                tokio::time::Instant::now() + Duration::from_secs(target.saturating_mul(3))
+            });
+            match tokio::time::timeout_at(until, published.changed()).await {
+                Ok(Ok(())) => {}
+                _ => {
+                    return Err(LiveError::NotYet(
+                        "the requested segment or part did not arrive within three target \
+                         durations",
+                    ));
+                }
+            }
+        }
+    }
+
+    async fn ll_render(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+        built: &Built,
+        skip: Skip,
+    ) -> Result<LlAnswer, LiveError> {
+        let edge = built.log.edge();
+        let next_index = match edge.last_part {
+            Some((msn, index)) if msn == edge.next_msn => index.saturating_add(1),
+            _ => 0,
+        };
+        let hint = part_uri(edge.next_msn, next_index);
+        let mut p: LlPlaylist = built.log.playlist(skip != Skip::No, Some(hint));
+        p.discontinuity_sequence = built.discontinuity_sequence;
+        let listed_from = p.media_sequence.saturating_add(p.skipped);
+        for (i, segment) in p.segments.iter_mut().enumerate() {
+            let msn = listed_from.saturating_add(i as u64);
+            segment.discontinuity = built.discontinuities.contains(&msn);
+        }
+        for other in self.ll.renditions_of(&source.id) {
+            if other == rendition {
+                continue;
+            }
+            let Some(theirs) = Box::pin(self.ll_build(source, &other, "")).await? else {
+                continue;
+            };
+            let e = theirs.log.edge();
+            let (last_msn, last_part) = match e.last_part {
+                Some((msn, index)) => (msn, Some(index)),
+                None => (e.next_msn.saturating_sub(1), None),
+            };
+            p.reports.push(RenditionReport {
+                uri: format!("../{other}/index.m3u8"),
+                last_msn,
+                last_part,
+            });
+        }
+        Ok(LlAnswer {
+            target_duration: p.target_duration,
+            text: p.render(),
+        })
+    }
+
+    /// Part `index` of segment `msn` of `rendition`: at once when published, else (the preload
+    /// hint, or a part a little ahead) when it is, within three target durations.
+    pub async fn ll_part(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+        msn: u64,
+        index: u64,
+    ) -> Result<StoredPart, LiveError> {
+        let missing = || LiveError::NothingToPlay("no such part");
+        let mut published = self.ll.subscribe();
+        let target = u64::try_from(source.target_duration).unwrap_or(2).max(1);
+        let until = tokio::time::Instant::now() + Duration::from_secs(target.saturating_mul(3));
+        loop {
+            if let Some(part) = self.ll.part(&source.id, rendition, msn, index) {
+                return Ok(part);
+            }
+            let view = self.ll.view(&source.id, rendition).ok_or_else(missing)?;
+            // Only the segment arriving now, or the one after it, can still gain parts.
+            let coming = match view.arriving {
+                Some(arriving) => msn == arriving || msn == arriving.saturating_add(1),
+                None => view
+                    .segments
+                    .keys()
+                    .next_back()
+                    .is_some_and(|&newest| msn == newest.saturating_add(1)),
+            };
+            if !coming {
+                return Err(missing());
+            }
+            match tokio::time::timeout_at(until, published.changed()).await {
+                Ok(Ok(())) => {}
+                _ => return Err(missing()),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn part_uris_round_trip_and_nothing_else_parses() {
+        assert_eq!(parse_part_uri(&part_uri(12, 3)), Some((12, 3)));
+        for other in [
+            "12.m4s",
+            "p12.m4s",
+            "p-3.m4s",
+            "p1-2.mp4",
+            "px-1.m4s",
+            "p1-99999999999999999999.m4s",
+        ] {
+            assert_eq!(parse_part_uri(other), None, "{other}");
+        }
+    }
+}

@@ -1,0 +1,257 @@
+//! Low-Latency HLS parts on a node: what of each rendition's segments has been published as
+//! partial segments (RFC 8216bis §4.4.4.9), while the segment is still arriving and for a while
+//! after, and the one notification every held blocking reload waits on.
+//!
+//! A part is one fMP4 fragment (`moof` + `mdat`) cut from the encoder's segment upload as it
+//! arrives (`ll_ingest.rs`); its bytes are kept here in memory, bounded: the parts of the newest
+//! [`KEPT_SEGMENTS`] segments of a rendition, so a part that left the playlist stays fetchable
+//! for well over three target durations. The segments themselves enter the buffer as every
+//! other segment does (`Live::commit`), under the sequence number their parts were published
+//! with, so the LL playlist (`ll_view.rs`) is the classic window with parts laid over it.
+//!
+//! Waiting costs no thread: a held reload is a task parked on a `watch` receiver, and a
+//! publication is one `send_modify` that wakes them all together.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use bytes::Bytes;
+
+/// Segments of a rendition whose parts stay fetchable.
+pub const KEPT_SEGMENTS: u64 = 8;
+
+/// A published part.
+#[derive(Debug, Clone)]
+pub struct StoredPart {
+    pub bytes: Bytes,
+    pub duration_ms: u64,
+    /// It starts with a sync sample.
+    pub independent: bool,
+}
+
+/// What a rendition has published, for a playlist.
+#[derive(Debug, Clone, Default)]
+pub struct PartsView {
+    pub part_target_ms: u64,
+    /// Each segment's parts (durations and flags, in order), by msn.
+    pub segments: BTreeMap<u64, Vec<(u64, bool)>>,
+    /// The msn of the segment arriving now.
+    pub arriving: Option<u64>,
+}
+
+#[derive(Debug, Default)]
+struct Rendition {
+    part_target_ms: u64,
+    parts: BTreeMap<(u64, u64), StoredPart>,
+    arriving: Option<u64>,
+}
+
+/// The node's published parts, by (source id, rendition).
+#[derive(Debug)]
+pub struct LowLatency {
+    renditions: Mutex<HashMap<(String, String), Rendition>>,
+    published: tokio::sync::watch::Sender<u64>,
+    /// The configured part target (ms); 0: learned from a rendition's first fragment.
+    part_target_ms: u64,
+}
+
+type Key = (String, String);
+
+fn key(id: &str, rendition: &str) -> Key {
+    (id.to_owned(), rendition.to_owned())
+}
+
+/// A part target that the fragments of an encoder cutting at a steady rhythm stay under: the
+/// first fragment's duration and a tenth, to the next 10 ms.
+pub fn learned_part_target(first_ms: u64) -> u64 {
+    let padded = first_ms.saturating_add(first_ms / 10).max(100);
+    padded.div_ceil(10).saturating_mul(10)
+}
+
+impl LowLatency {
+    /// Parts of `part_target_ms` (0: learned per rendition).
+    pub fn new(part_target_ms: u64) -> Self {
+        Self {
+            renditions: Mutex::new(HashMap::new()),
+            published: tokio::sync::watch::Sender::new(0),
+            part_target_ms,
+        }
+    }
+
+    fn with<T>(&self, id: &str, rendition: &str, f: impl FnOnce(&mut Rendition) -> T) -> T {
+        let mut all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
+        f(all.entry(key(id, rendition)).or_default())
+    }
+
+    fn bump(&self) {
+        self.published.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    /// Segment `msn` of the rendition starts arriving.
+    pub fn begin(&self, id: &str, rendition: &str, msn: u64) {
+        self.with(id, rendition, |r| {
+            r.arriving = Some(msn);
+            let oldest = msn.saturating_sub(KEPT_SEGMENTS);
+            r.parts.retain(|(m, _), _| *m >= oldest);
+        });
+    }
+
+    /// The next part of segment `msn` was cut; wakes held reloads. Its index in the segment,
+    /// and whether it is longer than the rendition's part target.
+    pub fn publish(&self, id: &str, rendition: &str, msn: u64, part: StoredPart) -> (u64, bool) {
+        let configured = self.part_target_ms;
+        let answer = self.with(id, rendition, |r| {
+            if r.part_target_ms == 0 {
+                r.part_target_ms = if configured > 0 {
+                    configured
+                } else {
+                    learned_part_target(part.duration_ms)
+                };
+            }
+            let long = part.duration_ms > r.part_target_ms;
+            let index = r.parts.range((msn, 0)..=(msn, u64::MAX)).count() as u64;
+            r.parts.insert((msn, index), part);
+            (index, long)
+        });
+        self.bump();
+        answer
+    }
+
+    /// Segment `msn` finished arriving (it is in the buffer now): the sum of its parts'
+    /// durations, `None` when it published none.
+    pub fn end(&self, id: &str, rendition: &str, msn: u64) -> Option<u64> {
+        let total = self.with(id, rendition, |r| {
+            if r.arriving == Some(msn) {
+                r.arriving = None;
+            }
+            let parts = r.parts.range((msn, 0)..=(msn, u64::MAX));
+            let (count, total) = parts.fold((0, 0u64), |(n, t), (_, p)| {
+                (n + 1, t.saturating_add(p.duration_ms))
+            });
+            (count > 0).then_some(total)
+        });
+        self.bump();
+        total
+    }
+
+    /// Segment `msn` will not complete: its parts go.
+    pub fn abandon(&self, id: &str, rendition: &str, msn: u64) {
+        self.with(id, rendition, |r| {
+            if r.arriving == Some(msn) {
+                r.arriving = None;
+            }
+            r.parts.retain(|(m, _), _| *m != msn);
+        });
+        self.bump();
+    }
+
+    /// Part `index` of segment `msn`, if published and still kept.
+    pub fn part(&self, id: &str, rendition: &str, msn: u64, index: u64) -> Option<StoredPart> {
+        let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(&key(id, rendition))?
+            .parts
+            .get(&(msn, index))
+            .cloned()
+    }
+
+    /// What the rendition has published; `None` when it never published a part (it is not a
+    /// low-latency rendition).
+    pub fn view(&self, id: &str, rendition: &str) -> Option<PartsView> {
+        let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
+        let r = all.get(&key(id, rendition))?;
+        if r.part_target_ms == 0 {
+            return None;
+        }
+        let mut segments: BTreeMap<u64, Vec<(u64, bool)>> = BTreeMap::new();
+        for ((msn, _), p) in &r.parts {
+            segments
+                .entry(*msn)
+                .or_default()
+                .push((p.duration_ms, p.independent));
+        }
+        Some(PartsView {
+            part_target_ms: r.part_target_ms,
+            segments,
+            arriving: r.arriving,
+        })
+    }
+
+    /// The renditions of source `id` that publish parts.
+    pub fn renditions_of(&self, id: &str) -> Vec<String> {
+        let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
+        let mut names: Vec<String> = all
+            .iter()
+            .filter(|((source, _), r)| source == id && r.part_target_ms > 0)
+            .map(|((_, name), _)| name.clone())
+            .collect();
+        names.sort();
+        names
+    }
+
+    /// A receiver that wakes on every publication (subscribe before looking, so none is lost).
+    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.published.subscribe()
+    }
+
+    /// Forgets source `id`.
+    pub fn drop_source(&self, id: &str) {
+        self.renditions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(source, _), _| source != id);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn part(ms: u64, independent: bool) -> StoredPart {
+        StoredPart {
+            bytes: Bytes::from_static(b"x"),
+            duration_ms: ms,
+            independent,
+        }
+    }
+
+    #[test]
+    fn the_part_target_is_learned_from_the_first_fragment_with_headroom() {
+        assert_eq!(learned_part_target(280), 310);
+        assert_eq!(learned_part_target(256), 290);
+        assert_eq!(learned_part_target(10), 100);
+    }
+
+    #[test]
+    fn parts_are_indexed_per_segment_and_old_segments_drop_out() {
+        let ll = LowLatency::new(0);
+        assert!(ll.view("s", "v").is_none(), "not low-latency before a part");
+        ll.begin("s", "v", 5);
+        assert_eq!(ll.publish("s", "v", 5, part(280, true)), (0, false));
+        assert_eq!(ll.publish("s", "v", 5, part(400, false)), (1, true));
+        assert_eq!(ll.end("s", "v", 5), Some(680));
+        let view = ll.view("s", "v").expect("view");
+        assert_eq!(view.part_target_ms, 310);
+        assert_eq!(view.segments[&5], vec![(280, true), (400, false)]);
+        assert_eq!(view.arriving, None);
+        ll.begin("s", "v", 5 + KEPT_SEGMENTS + 1);
+        assert!(
+            ll.part("s", "v", 5, 0).is_none(),
+            "older than the kept segments"
+        );
+        assert_eq!(ll.renditions_of("s"), ["v"]);
+    }
+
+    #[test]
+    fn an_abandoned_segment_loses_its_parts_and_a_publication_wakes_waiters() {
+        let ll = LowLatency::new(250);
+        let mut rx = ll.subscribe();
+        ll.begin("s", "v", 0);
+        ll.publish("s", "v", 0, part(240, true));
+        assert!(rx.has_changed().expect("open"));
+        rx.mark_unchanged();
+        ll.abandon("s", "v", 0);
+        assert!(rx.has_changed().expect("open"));
+        assert!(ll.part("s", "v", 0, 0).is_none());
+        assert_eq!(ll.view("s", "v").expect("view").part_target_ms, 250);
+    }
+}

@@ -1,0 +1,214 @@
+//! Low-Latency HLS from an unmodified ffmpeg: its streaming DASH muxer (`-streaming 1 -ldash 1
+//! -hls_playlist 1 -method PUT`) pushes each segment as one upload whose fMP4 fragments arrive
+//! as they are encoded; reelay publishes each fragment as a part at once. Every playlist
+//! fetched is checked with the LL rule checker; blocking reloads, the preload hint, delta
+//! updates, rendition reports, the 400 and 503 rules, and each part's bytes against its
+//! finished segment.
+
+use crate::common;
+
+use std::time::Duration;
+
+use common::live::create_source;
+use common::{TestServer, get_text, poll_until, run_tool};
+use reelay_hls::check_ll_media_playlist;
+
+/// ffmpeg pushing `seconds` of 320x240 video and audio as streaming DASH with HLS playlists,
+/// in real time: 2 s segments of 0.25 s fragments.
+fn push_streaming_dash(url: String, seconds: u32) {
+    let args = format!(
+        "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine -t {seconds} \
+         -c:v libx264 -preset ultrafast -tune zerolatency -g 50 -c:a aac -f dash -seg_duration 2 \
+         -frag_duration 0.25 -frag_type duration -streaming 1 -ldash 1 -use_template 1 \
+         -use_timeline 0 -hls_playlist 1 -method PUT {url}"
+    );
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let (ok, _, err) = run_tool("ffmpeg", &args);
+    assert!(ok, "ffmpeg push failed: {err}");
+}
+
+/// Fails the test unless `text` keeps every LL-HLS rule.
+fn assert_ll(text: &str) {
+    assert_eq!(
+        check_ll_media_playlist(text),
+        Vec::<String>::new(),
+        "{text}"
+    );
+}
+
+/// The preload hint's part: (msn, index).
+fn hinted(text: &str) -> (u64, u64) {
+    let line = text
+        .lines()
+        .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))
+        .unwrap_or_else(|| panic!("no preload hint in {text}"));
+    let uri = line
+        .split("URI=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next());
+    reelay::live::ll_view::parse_part_uri(uri.unwrap_or(""))
+        .unwrap_or_else(|| panic!("hint {line}"))
+}
+
+/// Complete segments listed with all their parts (the first part is `-0`): (segment URI,
+/// part URIs).
+fn segments_with_parts(text: &str) -> Vec<(String, Vec<String>)> {
+    let mut out = Vec::new();
+    let mut parts: Vec<String> = Vec::new();
+    for line in text.lines() {
+        if let Some(attrs) = line.strip_prefix("#EXT-X-PART:") {
+            let uri = attrs
+                .split("URI=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next());
+            parts.push(uri.unwrap_or("").to_owned());
+        } else if !line.starts_with('#') && !line.is_empty() {
+            let taken = std::mem::take(&mut parts);
+            if taken.first().is_some_and(|p| p.ends_with("-0.m4s")) {
+                out.push((line.to_owned(), taken));
+            }
+        }
+    }
+    out
+}
+
+async fn get_bytes(url: String) -> (u16, Vec<u8>) {
+    let resp = reqwest::get(url).await.expect("get");
+    let status = resp.status().as_u16();
+    (status, resp.bytes().await.expect("body").to_vec())
+}
+
+#[tokio::test]
+async fn an_ffmpeg_streaming_push_is_served_as_ll_hls_with_blocking_reloads_and_exact_parts() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "ll").await;
+    let url = server.url("/ingest/ll/manifest.mpd");
+    let push = tokio::task::spawn_blocking(move || push_streaming_dash(url, 12));
+    let playlist = server.url("/live/ll/media_0/index.m3u8");
+    let first = poll_until("an LL playlist", Duration::from_secs(30), || {
+        let url = playlist.clone();
+        async move {
+            let (status, text) = get_text(url).await;
+            (status == 200 && text.contains("#EXT-X-PART:")).then_some(text)
+        }
+    })
+    .await;
+    assert_ll(&first);
+    assert!(first.contains("CAN-BLOCK-RELOAD=YES"), "{first}");
+
+    // A blocking reload for the hinted part answers once it is published, and lists it.
+    let (msn, part) = hinted(&first);
+    let started = std::time::Instant::now();
+    let blocked = format!("{playlist}?_HLS_msn={msn}&_HLS_part={part}");
+    let (status, text) = get_text(blocked).await;
+    assert_eq!(status, 200, "{text}");
+    assert_ll(&text);
+    assert!(text.contains(&format!("p{msn}-{part}.m4s")), "{text}");
+
+    assert!(
+        started.elapsed() < Duration::from_secs(6),
+        "{:?}",
+        started.elapsed()
+    );
+    // The next hinted part, asked for before it exists, is answered when it is.
+    let (next_msn, next_part) = hinted(&text);
+    let part_url = server.url(&format!("/live/ll/media_0/p{next_msn}-{next_part}.m4s"));
+    let (status, bytes) = get_bytes(part_url).await;
+    assert_eq!(status, 200);
+    assert!(bytes.len() > 100, "{} bytes", bytes.len());
+
+    // The audio rendition is reported in the video's playlist, and is LL itself.
+    assert!(
+        text.contains("#EXT-X-RENDITION-REPORT:URI=\"../media_1/index.m3u8\""),
+        "{text}"
+    );
+    let (status, audio) = get_text(server.url("/live/ll/media_1/index.m3u8")).await;
+    assert_eq!(status, 200, "{audio}");
+    assert_ll(&audio);
+
+    // RFC 8216bis 6.2.5.2: a part without a segment, and a point too far ahead, are 400s.
+    let bad = [
+        format!("{playlist}?_HLS_part=1"),
+        format!("{playlist}?_HLS_msn={}", next_msn + 5),
+        format!("{playlist}?_HLS_msn=1&_HLS_part=x"),
+        format!("{playlist}?_HLS_skip=MAYBE"),
+    ];
+    for url in bad {
+        let (status, body) = get_text(url.clone()).await;
+        assert_eq!(status, 400, "{url}: {body}");
+    }
+
+    // Each part of a complete segment is that segment's bytes, in order.
+    let complete = poll_until(
+        "a segment listed with its parts",
+        Duration::from_secs(20),
+        || {
+            let url = playlist.clone();
+            async move {
+                let (_, text) = get_text(url).await;
+                assert_ll(&text);
+                segments_with_parts(&text).into_iter().next()
+            }
+        },
+    )
+    .await;
+    let (segment, parts) = complete;
+    let mut joined = Vec::new();
+    for p in &parts {
+        let (status, bytes) = get_bytes(server.url(&format!("/live/ll/media_0/{p}"))).await;
+        assert_eq!(status, 200, "{p}");
+        joined.extend(bytes);
+    }
+    let (status, whole) = get_bytes(server.url(&format!("/live/ll/media_0/{segment}"))).await;
+    assert_eq!(status, 200);
+    assert_eq!(joined.len(), whole.len(), "{segment}: {parts:?}");
+    assert!(joined == whole, "the parts of {segment} are not its bytes");
+
+    // A delta update keeps the rules; a classic client reads the same URL as a media playlist.
+    let (_, delta) = get_text(format!("{playlist}?_HLS_skip=YES")).await;
+    assert_ll(&delta);
+    let (_, classic) = get_text(playlist.clone()).await;
+    assert!(
+        matches!(
+            m3u8_rs::parse_playlist_res(classic.as_bytes()),
+            Ok(m3u8_rs::Playlist::MediaPlaylist(p)) if !p.segments.is_empty()
+        ),
+        "{classic}"
+    );
+    push.await.expect("ffmpeg");
+
+    // The stream has ended: waiting for the segment after next is a 503 after three target
+    // durations.
+    let (_, last) = get_text(playlist.clone()).await;
+    let (end_msn, _) = hinted(&last);
+    let started = std::time::Instant::now();
+    let (status, body) = get_text(format!("{playlist}?_HLS_msn={}", end_msn + 1)).await;
+    assert_eq!(status, 503, "{body}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn a_low_latency_segment_without_its_init_section_is_refused_and_nothing_is_listed() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "noinit").await;
+    let resp = reqwest::Client::new()
+        .put(server.url("/ingest/noinit/chunk-stream0-00001.m4s"))
+        .body(vec![0u8; 64])
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), 400);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("init-stream0.m4s")),
+        "{body}"
+    );
+    let (status, _) = get_text(server.url("/live/noinit/media_0/index.m3u8")).await;
+    assert_eq!(status, 404);
+}
