@@ -220,6 +220,47 @@ const scenarios = {
     await page.$eval('#media', (v) => v.play());
     await until(() => document.querySelector('#media').currentTime > 2, undefined, 45000);
   },
+
+  // hls.js (the UI's build) plays a live URL for `rest[0]` seconds (default 20), in
+  // lowLatencyMode (`arg` = ll) or classic mode (`arg` = classic): it must keep playing without
+  // a stall or a fatal error. Prints JSON: glass-to-glass latencies (ms, wall clock minus
+  // hls.js's playingDate, i.e. the encoder's clock as PROGRAM-DATE-TIME carries it), stalls.
+  async hlsplay() {
+    const seconds = Number(rest[0] || 20);
+    const url = rest[1] || '/live/ll/index.m3u8';
+    await page.goto(`${base}/`);
+    await page.addScriptTag({ url: `${base}/ui/vendor/hls.light.min.js` });
+    const result = await page.evaluate(async ({ url, ll, seconds }) => {
+      const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+      const video = document.createElement('video');
+      video.muted = true;
+      document.body.appendChild(video);
+      const hls = new Hls({ lowLatencyMode: ll });
+      let fatal = null; let playing = false; let stalls = 0; let parts = 0;
+      video.addEventListener('playing', () => { playing = true; });
+      video.addEventListener('waiting', () => { if (playing) stalls += 1; });
+      hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) fatal = `${d.type}/${d.details}`; });
+      hls.on(Hls.Events.FRAG_LOADED, (_, d) => { if (d.part) parts += 1; });
+      hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch((e) => { fatal = String(e); }); });
+      hls.loadSource(url);
+      hls.attachMedia(video);
+      for (let t = 0; !playing && !fatal && t < 300; t += 1) await sleep(100);
+      if (!playing) return { fatal: fatal || 'never started playing' };
+      const start = video.currentTime;
+      const latencies = [];
+      for (let i = 0; i < seconds * 4 && !fatal; i += 1) {
+        await sleep(250);
+        if (hls.playingDate) latencies.push(Date.now() - hls.playingDate.getTime());
+      }
+      return { fatal, stalls, parts, advanced: video.currentTime - start, latencies };
+    }, { url, ll: arg === 'll', seconds });
+    console.log(JSON.stringify(result));
+    assert.equal(result.fatal, null, `hls.js: ${result.fatal}`);
+    assert.equal(result.stalls, 0, `stalled ${result.stalls} times`);
+    assert.ok(result.advanced > seconds - 2, `played ${result.advanced} s of ${seconds}`);
+    if (arg === 'll') assert.ok(result.parts > 0, 'lowLatencyMode loaded parts');
+    else assert.equal(result.parts, 0, 'classic mode loads segments only');
+  },
 };
 
 try {

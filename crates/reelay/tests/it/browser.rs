@@ -222,3 +222,69 @@ fn uploads_without_permission_or_over_the_limit_say_so() {
         "nothing was stored"
     );
 }
+
+/// ffmpeg's streaming DASH push (LL-HLS parts), in real time, for `seconds`.
+fn streaming_dash_push(node: &Proc, source: &str, seconds: u32) -> Encoder {
+    let output = [
+        "-f",
+        "dash",
+        "-seg_duration",
+        "2",
+        "-frag_duration",
+        "0.25",
+        "-frag_type",
+        "duration",
+        "-streaming",
+        "1",
+        "-ldash",
+        "1",
+        "-use_template",
+        "1",
+        "-use_timeline",
+        "0",
+        "-hls_playlist",
+        "1",
+        "-method",
+        "PUT",
+    ];
+    let mut args = test_pattern(seconds, &output);
+    // A keyframe every segment, no B-frame delay.
+    let at = args.iter().position(|a| a == "-g").expect("-g") + 1;
+    args[at] = "50".into();
+    args.extend(["-tune".into(), "zerolatency".into()]);
+    let child = Command::new("ffmpeg")
+        .arg("-re")
+        .args(&args)
+        .arg(node.url(&format!("/ingest/{source}/manifest.mpd")))
+        .stdin(Stdio::null())
+        .spawn()
+        .expect("ffmpeg must be installed (scripts/install-test-deps)");
+    Encoder(child)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_plays_a_low_latency_stream_for_20_s_in_low_latency_and_classic_mode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = start_node(dir.path());
+    let created = reqwest::Client::new()
+        .post(node.url("/api/v1/sources"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"ll"}"#)
+        .send()
+        .await
+        .expect("create source");
+    assert_eq!(created.status(), 201);
+    let _encoder = streaming_dash_push(&node, "ll", 120);
+    common::poll_until("LL parts", std::time::Duration::from_secs(30), || {
+        let url = node.url("/live/ll/media_0/index.m3u8");
+        async move {
+            let (status, text) = common::get_text(url).await;
+            (status == 200 && text.contains("#EXT-X-PART:")).then_some(())
+        }
+    })
+    .await;
+    tokio::task::block_in_place(|| {
+        scenario_with("hlsplay", &node, Some("ll"), &["20"]);
+        scenario_with("hlsplay", &node, Some("classic"), &["20"]);
+    });
+}
