@@ -6,10 +6,10 @@
 #   bench/ll-latency.sh [SECONDS=60] [HELD=1000] [ROUNDS=5]
 #
 # 1. Glass-to-glass latency, sampled every 250 ms while playing: the wall clock minus hls.js's
-#    `playingDate` (the PROGRAM-DATE-TIME of what is on screen, which reelay takes from when
-#    the encoder's segment began arriving). Prints p50 / p95 / max. Goal (issue 16): p50 <= 2 s,
+#    `playingDate` (the PROGRAM-DATE-TIME of what is on screen, which reelay takes from the
+#    encoder's producer reference time, `-write_prft 1`). Prints p50 / p95 / max. Goal (issue 16): p50 <= 2 s,
 #    p95 <= 3 s.
-# 2. HELD blocking reloads held at once for a part not yet published (bench/ll_held.py): the
+# 2. HELD blocking reloads held at once for a part not yet published (examples/ll_held.rs): the
 #    spread of their answers (p50 / p99 / max from the first) and the server's RSS per held
 #    reload. Goal: p99 <= 10 ms.
 source "$(dirname "$0")/common.sh"
@@ -17,6 +17,7 @@ ulimit -n 8192 2>/dev/null || true
 SECONDS_PLAYED=${1:-60} HELD=${2:-1000} ROUNDS=${3:-5}
 "$ROOT/scripts/install-test-deps" >/dev/null
 build_reelay
+(cd "$ROOT" && cargo build --release --locked -q --example ll_held)
 work="$OUT/ll-latency"
 rm -rf "$work" && mkdir -p "$work/media"
 "$REELAY" serve "$work/media" --listen 127.0.0.1:0 --data "$work/data" >"$work/reelay.out" 2>"$work/reelay.err" &
@@ -25,10 +26,11 @@ trap 'kill $PID ${FFMPEG:-} 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do grep -q '^listening on ' "$work/reelay.out" 2>/dev/null && break; sleep 0.05; done
 BASE=$(sed -n 's/^listening on //p' "$work/reelay.out")
 curl -sf -XPOST "$BASE/api/v1/sources" -H 'content-type: application/json' -d '{"name":"ll"}' >/dev/null
-ffmpeg -v error -re -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi -i sine -t $((SECONDS_PLAYED + 60)) \
+ffmpeg -v error -re -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi -i sine -t $((SECONDS_PLAYED + 120)) \
   -c:v libx264 -preset veryfast -tune zerolatency -g 50 -pix_fmt yuv420p -c:a aac -f dash -seg_duration 2 \
   -frag_duration 0.25 -frag_type duration -streaming 1 -ldash 1 -use_template 1 -use_timeline 0 \
-  -hls_playlist 1 -method PUT "$BASE/ingest/ll/manifest.mpd" </dev/null 2>"$work/ffmpeg.err" &
+  -hls_playlist 1 -write_prft 1 -utc_timing_url "https://time.example/?iso" \
+  -method PUT "$BASE/ingest/ll/manifest.mpd" </dev/null 2>"$work/ffmpeg.err" &
 FFMPEG=$!
 until curl -sf "$BASE/live/ll/media_0/index.m3u8" 2>/dev/null | grep -q 'EXT-X-PART:'; do sleep 0.2; done
 printf '%s, %s cores; hls.js %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -n1)" "$(nproc)" \
@@ -46,4 +48,4 @@ print(f"glass-to-glass over {len(l)} samples: p50 {q(0.5):.2f} s  p95 {q(0.95):.
       f"max {l[-1] / 1000:.2f} s; stalls {r['stalls']}, parts loaded {r['parts']}, "
       f"played {r['advanced']:.1f} s")
 PY
-python3 "$ROOT/bench/ll_held.py" "$BASE" /live/ll/media_0/index.m3u8 "$HELD" "$ROUNDS" "$PID"
+"$ROOT/target/release/examples/ll_held" "${BASE#http://}" /live/ll/media_0/index.m3u8 "$HELD" "$ROUNDS" "$PID"

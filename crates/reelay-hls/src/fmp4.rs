@@ -53,6 +53,20 @@ pub struct Fragment {
     pub duration_ms: u64,
     /// Its first sample is a sync sample.
     pub independent: bool,
+    /// The producer's wall clock from a `prft` box before it (ISO/IEC 14496-12 §8.16.5; ffmpeg
+    /// `-write_prft`), unix milliseconds.
+    pub producer_time_ms: Option<i64>,
+}
+
+/// Seconds from the NTP epoch (1900) to the unix epoch.
+const NTP_TO_UNIX: u64 = 2_208_988_800;
+
+/// The NTP timestamp of a `prft` box's payload as unix milliseconds.
+fn producer_time(payload: &[u8]) -> Option<i64> {
+    let ntp = u64::from_be_bytes(payload.get(8..16)?.try_into().ok()?);
+    let secs = (ntp >> 32).checked_sub(NTP_TO_UNIX)?;
+    let frac_ms = ((ntp & 0xffff_ffff) * 1000) >> 32;
+    i64::try_from(secs.checked_mul(1000)?.checked_add(frac_ms)?).ok()
 }
 
 /// Boxes within `bytes`: (type, payload start, payload end), stopping at the first bad one.
@@ -235,6 +249,9 @@ pub struct FragmentCutter {
     fragment_start: u64,
     /// The facts of its `moof`, once read.
     facts: Option<(u64, bool)>,
+    /// The current kept box is a `prft` (not a `moof`); the last one's time.
+    in_prft: bool,
+    producer_ms: Option<i64>,
     /// Bytes of the current box still to pass, and whether they are being kept (`moof`).
     remaining: u64,
     keeping: bool,
@@ -252,6 +269,8 @@ impl FragmentCutter {
             offset: 0,
             fragment_start: 0,
             facts: None,
+            in_prft: false,
+            producer_ms: None,
             remaining: 0,
             keeping: false,
             in_mdat: false,
@@ -317,7 +336,8 @@ impl FragmentCutter {
         self.box_start = self.offset - header as u64;
         self.remaining = size - header as u64;
         self.in_mdat = &kind == b"mdat";
-        self.keeping = &kind == b"moof";
+        self.in_prft = &kind == b"prft";
+        self.keeping = &kind == b"moof" || self.in_prft;
         if self.keeping && size > MAX_META_BOX {
             return Err(Fmp4Error::TooLarge {
                 offset: self.box_start,
@@ -336,6 +356,14 @@ impl FragmentCutter {
 
     /// The current box has passed whole: read a `moof`, close a fragment at its `mdat`.
     fn box_done(&mut self) -> Result<Option<Fragment>, Fmp4Error> {
+        if self.keeping && self.in_prft {
+            // A malformed one is no reason to drop the fragment: it just says nothing.
+            self.producer_ms = producer_time(&self.pending);
+            self.pending.clear();
+            self.keeping = false;
+            self.in_prft = false;
+            return Ok(None);
+        }
         if self.keeping {
             let start = self.box_start;
             let (id, ticks, flags) = fragment_facts(&self.pending, &self.tracks)
@@ -366,8 +394,26 @@ impl FragmentCutter {
             len: self.offset - self.fragment_start,
             duration_ms,
             independent,
+            producer_time_ms: self.producer_ms.take(),
         };
         self.fragment_start = self.offset;
         Ok(Some(fragment))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prft_timestamp_is_read_as_unix_milliseconds() {
+        // 2026-01-01T00:00:00.500Z: unix 1767225600 s, half a second of NTP fraction.
+        let ntp = ((1_767_225_600u64 + NTP_TO_UNIX) << 32) | (1u64 << 31);
+        let mut payload = vec![0u8; 8];
+        payload.extend_from_slice(&ntp.to_be_bytes());
+        payload.extend_from_slice(&[0; 4]);
+        assert_eq!(producer_time(&payload), Some(1_767_225_600_500));
+        assert_eq!(producer_time(&payload[..12]), None, "truncated");
+        assert_eq!(producer_time(&[0; 16]), None, "before 1970");
     }
 }

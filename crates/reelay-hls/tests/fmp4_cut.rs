@@ -11,6 +11,11 @@ use reelay_hls::fmp4::{Fmp4Error, Fragment, FragmentCutter, MAX_META_BOX, parse_
 
 /// A fresh folder with 4 s of ffmpeg's streaming DASH output in it.
 fn ffmpeg_dash() -> PathBuf {
+    ffmpeg_dash_with("")
+}
+
+/// ffmpeg's streaming DASH output with `extra` options, in a fresh folder.
+fn ffmpeg_dash_with(extra: &str) -> PathBuf {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_nanos());
@@ -19,9 +24,11 @@ fn ffmpeg_dash() -> PathBuf {
     let args = "-v error -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine -t 4 \
                 -c:v libx264 -preset ultrafast -g 25 -c:a aac -f dash -seg_duration 2 \
                 -frag_duration 0.25 -frag_type duration -streaming 1 -ldash 1 -use_template 1 \
-                -use_timeline 0 manifest.mpd";
+                -use_timeline 0";
     let out = Command::new("ffmpeg")
         .args(args.split_whitespace())
+        .args(extra.split_whitespace())
+        .arg("manifest.mpd")
         .current_dir(&dir)
         .output()
         .expect("ffmpeg must be installed (scripts/install-test-deps)");
@@ -139,4 +146,30 @@ proptest! {
         }
         let _ = parse_init(&bytes);
     }
+}
+
+#[test]
+fn ffmpeg_producer_reference_times_are_read_from_each_fragment() {
+    let started = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64);
+    // ffmpeg writes prft boxes only with a UTC timing URL for the manifest (any will do).
+    let dir = ffmpeg_dash_with("-write_prft 1 -utc_timing_url https://time.example/?iso");
+    let init = std::fs::read(dir.join("init-stream0.m4s")).expect("init");
+    let tracks = parse_init(&init);
+    let bytes = std::fs::read(dir.join("chunk-stream0-00002.m4s")).expect("segment");
+    let fragments = cut(&tracks, &bytes, &[4096]);
+    let times: Vec<i64> = fragments
+        .iter()
+        .filter_map(|f| f.producer_time_ms)
+        .collect();
+    assert_eq!(times.len(), fragments.len(), "{fragments:?}");
+    for t in &times {
+        assert!(
+            (started - 5_000..started + 60_000).contains(t),
+            "{t} vs {started}"
+        );
+    }
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+    std::fs::remove_dir_all(dir).ok();
 }

@@ -47,7 +47,7 @@ pub async fn playlist(
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
-        Body::from(answer.text)
+        Body::from(answer.text.clone())
     };
     let headers = [
         (

@@ -36,6 +36,8 @@ pub(super) struct Arrived<'a> {
     pub discontinuity: bool,
     pub map_file: Option<String>,
     pub msn: u64,
+    /// When its first frame was produced, by the encoder's clock (an fMP4 `prft`), unix ms.
+    pub produced_ms: Option<i64>,
 }
 
 /// Largest DASH manifest read (and dropped) from a streaming-DASH push.
@@ -284,6 +286,7 @@ impl Live {
                 discontinuity: seg.discontinuity,
                 map_file,
                 msn,
+                produced_ms: None,
             };
             self.commit(source, ch, arrived).await?;
             accepted += 1;
@@ -330,7 +333,9 @@ impl Live {
             file,
             duration_ms,
             discontinuity: i64::from(discontinuity),
-            pdt_ms: program_date_time(previous, received - duration_ms, duration_ms),
+            pdt_ms: arrived.produced_ms.unwrap_or_else(|| {
+                program_date_time(previous, received - duration_ms, duration_ms)
+            }),
             map_file: arrived.map_file,
             bytes: i64::try_from(stat.len()).unwrap_or(0),
         };

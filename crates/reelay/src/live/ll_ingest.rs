@@ -51,6 +51,8 @@ struct Cutting {
     msn: u64,
     failed: bool,
     long_parts: u32,
+    /// The encoder's clock at the segment's first fragment, when it sends one.
+    produced_ms: Option<i64>,
 }
 
 impl Cutting {
@@ -78,6 +80,9 @@ impl Cutting {
             let _ = self.held.split_to(skip);
             let bytes = self.held.split_to(len).freeze();
             self.held_from = f.offset.saturating_add(f.len);
+            if f.offset == 0 {
+                self.produced_ms = f.producer_time_ms;
+            }
             let part = StoredPart {
                 bytes,
                 duration_ms: f.duration_ms,
@@ -140,6 +145,7 @@ impl Live {
             msn,
             failed: false,
             long_parts: 0,
+            produced_ms: None,
         }));
         let feeding = cutting.clone();
         let teed: BodyStream = Box::pin(body.map(move |chunk| {
@@ -156,16 +162,16 @@ impl Live {
             self.ll.abandon(&source.id, &rendition, msn);
             return Err(e);
         }
-        let (failed, long_parts) = {
+        let (failed, long_parts, produced_ms) = {
             let c = cutting.lock().unwrap_or_else(|p| p.into_inner());
-            (c.failed, c.long_parts)
+            (c.failed, c.long_parts, c.produced_ms)
         };
         if long_parts > 0 {
             tracing::warn!(source = %source.id, %rendition, msn, long_parts,
                 "parts longer than the part target (set [live] part_target_ms)");
         }
         let path = staging.join(file);
-        let duration = self.ll.end(&source.id, &rendition, msn);
+        let duration = self.ll.duration(&source.id, &rendition, msn);
         let (Some(duration_ms), false) = (duration, failed) else {
             // Assigning it later, from the playlist, would put it after segments that took
             // their numbers while it arrived: refused, never shown out of order.
@@ -187,8 +193,12 @@ impl Live {
             discontinuity: false,
             map_file: Some(map_file),
             msn,
+            produced_ms,
         };
-        self.commit(source, &mut ch, arrived).await?;
+        let committed = self.commit(source, &mut ch, arrived).await;
+        // Listed as a segment now (or gone): no longer arriving, in either case.
+        self.ll.end(&source.id, &rendition, msn);
+        committed?;
         self.prune(&source.id, &mut ch).await?;
         drop(ch);
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));

@@ -8,12 +8,13 @@
 //! Part URIs are `p{msn}-{index}.m4s` beside the rendition's segments; a part asked for before
 //! it is published (the preload hint) is answered when it is, within the same bound.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use reelay_hls::{LlPlaylist, Part};
 use reelay_hls::{LlQuery, PartLog, RenditionReport, Skip};
 
-use super::low_latency::StoredPart;
+use super::low_latency::{LlAnswer, RenderKey, Rendered, StoredPart};
 use super::segment::file_name;
 use super::sources::SourceRow;
 use super::window::live_window;
@@ -35,14 +36,6 @@ pub fn parse_part_uri(file: &str) -> Option<(u64, u64)> {
         return None;
     }
     Some((msn.parse().ok()?, index.parse().ok()?))
-}
-
-/// An LL playlist answer.
-#[derive(Debug, Clone)]
-pub struct LlAnswer {
-    pub text: String,
-    /// The playlist's target duration, seconds.
-    pub target_duration: u64,
 }
 
 /// A rendition's LL state, built from its window and its parts.
@@ -121,29 +114,31 @@ impl Live {
         rendition: &str,
         query: LlQuery,
         suffix: &str,
-    ) -> Result<Option<LlAnswer>, LiveError> {
-        let mut published = self.ll.subscribe();
+    ) -> Result<Option<Arc<LlAnswer>>, LiveError> {
+        let mut published = self.ll.subscribe(&source.id, rendition);
+        let key: RenderKey = (
+            source.id.clone(),
+            rendition.to_owned(),
+            query.skip != Skip::No,
+            suffix.to_owned(),
+        );
         let mut deadline = None;
         loop {
-            let Some(built) = self.ll_build(source, rendition, suffix).await? else {
+            published.borrow_and_update();
+            let Some(current) = self.ll_current(source, &key, query.skip).await? else {
                 return Ok(None);
             };
-            let edge = built.log.edge();
             let Some(at) = query.block else {
-                return Ok(Some(
-                    self.ll_render(source, rendition, &built, query.skip)
-                        .await?,
-                ));
+                return Ok(Some(current.answer));
             };
-            edge.check(at)
+            current
+                .edge
+                .check(at)
                 .map_err(|e| LiveError::Invalid(e.to_string()))?;
-            if edge.satisfies(at) {
-                return Ok(Some(
-                    self.ll_render(source, rendition, &built, query.skip)
-                        .await?,
-                ));
+            if current.edge.satisfies(at) {
+                return Ok(Some(current.answer));
             }
-            let target = built.log.playlist(false, None).target_duration;
+            let target = current.answer.target_duration;
             let until = *deadline.get_or_insert_with(|| {
                 tokio::time::Instant::now() + Duration::from_secs(target.saturating_mul(3))
             });
@@ -157,6 +152,37 @@ impl Live {
                 }
             }
         }
+    }
+
+    /// The playlist `key` as it stands: rendered once per publication, however many held
+    /// reloads that publication wakes (the rest find it rendered).
+    async fn ll_current(
+        &self,
+        source: &SourceRow,
+        key: &RenderKey,
+        skip: Skip,
+    ) -> Result<Option<Rendered<reelay_hls::LiveEdge, Arc<LlAnswer>>>, LiveError> {
+        if let Some(r) = self.ll.rendered(key, self.ll.version()) {
+            return Ok(Some(r));
+        }
+        let _one = self.ll.render_lock.lock().await;
+        // Read before building: a publication meanwhile makes this rendering stale at once.
+        let version = self.ll.version();
+        if let Some(r) = self.ll.rendered(key, version) {
+            return Ok(Some(r));
+        }
+        let rendition = key.1.as_str();
+        let Some(built) = self.ll_build(source, rendition, &key.3).await? else {
+            return Ok(None);
+        };
+        let answer = Arc::new(self.ll_render(source, rendition, &built, skip).await?);
+        let rendered = Rendered {
+            version,
+            edge: built.log.edge(),
+            answer,
+        };
+        self.ll.keep_rendered(key.clone(), rendered.clone());
+        Ok(Some(rendered))
     }
 
     async fn ll_render(
@@ -199,7 +225,7 @@ impl Live {
         }
         Ok(LlAnswer {
             target_duration: p.target_duration,
-            text: p.render(),
+            text: bytes::Bytes::from(p.render()),
         })
     }
 
@@ -213,7 +239,7 @@ impl Live {
         index: u64,
     ) -> Result<StoredPart, LiveError> {
         let missing = || LiveError::NothingToPlay("no such part");
-        let mut published = self.ll.subscribe();
+        let mut published = self.ll.subscribe(&source.id, rendition);
         let target = u64::try_from(source.target_duration).unwrap_or(2).max(1);
         let until = tokio::time::Instant::now() + Duration::from_secs(target.saturating_mul(3));
         loop {

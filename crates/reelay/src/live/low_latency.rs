@@ -9,8 +9,10 @@
 //! other segment does (`Live::commit`), under the sequence number their parts were published
 //! with, so the LL playlist (`ll_view.rs`) is the classic window with parts laid over it.
 //!
-//! Waiting costs no thread: a held reload is a task parked on a `watch` receiver, and a
-//! publication is one `send_modify` that wakes them all together.
+//! Waiting costs no thread: a held reload is a task parked on its rendition's `watch`
+//! receiver, and a publication is one `send_modify` that wakes them all together; the first
+//! to run renders the playlist, the others find it rendered (one rendering per publication,
+//! kept while no newer one exists).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -46,11 +48,38 @@ struct Rendition {
     arriving: Option<u64>,
 }
 
+/// An LL playlist answer.
+#[derive(Debug, Clone)]
+pub struct LlAnswer {
+    pub text: Bytes,
+    /// The playlist's target duration, seconds.
+    pub target_duration: u64,
+}
+
+/// A rendered LL playlist, good while no part or segment has been published since.
+#[derive(Debug, Clone)]
+pub struct Rendered<E, A> {
+    pub version: u64,
+    pub edge: E,
+    pub answer: A,
+}
+
+/// Which playlist: (source id, rendition, delta update, signed-query suffix).
+pub type RenderKey = (String, String, bool, String);
+
 /// The node's published parts, by (source id, rendition).
 #[derive(Debug)]
 pub struct LowLatency {
     renditions: Mutex<HashMap<(String, String), Rendition>>,
     published: tokio::sync::watch::Sender<u64>,
+    /// One more per rendition, bumped with `published` by that rendition's publications: what
+    /// a held reload waits on, so a video part does not wake the audio rendition's reloads.
+    wakers: Mutex<HashMap<Key, tokio::sync::watch::Sender<u64>>>,
+    /// Playlists rendered at the current version: the held reloads one publication wakes
+    /// share one rendering (`ll_view.rs`).
+    rendered: Mutex<HashMap<RenderKey, Rendered<reelay_hls::LiveEdge, std::sync::Arc<LlAnswer>>>>,
+    /// Taken to render on a miss, so a burst of woken reloads renders once.
+    pub render_lock: tokio::sync::Mutex<()>,
     /// The configured part target (ms); 0: learned from a rendition's first fragment.
     part_target_ms: u64,
 }
@@ -74,6 +103,9 @@ impl LowLatency {
         Self {
             renditions: Mutex::new(HashMap::new()),
             published: tokio::sync::watch::Sender::new(0),
+            wakers: Mutex::new(HashMap::new()),
+            rendered: Mutex::new(HashMap::new()),
+            render_lock: tokio::sync::Mutex::new(()),
             part_target_ms,
         }
     }
@@ -83,8 +115,22 @@ impl LowLatency {
         f(all.entry(key(id, rendition)).or_default())
     }
 
-    fn bump(&self) {
+    fn bump(&self, id: &str, rendition: &str) {
         self.published.send_modify(|v| *v = v.wrapping_add(1));
+        let wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(waker) = wakers.get(&key(id, rendition)) {
+            waker.send_modify(|v| *v = v.wrapping_add(1));
+        }
+    }
+
+    /// A receiver that wakes on every publication of `rendition` (subscribe before looking,
+    /// so none is lost).
+    pub fn subscribe(&self, id: &str, rendition: &str) -> tokio::sync::watch::Receiver<u64> {
+        let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+        wakers
+            .entry(key(id, rendition))
+            .or_insert_with(|| tokio::sync::watch::Sender::new(0))
+            .subscribe()
     }
 
     /// Segment `msn` of the rendition starts arriving.
@@ -113,25 +159,29 @@ impl LowLatency {
             r.parts.insert((msn, index), part);
             (index, long)
         });
-        self.bump();
+        self.bump(id, rendition);
         answer
     }
 
-    /// Segment `msn` finished arriving (it is in the buffer now): the sum of its parts'
-    /// durations, `None` when it published none.
-    pub fn end(&self, id: &str, rendition: &str, msn: u64) -> Option<u64> {
-        let total = self.with(id, rendition, |r| {
-            if r.arriving == Some(msn) {
-                r.arriving = None;
-            }
+    /// The sum of segment `msn`'s parts' durations; `None` when it published none.
+    pub fn duration(&self, id: &str, rendition: &str, msn: u64) -> Option<u64> {
+        self.with(id, rendition, |r| {
             let parts = r.parts.range((msn, 0)..=(msn, u64::MAX));
             let (count, total) = parts.fold((0, 0u64), |(n, t), (_, p)| {
                 (n + 1, t.saturating_add(p.duration_ms))
             });
             (count > 0).then_some(total)
+        })
+    }
+
+    /// Segment `msn` is in the buffer now: it is no longer arriving. Wakes held reloads.
+    pub fn end(&self, id: &str, rendition: &str, msn: u64) {
+        self.with(id, rendition, |r| {
+            if r.arriving == Some(msn) {
+                r.arriving = None;
+            }
         });
-        self.bump();
-        total
+        self.bump(id, rendition);
     }
 
     /// Segment `msn` will not complete: its parts go.
@@ -142,7 +192,7 @@ impl LowLatency {
             }
             r.parts.retain(|(m, _), _| *m != msn);
         });
-        self.bump();
+        self.bump(id, rendition);
     }
 
     /// Part `index` of segment `msn`, if published and still kept.
@@ -188,14 +238,40 @@ impl LowLatency {
         names
     }
 
-    /// A receiver that wakes on every publication (subscribe before looking, so none is lost).
-    pub fn subscribe(&self) -> tokio::sync::watch::Receiver<u64> {
-        self.published.subscribe()
+    /// The current version: bumped by every publication.
+    pub fn version(&self) -> u64 {
+        *self.published.borrow()
+    }
+
+    /// The playlist `key` as rendered at `version`, if it was.
+    pub fn rendered(
+        &self,
+        key: &RenderKey,
+        version: u64,
+    ) -> Option<Rendered<reelay_hls::LiveEdge, std::sync::Arc<LlAnswer>>> {
+        let all = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(key).filter(|r| r.version == version).cloned()
+    }
+
+    /// Keeps a rendering; renderings two publications old go.
+    pub fn keep_rendered(
+        &self,
+        key: RenderKey,
+        rendered: Rendered<reelay_hls::LiveEdge, std::sync::Arc<LlAnswer>>,
+    ) {
+        let mut all = self.rendered.lock().unwrap_or_else(|p| p.into_inner());
+        let version = rendered.version;
+        all.retain(|_, r| r.version.saturating_add(2) > version);
+        all.insert(key, rendered);
     }
 
     /// Forgets source `id`.
     pub fn drop_source(&self, id: &str) {
         self.renditions
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|(source, _), _| source != id);
+        self.wakers
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(source, _), _| source != id);
@@ -228,7 +304,8 @@ mod tests {
         ll.begin("s", "v", 5);
         assert_eq!(ll.publish("s", "v", 5, part(280, true)), (0, false));
         assert_eq!(ll.publish("s", "v", 5, part(400, false)), (1, true));
-        assert_eq!(ll.end("s", "v", 5), Some(680));
+        assert_eq!(ll.duration("s", "v", 5), Some(680));
+        ll.end("s", "v", 5);
         let view = ll.view("s", "v").expect("view");
         assert_eq!(view.part_target_ms, 310);
         assert_eq!(view.segments[&5], vec![(280, true), (400, false)]);
@@ -244,7 +321,7 @@ mod tests {
     #[test]
     fn an_abandoned_segment_loses_its_parts_and_a_publication_wakes_waiters() {
         let ll = LowLatency::new(250);
-        let mut rx = ll.subscribe();
+        let mut rx = ll.subscribe("s", "v");
         ll.begin("s", "v", 0);
         ll.publish("s", "v", 0, part(240, true));
         assert!(rx.has_changed().expect("open"));

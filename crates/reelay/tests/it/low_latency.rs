@@ -20,7 +20,8 @@ fn push_streaming_dash(url: String, seconds: u32) {
         "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine -t {seconds} \
          -c:v libx264 -preset ultrafast -tune zerolatency -g 50 -c:a aac -f dash -seg_duration 2 \
          -frag_duration 0.25 -frag_type duration -streaming 1 -ldash 1 -use_template 1 \
-         -use_timeline 0 -hls_playlist 1 -method PUT {url}"
+         -use_timeline 0 -hls_playlist 1 -write_prft 1 -utc_timing_url https://time.example/?iso \
+         -method PUT {url}"
     );
     let args: Vec<&str> = args.split_whitespace().collect();
     let (ok, _, err) = run_tool("ffmpeg", &args);
@@ -211,4 +212,47 @@ async fn a_low_latency_segment_without_its_init_section_is_refused_and_nothing_i
     );
     let (status, _) = get_text(server.url("/live/noinit/media_0/index.m3u8")).await;
     assert_eq!(status, 404);
+}
+
+#[tokio::test]
+async fn the_encoders_producer_reference_time_becomes_the_program_date_time() {
+    // ffmpeg's streaming DASH output with producer reference times (it writes `prft` boxes
+    // only with a UTC timing URL), its first segment's clock set to 2020-01-01T00:00:00Z.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let args = "-v error -f lavfi -i testsrc2=size=320x240:rate=25 -t 2 -c:v libx264 \
+                -preset ultrafast -g 50 -f dash -seg_duration 2 -frag_duration 0.25 \
+                -frag_type duration -streaming 1 -ldash 1 -use_template 1 -use_timeline 0 \
+                -write_prft 1 -utc_timing_url https://time.example/?iso";
+    let manifest = dir.path().join("manifest.mpd");
+    let mut args: Vec<&str> = args.split_whitespace().collect();
+    args.push(manifest.to_str().expect("path"));
+    let (ok, _, err) = run_tool("ffmpeg", &args);
+    assert!(ok, "ffmpeg: {err}");
+    let init = std::fs::read(dir.path().join("init-stream0.m4s")).expect("init");
+    let mut chunk = std::fs::read(dir.path().join("chunk-stream0-00001.m4s")).expect("chunk");
+    let at = chunk
+        .windows(4)
+        .position(|w| w == b"prft")
+        .expect("a prft box");
+    let ntp = (1_577_836_800u64 + 2_208_988_800) << 32;
+    chunk[at + 12..at + 20].copy_from_slice(&ntp.to_be_bytes());
+
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "clock").await;
+    let client = reqwest::Client::new();
+    for (file, body) in [
+        ("init-stream0.m4s", init),
+        ("chunk-stream0-00001.m4s", chunk),
+    ] {
+        let url = server.url(&format!("/ingest/clock/{file}"));
+        let resp = client.put(url).body(body).send().await.expect("put");
+        assert!(resp.status().is_success(), "{file}: {}", resp.status());
+    }
+    let (status, text) = get_text(server.url("/live/clock/media_0/index.m3u8")).await;
+    assert_eq!(status, 200, "{text}");
+    assert_ll(&text);
+    assert!(
+        text.contains("#EXT-X-PROGRAM-DATE-TIME:2020-01-01T00:00:00.000Z"),
+        "{text}"
+    );
 }
