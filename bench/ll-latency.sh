@@ -45,7 +45,7 @@ r = json.load(open(sys.argv[1]))
 l = sorted(r["latencies"])
 q = lambda p: l[min(len(l) - 1, int(p * len(l)))] / 1000
 print(f"glass-to-glass over {len(l)} samples: p50 {q(0.5):.2f} s  p95 {q(0.95):.2f} s  "
-      f"max {l[-1] / 1000:.2f} s; stalls {r['stalls']}, parts loaded {r['parts']}, "
+      f"max {l[-1] / 1000:.2f} s; stalls {r['stalls']} ({r['stalledMs']} ms), parts loaded {r['parts']}, "
       f"played {r['advanced']:.1f} s")
 PY
 "$ROOT/target/release/examples/ll_held" "${BASE#http://}" /live/ll/media_0/index.m3u8 "$HELD" "$ROUNDS" "$PID"

@@ -17,7 +17,6 @@ use reelay_hls::{LlQuery, PartLog, RenditionReport, Skip};
 use super::low_latency::{LlAnswer, RenderKey, Rendered, StoredPart};
 use super::segment::file_name;
 use super::sources::SourceRow;
-use super::window::live_window;
 use super::{Live, LiveError};
 
 /// The URI of part `index` of segment `msn`.
@@ -56,12 +55,9 @@ impl Live {
         let Some(view) = self.ll.view(&source.id, rendition) else {
             return Ok(None);
         };
-        let Some(channel) = self.existing(source, rendition).await? else {
+        let Some((window, discontinuity_count)) = self.window_of(source, rendition).await? else {
             return Ok(None);
         };
-        let mut ch = channel.lock().await;
-        self.catch_up(source, &mut ch).await?;
-        let window = live_window(&ch.recent, self.settings.window);
         let Some(first) = window.first() else {
             return Ok(None);
         };
@@ -102,7 +98,7 @@ impl Live {
         Ok(Some(Built {
             log,
             discontinuities,
-            discontinuity_sequence: ch.discontinuities.saturating_sub(in_window),
+            discontinuity_sequence: discontinuity_count.saturating_sub(in_window),
         }))
     }
 

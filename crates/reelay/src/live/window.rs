@@ -20,12 +20,9 @@ impl Live {
         prefix: &str,
         suffix: &str,
     ) -> Result<Option<String>, LiveError> {
-        let Some(channel) = self.existing(source, rendition).await? else {
+        let Some((window, discontinuities)) = self.window_of(source, rendition).await? else {
             return Ok(None);
         };
-        let mut ch = channel.lock().await;
-        self.catch_up(source, &mut ch).await?;
-        let window = live_window(&ch.recent, self.settings.window);
         let Some(first) = window.first() else {
             return Ok(None);
         };
@@ -39,7 +36,7 @@ impl Live {
         let playlist = MediaPlaylist {
             kind: PlaylistKind::Live,
             media_sequence: u64::try_from(first.msn).unwrap_or(0),
-            discontinuity_sequence: ch.discontinuities.saturating_sub(in_window),
+            discontinuity_sequence: discontinuities.saturating_sub(in_window),
             target_floor: u64::try_from(source.target_duration).unwrap_or(2),
             segments: window
                 .iter()
@@ -56,6 +53,25 @@ impl Live {
                 .collect(),
         };
         Ok(Some(playlist.render()))
+    }
+
+    /// The live window of `rendition` of `source` ([`live_window`], up to date in a cluster)
+    /// and the rendition's count of discontinuities; `None` before any segment.
+    pub(super) async fn window_of(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+    ) -> Result<Option<(Vec<SegmentRow>, u64)>, LiveError> {
+        let Some(channel) = self.existing(source, rendition).await? else {
+            return Ok(None);
+        };
+        let mut ch = channel.lock().await;
+        self.catch_up(source, &mut ch).await?;
+        let window: Vec<SegmentRow> = live_window(&ch.recent, self.settings.window)
+            .into_iter()
+            .cloned()
+            .collect();
+        Ok((!window.is_empty()).then_some((window, ch.discontinuities)))
     }
 
     /// Starts a recording of `source` from `start_ms` (possibly in the past): the buffered
@@ -96,7 +112,7 @@ impl Live {
 /// The newest `size` segments, cut after the last gap in sequence numbers (segments an edge
 /// did not forward): a playlist's URIs take consecutive numbers from EXT-X-MEDIA-SEQUENCE, so
 /// a gap cannot be inside it. The segment after a gap carries a discontinuity.
-pub(super) fn live_window(recent: &VecDeque<SegmentRow>, size: usize) -> Vec<&SegmentRow> {
+fn live_window(recent: &VecDeque<SegmentRow>, size: usize) -> Vec<&SegmentRow> {
     let start = recent.len().saturating_sub(size);
     let mut window: Vec<&SegmentRow> = recent.iter().skip(start).collect();
     if let Some(gap) = (1..window.len())

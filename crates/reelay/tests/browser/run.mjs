@@ -223,8 +223,9 @@ const scenarios = {
 
   // hls.js (the UI's build) plays a live URL for `rest[0]` seconds (default 20), in
   // lowLatencyMode (`arg` = ll) or classic mode (`arg` = classic): it must keep playing without
-  // a stall or a fatal error. Prints JSON: glass-to-glass latencies (ms, wall clock minus
-  // hls.js's playingDate, i.e. the encoder's clock as PROGRAM-DATE-TIME carries it), stalls.
+  // a stall (half a second waiting, in all) or a fatal error, and play on time. Prints JSON:
+  // glass-to-glass latencies (ms, wall clock minus hls.js's playingDate, i.e. the encoder's
+  // clock as PROGRAM-DATE-TIME carries it), stalls and the time they took.
   async hlsplay() {
     const seconds = Number(rest[0] || 20);
     const url = rest[1] || '/live/ll/index.m3u8';
@@ -237,8 +238,12 @@ const scenarios = {
       document.body.appendChild(video);
       const hls = new Hls({ lowLatencyMode: ll });
       let fatal = null; let playing = false; let stalls = 0; let parts = 0;
-      video.addEventListener('playing', () => { playing = true; });
-      video.addEventListener('waiting', () => { if (playing) stalls += 1; });
+      let waitingSince = null; let stalledMs = 0;
+      video.addEventListener('playing', () => {
+        playing = true;
+        if (waitingSince !== null) { stalledMs += performance.now() - waitingSince; waitingSince = null; }
+      });
+      video.addEventListener('waiting', () => { if (playing) { stalls += 1; waitingSince = performance.now(); } });
       hls.on(Hls.Events.ERROR, (_, d) => { if (d.fatal) fatal = `${d.type}/${d.details}`; });
       hls.on(Hls.Events.FRAG_LOADED, (_, d) => { if (d.part) parts += 1; });
       hls.on(Hls.Events.MANIFEST_PARSED, () => { video.play().catch((e) => { fatal = String(e); }); });
@@ -252,12 +257,15 @@ const scenarios = {
         await sleep(250);
         if (hls.playingDate) latencies.push(Date.now() - hls.playingDate.getTime());
       }
-      return { fatal, stalls, parts, advanced: video.currentTime - start, latencies };
+      if (waitingSince !== null) stalledMs += performance.now() - waitingSince;
+      return { fatal, stalls, stalledMs: Math.round(stalledMs), parts, advanced: video.currentTime - start, latencies };
     }, { url, ll: arg === 'll', seconds });
     console.log(JSON.stringify(result));
     assert.equal(result.fatal, null, `hls.js: ${result.fatal}`);
-    assert.equal(result.stalls, 0, `stalled ${result.stalls} times`);
-    assert.ok(result.advanced > seconds - 2, `played ${result.advanced} s of ${seconds}`);
+    // A stall is time lost: a 'waiting' that the machine's load resolves within a frame or
+    // two, with playback still on time, is not one (the CI machine runs other tests beside).
+    assert.ok(result.stalledMs < 500, `stalled ${result.stalls} times, ${result.stalledMs} ms in all`);
+    assert.ok(result.advanced > seconds - 0.5, `played ${result.advanced} s of ${seconds}`);
     if (arg === 'll') assert.ok(result.parts > 0, 'lowLatencyMode loaded parts');
     else assert.equal(result.parts, 0, 'classic mode loads segments only');
   },

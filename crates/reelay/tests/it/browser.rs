@@ -99,6 +99,18 @@ fn plain_html_forms_upload_to_the_lyve_route_and_the_native_api() {
     }
 }
 
+/// Creates a live source on `node` from the JSON `body`.
+async fn create_source(node: &Proc, body: &'static str) {
+    let created = reqwest::Client::new()
+        .post(node.url("/api/v1/sources"))
+        .header("content-type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .expect("create source");
+    assert_eq!(created.status(), 201);
+}
+
 /// ffmpeg pushing a live test pattern; killed when dropped.
 struct Encoder(Child);
 
@@ -113,14 +125,7 @@ impl Drop for Encoder {
 async fn the_live_preview_plays_with_hls_js_and_a_recording_replays() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = start_node(dir.path());
-    let created = reqwest::Client::new()
-        .post(node.url("/api/v1/sources"))
-        .header("content-type", "application/json")
-        .body(r#"{"name":"cam","target_duration":1}"#)
-        .send()
-        .await
-        .expect("create source");
-    assert_eq!(created.status(), 201);
+    create_source(&node, r#"{"name":"cam","target_duration":1}"#).await;
     let encoder = Command::new("ffmpeg")
         .arg("-re")
         .args(test_pattern(
@@ -139,14 +144,7 @@ async fn the_live_preview_plays_with_hls_js_and_a_recording_replays() {
 async fn hls_js_plays_an_abr_ladder_and_its_recording_and_the_page_lists_the_renditions() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = start_node(dir.path());
-    let created = reqwest::Client::new()
-        .post(node.url("/api/v1/sources"))
-        .header("content-type", "application/json")
-        .body(r#"{"name":"abr"}"#)
-        .send()
-        .await
-        .expect("create source");
-    assert_eq!(created.status(), 201);
+    create_source(&node, r#"{"name":"abr"}"#).await;
     let encoder = Command::new("ffmpeg")
         .args([
             "-v",
@@ -266,14 +264,7 @@ fn streaming_dash_push(node: &Proc, source: &str, seconds: u32) -> Encoder {
 async fn hls_js_plays_a_low_latency_stream_for_20_s_in_low_latency_and_classic_mode() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = start_node(dir.path());
-    let created = reqwest::Client::new()
-        .post(node.url("/api/v1/sources"))
-        .header("content-type", "application/json")
-        .body(r#"{"name":"ll"}"#)
-        .send()
-        .await
-        .expect("create source");
-    assert_eq!(created.status(), 201);
+    create_source(&node, r#"{"name":"ll"}"#).await;
     let _encoder = streaming_dash_push(&node, "ll", 120);
     common::poll_until("LL parts", std::time::Duration::from_secs(30), || {
         let url = node.url("/live/ll/media_0/index.m3u8");
