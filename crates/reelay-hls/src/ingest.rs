@@ -127,6 +127,14 @@ pub struct IngestPlaylist {
     pub ended: bool,
 }
 
+/// The stream number of a streaming-DASH segment name: `chunk-stream3-00012.m4s` → `3`.
+pub fn dash_chunk_stream(file: &str) -> Option<&str> {
+    let rest = file.strip_prefix("chunk-stream")?.strip_suffix(".m4s")?;
+    let (stream, seq) = rest.split_once('-')?;
+    let digits = |s: &str| (1..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
+    (digits(stream) && digits(seq)).then_some(stream)
+}
+
 /// Whether `name` is a plain file name a segment may have.
 pub fn is_plain_name(name: &str) -> bool {
     (1..=128).contains(&name.len())
@@ -255,6 +263,21 @@ pub fn parse_ingest_playlist(bytes: &[u8]) -> Result<IngestPlaylist, PlaylistErr
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn streaming_dash_segment_names_give_their_stream() {
+        assert_eq!(dash_chunk_stream("chunk-stream0-00001.m4s"), Some("0"));
+        assert_eq!(dash_chunk_stream("chunk-stream12-7.m4s"), Some("12"));
+        for other in [
+            "chunk-stream-00001.m4s",
+            "chunk-stream0-.m4s",
+            "chunk-stream0-00001.mp4",
+            "init-stream0.m4s",
+            "chunk-streamx-1.m4s",
+        ] {
+            assert_eq!(dash_chunk_stream(other), None, "{other}");
+        }
+    }
 
     const FFMPEG_TS: &str = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n\
         #EXT-X-MEDIA-SEQUENCE:4\n#EXTINF:2.000000,\nindex4.ts\n#EXTINF:1.960000,\nindex5.ts\n";

@@ -27,7 +27,8 @@ pub mod part_log;
 
 pub use blocking::{LiveEdge, LlQuery, LlQueryError, Position, Skip, parse_ll_query};
 pub use ingest::{
-    IngestPlaylist, IngestSegment, PlaylistError, is_plain_name, parse_ingest_playlist,
+    IngestPlaylist, IngestSegment, PlaylistError, dash_chunk_stream, is_plain_name,
+    parse_ingest_playlist,
 };
 pub use live::{
     MediaPlaylist, PlaylistKind, PlaylistSegment, check_media_playlist, format_program_date_time,

@@ -105,7 +105,7 @@ impl Live {
             let _ = Limited::new(body, MAX_MANIFEST_BYTES).collect().await?;
             return Ok(Ingested::Playlist);
         }
-        if let Some(stream) = super::ll_ingest::dash_chunk_stream(file) {
+        if let Some(stream) = reelay_hls::dash_chunk_stream(file) {
             return self.ingest_ll_chunk(source, file, stream, body).await;
         }
         let max = self.settings.max_segment_bytes;

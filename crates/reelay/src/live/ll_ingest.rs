@@ -31,14 +31,6 @@ const INIT_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 /// Bytes held while waiting for a fragment to complete, at most.
 const MAX_HELD: usize = 16 << 20;
 
-/// The stream number of a streaming-DASH segment name: `chunk-stream3-00012.m4s` → `3`.
-pub fn dash_chunk_stream(file: &str) -> Option<&str> {
-    let rest = file.strip_prefix("chunk-stream")?.strip_suffix(".m4s")?;
-    let (stream, seq) = rest.split_once('-')?;
-    let digits = |s: &str| (1..=9).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
-    (digits(stream) && digits(seq)).then_some(stream)
-}
-
 /// One upload being cut into parts.
 struct Cutting {
     cutter: FragmentCutter,
@@ -203,25 +195,5 @@ impl Live {
         drop(ch);
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
         Ok(Ingested::Segment)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn streaming_dash_segment_names_give_their_stream() {
-        assert_eq!(dash_chunk_stream("chunk-stream0-00001.m4s"), Some("0"));
-        assert_eq!(dash_chunk_stream("chunk-stream12-7.m4s"), Some("12"));
-        for other in [
-            "chunk-stream-00001.m4s",
-            "chunk-stream0-.m4s",
-            "chunk-stream0-00001.mp4",
-            "init-stream0.m4s",
-            "chunk-streamx-1.m4s",
-        ] {
-            assert_eq!(dash_chunk_stream(other), None, "{other}");
-        }
     }
 }
