@@ -89,7 +89,63 @@ impl Cutting {
     }
 }
 
+/// How cutting an upload went.
+struct Cut {
+    failed: bool,
+    produced_ms: Option<i64>,
+}
+
 impl Live {
+    /// Stores upload `file` under `dir` as segment `msn` of `rendition` while publishing each
+    /// fragment as a part; on a failed upload its parts go and the error is returned.
+    async fn cut_and_store(
+        &self,
+        source: &SourceRow,
+        rendition: &str,
+        msn: u64,
+        tracks: Vec<reelay_hls::fmp4::Track>,
+        (dir, file): (&std::path::Path, &str),
+        body: BodyStream,
+    ) -> Result<Cut, LiveError> {
+        self.ll.begin(&source.id, rendition, msn);
+        let cutting = Arc::new(Mutex::new(Cutting {
+            cutter: FragmentCutter::new(tracks),
+            held: BytesMut::new(),
+            held_from: 0,
+            ll: self.ll.clone(),
+            id: source.id.clone(),
+            rendition: rendition.to_owned(),
+            msn,
+            failed: false,
+            long_parts: 0,
+            produced_ms: None,
+        }));
+        let feeding = cutting.clone();
+        let teed: BodyStream = Box::pin(body.map(move |chunk| {
+            if let Ok(bytes) = &chunk {
+                feeding
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .feed(bytes);
+            }
+            chunk
+        }));
+        let max = self.settings.max_segment_bytes;
+        if let Err(e) = Self::store_body(dir, file, teed, max).await {
+            self.ll.abandon(&source.id, rendition, msn);
+            return Err(e);
+        }
+        let c = cutting.lock().unwrap_or_else(|p| p.into_inner());
+        if c.long_parts > 0 {
+            tracing::warn!(source = %source.id, rendition, msn, long_parts = c.long_parts,
+                "parts longer than the part target (set [live] part_target)");
+        }
+        Ok(Cut {
+            failed: c.failed,
+            produced_ms: c.produced_ms,
+        })
+    }
+
     /// The tracks of the init section at `path`, waiting a little for it: ffmpeg sends it
     /// and the first segment together, so the segment's upload may open first.
     async fn init_tracks(&self, path: &std::path::Path) -> Vec<reelay_hls::fmp4::Track> {
@@ -122,49 +178,16 @@ impl Live {
                 "{init} (an fMP4 init section) must arrive before the segments of stream {stream}"
             )));
         }
-        let max = self.settings.max_segment_bytes;
         let rendition = format!("media_{stream}");
         let (channel, _) = self.admitted(source, &rendition).await?;
         let msn = self.sources.take_msn(&source.id, &rendition).await?;
-        self.ll.begin(&source.id, &rendition, msn);
-        let cutting = Arc::new(Mutex::new(Cutting {
-            cutter: FragmentCutter::new(tracks),
-            held: BytesMut::new(),
-            held_from: 0,
-            ll: self.ll.clone(),
-            id: source.id.clone(),
-            rendition: rendition.clone(),
-            msn,
-            failed: false,
-            long_parts: 0,
-            produced_ms: None,
-        }));
-        let feeding = cutting.clone();
-        let teed: BodyStream = Box::pin(body.map(move |chunk| {
-            if let Ok(bytes) = &chunk {
-                feeding
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .feed(bytes);
-            }
-            chunk
-        }));
         let staging = self.dir.join(&source.id).join("arriving");
-        if let Err(e) = Self::store_body(&staging, file, teed, max).await {
-            self.ll.abandon(&source.id, &rendition, msn);
-            return Err(e);
-        }
-        let (failed, long_parts, produced_ms) = {
-            let c = cutting.lock().unwrap_or_else(|p| p.into_inner());
-            (c.failed, c.long_parts, c.produced_ms)
-        };
-        if long_parts > 0 {
-            tracing::warn!(source = %source.id, %rendition, msn, long_parts,
-                "parts longer than the part target (set [live] part_target_ms)");
-        }
+        let cut = self
+            .cut_and_store(source, &rendition, msn, tracks, (&staging, file), body)
+            .await?;
         let path = staging.join(file);
         let duration = self.ll.duration(&source.id, &rendition, msn);
-        let (Some(duration_ms), false) = (duration, failed) else {
+        let (Some(duration_ms), false) = (duration, cut.failed) else {
             // Assigning it later, from the playlist, would put it after segments that took
             // their numbers while it arrived: refused, never shown out of order.
             self.ll.abandon(&source.id, &rendition, msn);
@@ -185,7 +208,7 @@ impl Live {
             discontinuity: false,
             map_file: Some(map_file),
             msn,
-            produced_ms,
+            produced_ms: cut.produced_ms,
         };
         let committed = self.commit(source, &mut ch, arrived).await;
         // Listed as a segment now (or gone): no longer arriving, in either case.
