@@ -30,7 +30,7 @@ pub async fn playlist(
     method: &Method,
 ) -> Result<Option<Response>, ApiError> {
     let parsed = parse_ll_query(query);
-    if live.ll.view(&src.id, rendition).is_none() {
+    if !live.ll.is_low_latency(&src.id, rendition) {
         return Ok(None);
     }
     let q = parsed.map_err(|e| ApiError::bad_request(e.to_string()))?;

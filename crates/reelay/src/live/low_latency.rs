@@ -204,6 +204,13 @@ impl LowLatency {
             .cloned()
     }
 
+    /// Whether the rendition publishes parts (cheap: asked on every playlist request).
+    pub fn is_low_latency(&self, id: &str, rendition: &str) -> bool {
+        let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
+        all.get(&key(id, rendition))
+            .is_some_and(|r| r.part_target_ms > 0)
+    }
+
     /// What the rendition has published; `None` when it never published a part (it is not a
     /// low-latency rendition).
     pub fn view(&self, id: &str, rendition: &str) -> Option<PartsView> {
@@ -301,6 +308,7 @@ mod tests {
     fn parts_are_indexed_per_segment_and_old_segments_drop_out() {
         let ll = LowLatency::new(0);
         assert!(ll.view("s", "v").is_none(), "not low-latency before a part");
+        assert!(!ll.is_low_latency("s", "v"));
         ll.begin("s", "v", 5);
         assert_eq!(ll.publish("s", "v", 5, part(280, true)), (0, false));
         assert_eq!(ll.publish("s", "v", 5, part(400, false)), (1, true));
@@ -316,6 +324,7 @@ mod tests {
             "older than the kept segments"
         );
         assert_eq!(ll.renditions_of("s"), ["v"]);
+        assert!(ll.is_low_latency("s", "v"));
     }
 
     #[test]
