@@ -126,7 +126,9 @@ impl Auth {
     /// Decides whether a request presenting `creds` may do what needs `need`.
     pub async fn decide(&self, need: Need, creds: &Credentials<'_>) -> Result<Principal, Denied> {
         if let Some(value) = creds.authorization {
-            return self.bearer(need, value).await;
+            // Boxed: a token lookup's future is large, and every request's future (most carry
+            // no token) would otherwise reserve room for it.
+            return Box::pin(self.bearer(need, value)).await;
         }
         if let Some(result) = self.signed(need, creds) {
             return result;

@@ -97,8 +97,10 @@ impl Bucket {
             // Opening a local file is a few microseconds when its inode is cached, like nginx
             // we do it on the runtime thread; data reads have their own non-blocking path.
             Backend::Fs(bucket) => Handle::Fs(bucket.open_object(key)?),
-            Backend::S3(bucket) => Handle::S3(bucket.open_object(key).await?),
-            Backend::Origin(bucket) => Handle::Origin(bucket.open_object(key).await?),
+            // Boxed: a remote open's future is large, and a local open's caller would otherwise
+            // carry room for it (moved with every future that awaits this one).
+            Backend::S3(bucket) => Handle::S3(Box::pin(bucket.open_object(key)).await?),
+            Backend::Origin(bucket) => Handle::Origin(Box::pin(bucket.open_object(key)).await?),
         };
         Ok(OpenObject {
             handle,

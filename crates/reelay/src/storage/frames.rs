@@ -1,7 +1,8 @@
 //! Reading byte spans of a local file as a stream of frames, with bounded memory.
 //!
 //! Each frame's buffer carries a permit from a process-wide [`ReadBudget`] (a byte semaphore)
-//! and gives it back when the buffer is dropped, i.e. once hyper has written it to the socket.
+//! and gives it back when the buffer is dropped, i.e. once hyper has written it to the socket;
+//! buffers come in power-of-two sizes, are charged whole, and are kept for reuse.
 //! So the bytes held for all in-flight responses never exceed the budget, however many slow
 //! readers there are: frames are [`FRAME_MAX`] while the budget is plentiful and shrink to
 //! [`FRAME_MIN`] (waiting if need be) when it is not.
@@ -15,9 +16,12 @@
 //! frames instead: no buffer, no copy, no budget (they hold no memory). Shorter spans and
 //! uncached ones are read as above.
 
+use std::future::Future;
 use std::io;
 use std::os::fd::{AsFd, OwnedFd};
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll, ready};
 
 use bytes::Bytes;
 use futures_util::Stream;
@@ -41,6 +45,11 @@ pub struct ReadBudget {
     permits: Arc<Semaphore>,
 }
 
+/// KiB, rounded up, as permits.
+fn kib(n: usize) -> u32 {
+    u32::try_from(n.div_ceil(1024)).unwrap_or(u32::MAX)
+}
+
 impl ReadBudget {
     pub fn new(bytes: usize) -> Self {
         let permits = u32::try_from(bytes / 1024).unwrap_or(u32::MAX).max(1) as usize;
@@ -54,44 +63,76 @@ impl ReadBudget {
         self.permits.available_permits() * 1024
     }
 
-    /// Reserves room for a frame of up to `want` bytes; returns the permit and the frame size.
+    /// Room for a frame of `want` bytes (its buffer's whole size), if the budget has it now.
+    fn try_reserve(&self, want: usize) -> Option<(OwnedSemaphorePermit, usize)> {
+        let permit = self
+            .permits
+            .clone()
+            .try_acquire_many_owned(kib(class_size(want)));
+        permit.ok().map(|p| (p, want))
+    }
+
+    /// Room for a frame of up to `want` bytes, waiting for a [`FRAME_MIN`] one when the budget
+    /// is short; the permit and the frame size.
     async fn reserve(&self, want: usize) -> io::Result<(OwnedSemaphorePermit, usize)> {
-        let kib = |n: usize| u32::try_from(n.div_ceil(1024)).unwrap_or(u32::MAX);
-        if let Ok(p) = self.permits.clone().try_acquire_many_owned(kib(want)) {
-            return Ok((p, want));
+        if let Some(reserved) = self.try_reserve(want) {
+            return Ok(reserved);
         }
         let small = want.min(FRAME_MIN);
         let permit = self
             .permits
             .clone()
-            .acquire_many_owned(kib(small))
+            .acquire_many_owned(kib(class_size(small)))
             .await
             .map_err(|_| io::Error::other("read budget closed"))?;
         Ok((permit, small))
     }
 }
 
-/// Most full-size buffers kept for reuse (outside the budget: at most 8 MiB). Full-size frames
-/// read into a buffer kept from an earlier one when one is free: a fresh zero-filled 256 KiB
-/// buffer costs a mapping and its page faults (or a memset), measured as the slow-reader
-/// bench's stalls. Shorter frames get buffers of their own size, so the budget stays exact.
-const POOL_MAX: usize = 32;
+/// Frame buffers come in sizes of powers of two from [`CLASS_MIN`] to [`FRAME_MAX`]; a frame
+/// uses the smallest that holds it, and the budget is charged for the whole buffer, so it
+/// stays an exact bound on the memory frames hold.
+const CLASS_MIN: usize = 4 * 1024;
+const CLASSES: usize = (FRAME_MAX / CLASS_MIN).trailing_zeros() as usize + 1;
 
-/// Full-size frame buffers given back by dropped frames.
-static POOL: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+/// The buffer size for a frame of `len` bytes (`len` is at most [`FRAME_MAX`]).
+fn class_size(len: usize) -> usize {
+    len.clamp(CLASS_MIN, FRAME_MAX).next_power_of_two()
+}
 
-/// A buffer of `len` initialised bytes: a kept one for full-size frames, else a new one.
-fn buffer(len: usize) -> Vec<u8> {
-    if len == FRAME_MAX
-        && let Some(buf) = POOL.lock().unwrap_or_else(|p| p.into_inner()).pop()
-    {
-        return buf;
+fn class_index(size: usize) -> usize {
+    (size / CLASS_MIN).trailing_zeros() as usize
+}
+
+/// Buffers given back by dropped frames, kept for the next frame of their size, outside the
+/// budget: a fresh buffer costs an allocation and zero-filling (for full-size ones a mapping
+/// and its page faults, measured as the slow-reader bench's stalls). At most 8 MiB of
+/// full-size buffers and 1 MiB of each smaller size are kept.
+static POOLS: [std::sync::Mutex<Vec<Vec<u8>>>; CLASSES] =
+    [const { std::sync::Mutex::new(Vec::new()) }; CLASSES];
+
+fn pool_max(size: usize) -> usize {
+    if size == FRAME_MAX {
+        32
+    } else {
+        (1 << 20) / size
     }
-    vec![0u8; len]
+}
+
+fn pool(size: usize) -> std::sync::MutexGuard<'static, Vec<Vec<u8>>> {
+    POOLS[class_index(size)]
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+}
+
+/// A buffer of [`class_size`]`(len)` initialised bytes: a kept one when there is one.
+fn buffer(len: usize) -> Vec<u8> {
+    let size = class_size(len);
+    pool(size).pop().unwrap_or_else(|| vec![0u8; size])
 }
 
 /// A frame buffer (its first `len` bytes are the frame) that returns its budget, and its
-/// buffer to the pool when full-size, when dropped.
+/// buffer to the pool, when dropped.
 struct Frame {
     data: Vec<u8>,
     len: usize,
@@ -106,32 +147,56 @@ impl AsRef<[u8]> for Frame {
 
 impl Drop for Frame {
     fn drop(&mut self) {
-        if self.data.len() == FRAME_MAX {
-            let mut pool = POOL.lock().unwrap_or_else(|p| p.into_inner());
-            if pool.len() < POOL_MAX {
-                pool.push(std::mem::take(&mut self.data));
-            }
+        let size = self.data.len();
+        let mut pool = pool(size);
+        if pool.len() < pool_max(size) {
+            pool.push(std::mem::take(&mut self.data));
         }
     }
 }
 
-/// Reads up to `len` bytes at `offset` into a buffer: runtime-thread `RWF_NOWAIT` first,
-/// blocking pool otherwise. Returns the buffer and how many bytes of it were read.
-async fn read_frame(file: &Arc<OwnedFd>, offset: u64, len: usize) -> io::Result<(Vec<u8>, usize)> {
+/// Reads up to `len` bytes at `offset` with `RWF_NOWAIT`, on the calling thread: the buffer and
+/// how many bytes were read, or `None` when the pages are not cached (the caller reads on the
+/// blocking pool instead).
+fn read_now(file: &OwnedFd, offset: u64, len: usize) -> io::Result<Option<(Vec<u8>, usize)>> {
     let mut buf = buffer(len);
     let mut slices = [io::IoSliceMut::new(&mut buf[..len])];
     match rustix::io::preadv2(file, &mut slices, offset, ReadWriteFlags::NOWAIT) {
-        Ok(n) if n > 0 => return Ok((buf, n)),
-        Ok(_) | Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => {}
-        Err(e) => return Err(e.into()),
+        Ok(n) if n > 0 => Ok(Some((buf, n))),
+        Ok(_) | Err(Errno::AGAIN) | Err(Errno::OPNOTSUPP) | Err(Errno::NOSYS) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let file = Arc::clone(file);
+}
+
+/// Reads up to `len` bytes at `offset` on the blocking pool.
+async fn read_blocking(
+    file: Arc<OwnedFd>,
+    offset: u64,
+    len: usize,
+) -> io::Result<(Vec<u8>, usize)> {
     tokio::task::spawn_blocking(move || {
+        let mut buf = buffer(len);
         let n = rustix::io::pread(&*file, &mut buf[..len], offset)?;
         Ok((buf, n))
     })
     .await
     .map_err(io::Error::other)?
+}
+
+/// A frame of `read` bytes holding `permit`; a read of nothing means the file ended early.
+fn frame_of(read: (Vec<u8>, usize), permit: OwnedSemaphorePermit) -> io::Result<Bytes> {
+    let (data, len) = read;
+    if len == 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "file shrank while being served",
+        ));
+    }
+    Ok(Bytes::from_owner(Frame {
+        data,
+        len,
+        _permit: permit,
+    }))
 }
 
 /// Streams bytes `start..end` of `file` in budgeted frames.
@@ -144,37 +209,115 @@ pub fn read_span(
     end: u64,
     budget: ReadBudget,
     sink: Option<FileSink>,
-) -> impl Stream<Item = io::Result<Bytes>> + Send + 'static {
-    futures_util::stream::try_unfold(start, move |pos| {
-        let file = Arc::clone(&file);
-        let budget = budget.clone();
-        let sink = sink.clone();
-        async move {
-            if pos >= end {
-                return Ok(None);
-            }
-            let remaining = usize::try_from(end - pos).unwrap_or(usize::MAX);
-            if let Some(frame) = sink.and_then(|sink| file_frame(&sink, &file, pos, remaining)) {
-                let next = pos + frame.len() as u64;
-                return Ok(Some((frame, next)));
-            }
-            let (permit, size) = budget.reserve(remaining.min(FRAME_MAX)).await?;
-            let (data, len) = read_frame(&file, pos, size).await?;
-            if len == 0 {
-                return Err(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "file shrank while being served",
-                ));
-            }
-            let next = pos + len as u64;
-            let frame = Bytes::from_owner(Frame {
-                data,
-                len,
-                _permit: permit,
-            });
-            Ok(Some((frame, next)))
+) -> SpanFrames {
+    SpanFrames {
+        file,
+        pos: start,
+        end,
+        budget,
+        sink,
+        pending: None,
+        ended: false,
+    }
+}
+
+/// A frame being read: waiting for the budget or the disk.
+type PendingFrame = Pin<Box<dyn Future<Output = io::Result<Bytes>> + Send>>;
+
+/// The stream [`read_span`] returns. A frame whose budget is at hand and whose pages are cached
+/// is read within the poll, with no future made; a frame that must wait for the budget or the
+/// disk is read by a future kept until it is done.
+pub struct SpanFrames {
+    file: Arc<OwnedFd>,
+    pos: u64,
+    end: u64,
+    budget: ReadBudget,
+    sink: Option<FileSink>,
+    pending: Option<PendingFrame>,
+    /// Set after the last frame or an error.
+    ended: bool,
+}
+
+impl std::fmt::Debug for SpanFrames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SpanFrames")
+            .field("pos", &self.pos)
+            .field("end", &self.end)
+            .field("waiting", &self.pending.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SpanFrames {
+    /// The next frame, or a future that will make it.
+    fn next_frame(
+        &mut self,
+    ) -> Result<io::Result<Bytes>, PendingFrame> {
+        let remaining = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX);
+        if let Some(frame) = self
+            .sink
+            .as_ref()
+            .and_then(|sink| file_frame(sink, &self.file, self.pos, remaining))
+        {
+            return Ok(Ok(frame));
         }
-    })
+        let (file, pos, want) = (Arc::clone(&self.file), self.pos, remaining.min(FRAME_MAX));
+        if let Some((permit, size)) = self.budget.try_reserve(want) {
+            return match read_now(&file, pos, size) {
+                Ok(Some(read)) => Ok(frame_of(read, permit)),
+                Ok(None) => Err(Box::pin(async move {
+                    frame_of(read_blocking(file, pos, size).await?, permit)
+                })),
+                Err(e) => Ok(Err(e)),
+            };
+        }
+        let budget = self.budget.clone();
+        Err(Box::pin(async move {
+            let (permit, size) = budget.reserve(want).await?;
+            let read = match read_now(&file, pos, size)? {
+                Some(read) => read,
+                None => read_blocking(file, pos, size).await?,
+            };
+            frame_of(read, permit)
+        }))
+    }
+}
+
+impl Stream for SpanFrames {
+    type Item = io::Result<Bytes>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        let result = match this.pending.as_mut() {
+            Some(pending) => {
+                let result = ready!(pending.as_mut().poll(cx));
+                this.pending = None;
+                result
+            }
+            None if this.pos >= this.end => {
+                this.ended = true;
+                return Poll::Ready(None);
+            }
+            None => match this.next_frame() {
+                Ok(result) => result,
+                Err(mut pending) => match pending.as_mut().poll(cx) {
+                    Poll::Ready(result) => result,
+                    Poll::Pending => {
+                        this.pending = Some(pending);
+                        return Poll::Pending;
+                    }
+                },
+            },
+        };
+        match &result {
+            Ok(frame) => this.pos += frame.len() as u64,
+            Err(_) => this.ended = true,
+        }
+        Poll::Ready(Some(result))
+    }
 }
 
 /// A placeholder frame for up to [`SPAN_MAX`] bytes at `pos`, queued on `sink`, when the span
