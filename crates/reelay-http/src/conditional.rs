@@ -18,9 +18,9 @@ use crate::range::{ByteSpan, RangeDecision, parse_range_header, resolve};
 
 /// What the server knows of the selected representation.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Representation {
+pub struct Representation<'a> {
     pub len: u64,
-    pub etag: Option<EntityTag>,
+    pub etag: Option<&'a EntityTag>,
     pub last_modified: Option<SystemTime>,
 }
 
@@ -69,7 +69,7 @@ fn etag_condition(headers: &HeaderMap, name: header::HeaderName) -> Option<EtagC
 fn preconditions(method: &Method, headers: &HeaderMap, rep: &Representation) -> Option<Outcome> {
     let last_modified = rep.last_modified.map(epoch_secs);
     if let Some(cond) = etag_condition(headers, header::IF_MATCH) {
-        if !cond.matches(rep.etag.as_ref(), true) {
+        if !cond.matches(rep.etag, true) {
             return Some(Outcome::PreconditionFailed);
         }
     } else if let (Some(date), Some(lm)) = (
@@ -81,7 +81,7 @@ fn preconditions(method: &Method, headers: &HeaderMap, rep: &Representation) -> 
     }
     let safe = method == Method::GET || method == Method::HEAD;
     if let Some(cond) = etag_condition(headers, header::IF_NONE_MATCH) {
-        if cond.matches(rep.etag.as_ref(), false) {
+        if cond.matches(rep.etag, false) {
             return Some(if safe {
                 Outcome::NotModified
             } else {
@@ -110,7 +110,7 @@ fn if_range_holds(headers: &HeaderMap, rep: &Representation, now: SystemTime) ->
         let Some(tag) = EntityTag::parse(bytes) else {
             return false;
         };
-        return rep.etag.as_ref().is_some_and(|cur| cur.strong_eq(&tag));
+        return rep.etag.is_some_and(|cur| cur.strong_eq(&tag));
     }
     let Some(date) = value
         .to_str()
@@ -164,10 +164,13 @@ mod tests {
 
     const LM: u64 = 1_700_000_000;
 
-    fn rep() -> Representation {
+    static V1: std::sync::LazyLock<EntityTag> =
+        std::sync::LazyLock::new(|| EntityTag::strong("v1").expect("tag"));
+
+    fn rep() -> Representation<'static> {
         Representation {
             len: 100,
-            etag: EntityTag::strong("v1"),
+            etag: Some(&V1),
             last_modified: Some(UNIX_EPOCH + Duration::from_secs(LM)),
         }
     }

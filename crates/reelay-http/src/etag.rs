@@ -27,6 +27,17 @@ impl EntityTag {
         })
     }
 
+    /// The tag as a field value (`"…"` or `W/"…"`), in a string of exactly its length.
+    pub fn field_value(&self) -> String {
+        let prefix = if self.weak { "W/" } else { "" };
+        let mut out = String::with_capacity(prefix.len() + self.opaque.len() + 2);
+        out.push_str(prefix);
+        out.push('"');
+        out.push_str(&self.opaque);
+        out.push('"');
+        out
+    }
+
     /// Strong comparison (§8.8.3.2): both strong and the same opaque tag.
     pub fn strong_eq(&self, other: &Self) -> bool {
         !self.weak && !other.weak && self.opaque == other.opaque
@@ -146,6 +157,12 @@ mod tests {
         assert_eq!(EntityTag::parse(b"abc"), None);
         assert_eq!(EntityTag::parse(b"\"abc\"x"), None);
         assert_eq!(tag(true, "x").to_string(), "W/\"x\"");
+        for t in [tag(true, "x"), tag(false, "a-1.2"), tag(false, "")] {
+            let value = t.field_value();
+            assert_eq!(value, t.to_string());
+            assert_eq!(value.len(), value.capacity(), "no spare room");
+            assert_eq!(EntityTag::parse(value.as_bytes()), Some(t));
+        }
     }
 
     #[test]

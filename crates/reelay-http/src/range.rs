@@ -57,7 +57,16 @@ impl ByteSpan {
 
     /// The `Content-Range` value for this span of a representation of `complete_len` bytes.
     pub fn content_range(&self, complete_len: u64) -> String {
-        format!("bytes {}-{}/{}", self.start, self.end - 1, complete_len)
+        // Written by hand: it is on every 206, and `format!` costs several times as much.
+        let mut digits = itoa::Buffer::new();
+        let mut out = String::with_capacity(64);
+        out.push_str("bytes ");
+        out.push_str(digits.format(self.start));
+        out.push('-');
+        out.push_str(digits.format(self.end.saturating_sub(1)));
+        out.push('/');
+        out.push_str(digits.format(complete_len));
+        out
     }
 }
 
@@ -390,6 +399,10 @@ mod tests {
     #[test]
     fn content_range_values() {
         assert_eq!(span(0, 10).content_range(100), "bytes 0-9/100");
+        assert_eq!(
+            span(u64::MAX - 1, u64::MAX).content_range(u64::MAX),
+            "bytes 18446744073709551614-18446744073709551614/18446744073709551615"
+        );
         assert_eq!(unsatisfied_content_range(100), "bytes */100");
     }
 }

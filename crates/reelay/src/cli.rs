@@ -196,6 +196,7 @@ async fn run_node(config: &Config, state: AppState) -> anyhow::Result<()> {
         sendfile: config.sendfile,
     };
     tracing::info!(workers = config.workers, "serving");
-    serve_on_workers(listener, app(state), options, shutdown, config.workers).await?;
+    let front = crate::http::Front::new(app(state.clone()), &state);
+    serve_on_workers(listener, front, options, shutdown, config.workers).await?;
     Ok(())
 }

@@ -5,6 +5,7 @@
 //! Bodies are streams of budgeted frames read on demand, so memory does not grow with range
 //! size, and a client that goes away drops the stream and stops the reads.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use axum::body::Body;
@@ -22,10 +23,11 @@ use reelay_http::{
 use serde::Deserialize;
 
 use super::error::MediaError;
+use super::reply::MediaBody;
 use super::routes;
 use super::state::AppState;
 use crate::random;
-use crate::storage::{ObjectKey, OpenObject};
+use crate::storage::{ObjectKey, ObjectMeta, OpenObject};
 use crate::stream::ByteStream;
 use crate::zero_copy::FileSink;
 
@@ -56,12 +58,12 @@ pub async fn media_by_path(
     let request = Request::new(&method, &headers, sink.as_deref());
     let result = match (path, query) {
         (Ok(Path((bucket, key))), Ok(Query(q))) => {
-            serve_object(&state, &request, &bucket, &key, q.download.as_deref()).await
+            answer_object(&state, &request, &bucket, &key, q.download.as_deref()).await
         }
         (Err(rejection), _) => Err(MediaError::bad_request(rejection.body_text())),
         (_, Err(rejection)) => Err(MediaError::bad_request(rejection.body_text())),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    result.map_or_else(IntoResponse::into_response, |r| r.map(Body::from))
 }
 
 /// `?download[=NAME]`: answer as an attachment, named NAME or after the key's last segment.
@@ -91,7 +93,7 @@ pub async fn media_by_query(
     let result = match query {
         Ok(Query(q)) => match q.bucket.or_else(|| state.buckets.default_media()) {
             Some(bucket) => {
-                serve_object(&state, &request, &bucket, &q.v, q.download.as_deref()).await
+                answer_object(&state, &request, &bucket, &q.v, q.download.as_deref()).await
             }
             None => Err(MediaError::bad_request(
                 "the bucket parameter is required when several media buckets exist",
@@ -99,16 +101,18 @@ pub async fn media_by_query(
         },
         Err(rejection) => Err(MediaError::bad_request(rejection.body_text())),
     };
-    result.unwrap_or_else(IntoResponse::into_response)
+    result.map_or_else(IntoResponse::into_response, |r| r.map(Body::from))
 }
 
-async fn serve_object(
+/// The answer to `request` for `key` of bucket `bucket_name` (`download`: as an attachment).
+/// The media routes' handlers and the direct path ([`super::direct`]) both answer with it.
+pub async fn answer_object(
     state: &AppState,
     request: &Request<'_>,
     bucket_name: &str,
     key: &str,
     download: Option<&str>,
-) -> Result<Response, MediaError> {
+) -> Result<http::Response<MediaBody>, MediaError> {
     let key = ObjectKey::parse(key)?;
     let disposition = download
         .map(|name| attachment_for(name, &key))
@@ -123,7 +127,7 @@ async fn serve_object(
         .get(bucket_name)
         .cloned()
         .unwrap_or(HeaderValue::from_static(MEDIA_CACHE_CONTROL));
-    let mut response = serve_opened(request, &object, cache_control);
+    let mut response = answer_opened(request, &object, cache_control);
     if let Some(value) = disposition {
         response
             .headers_mut()
@@ -170,35 +174,34 @@ pub fn serve_opened(
     object: &OpenObject,
     cache_control: HeaderValue,
 ) -> Response {
+    answer_opened(request, object, cache_control).map(Body::from)
+}
+
+/// [`serve_opened`]'s response, its body not yet boxed.
+pub fn answer_opened(
+    request: &Request<'_>,
+    object: &OpenObject,
+    cache_control: HeaderValue,
+) -> http::Response<MediaBody> {
     let meta = object.meta();
     let rep = Representation {
         len: meta.size,
-        etag: Some(meta.etag.clone()),
+        etag: Some(&meta.etag),
         last_modified: meta.last_modified,
     };
     let outcome = evaluate(request.method, request.headers, &rep, SystemTime::now());
-    let mut response = respond(request, outcome, object);
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, cache_control);
-    response
+    respond(request, outcome, object, cache_control)
 }
 
-/// Headers every media response carries, whatever its status.
-fn validator_headers(object: &OpenObject) -> HeaderMap {
+/// Headers every media response carries, whatever its status, into `h`.
+fn validator_headers(h: &mut HeaderMap, object: &OpenObject, cache_control: HeaderValue) {
     let meta = object.meta();
-    let mut h = HeaderMap::new();
     h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
-    h.insert(
-        header::CACHE_CONTROL,
-        HeaderValue::from_static(MEDIA_CACHE_CONTROL),
-    );
-    if let Ok(v) = HeaderValue::from_str(&meta.etag.to_string()) {
+    h.insert(header::CACHE_CONTROL, cache_control);
+    if let Some(v) = owned_value(meta.etag.field_value()) {
         h.insert(header::ETAG, v);
     }
-    if let Some(lm) = meta.last_modified
-        && let Ok(v) = HeaderValue::from_str(&httpdate::fmt_http_date(lm))
-    {
+    if let Some(v) = meta.last_modified.and_then(last_modified_value) {
         h.insert(header::LAST_MODIFIED, v);
     }
     // An HTML or SVG file in a bucket must not run script in reelay's origin.
@@ -210,39 +213,83 @@ fn validator_headers(object: &OpenObject) -> HeaderMap {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
-    h
 }
 
-fn content_type_value(content_type: &str) -> HeaderValue {
-    HeaderValue::from_str(content_type).unwrap_or(HeaderValue::from_static(
+fn content_type_value(meta: &ObjectMeta) -> HeaderValue {
+    let value = match &meta.content_type {
+        // The table's own strings: no copy.
+        Cow::Borrowed(s) => HeaderValue::from_maybe_shared(Bytes::from_static(s.as_bytes())),
+        Cow::Owned(s) => HeaderValue::from_str(s),
+    };
+    value.unwrap_or(HeaderValue::from_static(
         reelay_http::content_type::DEFAULT_CONTENT_TYPE,
     ))
 }
 
 fn header_value(s: String) -> HeaderValue {
-    HeaderValue::from_str(&s).unwrap_or(HeaderValue::from_static(""))
+    owned_value(s).unwrap_or(HeaderValue::from_static(""))
+}
+
+/// `s` as a header value without copying it.
+fn owned_value(s: String) -> Option<HeaderValue> {
+    HeaderValue::from_maybe_shared(Bytes::from(s)).ok()
+}
+
+thread_local! {
+    /// The last `Last-Modified` value made on this thread: playback asks for the same few
+    /// objects over and over, and formatting an HTTP date costs more than the rest of the head.
+    static LAST_MODIFIED: std::cell::RefCell<Option<(SystemTime, HeaderValue)>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// `Last-Modified: <lm as an HTTP date>`.
+fn last_modified_value(lm: SystemTime) -> Option<HeaderValue> {
+    LAST_MODIFIED.with(|cached| {
+        let mut cached = cached.borrow_mut();
+        if let Some((at, value)) = cached.as_ref()
+            && *at == lm
+        {
+            return Some(value.clone());
+        }
+        let value = HeaderValue::from_str(&httpdate::fmt_http_date(lm)).ok()?;
+        *cached = Some((lm, value.clone()));
+        Some(value)
+    })
 }
 
 /// Builds the response for `outcome`; bodies only for GET.
-fn respond(request: &Request<'_>, outcome: Outcome, object: &OpenObject) -> Response {
+fn respond(
+    request: &Request<'_>,
+    outcome: Outcome,
+    object: &OpenObject,
+    cache_control: HeaderValue,
+) -> http::Response<MediaBody> {
     let meta = object.meta();
-    let mut headers = validator_headers(object);
+    let mut response = http::Response::new(MediaBody::Empty);
+    let headers = response.headers_mut();
+    headers.reserve(12);
+    validator_headers(headers, object, cache_control);
     let with_body = request.method == Method::GET;
     let sink = request.sink;
+    let frames = |stream, len| MediaBody::Frames { stream, len };
     let (status, length, body) = match outcome {
         Outcome::Full => {
-            headers.insert(header::CONTENT_TYPE, content_type_value(&meta.content_type));
-            let body = with_body.then(|| object.read_to(0, meta.size, sink));
+            headers.insert(header::CONTENT_TYPE, content_type_value(meta));
+            let body = with_body.then(|| frames(object.read_to(0, meta.size, sink), meta.size));
             (StatusCode::OK, meta.size, body)
         }
         Outcome::Partial(span) => {
-            headers.insert(header::CONTENT_TYPE, content_type_value(&meta.content_type));
+            headers.insert(header::CONTENT_TYPE, content_type_value(meta));
             headers.insert(
                 header::CONTENT_RANGE,
                 header_value(span.content_range(meta.size)),
             );
-            let body = with_body.then(|| object.read_to(span.start, span.end, sink));
-            (StatusCode::PARTIAL_CONTENT, span.len(), body)
+            let read = || frames(object.read_to(span.start, span.end, sink), span.len());
+            (
+                StatusCode::PARTIAL_CONTENT,
+                span.len(),
+                with_body.then(read),
+            )
         }
         Outcome::Multipart(spans) => {
             let boundary = format!("reelay-{:016x}{:016x}", random::u64(), random::u64());
@@ -251,14 +298,18 @@ fn respond(request: &Request<'_>, outcome: Outcome, object: &OpenObject) -> Resp
                 header::CONTENT_TYPE,
                 header_value(multipart_content_type(&boundary)),
             );
-            let body = with_body.then(|| multipart_body(layout.pieces, object, sink));
-            (StatusCode::PARTIAL_CONTENT, layout.content_length, body)
+            let len = layout.content_length;
+            let body = with_body.then(|| frames(multipart_body(layout.pieces, object, sink), len));
+            (StatusCode::PARTIAL_CONTENT, len, body)
         }
-        Outcome::NotModified => return (StatusCode::NOT_MODIFIED, headers).into_response(),
+        Outcome::NotModified => {
+            *response.status_mut() = StatusCode::NOT_MODIFIED;
+            return response;
+        }
         Outcome::PreconditionFailed => {
             return short_text(
+                response,
                 StatusCode::PRECONDITION_FAILED,
-                headers,
                 "precondition failed\n",
             );
         }
@@ -268,23 +319,32 @@ fn respond(request: &Request<'_>, outcome: Outcome, object: &OpenObject) -> Resp
                 header_value(unsatisfied_content_range(meta.size)),
             );
             return short_text(
+                response,
                 StatusCode::RANGE_NOT_SATISFIABLE,
-                headers,
                 "range not satisfiable\n",
             );
         }
     };
     headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
-    let body = body.map_or_else(Body::empty, Body::from_stream);
-    (status, headers, body).into_response()
+    *response.status_mut() = status;
+    *response.body_mut() = body.unwrap_or(MediaBody::Empty);
+    response
 }
 
-fn short_text(status: StatusCode, mut headers: HeaderMap, text: &'static str) -> Response {
+fn short_text(
+    mut response: http::Response<MediaBody>,
+    status: StatusCode,
+    text: &'static str,
+) -> http::Response<MediaBody> {
+    let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("text/plain; charset=utf-8"),
     );
-    (status, headers, text).into_response()
+    headers.insert(header::CONTENT_LENGTH, HeaderValue::from(text.len()));
+    *response.status_mut() = status;
+    *response.body_mut() = MediaBody::text(text);
+    response
 }
 
 /// Streams a multipart body: framing text and spans, in order, never all in memory.

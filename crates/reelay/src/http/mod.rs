@@ -11,11 +11,14 @@
 //!   (the routes edge nodes call), [`ui`] (the embedded web UI), [`api`] (the JSON API,
 //!   described by [`openapi`]);
 //! - [`body`]: request bodies as domain streams; [`error`]: the error table;
+//! - [`direct`]: plain media reads answered beside the router (same steps, plain calls);
+//!   [`reply`]: response bodies without a box per layer;
 //! - [`server`]: the accept loop with its limits and graceful shutdown; [`net`]: connection I/O
 //!   guards.
 
 pub mod api;
 pub mod body;
+pub mod direct;
 pub mod edge;
 pub mod error;
 pub mod health;
@@ -31,6 +34,7 @@ pub mod multipart;
 pub mod net;
 pub mod openapi;
 mod openapi_errors;
+pub mod reply;
 pub mod router;
 pub mod routes;
 pub mod sendfile;
@@ -39,6 +43,7 @@ pub mod state;
 pub mod ui;
 pub mod workers;
 
+pub use direct::Front;
 pub use router::app;
 pub use server::{ServerOptions, ShutdownReport, serve};
 pub use state::{AppState, Limits, Services};

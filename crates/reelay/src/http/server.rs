@@ -8,8 +8,9 @@
 //! responses run until they finish or `grace` passes, then the rest are cut.
 //!
 //! Every connection's stream is a [`FileWriter`], and (unless `sendfile` is off) every request
-//! carries that connection's [`FileSink`] as an extension, so media responses can hand cached
-//! file spans to the writer instead of copying them (see [`crate::zero_copy`]).
+//! is answered with that connection's [`FileSink`] at hand (the direct path's own, the
+//! router's as an extension), so media responses can hand cached file spans to the writer
+//! instead of copying them (see [`crate::zero_copy`]).
 //!
 //! HTTP/1.1 only: browsers speak HTTP/2 only over TLS, which a fronting proxy terminates today;
 //! hyper's h1/h2c auto-detection would also read the protocol preface before any header timer
@@ -18,14 +19,12 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::Router;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
-use tower::ServiceExt;
 
+use super::direct::Front;
 use super::net::StallGuard;
 use super::sendfile::FileWriter;
 use crate::zero_copy::FileSink;
@@ -78,13 +77,15 @@ fn builder(options: &ServerOptions) -> http1::Builder {
     builder
 }
 
-/// Serves `app` on `listener` until `shutdown` resolves, then drains (see module docs).
+/// Serves `app` (the router, or the router with the direct media path: [`Front`]) on
+/// `listener` until `shutdown` resolves, then drains (see module docs).
 pub async fn serve(
     listener: TcpListener,
-    app: Router,
+    app: impl Into<Front>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
 ) -> ShutdownReport {
+    let app = app.into();
     let graceful = GracefulShutdown::new();
     let builder = builder(&options);
     tokio::pin!(shutdown);
@@ -107,15 +108,7 @@ pub async fn serve(
             tracing::debug!(error = %e, "set_nodelay failed");
         }
         let sink = FileSink::new();
-        let requests_sink = options.sendfile.then(|| sink.clone());
-        let service = TowerToHyperService::new(app.clone().map_request(
-            move |mut request: http::Request<hyper::body::Incoming>| {
-                if let Some(sink) = &requests_sink {
-                    request.extensions_mut().insert(sink.clone());
-                }
-                request
-            },
-        ));
+        let service = app.connection(options.sendfile.then(|| sink.clone()));
         let writer = FileWriter::new(stream, sink);
         let io = TokioIo::new(StallGuard::new(writer, options.write_timeout));
         let connection = graceful.watch(builder.serve_connection(io, service));

@@ -16,20 +16,21 @@
 
 use std::future::Future;
 
-use axum::Router;
 use tokio::net::TcpListener;
 use tokio::sync::{oneshot, watch};
 
+use super::direct::Front;
 use super::server::{ServerOptions, ShutdownReport, serve};
 
 /// Serves `app` on `workers` threads (see the module docs); `0` serves on the calling runtime.
 pub async fn serve_on_workers(
     listener: TcpListener,
-    app: Router,
+    app: impl Into<Front>,
     options: ServerOptions,
     shutdown: impl Future<Output = ()>,
     workers: usize,
 ) -> std::io::Result<ShutdownReport> {
+    let app = app.into();
     if workers == 0 {
         return Ok(serve(listener, app, options, shutdown).await);
     }

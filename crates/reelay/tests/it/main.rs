@@ -20,6 +20,7 @@ mod client;
 mod cluster;
 mod cluster_faults;
 mod cluster_relay;
+mod direct;
 mod docs;
 mod download;
 mod edge;

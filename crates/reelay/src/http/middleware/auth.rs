@@ -10,7 +10,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Uri, header};
 
-use crate::auth::{Auth, Credentials, Need, SignedQuery};
+use crate::auth::{Auth, Credentials, Need, Principal, SignedQuery};
 use crate::http::error::ApiError;
 use crate::http::middleware::limits;
 use crate::http::routes;
@@ -65,15 +65,13 @@ fn signed_query(uri: &Uri) -> Option<SignedQuery> {
     })
 }
 
-/// Whether the live stream or recording a credential-less read is about is public: asked of the
-/// live layer only for live and recording routes, and only when nothing else would let the read
-/// through (no credential, no signature, not an open node).
-async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> bool {
-    let Some(live) = state.live.as_ref() else {
-        return false;
-    };
+/// The live stream or recording a credential-less read is about, when its being public could
+/// let the read through: asked only for live and recording routes, and only when nothing else
+/// would (no credential, no signature, not an open node). `(name, is_recording)`.
+fn stream_of(state: &AppState, route: &str, uri: &Uri, need: Need) -> Option<(String, bool)> {
+    state.live.as_ref()?;
     if need != Need::Read || state.auth.is_open() || query_param(uri, "sig").is_some() {
-        return false;
+        return None;
     }
     // Which path segment names the source (or recording), by route.
     let (index, recording) = match route {
@@ -81,12 +79,18 @@ async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> 
         routes::RECORDING_FILE | routes::RECORDING_RENDITION => (2, true),
         routes::LIVEMIX_VOD_LIVE => (4, false),
         routes::LIVEMIX_VOD_RECORDING => (4, true),
-        _ => return false,
+        _ => return None,
     };
-    let Some(raw) = uri.path().split('/').nth(index) else {
-        return false;
-    };
-    let Ok(name) = percent_encoding::percent_decode_str(raw).decode_utf8() else {
+    let raw = uri.path().split('/').nth(index)?;
+    let name = percent_encoding::percent_decode_str(raw)
+        .decode_utf8()
+        .ok()?;
+    Some((name.into_owned(), recording))
+}
+
+/// Whether the live stream or recording [`stream_of`] names is public.
+async fn public_stream(state: &AppState, (name, recording): (String, bool)) -> bool {
+    let Some(live) = state.live.as_ref() else {
         return false;
     };
     if recording {
@@ -98,28 +102,44 @@ async fn public_stream(state: &AppState, route: &str, uri: &Uri, need: Need) -> 
 
 /// Establishes the [`crate::auth::Principal`] (in the request's extensions) or returns the
 /// refusal to send.
-///
-/// It runs on every request, so it computes only what the decision can use: the signature
-/// query only when the query carries `sig=`, the bucket only when some bucket is public and
-/// the node is not open.
 pub async fn admit(state: &AppState, mut req: Request) -> Result<Request, Response> {
     if let Err(e) = limits::check_head(&req, state.limits.max_header_bytes) {
         return Err(e.into_response());
     }
-    let auth: &Arc<Auth> = &state.auth;
     let matched = req.extensions().get::<MatchedPath>().cloned();
     let route = matched
         .as_ref()
         .map_or(routes::UNMATCHED, MatchedPath::as_str);
-    let need = routes::requirement(req.method(), route);
-    let authorization = req.headers().get(header::AUTHORIZATION);
+    let (method, uri, headers) = (req.method(), req.uri(), req.headers());
+    if let Some(principal) = authorize(state, route, method, uri, headers).await? {
+        req.extensions_mut().insert(principal);
+    }
+    Ok(req)
+}
+
+/// Who a request of `method` for `uri` with `headers`, on `route` (its template), acts as; `None` for routes whose handlers
+/// authenticate (ingest, the edge protocol) and public routes without credentials; `Err` is
+/// the refusal to send. The router's layer and the direct media path both ask this.
+///
+/// It runs on every request, so it computes only what the decision can use: the signature
+/// query only when the query carries `sig=`, the bucket only when some bucket is public and
+/// the node is not open.
+pub async fn authorize(
+    state: &AppState,
+    route: &str,
+    method: &http::Method,
+    uri: &Uri,
+    headers: &HeaderMap,
+) -> Result<Option<Principal>, Response> {
+    let auth: &Arc<Auth> = &state.auth;
+    let need = routes::requirement(method, route);
+    let authorization = headers.get(header::AUTHORIZATION);
     if need == Need::Ingest
         || need == Need::Edge
         || (need == Need::Public && authorization.is_none())
     {
-        return Ok(req);
+        return Ok(None);
     }
-    let uri = req.uri();
     let has_signature = uri.query().is_some_and(|q| q.contains("sig="));
     let wants_bucket = !auth.is_open() && !auth.public_buckets.is_empty();
     let creds = Credentials {
@@ -127,13 +147,18 @@ pub async fn admit(state: &AppState, mut req: Request) -> Result<Request, Respon
         signed: has_signature.then(|| signed_query(uri)).flatten(),
         signable: routes::signable(route),
         bucket: wants_bucket.then(|| bucket_of(route, uri)).flatten(),
-        public_stream: authorization.is_none() && public_stream(state, route, uri, need).await,
+        public_stream: match authorization {
+            None => match stream_of(state, route, uri, need) {
+                // Boxed for the same reason as a token lookup (`Auth::decide`): a rare, large
+                // future.
+                Some(stream) => Box::pin(public_stream(state, stream)).await,
+                None => false,
+            },
+            Some(_) => false,
+        },
     };
     match auth.decide(need, &creds).await {
-        Ok(principal) => {
-            req.extensions_mut().insert(principal);
-            Ok(req)
-        }
+        Ok(principal) => Ok(Some(principal)),
         Err(denied) => Err(ApiError::from(denied).into_response()),
     }
 }

@@ -5,12 +5,12 @@
 //! backstop (and answers 431 for heads far over it); [`check_head`] makes the
 //! configured `max_header_bytes` exact.
 
-use axum::extract::Request;
+use http::Request;
 
 use crate::http::error::ApiError;
 
 /// Size of a request head as sent: target plus `name: value\r\n` per header.
-pub fn request_head_bytes(req: &Request) -> usize {
+pub fn request_head_bytes<B>(req: &Request<B>) -> usize {
     let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
     req.headers()
         .iter()
@@ -20,7 +20,7 @@ pub fn request_head_bytes(req: &Request) -> usize {
 
 /// A 431 when the request head is larger than the configured limit (the authorization
 /// middleware asks first thing, so the check costs no layer of its own).
-pub fn check_head(req: &Request, max: usize) -> Result<(), ApiError> {
+pub fn check_head<B>(req: &Request<B>, max: usize) -> Result<(), ApiError> {
     if request_head_bytes(req) > max {
         return Err(ApiError::head_too_large(max));
     }

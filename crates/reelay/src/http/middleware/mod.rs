@@ -61,7 +61,7 @@ async fn guarded(state: &AppState, req: Request, next: Next) -> Response {
 }
 
 /// A handler panic is a bug: log it loudly and answer 500 instead of dropping the connection.
-fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
     let detail = panic
         .downcast_ref::<String>()
         .map(String::as_str)

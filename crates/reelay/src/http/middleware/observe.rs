@@ -26,7 +26,7 @@ use crate::metrics::{Metrics, RouteMeters};
 
 pub const REQUEST_ID: &str = "x-request-id";
 
-fn incoming_request_id(req: &Request) -> Option<HeaderValue> {
+fn incoming_request_id<B>(req: &http::Request<B>) -> Option<HeaderValue> {
     let value = req.headers().get(REQUEST_ID)?;
     let ok = (1..=64).contains(&value.len())
         && value
@@ -59,38 +59,69 @@ where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let start = Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or(routes::UNMATCHED, MatchedPath::as_str);
     let meters = metrics.http.route(route);
     let echoed = routes::echoes_request_id(route);
-    let request_id = incoming_request_id(&req).unwrap_or_else(|| {
-        let id = new_request_id();
-        if echoed {
-            // Handlers that echo the id in a body (LiveMix's envelope) read it from the request.
-            req.headers_mut().insert(REQUEST_ID, id.clone());
+    let observation = Observation::begin(meters, &mut req, echoed);
+    let response = inner(req).instrument(observation.span.clone()).await;
+    observation.finish(response).map(Body::new)
+}
+
+/// One request being observed: started by [`Observation::begin`] as it comes in, ended by
+/// [`Observation::finish`] with its response. The router's layer and the direct media path
+/// ([`crate::http::direct`]) observe the same way.
+#[derive(Debug)]
+pub struct Observation {
+    start: Instant,
+    meters: Arc<RouteMeters>,
+    request_id: HeaderValue,
+    /// The request's span: what runs for the request runs in it.
+    pub span: tracing::Span,
+}
+
+impl Observation {
+    /// Gives `req` its id (into its headers too when the route `echoed` it in a body) and opens
+    /// its span; `meters` are its route's.
+    pub fn begin<B>(meters: Arc<RouteMeters>, req: &mut http::Request<B>, echoed: bool) -> Self {
+        let start = Instant::now();
+        let request_id = incoming_request_id(req).unwrap_or_else(|| {
+            let id = new_request_id();
+            if echoed {
+                // Handlers that echo the id in a body (LiveMix's envelope) read it from the request.
+                req.headers_mut().insert(REQUEST_ID, id.clone());
+            }
+            id
+        });
+        let span = tracing::info_span!(
+            "request",
+            id = %request_id.to_str().unwrap_or(""),
+            method = %req.method(),
+            path = %req.uri().path(),
+        );
+        Self {
+            start,
+            meters,
+            request_id,
+            span,
         }
-        id
-    });
-    let span = tracing::info_span!(
-        "request",
-        id = %request_id.to_str().unwrap_or(""),
-        method = %req.method(),
-        path = %req.uri().path(),
-    );
-    let mut response = inner(req).instrument(span.clone()).await;
-    let status = response.status().as_u16();
-    span.in_scope(|| tracing::debug!(status, "responded"));
-    meters.count(status);
-    response.headers_mut().insert(REQUEST_ID, request_id);
-    let meter = BodyMeter {
-        start,
-        first: true,
-        meters,
-    };
-    response.map(|inner| Body::new(MeteredBody { inner, meter }))
+    }
+
+    /// Counts `response` by status, gives it the request id and meters its body.
+    pub fn finish<B>(self, mut response: http::Response<B>) -> http::Response<MeteredBody<B>> {
+        let status = response.status().as_u16();
+        tracing::debug!(parent: &self.span, status, "responded");
+        self.meters.count(status);
+        response.headers_mut().insert(REQUEST_ID, self.request_id);
+        let meter = BodyMeter {
+            start: self.start,
+            first: true,
+            meters: self.meters,
+        };
+        response.map(|inner| MeteredBody { inner, meter })
+    }
 }
 
 #[derive(Debug)]
@@ -117,19 +148,19 @@ impl Drop for BodyMeter {
 
 /// A response body that reports time to first byte and bytes sent.
 #[derive(Debug)]
-struct MeteredBody {
-    inner: Body,
+pub struct MeteredBody<B> {
+    inner: B,
     meter: BodyMeter,
 }
 
-impl http_body::Body for MeteredBody {
+impl<B: http_body::Body<Data = Bytes> + Unpin> http_body::Body for MeteredBody<B> {
     type Data = Bytes;
-    type Error = axum::Error;
+    type Error = B::Error;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, axum::Error>>> {
+    ) -> Poll<Option<Result<Frame<Bytes>, B::Error>>> {
         let polled = Pin::new(&mut self.inner).poll_frame(cx);
         match &polled {
             Poll::Ready(Some(Ok(frame))) => {

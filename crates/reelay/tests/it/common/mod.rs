@@ -25,7 +25,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::Router;
-use reelay::http::{AppState, ServerOptions, Services, app, serve};
+use reelay::http::{AppState, Front, ServerOptions, Services, app, serve};
 use reelay::live::{Live, LiveSettings};
 use reelay::storage::Buckets;
 use sha2::{Digest, Sha256};
@@ -140,25 +140,28 @@ impl TestServer {
         Self::start_with(setup, |router| router).await
     }
 
-    /// Like [`start`], with a hook to wrap the router (e.g. to observe requests).
+    /// Like [`start`], with a hook to wrap the router (e.g. to observe requests). Every
+    /// request goes through the wrapped router: no direct media path (`http/direct.rs`), which
+    /// would answer media requests beside it.
     pub async fn start_with(
         setup: impl FnOnce(&Path),
         wrap: impl FnOnce(Router) -> Router,
     ) -> Self {
-        Self::start_full(setup, wrap, ServerOptions::default()).await
+        let front = |router, _: &AppState| Front::from(wrap(router));
+        Self::start_full(setup, front, ServerOptions::default()).await
     }
 
     /// Like [`start`], with connection limits of the test's choosing.
     pub async fn start_with_options(setup: impl FnOnce(&Path), options: ServerOptions) -> Self {
-        Self::start_full(setup, |router| router, options).await
+        Self::start_full(setup, Front::new, options).await
     }
 
     async fn start_full(
         setup: impl FnOnce(&Path),
-        wrap: impl FnOnce(Router) -> Router,
+        front: impl FnOnce(Router, &AppState) -> Front,
         options: ServerOptions,
     ) -> Self {
-        Self::start_custom(setup, |_| {}, wrap, options).await
+        Self::start_custom(setup, |_| {}, front, options).await
     }
 
     /// Serves fs buckets from `setup` plus whatever `add` puts in the bucket set.
@@ -166,7 +169,7 @@ impl TestServer {
         setup: impl FnOnce(&Path),
         add: impl FnOnce(&mut Buckets),
     ) -> Self {
-        Self::start_custom(setup, add, |router| router, ServerOptions::default()).await
+        Self::start_custom(setup, add, Front::new, ServerOptions::default()).await
     }
 
     /// Serves the buckets `add` makes, with the state adjusted by `configure`.
@@ -174,14 +177,7 @@ impl TestServer {
         add: impl FnOnce(&mut Buckets),
         configure: impl FnOnce(&mut Services),
     ) -> Self {
-        Self::start_inner(
-            |_| {},
-            add,
-            configure,
-            |router| router,
-            ServerOptions::default(),
-        )
-        .await
+        Self::start_inner(|_| {}, add, configure, Front::new, ServerOptions::default()).await
     }
 
     /// Like [`start`], with a hook to adjust the state (limits, …) before serving.
@@ -193,7 +189,7 @@ impl TestServer {
             setup,
             |_| {},
             configure,
-            |router| router,
+            Front::new,
             ServerOptions::default(),
         )
         .await
@@ -202,22 +198,22 @@ impl TestServer {
     async fn start_custom(
         setup: impl FnOnce(&Path),
         add: impl FnOnce(&mut Buckets),
-        wrap: impl FnOnce(Router) -> Router,
+        front: impl FnOnce(Router, &AppState) -> Front,
         options: ServerOptions,
     ) -> Self {
-        Self::start_inner(setup, add, |_| {}, wrap, options).await
+        Self::start_inner(setup, add, |_| {}, front, options).await
     }
 
     async fn start_inner(
         setup: impl FnOnce(&Path),
         add: impl FnOnce(&mut Buckets),
         configure: impl FnOnce(&mut Services),
-        wrap: impl FnOnce(Router) -> Router,
+        front: impl FnOnce(Router, &AppState) -> Front,
         options: ServerOptions,
     ) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let metadata = metadata::for_dir(dir.path());
-        Self::start_on(dir, metadata, setup, add, configure, wrap, options).await
+        Self::start_on(dir, metadata, setup, add, configure, front, options).await
     }
 
     /// A second node of `other`'s cluster: its own directory, `other`'s metadata database.
@@ -225,7 +221,7 @@ impl TestServer {
         let dir = tempfile::tempdir().expect("tempdir");
         let metadata = other.metadata.clone();
         let options = ServerOptions::default();
-        Self::start_on(dir, metadata, |_| {}, |_| {}, |_| {}, |r| r, options).await
+        Self::start_on(dir, metadata, |_| {}, |_| {}, |_| {}, Front::new, options).await
     }
 
     async fn start_on(
@@ -234,7 +230,7 @@ impl TestServer {
         setup: impl FnOnce(&Path),
         add: impl FnOnce(&mut Buckets),
         configure: impl FnOnce(&mut Services),
-        wrap: impl FnOnce(Router) -> Router,
+        front: impl FnOnce(Router, &AppState) -> Front,
         options: ServerOptions,
     ) -> Self {
         setup(dir.path());
@@ -242,11 +238,11 @@ impl TestServer {
         let mut services = test_services_on(&metadata.url, dir.path(), buckets, true).await;
         configure(&mut services);
         let state = AppState::new(services);
-        let router = wrap(app(state.clone()));
+        let front = front(app(state.clone()), &state);
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel();
-        tokio::spawn(serve(listener, router, options, async {
+        tokio::spawn(serve(listener, front, options, async {
             let _ = stopped.await;
         }));
         Self {
@@ -264,6 +260,41 @@ impl TestServer {
 
     pub fn path(&self, rel: &str) -> PathBuf {
         self.dir.path().join(rel)
+    }
+}
+
+/// A second listener on a running server's state, serving through the router alone (no direct
+/// media path): what the direct path's answers are compared against. Stops when dropped.
+pub struct RoutedServer {
+    pub addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl RoutedServer {
+    pub async fn start(state: &AppState) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (stop, stopped) = oneshot::channel();
+        let front = Front::from(app(state.clone()));
+        tokio::spawn(serve(listener, front, ServerOptions::default(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            stop: Some(stop),
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+}
+
+impl Drop for RoutedServer {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
     }
 }
 
