@@ -1,5 +1,6 @@
-//! The routes edge nodes call (register, long-poll the desired state, forward segments and init
-//! sections), authenticated with the edge's own token; the relay logic is `relay::control`.
+//! The routes edge nodes call (register, long-poll the desired state, forward segments, init
+//! sections and Low-Latency parts), authenticated with the edge's own token; the relay logic is
+//! `relay::control`.
 
 use axum::Json;
 use axum::body::Body;
@@ -15,7 +16,9 @@ use super::state::AppState;
 use crate::live::forwarded::Forwarded;
 use crate::relay::control::Control;
 use crate::relay::edges::EdgeRow;
-use crate::relay::protocol::{DesiredState, Registered, SegmentMeta, rendition_from_headers};
+use crate::relay::protocol::{
+    DesiredState, PartMeta, Registered, SegmentMeta, rendition_from_headers,
+};
 
 /// The edge presenting its token, noted as heard from.
 async fn edge(control: &Control<'_>, headers: &HeaderMap) -> Result<EdgeRow, ApiError> {
@@ -147,5 +150,57 @@ pub async fn put_multivariant(
     let row = edge(&control, &headers).await?;
     let body = super::body::stream(body, state.limits.body_timeout);
     control.forward_multivariant(&row, &source_id, body).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Edge protocol: forward a Low-Latency part the moment the edge cuts it, before its segment.
+/// Headers `reelay-duration-ms` (required), `reelay-independent` (0/1), `reelay-rendition`.
+#[utoipa::path(put, path = routes::EDGE_PART, tag = "edge protocol",
+    params(("source" = String, Path, description = "source id"),
+        ("file" = String, Path, description = "p<msn>-<index>.m4s")),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 204, description = "published"),
+        (status = 400, description = "a bad name or header", body = ErrorBody),
+        (status = 401, description = "not an edge token", body = ErrorBody),
+        (status = 409, description = "out of step, its segment already listed, the source not streaming or another edge's", body = ErrorBody),
+        (status = 413, description = "larger than 16 MiB", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn put_part(
+    State(state): State<AppState>,
+    Path((source_id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<StatusCode, ApiError> {
+    let control = state.control()?;
+    let row = edge(&control, &headers).await?;
+    let meta = PartMeta::from_headers(&headers).map_err(ApiError::bad_request)?;
+    let body = super::body::stream(body, state.limits.body_timeout);
+    control
+        .forward_part(&row, &source_id, &file, meta, body)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Edge protocol: segment `{file}` (its number) of `reelay-rendition` failed at the edge; the
+/// parts forwarded for it go.
+#[utoipa::path(delete, path = routes::EDGE_PART, tag = "edge protocol",
+    params(("source" = String, Path, description = "source id"),
+        ("file" = String, Path, description = "the segment's number"),
+        ("reelay-rendition" = Option<String>, Header, description = "the rendition (default index)")),
+    responses((status = 204, description = "gone"),
+        (status = 400, description = "a bad number or rendition", body = ErrorBody),
+        (status = 401, description = "not an edge token", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn delete_part(
+    State(state): State<AppState>,
+    Path((source_id, file)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<StatusCode, ApiError> {
+    let control = state.control()?;
+    let row = edge(&control, &headers).await?;
+    let rendition = rendition_from_headers(&headers).map_err(ApiError::bad_request)?;
+    control
+        .abandon_part(&row, &source_id, &rendition, &file)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -54,6 +54,8 @@ pub fn document() -> utoipa::openapi::OpenApi {
         edge::put_segment,
         edge::put_init,
         edge::put_multivariant,
+        edge::put_part,
+        edge::delete_part,
         media::media_by_path,
         lyve::list_buckets,
         lyve::list_objects,

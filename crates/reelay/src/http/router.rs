@@ -160,6 +160,10 @@ fn edge_routes() -> Router<AppState> {
         .route(routes::EDGE_SEGMENT, put(edge::put_segment))
         .route(routes::EDGE_INIT, put(edge::put_init))
         .route(routes::EDGE_MULTIVARIANT, put(edge::put_multivariant))
+        .route(
+            routes::EDGE_PART,
+            put(edge::put_part).delete(edge::delete_part),
+        )
 }
 
 /// `GET /metrics`.

@@ -75,6 +75,7 @@ pub const EDGE_STATE: &str = "/api/v1/edge/state";
 pub const EDGE_SEGMENT: &str = "/api/v1/edge/sources/{source}/segments/{file}";
 pub const EDGE_INIT: &str = "/api/v1/edge/sources/{source}/init/{file}";
 pub const EDGE_MULTIVARIANT: &str = "/api/v1/edge/sources/{source}/multivariant";
+pub const EDGE_PART: &str = "/api/v1/edge/sources/{source}/parts/{file}";
 
 /// What the router reports for a request that matched no route.
 pub const UNMATCHED: &str = "unmatched";

@@ -4,9 +4,14 @@
 //! stored twice. A live segment newer than the window's newest joins the window (after a gap,
 //! with a discontinuity); any other one — a backfill after an outage, or a recording-only
 //! segment while streaming is off — goes only into the recordings that cover it.
+//!
+//! Low-Latency parts come ahead of their segment, one request each, as the edge cuts them
+//! ([`Live::accept_forwarded_part`]): published at once, in order or refused; the segment, when
+//! it follows, closes them like a local one (`LowLatency::end`).
 
 use std::path::{Path, PathBuf};
 
+use super::low_latency::{PartRefused, StoredPart};
 use super::segment::rendition_file;
 use super::sources::SourceRow;
 use super::{Live, LiveError, SegmentRow};
@@ -123,9 +128,36 @@ impl Live {
         self.metrics.lag.observe(lag_ms as f64 / 1000.0);
         self.announce(&row, ch.discontinuities).await;
         ch.recent.push_back(row);
+        // Its parts (when the edge forwarded them) are closed: the segment is listed.
+        self.ll.end(&source.id, &seg.rendition, seg.msn);
         self.prune(&source.id, &mut ch).await?;
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
         Ok(Forwarded::Stored)
+    }
+
+    /// Takes part `index` of segment `msn` of `rendition`, cut by the edge that forwards the
+    /// source, and publishes it (waking held reloads) — only while the source streams.
+    pub async fn accept_forwarded_part(
+        &self,
+        source: &SourceRow,
+        (rendition, msn, index): (&str, u64, u64),
+        part: StoredPart,
+    ) -> Result<(), LiveError> {
+        if source.streaming == 0 {
+            return Err(LiveError::Conflict(format!(
+                "{} is not streaming: parts are for live viewers",
+                source.name
+            )));
+        }
+        self.admitted(source, rendition).await?;
+        self.ll
+            .accept((&source.id, rendition), msn, index, part)
+            .map_err(|e: PartRefused| LiveError::Conflict(e.to_string()))
+    }
+
+    /// Segment `msn` of `rendition` will not come: the edge's upload of it failed.
+    pub fn abandon_forwarded_part(&self, source: &SourceRow, rendition: &str, msn: u64) {
+        self.ll.abandon(&source.id, rendition, msn);
     }
 
     /// Takes a forwarded fMP4 init section (its name is unique to its bytes).

@@ -9,6 +9,10 @@
 //! other segment does (`Live::commit`), under the sequence number their parts were published
 //! with, so the LL playlist (`ll_view.rs`) is the classic window with parts laid over it.
 //!
+//! Parts also arrive whole from elsewhere: an edge forwards the parts it cuts, one by one, as
+//! it cuts them ([`LowLatency::accept`], in order or refused), and what this node publishes is
+//! told to whoever listens ([`LowLatency::events`]: an edge's part forwarder).
+//!
 //! Waiting costs no thread: a held reload is a task parked on its rendition's `watch`
 //! receiver, and a publication is one `send_modify` that wakes them all together; the first
 //! to run renders the playlist, the others find it rendered (one rendering per publication,
@@ -46,7 +50,48 @@ struct Rendition {
     part_target_ms: u64,
     parts: BTreeMap<(u64, u64), StoredPart>,
     arriving: Option<u64>,
+    /// The newest segment listed in the buffer (its parts are all in).
+    ended: Option<u64>,
 }
+
+/// What a node publishes, told to [`LowLatency::events`] listeners in order.
+#[derive(Debug, Clone)]
+pub enum PartEvent {
+    /// Part `index` of segment `msn` was published.
+    Published {
+        id: String,
+        rendition: String,
+        msn: u64,
+        index: u64,
+        part: StoredPart,
+    },
+    /// Segment `msn` is in the buffer: every part of it was published before this.
+    Ended {
+        id: String,
+        rendition: String,
+        msn: u64,
+    },
+    /// Segment `msn` will not complete; its parts are gone.
+    Abandoned {
+        id: String,
+        rendition: String,
+        msn: u64,
+    },
+}
+
+/// Why a forwarded part was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartRefused {
+    /// Not the next part of its segment (one was lost, or it came twice).
+    #[error("part {index} of segment {msn} is out of step: {have} parts are in")]
+    OutOfStep { msn: u64, index: u64, have: u64 },
+    /// Its segment is already listed, or older than the parts kept.
+    #[error("segment {0} is complete or gone; its parts are closed")]
+    Closed(u64),
+}
+
+/// Events kept for a listener that falls behind, at most.
+const EVENTS_KEPT: usize = 1024;
 
 /// An LL playlist answer.
 #[derive(Debug, Clone)]
@@ -82,6 +127,7 @@ pub struct LowLatency {
     pub render_lock: tokio::sync::Mutex<()>,
     /// The configured part target (ms); 0: learned from a rendition's first fragment.
     part_target_ms: u64,
+    events: tokio::sync::broadcast::Sender<PartEvent>,
 }
 
 type Key = (String, String);
@@ -107,6 +153,20 @@ impl LowLatency {
             rendered: Mutex::new(HashMap::new()),
             render_lock: tokio::sync::Mutex::new(()),
             part_target_ms,
+            events: tokio::sync::broadcast::Sender::new(EVENTS_KEPT),
+        }
+    }
+
+    /// Every publication from now on, in order (a listener that falls more than
+    /// [`EVENTS_KEPT`] behind is told it lagged).
+    pub fn events(&self) -> tokio::sync::broadcast::Receiver<PartEvent> {
+        self.events.subscribe()
+    }
+
+    fn tell(&self, event: PartEvent) {
+        // No listener is the common case (every node but an edge): nothing to do.
+        if self.events.receiver_count() > 0 {
+            let _ = self.events.send(event);
         }
     }
 
@@ -156,11 +216,64 @@ impl LowLatency {
             }
             let long = part.duration_ms > r.part_target_ms;
             let index = r.parts.range((msn, 0)..=(msn, u64::MAX)).count() as u64;
-            r.parts.insert((msn, index), part);
+            r.parts.insert((msn, index), part.clone());
             (index, long)
         });
         self.bump(id, rendition);
+        let (index, _) = answer;
+        self.tell(PartEvent::Published {
+            id: id.to_owned(),
+            rendition: rendition.to_owned(),
+            msn,
+            index,
+            part,
+        });
         answer
+    }
+
+    /// Part `index` of segment `msn`, cut elsewhere (an edge's): taken only as the next part of
+    /// a segment not yet listed; its first part starts the segment as [`Self::begin`] does.
+    pub fn accept(
+        &self,
+        (id, rendition): (&str, &str),
+        msn: u64,
+        index: u64,
+        part: StoredPart,
+    ) -> Result<(), PartRefused> {
+        let configured = self.part_target_ms;
+        self.with(id, rendition, |r| {
+            let newest = r.arriving.max(r.ended).unwrap_or(0);
+            if r.ended.is_some_and(|e| msn <= e) || msn.saturating_add(KEPT_SEGMENTS) < newest {
+                return Err(PartRefused::Closed(msn));
+            }
+            let have = r.parts.range((msn, 0)..=(msn, u64::MAX)).count() as u64;
+            if index != have {
+                return Err(PartRefused::OutOfStep { msn, index, have });
+            }
+            if index == 0 && r.arriving.is_none_or(|a| a < msn) {
+                r.arriving = Some(msn);
+                let oldest = msn.saturating_sub(KEPT_SEGMENTS);
+                r.parts.retain(|(m, _), _| *m >= oldest);
+            }
+            if r.part_target_ms == 0 {
+                r.part_target_ms = if configured > 0 {
+                    configured
+                } else {
+                    learned_part_target(part.duration_ms)
+                };
+            }
+            r.parts.insert((msn, index), part.clone());
+            Ok(())
+        })?;
+        self.bump(id, rendition);
+        self.tell(PartEvent::Published {
+            id: id.to_owned(),
+            rendition: rendition.to_owned(),
+            msn,
+            index,
+            part,
+        });
+        Ok(())
     }
 
     /// The sum of segment `msn`'s parts' durations; `None` when it published none.
@@ -180,19 +293,32 @@ impl LowLatency {
             if r.arriving == Some(msn) {
                 r.arriving = None;
             }
+            r.ended = r.ended.max(Some(msn));
         });
         self.bump(id, rendition);
+        self.tell(PartEvent::Ended {
+            id: id.to_owned(),
+            rendition: rendition.to_owned(),
+            msn,
+        });
     }
 
-    /// Segment `msn` will not complete: its parts go.
+    /// Segment `msn` will not complete: its parts go (unless it is listed already).
     pub fn abandon(&self, id: &str, rendition: &str, msn: u64) {
         self.with(id, rendition, |r| {
             if r.arriving == Some(msn) {
                 r.arriving = None;
             }
-            r.parts.retain(|(m, _), _| *m != msn);
+            if r.ended.is_none_or(|e| e < msn) {
+                r.parts.retain(|(m, _), _| *m != msn);
+            }
         });
         self.bump(id, rendition);
+        self.tell(PartEvent::Abandoned {
+            id: id.to_owned(),
+            rendition: rendition.to_owned(),
+            msn,
+        });
     }
 
     /// Part `index` of segment `msn`, if published and still kept.
@@ -325,6 +451,67 @@ mod tests {
         );
         assert_eq!(ll.renditions_of("s"), ["v"]);
         assert!(ll.is_low_latency("s", "v"));
+    }
+
+    #[test]
+    fn forwarded_parts_are_taken_in_step_and_refused_once_their_segment_is_listed() {
+        let ll = LowLatency::new(0);
+        let at = ("s", "v");
+        assert_eq!(
+            ll.accept(at, 7, 1, part(250, false)),
+            Err(PartRefused::OutOfStep {
+                msn: 7,
+                index: 1,
+                have: 0
+            })
+        );
+        ll.accept(at, 7, 0, part(250, true)).expect("first part");
+        assert_eq!(ll.view("s", "v").expect("view").arriving, Some(7));
+        ll.accept(at, 7, 1, part(250, false)).expect("second part");
+        assert!(
+            matches!(
+                ll.accept(at, 7, 1, part(250, false)),
+                Err(PartRefused::OutOfStep { .. })
+            ),
+            "a part sent twice"
+        );
+        assert_eq!(ll.duration("s", "v", 7), Some(500));
+        ll.end("s", "v", 7);
+        assert_eq!(
+            ll.accept(at, 7, 2, part(250, false)),
+            Err(PartRefused::Closed(7))
+        );
+        ll.accept(at, 8, 0, part(250, true)).expect("next segment");
+        assert_eq!(
+            ll.accept(at, 8 - KEPT_SEGMENTS - 1, 0, part(250, true)),
+            Err(PartRefused::Closed(8 - KEPT_SEGMENTS - 1))
+        );
+    }
+
+    #[tokio::test]
+    async fn a_listener_hears_every_publication_end_and_abandonment_in_order() {
+        let ll = LowLatency::new(0);
+        ll.publish("s", "v", 0, part(100, true)); // nobody listens yet: not kept
+        let mut events = ll.events();
+        ll.begin("s", "v", 1);
+        ll.publish("s", "v", 1, part(100, true));
+        ll.accept(("s", "a"), 1, 0, part(100, true)).expect("part");
+        ll.end("s", "v", 1);
+        ll.abandon("s", "a", 1);
+        let mut seen = Vec::new();
+        while let Ok(event) = events.try_recv() {
+            seen.push(match event {
+                PartEvent::Published {
+                    rendition,
+                    msn,
+                    index,
+                    ..
+                } => format!("{rendition} p{msn}-{index}"),
+                PartEvent::Ended { rendition, msn, .. } => format!("{rendition} end {msn}"),
+                PartEvent::Abandoned { rendition, msn, .. } => format!("{rendition} gone {msn}"),
+            });
+        }
+        assert_eq!(seen, ["v p1-0", "a p1-0", "v end 1", "a gone 1"]);
     }
 
     #[test]

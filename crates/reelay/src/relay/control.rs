@@ -11,13 +11,15 @@ use super::RelayError;
 use super::edges::{EdgeRow, Edges};
 use super::metrics::RelayMetrics;
 use super::protocol::{
-    DesiredState, EdgeRecording, EdgeRendition, EdgeSource, SegmentMeta, is_init_name,
-    parse_segment_file,
+    DesiredState, EdgeRecording, EdgeRendition, EdgeSource, MAX_PART_BYTES, PartMeta, SegmentMeta,
+    is_init_name, parse_segment_file,
 };
 use crate::auth::Denied;
 use crate::db::now_ms;
 use crate::live::Live;
 use crate::live::forwarded::{Forwarded, ForwardedSegment};
+use crate::live::ll_view::parse_part_uri;
+use crate::live::low_latency::StoredPart;
 use crate::live::sources::{PRIMARY, SourceRow};
 use crate::stream::BodyStream;
 
@@ -173,6 +175,48 @@ impl Control<'_> {
             .live
             .accept_forwarded_init(&source, rendition, file, &path)
             .await?)
+    }
+
+    /// A forwarded Low-Latency part `file` (`p{msn}-{index}.m4s`) described by `meta`: published
+    /// at once when it is the next part of its segment.
+    pub async fn forward_part(
+        &self,
+        edge: &EdgeRow,
+        source_id: &str,
+        file: &str,
+        meta: PartMeta,
+        body: BodyStream,
+    ) -> Result<(), RelayError> {
+        let (msn, index) = parse_part_uri(file)
+            .ok_or_else(|| RelayError::Invalid("parts are p<msn>-<index>.m4s".into()))?;
+        let source = self.forwarding_source(edge, source_id).await?;
+        let bytes = crate::stream::Limited::new(body, MAX_PART_BYTES)
+            .collect()
+            .await
+            .map_err(crate::live::LiveError::from)?;
+        let part = StoredPart {
+            bytes: bytes.into(),
+            duration_ms: meta.duration_ms,
+            independent: meta.independent,
+        };
+        let at = (meta.rendition.as_str(), msn, index);
+        Ok(self.live.accept_forwarded_part(&source, at, part).await?)
+    }
+
+    /// Segment `msn` of `rendition` failed at the edge: its parts go.
+    pub async fn abandon_part(
+        &self,
+        edge: &EdgeRow,
+        source_id: &str,
+        rendition: &str,
+        msn: &str,
+    ) -> Result<(), RelayError> {
+        let msn: u64 = msn
+            .parse()
+            .map_err(|_| RelayError::Invalid("a segment number".into()))?;
+        let source = self.forwarding_source(edge, source_id).await?;
+        self.live.abandon_forwarded_part(&source, rendition, msn);
+        Ok(())
     }
 
     /// The multivariant playlist the encoder pushed to the edge.

@@ -1,6 +1,6 @@
 //! The edge node's relay tasks: the poller (register, long-poll the desired state, mirror the
-//! sources locally so encoders can push with their ingest tokens), the live forwarder and the
-//! backfiller. Each reconnects on its own with backoff and jitter; none blocks ingest, which
+//! sources locally so encoders can push with their ingest tokens), the live forwarder, the
+//! backfiller and the part forwarder (`parts.rs`). Each reconnects on its own with backoff and jitter; none blocks ingest, which
 //! keeps landing in the local buffer whatever the control node is doing.
 
 use std::collections::{HashMap, HashSet};
@@ -15,6 +15,7 @@ use tokio::sync::watch;
 use super::forward::{Delivered, ForwardState, live_batch, next_backfill};
 use super::link::{Link, LinkError, backoff};
 use super::metrics::RelayMetrics;
+use super::parts::PartsProgress;
 use super::protocol::DesiredState;
 use crate::live::sources::SourceRow;
 use crate::live::{Live, SegmentRow, file_name};
@@ -22,6 +23,9 @@ use crate::random;
 
 /// Live segments sent at once when a source (re)starts streaming or the link returns.
 const LIVE_CATCH_UP: usize = 3;
+
+/// Longest a live segment waits for its parts to go out first.
+const PARTS_WAIT: Duration = Duration::from_secs(1);
 
 /// What the edge's tasks share.
 #[derive(Debug, Clone)]
@@ -36,6 +40,8 @@ pub struct EdgeRelay {
     inits: Arc<Mutex<HashSet<(String, String)>>>,
     /// Bumped when the desired state changes.
     wake: watch::Sender<u64>,
+    /// Segments whose Low-Latency parts have all gone out.
+    pub(super) parts: Arc<PartsProgress>,
 }
 
 impl EdgeRelay {
@@ -61,12 +67,14 @@ impl EdgeRelay {
             state_file,
             inits: Arc::default(),
             wake: watch::Sender::new(0),
+            parts: Arc::default(),
         }
     }
 
-    /// Starts the poller, the live forwarder and the backfiller.
+    /// Starts the poller, the live forwarder, the backfiller and the part forwarder.
     pub fn spawn(self) {
         tokio::spawn(self.clone().poller());
+        tokio::spawn(self.clone().part_forwarder());
         tokio::spawn(self.clone().live_forwarder());
         tokio::spawn(self.backfiller());
     }
@@ -232,6 +240,7 @@ impl EdgeRelay {
                         if self.forward.is_delivered(segment) {
                             continue;
                         }
+                        self.parts_first(segment).await;
                         if let Err(e) = self.send(segment, true).await {
                             tracing::debug!(error = %e, msn = segment.msn, "live segment not forwarded");
                         }
@@ -242,6 +251,23 @@ impl EdgeRelay {
                 _ = arrivals.changed() => {}
                 _ = wake.changed() => {}
             }
+        }
+    }
+
+    /// For a low-latency segment: waits (a little) until its parts have all gone out, so the
+    /// control lists it with every part.
+    async fn parts_first(&self, segment: &SegmentRow) {
+        let (id, rendition) = (&segment.source_id, &segment.rendition);
+        let Ok(msn) = u64::try_from(segment.msn) else {
+            return;
+        };
+        if self.live.ll.is_low_latency(id, rendition)
+            && !self.parts.wait(id, rendition, msn, PARTS_WAIT).await
+        {
+            tracing::debug!(
+                msn,
+                "a segment's parts were still going out; sending it anyway"
+            );
         }
     }
 

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::StatusCode;
 
-use super::protocol::{DesiredState, RENDITION_HEADER, Registered, SegmentMeta};
+use super::protocol::{DesiredState, PartMeta, RENDITION_HEADER, Registered, SegmentMeta};
 use crate::live::{SegmentRow, file_name};
 
 #[derive(Debug, thiserror::Error)]
@@ -42,6 +42,8 @@ pub struct Link {
 }
 
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
+/// A part later than this is of no use to a live viewer: its segment follows whole.
+const PART_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Link {
     /// A link to the controls at `bases` (http or https), the first one first.
@@ -192,6 +194,42 @@ impl Link {
         for (name, value) in meta.to_headers() {
             req = req.header(name, value);
         }
+        self.send(req).await.map(|_| ())
+    }
+}
+
+impl Link {
+    /// Uploads part `index` of segment `msn` (in order: the control refuses one out of step).
+    pub async fn put_part(
+        &self,
+        source_id: &str,
+        (msn, index): (u64, u64),
+        meta: &PartMeta,
+        body: Bytes,
+    ) -> Result<(), LinkError> {
+        let url = self.url(&format!(
+            "api/v1/edge/sources/{source_id}/parts/p{msn}-{index}.m4s"
+        ))?;
+        let mut req = self.client.put(url).timeout(PART_TIMEOUT).body(body);
+        for (name, value) in meta.to_headers() {
+            req = req.header(name, value);
+        }
+        self.send(req).await.map(|_| ())
+    }
+
+    /// Tells the control that segment `msn` of `rendition` will not come (its parts go).
+    pub async fn delete_part(
+        &self,
+        source_id: &str,
+        rendition: &str,
+        msn: u64,
+    ) -> Result<(), LinkError> {
+        let url = self.url(&format!("api/v1/edge/sources/{source_id}/parts/{msn}"))?;
+        let req = self
+            .client
+            .delete(url)
+            .timeout(PART_TIMEOUT)
+            .header(RENDITION_HEADER, rendition);
         self.send(req).await.map(|_| ())
     }
 }

@@ -11,6 +11,10 @@ pub struct RelayMetrics {
     pub backfilled: Counter,
     /// On an edge: uploads to the control that failed (retried or skipped).
     pub forward_failures: Counter,
+    /// On an edge: Low-Latency parts the control published, and parts not sent (a failed
+    /// upload, or a part after one that failed: its segment follows whole).
+    pub parts_forwarded: Counter,
+    pub parts_dropped: Counter,
     /// On an edge: 1 while the long-poll to the control works.
     pub link_up: Gauge,
     /// On a control node: edges online.
@@ -36,6 +40,16 @@ impl RelayMetrics {
                 "edge_forward_failures",
                 "Edge: uploads to the control that failed",
                 &self.forward_failures,
+            ),
+            (
+                "edge_parts_forwarded",
+                "Edge: Low-Latency parts the control published",
+                &self.parts_forwarded,
+            ),
+            (
+                "edge_parts_dropped",
+                "Edge: Low-Latency parts not forwarded (their segment follows whole)",
+                &self.parts_dropped,
             ),
         ] {
             registry.register(name, help, counter.clone());

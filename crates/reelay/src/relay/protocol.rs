@@ -9,7 +9,11 @@
 //! - `PUT /api/v1/edge/sources/{source}/segments/{msn}.{ext}` with [`SegmentMeta`] headers →
 //!   idempotent by `(source, rendition, msn)`;
 //! - `PUT /api/v1/edge/sources/{source}/multivariant` → the multivariant playlist the encoder
-//!   pushed to the edge.
+//!   pushed to the edge;
+//! - `PUT /api/v1/edge/sources/{source}/parts/p{msn}-{index}.m4s` with [`PartMeta`] headers → a
+//!   Low-Latency part, sent the moment the edge cuts it, before its segment (in order: the
+//!   control refuses a part out of step with 409); `DELETE …/parts/{msn}` → that segment's
+//!   upload failed at the edge, its parts go.
 //!
 //! Segments and init sections name their rendition in `reelay-rendition` (absent: the primary
 //! one, `index`, which is all an edge from before renditions sends).
@@ -138,6 +142,61 @@ pub fn rendition_from_headers(headers: &HeaderMap) -> Result<String, String> {
             .filter(|r| reelay_hls::is_rendition_name(&format!("{r}.m3u8")))
             .map(str::to_owned)
             .ok_or_else(|| format!("{RENDITION_HEADER} is not a rendition name")),
+    }
+}
+
+/// A forwarded Low-Latency part's description, carried in request headers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartMeta {
+    pub duration_ms: u64,
+    /// It starts with a sync sample.
+    pub independent: bool,
+    /// The rendition (see the module docs).
+    pub rendition: String,
+}
+
+pub const INDEPENDENT_HEADER: &str = "reelay-independent";
+/// Longest part accepted, milliseconds (RFC 8216bis parts are a fraction of a segment).
+pub const MAX_PART_MS: u64 = 10_000;
+/// Largest part accepted, bytes.
+pub const MAX_PART_BYTES: u64 = 16 << 20;
+
+impl PartMeta {
+    pub fn to_headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![
+            (DURATION_HEADER, self.duration_ms.to_string()),
+            (INDEPENDENT_HEADER, u8::from(self.independent).to_string()),
+        ];
+        if self.rendition != crate::live::sources::PRIMARY {
+            headers.push((RENDITION_HEADER, self.rendition.clone()));
+        }
+        headers
+    }
+
+    /// Reads the headers strictly, as [`SegmentMeta::from_headers`] does.
+    pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
+        let text = |name: &str| -> Result<Option<&str>, String> {
+            headers
+                .get(name)
+                .map(|v| v.to_str().map_err(|_| format!("{name} is not text")))
+                .transpose()
+        };
+        let duration_ms: u64 = text(DURATION_HEADER)?
+            .ok_or_else(|| format!("{DURATION_HEADER} is missing"))?
+            .parse()
+            .ok()
+            .filter(|d| (1..=MAX_PART_MS).contains(d))
+            .ok_or_else(|| format!("{DURATION_HEADER} must be 1-{MAX_PART_MS}"))?;
+        let independent = match text(INDEPENDENT_HEADER)? {
+            None | Some("0") => false,
+            Some("1") => true,
+            Some(_) => return Err(format!("{INDEPENDENT_HEADER} must be 0 or 1")),
+        };
+        Ok(Self {
+            duration_ms,
+            independent,
+            rendition: rendition_from_headers(headers)?,
+        })
     }
 }
 
@@ -326,6 +385,39 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn part_meta_round_trips_and_refuses_what_is_out_of_bounds() {
+        let meta = PartMeta {
+            duration_ms: 250,
+            independent: true,
+            rendition: "media_1".into(),
+        };
+        assert_eq!(
+            PartMeta::from_headers(&header_map(meta.to_headers())),
+            Ok(meta)
+        );
+        let primary = PartMeta {
+            duration_ms: MAX_PART_MS,
+            independent: false,
+            rendition: crate::live::sources::PRIMARY.into(),
+        };
+        let headers = header_map(primary.to_headers());
+        assert!(!headers.contains_key(RENDITION_HEADER));
+        assert_eq!(PartMeta::from_headers(&headers), Ok(primary));
+        for (name, bad) in [
+            (DURATION_HEADER, "0"),
+            (DURATION_HEADER, "10001"),
+            (DURATION_HEADER, "x"),
+            (INDEPENDENT_HEADER, "yes"),
+            (RENDITION_HEADER, "../x"),
+        ] {
+            let mut headers = header_map(vec![(DURATION_HEADER, "250".into())]);
+            headers.insert(name, bad.parse().expect("header"));
+            assert!(PartMeta::from_headers(&headers).is_err(), "{name}: {bad}");
+        }
+        assert!(PartMeta::from_headers(&HeaderMap::new()).is_err());
     }
 
     #[test]

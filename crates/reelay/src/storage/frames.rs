@@ -250,9 +250,7 @@ impl std::fmt::Debug for SpanFrames {
 
 impl SpanFrames {
     /// The next frame, or a future that will make it.
-    fn next_frame(
-        &mut self,
-    ) -> Result<io::Result<Bytes>, PendingFrame> {
+    fn next_frame(&mut self) -> Result<io::Result<Bytes>, PendingFrame> {
         let remaining = usize::try_from(self.end - self.pos).unwrap_or(usize::MAX);
         if let Some(frame) = self
             .sink

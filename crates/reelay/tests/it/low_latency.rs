@@ -256,3 +256,84 @@ async fn the_encoders_producer_reference_time_becomes_the_program_date_time() {
         "{text}"
     );
 }
+
+/// EXT-X-PART lines after the last complete segment: parts of the segment still arriving.
+fn open_parts(text: &str) -> usize {
+    let tail = text
+        .lines()
+        .rev()
+        .take_while(|l| l.starts_with('#'))
+        .filter(|l| l.starts_with("#EXT-X-PART:"));
+    tail.count()
+}
+
+#[tokio::test]
+async fn a_streaming_push_into_an_edge_is_low_latency_on_the_control_part_by_part() {
+    let common::relay::Relay {
+        dir: _dir,
+        control,
+        edge,
+        ..
+    } = common::relay::start_relay().await;
+    let url = edge.url("/ingest/cam/manifest.mpd");
+    let push = tokio::task::spawn_blocking(move || push_streaming_dash(url, 14));
+    let playlist = control.url("/live/cam/media_0/index.m3u8");
+    let first = poll_until(
+        "an LL playlist on the control",
+        Duration::from_secs(40),
+        || {
+            let url = playlist.clone();
+            async move {
+                let (status, text) = get_text(url).await;
+                (status == 200 && text.contains("#EXT-X-PART:")).then_some(text)
+            }
+        },
+    )
+    .await;
+    assert_ll(&first);
+
+    // Follow the stream with blocking reloads on the control, hint after hint: the parts of a
+    // segment still arriving at the edge are there before the segment is, and they come every
+    // quarter second (a segment's worth at once would leave two-second gaps).
+    let (mut msn, mut part) = hinted(&first);
+    let (mut most_open, mut longest_gap) = (0, Duration::ZERO);
+    let mut last = std::time::Instant::now();
+    for _ in 0..16 {
+        let (status, text) = get_text(format!("{playlist}?_HLS_msn={msn}&_HLS_part={part}")).await;
+        assert_eq!(status, 200, "{text}");
+        assert_ll(&text);
+        most_open = most_open.max(open_parts(&text));
+        longest_gap = longest_gap.max(last.elapsed());
+        last = std::time::Instant::now();
+        (msn, part) = hinted(&text);
+    }
+    assert!(
+        most_open >= 2 && longest_gap < Duration::from_millis(1500),
+        "parts reach the control as the edge cuts them, not with their segment: \
+         {most_open} open parts at most, {longest_gap:?} between parts at most"
+    );
+
+    // Each part of a complete segment, fetched from the control, is that segment's bytes.
+    let (segment, parts) = poll_until("a segment with its parts", Duration::from_secs(20), || {
+        let url = playlist.clone();
+        async move {
+            let (_, text) = get_text(url).await;
+            assert_ll(&text);
+            segments_with_parts(&text).into_iter().next()
+        }
+    })
+    .await;
+    let mut joined = Vec::new();
+    for p in &parts {
+        let (status, bytes) = get_bytes(control.url(&format!("/live/cam/media_0/{p}"))).await;
+        assert_eq!(status, 200, "{p}");
+        joined.extend(bytes);
+    }
+    let (status, whole) = get_bytes(control.url(&format!("/live/cam/media_0/{segment}"))).await;
+    assert_eq!(status, 200);
+    assert!(joined == whole, "the parts of {segment} are not its bytes");
+    let (status, audio) = get_text(control.url("/live/cam/media_1/index.m3u8")).await;
+    assert_eq!(status, 200, "{audio}");
+    assert_ll(&audio);
+    push.await.expect("ffmpeg");
+}

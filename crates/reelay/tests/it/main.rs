@@ -25,6 +25,7 @@ mod docs;
 mod download;
 mod edge;
 mod edge_buffer;
+mod edge_parts;
 mod edge_protocol;
 mod errors;
 mod ffmpeg;
