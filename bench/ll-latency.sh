@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Low-Latency HLS, measured on one node on loopback: ffmpeg's streaming DASH push (real time,
+# Low-Latency HLS, measured on one node on loopback (or through an edge, EDGE=1): ffmpeg's streaming DASH push (real time,
 # 2 s segments of 0.25 s fragments) into reelay, watched by hls.js in lowLatencyMode in
 # Debian's Chromium (the browser test's `hlsplay` scenario).
 #
 #   bench/ll-latency.sh [SECONDS=60] [HELD=1000] [ROUNDS=5]
+#
+# EDGE=1: ffmpeg pushes into an edge (`reelay edge`) of that node instead, and everything is
+# measured on the node (the control): through edge -> control, parts forwarded as cut.
 #
 # 1. Glass-to-glass latency, sampled every 250 ms while playing: the wall clock minus hls.js's
 #    `playingDate` (the PROGRAM-DATE-TIME of what is on screen, which reelay takes from the
@@ -22,15 +25,27 @@ work="$OUT/ll-latency"
 rm -rf "$work" && mkdir -p "$work/media"
 "$REELAY" serve "$work/media" --listen 127.0.0.1:0 --data "$work/data" >"$work/reelay.out" 2>"$work/reelay.err" &
 PID=$!
-trap 'kill $PID ${FFMPEG:-} 2>/dev/null || true' EXIT
+trap 'kill $PID ${EDGE_PID:-} ${FFMPEG:-} 2>/dev/null || true' EXIT
 for _ in $(seq 1 200); do grep -q '^listening on ' "$work/reelay.out" 2>/dev/null && break; sleep 0.05; done
 BASE=$(sed -n 's/^listening on //p' "$work/reelay.out")
 curl -sf -XPOST "$BASE/api/v1/sources" -H 'content-type: application/json' -d '{"name":"ll"}' >/dev/null
+PUSH=$BASE
+if [ -n "${EDGE:-}" ]; then
+  token=$(curl -sf -XPOST "$BASE/api/v1/edges" -H 'content-type: application/json' -d '{"name":"bench"}' |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["token"])')
+  "$REELAY" edge --control "$BASE" --token "$token" --listen 127.0.0.1:0 --data "$work/edge" \
+    >"$work/edge.out" 2>"$work/edge.err" &
+  EDGE_PID=$!
+  for _ in $(seq 1 200); do grep -q '^listening on ' "$work/edge.out" 2>/dev/null && break; sleep 0.05; done
+  PUSH=$(sed -n 's/^listening on //p' "$work/edge.out")
+  until curl -sf -o /dev/null "$PUSH/api/v1/sources/ll"; do sleep 0.1; done
+  echo "pushing into an edge ($PUSH), watching the control ($BASE)"
+fi
 ffmpeg -v error -re -f lavfi -i testsrc2=size=1280x720:rate=25 -f lavfi -i sine -t $((SECONDS_PLAYED + 120)) \
   -c:v libx264 -preset veryfast -tune zerolatency -g 50 -pix_fmt yuv420p -c:a aac -f dash -seg_duration 2 \
   -frag_duration 0.25 -frag_type duration -streaming 1 -ldash 1 -use_template 1 -use_timeline 0 \
   -hls_playlist 1 -write_prft 1 -utc_timing_url "https://time.example/?iso" \
-  -method PUT "$BASE/ingest/ll/manifest.mpd" </dev/null 2>"$work/ffmpeg.err" &
+  -method PUT "$PUSH/ingest/ll/manifest.mpd" </dev/null 2>"$work/ffmpeg.err" &
 FFMPEG=$!
 until curl -sf "$BASE/live/ll/media_0/index.m3u8" 2>/dev/null | grep -q 'EXT-X-PART:'; do sleep 0.2; done
 printf '%s, %s cores; hls.js %s\n' "$(lscpu | sed -n 's/^Model name: *//p' | head -n1)" "$(nproc)" \
