@@ -233,7 +233,38 @@ impl LowLatency {
 
     /// Part `index` of segment `msn`, cut elsewhere (an edge's): taken only as the next part of
     /// a segment not yet listed; its first part starts the segment as [`Self::begin`] does.
+    /// Told to listeners like a part cut here.
     pub fn accept(
+        &self,
+        (id, rendition): (&str, &str),
+        msn: u64,
+        index: u64,
+        part: StoredPart,
+    ) -> Result<(), PartRefused> {
+        self.take((id, rendition), msn, index, part.clone())?;
+        self.tell(PartEvent::Published {
+            id: id.to_owned(),
+            rendition: rendition.to_owned(),
+            msn,
+            index,
+            part,
+        });
+        Ok(())
+    }
+
+    /// [`Self::accept`] for a part another node of the cluster published: not told to
+    /// listeners (they tell the cluster what this node publishes, and that node told it).
+    pub fn accept_from_peer(
+        &self,
+        at: (&str, &str),
+        msn: u64,
+        index: u64,
+        part: StoredPart,
+    ) -> Result<(), PartRefused> {
+        self.take(at, msn, index, part)
+    }
+
+    fn take(
         &self,
         (id, rendition): (&str, &str),
         msn: u64,
@@ -262,17 +293,10 @@ impl LowLatency {
                     learned_part_target(part.duration_ms)
                 };
             }
-            r.parts.insert((msn, index), part.clone());
+            r.parts.insert((msn, index), part);
             Ok(())
         })?;
         self.bump(id, rendition);
-        self.tell(PartEvent::Published {
-            id: id.to_owned(),
-            rendition: rendition.to_owned(),
-            msn,
-            index,
-            part,
-        });
         Ok(())
     }
 
@@ -305,6 +329,16 @@ impl LowLatency {
 
     /// Segment `msn` will not complete: its parts go (unless it is listed already).
     pub fn abandon(&self, id: &str, rendition: &str, msn: u64) {
+        self.abandon_from_peer(id, rendition, msn);
+        self.tell(PartEvent::Abandoned {
+            id: id.to_owned(),
+            rendition: rendition.to_owned(),
+            msn,
+        });
+    }
+
+    /// [`Self::abandon`] as another node of the cluster told it: not told to listeners.
+    pub fn abandon_from_peer(&self, id: &str, rendition: &str, msn: u64) {
         self.with(id, rendition, |r| {
             if r.arriving == Some(msn) {
                 r.arriving = None;
@@ -314,11 +348,6 @@ impl LowLatency {
             }
         });
         self.bump(id, rendition);
-        self.tell(PartEvent::Abandoned {
-            id: id.to_owned(),
-            rendition: rendition.to_owned(),
-            msn,
-        });
     }
 
     /// Part `index` of segment `msn`, if published and still kept.

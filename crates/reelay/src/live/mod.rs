@@ -34,6 +34,7 @@ mod public;
 pub mod recordings;
 pub mod segment;
 mod shared;
+mod shared_parts;
 pub mod sources;
 pub mod view;
 mod window;

@@ -6,7 +6,8 @@
 //! listed segment it does not have fetches it from the tier once and keeps it as a local file
 //! like its own (pruned with the window), so it never fetches it again. Recordings are written
 //! by the accepting node only (their keys are deterministic, so a retry elsewhere rewrites the
-//! same object). Without a tier or a bus, a node is exactly a single node.
+//! same object). Without a tier or a bus, a node is exactly a single node. Low-Latency parts
+//! cross the cluster on the bus too (`shared_parts.rs`).
 
 use std::sync::Arc;
 
@@ -138,6 +139,9 @@ impl Live {
             self.changes.send_modify(|v| *v = v.wrapping_add(1));
             return Ok(());
         }
+        if m.topic.starts_with("part.") {
+            return self.learn_part(&m.payload);
+        }
         if m.topic.starts_with("live.") {
             let note: Announced = serde_json::from_slice(&m.payload)
                 .map_err(|e| LiveError::Internal(format!("bad announcement: {e}")))?;
@@ -176,6 +180,9 @@ impl Live {
             .position(|r| r.msn > row.msn)
             .unwrap_or(ch.recent.len());
         let id = row.source_id.clone();
+        // Its parts, when they came on the bus, are closed: the segment is listed.
+        self.ll
+            .end(&id, &row.rendition, u64::try_from(row.msn).unwrap_or(0));
         ch.recent.insert(at, row);
         ch.discontinuities = ch.discontinuities.max(note.discontinuities);
         self.prune(&id, &mut ch).await?;

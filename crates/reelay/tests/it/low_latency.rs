@@ -15,7 +15,7 @@ use reelay_hls::check_ll_media_playlist;
 
 /// ffmpeg pushing `seconds` of 320x240 video and audio as streaming DASH with HLS playlists,
 /// in real time: 2 s segments of 0.25 s fragments.
-fn push_streaming_dash(url: String, seconds: u32) {
+pub(crate) fn push_streaming_dash(url: String, seconds: u32) {
     let args = format!(
         "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine -t {seconds} \
          -c:v libx264 -preset ultrafast -tune zerolatency -g 50 -c:a aac -f dash -seg_duration 2 \
@@ -29,7 +29,7 @@ fn push_streaming_dash(url: String, seconds: u32) {
 }
 
 /// Fails the test unless `text` keeps every LL-HLS rule.
-fn assert_ll(text: &str) {
+pub(crate) fn assert_ll(text: &str) {
     assert_eq!(
         check_ll_media_playlist(text),
         Vec::<String>::new(),
@@ -38,7 +38,7 @@ fn assert_ll(text: &str) {
 }
 
 /// The preload hint's part: (msn, index).
-fn hinted(text: &str) -> (u64, u64) {
+pub(crate) fn hinted(text: &str) -> (u64, u64) {
     let line = text
         .lines()
         .find(|l| l.starts_with("#EXT-X-PRELOAD-HINT:"))
@@ -53,7 +53,7 @@ fn hinted(text: &str) -> (u64, u64) {
 
 /// Complete segments listed with all their parts (the first part is `-0`): (segment URI,
 /// part URIs).
-fn segments_with_parts(text: &str) -> Vec<(String, Vec<String>)> {
+pub(crate) fn segments_with_parts(text: &str) -> Vec<(String, Vec<String>)> {
     let mut out = Vec::new();
     let mut parts: Vec<String> = Vec::new();
     for line in text.lines() {
@@ -73,7 +73,7 @@ fn segments_with_parts(text: &str) -> Vec<(String, Vec<String>)> {
     out
 }
 
-async fn get_bytes(url: String) -> (u16, Vec<u8>) {
+pub(crate) async fn get_bytes(url: String) -> (u16, Vec<u8>) {
     let resp = reqwest::get(url).await.expect("get");
     let status = resp.status().as_u16();
     (status, resp.bytes().await.expect("body").to_vec())
@@ -255,85 +255,4 @@ async fn the_encoders_producer_reference_time_becomes_the_program_date_time() {
         text.contains("#EXT-X-PROGRAM-DATE-TIME:2020-01-01T00:00:00.000Z"),
         "{text}"
     );
-}
-
-/// EXT-X-PART lines after the last complete segment: parts of the segment still arriving.
-fn open_parts(text: &str) -> usize {
-    let tail = text
-        .lines()
-        .rev()
-        .take_while(|l| l.starts_with('#'))
-        .filter(|l| l.starts_with("#EXT-X-PART:"));
-    tail.count()
-}
-
-#[tokio::test]
-async fn a_streaming_push_into_an_edge_is_low_latency_on_the_control_part_by_part() {
-    let common::relay::Relay {
-        dir: _dir,
-        control,
-        edge,
-        ..
-    } = common::relay::start_relay().await;
-    let url = edge.url("/ingest/cam/manifest.mpd");
-    let push = tokio::task::spawn_blocking(move || push_streaming_dash(url, 14));
-    let playlist = control.url("/live/cam/media_0/index.m3u8");
-    let first = poll_until(
-        "an LL playlist on the control",
-        Duration::from_secs(40),
-        || {
-            let url = playlist.clone();
-            async move {
-                let (status, text) = get_text(url).await;
-                (status == 200 && text.contains("#EXT-X-PART:")).then_some(text)
-            }
-        },
-    )
-    .await;
-    assert_ll(&first);
-
-    // Follow the stream with blocking reloads on the control, hint after hint: the parts of a
-    // segment still arriving at the edge are there before the segment is, and they come every
-    // quarter second (a segment's worth at once would leave two-second gaps).
-    let (mut msn, mut part) = hinted(&first);
-    let (mut most_open, mut longest_gap) = (0, Duration::ZERO);
-    let mut last = std::time::Instant::now();
-    for _ in 0..16 {
-        let (status, text) = get_text(format!("{playlist}?_HLS_msn={msn}&_HLS_part={part}")).await;
-        assert_eq!(status, 200, "{text}");
-        assert_ll(&text);
-        most_open = most_open.max(open_parts(&text));
-        longest_gap = longest_gap.max(last.elapsed());
-        last = std::time::Instant::now();
-        (msn, part) = hinted(&text);
-    }
-    assert!(
-        most_open >= 2 && longest_gap < Duration::from_millis(1500),
-        "parts reach the control as the edge cuts them, not with their segment: \
-         {most_open} open parts at most, {longest_gap:?} between parts at most"
-    );
-
-    // Each part of a complete segment, fetched from the control, is that segment's bytes.
-    let (segment, parts) = poll_until("a segment with its parts", Duration::from_secs(20), || {
-        let url = playlist.clone();
-        async move {
-            let (_, text) = get_text(url).await;
-            assert_ll(&text);
-            segments_with_parts(&text).into_iter().next()
-        }
-    })
-    .await;
-    let mut joined = Vec::new();
-    for p in &parts {
-        let (status, bytes) = get_bytes(control.url(&format!("/live/cam/media_0/{p}"))).await;
-        assert_eq!(status, 200, "{p}");
-        joined.extend(bytes);
-    }
-    let (status, whole) = get_bytes(control.url(&format!("/live/cam/media_0/{segment}"))).await;
-    assert_eq!(status, 200);
-    assert!(joined == whole, "the parts of {segment} are not its bytes");
-    let (status, audio) = get_text(control.url("/live/cam/media_1/index.m3u8")).await;
-    assert_eq!(status, 200, "{audio}");
-    assert_ll(&audio);
-    push.await.expect("ffmpeg");
 }
