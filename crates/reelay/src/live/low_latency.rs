@@ -54,6 +54,19 @@ struct Rendition {
     ended: Option<u64>,
 }
 
+impl Rendition {
+    /// Fixes the part target at the first part: `configured`, or learned from that part.
+    fn learn_target(&mut self, configured: u64, first_ms: u64) {
+        if self.part_target_ms == 0 {
+            self.part_target_ms = if configured > 0 {
+                configured
+            } else {
+                learned_part_target(first_ms)
+            };
+        }
+    }
+}
+
 /// What a node publishes, told to [`LowLatency::events`] listeners in order.
 #[derive(Debug, Clone)]
 pub enum PartEvent {
@@ -207,27 +220,14 @@ impl LowLatency {
     pub fn publish(&self, id: &str, rendition: &str, msn: u64, part: StoredPart) -> (u64, bool) {
         let configured = self.part_target_ms;
         let answer = self.with(id, rendition, |r| {
-            if r.part_target_ms == 0 {
-                r.part_target_ms = if configured > 0 {
-                    configured
-                } else {
-                    learned_part_target(part.duration_ms)
-                };
-            }
+            r.learn_target(configured, part.duration_ms);
             let long = part.duration_ms > r.part_target_ms;
             let index = r.parts.range((msn, 0)..=(msn, u64::MAX)).count() as u64;
             r.parts.insert((msn, index), part.clone());
             (index, long)
         });
         self.bump(id, rendition);
-        let (index, _) = answer;
-        self.tell(PartEvent::Published {
-            id: id.to_owned(),
-            rendition: rendition.to_owned(),
-            msn,
-            index,
-            part,
-        });
+        self.tell_published((id, rendition), msn, answer.0, part);
         answer
     }
 
@@ -242,6 +242,17 @@ impl LowLatency {
         part: StoredPart,
     ) -> Result<(), PartRefused> {
         self.take((id, rendition), msn, index, part.clone())?;
+        self.tell_published((id, rendition), msn, index, part);
+        Ok(())
+    }
+
+    fn tell_published(
+        &self,
+        (id, rendition): (&str, &str),
+        msn: u64,
+        index: u64,
+        part: StoredPart,
+    ) {
         self.tell(PartEvent::Published {
             id: id.to_owned(),
             rendition: rendition.to_owned(),
@@ -249,7 +260,6 @@ impl LowLatency {
             index,
             part,
         });
-        Ok(())
     }
 
     /// [`Self::accept`] for a part another node of the cluster published: not told to
@@ -286,13 +296,7 @@ impl LowLatency {
                 let oldest = msn.saturating_sub(KEPT_SEGMENTS);
                 r.parts.retain(|(m, _), _| *m >= oldest);
             }
-            if r.part_target_ms == 0 {
-                r.part_target_ms = if configured > 0 {
-                    configured
-                } else {
-                    learned_part_target(part.duration_ms)
-                };
-            }
+            r.learn_target(configured, part.duration_ms);
             r.parts.insert((msn, index), part);
             Ok(())
         })?;
@@ -510,10 +514,12 @@ mod tests {
             ll.accept(at, 7, 2, part(250, false)),
             Err(PartRefused::Closed(7))
         );
-        ll.accept(at, 8, 0, part(250, true)).expect("next segment");
+        ll.accept(at, 20, 0, part(250, true))
+            .expect("a later segment");
+        let too_old = 20 - KEPT_SEGMENTS - 1;
         assert_eq!(
-            ll.accept(at, 8 - KEPT_SEGMENTS - 1, 0, part(250, true)),
-            Err(PartRefused::Closed(8 - KEPT_SEGMENTS - 1))
+            ll.accept(at, too_old, 0, part(250, true)),
+            Err(PartRefused::Closed(too_old))
         );
     }
 

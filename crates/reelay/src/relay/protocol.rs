@@ -167,36 +167,47 @@ impl PartMeta {
             (DURATION_HEADER, self.duration_ms.to_string()),
             (INDEPENDENT_HEADER, u8::from(self.independent).to_string()),
         ];
-        if self.rendition != crate::live::sources::PRIMARY {
-            headers.push((RENDITION_HEADER, self.rendition.clone()));
-        }
+        push_rendition(&mut headers, &self.rendition);
         headers
     }
 
     /// Reads the headers strictly, as [`SegmentMeta::from_headers`] does.
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
-        let text = |name: &str| -> Result<Option<&str>, String> {
-            headers
-                .get(name)
-                .map(|v| v.to_str().map_err(|_| format!("{name} is not text")))
-                .transpose()
-        };
-        let duration_ms: u64 = text(DURATION_HEADER)?
+        let duration_ms: u64 = header_text(headers, DURATION_HEADER)?
             .ok_or_else(|| format!("{DURATION_HEADER} is missing"))?
             .parse()
             .ok()
             .filter(|d| (1..=MAX_PART_MS).contains(d))
             .ok_or_else(|| format!("{DURATION_HEADER} must be 1-{MAX_PART_MS}"))?;
-        let independent = match text(INDEPENDENT_HEADER)? {
-            None | Some("0") => false,
-            Some("1") => true,
-            Some(_) => return Err(format!("{INDEPENDENT_HEADER} must be 0 or 1")),
-        };
         Ok(Self {
             duration_ms,
-            independent,
+            independent: header_flag(headers, INDEPENDENT_HEADER)?,
             rendition: rendition_from_headers(headers)?,
         })
+    }
+}
+
+/// Header `name`'s value as text, if present.
+fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>, String> {
+    headers
+        .get(name)
+        .map(|v| v.to_str().map_err(|_| format!("{name} is not text")))
+        .transpose()
+}
+
+/// A flag header: absent or `0` is false, `1` true, anything else refused.
+fn header_flag(headers: &HeaderMap, name: &str) -> Result<bool, String> {
+    match header_text(headers, name)? {
+        None | Some("0") => Ok(false),
+        Some("1") => Ok(true),
+        Some(_) => Err(format!("{name} must be 0 or 1")),
+    }
+}
+
+/// `reelay-rendition`, unless it is the primary rendition (which an absent header means).
+fn push_rendition(headers: &mut Vec<(&'static str, String)>, rendition: &str) {
+    if rendition != crate::live::sources::PRIMARY {
+        headers.push((RENDITION_HEADER, rendition.to_owned()));
     }
 }
 
@@ -219,26 +230,15 @@ impl SegmentMeta {
         if let Some(map) = &self.map_file {
             headers.push((MAP_HEADER, map.clone()));
         }
-        if self.rendition != crate::live::sources::PRIMARY {
-            headers.push((RENDITION_HEADER, self.rendition.clone()));
-        }
+        push_rendition(&mut headers, &self.rendition);
         headers
     }
 
     /// Reads the headers strictly: every number checked, every flag `0` or `1`.
     pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
-        let text = |name: &str| -> Result<Option<&str>, String> {
-            headers
-                .get(name)
-                .map(|v| v.to_str().map_err(|_| format!("{name} is not text")))
-                .transpose()
-        };
+        let text = |name: &str| header_text(headers, name);
         let required = |name: &str| text(name)?.ok_or_else(|| format!("{name} is missing"));
-        let flag = |name: &str| match text(name)? {
-            None | Some("0") => Ok(false),
-            Some("1") => Ok(true),
-            Some(_) => Err(format!("{name} must be 0 or 1")),
-        };
+        let flag = |name: &str| header_flag(headers, name);
         let duration_ms: u64 = required(DURATION_HEADER)?
             .parse()
             .ok()

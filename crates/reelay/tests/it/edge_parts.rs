@@ -8,22 +8,8 @@ use crate::common;
 use std::time::Duration;
 
 use common::TestServer;
-use common::live::create_source;
+use common::live::{create_edge, create_source};
 use reelay_hls::check_ll_media_playlist;
-use serde_json::Value;
-
-async fn edge_token(server: &TestServer, name: &str) -> String {
-    let resp = reqwest::Client::new()
-        .post(server.url("/api/v1/edges"))
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"name":"{name}"}}"#))
-        .send()
-        .await
-        .expect("create edge");
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.expect("json");
-    body["token"].as_str().expect("token").to_owned()
-}
 
 /// Bytes of part `index` of segment `msn`: recognisable, 1000 of them.
 fn part_bytes(msn: u64, index: u64) -> Vec<u8> {
@@ -112,7 +98,7 @@ async fn forwarded_parts_are_published_in_order_closed_by_their_segment_and_with
     let created = create_source(&server, "cam").await;
     let edge = Edge {
         server: &server,
-        token: edge_token(&server, "site-a").await,
+        token: create_edge(&server, "site-a").await,
         source: created["id"].as_str().expect("id").to_owned(),
     };
     let playlist = server.url("/live/cam/media_0/index.m3u8");
@@ -172,8 +158,8 @@ async fn part_uploads_keep_the_edge_protocols_rules() {
     let server = TestServer::start(|_| {}).await;
     let created = create_source(&server, "cam").await;
     let id = created["id"].as_str().expect("id").to_owned();
-    let token = edge_token(&server, "site-a").await;
-    let other = edge_token(&server, "site-b").await;
+    let token = create_edge(&server, "site-a").await;
+    let other = create_edge(&server, "site-b").await;
     let put = |path: String, token: Option<String>, headers: Vec<(&'static str, &'static str)>| {
         let mut req = reqwest::Client::new()
             .put(server.url(&path))

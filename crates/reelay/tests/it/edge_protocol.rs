@@ -8,21 +8,8 @@ use crate::common;
 use std::time::{Duration, Instant};
 
 use common::TestServer;
-use common::live::create_source;
+use common::live::{create_edge, create_source};
 use serde_json::Value;
-
-async fn create_edge(server: &TestServer, name: &str) -> String {
-    let resp = reqwest::Client::new()
-        .post(server.url("/api/v1/edges"))
-        .header("content-type", "application/json")
-        .body(format!(r#"{{"name":"{name}"}}"#))
-        .send()
-        .await
-        .expect("create edge");
-    assert_eq!(resp.status(), 201);
-    let body: Value = resp.json().await.expect("json");
-    body["token"].as_str().expect("token").to_owned()
-}
 
 const NOW_MS: i64 = 1_900_000_000_000;
 

@@ -16,6 +16,20 @@ pub async fn create_source(server: &TestServer, name: &str) -> serde_json::Value
     resp.json().await.expect("json")
 }
 
+/// Registers edge `name` on `server`; its token.
+pub async fn create_edge(server: &TestServer, name: &str) -> String {
+    let resp = reqwest::Client::new()
+        .post(server.url("/api/v1/edges"))
+        .header("content-type", "application/json")
+        .body(format!(r#"{{"name":"{name}"}}"#))
+        .send()
+        .await
+        .expect("create edge");
+    assert_eq!(resp.status(), 201);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    body["token"].as_str().expect("token").to_owned()
+}
+
 /// Pushes `seconds` of test pattern with ffmpeg's HLS muxer to `url` (extra args appended).
 pub async fn push(url: String, seconds: u32, extra: &'static str) {
     let status = tokio::task::spawn_blocking(move || {
