@@ -7,10 +7,11 @@
 //! (`bench/README.md`, issue 14). The direct path takes the same steps as plain calls.
 //!
 //! What it claims, decided from the request line alone ([`claim`]): GET or HEAD, a path under
-//! `/media/` with a non-empty bucket and key that percent-decode to UTF-8, and no query string
-//! (signed URLs and `?download` go through the router). Anything else, and every request on a
-//! node with CORS origins configured (the CORS layer adds headers to every answer), goes to the
-//! router unchanged.
+//! `/media/` with a non-empty bucket and key that percent-decode to UTF-8, and a query string,
+//! if any, without `download` (signed URLs' `exp`/`sig`/`pfx` are the authorization's to read,
+//! anything else is ignored as the router ignores it; `?download` goes through the router).
+//! Anything else, and every request on a node with CORS origins configured (the CORS layer adds
+//! headers to every answer), goes to the router unchanged.
 //!
 //! What it keeps — each step is the router's own code, called here: the exact head limit
 //! ([`limits::check_head`]), the authorization decision for the media route
@@ -144,7 +145,12 @@ impl Direct {
 /// when there is nothing to decode), or `None` when the direct path leaves the request to the
 /// router (see the module docs).
 pub fn claim<'a>(method: &Method, uri: &'a http::Uri) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
-    if (method != Method::GET && method != Method::HEAD) || uri.query().is_some() {
+    if method != Method::GET && method != Method::HEAD {
+        return None;
+    }
+    if let Some(query) = uri.query()
+        && url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "download")
+    {
         return None;
     }
     let rest = uri.path().strip_prefix(routes::MEDIA_PREFIX)?;
@@ -210,14 +216,27 @@ mod tests {
     }
 
     #[test]
+    fn signed_urls_and_other_queries_are_claimed_but_downloads_are_not() {
+        for uri in [
+            "/media/m/a.mp4?exp=1&sig=x",
+            "/media/m/a.mp4?exp=1&sig=x&pfx=1",
+            "/media/m/a.mp4?",
+            "/media/m/a.mp4?t=12345",
+            "/media/m/a.mp4?%ZZ=%FF",
+        ] {
+            assert!(claimed(Method::GET, uri).is_some(), "{uri}");
+        }
+    }
+
+    #[test]
     fn everything_else_is_left_to_the_router() {
         for (method, uri) in [
             (Method::PUT, "/media/m/a.mp4"),
             (Method::DELETE, "/media/m/a.mp4"),
             (Method::OPTIONS, "/media/m/a.mp4"),
-            (Method::GET, "/media/m/a.mp4?sig=x&exp=1"),
             (Method::GET, "/media/m/a.mp4?download"),
-            (Method::GET, "/media/m/a.mp4?"),
+            (Method::GET, "/media/m/a.mp4?exp=1&download=x.mp4&sig=y"),
+            (Method::GET, "/media/m/a.mp4?down%6Coad=1"),
             (Method::GET, "/media/m"),
             (Method::GET, "/media/m/"),
             (Method::GET, "/media//a.mp4"),

@@ -191,6 +191,47 @@ async fn the_direct_path_asks_for_the_same_credentials_as_the_router() {
     ];
     let statuses = same_answers(&server, &routed, &cases).await;
     assert_eq!(statuses, [401, 200, 401, 401, 200, 401, 404]);
+
+    // Signed URLs, as a plain `<video src>` plays them.
+    let sign = |body: &'static str| {
+        let (url, bearer) = (server.url("/api/v1/sign"), bearer.clone());
+        async move {
+            let resp = reqwest::Client::new()
+                .post(url)
+                .header("authorization", bearer)
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .expect("sign");
+            assert_eq!(resp.status(), 200);
+            let signed: serde_json::Value = resp.json().await.expect("json");
+            signed["url"].as_str().expect("url").to_owned()
+        }
+    };
+    let one = sign(r#"{"path":"/media/m/a.mp4","expires_in":60}"#).await;
+    let folder = sign(r#"{"path":"/media/m/dir/","prefix":true,"expires_in":60}"#).await;
+    let query = |url: &str| url.split_once('?').expect("query").1.to_owned();
+    let (one_q, folder_q) = (query(&one), query(&folder));
+    let tampered = one_q.replace("sig=", "sig=0");
+    let cases = vec![
+        get(&one, &[]),
+        get(&one, &[("range", "bytes=0-99")]),
+        get(&format!("{one}&t=123"), &[]),
+        get(&format!("/media/m/dir/b.ts?{folder_q}"), &[]),
+        get(&format!("/media/m/a.mp4?{folder_q}"), &[]),
+        get(&format!("/media/m/page.html?{one_q}"), &[]),
+        get(&format!("/media/m/a.mp4?{tampered}"), &[]),
+        get("/media/m/a.mp4?exp=1&sig=00", &[]),
+        get(&format!("{one}&download"), &[]),
+        get(&format!("{one}&sig=again"), &[]),
+    ];
+    let statuses = same_answers(&server, &routed, &cases).await;
+    assert_eq!(statuses[..4], [200, 206, 200, 200], "{statuses:?}");
+    assert!(
+        statuses[4..8].iter().all(|s| *s == 401 || *s == 403),
+        "{statuses:?}"
+    );
 }
 
 #[tokio::test]
