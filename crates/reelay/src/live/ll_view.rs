@@ -14,7 +14,8 @@ use std::time::Duration;
 use reelay_hls::{LlPlaylist, Part};
 use reelay_hls::{LlQuery, PartLog, RenditionReport, Skip};
 
-use super::low_latency::{LlAnswer, RenderKey, Rendered, StoredPart};
+use super::ll_renderings::{LlAnswer, RenderKey, Rendered};
+use super::low_latency::StoredPart;
 use super::segment::file_name;
 use super::sources::SourceRow;
 use super::{Live, LiveError};
@@ -158,13 +159,13 @@ impl Live {
         key: &RenderKey,
         skip: Skip,
     ) -> Result<Option<Rendered<reelay_hls::LiveEdge, Arc<LlAnswer>>>, LiveError> {
-        if let Some(r) = self.ll.rendered(key, self.ll.version()) {
+        if let Some(r) = self.ll.renderings.get(key, self.ll.version()) {
             return Ok(Some(r));
         }
-        let _one = self.ll.render_lock.lock().await;
+        let _one = self.ll.renderings.lock.lock().await;
         // Read before building: a publication meanwhile makes this rendering stale at once.
         let version = self.ll.version();
-        if let Some(r) = self.ll.rendered(key, version) {
+        if let Some(r) = self.ll.renderings.get(key, version) {
             return Ok(Some(r));
         }
         let rendition = key.1.as_str();
@@ -177,7 +178,7 @@ impl Live {
             edge: built.log.edge(),
             answer,
         };
-        self.ll.keep_rendered(key.clone(), rendered.clone());
+        self.ll.renderings.keep(key.clone(), rendered.clone());
         Ok(Some(rendered))
     }
 

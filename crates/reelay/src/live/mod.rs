@@ -27,6 +27,7 @@ pub mod forwarded;
 pub mod ingest;
 pub mod ladder;
 mod ll_ingest;
+mod ll_renderings;
 pub mod ll_view;
 pub mod low_latency;
 pub mod metrics;
