@@ -521,6 +521,16 @@ impl Live {
         FsBucket::open(dir)?
             .put(&key, Limited::new(body, max))
             .await?;
+        // The file's time is when it arrived (a segment's program date time is reckoned from
+        // it), on the same fine clock as everything else: the kernel stamps files from a
+        // coarse one, up to a tick behind, which put a segment that arrived just after a
+        // recording started before the start.
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(dir.join(file))?
+            .set_modified(std::time::SystemTime::now())?;
         Ok(())
     }
 }
