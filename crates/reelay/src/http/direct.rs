@@ -97,7 +97,7 @@ impl Direct {
         Self { state, meters }
     }
 
-    /// Answers a claimed request for `key` of `bucket`, observed like any other request.
+    /// Answers a claimed request ([`claim`]), observed like any other request.
     async fn serve(
         self: Arc<Self>,
         mut req: http::Request<Incoming>,
