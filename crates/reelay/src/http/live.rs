@@ -15,7 +15,7 @@ use reelay_hls::is_plain_name;
 use super::api::ErrorBody;
 use super::error::ApiError;
 use super::media::{Request, serve_opened};
-use super::middleware::auth::presented_token;
+use super::middleware::auth::{KnownSource, presented_token};
 use super::state::AppState;
 use super::{live_ll, routes};
 use crate::live::ingest::Ingested;
@@ -167,9 +167,26 @@ fn rendition_path(rendition: &str, file: &str) -> Result<String, ApiError> {
     Ok(rendition_file(rendition, file))
 }
 
+/// Source `name`: the row authorization found for an anonymous viewer when it is that one,
+/// else read.
+async fn source_of(
+    live: &Live,
+    name: &str,
+    known: Option<&Extension<KnownSource>>,
+) -> Result<SourceRow, ApiError> {
+    match known {
+        Some(Extension(KnownSource(row))) if row.id == name || row.name == name => Ok(row.clone()),
+        _ => Ok(live.source(name).await?),
+    }
+}
+
 /// The source to play, refusing one whose streaming is off.
-async fn playing(live: &Live, name: &str) -> Result<SourceRow, ApiError> {
-    let src = live.source(name).await?;
+async fn playing(
+    live: &Live,
+    name: &str,
+    known: Option<&Extension<KnownSource>>,
+) -> Result<SourceRow, ApiError> {
+    let src = source_of(live, name, known).await?;
     if src.streaming == 0 {
         return Err(LiveError::NothingToPlay("streaming is off for this source").into());
     }
@@ -185,17 +202,18 @@ pub async fn view(
     method: Method,
     headers: HeaderMap,
     sink: Option<Extension<FileSink>>,
+    known: Option<Extension<KnownSource>>,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     if file == "index.m3u8" {
-        let src = playing(live, &source_name).await?;
+        let src = playing(live, &source_name, known.as_ref()).await?;
         let text = live
             .source_playlist(&src, &signature_suffix(query.as_deref()))
             .await?
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = live.source(&source_name).await?;
+    let src = source_of(live, &source_name, known.as_ref()).await?;
     segment(
         live,
         &src,
@@ -213,11 +231,12 @@ pub async fn view_rendition(
     method: Method,
     headers: HeaderMap,
     sink: Option<Extension<FileSink>>,
+    known: Option<Extension<KnownSource>>,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     let path = rendition_path(&rendition, &file)?;
     if file == "index.m3u8" {
-        let src = playing(live, &source_name).await?;
+        let src = playing(live, &source_name, known.as_ref()).await?;
         let suffix = signature_suffix(query.as_deref());
         let q = query.as_deref();
         if let Some(ll) = live_ll::playlist(live, &src, &rendition, q, &suffix, &method).await? {
@@ -229,7 +248,7 @@ pub async fn view_rendition(
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = live.source(&source_name).await?;
+    let src = source_of(live, &source_name, known.as_ref()).await?;
     if let Some(at) = parse_part_uri(&file) {
         return live_ll::part(live, &src, &rendition, at, &method).await;
     }

@@ -13,6 +13,7 @@ use http::{HeaderMap, Method};
 use super::api::ErrorBody;
 use super::error::ApiError;
 use super::live;
+use super::middleware::auth::KnownSource;
 use super::routes;
 use super::state::AppState;
 use crate::zero_copy::FileSink;
@@ -43,6 +44,7 @@ pub async fn vod_live(
     method: Method,
     headers: HeaderMap,
     sink: Option<Extension<FileSink>>,
+    known: Option<Extension<KnownSource>>,
 ) -> Result<Response, ApiError> {
     live::view(
         state,
@@ -51,6 +53,7 @@ pub async fn vod_live(
         method,
         headers,
         sink,
+        known,
     )
     .await
 }

@@ -6,18 +6,25 @@
 //! such row answers "not public" (logged): an outage never opens a private stream.
 
 use super::Live;
+use super::sources::SourceRow;
 
 impl Live {
     /// Whether source `id_or_name` (live playlist and segments) plays without a token.
     pub async fn source_is_public(&self, id_or_name: &str) -> bool {
-        if self.settings.public {
-            return true;
-        }
+        self.public_source(id_or_name).await.0
+    }
+
+    /// [`Self::source_is_public`], with the source's row when it is public and was found: the
+    /// viewer's request needs it next, and need not read it again.
+    pub async fn public_source(&self, id_or_name: &str) -> (bool, Option<SourceRow>) {
         match self.sources.find_or_known(id_or_name).await {
-            Ok(row) => row.is_some_and(|r| r.public != 0),
+            Ok(row) => {
+                let public = self.settings.public || row.as_ref().is_some_and(|r| r.public != 0);
+                (public, row.filter(|_| public))
+            }
             Err(e) => {
                 tracing::warn!(error = %e, "cannot tell whether a source is public");
-                false
+                (self.settings.public, None)
             }
         }
     }

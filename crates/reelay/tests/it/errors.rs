@@ -182,3 +182,67 @@ async fn a_panicking_handler_is_a_500_with_the_request_id_and_no_panic_text() {
         assert_no_detail(&answer, &["/secret/place", "fell over"]);
     }
 }
+
+#[tokio::test]
+async fn with_the_database_gone_a_public_stream_still_plays_anonymously_and_a_private_one_stays_closed()
+ {
+    use common::live::{create_source, push_synthetic};
+    let server = common::TestServer::start(|_| {}).await;
+    for name in ["open", "closed"] {
+        create_source(&server, name).await;
+        push_synthetic(&server.url(""), name, 0, &["index0.ts", "index1.ts"]).await;
+    }
+    let client = reqwest::Client::new();
+    let published = client
+        .patch(server.url("/api/v1/sources/open"))
+        .header("content-type", "application/json")
+        .body(r#"{"public":true}"#)
+        .send()
+        .await
+        .expect("patch");
+    assert_eq!(published.status(), 200);
+    let tokens = &server.state.auth.tokens;
+    let (_, admin) = tokens
+        .create("admin", reelay::auth::Role::Admin)
+        .await
+        .expect("token");
+    let anonymous = |path: &'static str| {
+        let url = server.url(path);
+        async move {
+            let resp = reqwest::get(url).await.expect("get");
+            let status = resp.status().as_u16();
+            (status, resp.text().await.expect("body"))
+        }
+    };
+    assert_eq!(anonymous("/live/open/index.m3u8").await.0, 200);
+    assert_eq!(anonymous("/live/closed/index.m3u8").await.0, 401);
+
+    server.state.db.close().await;
+    // What was read before the outage still plays; nothing private opens; the node says why.
+    let (status, playlist) = anonymous("/live/open/index.m3u8").await;
+    assert_eq!(status, 200, "{playlist}");
+    assert!(playlist.contains("0.ts"), "{playlist}");
+    assert_eq!(anonymous("/live/open/0.ts").await.0, 200);
+    for path in [
+        "/live/closed/index.m3u8",
+        "/live/closed/0.ts",
+        "/live/nosuch/index.m3u8",
+    ] {
+        let (status, body) = anonymous(path).await;
+        assert!(status == 401 || status == 503, "{path}: {status} {body}");
+        assert!(
+            !body.contains("sqlite") && !body.contains("pool"),
+            "{path}: {body}"
+        );
+    }
+    let with_token = client
+        .get(server.url("/live/closed/index.m3u8"))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("get");
+    assert_eq!(with_token.status(), 503, "tokens cannot be checked");
+    let (status, ready) = anonymous("/readyz").await;
+    assert_eq!(status, 503, "{ready}");
+    assert!(ready.contains("database"), "{ready}");
+}
