@@ -279,3 +279,26 @@ async fn hls_js_plays_a_low_latency_stream_for_20_s_in_low_latency_and_classic_m
         scenario_with("hlsplay", &node, Some("classic"), &["20"]);
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hls_js_plays_a_low_latency_push_into_an_edge_through_the_control_for_20_s() {
+    let relay = common::relay::start_relay().await;
+    let _encoder = streaming_dash_push(&relay.edge, "cam", 120);
+    common::poll_until(
+        "LL parts on the control",
+        std::time::Duration::from_secs(30),
+        || {
+            let url = relay.control.url("/live/cam/media_0/index.m3u8");
+            async move {
+                let (status, text) = common::get_text(url).await;
+                (status == 200 && text.contains("#EXT-X-PART:")).then_some(())
+            }
+        },
+    )
+    .await;
+    tokio::task::block_in_place(|| {
+        let url = "/live/cam/index.m3u8";
+        scenario_with("hlsplay", &relay.control, Some("ll"), &["20", url]);
+        scenario_with("hlsplay", &relay.control, Some("classic"), &["20", url]);
+    });
+}
