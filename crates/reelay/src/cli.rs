@@ -164,7 +164,16 @@ pub async fn run_edge(args: EdgeArgs) -> anyhow::Result<()> {
     forward.attach(state.db.clone()).await?;
     let live = state.live.clone().context("the live relay")?;
     let metrics = state.metrics.relay.clone();
-    EdgeRelay::new(live, forward, link, metrics, &config.data_dir).spawn();
+    let relay = EdgeRelay::new(live, forward, link, metrics, &config.data_dir);
+    crate::relay::parts::PartForwarder {
+        live: relay.live.clone(),
+        forward: relay.forward.clone(),
+        link: relay.link.clone(),
+        metrics: relay.metrics.clone(),
+        progress: relay.parts_progress(),
+    }
+    .spawn();
+    relay.spawn();
     run_node(&config, state).await
 }
 

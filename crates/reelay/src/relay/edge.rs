@@ -1,6 +1,6 @@
 //! The edge node's relay tasks: the poller (register, long-poll the desired state, mirror the
 //! sources locally so encoders can push with their ingest tokens), the live forwarder, the
-//! backfiller and the part forwarder (`parts.rs`). Each reconnects on its own with backoff and jitter; none blocks ingest, which
+//! backfiller; the part forwarder (`parts.rs`) runs beside them. Each reconnects on its own with backoff and jitter; none blocks ingest, which
 //! keeps landing in the local buffer whatever the control node is doing.
 
 use std::collections::{HashMap, HashSet};
@@ -12,10 +12,9 @@ use bytes::Bytes;
 use http::StatusCode;
 use tokio::sync::watch;
 
-use super::forward::{Delivered, ForwardState, live_batch, next_backfill};
+use super::forward::{Delivered, ForwardState, PartsProgress, live_batch, next_backfill};
 use super::link::{Link, LinkError, backoff};
 use super::metrics::RelayMetrics;
-use super::parts::PartsProgress;
 use super::protocol::DesiredState;
 use crate::live::sources::SourceRow;
 use crate::live::{Live, SegmentRow, file_name};
@@ -40,8 +39,8 @@ pub struct EdgeRelay {
     inits: Arc<Mutex<HashSet<(String, String)>>>,
     /// Bumped when the desired state changes.
     wake: watch::Sender<u64>,
-    /// Segments whose Low-Latency parts have all gone out.
-    pub(super) parts: Arc<PartsProgress>,
+    /// Segments whose Low-Latency parts have all gone out (the part forwarder marks them).
+    parts: Arc<PartsProgress>,
 }
 
 impl EdgeRelay {
@@ -71,10 +70,9 @@ impl EdgeRelay {
         }
     }
 
-    /// Starts the poller, the live forwarder, the backfiller and the part forwarder.
+    /// Starts the poller, the live forwarder and the backfiller.
     pub fn spawn(self) {
         tokio::spawn(self.clone().poller());
-        tokio::spawn(self.clone().part_forwarder());
         tokio::spawn(self.clone().live_forwarder());
         tokio::spawn(self.backfiller());
     }
@@ -252,6 +250,11 @@ impl EdgeRelay {
                 _ = wake.changed() => {}
             }
         }
+    }
+
+    /// What the part forwarder marks as parts go out.
+    pub fn parts_progress(&self) -> Arc<PartsProgress> {
+        self.parts.clone()
     }
 
     /// For a low-latency segment: waits (a little) until its parts have all gone out, so the

@@ -1,7 +1,8 @@
 //! What an edge forwards, decided from values: the pure policy (which live segments to send,
 //! which buffered segment to backfill next) and the shared [`ForwardState`] — the desired state
 //! last heard from the control and the segments it has confirmed — which also tells the
-//! buffer what to hold past its age limit.
+//! buffer what to hold past its age limit; and [`PartsProgress`], which segments' Low-Latency
+//! parts have all gone out (the part forwarder marks, the live forwarder waits).
 //!
 //! Policy: live segments go out as they arrive while a source streams, newest first after an
 //! outage (at most a window's worth, so a viewer resumes at the live edge, not in the past).
@@ -9,10 +10,12 @@
 //! time, oldest first, and held in the buffer (within its byte budget) until confirmed. Until
 //! the edge has heard the desired state once, it holds everything.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
 
 use sqlx::AnyPool;
+use tokio::sync::watch;
 
 use super::protocol::DesiredState;
 use crate::live::{Hold, SegmentRow};
@@ -158,6 +161,59 @@ impl Hold for ForwardState {
     }
 }
 
+/// Which segments' parts have all gone out (or been given up), by (source, rendition).
+#[derive(Debug)]
+pub struct PartsProgress {
+    done: Mutex<HashMap<(String, String), u64>>,
+    changed: watch::Sender<u64>,
+}
+
+impl Default for PartsProgress {
+    fn default() -> Self {
+        Self {
+            done: Mutex::default(),
+            changed: watch::Sender::new(0),
+        }
+    }
+}
+
+impl PartsProgress {
+    /// Every part of segment `msn` of the rendition has gone out (or been given up).
+    pub fn mark(&self, id: &str, rendition: &str, msn: u64) {
+        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        let newest = done
+            .entry((id.to_owned(), rendition.to_owned()))
+            .or_default();
+        *newest = (*newest).max(msn);
+        drop(done);
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
+    }
+
+    fn is_done(&self, id: &str, rendition: &str, msn: u64) -> bool {
+        let done = self.done.lock().unwrap_or_else(|p| p.into_inner());
+        done.get(&(id.to_owned(), rendition.to_owned()))
+            .is_some_and(|newest| *newest >= msn)
+    }
+
+    /// Waits, at most `limit`, until every part of segment `msn` has gone out; whether it has.
+    pub async fn wait(&self, id: &str, rendition: &str, msn: u64, limit: Duration) -> bool {
+        let mut changed = self.changed.subscribe();
+        let deadline = tokio::time::Instant::now() + limit;
+        loop {
+            changed.mark_unchanged();
+            if self.is_done(id, rendition, msn) {
+                return true;
+            }
+            if tokio::time::timeout_at(deadline, changed.changed())
+                .await
+                .is_err()
+            {
+                return false;
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,5 +300,23 @@ mod tests {
             state.holds(&other),
             "the same number in another rendition is not confirmed"
         );
+    }
+
+    #[tokio::test]
+    async fn waiting_for_parts_ends_when_they_are_marked_or_at_the_limit() {
+        let progress = std::sync::Arc::new(PartsProgress::default());
+        assert!(
+            !progress.wait("s", "v", 3, Duration::from_millis(20)).await,
+            "nothing marked: the limit"
+        );
+        let marker = progress.clone();
+        let waiting =
+            tokio::spawn(async move { marker.wait("s", "v", 3, Duration::from_secs(10)).await });
+        tokio::task::yield_now().await;
+        progress.mark("s", "v", 2);
+        progress.mark("s", "a", 9);
+        progress.mark("s", "v", 4);
+        assert!(waiting.await.expect("join"), "a newer segment covers it");
+        assert!(progress.is_done("s", "v", 4) && !progress.is_done("s", "v", 5));
     }
 }

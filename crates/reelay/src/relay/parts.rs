@@ -10,73 +10,23 @@
 //! segment's upload fails at the edge, the control is told to drop its parts.
 //!
 //! Order against segments: the live forwarder sends a low-latency segment only once its parts
-//! have all gone out ([`PartsProgress::wait`], bounded), so the control lists a segment with
-//! all its parts, never with a late one after it.
+//! have all gone out (`forward::PartsProgress`, a bounded wait), so the control lists a
+//! segment with all its parts, never with a late one after it.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::Duration;
+use std::sync::Arc;
 
-use tokio::sync::{broadcast, mpsc, watch};
+use tokio::sync::{broadcast, mpsc};
 
-use super::edge::EdgeRelay;
+use super::forward::{ForwardState, PartsProgress};
+use super::link::Link;
+use super::metrics::RelayMetrics;
 use super::protocol::PartMeta;
+use crate::live::Live;
 use crate::live::low_latency::PartEvent;
 
 /// Events a rendition's sender may fall behind by before some are dropped.
 const QUEUED: usize = 256;
-
-/// Which segments' parts have all gone out (or been given up), by (source, rendition).
-#[derive(Debug)]
-pub struct PartsProgress {
-    done: Mutex<HashMap<(String, String), u64>>,
-    changed: watch::Sender<u64>,
-}
-
-impl Default for PartsProgress {
-    fn default() -> Self {
-        Self {
-            done: Mutex::default(),
-            changed: watch::Sender::new(0),
-        }
-    }
-}
-
-impl PartsProgress {
-    fn mark(&self, id: &str, rendition: &str, msn: u64) {
-        let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        let newest = done
-            .entry((id.to_owned(), rendition.to_owned()))
-            .or_default();
-        *newest = (*newest).max(msn);
-        drop(done);
-        self.changed.send_modify(|v| *v = v.wrapping_add(1));
-    }
-
-    fn is_done(&self, id: &str, rendition: &str, msn: u64) -> bool {
-        let done = self.done.lock().unwrap_or_else(|p| p.into_inner());
-        done.get(&(id.to_owned(), rendition.to_owned()))
-            .is_some_and(|newest| *newest >= msn)
-    }
-
-    /// Waits, at most `limit`, until every part of segment `msn` has gone out; whether it has.
-    pub async fn wait(&self, id: &str, rendition: &str, msn: u64, limit: Duration) -> bool {
-        let mut changed = self.changed.subscribe();
-        let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            changed.mark_unchanged();
-            if self.is_done(id, rendition, msn) {
-                return true;
-            }
-            if tokio::time::timeout_at(deadline, changed.changed())
-                .await
-                .is_err()
-            {
-                return false;
-            }
-        }
-    }
-}
 
 fn key_of(event: &PartEvent) -> (String, String) {
     let (PartEvent::Published { id, rendition, .. }
@@ -85,9 +35,25 @@ fn key_of(event: &PartEvent) -> (String, String) {
     (id.clone(), rendition.clone())
 }
 
-impl EdgeRelay {
-    /// Hands each of the node's part events to its rendition's sender (see the module docs).
-    pub(super) async fn part_forwarder(self) {
+/// The edge's part forwarder (see the module docs).
+#[derive(Debug, Clone)]
+pub struct PartForwarder {
+    pub live: Arc<Live>,
+    pub forward: Arc<ForwardState>,
+    pub link: Link,
+    pub metrics: RelayMetrics,
+    /// Marked as each segment's parts have all gone out; the live forwarder waits on it.
+    pub progress: Arc<PartsProgress>,
+}
+
+impl PartForwarder {
+    /// Starts forwarding the node's parts.
+    pub fn spawn(self) {
+        tokio::spawn(self.run());
+    }
+
+    /// Hands each of the node's part events to its rendition's sender.
+    async fn run(self) {
         let mut events = self.live.ll.events();
         let mut senders: HashMap<(String, String), mpsc::Sender<PartEvent>> = HashMap::new();
         loop {
@@ -154,39 +120,16 @@ impl EdgeRelay {
                         }
                     }
                 }
-                PartEvent::Ended { id, rendition, msn } => self.parts.mark(&id, &rendition, msn),
+                PartEvent::Ended { id, rendition, msn } => self.progress.mark(&id, &rendition, msn),
                 PartEvent::Abandoned { id, rendition, msn } => {
                     if self.streams(&id)
                         && let Err(e) = self.link.delete_part(&id, &rendition, msn).await
                     {
                         tracing::debug!(error = %e, msn, "abandoned parts not withdrawn");
                     }
-                    self.parts.mark(&id, &rendition, msn);
+                    self.progress.mark(&id, &rendition, msn);
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn waiting_for_parts_ends_when_they_are_marked_or_at_the_limit() {
-        let progress = std::sync::Arc::new(PartsProgress::default());
-        assert!(
-            !progress.wait("s", "v", 3, Duration::from_millis(20)).await,
-            "nothing marked: the limit"
-        );
-        let marker = progress.clone();
-        let waiting =
-            tokio::spawn(async move { marker.wait("s", "v", 3, Duration::from_secs(10)).await });
-        tokio::task::yield_now().await;
-        progress.mark("s", "v", 2);
-        progress.mark("s", "a", 9);
-        progress.mark("s", "v", 4);
-        assert!(waiting.await.expect("join"), "a newer segment covers it");
-        assert!(progress.is_done("s", "v", 4) && !progress.is_done("s", "v", 5));
     }
 }
