@@ -14,7 +14,7 @@ use std::time::Duration;
 use reelay_hls::{LlPlaylist, Part};
 use reelay_hls::{LlQuery, PartLog, RenditionReport, Skip};
 
-use super::ll_renderings::{LlAnswer, RenderKey, Rendered};
+use super::ll_renderings::{Kept, LlAnswer, RenderKey, Rendered};
 use super::low_latency::StoredPart;
 use super::segment::file_name;
 use super::sources::SourceRow;
@@ -152,34 +152,31 @@ impl Live {
     }
 
     /// The playlist `key` as it stands: rendered once per publication, however many held
-    /// reloads that publication wakes (the rest find it rendered).
+    /// reloads that publication wakes (the rest wait for that rendering, `ll_renderings.rs`).
     async fn ll_current(
         &self,
         source: &SourceRow,
         key: &RenderKey,
         skip: Skip,
-    ) -> Result<Option<Rendered<reelay_hls::LiveEdge, Arc<LlAnswer>>>, LiveError> {
-        if let Some(r) = self.ll.renderings.get(key, self.ll.version()) {
-            return Ok(Some(r));
-        }
-        let _one = self.ll.renderings.lock.lock().await;
+    ) -> Result<Kept, LiveError> {
         // Read before building: a publication meanwhile makes this rendering stale at once.
         let version = self.ll.version();
-        if let Some(r) = self.ll.renderings.get(key, version) {
-            return Ok(Some(r));
-        }
-        let rendition = key.1.as_str();
-        let Some(built) = self.ll_build(source, rendition, &key.3).await? else {
-            return Ok(None);
-        };
-        let answer = Arc::new(self.ll_render(source, rendition, &built, skip).await?);
-        let rendered = Rendered {
-            version,
-            edge: built.log.edge(),
-            answer,
-        };
-        self.ll.renderings.keep(key.clone(), rendered.clone());
-        Ok(Some(rendered))
+        let slot = self.ll.renderings.slot(key, version);
+        let kept = slot
+            .get_or_try_init(|| async {
+                let rendition = key.1.as_str();
+                let Some(built) = self.ll_build(source, rendition, &key.3).await? else {
+                    return Ok::<Kept, LiveError>(None);
+                };
+                let answer = Arc::new(self.ll_render(source, rendition, &built, skip).await?);
+                Ok(Some(Rendered {
+                    version,
+                    edge: built.log.edge(),
+                    answer,
+                }))
+            })
+            .await?;
+        Ok(kept.clone())
     }
 
     async fn ll_render(
