@@ -124,7 +124,7 @@ pub struct LowLatency {
     events: tokio::sync::broadcast::Sender<PartEvent>,
 }
 
-type Key = (String, String);
+use super::local_wake::Key;
 
 fn key(id: &str, rendition: &str) -> Key {
     (id.to_owned(), rendition.to_owned())
@@ -178,12 +178,18 @@ impl LowLatency {
 
     /// A receiver that wakes on every publication of `rendition` (subscribe before looking,
     /// so none is lost).
+    /// On a connection thread, through that thread's relay (`local_wake.rs`): one wake-up per
+    /// thread, not per held reload.
     pub fn subscribe(&self, id: &str, rendition: &str) -> tokio::sync::watch::Receiver<u64> {
-        let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
-        wakers
-            .entry(key(id, rendition))
-            .or_insert_with(|| tokio::sync::watch::Sender::new(0))
-            .subscribe()
+        let key = key(id, rendition);
+        let channel = {
+            let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
+            wakers
+                .entry(key.clone())
+                .or_insert_with(|| tokio::sync::watch::Sender::new(0))
+                .clone()
+        };
+        super::local_wake::subscribe(&key, &channel)
     }
 
     /// Segment `msn` of the rendition starts arriving.

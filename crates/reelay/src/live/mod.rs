@@ -29,6 +29,7 @@ pub mod ladder;
 mod ll_ingest;
 mod ll_renderings;
 pub mod ll_view;
+mod local_wake;
 pub mod low_latency;
 pub mod metrics;
 mod public;
