@@ -226,6 +226,14 @@ impl Live {
             .ok_or_else(|| LiveError::NoSource(id_or_name.to_owned()))
     }
 
+    /// The source with this id or name, for a viewer (see [`Sources::find_for_viewing`]).
+    pub async fn viewed_source(&self, id_or_name: &str) -> Result<SourceRow, LiveError> {
+        self.sources
+            .find_for_viewing(id_or_name)
+            .await?
+            .ok_or_else(|| LiveError::NoSource(id_or_name.to_owned()))
+    }
+
     /// Where recordings go, if this node records.
     pub fn recordings(&self) -> Result<&recordings::Recordings, LiveError> {
         self.recordings

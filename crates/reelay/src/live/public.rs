@@ -1,9 +1,11 @@
 //! Which live streams play without a token: every source's with `[live] public = true`, else
 //! those of sources marked public, and the recordings of those sources. The HTTP layer's
 //! authorization asks before it demands credentials on a live or recording route. Sources are
-//! read as viewing reads them (`find_or_known`: while the database is down, the row last read
-//! stands in, so a public stream stays public through an outage); a lookup that fails with no
-//! such row answers "not public" (logged): an outage never opens a private stream.
+//! read as viewing reads them (`find_for_viewing`: a row read within the last second is used as
+//! it is, so a source made private on another node of a cluster is private here within a
+//! second — at once when changed through this node; while the database is down, the row last
+//! read stands in, so a public stream stays public through an outage); a lookup that fails with
+//! no such row answers "not public" (logged): an outage never opens a private stream.
 
 use super::Live;
 use super::sources::SourceRow;
@@ -17,7 +19,7 @@ impl Live {
     /// [`Self::source_is_public`], with the source's row when it is public and was found: the
     /// viewer's request needs it next, and need not read it again.
     pub async fn public_source(&self, id_or_name: &str) -> (bool, Option<SourceRow>) {
-        match self.sources.find_or_known(id_or_name).await {
+        match self.sources.find_for_viewing(id_or_name).await {
             Ok(row) => {
                 let public = self.settings.public || row.as_ref().is_some_and(|r| r.public != 0);
                 (public, row.filter(|_| public))

@@ -21,6 +21,10 @@ pub const PRIMARY: &str = "index";
 /// Most renditions one source may have.
 pub const MAX_RENDITIONS: i64 = reelay_hls::multivariant::MAX_RENDITIONS as i64;
 
+/// How long a source's row read for a viewer stands before it is read again
+/// ([`Sources::find_for_viewing`]).
+pub const VIEW_FRESH: Duration = Duration::from_secs(1);
+
 /// A query for sources' rows, with their primary rendition's counters, ending in `$tail`.
 macro_rules! select_sources {
     ($tail:literal) => {
@@ -75,8 +79,9 @@ pub fn validate_target(target: i64) -> Result<(), LiveError> {
 #[derive(Debug, Clone)]
 pub struct Sources {
     db: AnyPool,
-    /// Rows as last read, by the id or name asked for (see [`Sources::find_or_known`]).
-    known: Arc<Mutex<HashMap<String, SourceRow>>>,
+    /// Rows as last read and when, by the id or name asked for (see [`Sources::find_or_known`]
+    /// and [`Sources::find_for_viewing`]).
+    known: Arc<Mutex<HashMap<String, (SourceRow, Instant)>>>,
     /// When reading a source last failed for want of the database.
     trouble: Arc<Mutex<Option<Instant>>>,
 }
@@ -104,7 +109,11 @@ impl Sources {
     /// needs the database and fails with it). For two seconds after a failure it stands in at
     /// once; then one request at a time probes the database again.
     pub async fn find_or_known(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
-        let known = || lock(&self.known).get(id_or_name).cloned();
+        let known = || {
+            lock(&self.known)
+                .get(id_or_name)
+                .map(|(row, _)| row.clone())
+        };
         let troubled = {
             let mut trouble = lock(&self.trouble);
             let recent = trouble.is_some_and(|t| t.elapsed() < Duration::from_secs(2));
@@ -129,14 +138,28 @@ impl Sources {
             if known.len() > 4096 {
                 known.clear(); // bounded: the ids and names asked for are the client's
             }
-            known.insert(id_or_name.to_owned(), row.clone());
+            known.insert(id_or_name.to_owned(), (row.clone(), Instant::now()));
         }
         Ok(found)
     }
 
-    /// Forgets what is known of deleted source `id`.
+    /// [`Sources::find_or_known`] for viewers' reads — playlists, parts and segments, several a
+    /// second per Low-Latency viewer: a row read less than [`VIEW_FRESH`] ago is used as it is.
+    /// Changes made through this node are seen at once (each write forgets the row); changes
+    /// made on another node sharing the database within [`VIEW_FRESH`]. Ingest, the edge
+    /// protocol and the management API read the database every time.
+    pub async fn find_for_viewing(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
+        if let Some((row, at)) = lock(&self.known).get(id_or_name)
+            && at.elapsed() < VIEW_FRESH
+        {
+            return Ok(Some(row.clone()));
+        }
+        self.find_or_known(id_or_name).await
+    }
+
+    /// Forgets what is known of source `id` (deleted, or changed: read it again).
     pub fn forget(&self, id: &str) {
-        lock(&self.known).retain(|_, row| row.id != id);
+        lock(&self.known).retain(|_, (row, _)| row.id != id);
     }
 
     /// Creates a source; returns it and its ingest token (shown once).
@@ -228,7 +251,10 @@ impl Sources {
                 Err(LiveError::NameTaken(name.unwrap_or_default().to_owned()))
             }
             Err(e) => Err(e.into()),
-            Ok(_) => Ok(()),
+            Ok(_) => {
+                self.forget(id);
+                Ok(())
+            }
         }
     }
 
@@ -238,8 +264,9 @@ impl Sources {
             .bind(i64::from(public))
             .bind(id)
             .execute(&self.db)
-            .await
-            .map(drop)
+            .await?;
+        self.forget(id);
+        Ok(())
     }
 
     pub async fn set_streaming(&self, id: &str, enabled: bool) -> sqlx::Result<()> {
@@ -247,8 +274,9 @@ impl Sources {
             .bind(i64::from(enabled))
             .bind(id)
             .execute(&self.db)
-            .await
-            .map(|_| ())
+            .await?;
+        self.forget(id);
+        Ok(())
     }
 
     pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
@@ -262,6 +290,7 @@ impl Sources {
             .bind(id)
             .execute(&self.db)
             .await?;
+        self.forget(id);
         Ok(())
     }
 
@@ -332,8 +361,9 @@ impl Sources {
         sqlx::query("UPDATE sources SET multivariant = NULL WHERE id = $1")
             .bind(id)
             .execute(&self.db)
-            .await
-            .map(|_| ())
+            .await?;
+        self.forget(id);
+        Ok(())
     }
 
     /// Keeps the multivariant playlist the encoder pushed for source `id`.
@@ -342,8 +372,9 @@ impl Sources {
             .bind(text)
             .bind(id)
             .execute(&self.db)
-            .await
-            .map(|_| ())
+            .await?;
+        self.forget(id);
+        Ok(())
     }
 }
 
@@ -356,6 +387,7 @@ impl Sources {
             .bind(id)
             .execute(&self.db)
             .await?;
+        self.forget(id);
         let (bound,): (Option<String>,) =
             sqlx::query_as("SELECT edge_id FROM sources WHERE id = $1")
                 .bind(id)
@@ -370,8 +402,9 @@ impl Sources {
             .bind(edge_id)
             .bind(id)
             .execute(&self.db)
-            .await
-            .map(|_| ())
+            .await?;
+        self.forget(id);
+        Ok(())
     }
 
     /// Raises the next media sequence number of `rendition` of source `id` to at least `next`
@@ -414,6 +447,7 @@ impl Sources {
         .bind(row.created_at)
         .execute(&self.db)
         .await?;
+        self.forget(&row.id);
         self.raise_next_msn(&row.id, PRIMARY, row.next_msn).await
     }
 
