@@ -1,24 +1,29 @@
-//! The direct media path: `GET|HEAD /media/{bucket}/{*key}` answered beside the router, not
-//! through it.
+//! The direct path: playback reads — `GET|HEAD /media/{bucket}/{*key}` and a live rendition's
+//! playlists, parts and segments, `GET|HEAD /live/{source}/{rendition}/{file}` — answered
+//! beside the router, not through it.
 //!
 //! Why: playback is almost every request a media server sees, and at small ranges the router's
 //! own steps — matching, a cloned route service and a boxed future per layer, the handler's
 //! extractors copying the header map, the body boxed twice — cost as much as the answer
-//! (`bench/README.md`, issue 14). The direct path takes the same steps as plain calls.
+//! (`bench/README.md`, issue 14). Low-Latency HLS viewers reload a playlist and fetch a part
+//! several times a second each, and a publication answers every held reload at once (issue 16).
+//! The direct path takes the same steps as plain calls.
 //!
-//! What it claims, decided from the request line alone ([`claim`]): GET or HEAD, a path under
-//! `/media/` with a non-empty bucket and key that percent-decode to UTF-8, and a query string,
-//! if any, without `download` (signed URLs' `exp`/`sig`/`pfx` are the authorization's to read,
-//! anything else is ignored as the router ignores it; `?download` goes through the router).
+//! What it claims, decided from the request line alone ([`claim`]): GET or HEAD, and either a
+//! path under `/media/` with a non-empty bucket and key that percent-decode to UTF-8 and a
+//! query string, if any, without `download` (signed URLs' `exp`/`sig`/`pfx` are the
+//! authorization's to read, anything else is ignored as the router ignores it; `?download` goes
+//! through the router), or a path of exactly three non-empty segments under `/live/` that
+//! percent-decode to UTF-8, with any query (the live handler reads `_HLS_*` and the signature).
 //! Anything else, and every request on a node with CORS origins configured (the CORS layer adds
 //! headers to every answer), goes to the router unchanged.
 //!
 //! What it keeps — each step is the router's own code, called here: the exact head limit
-//! ([`limits::check_head`]), the authorization decision for the media route
-//! ([`auth::authorize`]), the request id, span, per-route metrics and metered body
-//! ([`Observation`]), the panic guard, and the answer itself ([`media::answer_object`]: the
-//! RFC 9110 evaluation, headers, budgeted or zero-copy bodies). The tests compare its answers
-//! with the router's, header for header.
+//! ([`limits::check_head`]), the authorization decision for the route ([`auth::authorize`]),
+//! the request id, span, per-route metrics and metered body ([`Observation`]), the panic guard,
+//! and the answer itself ([`media::answer_object`]: the RFC 9110 evaluation, headers, budgeted
+//! or zero-copy bodies; [`live::answer_rendition`]). The tests compare its answers with the
+//! router's, header for header.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -37,6 +42,7 @@ use tower::ServiceExt;
 use tracing::Instrument;
 
 use super::error::ApiError;
+use super::live::{self, RenditionAsk};
 use super::middleware::auth;
 use super::middleware::limits;
 use super::middleware::observe::Observation;
@@ -84,17 +90,23 @@ impl From<Router> for Front {
     }
 }
 
-/// The direct path's shared state: the handlers' state and the media route's meters.
+/// The direct path's shared state: the handlers' state and its routes' meters.
 #[derive(Debug)]
 struct Direct {
     state: AppState,
-    meters: Arc<RouteMeters>,
+    media: Arc<RouteMeters>,
+    rendition: Arc<RouteMeters>,
 }
 
 impl Direct {
     fn new(state: AppState) -> Self {
-        let meters = state.metrics.http.route(routes::MEDIA);
-        Self { state, meters }
+        let media = state.metrics.http.route(routes::MEDIA);
+        let rendition = state.metrics.http.route(routes::LIVE_RENDITION);
+        Self {
+            state,
+            media,
+            rendition,
+        }
     }
 
     /// Answers a claimed request ([`claim`]), observed like any other request.
@@ -103,7 +115,16 @@ impl Direct {
         mut req: http::Request<Incoming>,
         sink: Option<FileSink>,
     ) -> http::Response<ReplyBody> {
-        let observation = Observation::begin(self.meters.clone(), &mut req, false);
+        let live = matches!(
+            claim(req.method(), req.uri()),
+            Some(Claim::Rendition { .. })
+        );
+        let (meters, route) = if live {
+            (self.rendition.clone(), routes::LIVE_RENDITION)
+        } else {
+            (self.media.clone(), routes::MEDIA)
+        };
+        let observation = Observation::begin(meters, &mut req, routes::echoes_request_id(route));
         let span = observation.span.clone();
         let caught = AssertUnwindSafe(self.answer(&req, sink.as_ref()))
             .catch_unwind()
@@ -114,9 +135,9 @@ impl Direct {
             Err(panic) => Err(middleware::panic_response(panic)),
         };
         match answer {
-            Ok(response) => observation.finish(response).map(ReplyBody::Direct),
-            Err(refusal) => observation
-                .finish(refusal)
+            Ok(Answered::Media(response)) => observation.finish(response).map(ReplyBody::Direct),
+            Ok(Answered::Other(response)) | Err(response) => observation
+                .finish(response)
                 .map(|body| ReplyBody::Routed(Body::new(body))),
         }
     }
@@ -125,28 +146,91 @@ impl Direct {
         &self,
         req: &http::Request<Incoming>,
         sink: Option<&FileSink>,
-    ) -> Result<http::Response<MediaBody>, Response> {
+    ) -> Result<Answered, Response> {
         let state = &self.state;
         // Claimed before this was called, so the path is one the direct path answers.
-        let Some((bucket, key)) = claim(req.method(), req.uri()) else {
+        let Some(claimed) = claim(req.method(), req.uri()) else {
             return Err(ApiError::internal().into_response());
         };
         limits::check_head(req, state.limits.max_header_bytes)
             .map_err(IntoResponse::into_response)?;
-        auth::authorize(state, routes::MEDIA, req.method(), req.uri(), req.headers()).await?;
         let request = media::Request::new(req.method(), req.headers(), sink);
-        media::answer_object(state, &request, &bucket, &key, None)
-            .await
-            .map_err(IntoResponse::into_response)
+        match claimed {
+            Claim::Media { bucket, key } => {
+                auth::authorize(state, routes::MEDIA, req.method(), req.uri(), req.headers())
+                    .await?;
+                media::answer_object(state, &request, &bucket, &key, None)
+                    .await
+                    .map(Answered::Media)
+                    .map_err(IntoResponse::into_response)
+            }
+            Claim::Rendition {
+                source,
+                rendition,
+                file,
+            } => {
+                let route = routes::LIVE_RENDITION;
+                let admission =
+                    auth::authorize(state, route, req.method(), req.uri(), req.headers()).await?;
+                let ask = RenditionAsk {
+                    source: &source,
+                    rendition: &rendition,
+                    file: &file,
+                    query: req.uri().query(),
+                    request,
+                    known: admission.source.as_ref(),
+                };
+                live::answer_rendition(state, &ask)
+                    .await
+                    .map(Answered::Other)
+                    .map_err(IntoResponse::into_response)
+            }
+        }
     }
 }
 
-/// The bucket and key a request the direct path answers names, decoded (borrowed from `uri`
-/// when there is nothing to decode), or `None` when the direct path leaves the request to the
-/// router (see the module docs).
-pub fn claim<'a>(method: &Method, uri: &'a http::Uri) -> Option<(Cow<'a, str>, Cow<'a, str>)> {
+/// A direct answer: a media body, or any other.
+enum Answered {
+    Media(http::Response<MediaBody>),
+    Other(Response),
+}
+
+/// What a request the direct path answers names, decoded (borrowed from the URI when there is
+/// nothing to decode).
+#[derive(Debug, PartialEq, Eq)]
+pub enum Claim<'a> {
+    Media {
+        bucket: Cow<'a, str>,
+        key: Cow<'a, str>,
+    },
+    Rendition {
+        source: Cow<'a, str>,
+        rendition: Cow<'a, str>,
+        file: Cow<'a, str>,
+    },
+}
+
+/// What a request names when the direct path answers it, or `None` when it leaves the request
+/// to the router (see the module docs).
+pub fn claim<'a>(method: &Method, uri: &'a http::Uri) -> Option<Claim<'a>> {
     if method != Method::GET && method != Method::HEAD {
         return None;
+    }
+    let decode = |s: &'a str| {
+        let decoded = percent_encoding::percent_decode_str(s).decode_utf8().ok()?;
+        (!decoded.is_empty()).then_some(decoded)
+    };
+    if let Some(rest) = uri.path().strip_prefix(routes::LIVE_PREFIX) {
+        let mut parts = rest.split('/');
+        let (source, rendition, file) = (parts.next()?, parts.next()?, parts.next()?);
+        if parts.next().is_some() {
+            return None;
+        }
+        return Some(Claim::Rendition {
+            source: decode(source)?,
+            rendition: decode(rendition)?,
+            file: decode(file)?,
+        });
     }
     if let Some(query) = uri.query()
         && url::form_urlencoded::parse(query.as_bytes()).any(|(k, _)| k == "download")
@@ -155,9 +239,10 @@ pub fn claim<'a>(method: &Method, uri: &'a http::Uri) -> Option<(Cow<'a, str>, C
     }
     let rest = uri.path().strip_prefix(routes::MEDIA_PREFIX)?;
     let (bucket, key) = rest.split_once('/')?;
-    let decode = |s: &'a str| percent_encoding::percent_decode_str(s).decode_utf8().ok();
-    let (bucket, key) = (decode(bucket)?, decode(key)?);
-    (!bucket.is_empty() && !key.is_empty()).then_some((bucket, key))
+    Some(Claim::Media {
+        bucket: decode(bucket)?,
+        key: decode(key)?,
+    })
 }
 
 /// One connection's service (see [`Front`]).
@@ -198,7 +283,52 @@ mod tests {
 
     fn claimed(method: Method, uri: &str) -> Option<(String, String)> {
         let uri: http::Uri = uri.parse().expect("uri");
-        claim(&method, &uri).map(|(b, k)| (b.into_owned(), k.into_owned()))
+        match claim(&method, &uri)? {
+            Claim::Media { bucket, key } => Some((bucket.into_owned(), key.into_owned())),
+            Claim::Rendition { .. } => None,
+        }
+    }
+
+    fn rendition(uri: &str) -> Option<[String; 3]> {
+        let uri: http::Uri = uri.parse().expect("uri");
+        match claim(&Method::GET, &uri)? {
+            Claim::Rendition {
+                source,
+                rendition,
+                file,
+            } => Some([source, rendition, file].map(Cow::into_owned)),
+            Claim::Media { .. } => None,
+        }
+    }
+
+    #[test]
+    fn live_rendition_reads_are_claimed_decoded_with_any_query_and_nothing_else_under_live() {
+        let three = |a: &str, b: &str, c: &str| Some([a, b, c].map(str::to_owned));
+        assert_eq!(
+            rendition("/live/s/v/index.m3u8"),
+            three("s", "v", "index.m3u8")
+        );
+        assert_eq!(
+            rendition("/live/s/v/index.m3u8?_HLS_msn=3&_HLS_part=1&_HLS_skip=YES"),
+            three("s", "v", "index.m3u8")
+        );
+        assert_eq!(
+            rendition("/live/a%20b/v/p1-2.m4s?download"),
+            three("a b", "v", "p1-2.m4s")
+        );
+        for uri in [
+            "/live/s/index.m3u8",
+            "/live/s/v/",
+            "/live/s//x.ts",
+            "/live//v/x.ts",
+            "/live/s/v/x/y.ts",
+            "/live/s/v/%FF.ts",
+            "/lives/s/v/x.ts",
+        ] {
+            assert_eq!(rendition(uri), None, "{uri}");
+        }
+        let uri: http::Uri = "/live/s/v/index.m3u8".parse().expect("uri");
+        assert_eq!(claim(&Method::DELETE, &uri), None);
     }
 
     #[test]

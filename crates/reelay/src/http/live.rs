@@ -122,8 +122,9 @@ pub async fn livemix_playlist(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// A playlist answer (no body for HEAD).
+/// A playlist answer (no body for HEAD, and the length a GET would have, RFC 9110 §8.6).
 fn playlist_response(method: &Method, text: String, cache_control: &'static str) -> Response {
+    let length = HeaderValue::from(text.len());
     let body = if *method == Method::HEAD {
         Body::empty()
     } else {
@@ -138,6 +139,7 @@ fn playlist_response(method: &Method, text: String, cache_control: &'static str)
             header::CACHE_CONTROL,
             HeaderValue::from_static(cache_control),
         ),
+        (header::CONTENT_LENGTH, length),
     ];
     (headers, body).into_response()
 }
@@ -172,11 +174,11 @@ fn rendition_path(rendition: &str, file: &str) -> Result<String, ApiError> {
 async fn source_of(
     live: &Live,
     name: &str,
-    known: Option<&Extension<KnownSource>>,
+    known: Option<&KnownSource>,
 ) -> Result<SourceRow, ApiError> {
     match known {
-        Some(Extension(KnownSource(row))) if row.id == name || row.name == name => Ok(row.clone()),
-        _ => Ok(live.source(name).await?),
+        Some(KnownSource(row)) if row.id == name || row.name == name => Ok(row.clone()),
+        _ => Ok(live.viewed_source(name).await?),
     }
 }
 
@@ -184,7 +186,7 @@ async fn source_of(
 async fn playing(
     live: &Live,
     name: &str,
-    known: Option<&Extension<KnownSource>>,
+    known: Option<&KnownSource>,
 ) -> Result<SourceRow, ApiError> {
     let src = source_of(live, name, known).await?;
     if src.streaming == 0 {
@@ -206,14 +208,14 @@ pub async fn view(
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     if file == "index.m3u8" {
-        let src = playing(live, &source_name, known.as_ref()).await?;
+        let src = playing(live, &source_name, known.as_deref()).await?;
         let text = live
             .source_playlist(&src, &signature_suffix(query.as_deref()))
             .await?
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = source_of(live, &source_name, known.as_ref()).await?;
+    let src = source_of(live, &source_name, known.as_deref()).await?;
     segment(
         live,
         &src,
@@ -226,39 +228,64 @@ pub async fn view(
 /// `GET|HEAD /live/{source}/{rendition}/{file}`: a rendition's media playlist or segment.
 pub async fn view_rendition(
     State(state): State<AppState>,
-    Path((source_name, rendition, file)): Path<(String, String, String)>,
+    Path((source, rendition, file)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
     method: Method,
     headers: HeaderMap,
     sink: Option<Extension<FileSink>>,
     known: Option<Extension<KnownSource>>,
 ) -> Result<Response, ApiError> {
+    let ask = RenditionAsk {
+        source: &source,
+        rendition: &rendition,
+        file: &file,
+        query: query.as_deref(),
+        request: Request::new(&method, &headers, sink.as_deref()),
+        known: known.as_deref(),
+    };
+    answer_rendition(&state, &ask).await
+}
+
+/// A request on `/live/{source}/{rendition}/{file}`, its path decoded (the router's handler and
+/// the direct path both answer it with [`answer_rendition`]).
+#[derive(Debug)]
+pub struct RenditionAsk<'a> {
+    pub source: &'a str,
+    pub rendition: &'a str,
+    pub file: &'a str,
+    pub query: Option<&'a str>,
+    pub request: Request<'a>,
+    /// The public source authorization let an anonymous viewer in for.
+    pub known: Option<&'a KnownSource>,
+}
+
+/// A rendition's media playlist (LL when it publishes parts), part or segment.
+pub async fn answer_rendition(
+    state: &AppState,
+    ask: &RenditionAsk<'_>,
+) -> Result<Response, ApiError> {
     let live = state.live()?;
-    let path = rendition_path(&rendition, &file)?;
+    let (rendition, file, method) = (ask.rendition, ask.file, ask.request.method);
+    let path = rendition_path(rendition, file)?;
     if file == "index.m3u8" {
-        let src = playing(live, &source_name, known.as_ref()).await?;
-        let suffix = signature_suffix(query.as_deref());
-        let q = query.as_deref();
-        if let Some(ll) = live_ll::playlist(live, &src, &rendition, q, &suffix, &method).await? {
+        let src = playing(live, ask.source, ask.known).await?;
+        let suffix = signature_suffix(ask.query);
+        if let Some(ll) =
+            live_ll::playlist(live, &src, rendition, ask.query, &suffix, method).await?
+        {
             return Ok(ll);
         }
         let text = live
-            .live_playlist(&src, &rendition, "", &suffix)
+            .live_playlist(&src, rendition, "", &suffix)
             .await?
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
-        return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
+        return Ok(playlist_response(method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = source_of(live, &source_name, known.as_ref()).await?;
-    if let Some(at) = parse_part_uri(&file) {
-        return live_ll::part(live, &src, &rendition, at, &method).await;
+    let src = source_of(live, ask.source, ask.known).await?;
+    if let Some(at) = parse_part_uri(file) {
+        return live_ll::part(live, &src, rendition, at, method).await;
     }
-    segment(
-        live,
-        &src,
-        &path,
-        &Request::new(&method, &headers, sink.as_deref()),
-    )
-    .await
+    segment(live, &src, &path, &ask.request).await
 }
 
 /// A buffered segment or init section, `path` under the source's segments.

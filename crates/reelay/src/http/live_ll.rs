@@ -44,6 +44,8 @@ pub async fn playlist(
     } else {
         HeaderValue::from_static("max-age=1")
     };
+    // HEAD: no body, and the length a GET would have (RFC 9110 §8.6).
+    let length = HeaderValue::from(answer.text.len());
     let body = if method == Method::HEAD {
         Body::empty()
     } else {
@@ -55,6 +57,7 @@ pub async fn playlist(
             HeaderValue::from_static("application/vnd.apple.mpegurl"),
         ),
         (header::CACHE_CONTROL, cache),
+        (header::CONTENT_LENGTH, length),
     ];
     Ok(Some((headers, body).into_response()))
 }

@@ -21,6 +21,8 @@ pub const INGEST: &str = "/ingest/{source}/{file}";
 pub const LIVE: &str = "/live/{source}/{file}";
 /// One rendition's playlist and segments, beside a multivariant `LIVE` playlist.
 pub const LIVE_RENDITION: &str = "/live/{source}/{rendition}/{file}";
+/// What every path under [`LIVE`] and [`LIVE_RENDITION`] starts with.
+pub const LIVE_PREFIX: &str = "/live/";
 pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
 /// LiveMix's viewer URLs (`http/livemix.rs`).
 pub const LIVEMIX_VOD_LIVE: &str = "/v1/vod/live/{source}/{file}";
@@ -83,7 +85,7 @@ pub const UNMATCHED: &str = "unmatched";
 /// Path prefixes a signed URL may cover.
 pub const SIGNABLE_PREFIXES: [&str; 5] = [
     MEDIA_PREFIX,
-    "/live/",
+    LIVE_PREFIX,
     "/recordings/",
     "/v1/vod/live/",
     "/v1/vod/recording/",

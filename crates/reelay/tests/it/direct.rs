@@ -1,7 +1,8 @@
-//! The direct media path (`http/direct.rs`) against the router: the same requests to one node,
-//! served once with the direct path in front (as `reelay serve` does) and once through the
-//! router alone, get the same answers — status, every header but `Date` and `X-Request-Id`, and
-//! every byte — over conditionals, ranges, errors, encodings, limits and credentials.
+//! The direct path (`http/direct.rs`) against the router: the same requests to one node, served
+//! once with the direct path in front (as `reelay serve` does) and once through the router
+//! alone, get the same answers — status, every header but `Date` and `X-Request-Id`, and every
+//! byte — over conditionals, ranges, errors, encodings, limits and credentials, for media and
+//! for live renditions.
 
 use crate::common;
 
@@ -268,4 +269,86 @@ async fn the_direct_path_is_counted_and_echoes_the_request_id_like_the_router() 
     ] {
         assert!(metrics.contains(line), "{line} missing from\n{metrics}");
     }
+}
+
+/// A live source `abr` with one rendition, `stream_0`, of one segment, pushed as an encoder
+/// pushes it.
+async fn push_one_rendition(server: &TestServer) {
+    common::live::create_source(server, "abr").await;
+    let client = reqwest::Client::new();
+    let put = |path: &str, body: Vec<u8>| client.put(server.url(path)).body(body).send();
+    let segment = put("/ingest/abr/s0_0.ts", pattern(18_800))
+        .await
+        .expect("put");
+    assert_eq!(segment.status(), 201);
+    let playlist =
+        "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:0\n#EXTINF:2.0,\ns0_0.ts\n";
+    let pushed = put("/ingest/abr/stream_0.m3u8", playlist.into())
+        .await
+        .expect("put");
+    assert_eq!(pushed.status(), 204);
+}
+
+#[tokio::test]
+async fn the_direct_path_answers_live_renditions_as_the_router_does() {
+    let server = TestServer::start(|_| {}).await;
+    push_one_rendition(&server).await;
+    let routed = RoutedServer::start(&server.state).await;
+    let (_, text) = common::get_text(server.url("/live/abr/stream_0/index.m3u8")).await;
+    let uri = text
+        .lines()
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .unwrap_or_else(|| panic!("no segment in {text}"))
+        .to_owned();
+    let segment = format!("/live/abr/stream_0/{uri}");
+    let head = |path: &str| ("HEAD", path.to_owned(), vec![]);
+    let cases = vec![
+        get("/live/abr/stream_0/index.m3u8", &[]),
+        head("/live/abr/stream_0/index.m3u8"),
+        get("/live/abr/stream_0/index.m3u8?_HLS_msn=0&_HLS_part=0", &[]),
+        get(&segment, &[]),
+        get(&segment, &[("range", "bytes=100-199")]),
+        get(&segment, &[("range", "bytes=0-0,-1")]),
+        get(&segment, &[("range", "bytes=99999-")]),
+        head(&segment),
+        get("/live/abr/stream_0/p0-0.m4s", &[]),
+        get("/live/abr/nope/index.m3u8", &[]),
+        get("/live/none/stream_0/index.m3u8", &[]),
+        get("/live/abr/stream_0/missing.ts", &[]),
+        get("/live/abr/stream_0/..%2F..%2Fx.ts", &[]),
+        get("/live/abr/stream_0/%FF.ts", &[]),
+        get("/live/abr/stream_0/", &[]),
+        ("DELETE", segment.clone(), vec![]),
+    ];
+    let statuses = same_answers(&server, &routed, &cases).await;
+    assert_eq!(
+        statuses[..8],
+        [200, 200, 200, 200, 206, 206, 416, 200],
+        "{statuses:?}"
+    );
+    assert!(statuses[8..].iter().all(|s| *s >= 400), "{statuses:?}");
+
+    // Closed (a token exists): anonymous viewers are refused, token holders and signed URLs
+    // are let in, the same way on both.
+    let (_, read) = server
+        .state
+        .auth
+        .tokens
+        .create("viewer", Role::Read)
+        .await
+        .expect("token");
+    let query = common::live::close_and_sign_prefix(&server, "/live/abr/").await;
+    let bearer = format!("Bearer {read}");
+    let cases = vec![
+        get("/live/abr/stream_0/index.m3u8", &[]),
+        get(
+            "/live/abr/stream_0/index.m3u8",
+            &[("authorization", &bearer)],
+        ),
+        get(&format!("/live/abr/stream_0/index.m3u8?{query}"), &[]),
+        get(&format!("{segment}?{query}"), &[]),
+        get(&segment, &[("authorization", "Bearer rly_wrong")]),
+    ];
+    let statuses = same_answers(&server, &routed, &cases).await;
+    assert_eq!(statuses, [401, 200, 200, 200, 401]);
 }

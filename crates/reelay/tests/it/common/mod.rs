@@ -136,8 +136,9 @@ pub struct TestServer {
 
 impl TestServer {
     /// Serves each sub-folder of a fresh temp dir as a bucket; `setup` fills the dir first.
+    /// Served as `reelay serve` serves: the direct path (`http/direct.rs`) in front of the router.
     pub async fn start(setup: impl FnOnce(&Path)) -> Self {
-        Self::start_with(setup, |router| router).await
+        Self::start_full(setup, Front::new, ServerOptions::default()).await
     }
 
     /// Like [`start`], with a hook to wrap the router (e.g. to observe requests). Every
