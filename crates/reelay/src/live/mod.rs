@@ -1,7 +1,7 @@
 //! The live relay on a node: HLS pushed by encoders is turned into a live window per rendition
 //! of a source (one rendition per pushed playlist; `index` for `index.m3u8`).
 //!
-//! Files of a source live under `DATA/live/<source id>/`: uploads land in `incoming/` (each
+//! Files of a source live under `DATA/live/<source id>/` (`files.rs`): uploads land in `incoming/` (each
 //! committed by an atomic rename when its body ends, so a half-received segment is never
 //! used), and a segment moves to `segments/[<rendition>/]<msn>.<ext>` when its rendition's
 //! playlist lists it — in playlist order, stopping at the first segment still arriving (ffmpeg
@@ -19,10 +19,11 @@
 //! (LiveMix's folder playlists too), segments forwarded by edges through `forwarded.rs`; the
 //! playlist window and the start of a recording are in `window.rs`; Low-Latency HLS (parts cut
 //! from streaming fMP4 uploads, LL playlists, blocking reloads) in `ll_ingest.rs`,
-//! `low_latency.rs` and `ll_view.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`]s and failures
+//! `low_latency.rs` and `ll_view.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`](crate::stream::BodyStream)s and failures
 //! leave as [`LiveError`]s.
 
 pub mod error;
+mod files;
 pub mod forwarded;
 pub mod ingest;
 pub mod ladder;
@@ -54,9 +55,7 @@ pub use metrics::LiveMetrics;
 pub use segment::{SegmentRow, file_name, rendition_file};
 
 use crate::db::now_ms;
-use crate::storage::fs::FsBucket;
-use crate::storage::{Backend, Bucket, ObjectKey, Reads, StorageError};
-use crate::stream::{BodyStream, Limited};
+use crate::storage::Reads;
 use sources::{SourceRow, Sources};
 
 /// Live settings (`[live]`).
@@ -239,19 +238,6 @@ impl Live {
         self.recordings
             .as_ref()
             .ok_or_else(|| LiveError::Conflict("no recordings bucket is configured".into()))
-    }
-
-    /// Where `source`'s buffered segment files are.
-    pub fn segment_path(&self, source_id: &str, file: &str) -> PathBuf {
-        self.segments_dir(source_id).join(file)
-    }
-
-    pub fn incoming_dir(&self, id: &str) -> PathBuf {
-        self.dir.join(id).join("incoming")
-    }
-
-    fn segments_dir(&self, id: &str) -> PathBuf {
-        self.dir.join(id).join("segments")
     }
 
     /// The channel of `rendition` of `source`, loaded from the database on first use.
@@ -488,18 +474,6 @@ impl Live {
         Ok(())
     }
 
-    /// `source`'s stored segments, as a bucket to serve them from (every rendition's, under
-    /// its folder); nothing stored yet is a missing object.
-    pub fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
-        match FsBucket::open(&self.segments_dir(&source.id)) {
-            Ok(fs) => Ok(Bucket::new(Backend::Fs(fs), self.reads.clone())),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(StorageError::NotFound.into())
-            }
-            Err(e) => Err(e.into()),
-        }
-    }
-
     /// The channel of `rendition` of `source` if the source has that rendition (a viewer's
     /// request never creates one).
     async fn existing(
@@ -515,31 +489,5 @@ impl Live {
             .unwrap_or_else(|p| p.into_inner())
             .get(&key)
             .cloned())
-    }
-
-    /// Streams `body` into `dir` as `file`, at most `max` bytes, committed by a rename when
-    /// the body ends (the fs backend's upload path: no symlink followed, nothing partial seen).
-    async fn store_body(
-        dir: &Path,
-        file: &str,
-        body: BodyStream,
-        max: u64,
-    ) -> Result<(), LiveError> {
-        std::fs::create_dir_all(dir)?;
-        let key = ObjectKey::parse(file).map_err(|e| LiveError::Invalid(e.to_string()))?;
-        FsBucket::open(dir)?
-            .put(&key, Limited::new(body, max))
-            .await?;
-        // The file's time is when it arrived (a segment's program date time is reckoned from
-        // it), on the same fine clock as everything else: the kernel stamps files from a
-        // coarse one, up to a tick behind, which put a segment that arrived just after a
-        // recording started before the start.
-        use std::os::unix::fs::OpenOptionsExt;
-        std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(dir.join(file))?
-            .set_modified(std::time::SystemTime::now())?;
-        Ok(())
     }
 }

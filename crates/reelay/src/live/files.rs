@@ -1,0 +1,65 @@
+//! Where a source's files are on this node (`DATA/live/<source id>/incoming/` for uploads,
+//! `segments/` for buffered segments) and how an upload is stored there: streamed to a
+//! temporary file and committed by a rename when its body ends, so a half-received segment is
+//! never used.
+
+use std::path::{Path, PathBuf};
+
+use super::sources::SourceRow;
+use super::{Live, LiveError};
+use crate::storage::fs::FsBucket;
+use crate::storage::{Backend, Bucket, ObjectKey, StorageError};
+use crate::stream::{BodyStream, Limited};
+
+impl Live {
+    /// Where `source`'s buffered segment files are.
+    pub fn segment_path(&self, source_id: &str, file: &str) -> PathBuf {
+        self.segments_dir(source_id).join(file)
+    }
+
+    pub fn incoming_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id).join("incoming")
+    }
+
+    pub(super) fn segments_dir(&self, id: &str) -> PathBuf {
+        self.dir.join(id).join("segments")
+    }
+
+    /// `source`'s stored segments, as a bucket to serve them from (every rendition's, under
+    /// its folder); nothing stored yet is a missing object.
+    pub fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
+        match FsBucket::open(&self.segments_dir(&source.id)) {
+            Ok(fs) => Ok(Bucket::new(Backend::Fs(fs), self.reads.clone())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(StorageError::NotFound.into())
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Streams `body` into `dir` as `file`, at most `max` bytes, committed by a rename when
+    /// the body ends (the fs backend's upload path: no symlink followed, nothing partial seen).
+    pub(super) async fn store_body(
+        dir: &Path,
+        file: &str,
+        body: BodyStream,
+        max: u64,
+    ) -> Result<(), LiveError> {
+        std::fs::create_dir_all(dir)?;
+        let key = ObjectKey::parse(file).map_err(|e| LiveError::Invalid(e.to_string()))?;
+        FsBucket::open(dir)?
+            .put(&key, Limited::new(body, max))
+            .await?;
+        // The file's time is when it arrived (a segment's program date time is reckoned from
+        // it), on the same fine clock as everything else: the kernel stamps files from a
+        // coarse one, up to a tick behind, which put a segment that arrived just after a
+        // recording started before the start.
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(dir.join(file))?
+            .set_modified(std::time::SystemTime::now())?;
+        Ok(())
+    }
+}
