@@ -168,7 +168,8 @@ impl Live {
                 let Some(built) = self.ll_build(source, rendition, &key.3).await? else {
                     return Ok::<Kept, LiveError>(None);
                 };
-                let answer = Arc::new(self.ll_render(source, rendition, &built, skip).await?);
+                let render = self.ll_render(source, rendition, &built, skip, &key.3);
+                let answer = Arc::new(render.await?);
                 Ok(Some(Rendered {
                     version,
                     edge: built.log.edge(),
@@ -179,19 +180,22 @@ impl Live {
         Ok(kept.clone())
     }
 
+    /// The playlist text of `built`; `suffix` (a viewer's signature) goes on every URI in it,
+    /// the preload hint's and the rendition reports' too, as on the parts and segments.
     async fn ll_render(
         &self,
         source: &SourceRow,
         rendition: &str,
         built: &Built,
         skip: Skip,
+        suffix: &str,
     ) -> Result<LlAnswer, LiveError> {
         let edge = built.log.edge();
         let next_index = match edge.last_part {
             Some((msn, index)) if msn == edge.next_msn => index.saturating_add(1),
             _ => 0,
         };
-        let hint = part_uri(edge.next_msn, next_index);
+        let hint = format!("{}{suffix}", part_uri(edge.next_msn, next_index));
         let mut p: LlPlaylist = built.log.playlist(skip != Skip::No, Some(hint));
         p.discontinuity_sequence = built.discontinuity_sequence;
         let listed_from = p.media_sequence.saturating_add(p.skipped);
@@ -212,7 +216,7 @@ impl Live {
                 None => (e.next_msn.saturating_sub(1), None),
             };
             p.reports.push(RenditionReport {
-                uri: format!("../{other}/index.m3u8"),
+                uri: format!("../{other}/index.m3u8{suffix}"),
                 last_msn,
                 last_part,
             });

@@ -46,7 +46,7 @@ pub(crate) fn hinted(text: &str) -> (u64, u64) {
     let uri = line
         .split("URI=\"")
         .nth(1)
-        .and_then(|r| r.split('"').next());
+        .and_then(|r| r.split(['"', '?']).next());
     reelay::live::ll_view::parse_part_uri(uri.unwrap_or(""))
         .unwrap_or_else(|| panic!("hint {line}"))
 }
@@ -255,4 +255,90 @@ async fn the_encoders_producer_reference_time_becomes_the_program_date_time() {
         text.contains("#EXT-X-PROGRAM-DATE-TIME:2020-01-01T00:00:00.000Z"),
         "{text}"
     );
+}
+
+/// Every URI an LL playlist names: its URI lines and its `URI="…"` attributes.
+fn uris(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        if !line.is_empty() && !line.starts_with('#') {
+            out.push(line.to_owned());
+        }
+        for attr in line.split("URI=\"").skip(1) {
+            out.push(attr.split('"').next().unwrap_or("").to_owned());
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_once_closed() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "sll").await;
+    let url = server.url("/ingest/sll/manifest.mpd");
+    let push = tokio::task::spawn_blocking(move || push_streaming_dash(url, 8));
+    let playlist = server.url("/live/sll/media_0/index.m3u8");
+    poll_until("an LL playlist", Duration::from_secs(30), || {
+        let url = playlist.clone();
+        async move {
+            let (status, text) = get_text(url).await;
+            (status == 200 && text.contains("#EXT-X-PRELOAD-HINT")).then_some(())
+        }
+    })
+    .await;
+    // Signed while the node is open (on loopback, no token), so the encoder still pushes.
+    let signed: serde_json::Value = reqwest::Client::new()
+        .post(server.url("/api/v1/sign"))
+        .header("content-type", "application/json")
+        .body(r#"{"path":"/live/sll/","prefix":true}"#)
+        .send()
+        .await
+        .expect("sign")
+        .json()
+        .await
+        .expect("json");
+    let query = signed["url"]
+        .as_str()
+        .expect("url")
+        .split_once('?')
+        .expect("query")
+        .1;
+    let (status, text) = get_text(format!("{playlist}?{query}")).await;
+    assert_eq!(status, 200, "{text}");
+    assert_ll(&text);
+    let named = uris(&text);
+    assert!(named.iter().any(|u| u.starts_with("p")), "{text}");
+    assert!(named.iter().any(|u| u.starts_with("../media_1/")), "{text}");
+    for uri in &named {
+        assert!(uri.ends_with(&format!("?{query}")), "{uri} in {text}");
+    }
+    // The hinted part, asked for as the playlist names it, is answered when it is published.
+    let hint = text
+        .lines()
+        .find_map(|l| l.strip_prefix("#EXT-X-PRELOAD-HINT:"))
+        .and_then(|a| a.split("URI=\"").nth(1)?.split('"').next())
+        .expect("hint");
+    let (status, bytes) = get_bytes(server.url(&format!("/live/sll/media_0/{hint}"))).await;
+    assert_eq!((status, bytes.is_empty()), (200, false), "{hint}");
+    push.await.expect("ffmpeg");
+
+    // Closed now (an admin token exists): what the signed playlist names plays, and the same
+    // part without the signature does not.
+    server
+        .state
+        .auth
+        .tokens
+        .create("admin", reelay::auth::Role::Admin)
+        .await
+        .expect("token");
+    let (status, text) = get_text(format!("{playlist}?{query}")).await;
+    assert_eq!(status, 200, "{text}");
+    let part = uris(&text)
+        .into_iter()
+        .find(|u| u.starts_with('p'))
+        .expect("a part");
+    let base = server.url("/live/sll/media_0/");
+    assert_eq!(get_bytes(format!("{base}{part}")).await.0, 200, "{part}");
+    let bare = part.split('?').next().unwrap_or("");
+    assert_eq!(get_bytes(format!("{base}{bare}")).await.0, 401, "{bare}");
 }
