@@ -287,22 +287,7 @@ async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_o
     })
     .await;
     // Signed while the node is open (on loopback, no token), so the encoder still pushes.
-    let signed: serde_json::Value = reqwest::Client::new()
-        .post(server.url("/api/v1/sign"))
-        .header("content-type", "application/json")
-        .body(r#"{"path":"/live/sll/","prefix":true}"#)
-        .send()
-        .await
-        .expect("sign")
-        .json()
-        .await
-        .expect("json");
-    let query = signed["url"]
-        .as_str()
-        .expect("url")
-        .split_once('?')
-        .expect("query")
-        .1;
+    let query = &common::live::sign_prefix(&server, "/live/sll/", None).await;
     let (status, text) = get_text(format!("{playlist}?{query}")).await;
     assert_eq!(status, 200, "{text}");
     assert_ll(&text);

@@ -180,11 +180,20 @@ pub async fn close_and_sign_prefix(server: &TestServer, prefix: &str) -> String 
         .create("admin", reelay::auth::Role::Admin)
         .await
         .expect("token");
-    let signed: serde_json::Value = reqwest::Client::new()
+    sign_prefix(server, prefix, Some(&admin)).await
+}
+
+/// Signs the folder `prefix` on `server` (with `bearer`, or none on an open node); returns the
+/// signed URL's query (`exp=…&sig=…&pfx=…`).
+pub async fn sign_prefix(server: &TestServer, prefix: &str, bearer: Option<&str>) -> String {
+    let mut request = reqwest::Client::new()
         .post(server.url("/api/v1/sign"))
-        .bearer_auth(&admin)
         .header("content-type", "application/json")
-        .body(format!(r#"{{"path":"{prefix}","prefix":true}}"#))
+        .body(format!(r#"{{"path":"{prefix}","prefix":true}}"#));
+    if let Some(token) = bearer {
+        request = request.bearer_auth(token);
+    }
+    let signed: serde_json::Value = request
         .send()
         .await
         .expect("sign")
