@@ -276,3 +276,43 @@ async fn one_node_of_a_cluster_declares_an_edge_offline_and_stops_its_recordings
         .count();
     assert_eq!(declared, 1, "nodes that declared the edge offline");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_source_turned_off_on_one_node_stops_playing_on_another_within_about_a_second() {
+    let a = TestServer::start(|_| {}).await;
+    let b = TestServer::start_sharing(&a).await;
+    common::live::create_source(&a, "cam").await;
+    push_synthetic(&a.url(""), "cam", 0, &["index0.ts"]).await;
+    let playlist = b.url("/live/cam/index.m3u8");
+    // Node B reads the source for its viewer (and keeps the row for a second).
+    let (_, before) = get_text(playlist.clone()).await;
+    assert!(!before.contains("streaming is off"), "{before}");
+    let resp = reqwest::Client::new()
+        .put(a.url("/api/v1/sources/cam/streaming"))
+        .header("content-type", "application/json")
+        .body(r#"{"enabled":false}"#)
+        .send()
+        .await
+        .expect("put");
+    assert_eq!(resp.status(), 200);
+    let changed = Instant::now();
+    poll_until(
+        "node B to see streaming off",
+        Duration::from_secs(5),
+        || {
+            let url = playlist.clone();
+            async move {
+                let (status, body) = get_text(url).await;
+                (status == 404 && body.contains("streaming is off")).then_some(())
+            }
+        },
+    )
+    .await;
+    // Within the one second a viewer's row stands (`Sources::find_for_viewing`), plus the
+    // polling and a loaded machine's slack.
+    assert!(
+        changed.elapsed() < Duration::from_secs(3),
+        "{:?}",
+        changed.elapsed()
+    );
+}
