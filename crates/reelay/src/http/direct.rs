@@ -170,15 +170,13 @@ impl Direct {
                 file,
             } => {
                 let route = routes::LIVE_RENDITION;
-                let admission =
-                    auth::authorize(state, route, req.method(), req.uri(), req.headers()).await?;
+                auth::authorize(state, route, req.method(), req.uri(), req.headers()).await?;
                 let ask = RenditionAsk {
                     source: &source,
                     rendition: &rendition,
                     file: &file,
                     query: req.uri().query(),
                     request,
-                    known: admission.source.as_ref(),
                 };
                 live::answer_rendition(state, &ask)
                     .await

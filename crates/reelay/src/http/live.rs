@@ -15,7 +15,7 @@ use reelay_hls::is_plain_name;
 use super::api::ErrorBody;
 use super::error::ApiError;
 use super::media::{Request, serve_opened};
-use super::middleware::auth::{KnownSource, presented_token};
+use super::middleware::auth::presented_token;
 use super::state::AppState;
 use super::{live_ll, routes};
 use crate::live::ingest::Ingested;
@@ -169,26 +169,9 @@ fn rendition_path(rendition: &str, file: &str) -> Result<String, ApiError> {
     Ok(rendition_file(rendition, file))
 }
 
-/// Source `name`: the row authorization found for an anonymous viewer when it is that one,
-/// else read.
-async fn source_of(
-    live: &Live,
-    name: &str,
-    known: Option<&KnownSource>,
-) -> Result<SourceRow, ApiError> {
-    match known {
-        Some(KnownSource(row)) if row.id == name || row.name == name => Ok(row.clone()),
-        _ => Ok(live.viewed_source(name).await?),
-    }
-}
-
 /// The source to play, refusing one whose streaming is off.
-async fn playing(
-    live: &Live,
-    name: &str,
-    known: Option<&KnownSource>,
-) -> Result<SourceRow, ApiError> {
-    let src = source_of(live, name, known).await?;
+async fn playing(live: &Live, name: &str) -> Result<SourceRow, ApiError> {
+    let src = live.viewed_source(name).await?;
     if src.streaming == 0 {
         return Err(LiveError::NothingToPlay("streaming is off for this source").into());
     }
@@ -204,18 +187,17 @@ pub async fn view(
     method: Method,
     headers: HeaderMap,
     sink: Option<Extension<FileSink>>,
-    known: Option<Extension<KnownSource>>,
 ) -> Result<Response, ApiError> {
     let live = state.live()?;
     if file == "index.m3u8" {
-        let src = playing(live, &source_name, known.as_deref()).await?;
+        let src = playing(live, &source_name).await?;
         let text = live
             .source_playlist(&src, &signature_suffix(query.as_deref()))
             .await?
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = source_of(live, &source_name, known.as_deref()).await?;
+    let src = live.viewed_source(&source_name).await?;
     segment(
         live,
         &src,
@@ -233,7 +215,6 @@ pub async fn view_rendition(
     method: Method,
     headers: HeaderMap,
     sink: Option<Extension<FileSink>>,
-    known: Option<Extension<KnownSource>>,
 ) -> Result<Response, ApiError> {
     let ask = RenditionAsk {
         source: &source,
@@ -241,7 +222,6 @@ pub async fn view_rendition(
         file: &file,
         query: query.as_deref(),
         request: Request::new(&method, &headers, sink.as_deref()),
-        known: known.as_deref(),
     };
     answer_rendition(&state, &ask).await
 }
@@ -255,8 +235,6 @@ pub struct RenditionAsk<'a> {
     pub file: &'a str,
     pub query: Option<&'a str>,
     pub request: Request<'a>,
-    /// The public source authorization let an anonymous viewer in for.
-    pub known: Option<&'a KnownSource>,
 }
 
 /// A rendition's media playlist (LL when it publishes parts), part or segment.
@@ -268,7 +246,7 @@ pub async fn answer_rendition(
     let (rendition, file, method) = (ask.rendition, ask.file, ask.request.method);
     let path = rendition_path(rendition, file)?;
     if file == "index.m3u8" {
-        let src = playing(live, ask.source, ask.known).await?;
+        let src = playing(live, ask.source).await?;
         let suffix = signature_suffix(ask.query);
         if let Some(ll) =
             live_ll::playlist(live, &src, rendition, ask.query, &suffix, method).await?
@@ -281,7 +259,7 @@ pub async fn answer_rendition(
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = source_of(live, ask.source, ask.known).await?;
+    let src = live.viewed_source(ask.source).await?;
     if let Some(at) = parse_part_uri(file) {
         return live_ll::part(live, &src, rendition, at, method).await;
     }

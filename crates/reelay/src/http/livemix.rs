@@ -13,7 +13,6 @@ use http::{HeaderMap, Method};
 use super::api::ErrorBody;
 use super::error::ApiError;
 use super::live;
-use super::middleware::auth::KnownSource;
 use super::routes;
 use super::state::AppState;
 use crate::zero_copy::FileSink;
@@ -44,7 +43,6 @@ pub async fn vod_live(
     method: Method,
     headers: HeaderMap,
     sink: Option<Extension<FileSink>>,
-    known: Option<Extension<KnownSource>>,
 ) -> Result<Response, ApiError> {
     live::view(
         state,
@@ -53,7 +51,6 @@ pub async fn vod_live(
         method,
         headers,
         sink,
-        known,
     )
     .await
 }

@@ -8,25 +8,18 @@
 //! no such row answers "not public" (logged): an outage never opens a private stream.
 
 use super::Live;
-use super::sources::SourceRow;
 
 impl Live {
     /// Whether source `id_or_name` (live playlist and segments) plays without a token.
     pub async fn source_is_public(&self, id_or_name: &str) -> bool {
-        self.public_source(id_or_name).await.0
-    }
-
-    /// [`Self::source_is_public`], with the source's row when it is public and was found: the
-    /// viewer's request needs it next, and need not read it again.
-    pub async fn public_source(&self, id_or_name: &str) -> (bool, Option<SourceRow>) {
+        if self.settings.public {
+            return true;
+        }
         match self.sources.find_for_viewing(id_or_name).await {
-            Ok(row) => {
-                let public = self.settings.public || row.as_ref().is_some_and(|r| r.public != 0);
-                (public, row.filter(|_| public))
-            }
+            Ok(row) => row.is_some_and(|r| r.public != 0),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot tell whether a source is public");
-                (self.settings.public, None)
+                false
             }
         }
     }

@@ -15,7 +15,6 @@ use crate::http::error::ApiError;
 use crate::http::middleware::limits;
 use crate::http::routes;
 use crate::http::state::AppState;
-use crate::live::sources::SourceRow;
 
 /// The value of query parameter `name`.
 pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
@@ -89,34 +88,17 @@ fn stream_of(state: &AppState, route: &str, uri: &Uri, need: Need) -> Option<(St
     Some((name.into_owned(), recording))
 }
 
-/// Whether the live stream or recording [`stream_of`] names is public; a live source's row
-/// with it, when found.
-async fn public_stream(
-    state: &AppState,
-    (name, recording): (String, bool),
-) -> (bool, Option<SourceRow>) {
+/// Whether the live stream or recording [`stream_of`] names is public. (The live handlers read
+/// the same source again: a row read within the last second, `Sources::find_for_viewing`.)
+async fn public_stream(state: &AppState, (name, recording): (String, bool)) -> bool {
     let Some(live) = state.live.as_ref() else {
-        return (false, None);
+        return false;
     };
     if recording {
-        (live.recording_is_public(&name).await, None)
+        live.recording_is_public(&name).await
     } else {
-        live.public_source(&name).await
+        live.source_is_public(&name).await
     }
-}
-
-/// The row of the public source an anonymous live request is about, as authorization found
-/// it: the live handlers use it rather than read it again (one database read a request).
-#[derive(Debug, Clone)]
-pub struct KnownSource(pub SourceRow);
-
-/// What authorization established of a request.
-#[derive(Debug, Default)]
-pub struct Admission {
-    /// Who acts; `None` where no credential was checked (see [`authorize`]).
-    pub principal: Option<Principal>,
-    /// The public source an anonymous viewer was let in for.
-    pub source: Option<KnownSource>,
 }
 
 /// Establishes the [`crate::auth::Principal`] (in the request's extensions) or returns the
@@ -130,20 +112,16 @@ pub async fn admit(state: &AppState, mut req: Request) -> Result<Request, Respon
         .as_ref()
         .map_or(routes::UNMATCHED, MatchedPath::as_str);
     let (method, uri, headers) = (req.method(), req.uri(), req.headers());
-    let admission = authorize(state, route, method, uri, headers).await?;
-    if let Some(principal) = admission.principal {
+    if let Some(principal) = authorize(state, route, method, uri, headers).await? {
         req.extensions_mut().insert(principal);
-    }
-    if let Some(source) = admission.source {
-        req.extensions_mut().insert(source);
     }
     Ok(req)
 }
 
-/// Who a request of `method` for `uri` with `headers`, on `route` (its template), acts as (no
-/// principal for routes whose handlers authenticate — ingest, the edge protocol — and public
-/// routes without credentials), and the public source an anonymous viewer was let in for;
-/// `Err` is the refusal to send. The router's layer and the direct media path both ask this.
+/// Who a request of `method` for `uri` with `headers`, on `route` (its template), acts as;
+/// `None` for routes whose handlers authenticate (ingest, the edge protocol) and public routes
+/// without credentials; `Err` is the refusal to send. The router's layer and the direct path
+/// both ask this.
 ///
 /// It runs on every request, so it computes only what the decision can use: the signature
 /// query only when the query carries `sig=`, the bucket only when some bucket is public and
@@ -154,7 +132,7 @@ pub async fn authorize(
     method: &http::Method,
     uri: &Uri,
     headers: &HeaderMap,
-) -> Result<Admission, Response> {
+) -> Result<Option<Principal>, Response> {
     let auth: &Arc<Auth> = &state.auth;
     let need = routes::requirement(method, route);
     let authorization = headers.get(header::AUTHORIZATION);
@@ -162,18 +140,18 @@ pub async fn authorize(
         || need == Need::Edge
         || (need == Need::Public && authorization.is_none())
     {
-        return Ok(Admission::default());
+        return Ok(None);
     }
     let has_signature = uri.query().is_some_and(|q| q.contains("sig="));
     let wants_bucket = !auth.is_open() && !auth.public_buckets.is_empty();
-    let (public_stream, source) = match authorization {
+    let public_stream = match authorization {
         None => match stream_of(state, route, uri, need) {
             // Boxed for the same reason as a token lookup (`Auth::decide`): a rare, large
             // future.
             Some(stream) => Box::pin(public_stream(state, stream)).await,
-            None => (false, None),
+            None => false,
         },
-        Some(_) => (false, None),
+        Some(_) => false,
     };
     let creds = Credentials {
         authorization: authorization.map(HeaderValue::as_bytes),
@@ -183,12 +161,7 @@ pub async fn authorize(
         public_stream,
     };
     match auth.decide(need, &creds).await {
-        Ok(principal) => Ok(Admission {
-            source: source
-                .filter(|_| principal == Principal::Anonymous)
-                .map(KnownSource),
-            principal: Some(principal),
-        }),
+        Ok(principal) => Ok(Some(principal)),
         Err(denied) => Err(ApiError::from(denied).into_response()),
     }
 }
