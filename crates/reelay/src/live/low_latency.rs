@@ -11,15 +11,17 @@
 //!
 //! Parts also arrive whole from elsewhere: an edge forwards the parts it cuts, one by one, as
 //! it cuts them ([`LowLatency::accept`], in order or refused), and what this node publishes is
-//! told to whoever listens ([`LowLatency::events`]: an edge's part forwarder).
+//! told to whoever listens ([`LowLatency::events`]: an edge's part forwarder, the cluster's
+//! bus).
 //!
 //! Waiting costs no thread: a held reload is a task parked on its rendition's `watch`
-//! receiver, and a publication is one `send_modify` that wakes them all together; the first
-//! to run renders the playlist, the others find it rendered (one rendering per publication,
-//! kept while no newer one exists).
+//! receiver (through its connection thread's relay, `local_wake.rs`), and a publication is one
+//! `send_modify` that wakes them all together; the first to run renders the playlist and the
+//! others wait for that rendering (one per publication, `ll_renderings.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
@@ -112,7 +114,8 @@ const EVENTS_KEPT: usize = 1024;
 #[derive(Debug)]
 pub struct LowLatency {
     renditions: Mutex<HashMap<(String, String), Rendition>>,
-    published: tokio::sync::watch::Sender<u64>,
+    /// The node's publication count: the version renderings are made at (`ll_renderings.rs`).
+    published: AtomicU64,
     /// One more per rendition, bumped with `published` by that rendition's publications: what
     /// a held reload waits on, so a video part does not wake the audio rendition's reloads.
     wakers: Mutex<HashMap<Key, tokio::sync::watch::Sender<u64>>>,
@@ -142,7 +145,7 @@ impl LowLatency {
     pub fn new(part_target_ms: u64) -> Self {
         Self {
             renditions: Mutex::new(HashMap::new()),
-            published: tokio::sync::watch::Sender::new(0),
+            published: AtomicU64::new(0),
             wakers: Mutex::new(HashMap::new()),
             renderings: Renderings::default(),
             part_target_ms,
@@ -169,7 +172,7 @@ impl LowLatency {
     }
 
     fn bump(&self, id: &str, rendition: &str) {
-        self.published.send_modify(|v| *v = v.wrapping_add(1));
+        self.published.fetch_add(1, Ordering::SeqCst);
         let wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(waker) = wakers.get(&key(id, rendition)) {
             waker.send_modify(|v| *v = v.wrapping_add(1));
@@ -392,7 +395,7 @@ impl LowLatency {
 
     /// The current version: bumped by every publication.
     pub fn version(&self) -> u64 {
-        *self.published.borrow()
+        self.published.load(Ordering::SeqCst)
     }
 
     /// Forgets source `id`.
