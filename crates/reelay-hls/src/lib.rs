@@ -13,6 +13,7 @@
 //!   fragments (LL-HLS parts) while they arrive;
 //! - [`part_log`]: one LL rendition's live edge as parts and segments arrive, and the
 //!   playlist (full or delta) to serve from it;
+//! - [`uris`]: a viewer's signed query put on every URI of a playlist rendered once;
 //! - [`blocking`]: blocking playlist reload and delta-update queries, their limits and when a
 //!   held request is answered.
 
@@ -24,6 +25,7 @@ pub mod ll;
 pub mod ll_check;
 pub mod multivariant;
 pub mod part_log;
+pub mod uris;
 
 pub use blocking::{LiveEdge, LlQuery, LlQueryError, Position, Skip, parse_ll_query};
 pub use ingest::{
@@ -39,3 +41,4 @@ pub use multivariant::{
     Media, MediaType, Multivariant, Variant, is_multivariant, is_rendition_name, parse_multivariant,
 };
 pub use part_log::PartLog;
+pub use uris::with_query;

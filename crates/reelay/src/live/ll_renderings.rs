@@ -30,8 +30,9 @@ pub struct Rendered<E, A> {
     pub answer: A,
 }
 
-/// Which playlist: (source id, rendition, delta update, signed-query suffix).
-pub type RenderKey = (String, String, bool, String);
+/// Which playlist: (source id, rendition, delta update). Renderings are bare: a signed
+/// viewer's signature goes on when the rendering is answered, so all viewers share one.
+pub type RenderKey = (String, String, bool);
 
 /// A rendering, or that the rendition publishes no parts (`None`).
 pub type Kept = Option<Rendered<reelay_hls::LiveEdge, Arc<LlAnswer>>>;
@@ -67,7 +68,7 @@ mod tests {
     use super::*;
 
     fn key(rendition: &str) -> RenderKey {
-        ("s".into(), rendition.into(), false, String::new())
+        ("s".into(), rendition.into(), false)
     }
 
     #[test]

@@ -38,6 +38,20 @@ pub fn parse_part_uri(file: &str) -> Option<(u64, u64)> {
     Some((msn.parse().ok()?, index.parse().ok()?))
 }
 
+/// `answer` as a viewer with signed query `suffix` gets it: the signature on every URI in it —
+/// segments, parts, the map, the preload hint and the rendition reports. Renderings are bare
+/// and shared by every viewer; each signed viewer's copy is a string pass.
+fn signed(answer: Arc<LlAnswer>, suffix: &str) -> Arc<LlAnswer> {
+    if suffix.is_empty() {
+        return answer;
+    }
+    let text = reelay_hls::with_query(&String::from_utf8_lossy(&answer.text), suffix);
+    Arc::new(LlAnswer {
+        text: bytes::Bytes::from(text),
+        target_duration: answer.target_duration,
+    })
+}
+
 /// A rendition's LL state, built from its window and its parts.
 struct Built {
     log: PartLog,
@@ -51,7 +65,6 @@ impl Live {
         &self,
         source: &SourceRow,
         rendition: &str,
-        suffix: &str,
     ) -> Result<Option<Built>, LiveError> {
         let Some(view) = self.ll.view(&source.id, rendition) else {
             return Ok(None);
@@ -70,7 +83,7 @@ impl Live {
                 view.segments.get(&msn).into_iter().flatten().enumerate()
             {
                 log.push_part(Part {
-                    uri: format!("{}{suffix}", part_uri(msn, index as u64)),
+                    uri: part_uri(msn, index as u64),
                     duration_ms: *duration_ms,
                     independent: *independent,
                     byterange: None,
@@ -81,7 +94,7 @@ impl Live {
         for row in &window {
             let msn = u64::try_from(row.msn).unwrap_or(0);
             parts_of(&mut log, msn);
-            let uri = format!("{}{suffix}", file_name(&row.file));
+            let uri = file_name(&row.file).to_owned();
             let duration = u64::try_from(row.duration_ms).unwrap_or(0);
             log.finish_segment(uri, duration, Some(row.pdt_ms));
             if row.discontinuity != 0 && msn != first_msn {
@@ -89,7 +102,7 @@ impl Live {
             }
         }
         if let Some(map) = window.last().and_then(|r| r.map_file.as_ref()) {
-            log.set_map(format!("{}{suffix}", file_name(map)));
+            log.set_map(file_name(map).to_owned());
         }
         let next = log.next_msn();
         if view.arriving == Some(next) {
@@ -117,7 +130,6 @@ impl Live {
             source.id.clone(),
             rendition.to_owned(),
             query.skip != Skip::No,
-            suffix.to_owned(),
         );
         let mut deadline = None;
         loop {
@@ -126,14 +138,14 @@ impl Live {
                 return Ok(None);
             };
             let Some(at) = query.block else {
-                return Ok(Some(current.answer));
+                return Ok(Some(signed(current.answer, suffix)));
             };
             current
                 .edge
                 .check(at)
                 .map_err(|e| LiveError::Invalid(e.to_string()))?;
             if current.edge.satisfies(at) {
-                return Ok(Some(current.answer));
+                return Ok(Some(signed(current.answer, suffix)));
             }
             let target = current.answer.target_duration;
             let until = *deadline.get_or_insert_with(|| {
@@ -165,10 +177,10 @@ impl Live {
         let kept = slot
             .get_or_try_init(|| async {
                 let rendition = key.1.as_str();
-                let Some(built) = self.ll_build(source, rendition, &key.3).await? else {
+                let Some(built) = self.ll_build(source, rendition).await? else {
                     return Ok::<Kept, LiveError>(None);
                 };
-                let render = self.ll_render(source, rendition, &built, skip, &key.3);
+                let render = self.ll_render(source, rendition, &built, skip);
                 let answer = Arc::new(render.await?);
                 Ok(Some(Rendered {
                     version,
@@ -180,22 +192,21 @@ impl Live {
         Ok(kept.clone())
     }
 
-    /// The playlist text of `built`; `suffix` (a viewer's signature) goes on every URI in it,
-    /// the preload hint's and the rendition reports' too, as on the parts and segments.
+    /// The playlist text of `built`, its URIs bare (a viewer's signature goes on when it is
+    /// answered, [`signed`]).
     async fn ll_render(
         &self,
         source: &SourceRow,
         rendition: &str,
         built: &Built,
         skip: Skip,
-        suffix: &str,
     ) -> Result<LlAnswer, LiveError> {
         let edge = built.log.edge();
         let next_index = match edge.last_part {
             Some((msn, index)) if msn == edge.next_msn => index.saturating_add(1),
             _ => 0,
         };
-        let hint = format!("{}{suffix}", part_uri(edge.next_msn, next_index));
+        let hint = part_uri(edge.next_msn, next_index);
         let mut p: LlPlaylist = built.log.playlist(skip != Skip::No, Some(hint));
         p.discontinuity_sequence = built.discontinuity_sequence;
         let listed_from = p.media_sequence.saturating_add(p.skipped);
@@ -207,7 +218,7 @@ impl Live {
             if other == rendition {
                 continue;
             }
-            let Some(theirs) = Box::pin(self.ll_build(source, &other, "")).await? else {
+            let Some(theirs) = Box::pin(self.ll_build(source, &other)).await? else {
                 continue;
             };
             let e = theirs.log.edge();
@@ -216,7 +227,7 @@ impl Live {
                 None => (e.next_msn.saturating_sub(1), None),
             };
             p.reports.push(RenditionReport {
-                uri: format!("../{other}/index.m3u8{suffix}"),
+                uri: format!("../{other}/index.m3u8"),
                 last_msn,
                 last_part,
             });

@@ -114,7 +114,9 @@ impl Live {
             .collect())
     }
 
-    /// The playlist at `/live/{source}/index.m3u8`; `None` before any segment.
+    /// The playlist at `/live/{source}/index.m3u8`; `None` before any segment. One classic
+    /// rendition without a pushed multivariant playlist is served as its media playlist;
+    /// anything else as a multivariant playlist (the pushed one, or one derived).
     pub async fn source_playlist(
         &self,
         source: &SourceRow,
@@ -123,7 +125,11 @@ impl Live {
         let live = self.live_renditions(source).await?;
         match live.as_slice() {
             [] => Ok(None),
-            [only] if source.multivariant.is_none() => {
+            // One rendition publishing parts is offered through a multivariant playlist, as
+            // several are: its LL playlist (blocking reloads, parts) is at its own URL.
+            [only]
+                if source.multivariant.is_none() && !self.ll.is_low_latency(&source.id, only) =>
+            {
                 let prefix = if only == PRIMARY {
                     String::new()
                 } else {

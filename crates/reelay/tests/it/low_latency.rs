@@ -28,6 +28,19 @@ pub(crate) fn push_streaming_dash(url: String, seconds: u32) {
     assert!(ok, "ffmpeg push failed: {err}");
 }
 
+/// The same push of video alone: one rendition, `media_0`.
+fn push_streaming_dash_video(url: String, seconds: u32) {
+    let args = format!(
+        "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -t {seconds} -c:v libx264 \
+         -preset ultrafast -tune zerolatency -g 50 -f dash -seg_duration 2 -frag_duration 0.25 \
+         -frag_type duration -streaming 1 -ldash 1 -use_template 1 -use_timeline 0 \
+         -hls_playlist 1 -method PUT {url}"
+    );
+    let args: Vec<&str> = args.split_whitespace().collect();
+    let (ok, _, err) = run_tool("ffmpeg", &args);
+    assert!(ok, "ffmpeg push failed: {err}");
+}
+
 /// Fails the test unless `text` keeps every LL-HLS rule.
 pub(crate) fn assert_ll(text: &str) {
     assert_eq!(
@@ -297,6 +310,17 @@ async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_o
     for uri in &named {
         assert!(uri.ends_with(&format!("?{query}")), "{uri} in {text}");
     }
+    // Renderings are shared and bare: another signature gets its own on every URI, and an
+    // unsigned reload none.
+    let other = &common::live::sign_prefix(&server, "/live/", None).await;
+    assert_ne!(query, other);
+    let (_, text) = get_text(format!("{playlist}?{other}")).await;
+    assert_ll(&text);
+    for uri in uris(&text) {
+        assert!(uri.ends_with(&format!("?{other}")), "{uri} in {text}");
+    }
+    let (_, text) = get_text(playlist.clone()).await;
+    assert!(uris(&text).iter().all(|u| !u.contains('?')), "{text}");
     // The hinted part, asked for as the playlist names it, is answered when it is published.
     let hint = text
         .lines()
@@ -326,4 +350,42 @@ async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_o
     assert_eq!(get_bytes(format!("{base}{part}")).await.0, 200, "{part}");
     let bare = part.split('?').next().unwrap_or("");
     assert_eq!(get_bytes(format!("{base}{bare}")).await.0, 401, "{bare}");
+}
+
+#[tokio::test]
+async fn a_lone_ll_rendition_is_offered_at_the_source_url_through_a_multivariant_playlist() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "one").await;
+    let url = server.url("/ingest/one/manifest.mpd");
+    let push = tokio::task::spawn_blocking(move || push_streaming_dash_video(url, 6));
+    let media = server.url("/live/one/media_0/index.m3u8");
+    poll_until("an LL playlist", Duration::from_secs(30), || {
+        let url = media.clone();
+        async move {
+            let (status, text) = get_text(url).await;
+            (status == 200 && text.contains("#EXT-X-PRELOAD-HINT")).then_some(())
+        }
+    })
+    .await;
+    // Without the multivariant playlist ffmpeg pushed (as before it arrives, or once an
+    // encoder's new ladder made it stale), the source URL of one rendition would be its
+    // classic media playlist: an LL client there would get neither parts nor blocking reloads.
+    let live = server.state.live().expect("live");
+    let src = live.sources.find("one").await.expect("db").expect("source");
+    live.sources
+        .clear_multivariant(&src.id)
+        .await
+        .expect("cleared");
+    let (status, text) = get_text(server.url("/live/one/index.m3u8")).await;
+    assert_eq!(status, 200, "{text}");
+    assert!(text.contains("#EXT-X-STREAM-INF:"), "{text}");
+    let variant = text
+        .lines()
+        .find(|l| !l.is_empty() && !l.starts_with('#'))
+        .expect("a variant");
+    assert_eq!(variant, "media_0/index.m3u8", "{text}");
+    let (status, text) = get_text(server.url(&format!("/live/one/{variant}"))).await;
+    assert_eq!(status, 200, "{text}");
+    assert_ll(&text);
+    push.await.expect("ffmpeg");
 }
