@@ -170,7 +170,7 @@ fn rendition_path(rendition: &str, file: &str) -> Result<String, ApiError> {
 }
 
 /// The source to play, refusing one whose streaming is off.
-async fn playing(live: &Live, name: &str) -> Result<SourceRow, ApiError> {
+async fn playing(live: &Live, name: &str) -> Result<std::sync::Arc<SourceRow>, ApiError> {
     let src = live.viewed_source(name).await?;
     if src.streaming == 0 {
         return Err(LiveError::NothingToPlay("streaming is off for this source").into());

@@ -17,6 +17,9 @@ use super::error::ApiError;
 use crate::live::Live;
 use crate::live::sources::SourceRow;
 
+/// The longest target duration a source can have, seconds (`sources::validate_target`).
+const MAX_TARGET: u64 = 30;
+
 const PART_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
 /// The LL playlist of `rendition`, or `None` when it publishes no parts (the classic playlist
@@ -38,9 +41,7 @@ pub async fn playlist(
         return Ok(None);
     };
     let cache = if q.block.is_some() {
-        let secs = answer.target_duration.saturating_mul(6);
-        HeaderValue::from_str(&format!("public, max-age={secs}"))
-            .unwrap_or(HeaderValue::from_static("max-age=1"))
+        blocked_cache_control(answer.target_duration)
     } else {
         HeaderValue::from_static("max-age=1")
     };
@@ -60,6 +61,23 @@ pub async fn playlist(
         (header::CONTENT_LENGTH, length),
     ];
     Ok(Some((headers, body).into_response()))
+}
+
+/// `Cache-Control` of a blocking reload's answer: `public, max-age` of six target durations
+/// (made once per target duration a source can have, not per answer: a publication answers
+/// every held reload at once).
+fn blocked_cache_control(target_duration: u64) -> HeaderValue {
+    static MADE: std::sync::OnceLock<Vec<HeaderValue>> = std::sync::OnceLock::new();
+    let value = |target: u64| {
+        let secs = target.saturating_mul(6);
+        HeaderValue::from_str(&format!("public, max-age={secs}"))
+            .unwrap_or(HeaderValue::from_static("max-age=1"))
+    };
+    let made = MADE.get_or_init(|| (0..=MAX_TARGET).map(value).collect());
+    usize::try_from(target_duration)
+        .ok()
+        .and_then(|t| made.get(t).cloned())
+        .unwrap_or_else(|| value(target_duration))
 }
 
 /// Part `index` of segment `msn`: its bytes, once published (see `Live::ll_part`).

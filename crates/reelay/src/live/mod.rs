@@ -226,7 +226,7 @@ impl Live {
     }
 
     /// The source with this id or name, for a viewer (see [`Sources::find_for_viewing`]).
-    pub async fn viewed_source(&self, id_or_name: &str) -> Result<SourceRow, LiveError> {
+    pub async fn viewed_source(&self, id_or_name: &str) -> Result<Arc<SourceRow>, LiveError> {
         self.sources
             .find_for_viewing(id_or_name)
             .await?

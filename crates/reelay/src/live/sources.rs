@@ -76,12 +76,16 @@ pub fn validate_target(target: i64) -> Result<(), LiveError> {
         .ok_or_else(|| LiveError::Invalid("target_duration must be 1-30 seconds".into()))
 }
 
+/// Rows as last read, by the id or name asked for, and when.
+type Known = HashMap<String, (Arc<SourceRow>, Instant)>;
+
 #[derive(Debug, Clone)]
 pub struct Sources {
     db: AnyPool,
     /// Rows as last read and when, by the id or name asked for (see [`Sources::find_or_known`]
     /// and [`Sources::find_for_viewing`]).
-    known: Arc<Mutex<HashMap<String, (SourceRow, Instant)>>>,
+    /// Shared, so a viewer's request takes a reference, not a copy of every field.
+    known: Arc<Mutex<Known>>,
     /// When reading a source last failed for want of the database.
     trouble: Arc<Mutex<Option<Instant>>>,
 }
@@ -109,10 +113,16 @@ impl Sources {
     /// needs the database and fails with it). For two seconds after a failure it stands in at
     /// once; then one request at a time probes the database again.
     pub async fn find_or_known(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
+        let found = self.read_or_known(id_or_name).await?;
+        Ok(found.map(|row| SourceRow::clone(&row)))
+    }
+
+    /// [`Sources::find_or_known`], the row shared with the node's memory of it.
+    async fn read_or_known(&self, id_or_name: &str) -> sqlx::Result<Option<Arc<SourceRow>>> {
         let known = || {
             lock(&self.known)
                 .get(id_or_name)
-                .map(|(row, _)| row.clone())
+                .map(|(row, _)| Arc::clone(row))
         };
         let troubled = {
             let mut trouble = lock(&self.trouble);
@@ -126,7 +136,7 @@ impl Sources {
             return Ok(Some(row));
         }
         let found = match self.find(id_or_name).await {
-            Ok(found) => found,
+            Ok(found) => found.map(Arc::new),
             Err(e) => {
                 *lock(&self.trouble) = Some(Instant::now());
                 return known().map(Some).ok_or(e);
@@ -138,7 +148,7 @@ impl Sources {
             if known.len() > 4096 {
                 known.clear(); // bounded: the ids and names asked for are the client's
             }
-            known.insert(id_or_name.to_owned(), (row.clone(), Instant::now()));
+            known.insert(id_or_name.to_owned(), (Arc::clone(row), Instant::now()));
         }
         Ok(found)
     }
@@ -148,13 +158,13 @@ impl Sources {
     /// Changes made through this node are seen at once (each write forgets the row); changes
     /// made on another node sharing the database within [`VIEW_FRESH`]. Ingest, the edge
     /// protocol and the management API read the database every time.
-    pub async fn find_for_viewing(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
+    pub async fn find_for_viewing(&self, id_or_name: &str) -> sqlx::Result<Option<Arc<SourceRow>>> {
         if let Some((row, at)) = lock(&self.known).get(id_or_name)
             && at.elapsed() < VIEW_FRESH
         {
-            return Ok(Some(row.clone()));
+            return Ok(Some(Arc::clone(row)));
         }
-        self.find_or_known(id_or_name).await
+        self.read_or_known(id_or_name).await
     }
 
     /// Forgets what is known of source `id` (deleted, or changed: read it again).
