@@ -16,9 +16,19 @@ use reelay_hls::check_ll_media_playlist;
 /// ffmpeg pushing `seconds` of 320x240 video and audio as streaming DASH with HLS playlists,
 /// in real time: 2 s segments of 0.25 s fragments.
 pub(crate) fn push_streaming_dash(url: String, seconds: u32) {
+    push_dash(url, seconds, true);
+}
+
+/// The same push, of video alone when `audio` is false (one rendition, `media_0`).
+fn push_dash(url: String, seconds: u32, audio: bool) {
+    let (audio_in, audio_out) = if audio {
+        ("-f lavfi -i sine", "-c:a aac")
+    } else {
+        ("", "")
+    };
     let args = format!(
-        "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -f lavfi -i sine -t {seconds} \
-         -c:v libx264 -preset ultrafast -tune zerolatency -g 50 -c:a aac -f dash -seg_duration 2 \
+        "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 {audio_in} -t {seconds} \
+         -c:v libx264 -preset ultrafast -tune zerolatency -g 50 {audio_out} -f dash -seg_duration 2 \
          -frag_duration 0.25 -frag_type duration -streaming 1 -ldash 1 -use_template 1 \
          -use_timeline 0 -hls_playlist 1 -write_prft 1 -utc_timing_url https://time.example/?iso \
          -method PUT {url}"
@@ -28,17 +38,16 @@ pub(crate) fn push_streaming_dash(url: String, seconds: u32) {
     assert!(ok, "ffmpeg push failed: {err}");
 }
 
-/// The same push of video alone: one rendition, `media_0`.
-fn push_streaming_dash_video(url: String, seconds: u32) {
-    let args = format!(
-        "-v error -re -f lavfi -i testsrc2=size=320x240:rate=25 -t {seconds} -c:v libx264 \
-         -preset ultrafast -tune zerolatency -g 50 -f dash -seg_duration 2 -frag_duration 0.25 \
-         -frag_type duration -streaming 1 -ldash 1 -use_template 1 -use_timeline 0 \
-         -hls_playlist 1 -method PUT {url}"
-    );
-    let args: Vec<&str> = args.split_whitespace().collect();
-    let (ok, _, err) = run_tool("ffmpeg", &args);
-    assert!(ok, "ffmpeg push failed: {err}");
+/// Waits until the playlist at `url` is LL (it has a preload hint).
+async fn until_ll(url: &str) {
+    poll_until("an LL playlist", Duration::from_secs(30), || {
+        let url = url.to_owned();
+        async move {
+            let (status, text) = get_text(url).await;
+            (status == 200 && text.contains("#EXT-X-PRELOAD-HINT")).then_some(())
+        }
+    })
+    .await;
 }
 
 /// Fails the test unless `text` keeps every LL-HLS rule.
@@ -291,14 +300,7 @@ async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_o
     let url = server.url("/ingest/sll/manifest.mpd");
     let push = tokio::task::spawn_blocking(move || push_streaming_dash(url, 8));
     let playlist = server.url("/live/sll/media_0/index.m3u8");
-    poll_until("an LL playlist", Duration::from_secs(30), || {
-        let url = playlist.clone();
-        async move {
-            let (status, text) = get_text(url).await;
-            (status == 200 && text.contains("#EXT-X-PRELOAD-HINT")).then_some(())
-        }
-    })
-    .await;
+    until_ll(&playlist).await;
     // Signed while the node is open (on loopback, no token), so the encoder still pushes.
     let query = &common::live::sign_prefix(&server, "/live/sll/", None).await;
     let (status, text) = get_text(format!("{playlist}?{query}")).await;
@@ -357,16 +359,8 @@ async fn a_lone_ll_rendition_is_offered_at_the_source_url_through_a_multivariant
     let server = TestServer::start(|_| {}).await;
     create_source(&server, "one").await;
     let url = server.url("/ingest/one/manifest.mpd");
-    let push = tokio::task::spawn_blocking(move || push_streaming_dash_video(url, 6));
-    let media = server.url("/live/one/media_0/index.m3u8");
-    poll_until("an LL playlist", Duration::from_secs(30), || {
-        let url = media.clone();
-        async move {
-            let (status, text) = get_text(url).await;
-            (status == 200 && text.contains("#EXT-X-PRELOAD-HINT")).then_some(())
-        }
-    })
-    .await;
+    let push = tokio::task::spawn_blocking(move || push_dash(url, 6, false));
+    until_ll(&server.url("/live/one/media_0/index.m3u8")).await;
     // Without the multivariant playlist ffmpeg pushed (as before it arrives, or once an
     // encoder's new ladder made it stale), the source URL of one rendition would be its
     // classic media playlist: an LL client there would get neither parts nor blocking reloads.
