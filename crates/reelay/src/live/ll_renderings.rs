@@ -7,6 +7,10 @@
 //! every reload waiting for it wakes at once. (A lock made them take it one after another, each
 //! hand-over a wake-up, often on the other connection thread: a thousand held reloads were
 //! answered over ~25 ms instead of together.)
+//!
+//! Renderings are bare; a signed viewer's copy carries its signature on every URI
+//! ([`LlAnswer::signed`]), made once per rendering and signature (the last one is kept, so one
+//! signed URL handed to many viewers costs one pass per publication).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -15,11 +19,43 @@ use bytes::Bytes;
 use tokio::sync::OnceCell;
 
 /// An LL playlist answer.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct LlAnswer {
     pub text: Bytes,
     /// The playlist's target duration, seconds.
     pub target_duration: u64,
+    /// The last signed copy made of it, and its signature: a signed URL handed to many viewers
+    /// is signed once per rendering, not once per answer.
+    signed: Mutex<Option<(String, Arc<LlAnswer>)>>,
+}
+
+impl LlAnswer {
+    pub fn new(text: Bytes, target_duration: u64) -> Self {
+        Self {
+            text,
+            target_duration,
+            signed: Mutex::new(None),
+        }
+    }
+
+    /// This answer as a viewer with signed query `suffix` gets it: the signature on every URI
+    /// in it — segments, parts, the map, the preload hint and the rendition reports
+    /// (`reelay_hls::with_query`). Renderings are bare and shared by every viewer.
+    pub fn signed(self: &Arc<Self>, suffix: &str) -> Arc<Self> {
+        if suffix.is_empty() {
+            return Arc::clone(self);
+        }
+        let mut last = self.signed.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((made_for, copy)) = last.as_ref()
+            && made_for == suffix
+        {
+            return Arc::clone(copy);
+        }
+        let text = reelay_hls::with_query(&String::from_utf8_lossy(&self.text), suffix);
+        let copy = Arc::new(Self::new(Bytes::from(text), self.target_duration));
+        *last = Some((suffix.to_owned(), Arc::clone(&copy)));
+        copy
+    }
 }
 
 /// A rendered LL playlist, good while no part or segment has been published since.
@@ -69,6 +105,18 @@ mod tests {
 
     fn key(rendition: &str) -> RenderKey {
         ("s".into(), rendition.into(), false)
+    }
+
+    #[test]
+    fn a_signed_copy_is_made_once_per_signature_and_carries_it() {
+        let bare = Arc::new(LlAnswer::new(Bytes::from_static(b"#EXTM3U\na.m4s\n"), 2));
+        assert!(Arc::ptr_eq(&bare.signed(""), &bare));
+        let one = bare.signed("?sig=1");
+        assert_eq!(&one.text[..], b"#EXTM3U\na.m4s?sig=1\n");
+        assert!(Arc::ptr_eq(&one, &bare.signed("?sig=1")), "made once");
+        let two = bare.signed("?sig=2");
+        assert_eq!(&two.text[..], b"#EXTM3U\na.m4s?sig=2\n");
+        assert_eq!(two.target_duration, 2);
     }
 
     #[test]

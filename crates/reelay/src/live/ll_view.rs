@@ -38,20 +38,6 @@ pub fn parse_part_uri(file: &str) -> Option<(u64, u64)> {
     Some((msn.parse().ok()?, index.parse().ok()?))
 }
 
-/// `answer` as a viewer with signed query `suffix` gets it: the signature on every URI in it —
-/// segments, parts, the map, the preload hint and the rendition reports. Renderings are bare
-/// and shared by every viewer; each signed viewer's copy is a string pass.
-fn signed(answer: Arc<LlAnswer>, suffix: &str) -> Arc<LlAnswer> {
-    if suffix.is_empty() {
-        return answer;
-    }
-    let text = reelay_hls::with_query(&String::from_utf8_lossy(&answer.text), suffix);
-    Arc::new(LlAnswer {
-        text: bytes::Bytes::from(text),
-        target_duration: answer.target_duration,
-    })
-}
-
 /// A rendition's LL state, built from its window and its parts.
 struct Built {
     log: PartLog,
@@ -138,14 +124,14 @@ impl Live {
                 return Ok(None);
             };
             let Some(at) = query.block else {
-                return Ok(Some(signed(current.answer, suffix)));
+                return Ok(Some(current.answer.signed(suffix)));
             };
             current
                 .edge
                 .check(at)
                 .map_err(|e| LiveError::Invalid(e.to_string()))?;
             if current.edge.satisfies(at) {
-                return Ok(Some(signed(current.answer, suffix)));
+                return Ok(Some(current.answer.signed(suffix)));
             }
             let target = current.answer.target_duration;
             let until = *deadline.get_or_insert_with(|| {
@@ -193,7 +179,7 @@ impl Live {
     }
 
     /// The playlist text of `built`, its URIs bare (a viewer's signature goes on when it is
-    /// answered, [`signed`]).
+    /// answered, [`LlAnswer::signed`]).
     async fn ll_render(
         &self,
         source: &SourceRow,
@@ -232,10 +218,10 @@ impl Live {
                 last_part,
             });
         }
-        Ok(LlAnswer {
-            target_duration: p.target_duration,
-            text: bytes::Bytes::from(p.render()),
-        })
+        Ok(LlAnswer::new(
+            bytes::Bytes::from(p.render()),
+            p.target_duration,
+        ))
     }
 
     /// Part `index` of segment `msn` of `rendition`: at once when published, else (the preload

@@ -83,8 +83,8 @@ type Known = HashMap<String, (Arc<SourceRow>, Instant)>;
 pub struct Sources {
     db: AnyPool,
     /// Rows as last read and when, by the id or name asked for (see [`Sources::find_or_known`]
-    /// and [`Sources::find_for_viewing`]).
-    /// Shared, so a viewer's request takes a reference, not a copy of every field.
+    /// and [`Sources::find_for_viewing`]); shared, so a viewer's request takes a reference, not
+    /// a copy of every field.
     known: Arc<Mutex<Known>>,
     /// When reading a source last failed for want of the database.
     trouble: Arc<Mutex<Option<Instant>>>,

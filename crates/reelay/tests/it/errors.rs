@@ -201,11 +201,7 @@ async fn with_the_database_gone_a_public_stream_still_plays_anonymously_and_a_pr
         .await
         .expect("patch");
     assert_eq!(published.status(), 200);
-    let tokens = &server.state.auth.tokens;
-    let (_, admin) = tokens
-        .create("admin", reelay::auth::Role::Admin)
-        .await
-        .expect("token");
+    let admin = common::live::close(&server).await;
     let anonymous = |path: &'static str| {
         let url = server.url(path);
         async move {

@@ -335,13 +335,7 @@ async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_o
 
     // Closed now (an admin token exists): what the signed playlist names plays, and the same
     // part without the signature does not.
-    server
-        .state
-        .auth
-        .tokens
-        .create("admin", reelay::auth::Role::Admin)
-        .await
-        .expect("token");
+    common::live::close(&server).await;
     let (status, text) = get_text(format!("{playlist}?{query}")).await;
     assert_eq!(status, 200, "{text}");
     let part = uris(&text)

@@ -170,9 +170,8 @@ pub async fn decode_live(url: String, seconds: u32) -> Result<(), String> {
     .expect("join")
 }
 
-/// Closes `server` (an admin token now exists) and signs the folder `prefix` with that token;
-/// returns the signed URL's query (`exp=…&sig=…&pfx=…`).
-pub async fn close_and_sign_prefix(server: &TestServer, prefix: &str) -> String {
+/// Closes `server`: an admin token now exists; returns it.
+pub async fn close(server: &TestServer) -> String {
     let (_, admin) = server
         .state
         .auth
@@ -180,6 +179,13 @@ pub async fn close_and_sign_prefix(server: &TestServer, prefix: &str) -> String 
         .create("admin", reelay::auth::Role::Admin)
         .await
         .expect("token");
+    admin
+}
+
+/// Closes `server` and signs the folder `prefix` with the admin token; returns the signed
+/// URL's query (`exp=…&sig=…&pfx=…`).
+pub async fn close_and_sign_prefix(server: &TestServer, prefix: &str) -> String {
+    let admin = close(server).await;
     sign_prefix(server, prefix, Some(&admin)).await
 }
 
