@@ -109,20 +109,18 @@ impl Direct {
         }
     }
 
-    /// Answers a claimed request ([`claim`]), observed like any other request.
+    /// Answers a claimed request ([`claim`]) on `route` (its template), observed like any other
+    /// request.
     async fn serve(
         self: Arc<Self>,
         mut req: http::Request<Incoming>,
+        route: &'static str,
         sink: Option<FileSink>,
     ) -> http::Response<ReplyBody> {
-        let live = matches!(
-            claim(req.method(), req.uri()),
-            Some(Claim::Rendition { .. })
-        );
-        let (meters, route) = if live {
-            (self.rendition.clone(), routes::LIVE_RENDITION)
+        let meters = if route == routes::LIVE_RENDITION {
+            self.rendition.clone()
         } else {
-            (self.media.clone(), routes::MEDIA)
+            self.media.clone()
         };
         let observation = Observation::begin(meters, &mut req, routes::echoes_request_id(route));
         let span = observation.span.clone();
@@ -154,11 +152,17 @@ impl Direct {
         };
         limits::check_head(req, state.limits.max_header_bytes)
             .map_err(IntoResponse::into_response)?;
+        auth::authorize(
+            state,
+            claimed.route(),
+            req.method(),
+            req.uri(),
+            req.headers(),
+        )
+        .await?;
         let request = media::Request::new(req.method(), req.headers(), sink);
         match claimed {
             Claim::Media { bucket, key } => {
-                auth::authorize(state, routes::MEDIA, req.method(), req.uri(), req.headers())
-                    .await?;
                 media::answer_object(state, &request, &bucket, &key, None)
                     .await
                     .map(Answered::Media)
@@ -169,8 +173,6 @@ impl Direct {
                 rendition,
                 file,
             } => {
-                let route = routes::LIVE_RENDITION;
-                auth::authorize(state, route, req.method(), req.uri(), req.headers()).await?;
                 let ask = RenditionAsk {
                     source: &source,
                     rendition: &rendition,
@@ -206,6 +208,16 @@ pub enum Claim<'a> {
         rendition: Cow<'a, str>,
         file: Cow<'a, str>,
     },
+}
+
+impl Claim<'_> {
+    /// The route template it is answered as (for its meters).
+    fn route(&self) -> &'static str {
+        match self {
+            Self::Media { .. } => routes::MEDIA,
+            Self::Rendition { .. } => routes::LIVE_RENDITION,
+        }
+    }
 }
 
 /// What a request names when the direct path answers it, or `None` when it leaves the request
@@ -259,10 +271,10 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
 
     fn call(&self, mut req: http::Request<Incoming>) -> Answer {
         if let Some(direct) = &self.front.direct
-            && claim(req.method(), req.uri()).is_some()
+            && let Some(route) = claim(req.method(), req.uri()).map(|c| c.route())
         {
             let (direct, sink) = (direct.clone(), self.sink.clone());
-            return Box::pin(async move { Ok(direct.serve(req, sink).await) });
+            return Box::pin(async move { Ok(direct.serve(req, route, sink).await) });
         }
         if let Some(sink) = &self.sink {
             req.extensions_mut().insert(sink.clone());

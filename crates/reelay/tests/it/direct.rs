@@ -351,4 +351,12 @@ async fn the_direct_path_answers_live_renditions_as_the_router_does() {
     ];
     let statuses = same_answers(&server, &routed, &cases).await;
     assert_eq!(statuses, [401, 200, 200, 200, 401]);
+
+    // Metered under the live rendition's route on both paths, never the media route's.
+    let (_, metrics) = common::get_text(server.url("/metrics")).await;
+    let rendition =
+        r#"reelay_http_requests_total{route="/live/{source}/{rendition}/{file}",status="200"}"#;
+    assert!(metrics.contains(rendition), "{metrics}");
+    let media = r#"reelay_http_requests_total{route="/media/{bucket}/{*key}""#;
+    assert!(!metrics.contains(media), "{metrics}");
 }
