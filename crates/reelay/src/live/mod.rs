@@ -1,16 +1,16 @@
 //! The live relay on a node: HLS pushed by encoders is turned into a live window per rendition
 //! of a source (one rendition per pushed playlist; `index` for `index.m3u8`).
 //!
-//! Files of a source live under `DATA/live/<source id>/` (`files.rs`): uploads land in `incoming/` (each
-//! committed by an atomic rename when its body ends, so a half-received segment is never
-//! used), and a segment moves to `segments/[<rendition>/]<msn>.<ext>` when its rendition's
-//! playlist lists it — in playlist order, stopping at the first segment still arriving (ffmpeg
-//! PUTs the playlist right after each segment, and may name one whose upload has not
-//! finished). Media sequence numbers are assigned per rendition from the database, so they
-//! never go backwards; an encoder that restarts (its media sequence goes back) starts a
-//! discontinuity. An fMP4 init section is kept as `init-<n>.mp4` beside its rendition's
-//! segments, a new one whenever its bytes change. What viewers get is in `view.rs` (one
-//! rendition's playlist, or a multivariant playlist built by `ladder.rs`).
+//! Files of a source live under `DATA/live/<source id>/` (`files.rs`): uploads land in `incoming/`
+//! (each committed by an atomic rename when its body ends, so a half-received segment is never
+//! used), and a segment moves to `segments/[<rendition>/]<msn>.<ext>` when its rendition's playlist
+//! lists it — in playlist order, stopping at the first segment still arriving (ffmpeg PUTs the
+//! playlist right after each segment, and may name one whose upload has not finished). Media
+//! sequence numbers are assigned per rendition from the database, so they never go backwards; an
+//! encoder that restarts (its media sequence goes back) starts a discontinuity. An fMP4 init
+//! section is kept as `init-<n>.mp4` beside its rendition's segments, a new one whenever its bytes
+//! change. What viewers get is in `view.rs` (one rendition's playlist, or a multivariant playlist
+//! built by `ladder.rs`).
 //!
 //! Segments stay for `buffer` (default 10 minutes) after they are received, far longer than
 //! the playlist window, so a segment that left the window is still fetchable; on an edge, a
@@ -19,8 +19,8 @@
 //! (LiveMix's folder playlists too), segments forwarded by edges through `forwarded.rs`; the
 //! playlist window and the start of a recording are in `window.rs`; Low-Latency HLS (parts cut
 //! from streaming fMP4 uploads, LL playlists, blocking reloads) in `ll_ingest.rs`,
-//! `low_latency.rs` and `ll_view.rs`. Nothing here knows HTTP: bodies arrive as [`BodyStream`](crate::stream::BodyStream)s and failures
-//! leave as [`LiveError`]s.
+//! `low_latency.rs` and `ll_view.rs`. Nothing here knows HTTP: bodies arrive as
+//! [`BodyStream`](crate::stream::BodyStream)s and failures leave as [`LiveError`]s.
 
 pub mod error;
 mod files;
