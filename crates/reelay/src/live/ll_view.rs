@@ -134,18 +134,26 @@ impl Live {
                 return Ok(Some(current.answer.signed(suffix)));
             }
             let target = current.answer.target_duration;
-            let until = *deadline.get_or_insert_with(|| {
-                tokio::time::Instant::now() + Duration::from_secs(target.saturating_mul(3))
+            // One timer for the whole wait, not one a wake-up (each new one costs a timer
+            // registration, and the runtime's wake-up write with it).
+            let deadline = deadline.get_or_insert_with(|| {
+                Box::pin(tokio::time::sleep(Duration::from_secs(
+                    target.saturating_mul(3),
+                )))
             });
-            match tokio::time::timeout_at(until, published.changed()).await {
-                Ok(Ok(())) => {}
-                _ => {
-                    return Err(LiveError::NotYet(
-                        "the requested segment or part did not arrive within three target \
-                         durations",
-                    ));
+            tokio::select! {
+                // A publication that came with the deadline still counts.
+                biased;
+                changed = published.changed() => {
+                    if changed.is_ok() {
+                        continue;
+                    }
                 }
+                () = deadline.as_mut() => {}
             }
+            return Err(LiveError::NotYet(
+                "the requested segment or part did not arrive within three target durations",
+            ));
         }
     }
 
@@ -236,7 +244,8 @@ impl Live {
         let missing = || LiveError::NothingToPlay("no such part");
         let mut published = self.ll.subscribe(&source.id, rendition);
         let target = u64::try_from(source.target_duration).unwrap_or(2).max(1);
-        let until = tokio::time::Instant::now() + Duration::from_secs(target.saturating_mul(3));
+        let deadline = tokio::time::sleep(Duration::from_secs(target.saturating_mul(3)));
+        tokio::pin!(deadline);
         loop {
             if let Some(part) = self.ll.part(&source.id, rendition, msn, index) {
                 return Ok(part);
@@ -254,9 +263,10 @@ impl Live {
             if !coming {
                 return Err(missing());
             }
-            match tokio::time::timeout_at(until, published.changed()).await {
-                Ok(Ok(())) => {}
-                _ => return Err(missing()),
+            tokio::select! {
+                biased;
+                changed = published.changed() => changed.map_err(|_| missing())?,
+                () = &mut deadline => return Err(missing()),
             }
         }
     }
