@@ -144,7 +144,7 @@ pub mod table {
             LiveError::NameTaken(_) | LiveError::Conflict(_) => client(S::CONFLICT, "conflict"),
             LiveError::Invalid(_) => client(S::BAD_REQUEST, "bad_request"),
             LiveError::Forbidden(_) => client(S::FORBIDDEN, "forbidden"),
-            LiveError::NotYet(_) => client(S::SERVICE_UNAVAILABLE, "not_yet"),
+            LiveError::NotYet(_) => client(S::SERVICE_UNAVAILABLE, NOT_YET),
             LiveError::Body(e) => body(e),
             LiveError::Db(e) => database(e),
             LiveError::Storage(e) => storage(e),
@@ -171,11 +171,20 @@ pub mod table {
 }
 
 /// Logs a failure that is ours or a backend's, with its detail (inside the request's span).
+///
+/// Not a blocking reload or part that its stream did not reach in time (`not_yet`): that is an
+/// encoder pausing or ending, which its ingest reports, and every viewer holding a reload gets
+/// it at once — a thousand error lines for one event. It is logged at debug level.
 fn log_server_error(verdict: &Verdict, detail: &dyn std::fmt::Display) {
-    if verdict.status.is_server_error() {
+    if verdict.code == NOT_YET {
+        tracing::debug!(code = verdict.code, error = %detail, "request failed");
+    } else if verdict.status.is_server_error() {
         tracing::error!(code = verdict.code, error = %detail, "request failed");
     }
 }
+
+/// The code of a 503 for a reload or part the stream did not reach in time.
+const NOT_YET: &str = "not_yet";
 
 /// An error on a JSON API route.
 #[derive(Debug)]
@@ -374,5 +383,47 @@ impl IntoResponse for MediaError {
             format!("{}\n", self.0.message),
         )
             .into_response()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use tracing_subscriber::Layer;
+    use tracing_subscriber::layer::{Context, SubscriberExt};
+
+    use super::*;
+
+    /// The levels of the events logged while it is the subscriber.
+    #[derive(Clone, Default)]
+    struct Levels(Arc<Mutex<Vec<tracing::Level>>>);
+
+    impl<S: tracing::Subscriber> Layer<S> for Levels {
+        fn on_event(&self, event: &tracing::Event<'_>, _: Context<'_, S>) {
+            self.0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .push(*event.metadata().level());
+        }
+    }
+
+    fn logged(make: impl FnOnce() -> ApiError) -> (StatusCode, Vec<tracing::Level>) {
+        let levels = Levels::default();
+        let subscriber = tracing_subscriber::registry().with(levels.clone());
+        let error = tracing::subscriber::with_default(subscriber, make);
+        let seen = levels.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        (error.verdict.status, seen)
+    }
+
+    #[test]
+    fn a_reload_its_stream_did_not_reach_is_a_503_logged_at_debug_and_a_backend_failure_an_error() {
+        let (status, levels) = logged(|| ApiError::from(LiveError::NotYet("late")));
+        assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+        assert_eq!(levels, [tracing::Level::DEBUG]);
+        let (status, levels) =
+            logged(|| ApiError::from(StorageError::BackendUnavailable("down".into())));
+        assert!(status.is_server_error());
+        assert_eq!(levels, [tracing::Level::ERROR]);
     }
 }
