@@ -13,6 +13,13 @@
 //! (`SO_TIMESTAMPNS`: on loopback the receive runs inside the server's `write`, so that stamp
 //! is when the server answered, whatever this client was doing). The second is the server's
 //! fan-out.
+//!
+//! With `LL_HELD_QUIET_MS=T`, the client sleeps T ms once all reloads are sent — off the CPU
+//! and outside `epoll_wait`, so no answer wakes it — and reads the answers after: the fan-out
+//! then runs on cores this client does not take from it (a client reading a thousand answers
+//! was switched in ~200 times on a server thread's core during one fan-out). A round where an
+//! answer came after the client began reading is run again, as one where an answer came
+//! before every reload was held is.
 
 // The receive stamps come as `recvmsg` control messages, which neither tokio nor rustix wraps:
 // a bench client's three small `libc` calls, each with its SAFETY argument.
@@ -183,9 +190,18 @@ struct Round {
     read: Spread,
     bytes_per_reload: f64,
     failed: usize,
+    /// With a quiet client: answers that came after it began reading (a fan-out it shared the
+    /// CPU with, as without `LL_HELD_QUIET_MS`).
+    overlapped: usize,
 }
 
-async fn round(addr: &str, path: &str, n: usize, pid: &str) -> Round {
+fn now_ns() -> i128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as i128)
+}
+
+async fn round(addr: &str, path: &str, n: usize, pid: &str, quiet: Option<Duration>) -> Round {
     let text = get(addr, path).await.expect("playlist");
     let (msn, part) = hint(&text).expect("a preload hint");
     let target = format!("{path}?_HLS_msn={msn}&_HLS_part={}", part + 2);
@@ -199,11 +215,15 @@ async fn round(addr: &str, path: &str, n: usize, pid: &str) -> Round {
         s.write_all(req.as_bytes()).await.expect("send");
         streams.push(s);
     }
-    let all_sent = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_nanos() as i128);
+    let all_sent = now_ns();
     tokio::time::sleep(Duration::from_millis(20)).await;
     let during = rss_kib(pid);
+    if let Some(quiet) = quiet {
+        // Off the CPU, and out of `epoll_wait` (so no answer wakes this thread), until the part
+        // is surely published: the fan-out runs on cores this client does not take from it.
+        std::thread::sleep(quiet);
+    }
+    let reads_began = now_ns();
     let start = Instant::now();
     let readers: Vec<_> = streams
         .into_iter()
@@ -237,12 +257,14 @@ async fn round(addr: &str, path: &str, n: usize, pid: &str) -> Round {
     // An answer stamped before the last reload was sent was not held by one publication: the
     // part came while reloads were still being sent, and the round measures nothing.
     let early = sent.iter().filter(|&&stamp| stamp < all_sent).count();
+    let overlapped = sent.iter().filter(|&&stamp| stamp >= reads_began).count();
     Round {
         early,
         sent: Spread::of(&sent),
         read: Spread::of(&read),
         bytes_per_reload: (during - before) as f64 * 1024.0 / n as f64,
         failed,
+        overlapped: if quiet.is_some() { overlapped } else { 0 },
     }
 }
 
@@ -260,16 +282,21 @@ async fn main() {
     };
     let n: usize = n.parse().expect("N");
     let rounds: usize = rounds.parse().expect("ROUNDS");
+    let quiet = std::env::var("LL_HELD_QUIET_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+        .map(Duration::from_millis);
     let mut all = Vec::new();
     let mut retries = 0;
     while all.len() < rounds {
         let i = all.len() + 1;
-        let r = round(addr, path, n, pid).await;
-        if r.early > 0 && retries < 3 * rounds {
+        let r = round(addr, path, n, pid, quiet).await;
+        if (r.early > 0 || r.overlapped > 0) && retries < 3 * rounds {
             retries += 1;
             println!(
-                "round {i}: {} answered before all {n} were held; again",
-                r.early
+                "round {i}: {} answered before all {n} were held, {} after the client began \
+                 reading; again",
+                r.early, r.overlapped
             );
             tokio::time::sleep(Duration::from_millis(500)).await;
             continue;
