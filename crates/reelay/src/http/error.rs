@@ -173,8 +173,9 @@ pub mod table {
 /// Logs a failure that is ours or a backend's, with its detail (inside the request's span).
 ///
 /// Not a blocking reload or part that its stream did not reach in time (`not_yet`): that is an
-/// encoder pausing or ending, which its ingest reports, and every viewer holding a reload gets
-/// it at once — a thousand error lines for one event. It is logged at debug level.
+/// encoder pausing or ending, not a failure here (the source's `last_segment_at` in the API
+/// shows it), and every viewer holding a reload gets it at once — a thousand error lines for
+/// one event. It is logged at debug level.
 fn log_server_error(verdict: &Verdict, detail: &dyn std::fmt::Display) {
     if verdict.code == NOT_YET {
         tracing::debug!(code = verdict.code, error = %detail, "request failed");

@@ -15,10 +15,7 @@ use reelay_hls::parse_ll_query;
 
 use super::error::ApiError;
 use crate::live::Live;
-use crate::live::sources::SourceRow;
-
-/// The longest target duration a source can have, seconds (`sources::validate_target`).
-const MAX_TARGET: u64 = 30;
+use crate::live::sources::{MAX_TARGET_DURATION, SourceRow};
 
 const PART_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
@@ -73,7 +70,8 @@ fn blocked_cache_control(target_duration: u64) -> HeaderValue {
         HeaderValue::from_str(&format!("public, max-age={secs}"))
             .unwrap_or(HeaderValue::from_static("max-age=1"))
     };
-    let made = MADE.get_or_init(|| (0..=MAX_TARGET).map(value).collect());
+    let longest = MAX_TARGET_DURATION.unsigned_abs();
+    let made = MADE.get_or_init(|| (0..=longest).map(value).collect());
     usize::try_from(target_duration)
         .ok()
         .and_then(|t| made.get(t).cloned())

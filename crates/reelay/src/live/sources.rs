@@ -68,9 +68,12 @@ pub fn validate_name(name: &str) -> Result<(), LiveError> {
     })
 }
 
+/// The longest target duration a source can have, seconds.
+pub const MAX_TARGET_DURATION: i64 = 30;
+
 /// Target segment lengths accepted, seconds.
 pub fn validate_target(target: i64) -> Result<(), LiveError> {
-    (1..=30)
+    (1..=MAX_TARGET_DURATION)
         .contains(&target)
         .then_some(())
         .ok_or_else(|| LiveError::Invalid("target_duration must be 1-30 seconds".into()))
