@@ -26,6 +26,7 @@ pub mod db;
 pub mod hex;
 pub mod http;
 pub mod live;
+pub mod log_lines;
 pub mod metrics;
 pub mod node;
 pub mod random;

@@ -20,7 +20,7 @@
 //!
 //! What it keeps — each step is the router's own code, called here: the exact head limit
 //! ([`limits::check_head`]), the authorization decision for the route ([`auth::authorize`]),
-//! the request id, span, per-route metrics and metered body ([`Observation`]), the panic guard,
+//! the request id and log tag, per-route metrics and metered body ([`Observation`]), the panic guard,
 //! and the answer itself ([`media::answer_object`]: the RFC 9110 evaluation, headers, budgeted
 //! or zero-copy bodies; [`live::answer_rendition`]). The tests compare its answers with the
 //! router's, header for header.
@@ -39,7 +39,6 @@ use futures_util::FutureExt;
 use http::Method;
 use hyper::body::Incoming;
 use tower::ServiceExt;
-use tracing::Instrument;
 
 use super::error::ApiError;
 use super::live::{self, RenditionAsk};
@@ -122,16 +121,18 @@ impl Direct {
         } else {
             self.media.clone()
         };
-        let observation = Observation::begin(meters, &mut req, routes::echoes_request_id(route));
-        let span = observation.span.clone();
-        let caught = AssertUnwindSafe(self.answer(&req, sink.as_ref()))
-            .catch_unwind()
-            .instrument(span)
-            .await;
-        let answer = match caught {
-            Ok(answer) => answer,
-            Err(panic) => Err(middleware::panic_response(panic)),
+        let mut observation =
+            Observation::begin(meters, &mut req, routes::echoes_request_id(route));
+        let answering = async {
+            match AssertUnwindSafe(self.answer(&req, sink.as_ref()))
+                .catch_unwind()
+                .await
+            {
+                Ok(answer) => answer,
+                Err(panic) => Err(middleware::panic_response(panic)),
+            }
         };
+        let answer = observation.run(answering).await;
         match answer {
             Ok(Answered::Media(response)) => observation.finish(response).map(ReplyBody::Direct),
             Ok(Answered::Other(response)) | Err(response) => observation

@@ -118,6 +118,67 @@ fn json_logs_are_one_object_a_line_with_the_request_id() {
     );
 }
 
+/// `GET path` with `X-Request-Id: id` on `addr`, read to the end.
+fn get_with_id(addr: std::net::SocketAddr, path: &str, id: &str) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nX-Request-Id: {id}\r\nConnection: close\r\n\r\n"
+    )
+    .expect("write");
+    let mut answer = String::new();
+    s.read_to_string(&mut answer).expect("read");
+}
+
+/// The next stderr line of `proc` that contains `want` (panicking with what it saw when none
+/// comes within 10 s).
+fn next_line_with(proc: &common::Proc, want: &str) -> String {
+    let mut seen = Vec::new();
+    loop {
+        let line = proc
+            .stderr_lines
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap_or_else(|_| panic!("no line with {want} in:\n{}", seen.join("\n")));
+        if line.contains(want) {
+            return line;
+        }
+        seen.push(line);
+    }
+}
+
+#[test]
+fn text_logs_name_the_request_once_and_a_span_directive_picks_out_one_request() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    // A plain level list: the request's tag, no span.
+    let plain = start_binary(
+        &["serve", "--listen", "127.0.0.1:0", "--data", "d1"],
+        tmp.path(),
+        &[("REELAY_LOG", "debug")],
+    );
+    get_with_id(plain.addr, "/healthz", "text-log-1");
+    let line = next_line_with(&plain, "responded");
+    assert!(
+        line.contains(" DEBUG request{id=text-log-1 method=GET path=/healthz}: "),
+        "{line}"
+    );
+    assert_eq!(line.matches("request{").count(), 1, "{line}");
+    // A span directive: the debug lines of the one request it names, printed from its span.
+    let picked = start_binary(
+        &["serve", "--listen", "127.0.0.1:0", "--data", "d2"],
+        tmp.path(),
+        &[("REELAY_LOG", "info,reelay[request{id=picked-2}]=debug")],
+    );
+    get_with_id(picked.addr, "/healthz", "other-3");
+    get_with_id(picked.addr, "/healthz", "picked-2");
+    // other-3 was answered first: had it logged at debug, its line would come first.
+    let line = next_line_with(&picked, "responded");
+    assert!(
+        line.contains("request{id=picked-2 method=GET path=/healthz}"),
+        "{line}"
+    );
+    assert_eq!(line.matches("request{").count(), 1, "{line}");
+}
+
 #[test]
 fn config_file_buckets_are_served() {
     let tmp = tempfile::tempdir().expect("tempdir");

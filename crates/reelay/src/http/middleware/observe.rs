@@ -1,14 +1,24 @@
-//! Request ids, per-request tracing spans and request metrics: the outermost layer.
+//! Request ids, what the log lines of a request say of it, and request metrics: the outermost
+//! layer.
 //!
 //! It gives the request an `X-Request-Id` (the client's, when it is a short token, else a fresh
-//! one), opens a tracing span carrying it (so every log line of the request, errors included,
-//! bears the id the client was given), counts the request by matched route and status, and wraps
-//! the response body in a [`MeteredBody`] that records time to first byte when the first body
-//! frame leaves and counts the bytes sent.
+//! one), runs it with its [`RequestTag`] (id, method, path) in a task-local that the log lines
+//! read (`log_lines.rs`), so every log line of the request, errors included, bears the id the
+//! client was given, counts the request by matched route and status, and wraps the response
+//! body in a [`MeteredBody`] that records time to first byte when the first body frame leaves
+//! and counts the bytes sent.
+//!
+//! Why a task-local and not a tracing span: a span is created, has its fields formatted and
+//! stored, is entered and left at every poll and closed, for every request — and a publication
+//! answers a thousand held LL-HLS reloads at once (issue 16, `bench/README.md`). The tag is
+//! moved in and out of a thread-local slot at each poll and costs nothing more. The span is
+//! opened only when the log filter has span or field directives ([`open_request_spans`]),
+//! which need one to match.
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::task::{Context, Poll};
 use std::time::Instant;
 
@@ -17,7 +27,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use bytes::Bytes;
-use http::HeaderValue;
+use http::{HeaderValue, Method, Uri};
 use http_body::{Frame, SizeHint};
 use tracing::Instrument;
 
@@ -52,7 +62,7 @@ pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next
     observed(&metrics, req, |req| next.run(req)).await
 }
 
-/// Runs `inner` on `req` as described in the module docs: the request id, the span around
+/// Runs `inner` on `req` as described in the module docs: the request id, the tag around
 /// `inner`, the count by route and status, the metered body.
 pub async fn observed<F, Fut>(metrics: &Metrics, mut req: Request, inner: F) -> Response
 where
@@ -65,26 +75,82 @@ where
         .map_or(routes::UNMATCHED, MatchedPath::as_str);
     let meters = metrics.http.route(route);
     let echoed = routes::echoes_request_id(route);
-    let observation = Observation::begin(meters, &mut req, echoed);
-    let response = inner(req).instrument(observation.span.clone()).await;
+    let mut observation = Observation::begin(meters, &mut req, echoed);
+    let response = observation.run(inner(req)).await;
     observation.finish(response).map(Body::new)
 }
 
-/// One request being observed: started by [`Observation::begin`] as it comes in, ended by
-/// [`Observation::finish`] with its response. The router's layer and the direct media path
-/// ([`crate::http::direct`]) observe the same way.
+static REQUEST_SPANS: AtomicBool = AtomicBool::new(false);
+
+/// Whether requests also open a tracing span, `request{id, method, path}`: on when the log
+/// filter has span or field directives (`REELAY_LOG=info,reelay[request{id=…}]=debug`), which
+/// match spans; off by default (the module docs say why).
+pub fn open_request_spans(on: bool) {
+    REQUEST_SPANS.store(on, Ordering::Relaxed);
+}
+
+tokio::task_local! {
+    static REQUEST: RequestTag;
+}
+
+/// What a request's log lines say of it: its id, method and path.
+#[derive(Debug, Clone)]
+pub struct RequestTag {
+    id: HeaderValue,
+    method: Method,
+    uri: Uri,
+}
+
+impl RequestTag {
+    /// The tag of `req`, whose id is `id`.
+    pub fn new<B>(req: &http::Request<B>, id: HeaderValue) -> Self {
+        Self {
+            id,
+            method: req.method().clone(),
+            uri: req.uri().clone(),
+        }
+    }
+
+    /// The request id (only short tokens of `[A-Za-z0-9._-]` are taken from a client).
+    pub fn id(&self) -> &str {
+        self.id.to_str().unwrap_or("")
+    }
+
+    pub fn method(&self) -> &str {
+        self.method.as_str()
+    }
+
+    pub fn path(&self) -> &str {
+        self.uri.path()
+    }
+
+    /// `f` on the tag of the request whose code is running, if it runs for one.
+    pub fn with_current<R>(f: impl FnOnce(&Self) -> R) -> Option<R> {
+        REQUEST.try_with(f).ok()
+    }
+
+    /// Runs `f` (synchronous) as this request's.
+    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        REQUEST.sync_scope(self, f)
+    }
+}
+
+/// One request being observed: started by [`Observation::begin`] as it comes in, its work run
+/// by [`Observation::run`], ended by [`Observation::finish`] with its response. The router's
+/// layer and the direct media path ([`crate::http::direct`]) observe the same way.
 #[derive(Debug)]
 pub struct Observation {
     start: Instant,
     meters: Arc<RouteMeters>,
-    request_id: HeaderValue,
-    /// The request's span: what runs for the request runs in it.
-    pub span: tracing::Span,
+    /// `None` only while [`Observation::run`] has it in the task-local.
+    tag: Option<RequestTag>,
+    /// The request's span, when spans are on ([`open_request_spans`]); else none.
+    span: tracing::Span,
 }
 
 impl Observation {
-    /// Gives `req` its id (into its headers too when the route `echoed` it in a body) and opens
-    /// its span; `meters` are its route's.
+    /// Gives `req` its id (into its headers too when the route `echoed` it in a body) and its
+    /// tag; `meters` are its route's.
     pub fn begin<B>(meters: Arc<RouteMeters>, req: &mut http::Request<B>, echoed: bool) -> Self {
         let start = Instant::now();
         let request_id = incoming_request_id(req).unwrap_or_else(|| {
@@ -95,26 +161,50 @@ impl Observation {
             }
             id
         });
-        let span = tracing::info_span!(
-            "request",
-            id = %request_id.to_str().unwrap_or(""),
-            method = %req.method(),
-            path = %req.uri().path(),
-        );
+        let span = if REQUEST_SPANS.load(Ordering::Relaxed) {
+            tracing::info_span!(
+                "request",
+                id = %request_id.to_str().unwrap_or(""),
+                method = %req.method(),
+                path = %req.uri().path(),
+            )
+        } else {
+            tracing::Span::none()
+        };
         Self {
             start,
             meters,
-            request_id,
+            tag: Some(RequestTag::new(req, request_id)),
             span,
         }
+    }
+
+    /// Runs `work` as this request's: what it logs carries the request's tag (and its span).
+    pub async fn run<F: Future>(&mut self, work: F) -> F::Output {
+        let Some(tag) = self.tag.take() else {
+            return work.instrument(self.span.clone()).await;
+        };
+        let scoped = REQUEST.scope(tag, work.instrument(self.span.clone()));
+        tokio::pin!(scoped);
+        let output = (&mut scoped).await;
+        self.tag = scoped.as_mut().take_value();
+        output
     }
 
     /// Counts `response` by status, gives it the request id and meters its body.
     pub fn finish<B>(self, mut response: http::Response<B>) -> http::Response<MeteredBody<B>> {
         let status = response.status().as_u16();
-        tracing::debug!(parent: &self.span, status, "responded");
         self.meters.count(status);
-        response.headers_mut().insert(REQUEST_ID, self.request_id);
+        if let Some(tag) = self.tag {
+            // In the span, when there is one: a span directive may be what enables debug here.
+            self.span.in_scope(|| {
+                if tracing::enabled!(tracing::Level::DEBUG) {
+                    tag.clone()
+                        .in_scope(|| tracing::debug!(status, "responded"));
+                }
+            });
+            response.headers_mut().insert(REQUEST_ID, tag.id);
+        }
         let meter = BodyMeter {
             start: self.start,
             first: true,
