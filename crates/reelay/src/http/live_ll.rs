@@ -10,11 +10,12 @@
 
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use http::{HeaderValue, Method, header};
+use http::{HeaderMap, HeaderValue, Method, header};
 use reelay_hls::parse_ll_query;
 
 use super::error::ApiError;
 use crate::live::Live;
+use crate::live::ll_view::PartAnswer;
 use crate::live::sources::{MAX_TARGET_DURATION, SourceRow};
 
 const PART_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
@@ -78,28 +79,34 @@ fn blocked_cache_control(target_duration: u64) -> HeaderValue {
         .unwrap_or_else(|| value(target_duration))
 }
 
-/// Part `index` of segment `msn`: its bytes, once published (see `Live::ll_part`).
+/// Part `index` of segment `msn`: its bytes, once published (see `Live::ll_part`), or, for a
+/// GET of the part arriving now, its bytes as they arrive (no `Content-Length`: chunked, and
+/// cut short, never ended cleanly, if the part does not complete). A HEAD waits for the whole
+/// part, to give its length.
 pub async fn part(
     live: &Live,
     src: &SourceRow,
     rendition: &str,
-    (msn, index): (u64, u64),
+    at: (u64, u64),
     method: &Method,
 ) -> Result<Response, ApiError> {
-    let part = live.ll_part(src, rendition, msn, index).await?;
-    let length = part.bytes.len();
-    let body = if method == Method::HEAD {
-        Body::empty()
-    } else {
-        Body::from(part.bytes)
+    let head = method == Method::HEAD;
+    let mut headers = HeaderMap::new();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("video/mp4"));
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static(PART_CACHE_CONTROL),
+    );
+    let body = match live.ll_part(src, rendition, at, !head).await? {
+        PartAnswer::Whole(part) => {
+            headers.insert(header::CONTENT_LENGTH, HeaderValue::from(part.bytes.len()));
+            if head {
+                Body::empty()
+            } else {
+                Body::from(part.bytes)
+            }
+        }
+        PartAnswer::Arriving(bytes) => Body::from_stream(bytes),
     };
-    let headers = [
-        (header::CONTENT_TYPE, HeaderValue::from_static("video/mp4")),
-        (
-            header::CACHE_CONTROL,
-            HeaderValue::from_static(PART_CACHE_CONTROL),
-        ),
-        (header::CONTENT_LENGTH, HeaderValue::from(length)),
-    ];
     Ok((headers, body).into_response())
 }

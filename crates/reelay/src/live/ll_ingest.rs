@@ -41,6 +41,8 @@ struct Cutting {
     id: String,
     rendition: String,
     msn: u64,
+    /// The index the next part will have.
+    next_index: u64,
     failed: bool,
     long_parts: u32,
     /// The encoder's clock at the segment's first fragment, when it sends one.
@@ -52,6 +54,27 @@ impl Cutting {
         if self.failed {
             return;
         }
+        let published = self.next_index;
+        self.cut(chunk);
+        let at = (self.id.as_str(), self.rendition.as_str());
+        let growing = &self.ll.growing;
+        let next = (self.msn, self.next_index);
+        let tail = self.held.len();
+        if self.failed || tail == 0 {
+            growing.clear(at);
+        } else if self.next_index > published {
+            // A part ended inside this chunk: the next one begins in it.
+            match chunk.len().checked_sub(tail) {
+                Some(from) => growing.start(at, next, chunk.slice(from..)),
+                None => growing.clear(at),
+            }
+        } else {
+            growing.grow(at, next, chunk.clone(), tail);
+        }
+    }
+
+    /// Feeds `chunk` to the cutter and publishes the fragments it completes.
+    fn cut(&mut self, chunk: &Bytes) {
         self.held.extend_from_slice(chunk);
         let fragments = match self.cutter.feed(chunk) {
             Ok(f) => f,
@@ -80,7 +103,8 @@ impl Cutting {
                 duration_ms: f.duration_ms,
                 independent: f.independent,
             };
-            let (_, long) = self.ll.publish(&self.id, &self.rendition, self.msn, part);
+            let (index, long) = self.ll.publish(&self.id, &self.rendition, self.msn, part);
+            self.next_index = index.saturating_add(1);
             self.long_parts += u32::from(long);
         }
         if self.held.len() > MAX_HELD {
@@ -116,6 +140,7 @@ impl Live {
             id: source.id.clone(),
             rendition: rendition.to_owned(),
             msn,
+            next_index: 0,
             failed: false,
             long_parts: 0,
             produced_ms: None,
@@ -131,7 +156,11 @@ impl Live {
             chunk
         }));
         let max = self.settings.max_segment_bytes;
-        if let Err(e) = Self::store_body(dir, file, teed, max).await {
+        let stored = Self::store_body(dir, file, teed, max).await;
+        // The upload is over: no part of it grows any more (a reader of one that did not
+        // complete sees it fail).
+        self.ll.growing.clear((&source.id, rendition));
+        if let Err(e) = stored {
             self.ll.abandon(&source.id, rendition, msn);
             return Err(e);
         }

@@ -14,11 +14,13 @@ use std::time::Duration;
 use reelay_hls::{LlPlaylist, Part};
 use reelay_hls::{LlQuery, PartLog, RenditionReport, Skip};
 
+use super::ll_growing::Grown;
 use super::ll_renderings::{Kept, LlAnswer, RenderKey, Rendered};
-use super::low_latency::StoredPart;
+use super::low_latency::{LowLatency, StoredPart};
 use super::segment::file_name;
 use super::sources::SourceRow;
 use super::{Live, LiveError};
+use crate::stream::ByteStream;
 
 /// The URI of part `index` of segment `msn`.
 pub fn part_uri(msn: u64, index: u64) -> String {
@@ -233,22 +235,39 @@ impl Live {
     }
 
     /// Part `index` of segment `msn` of `rendition`: at once when published, else (the preload
-    /// hint, or a part a little ahead) when it is, within three target durations.
+    /// hint, or a part a little ahead) when it is, within three target durations — or, with
+    /// `stream` and the part arriving on this node, as soon as its first bytes are in, the rest
+    /// following as they arrive (`ll_growing.rs`).
     pub async fn ll_part(
         &self,
         source: &SourceRow,
         rendition: &str,
-        msn: u64,
-        index: u64,
-    ) -> Result<StoredPart, LiveError> {
+        (msn, index): (u64, u64),
+        stream: bool,
+    ) -> Result<PartAnswer, LiveError> {
         let missing = || LiveError::NothingToPlay("no such part");
+        // Before subscribing: a subscription keeps an entry for the name it is given.
+        if !self.ll.is_low_latency(&source.id, rendition) {
+            return Err(missing());
+        }
+        let at = (source.id.as_str(), rendition);
         let mut published = self.ll.subscribe(&source.id, rendition);
+        let mut grew = self.ll.growing.watch(at);
         let target = u64::try_from(source.target_duration).unwrap_or(2).max(1);
-        let deadline = tokio::time::sleep(Duration::from_secs(target.saturating_mul(3)));
+        let patience = Duration::from_secs(target.saturating_mul(3));
+        let deadline = tokio::time::sleep(patience);
         tokio::pin!(deadline);
         loop {
+            grew.borrow_and_update();
             if let Some(part) = self.ll.part(&source.id, rendition, msn, index) {
-                return Ok(part);
+                return Ok(PartAnswer::Whole(part));
+            }
+            if stream
+                && matches!(self.ll.growing.after(at, (msn, index), 0), Grown::Bytes(b) if !b.is_empty())
+            {
+                let named = (source.id.clone(), rendition.to_owned());
+                let bytes = arriving(self.ll.clone(), named, (msn, index), patience);
+                return Ok(PartAnswer::Arriving(bytes));
             }
             let view = self.ll.view(&source.id, rendition).ok_or_else(missing)?;
             // Only the segment arriving now, or the one after it, can still gain parts.
@@ -266,7 +285,99 @@ impl Live {
             tokio::select! {
                 biased;
                 changed = published.changed() => changed.map_err(|_| missing())?,
+                Ok(()) = grew.changed(), if stream => {}
                 () = &mut deadline => return Err(missing()),
+            }
+        }
+    }
+}
+
+/// A part as answered.
+pub enum PartAnswer {
+    /// Published: its bytes.
+    Whole(StoredPart),
+    /// Arriving on this node now: its bytes as they come. The stream fails (never ends short
+    /// as if whole) when the part does not complete, or brings nothing new for `patience`.
+    Arriving(ByteStream),
+}
+
+impl std::fmt::Debug for PartAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Whole(part) => f.debug_tuple("Whole").field(part).finish(),
+            Self::Arriving(_) => f.write_str("Arriving"),
+        }
+    }
+}
+
+/// Where a reader of an arriving part is.
+struct Reading {
+    ll: Arc<LowLatency>,
+    named: (String, String),
+    part: (u64, u64),
+    offset: usize,
+    grew: tokio::sync::watch::Receiver<u64>,
+    patience: Duration,
+    done: bool,
+}
+
+/// The bytes of `part` of `named` (source id, rendition) from its first, as they arrive and
+/// then from the published part (the same bytes: `ll_growing.rs`).
+fn arriving(
+    ll: Arc<LowLatency>,
+    named: (String, String),
+    part: (u64, u64),
+    patience: Duration,
+) -> ByteStream {
+    let grew = ll.growing.watch((&named.0, &named.1));
+    let reading = Reading {
+        ll,
+        named,
+        part,
+        offset: 0,
+        grew,
+        patience,
+        done: false,
+    };
+    Box::pin(futures_util::stream::unfold(reading, |mut r| async move {
+        if r.done {
+            return None;
+        }
+        let next = r.next().await;
+        Some((next, r)).filter(|(next, _)| !matches!(next, Ok(b) if b.is_empty()))
+    }))
+}
+
+impl Reading {
+    /// The next bytes; empty when the part is over (and `done` is set with every end).
+    async fn next(&mut self) -> std::io::Result<bytes::Bytes> {
+        loop {
+            self.grew.borrow_and_update();
+            let at = (self.named.0.as_str(), self.named.1.as_str());
+            match self.ll.growing.after(at, self.part, self.offset) {
+                Grown::Bytes(bytes) if !bytes.is_empty() => {
+                    self.offset = self.offset.saturating_add(bytes.len());
+                    return Ok(bytes);
+                }
+                Grown::Bytes(_) => {
+                    let waited = tokio::time::timeout(self.patience, self.grew.changed()).await;
+                    if !matches!(waited, Ok(Ok(()))) {
+                        self.done = true;
+                        return Err(std::io::Error::new(
+                            std::io::ErrorKind::TimedOut,
+                            "the arriving part stalled",
+                        ));
+                    }
+                }
+                Grown::NotGrowing => {
+                    self.done = true;
+                    let (msn, index) = self.part;
+                    let whole = self.ll.part(at.0, at.1, msn, index);
+                    return match whole.filter(|p| p.bytes.len() >= self.offset) {
+                        Some(p) => Ok(p.bytes.slice(self.offset..)),
+                        None => Err(std::io::Error::other("the arriving part did not complete")),
+                    };
+                }
             }
         }
     }

@@ -25,6 +25,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
+use super::ll_growing::Growing;
 use super::ll_renderings::Renderings;
 
 /// Segments of a rendition whose parts stay fetchable.
@@ -122,6 +123,8 @@ pub struct LowLatency {
     /// Playlists rendered at the current version, shared by the held reloads one publication
     /// wakes (`ll_renderings.rs`).
     pub renderings: Renderings,
+    /// The part each rendition is receiving now, as far as it has come (`ll_growing.rs`).
+    pub growing: Growing,
     /// The configured part target (ms); 0: learned from a rendition's first fragment.
     part_target_ms: u64,
     events: tokio::sync::broadcast::Sender<PartEvent>,
@@ -148,6 +151,7 @@ impl LowLatency {
             published: AtomicU64::new(0),
             wakers: Mutex::new(HashMap::new()),
             renderings: Renderings::default(),
+            growing: Growing::default(),
             part_target_ms,
             events: tokio::sync::broadcast::Sender::new(EVENTS_KEPT),
         }
@@ -404,6 +408,7 @@ impl LowLatency {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .retain(|(source, _), _| source != id);
+        self.growing.drop_source(id);
         self.wakers
             .lock()
             .unwrap_or_else(|p| p.into_inner())

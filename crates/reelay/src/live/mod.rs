@@ -27,6 +27,7 @@ mod files;
 pub mod forwarded;
 pub mod ingest;
 pub mod ladder;
+pub mod ll_growing;
 mod ll_ingest;
 mod ll_renderings;
 pub mod ll_view;

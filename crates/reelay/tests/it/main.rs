@@ -33,6 +33,7 @@ mod limits;
 mod live;
 mod livemix;
 mod livemix_manage;
+mod ll_hinted;
 mod ll_relay;
 mod low_latency;
 mod lyve;
