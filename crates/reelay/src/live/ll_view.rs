@@ -6,7 +6,8 @@
 //! 503 after three target durations) and delta updates (`_HLS_skip`).
 //!
 //! Part URIs are `p{msn}-{index}.m4s` beside the rendition's segments; a part asked for before
-//! it is published (the preload hint) is answered when it is, within the same bound.
+//! it is published (the preload hint) is answered when it is, within the same bound — or, when
+//! it is arriving on this node, from its first bytes on, as they come (`ll_growing.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
