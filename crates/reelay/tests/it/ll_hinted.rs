@@ -19,35 +19,13 @@ use super::low_latency::{assert_ll, hinted};
 /// ffmpeg's DASH output for 2 s of video: (init section, first segment).
 fn dash_segment(dir: &std::path::Path) -> (Vec<u8>, Vec<u8>) {
     let mpd = dir.join("manifest.mpd");
-    let args = [
-        "-v",
-        "error",
-        "-f",
-        "lavfi",
-        "-i",
-        "testsrc2=size=320x240:rate=25",
-        "-t",
-        "4",
-        "-c:v",
-        "libx264",
-        "-preset",
-        "ultrafast",
-        "-g",
-        "50",
-        "-f",
-        "dash",
-        "-seg_duration",
-        "2",
-        "-frag_duration",
-        "0.25",
-        "-frag_type",
-        "duration",
-        "-use_template",
-        "1",
-        "-use_timeline",
-        "0",
-        mpd.to_str().expect("utf-8 path"),
-    ];
+    let args = format!(
+        "-v error -f lavfi -i testsrc2=size=320x240:rate=25 -t 4 -c:v libx264 -preset ultrafast \
+         -g 50 -f dash -seg_duration 2 -frag_duration 0.25 -frag_type duration -use_template 1 \
+         -use_timeline 0 {}",
+        mpd.display()
+    );
+    let args: Vec<&str> = args.split_whitespace().collect();
     let (ok, _, err) = run_tool("ffmpeg", &args);
     assert!(ok, "ffmpeg: {err}");
     let read = |name: &str| std::fs::read(dir.join(name)).expect(name);
