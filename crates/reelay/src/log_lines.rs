@@ -11,7 +11,8 @@
 //! field directives in the filter the HTTP layer opens the span as well, and these lines print
 //! it instead of the tag.
 //!
-//! No colours: the colour machinery, even switched off, cost more than the rest of a line.
+//! No colours: tracing-subscriber is built without its `ansi` feature (painting, even switched
+//! off, cost more than the rest of the request span when there was one per request).
 //! This module sits above the HTTP layer (it reads the tag) and is used by the binary only.
 
 use std::fmt;

@@ -1,6 +1,6 @@
 //! The part arriving now, byte by byte: what a request for the preload hint streams before the
-//! part is whole (RFC 8216bis §4.4.5.3: the hinted resource is requested at once and its
-//! response delivers its bytes as they become available).
+//! part is whole (the resource an `EXT-X-PRELOAD-HINT` names, RFC 8216bis, is requested before
+//! it exists; its answer starts with the part's first bytes).
 //!
 //! Per rendition, at most one part grows: the fMP4 fragment whose bytes the encoder's segment
 //! upload is delivering (`ll_ingest.rs` feeds every chunk it gets). Its bytes are the upload's

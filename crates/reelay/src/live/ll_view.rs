@@ -344,8 +344,10 @@ fn arriving(
         if r.done {
             return None;
         }
-        let next = r.next().await;
-        Some((next, r)).filter(|(next, _)| !matches!(next, Ok(b) if b.is_empty()))
+        match r.next().await {
+            Ok(bytes) if bytes.is_empty() => None,
+            next => Some((next, r)),
+        }
     }))
 }
 
