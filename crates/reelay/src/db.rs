@@ -159,14 +159,79 @@ pub fn now_ms() -> i64 {
 mod tests {
     use super::*;
 
+    /// A PostgreSQL database of the test's own on the machine's server (`REELAY_TEST_POSTGRES`,
+    /// as the integration tests read it), dropped when this is.
+    struct TempPostgres {
+        admin: String,
+        name: String,
+        url: String,
+    }
+
+    impl TempPostgres {
+        async fn new() -> Self {
+            let admin = std::env::var("REELAY_TEST_POSTGRES")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned());
+            let name = format!("t_{:016x}", crate::random::u64());
+            Self::admin_sql(&admin, format!("CREATE DATABASE {name}")).await;
+            let mut url = url::Url::parse(&admin).expect("REELAY_TEST_POSTGRES is a URL");
+            url.set_path(&name);
+            let url = url.to_string();
+            Self { admin, name, url }
+        }
+
+        async fn admin_sql(admin: &str, sql: String) {
+            use sqlx::Connection;
+            install_default_drivers();
+            let mut conn = sqlx::AnyConnection::connect(admin)
+                .await
+                .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {admin}: {e}"));
+            sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone()))
+                .execute(&mut conn)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"));
+        }
+    }
+
+    impl Drop for TempPostgres {
+        fn drop(&mut self) {
+            let (admin, sql) = (
+                self.admin.clone(),
+                format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            );
+            // From a thread of its own: a destructor cannot wait on the test's runtime.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("runtime");
+                rt.block_on(Self::admin_sql(&admin, sql));
+            })
+            .join();
+        }
+    }
+
     /// A database from before renditions keeps each source's numbering and buffer, as its
     /// primary rendition's.
     #[tokio::test]
-    async fn the_renditions_migrations_keep_numbering_buffers_recordings_and_confirmations() {
-        install_default_drivers();
+    async fn on_sqlite_the_renditions_migrations_keep_numbering_buffers_recordings_and_confirmations()
+     {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
-        let pool = AnyPoolOptions::new().connect(&url).await.expect("sqlite");
+        renditions_migrations_keep_rows(&url).await;
+    }
+
+    /// The same on PostgreSQL, which the Postgres pass of the integration tests only ever
+    /// meets with every migration applied at once.
+    #[tokio::test]
+    async fn on_postgres_the_renditions_migrations_keep_numbering_buffers_recordings_and_confirmations()
+     {
+        let db = TempPostgres::new().await;
+        renditions_migrations_keep_rows(&db.url).await;
+    }
+
+    async fn renditions_migrations_keep_rows(url: &str) {
+        install_default_drivers();
+        let pool = AnyPoolOptions::new().connect(url).await.expect("database");
         for &(_, _, sql) in &MIGRATIONS[..4] {
             sqlx::raw_sql(sql)
                 .execute(&pool)
