@@ -204,6 +204,7 @@ async fn run_node(config: &Config, state: AppState) -> anyhow::Result<()> {
         write_timeout: config.write_timeout,
         grace: config.shutdown_grace,
         sendfile: config.sendfile,
+        meters: state.metrics.connections.clone(),
     };
     tracing::info!(workers = config.workers, "serving");
     let front = crate::http::Front::new(app(state.clone()), &state);

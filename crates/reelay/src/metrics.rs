@@ -100,10 +100,8 @@ pub struct Metrics {
     registry: Mutex<Registry>,
     /// The runtime's alive tasks, read at each scrape (a leak shows as a rising line).
     alive_tasks: Gauge,
-    /// Body bytes sent with `sendfile`, mirrored from [`crate::zero_copy::sent_bytes`].
-    sendfile_bytes: Counter,
-    /// Connections cut because the client stopped reading, mirrored from [`write_stalls`].
-    write_stalls: Counter,
+    /// This node's connections: what its listeners count as they serve.
+    pub connections: ConnectionMeters,
     pub http: HttpMetrics,
     pub cache: CacheCounters,
     pub live: LiveMetrics,
@@ -198,18 +196,8 @@ impl Default for Metrics {
             "Tasks alive in the async runtime when the metrics were read",
             alive_tasks.clone(),
         );
-        let sendfile_bytes = Counter::default();
-        registry.register(
-            "http_sendfile_bytes",
-            "Response body bytes sent with sendfile (a part of http_sent_bytes)",
-            sendfile_bytes.clone(),
-        );
-        let write_stalls = Counter::default();
-        registry.register(
-            "http_write_stalls",
-            "Connections ended because the client read nothing for [server] write_timeout",
-            write_stalls.clone(),
-        );
+        let connections = ConnectionMeters::default();
+        connections.register(&mut registry);
         let live = LiveMetrics::default();
         live.register(&mut registry);
         let relay = RelayMetrics::default();
@@ -217,8 +205,7 @@ impl Default for Metrics {
         Self {
             registry: Mutex::new(registry),
             alive_tasks,
-            sendfile_bytes,
-            write_stalls,
+            connections,
             http: HttpMetrics {
                 requests,
                 ttfb,
@@ -232,17 +219,37 @@ impl Default for Metrics {
     }
 }
 
-/// Connections the write-stall guard has ended, process-wide.
-static WRITE_STALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// Counts one connection ended for a stalled write (the HTTP layer's guard calls it).
-pub fn count_write_stall() {
-    WRITE_STALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// What one node's listeners count of their connections (each listener of the node holds a
+/// clone: the counters are shared handles). Per node, never per process: two nodes in one
+/// process (tests) count apart.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectionMeters {
+    /// Connections accepted.
+    pub accepted: Counter,
+    /// Response body bytes sent with `sendfile` (`http/sendfile.rs`).
+    pub sendfile_bytes: Counter,
+    /// Connections ended because the client stopped reading (`http/net.rs`).
+    pub write_stalls: Counter,
 }
 
-/// Connections ended for stalled writes since the process started.
-pub fn write_stalls() -> u64 {
-    WRITE_STALLS.load(std::sync::atomic::Ordering::Relaxed)
+impl ConnectionMeters {
+    fn register(&self, registry: &mut Registry) {
+        for (name, help, counter) in [
+            ("http_connections", "Connections accepted", &self.accepted),
+            (
+                "http_sendfile_bytes",
+                "Response body bytes sent with sendfile (a part of http_sent_bytes)",
+                &self.sendfile_bytes,
+            ),
+            (
+                "http_write_stalls",
+                "Connections ended because the client read nothing for [server] write_timeout",
+                &self.write_stalls,
+            ),
+        ] {
+            registry.register(name, help, counter.clone());
+        }
+    }
 }
 
 /// The connection-serving runtimes besides the shared one, for the task count.
@@ -286,12 +293,6 @@ impl Metrics {
     pub fn render(&self) -> String {
         self.alive_tasks
             .set(i64::try_from(alive_tasks()).unwrap_or(i64::MAX));
-        let sent = crate::zero_copy::sent_bytes();
-        self.sendfile_bytes
-            .inc_by(sent.saturating_sub(self.sendfile_bytes.get()));
-        let stalls = write_stalls();
-        self.write_stalls
-            .inc_by(stalls.saturating_sub(self.write_stalls.get()));
         let mut out = String::new();
         let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         if prometheus_client::encoding::text::encode(&mut out, &registry).is_err() {

@@ -20,7 +20,6 @@
 
 use std::collections::VecDeque;
 use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -69,19 +68,6 @@ impl FileSink {
     fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<FileSpan>> {
         self.queue.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// Bytes sent with `sendfile` by this process, all connections together.
-static SENT: AtomicU64 = AtomicU64::new(0);
-
-/// Counts `n` bytes sent in place of placeholders.
-pub fn count_sent(n: usize) {
-    SENT.fetch_add(n as u64, Ordering::Relaxed);
-}
-
-/// Bytes sent with `sendfile` so far (exported as `reelay_http_sendfile_bytes_total`).
-pub fn sent_bytes() -> u64 {
-    SENT.load(Ordering::Relaxed)
 }
 
 /// Where `slice` starts in the placeholder region, if it is a (non-empty) placeholder slice.

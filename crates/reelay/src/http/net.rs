@@ -11,6 +11,7 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 use std::time::Duration;
 
+use prometheus_client::metrics::counter::Counter;
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
@@ -23,15 +24,18 @@ pub struct StallGuard<S> {
     /// stall); only consulted while `armed`.
     timer: Option<Pin<Box<Sleep>>>,
     armed: bool,
+    /// The node's count of connections ended this way (`reelay_http_write_stalls_total`).
+    stalls: Counter,
 }
 
 impl<S> StallGuard<S> {
-    pub fn new(inner: S, write_timeout: Duration) -> Self {
+    pub fn new(inner: S, write_timeout: Duration, stalls: Counter) -> Self {
         Self {
             inner,
             write_timeout,
             timer: None,
             armed: false,
+            stalls,
         }
     }
 
@@ -56,7 +60,7 @@ impl<S> StallGuard<S> {
         }
         match timer.as_mut().poll(cx) {
             Poll::Ready(()) => {
-                crate::metrics::count_write_stall();
+                self.stalls.inc();
                 Poll::Ready(Err(io::Error::new(
                     io::ErrorKind::TimedOut,
                     "client stopped reading",

@@ -20,7 +20,9 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-use crate::zero_copy::{self, FileSink, FileSpan, placeholder_offset};
+use prometheus_client::metrics::counter::Counter;
+
+use crate::zero_copy::{FileSink, FileSpan, placeholder_offset};
 
 /// A TCP stream whose writes turn placeholder slices into `sendfile` of their spans.
 #[derive(Debug)]
@@ -29,14 +31,17 @@ pub struct FileWriter {
     sink: FileSink,
     /// The span being sent and how many of its bytes have gone.
     current: Option<(FileSpan, usize)>,
+    /// The node's count of bytes sent with `sendfile` (`reelay_http_sendfile_bytes_total`).
+    sent: Counter,
 }
 
 impl FileWriter {
-    pub fn new(tcp: TcpStream, sink: FileSink) -> Self {
+    pub fn new(tcp: TcpStream, sink: FileSink, sent: Counter) -> Self {
         Self {
             tcp,
             sink,
             current: None,
+            sent,
         }
     }
 
@@ -88,7 +93,7 @@ impl FileWriter {
                 "file shrank while being served",
             )));
         }
-        zero_copy::count_sent(n);
+        self.sent.inc_by(n as u64);
         if let Some((span, sent)) = &mut self.current {
             *sent += n;
             if *sent >= span.len {
@@ -177,7 +182,8 @@ mod tests {
             .expect("connect");
         let (server, _) = listener.accept().await.expect("accept");
         let sink = FileSink::new();
-        (FileWriter::new(server, sink.clone()), sink, client)
+        let writer = FileWriter::new(server, sink.clone(), Counter::default());
+        (writer, sink, client)
     }
 
     fn file_of(bytes: &[u8]) -> (tempfile::NamedTempFile, Arc<OwnedFd>) {

@@ -27,6 +27,9 @@ use tokio::net::TcpListener;
 use super::direct::Front;
 use super::net::StallGuard;
 use super::sendfile::FileWriter;
+use crate::metrics::ConnectionMeters;
+#[cfg(doc)]
+use crate::metrics::Metrics;
 use crate::zero_copy::FileSink;
 
 /// Connection limits and the shutdown deadline.
@@ -38,6 +41,9 @@ pub struct ServerOptions {
     pub grace: Duration,
     /// Send cached local-file spans with `sendfile` ([`super::sendfile`]).
     pub sendfile: bool,
+    /// Where the connections are counted: the node's [`Metrics::connections`], so they show
+    /// in its `/metrics` (the default counts apart, for servers without a node).
+    pub meters: ConnectionMeters,
 }
 
 impl Default for ServerOptions {
@@ -48,6 +54,7 @@ impl Default for ServerOptions {
             write_timeout: Duration::from_secs(60),
             grace: Duration::from_secs(10),
             sendfile: true,
+            meters: ConnectionMeters::default(),
         }
     }
 }
@@ -107,10 +114,12 @@ pub async fn serve(
         if let Err(e) = stream.set_nodelay(true) {
             tracing::debug!(error = %e, "set_nodelay failed");
         }
+        options.meters.accepted.inc();
         let sink = FileSink::new();
         let service = app.connection(options.sendfile.then(|| sink.clone()));
-        let writer = FileWriter::new(stream, sink);
-        let io = TokioIo::new(StallGuard::new(writer, options.write_timeout));
+        let writer = FileWriter::new(stream, sink, options.meters.sendfile_bytes.clone());
+        let stalls = options.meters.write_stalls.clone();
+        let io = TokioIo::new(StallGuard::new(writer, options.write_timeout, stalls));
         let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
             if let Err(e) = connection.await {

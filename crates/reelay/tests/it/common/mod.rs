@@ -240,6 +240,11 @@ impl TestServer {
         configure(&mut services);
         let state = AppState::new(services);
         let front = front(app(state.clone()), &state);
+        // Counted on this node's metrics, as `reelay serve` counts them.
+        let options = ServerOptions {
+            meters: state.metrics.connections.clone(),
+            ..options
+        };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
         let addr = listener.local_addr().expect("addr");
         let (stop, stopped) = oneshot::channel();
