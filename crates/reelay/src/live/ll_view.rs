@@ -120,7 +120,7 @@ impl Live {
             rendition.to_owned(),
             query.skip != Skip::No,
         );
-        let mut deadline = None;
+        let (mut deadline, mut held) = (None, None);
         loop {
             published.borrow_and_update();
             let Some(current) = self.ll_current(source, &key, query.skip).await? else {
@@ -144,6 +144,7 @@ impl Live {
                     target.saturating_mul(3),
                 )))
             });
+            held.get_or_insert_with(|| self.metrics.hold());
             tokio::select! {
                 // A publication that came with the deadline still counts.
                 biased;
@@ -258,6 +259,7 @@ impl Live {
         let patience = Duration::from_secs(target.saturating_mul(3));
         let deadline = tokio::time::sleep(patience);
         tokio::pin!(deadline);
+        let mut held = None;
         loop {
             grew.borrow_and_update();
             if let Some(part) = self.ll.part(&source.id, rendition, msn, index) {
@@ -283,6 +285,7 @@ impl Live {
             if !coming {
                 return Err(missing());
             }
+            held.get_or_insert_with(|| self.metrics.hold());
             tokio::select! {
                 biased;
                 changed = published.changed() => changed.map_err(|_| missing())?,

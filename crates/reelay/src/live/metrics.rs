@@ -1,7 +1,10 @@
 //! The live relay's metrics on a node (DESIGN §11: live segment lag), registered with the
 //! node's `/metrics`. A `Live` built outside a node (tests) has unregistered ones.
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::Registry;
 
@@ -17,6 +20,39 @@ pub struct LiveMetrics {
     pub fetched_from_cluster: Counter,
     /// Cluster: segments this node accepted but could not store in the shared tier.
     pub share_failures: Counter,
+    /// Cluster: messages of other nodes taken from the bus, by kind.
+    pub bus_received: Family<BusKind, Counter>,
+    /// LL-HLS blocking reloads and parts asked for ahead, waiting for their publication now.
+    pub held: Gauge,
+}
+
+/// What a bus message was about: `changes`, `live` (a segment joined a window) or `part`.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct BusKind {
+    pub kind: &'static str,
+}
+
+impl LiveMetrics {
+    /// Counts one message of `kind` taken from the bus.
+    pub fn count_bus_message(&self, kind: &'static str) {
+        self.bus_received.get_or_create(&BusKind { kind }).inc();
+    }
+
+    /// Counts a request in [`Self::held`] until the guard is dropped.
+    pub fn hold(&self) -> HeldRequest {
+        self.held.inc();
+        HeldRequest(self.held.clone())
+    }
+}
+
+/// A request counted as held while this lives.
+#[derive(Debug)]
+pub struct HeldRequest(Gauge);
+
+impl Drop for HeldRequest {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
 }
 
 impl Default for LiveMetrics {
@@ -28,6 +64,8 @@ impl Default for LiveMetrics {
             lag: Histogram::new(exponential_buckets(0.001, 2.0, 17)),
             fetched_from_cluster: Counter::default(),
             share_failures: Counter::default(),
+            bus_received: Family::default(),
+            held: Gauge::default(),
         }
     }
 }
@@ -58,6 +96,16 @@ impl LiveMetrics {
             "live_segments_share_failures",
             "Cluster: accepted segments not stored in the shared tier",
             self.share_failures.clone(),
+        );
+        registry.register(
+            "cluster_bus_messages_received",
+            "Cluster: messages of other nodes taken from the bus, by kind",
+            self.bus_received.clone(),
+        );
+        registry.register(
+            "live_held_requests",
+            "LL-HLS blocking reloads and parts asked for ahead, waiting for their publication",
+            self.held.clone(),
         );
     }
 }

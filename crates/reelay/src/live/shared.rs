@@ -136,13 +136,16 @@ impl Live {
 
     async fn on_message(&self, m: Message) -> Result<(), LiveError> {
         if m.topic == "changes" {
+            self.metrics.count_bus_message("changes");
             self.changes.send_modify(|v| *v = v.wrapping_add(1));
             return Ok(());
         }
         if m.topic.starts_with("part.") {
+            self.metrics.count_bus_message("part");
             return self.learn_part(&m.payload);
         }
         if m.topic.starts_with("live.") {
+            self.metrics.count_bus_message("live");
             let note: Announced = serde_json::from_slice(&m.payload)
                 .map_err(|e| LiveError::Internal(format!("bad announcement: {e}")))?;
             self.learn(note).await?;

@@ -100,18 +100,25 @@ impl Control<'_> {
     ) -> Result<DesiredState, RelayError> {
         let deadline = tokio::time::Instant::now() + self.edges.liveness.interval;
         let mut changes = self.live.watch_changes();
+        let mut announced = false;
         loop {
             changes.mark_unchanged();
             let current = self.desired_state(edge_id).await?;
             if version != Some(current.version.as_str()) || tokio::time::Instant::now() >= deadline
             {
+                if announced && version != Some(current.version.as_str()) {
+                    self.metrics.polls_woken.inc();
+                }
                 // No touch here: the edge may have died while its poll was held (the handler
                 // runs on), and its last contact is when it asked.
                 return Ok(current);
             }
             let wake = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
             let _held = Held::new(&self.metrics.polls_held);
-            let _ = tokio::time::timeout_at(wake, changes.changed()).await;
+            announced = matches!(
+                tokio::time::timeout_at(wake, changes.changed()).await,
+                Ok(Ok(()))
+            );
         }
     }
 
@@ -284,6 +291,7 @@ pub async fn sweep_liveness(
         let Ok(list) = edges.list().await else {
             continue;
         };
+        metrics.liveness_sweeps.inc();
         let online = list.iter().filter(|e| edges.online(e)).count();
         metrics
             .edges_online

@@ -21,6 +21,12 @@ pub struct RelayMetrics {
     pub edges_online: Gauge,
     /// On a control node: edges' desired-state long-polls held, waiting for a change.
     pub polls_held: Gauge,
+    /// On a control node: held long-polls answered because a change was announced (by this
+    /// node or on the bus), not at their once-a-second re-read or their deadline.
+    pub polls_woken: Counter,
+    /// On a control node: rounds of the edge liveness sweep done (by every node; only the
+    /// lease holder acts on what it finds).
+    pub liveness_sweeps: Counter,
 }
 
 impl RelayMetrics {
@@ -50,6 +56,16 @@ impl RelayMetrics {
                 "edge_parts_dropped",
                 "Edge: Low-Latency parts not forwarded (their segment follows whole)",
                 &self.parts_dropped,
+            ),
+            (
+                "edge_state_polls_woken",
+                "Control: edges' long-polls answered because a change was announced",
+                &self.polls_woken,
+            ),
+            (
+                "edge_liveness_sweeps",
+                "Control: rounds of the edge liveness sweep",
+                &self.liveness_sweeps,
             ),
         ] {
             registry.register(name, help, counter.clone());

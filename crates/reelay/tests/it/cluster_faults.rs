@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use crate::common::cluster::{Engine, Namespace, start_node_with};
+use crate::common::cluster::{
+    Engine, Namespace, assert_bus_carried, bus_received, start_node_with,
+};
 use crate::common::relay::{get_text, post_json, segment_files};
 use crate::common::{self, Proc, live::push_synthetic, poll_until};
 
@@ -39,11 +41,23 @@ async fn b_follows_a(a: &Proc, b: &Proc, limit: Duration) {
     .await;
 }
 
-/// A segment A lists now (accepted after Redis went away), once B lists it too: B's answer.
+/// A segment A accepts from now on (after Redis went away), once B lists it too: B's answer.
 async fn b_lists_but_cannot_fetch(a: &Proc, b: &Proc) -> (u16, String) {
-    tokio::time::sleep(Duration::from_millis(700)).await; // a push after the kill
     let (_, on_a) = get_text(a.url("/live/cam/index.m3u8")).await;
-    let newest = segment_files(&on_a).last().expect("a segment").clone();
+    let before = segment_files(&on_a).last().cloned();
+    let newest = poll_until(
+        "A to accept a newer segment",
+        Duration::from_secs(10),
+        || {
+            let before = before.clone();
+            async move {
+                let (_, on_a) = get_text(a.url("/live/cam/index.m3u8")).await;
+                let newest = segment_files(&on_a).last()?.clone();
+                (Some(&newest) != before.as_ref()).then_some(newest)
+            }
+        },
+    )
+    .await;
     poll_until("B to list A's newest", Duration::from_secs(5), || async {
         let (_, on_b) = get_text(b.url("/live/cam/index.m3u8")).await;
         segment_files(&on_b).contains(&newest).then_some(())
@@ -78,7 +92,9 @@ async fn redis_and_nats_going_away_crash_no_node_and_playback_resumes_when_they_
         wait_ready(node, true, "").await;
     }
     b_follows_a(&a, &b, Duration::from_secs(10)).await;
+    assert_bus_carried(&b, "live", 1).await;
     for (name, engine) in &mut engines {
+        let announced = bus_received(&b, "live").await;
         engine.kill();
         for node in [&a, &b] {
             wait_ready(node, false, name).await;
@@ -105,6 +121,9 @@ async fn redis_and_nats_going_away_crash_no_node_and_playback_resumes_when_they_
         for node in [&a, &b] {
             wait_ready(node, true, name).await;
         }
+        // Announcements come again (after NATS: the clients reconnected by themselves).
+        let again = bus_received(&b, "live").await.max(announced) + 1;
+        assert_bus_carried(&b, "live", again).await;
     }
     assert!(
         !pusher.is_finished(),

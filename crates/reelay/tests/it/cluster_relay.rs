@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::common::cluster::{start_cluster_edge, start_nodes};
+use crate::common::cluster::{assert_bus_carried, start_cluster_edge, start_nodes};
 use crate::common::nginx::Nginx;
 use crate::common::relay::{
     durations_ms, get_text, post_json, push_with_copy, recording_playlist, segment_files,
@@ -94,6 +94,10 @@ async fn three_nodes_behind_a_balancer_serve_one_continuous_stream_and_one_recor
     let rec = post_json(nodes[1].url("/api/v1/sources/cam/recordings"), "{}").await;
     let id = rec["id"].as_str().expect("id").to_owned();
     watch(&lb.base("/live/cam/index.m3u8"), 20, &local).await;
+    // The balancer spreads the edge's segments: each node learnt others' on the bus.
+    for node in &nodes {
+        assert_bus_carried(node, "live", 1).await;
+    }
     // …stopped through C, replays completely from A and decodes.
     let stopped = post_json(nodes[2].url(&format!("/api/v1/recordings/{id}/stop")), "").await;
     assert_eq!(stopped["open"], false, "{stopped}");
@@ -151,6 +155,9 @@ async fn ffmpeg_pushing_to_one_node_is_watchable_on_every_node() {
         segment_files(&on_c)[0],
         "{on_b}\n{on_c}"
     );
+    for node in &nodes[1..] {
+        assert_bus_carried(node, "live", 2).await;
+    }
     for node in &nodes[1..] {
         let url = node.url("/live/cam/index.m3u8");
         common::live::decode_live(url, 3)

@@ -8,7 +8,7 @@ use crate::low_latency::{assert_ll, get_bytes, hinted, push_streaming_dash, segm
 
 use std::time::Duration;
 
-use common::cluster::start_nodes;
+use common::cluster::{assert_bus_carried, start_nodes};
 use common::relay::{post_json, start_relay};
 use common::{get_text, poll_until};
 
@@ -100,5 +100,7 @@ async fn a_blocked_reload_on_one_cluster_node_wakes_when_another_publishes_the_p
     let url = nodes[0].url("/ingest/ll/manifest.mpd");
     let push = tokio::task::spawn_blocking(move || push_streaming_dash(url, 14));
     follow_low_latency(&nodes[1].url("/live/ll")).await;
+    // The parts B listed came to it on the bus (the database holds no parts).
+    assert_bus_carried(&nodes[1], "part", 8).await;
     push.await.expect("ffmpeg");
 }

@@ -90,8 +90,54 @@ pub fn start_node(dir: &std::path::Path, name: &str, db: &Arc<TestDb>, ns: &Name
     start_node_with(dir, name, db, &ns.config())
 }
 
-/// Control node `name` with the `[cluster]` section `cluster`.
+/// Control node `name` with the `[cluster]` section `cluster`, once its `/readyz` says every
+/// engine it is configured with is connected: a test on a cluster never starts on a bus or a
+/// tier that is not there (it would pass on the database fallback without them).
 pub fn start_node_with(dir: &std::path::Path, name: &str, db: &Arc<TestDb>, cluster: &str) -> Proc {
+    let node = start_node_unready(dir, name, db, cluster);
+    wait_ready_blocking(&node);
+    node
+}
+
+/// Waits (blocking, at most 20 s) until `node`'s `/readyz` answers 200; fails with what it
+/// says is down.
+fn wait_ready_blocking(node: &Proc) {
+    let url = node.url("/readyz");
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let (status, body) = super::http_request("GET", &url, None);
+        if status == 200 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "node {} never became ready: {status} {}",
+            node.addr,
+            String::from_utf8_lossy(&body)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Messages of `kind` (`live`, `part`, `changes`) that `node` took from the bus.
+pub async fn bus_received(node: &Proc, kind: &str) -> u64 {
+    let sample = format!("reelay_cluster_bus_messages_received_total{{kind=\"{kind}\"}}");
+    super::metric(node.url("/metrics"), &sample).await
+}
+
+/// Waits until `node` has taken at least `at_least` messages of `kind` from the bus: the
+/// proof that the bus, not the database fallback, carried what the test saw.
+pub async fn assert_bus_carried(node: &Proc, kind: &str, at_least: u64) {
+    poll_until(
+        &format!("{at_least} {kind} messages on the bus to {}", node.addr),
+        Duration::from_secs(10),
+        || async move { (bus_received(node, kind).await >= at_least).then_some(()) },
+    )
+    .await;
+}
+
+/// Control node `name`, started without waiting for its engines.
+fn start_node_unready(dir: &std::path::Path, name: &str, db: &Arc<TestDb>, cluster: &str) -> Proc {
     std::fs::create_dir_all(dir.join(name)).expect("node dir");
     std::fs::create_dir_all(dir.join("rec")).expect("recordings dir");
     let config = format!("{name}.toml");

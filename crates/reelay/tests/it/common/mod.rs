@@ -339,6 +339,22 @@ pub async fn get_text(url: String) -> (u16, String) {
     (resp.status().as_u16(), resp.text().await.expect("text"))
 }
 
+/// The value of `sample` — a metric's name and label set as `/metrics` writes them, e.g.
+/// `reelay_cluster_bus_messages_received_total{kind="live"}` — in the exposition at
+/// `metrics_url`; 0 when the node has no such sample yet (a labelled counter appears on its
+/// first count).
+pub async fn metric(metrics_url: String, sample: &str) -> u64 {
+    let (status, text) = get_text(metrics_url).await;
+    assert_eq!(status, 200, "{text}");
+    text.lines()
+        .find_map(|l| l.strip_prefix(sample)?.strip_prefix(' '))
+        .map_or(0, |v| {
+            v.trim()
+                .parse()
+                .unwrap_or_else(|e| panic!("{sample} {v}: {e}"))
+        })
+}
+
 /// [`poll_until`] for a condition that needs no await.
 pub async fn wait_until(what: &str, limit: Duration, mut condition: impl FnMut() -> bool) {
     poll_until(what, limit, || {
