@@ -120,7 +120,7 @@ async fn forwarded_parts_are_published_in_order_closed_by_their_segment_and_with
 
     // A reload held for the next part is answered when the edge forwards it.
     let held = tokio::spawn(get(format!("{playlist}?_HLS_msn=5&_HLS_part=2")));
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    common::until_held(&server).await;
     assert!(!held.is_finished(), "answered before the part came");
     assert_eq!(edge.part(5, 2).await, 204);
     let (status, woke) = tokio::time::timeout(Duration::from_secs(5), held)

@@ -119,20 +119,26 @@ async fn an_ffmpeg_streaming_push_is_served_as_ll_hls_with_blocking_reloads_and_
     assert_ll(&first);
     assert!(first.contains("CAN-BLOCK-RELOAD=YES"), "{first}");
 
-    // A blocking reload for the hinted part answers once it is published, and lists it.
-    let (msn, part) = hinted(&first);
-    let started = std::time::Instant::now();
-    let blocked = format!("{playlist}?_HLS_msn={msn}&_HLS_part={part}");
-    let (status, text) = get_text(blocked).await;
+    // A blocking reload for a part not published yet — the first of the segment after the
+    // one arriving now, asked early in that one (a second or more ahead) — is held, and
+    // answered once the part is published, listing it.
+    let msn = poll_until("a hint early in a segment", Duration::from_secs(10), || {
+        let url = playlist.clone();
+        async move {
+            let (msn, part) = hinted(&get_text(url).await.1);
+            (1..=4).contains(&part).then_some(msn)
+        }
+    })
+    .await;
+    let blocked = format!("{playlist}?_HLS_msn={}&_HLS_part=0", msn + 1);
+    assert_eq!(common::held_requests(&server), 0);
+    let reload = tokio::spawn(get_text(blocked));
+    common::until_held(&server).await;
+    let (status, text) = reload.await.expect("join");
     assert_eq!(status, 200, "{text}");
     assert_ll(&text);
-    assert!(text.contains(&format!("p{msn}-{part}.m4s")), "{text}");
-
-    assert!(
-        started.elapsed() < Duration::from_secs(6),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(text.contains(&format!("p{}-0.m4s", msn + 1)), "{text}");
+    assert_eq!(common::held_requests(&server), 0, "no longer held");
     // The next hinted part, asked for before it exists, is answered when it is.
     let (next_msn, next_part) = hinted(&text);
     let part_url = server.url(&format!("/live/ll/media_0/p{next_msn}-{next_part}.m4s"));

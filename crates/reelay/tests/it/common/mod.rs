@@ -95,6 +95,8 @@ pub async fn test_services_on(url: &str, dir: &Path, buckets: Buckets, loopback:
     };
     let mut services = Services::new(buckets, auth, db.clone());
     let mut live = live_on(&services, dir, LiveSettings::default());
+    // Counted on the node's metrics, as `node.rs` wires them.
+    live.metrics = services.metrics.live.clone();
     let rec_dir = dir.join("recordings-bucket");
     std::fs::create_dir_all(&rec_dir).expect("recordings dir");
     let rec_bucket = reelay::storage::Bucket::fs(&rec_dir, services.buckets.reads().clone())
@@ -337,6 +339,27 @@ pub async fn poll_until<T, F: std::future::Future<Output = Option<T>>>(
 pub async fn get_text(url: String) -> (u16, String) {
     let resp = reqwest::get(url).await.expect("get");
     (resp.status().as_u16(), resp.text().await.expect("text"))
+}
+
+/// LL-HLS requests `server` holds now, waiting for their part or segment to be published.
+pub fn held_requests(server: &TestServer) -> i64 {
+    server
+        .state
+        .live
+        .as_ref()
+        .expect("live relay")
+        .metrics
+        .held
+        .get()
+}
+
+/// Waits until `server` holds at least one LL-HLS request: the proof that a request asked
+/// for a point not yet published is waiting rather than answered.
+pub async fn until_held(server: &TestServer) {
+    wait_until("a request to be held", Duration::from_secs(10), || {
+        held_requests(server) >= 1
+    })
+    .await;
 }
 
 /// The value of `sample` — a metric's name and label set as `/metrics` writes them, e.g.
