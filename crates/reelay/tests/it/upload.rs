@@ -7,7 +7,8 @@ use std::io::Write;
 use std::net::TcpStream;
 use std::time::Duration;
 
-use common::s3::{S3Server, SECRET_KEY};
+use common::s3::{S3Server, SECRET_KEY, StoreProxy};
+use common::wire::query_param;
 use common::{TestServer, pattern, sha256, write_fixed};
 
 async fn put(server: &TestServer, path: &str, body: Vec<u8>) -> reqwest::Response {
@@ -199,19 +200,57 @@ async fn upload_keys_cannot_escape_through_symlinks_or_hidden_names() {
     assert!(!server.path("b.mp4").exists() && !server.path("m/b.mp4").exists());
 }
 
-async fn s3_server_and_reelay() -> (S3Server, TestServer) {
+/// A store, a proxy in front of it that logs what reelay asks of it, and a node with the
+/// bucket `s3` (5 MiB parts) on the store through the proxy.
+async fn s3_server_and_reelay() -> (S3Server, StoreProxy, TestServer) {
     let s3 = S3Server::start(&["media"]);
-    let mut settings = s3.profile(SECRET_KEY);
+    let (proxy, mut settings) = StoreProxy::in_front_of(&s3).await;
     settings.part_size = 5 << 20;
     let bucket = s3.bucket(settings, "media");
     let server =
         TestServer::start_with_buckets(|_| {}, move |b| b.add_s3("s3", bucket).expect("add")).await;
-    (s3, server)
+    (s3, proxy, server)
+}
+
+/// What the store was asked to change of `key` (`METHOD target`, signatures and all; reads
+/// such as the HEAD after an upload left out), in order.
+fn writes_of(proxy: &StoreProxy, key: &str) -> Vec<String> {
+    let path = format!("/media/{key}");
+    proxy
+        .requests()
+        .into_iter()
+        .filter(|r| !r.starts_with("GET ") && !r.starts_with("HEAD "))
+        .filter(|r| r.split(' ').nth(1).and_then(|t| t.split('?').next()) == Some(&path))
+        .collect()
+}
+
+/// The requests of one upload, in the words of the S3 API: `PutObject`,
+/// `CreateMultipartUpload`, `UploadPart <n>`, `CompleteMultipartUpload`,
+/// `AbortMultipartUpload`, or the method and target of anything else.
+fn s3_operations(requests: &[String]) -> Vec<String> {
+    requests
+        .iter()
+        .map(|r| {
+            let (method, target) = r.split_once(' ').expect("method and target");
+            let part = query_param(target, "partNumber");
+            let upload = query_param(target, "uploadId").is_some();
+            match (method, part, upload) {
+                ("POST", None, false) if query_param(target, "uploads").is_some() => {
+                    "CreateMultipartUpload".to_owned()
+                }
+                ("PUT", Some(n), true) => format!("UploadPart {n}"),
+                ("POST", None, true) => "CompleteMultipartUpload".to_owned(),
+                ("DELETE", None, true) => "AbortMultipartUpload".to_owned(),
+                ("PUT", None, false) => "PutObject".to_owned(),
+                _ => r.clone(),
+            }
+        })
+        .collect()
 }
 
 #[tokio::test]
 async fn s3_uploads_use_multipart_for_large_objects_and_single_puts_for_small_ones() {
-    let (_s3, server) = s3_server_and_reelay().await;
+    let (_s3, proxy, server) = s3_server_and_reelay().await;
     let small = b"tiny object".to_vec();
     assert_eq!(
         put(
@@ -222,6 +261,11 @@ async fn s3_uploads_use_multipart_for_large_objects_and_single_puts_for_small_on
         .await
         .status(),
         201
+    );
+    assert_eq!(
+        s3_operations(&writes_of(&proxy, "small.mp3")),
+        ["PutObject"],
+        "one PUT for a small object"
     );
     assert_eq!(
         get_bytes(&server, "/media/s3/small.mp3").await,
@@ -241,6 +285,17 @@ async fn s3_uploads_use_multipart_for_large_objects_and_single_puts_for_small_on
         .await
         .expect("put");
     assert_eq!(resp.status(), 201);
+    assert_eq!(
+        s3_operations(&writes_of(&proxy, "dir/large.mp4")),
+        [
+            "CreateMultipartUpload",
+            "UploadPart 1",
+            "UploadPart 2",
+            "UploadPart 3",
+            "CompleteMultipartUpload"
+        ],
+        "12 MiB in 5 MiB parts"
+    );
     let (status, body) = get_bytes(&server, "/media/s3/dir/large.mp4").await;
     assert_eq!(status, 200);
     assert_eq!(sha256(&body), sha256(&large));
@@ -255,31 +310,46 @@ async fn s3_uploads_use_multipart_for_large_objects_and_single_puts_for_small_on
 
 #[tokio::test]
 async fn an_interrupted_s3_upload_is_aborted_and_never_visible() {
-    let (s3, server) = s3_server_and_reelay().await;
+    let (s3, proxy, server) = s3_server_and_reelay().await;
     let addr = server.addr;
     tokio::task::spawn_blocking(move || {
         abandon_upload(addr, "/api/v1/buckets/s3/objects/cut.mp4", 16 << 20)
     })
     .await
     .expect("join");
-    // The multipart upload is aborted in the background; the object never appears.
-    let client = reqwest::Client::new();
-    for _ in 0..20 {
-        let list: serde_json::Value = client
-            .get(server.url("/api/v1/buckets/s3/objects"))
-            .send()
-            .await
-            .expect("list")
-            .json()
-            .await
-            .expect("json");
-        assert_eq!(
-            list["objects"],
-            serde_json::json!([]),
-            "a partial object became visible"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    // The multipart upload is aborted in the background: the store is told so.
+    let operations = common::poll_until("the abort", Duration::from_secs(10), || {
+        let operations = s3_operations(&writes_of(&proxy, "cut.mp4"));
+        std::future::ready(
+            operations
+                .contains(&"AbortMultipartUpload".to_owned())
+                .then_some(operations),
+        )
+    })
+    .await;
+    assert_eq!(
+        operations.first().map(String::as_str),
+        Some("CreateMultipartUpload"),
+        "{operations:?}"
+    );
+    assert!(
+        !operations.contains(&"CompleteMultipartUpload".to_owned()),
+        "{operations:?}"
+    );
+    // And the object never appears.
+    let list: serde_json::Value = reqwest::Client::new()
+        .get(server.url("/api/v1/buckets/s3/objects"))
+        .send()
+        .await
+        .expect("list")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        list["objects"],
+        serde_json::json!([]),
+        "a partial object became visible"
+    );
     assert!(!s3.object_path("media", "cut.mp4").exists());
 }
 

@@ -13,6 +13,7 @@ pub mod process;
 pub mod raw;
 pub mod relay;
 pub mod s3;
+pub mod wire;
 
 pub use process::{
     MEDIA_DIR_ARGS, Proc, make_token, run_binary, run_tool, run_tool_in, serve_media_dir,

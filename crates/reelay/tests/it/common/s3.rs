@@ -130,15 +130,30 @@ impl Drop for S3Server {
     }
 }
 
-/// A TCP proxy in front of a store, counting what crosses it: bytes from the store, and
-/// connections closed from reelay's side.
+/// A TCP proxy in front of a store, counting what crosses it: bytes from the store,
+/// connections closed from reelay's side, and every request reelay made (`METHOD target`).
 pub struct StoreProxy {
     pub endpoint: String,
     pub from_store: Arc<std::sync::atomic::AtomicU64>,
     pub closed: Arc<std::sync::atomic::AtomicUsize>,
+    requests: Arc<std::sync::Mutex<Vec<String>>>,
 }
 
 impl StoreProxy {
+    /// The requests the store was sent so far, in the order they went out (per connection).
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("requests").clone()
+    }
+
+    /// Starts a proxy in front of an `s3` server and returns it with the profile settings
+    /// that reach the store through it.
+    pub async fn in_front_of(s3: &S3Server) -> (Self, ProfileSettings) {
+        let proxy = Self::start(&s3.endpoint).await;
+        let mut settings = s3.profile(SECRET_KEY);
+        settings.endpoint = proxy.endpoint.parse().expect("url");
+        (proxy, settings)
+    }
+
     pub async fn start(upstream: &str) -> Self {
         use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -148,11 +163,13 @@ impl StoreProxy {
         let endpoint = format!("http://{}", listener.local_addr().expect("addr"));
         let from_store = Arc::new(AtomicU64::new(0));
         let closed = Arc::new(AtomicUsize::new(0));
-        let (bytes, ends) = (from_store.clone(), closed.clone());
+        let requests = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (bytes, ends, log) = (from_store.clone(), closed.clone(), requests.clone());
         let target = upstream.trim_start_matches("http://").to_owned();
         tokio::spawn(async move {
             while let Ok((mut from_reelay, _)) = listener.accept().await {
                 let (target, bytes, ends) = (target.clone(), bytes.clone(), ends.clone());
+                let mut reader = super::wire::RequestReader::new(log.clone());
                 tokio::spawn(async move {
                     let Ok(mut to_store) = tokio::net::TcpStream::connect(&target).await else {
                         return;
@@ -160,7 +177,16 @@ impl StoreProxy {
                     let (mut rr, mut rw) = from_reelay.split();
                     let (mut sr, mut sw) = to_store.split();
                     let upward = async {
-                        let _ = tokio::io::copy(&mut rr, &mut sw).await;
+                        let mut buf = vec![0u8; 64 << 10];
+                        while let Ok(n) = rr.read(&mut buf).await {
+                            if n == 0 {
+                                break;
+                            }
+                            reader.feed(&buf[..n]);
+                            if sw.write_all(&buf[..n]).await.is_err() {
+                                break;
+                            }
+                        }
                         // reelay's side ended: it closed (or reset) the connection.
                         ends.fetch_add(1, Ordering::SeqCst);
                     };
@@ -184,6 +210,7 @@ impl StoreProxy {
             endpoint,
             from_store,
             closed,
+            requests,
         }
     }
 }
