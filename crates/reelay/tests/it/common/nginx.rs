@@ -80,13 +80,40 @@ impl Nginx {
         self.root.path().join(rel)
     }
 
-    /// Body bytes nginx has sent, from its access log.
+    /// Body bytes nginx has sent, from its access log: one line per response, written when
+    /// the response ends (no log yet is no response yet: 0).
     pub fn body_bytes_sent(&self) -> u64 {
-        std::fs::read_to_string(self.prefix.path().join("access.log"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|l| l.trim().parse::<u64>().ok())
+        let log = self.prefix.path().join("access.log");
+        let text = match std::fs::read_to_string(&log) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return 0,
+            Err(e) => panic!("{}: {e}", log.display()),
+        };
+        text.lines()
+            .map(|l| {
+                l.trim()
+                    .parse::<u64>()
+                    .unwrap_or_else(|e| panic!("access log line {l:?}: {e}"))
+            })
             .sum()
+    }
+
+    /// Waits (at most 10 s) until nginx's access log accounts for at least `at_least` body
+    /// bytes — its responses are logged as they end, a moment after the client read them —
+    /// and returns what it accounts for then.
+    pub async fn body_bytes_sent_at_least(&self, at_least: u64) -> u64 {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let sent = self.body_bytes_sent();
+            if sent >= at_least {
+                return sent;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "nginx logged {sent} body bytes, fewer than the {at_least} its clients received"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 }
 
