@@ -6,7 +6,7 @@ use crate::common;
 use std::path::Path;
 use std::process::Command;
 
-use common::{pattern, serve_media_dir};
+use common::{MEDIA_DIR_ARGS, make_token, pattern, serve_media_dir, start_binary};
 
 /// Runs the binary; returns (success, stdout, stderr).
 fn reelay(args: &[&str], cwd: &Path) -> (bool, String, String) {
@@ -63,33 +63,79 @@ fn upload_streams_files_into_a_folder_and_a_rerun_skips_what_is_there() {
     );
 }
 
-#[test]
-fn sign_prints_a_url_that_plays_until_it_expires() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let node = serve_media_dir(dir.path());
-    std::fs::write(dir.path().join("media/clip.mp4"), b"not really a movie").expect("write");
-
-    let server = node.url("");
-    let (ok, out, err) = reelay(
-        &[
-            "sign",
-            "/media/media/clip.mp4",
-            "--expires",
-            "90s",
-            "--server",
-            &server,
-        ],
-        dir.path(),
-    );
+/// `reelay sign PATH --expires FOR` against `server` with `token`: the printed URL.
+fn sign(path: &str, expires: &str, server: &str, token: &str, cwd: &Path) -> String {
+    let args = [
+        "sign",
+        path,
+        "--expires",
+        expires,
+        "--server",
+        server,
+        "--token",
+        token,
+    ];
+    let (ok, out, err) = reelay(&args, cwd);
     assert!(ok, "{err}");
-    let url = out.trim();
+    out.trim().to_owned()
+}
+
+/// The `exp` (seconds since 1970) of a signed URL.
+fn expiry(url: &str) -> u64 {
+    url.split(['?', '&'])
+        .find_map(|p| p.strip_prefix("exp="))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("no exp in {url}"))
+}
+
+/// The status and the error message of a GET of `url` with no credential.
+fn refused(url: &str) -> (u16, String) {
+    let (status, body) = common::http_request("GET", url, None);
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
+    let message = body["error"]["message"].as_str().unwrap_or("").to_owned();
+    (status, message)
+}
+
+#[test]
+fn sign_prints_a_url_that_plays_until_it_expires_and_not_when_altered() {
+    // A closed node (it has a token): without a signature nothing plays, so what plays is the
+    // signature's doing (an open loopback node plays any URL, signed or not).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (admin, entry) = make_token("admin");
+    std::fs::write(dir.path().join("reelay.toml"), entry).expect("config");
+    std::fs::create_dir_all(dir.path().join("media")).expect("media dir");
+    std::fs::write(dir.path().join("media/clip.mp4"), b"not really a movie").expect("write");
+    std::fs::write(dir.path().join("media/other.mp4"), b"another one").expect("write");
+    let args = [&MEDIA_DIR_ARGS[..], &["--config", "reelay.toml"]].concat();
+    let node = start_binary(&args, dir.path(), &[]);
+    let server = node.url("");
+    let bare = format!("{server}/media/media/clip.mp4");
+    assert_eq!(refused(&bare).0, 401, "closed: no credential, no playback");
+
+    let url = sign("/media/media/clip.mp4", "2s", &server, &admin, dir.path());
     assert!(
-        url.starts_with(&format!("{server}/media/media/clip.mp4?")) && url.contains("sig="),
+        url.starts_with(&format!("{bare}?")) && url.contains("sig="),
         "{url}"
     );
-    let (status, body) = common::http_request("GET", url, None);
-    assert_eq!(status, 200);
-    assert_eq!(body, b"not really a movie");
+    let (status, body) = common::http_request("GET", &url, None);
+    assert_eq!((status, body.as_slice()), (200, &b"not really a movie"[..]));
+    // Altered: another path under the same query, a changed signature, a later expiry.
+    let query = url.split_once('?').expect("query").1;
+    let other = format!("{server}/media/media/other.mp4?{query}");
+    let invalid = (403, "the signature is not valid".to_owned());
+    assert_eq!(refused(&other), invalid, "{other}");
+    let flipped = if url.ends_with('0') { "1" } else { "0" };
+    let forged = format!("{}{flipped}", &url[..url.len() - 1]);
+    assert_eq!(refused(&forged), invalid, "{forged}");
+    let exp = expiry(&url);
+    let later = url.replace(&format!("exp={exp}"), &format!("exp={}", exp + 3600));
+    assert_eq!(refused(&later), invalid, "{later}");
+    // Expired: once its second has passed, the same URL is refused.
+    while common::now_secs() <= exp {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let expired = (403, "the signed URL has expired".to_owned());
+    assert_eq!(refused(&url), expired, "{url}");
     let (ok, _, err) = reelay(
         &[
             "sign",
@@ -98,6 +144,8 @@ fn sign_prints_a_url_that_plays_until_it_expires() {
             "30d",
             "--server",
             &server,
+            "--token",
+            &admin,
         ],
         dir.path(),
     );
