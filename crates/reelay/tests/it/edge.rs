@@ -143,37 +143,49 @@ async fn fmp4_init_sections_are_forwarded_before_their_segments() {
     );
 }
 
+/// `online` and `last_seen` of edge `site-a` on `control`.
+async fn liveness(control: &common::Proc) -> (bool, jiff::Timestamp) {
+    let (status, text) = get_text(control.url("/api/v1/edges/site-a")).await;
+    assert_eq!(status, 200, "{text}");
+    let edge: Value = serde_json::from_str(&text).expect("json");
+    let online = edge["online"].as_bool().expect("online");
+    let seen = edge["last_seen"].as_str().expect("last_seen").parse();
+    (online, seen.expect("a time"))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edge_goes_offline_after_three_missed_intervals_not_one() {
-    let mut relay = start_relay().await;
-    let edge_url = relay.control.url("/api/v1/edges/site-a");
-    let online = || {
-        let url = edge_url.clone();
-        async move {
-            let (_, text) = get_text(url).await;
-            serde_json::from_str::<Value>(&text).expect("json")["online"]
-                .as_bool()
-                .expect("online")
-        }
-    };
-    assert!(online().await);
+    // Interval 1 s, margin 500 ms: offline once 3.5 s have passed since its last contact.
+    let config = "[edges]\ninterval = \"1s\"\nmargin = \"500ms\"\n";
+    let mut relay = start_relay_with(config).await;
+    assert!(liveness(&relay.control).await.0, "online while it polls");
     let _ = relay.edge.child.kill();
     let _ = relay.edge.child.wait();
-    let killed = Instant::now();
-    // Interval 500 ms: one missed interval later it is still online…
-    tokio::time::sleep(Duration::from_millis(700)).await;
-    assert!(online().await, "offline after a single missed interval");
-    // …and offline once 3 intervals plus the 250 ms margin have passed.
-    poll_until(
-        "the edge to go offline",
-        Duration::from_secs(10),
-        || async { (!online().await).then_some(()) },
-    )
-    .await;
+    // Each answer is judged against the edge's last contact, by the clock of this machine
+    // (the control's too): an answer given after `asked` saw at least `asked - last_seen`
+    // without contact, and one read at `answered` at most that. So however slow the machine,
+    // "online" asked 1.5 s after the last contact shows one missed interval is not enough,
+    // and "offline" read before 3.5 s would show it came too soon.
+    let (mut late_online, give_up) = (None, Instant::now() + Duration::from_secs(20));
+    let offline_after = loop {
+        assert!(Instant::now() < give_up, "the edge never went offline");
+        let asked = jiff::Timestamp::now();
+        let (online, seen) = liveness(&relay.control).await;
+        if !online {
+            break jiff::Timestamp::now().duration_since(seen);
+        }
+        if asked.duration_since(seen) >= jiff::SignedDuration::from_millis(1500) {
+            late_online = Some(asked.duration_since(seen));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     assert!(
-        killed.elapsed() >= Duration::from_millis(1500),
-        "offline too soon: {:?}",
-        killed.elapsed()
+        offline_after >= jiff::SignedDuration::from_millis(3500),
+        "offline {offline_after:?} after its last contact: too soon"
+    );
+    assert!(
+        late_online.is_some(),
+        "never seen online 1.5 s or more after its last contact"
     );
 }
 
@@ -431,6 +443,7 @@ async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() 
     .await;
     let rec = post_json(control.url("/api/v1/sources/cam/recordings"), "{}").await;
     let id = rec["id"].as_str().expect("id").to_owned();
+    let (_, seen_before_kill) = liveness(&control).await;
     let _ = edge.child.kill();
     let _ = edge.child.wait();
     let killed = jiff::Timestamp::now();
@@ -444,9 +457,14 @@ async fn when_configured_an_offline_edges_recordings_stop_at_its_last_contact() 
     })
     .await;
     let end: jiff::Timestamp = stopped["end"].as_str().expect("end").parse().expect("time");
+    // At the edge's last contact to the millisecond (not when it was noticed, seconds later):
+    // no earlier than a contact seen before the kill, no later than the kill.
+    let (_, last_seen) = liveness(&control).await;
+    assert_eq!(end, last_seen, "stopped at the last contact");
     assert!(
-        end <= killed,
-        "stopped at the last contact ({end}), not when noticed"
+        (seen_before_kill..=killed).contains(&end),
+        "the last contact ({end}) is between one seen before the kill ({seen_before_kill}) \
+         and the kill ({killed})"
     );
 }
 

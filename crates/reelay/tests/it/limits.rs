@@ -154,4 +154,6 @@ async fn keep_alive_connections_serve_several_requests() {
             .expect("body");
         assert_eq!(body.as_ref(), b"small");
     }
+    // Five answers, one connection: the node accepted only the first.
+    assert_eq!(server.state.metrics.connections.accepted.get(), 1);
 }

@@ -291,8 +291,28 @@ async fn resolvers_run_without_a_shell_and_time_out() {
     let nginx = nginx_with(&pattern(100));
     write_fixed(&nginx.file("abc"), b"resolved media");
     let allow = nginx.base("");
-    let mut ok = resolver_bucket("r", &nginx.base("/"), &[allow.trim_end_matches('/')]);
-    ok.allow_internal = true;
+    // The command's own arguments say what a shell would do with them: run `touch`, split at
+    // `;` and spaces, expand `*`, drop quotes. It writes the arguments it got to a file.
+    let state = tempfile::tempdir().expect("tempdir");
+    let (argv_file, pwned) = (state.path().join("argv"), state.path().join("pwned"));
+    let script = format!(
+        "import sys, json\nopen({argv_file:?}, 'w').write(json.dumps(sys.argv[1:]))\n\
+         print('{base}/' + sys.argv[1])",
+        base = allow.trim_end_matches('/')
+    );
+    let shell_words = [
+        "{id}".to_owned(),
+        format!("$(touch {})", pwned.display()),
+        "a;b".to_owned(),
+        "*".to_owned(),
+        "x y".to_owned(),
+        "'q'".to_owned(),
+    ];
+    let mut ok = python_resolver(&nginx, script);
+    if let Some((argv, _, _)) = ok.resolver.as_mut() {
+        argv.truncate(3);
+        argv.extend(shell_words.iter().cloned());
+    }
     let mut slow = settings("slow", None);
     slow.allow = vec![allow.trim_end_matches('/').to_owned()];
     slow.allow_internal = true;
@@ -313,7 +333,16 @@ async fn resolvers_run_without_a_shell_and_time_out() {
         resp.bytes().await.expect("body").as_ref(),
         b"resolved media"
     );
-    // `;` and `$()` would matter to a shell; here they are refused as ids before anything runs.
+    let got: Vec<String> =
+        serde_json::from_str(&std::fs::read_to_string(&argv_file).expect("argv")).expect("json");
+    let mut want = shell_words.to_vec();
+    want[0] = "abc".to_owned();
+    assert_eq!(
+        got, want,
+        "each argument as configured, only {{id}} replaced"
+    );
+    assert!(!pwned.exists(), "a shell ran the command substitution");
+    // Ids that would be an option or a shell's business are refused before anything runs.
     for id in ["a%3Bid", "%24%28id%29", "-rf"] {
         let resp = reqwest::get(server.url(&format!("/media/r/{id}")))
             .await
