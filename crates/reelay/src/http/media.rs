@@ -82,6 +82,22 @@ pub struct WatchQuery {
 
 /// `GET|HEAD /watch?v={key}&bucket={bucket}`; `bucket` may be left out when only one media
 /// bucket exists ([`crate::storage::Buckets::default_media`]).
+#[utoipa::path(get, path = routes::WATCH, tag = "compatibility",
+    description = "The Lyve Cloud video middleware's playback URL: the same answers as `/media/{bucket}/{key}`.",
+    params(("v" = String, Query, description = "the object's key"),
+        ("bucket" = Option<String>, Query, description = "may be left out when there is one media bucket"),
+        ("Range" = Option<String>, Header, description = "e.g. `bytes=0-1023`"),
+        ("download" = Option<String>, Query, description = "answer as an attachment, named after the key or this value"),
+        ("exp" = Option<u64>, Query, description = "signed URL expiry (unix seconds)"),
+        ("sig" = Option<String>, Query, description = "signed URL signature"),
+        ("pfx" = Option<String>, Query, description = "signed URL prefix scope")),
+    responses((status = 200, description = "the whole object"),
+        (status = 206, description = "the requested range(s)"),
+        (status = 304, description = "not modified"),
+        (status = 400, description = "no key, or no bucket when there are several"),
+        (status = 404, description = "no such object"),
+        (status = 412, description = "precondition failed"), (status = 416, description = "range not satisfiable")),
+    security(("bearer" = []), ()))]
 pub async fn media_by_query(
     State(state): State<AppState>,
     method: Method,

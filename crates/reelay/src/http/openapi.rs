@@ -57,6 +57,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         edge::put_part,
         edge::delete_part,
         media::media_by_path,
+        media::media_by_query,
         lyve::list_buckets,
         lyve::list_objects,
         lyve::create_bucket,

@@ -79,6 +79,94 @@ pub const EDGE_INIT: &str = "/api/v1/edge/sources/{source}/init/{file}";
 pub const EDGE_MULTIVARIANT: &str = "/api/v1/edge/sources/{source}/multivariant";
 pub const EDGE_PART: &str = "/api/v1/edge/sources/{source}/parts/{file}";
 
+/// Every template the router mounts, once (its unit test holds the router to this list).
+pub const ALL: [&str; 52] = [
+    MEDIA,
+    WATCH,
+    LYVE_LIST_BUCKETS,
+    LYVE_LIST_OBJECTS,
+    LYVE_CREATE_BUCKET,
+    LYVE_FILES_UPLOAD,
+    INGEST,
+    LIVE,
+    LIVE_RENDITION,
+    LIVEMIX_PLAYLIST,
+    LIVEMIX_VOD_LIVE,
+    LIVEMIX_VOD_RECORDING,
+    LIVEMIX_SOURCES,
+    LIVEMIX_SOURCE,
+    LIVEMIX_SOURCE_STREAMING,
+    LIVEMIX_SOURCE_RECORDINGS,
+    LIVEMIX_RECORDINGS,
+    LIVEMIX_RECORDING,
+    LIVEMIX_RECORDING_STOP,
+    RECORDING_FILE,
+    RECORDING_RENDITION,
+    HEALTHZ,
+    READYZ,
+    METRICS,
+    UI_INDEX,
+    UI_FILE,
+    OPENAPI,
+    DOCS,
+    BUCKETS,
+    BUCKET,
+    OBJECTS,
+    OBJECT,
+    TOKENS,
+    TOKEN,
+    SIGN,
+    SOURCES,
+    SOURCE,
+    SOURCE_STREAMING,
+    SOURCE_RECORDINGS,
+    RECORDINGS,
+    RECORDING,
+    RECORDING_STOP,
+    EDGES,
+    EDGE,
+    EDGE_REGISTER,
+    EDGE_STATE,
+    EDGE_SEGMENT,
+    EDGE_INIT,
+    EDGE_MULTIVARIANT,
+    EDGE_PART,
+    // Mounted by Swagger UI with OPENAPI and DOCS: its page and assets.
+    "/docs/",
+    "/docs/{*rest}",
+];
+
+/// The routes the OpenAPI document leaves out, and why: every other template of [`ALL`] is
+/// documented with exactly the methods it takes (the tests hold the document to that).
+pub const UNDOCUMENTED: [(&str, &str); 14] = [
+    (
+        INGEST,
+        "HLS pushed by encoders (ffmpeg's HLS and DASH muxers), not an API",
+    ),
+    (LIVE, "HLS playlists and segments, read by players"),
+    (
+        LIVE_RENDITION,
+        "HLS playlists and segments, read by players",
+    ),
+    (
+        RECORDING_FILE,
+        "HLS playlists and segments, read by players",
+    ),
+    (
+        RECORDING_RENDITION,
+        "HLS playlists and segments, read by players",
+    ),
+    (HEALTHZ, "a probe for orchestrators"),
+    (READYZ, "a probe for orchestrators"),
+    (METRICS, "Prometheus text, for scrapers"),
+    (UI_INDEX, "the web UI"),
+    (UI_FILE, "the web UI"),
+    (OPENAPI, "the document itself"),
+    (DOCS, "the document's browser"),
+    ("/docs/", "the document's browser"),
+    ("/docs/{*rest}", "the document's browser"),
+];
+
 /// What the router reports for a request that matched no route.
 pub const UNMATCHED: &str = "unmatched";
 
@@ -180,35 +268,45 @@ mod tests {
 
     #[test]
     fn state_changing_methods_never_need_less_than_write() {
-        let routes = [
-            MEDIA,
-            WATCH,
-            LYVE_LIST_BUCKETS,
-            LYVE_LIST_OBJECTS,
-            LYVE_CREATE_BUCKET,
-            LYVE_FILES_UPLOAD,
-            LIVEMIX_VOD_LIVE,
-            LIVEMIX_VOD_RECORDING,
-            BUCKETS,
-            OBJECTS,
-            OBJECT,
-            TOKENS,
-            SOURCES,
-            SOURCE,
-            SOURCE_STREAMING,
-            LIVE,
-            LIVE_RENDITION,
-            RECORDING_RENDITION,
-            "/x",
+        // Public routes take no state-changing method (the router answers 405).
+        let public = [
+            HEALTHZ,
+            READYZ,
+            METRICS,
+            UI_INDEX,
+            UI_FILE,
+            OPENAPI,
+            DOCS,
+            "/docs/",
+            "/docs/{*rest}",
         ];
-        for route in routes.into_iter().chain(LIVEMIX_MANAGEMENT) {
+        for route in ALL.into_iter().chain(["/x"]) {
+            if public.contains(&route) {
+                continue;
+            }
             for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
                 let need = requirement(&method, route);
+                // Ingest and the edge protocol check their own tokens in their handlers.
+                let own = if route == INGEST || route == LIVEMIX_PLAYLIST {
+                    Need::Ingest
+                } else {
+                    Need::Edge
+                };
+                if route == INGEST
+                    || route == LIVEMIX_PLAYLIST
+                    || route.starts_with("/api/v1/edge/")
+                {
+                    assert_eq!(need, own, "{method} {route}");
+                    continue;
+                }
+                // Signing a URL computes a signature; it changes nothing.
+                if route == SIGN && method == Method::POST {
+                    assert_eq!(need, Need::Read);
+                    continue;
+                }
                 assert!(need >= Need::Write, "{method} {route} needs only {need:?}");
             }
         }
-        // Ingest is the one exception: its handler checks the source's own ingest token.
-        assert_eq!(requirement(&Method::PUT, INGEST), Need::Ingest);
     }
 
     #[test]

@@ -221,6 +221,24 @@ const scenarios = {
     await until(() => document.querySelector('#media').currentTime > 2, undefined, 45000);
   },
 
+  // /docs in the browser: Swagger UI, from the node's own assets, renders one block per
+  // operation of /openapi.json, and the page asks nothing of any other host.
+  async docs() {
+    const offsite = [];
+    page.on('request', (r) => { if (!r.url().startsWith(base) && !r.url().startsWith('data:')) offsite.push(r.url()); });
+    const doc = await (await fetch(`${base}/openapi.json`)).json();
+    const verbs = ['get', 'put', 'post', 'delete', 'patch'];
+    const operations = Object.values(doc.paths)
+      .reduce((n, item) => n + Object.keys(item).filter((m) => verbs.includes(m)).length, 0);
+    assert.ok(operations > 40, `${operations} operations in the document`);
+    await page.goto(`${base}/docs/`);
+    await page.locator('.info .title', { hasText: 'reelay' }).waitFor();
+    await until((n) => document.querySelectorAll('.opblock').length >= n, operations);
+    assert.equal(await page.locator('.opblock').count(), operations);
+    await page.screenshot({ path: join(artifacts, 'docs.png') });
+    assert.deepEqual(offsite, [], 'requests to other hosts');
+  },
+
   // hls.js (the UI's build) plays a live URL for `rest[0]` seconds (default 20), in
   // lowLatencyMode (`arg` = ll) or classic mode (`arg` = classic): it must keep playing without
   // a stall (half a second waiting, in all) or a fatal error, and play on time. Prints JSON:

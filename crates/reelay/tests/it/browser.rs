@@ -70,6 +70,13 @@ fn the_library_plays_an_mp4_and_seeking_to_half_continues_from_there() {
 }
 
 #[test]
+fn the_docs_page_renders_every_operation_from_the_nodes_own_assets() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = serve_media_dir(dir.path());
+    scenario("docs", &node, None);
+}
+
+#[test]
 fn a_20_mb_upload_through_the_ui_reports_progress_and_is_listed() {
     let dir = tempfile::tempdir().expect("tempdir");
     let node = start_node(dir.path());
