@@ -94,9 +94,10 @@ pub fn parse_ll_query(query: Option<&str>) -> Result<LlQuery, LlQueryError> {
     Ok(LlQuery { block, skip })
 }
 
+/// A decimal-integer (RFC 8216bis §4.2): 1-20 digits, at most 2^64-1.
 fn number(name: &'static str, value: &str) -> Result<u64, LlQueryError> {
     let digits =
-        !value.is_empty() && value.len() <= 19 && value.bytes().all(|b| b.is_ascii_digit());
+        !value.is_empty() && value.len() <= 20 && value.bytes().all(|b| b.is_ascii_digit());
     digits
         .then(|| value.parse().ok())
         .flatten()
@@ -187,6 +188,25 @@ mod tests {
         );
         assert_eq!(parse_ll_query(None), Ok(LlQuery::default()));
         assert_eq!(q("_HLS_skip=v2").map(|q| q.skip), Ok(Skip::V2));
+    }
+
+    #[test]
+    fn a_decimal_integer_is_up_to_twenty_digits_and_two_to_the_64_minus_one() {
+        let at = |msn| Position { msn, part: None };
+        let max = q("_HLS_msn=18446744073709551615").map(|q| q.block);
+        assert_eq!(max, Ok(Some(at(u64::MAX))));
+        let padded = q("_HLS_msn=00000000000000000007").map(|q| q.block);
+        assert_eq!(padded, Ok(Some(at(7))));
+        for bad in ["18446744073709551616", "000000000000000000007"] {
+            let got = q(&format!("_HLS_msn={bad}"));
+            assert_eq!(got, Err(LlQueryError::BadNumber("_HLS_msn")), "{bad}");
+        }
+        let edge = LiveEdge {
+            next_msn: 5,
+            last_part: Some((5, 0)),
+            part_target_ms: 500,
+        };
+        assert_eq!(edge.check(at(u64::MAX)), Err(LlQueryError::TooFarAhead));
     }
 
     #[test]
