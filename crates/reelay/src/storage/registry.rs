@@ -219,6 +219,12 @@ impl Buckets {
         *self.recordings.write().unwrap_or_else(|p| p.into_inner()) = Some(name.to_owned());
     }
 
+    /// Whether `name` is the live recordings bucket.
+    pub fn is_recordings(&self, name: &str) -> bool {
+        let recordings = self.recordings.read().unwrap_or_else(|p| p.into_inner());
+        recordings.as_deref() == Some(name)
+    }
+
     /// The bucket a request that names none means (`/watch?v=KEY`): the only media bucket —
     /// the recordings bucket does not count unless it is the only bucket. `None` when there are
     /// several (or none).

@@ -472,6 +472,67 @@ async fn buckets_are_created_and_deleted_through_the_api() {
     assert!(!s3.dir.path().join("remote-store").exists());
 }
 
+/// Found by the API fuzzer: two DELETEs of one bucket at once, the second finding its folder
+/// gone under it, answered 500 `backend_io`. A bucket deleted under a request is gone: 404.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_deleted_twice_at_once_is_deleted_once_and_then_not_found() {
+    let server = TestServer::start(|_| {}).await;
+    let client = reqwest::Client::new();
+    let create = |name: &str| {
+        client
+            .post(server.url("/api/v1/buckets"))
+            .header("content-type", "application/json")
+            .body(format!(r#"{{"name":"{name}"}}"#))
+            .send()
+    };
+    let delete = |name: &str| {
+        client
+            .delete(server.url(&format!("/api/v1/buckets/{name}")))
+            .send()
+    };
+    // The folder gone between the lookup and the removal, as the losing DELETE sees it.
+    assert_eq!(create("gone").await.expect("post").status(), 201);
+    std::fs::remove_dir(server.path("gone")).expect("remove the folder");
+    let resp = delete("gone").await.expect("delete");
+    assert_eq!(
+        resp.status(),
+        404,
+        "{}",
+        resp.text().await.unwrap_or_default()
+    );
+    // And raced for real: one 204, the rest 404, never a 5xx.
+    for round in 0..10 {
+        let name = format!("raced-{round}");
+        assert_eq!(create(&name).await.expect("post").status(), 201);
+        let (a, b) = tokio::join!(delete(&name), delete(&name));
+        let mut statuses = [a.expect("delete").status(), b.expect("delete").status()];
+        statuses.sort();
+        assert_eq!(statuses.map(|s| s.as_u16()), [204, 404], "{name}");
+    }
+}
+
+/// Found by the API fuzzer: the node's live recordings bucket (empty until something is
+/// recorded) could be deleted, leaving recordings nowhere to go.
+#[tokio::test]
+async fn the_live_recordings_bucket_cannot_be_deleted() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let node = common::serve_media_dir(dir.path());
+    let resp = reqwest::Client::new()
+        .delete(node.url("/api/v1/buckets/recordings"))
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(resp.status(), 409);
+    let body: serde_json::Value = resp.json().await.expect("json");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("records")),
+        "{body}"
+    );
+    assert!(dir.path().join("data/buckets/recordings").is_dir());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_100_mb_upload_to_s3_streams_with_bounded_memory() {
     let s3 = S3Server::start(&["media"]);

@@ -170,7 +170,21 @@ pub async fn delete_bucket(
             "bucket {name:?} is defined by the operator's configuration"
         )));
     }
-    if !bucket.is_empty().await? {
+    if state.buckets.is_recordings(&name) {
+        return Err(conflict(format!(
+            "bucket {name:?} is where the live relay records"
+        )));
+    }
+    // A bucket folder removed under this request (by a DELETE of the same bucket at the same
+    // moment) is a bucket that is gone, not a failure of the disk.
+    let gone = |e: ApiError| match bucket.backend() {
+        Backend::Fs(fs) if !fs.root().exists() => {
+            state.buckets.remove(&name);
+            ApiError::not_found(format!("no bucket named {name:?}"))
+        }
+        _ => e,
+    };
+    if !bucket.is_empty().await.map_err(|e| gone(e.into()))? {
         return Err(conflict(format!("bucket {name:?} is not empty")));
     }
     match bucket.backend() {
@@ -180,7 +194,7 @@ pub async fn delete_bucket(
                 std::io::ErrorKind::DirectoryNotEmpty => {
                     conflict(format!("bucket {name:?} is not empty"))
                 }
-                _ => StorageError::Io(e).into(),
+                _ => gone(StorageError::Io(e).into()),
             })?;
         }
         Backend::Origin(_) => {}
