@@ -25,6 +25,16 @@ impl Live {
         self.dir.join(id).join("segments")
     }
 
+    /// Removes `file` from source `id`'s segments — never anything outside them, whatever the
+    /// name says: it must be a key (no `..`, nothing absolute, nothing hidden) and each folder
+    /// on the way is opened beneath the segments folder (`openat2`, as fs buckets do).
+    pub(super) fn remove_segment_file(&self, id: &str, file: &str) {
+        let dir = FsBucket::open(&self.segments_dir(id));
+        if let (Ok(dir), Ok(key)) = (dir, ObjectKey::parse(file)) {
+            let _ = dir.delete(&key);
+        }
+    }
+
     /// `source`'s stored segments, as a bucket to serve them from (every rendition's, under
     /// its folder); nothing stored yet is a missing object.
     pub fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {

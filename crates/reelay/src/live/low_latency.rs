@@ -267,6 +267,14 @@ impl LowLatency {
         self.take(at, msn, index, part)
     }
 
+    /// Whether a part of `rendition` of source `id` would fit: the rendition is known here, or
+    /// the source has fewer than `most` renditions (what peers say cannot grow the map without
+    /// bound).
+    pub fn has_room(&self, id: &str, rendition: &str, most: usize) -> bool {
+        let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
+        all.contains_key(&key(id, rendition)) || all.keys().filter(|(s, _)| s == id).count() < most
+    }
+
     fn take(
         &self,
         (id, rendition): (&str, &str),

@@ -22,6 +22,8 @@ pub struct LiveMetrics {
     pub share_failures: Counter,
     /// Cluster: messages of other nodes taken from the bus, by kind.
     pub bus_received: Family<BusKind, Counter>,
+    /// Cluster: messages refused, never acted on, by the reason (the field that failed).
+    pub rejected: Family<Rejected, Counter>,
     /// LL-HLS blocking reloads and parts asked for ahead, waiting for their publication now.
     pub held: Gauge,
 }
@@ -32,7 +34,18 @@ pub struct BusKind {
     pub kind: &'static str,
 }
 
+/// Why a message from the cluster was refused.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct Rejected {
+    pub reason: &'static str,
+}
+
 impl LiveMetrics {
+    /// Counts one message refused for `reason`.
+    pub fn count_rejected(&self, reason: &'static str) {
+        self.rejected.get_or_create(&Rejected { reason }).inc();
+    }
+
     /// Counts one message of `kind` taken from the bus.
     pub fn count_bus_message(&self, kind: &'static str) {
         self.bus_received.get_or_create(&BusKind { kind }).inc();
@@ -65,6 +78,7 @@ impl Default for LiveMetrics {
             fetched_from_cluster: Counter::default(),
             share_failures: Counter::default(),
             bus_received: Family::default(),
+            rejected: Family::default(),
             held: Gauge::default(),
         }
     }
@@ -101,6 +115,11 @@ impl LiveMetrics {
             "cluster_bus_messages_received",
             "Cluster: messages of other nodes taken from the bus, by kind",
             self.bus_received.clone(),
+        );
+        registry.register(
+            "cluster_rejected",
+            "Cluster: messages refused and never acted on, by reason",
+            self.rejected.clone(),
         );
         registry.register(
             "live_held_requests",

@@ -462,7 +462,7 @@ impl Live {
             if let Some(hold) = &self.hold {
                 hold.dropped(&old);
             }
-            let _ = std::fs::remove_file(self.segments_dir(id).join(&old.file));
+            self.remove_segment_file(id, &old.file);
             sqlx::query(
                 "DELETE FROM live_segments WHERE source_id = $1 AND rendition = $2 AND msn = $3",
             )

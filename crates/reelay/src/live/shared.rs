@@ -27,6 +27,24 @@ struct Announced {
     discontinuities: u64,
 }
 
+/// How far past a window's newest segment an announced one may be (a node that missed more
+/// than this many announcements reads the database instead, `catch_up`).
+pub const ANNOUNCED_LEAP_MAX: i64 = 1_000;
+
+/// Why an announced `row` cannot join `ch`'s window, if it cannot: a sequence number too far
+/// past the window's newest, or more discontinuities than the segments since could have made.
+fn out_of_bounds(ch: &Channel, row: &SegmentRow, discontinuities: u64) -> Option<&'static str> {
+    let newest = ch.recent.back().map(|r| r.msn)?;
+    let ahead = row.msn.checked_sub(newest)?;
+    if ahead > ANNOUNCED_LEAP_MAX {
+        return Some("number");
+    }
+    let most = ch
+        .discontinuities
+        .saturating_add(u64::try_from(ahead.max(0)).unwrap_or(0));
+    (discontinuities > most).then_some("discontinuities")
+}
+
 impl Live {
     fn tier(&self) -> Option<&Tier> {
         self.cluster.as_ref().and_then(|c| c.tier.as_ref())
@@ -93,6 +111,9 @@ impl Live {
     /// is on this node, fetching it from the shared tier if another node accepted it; `false`
     /// when no one has it.
     pub async fn ensure_local(&self, id: &str, file: &str) -> Result<bool, LiveError> {
+        if crate::storage::ObjectKey::parse(file).is_err() {
+            return Ok(false);
+        }
         let path = self.segments_dir(id).join(file);
         if tokio::fs::try_exists(&path).await.unwrap_or(false) {
             return Ok(true);
@@ -134,23 +155,47 @@ impl Live {
         }
     }
 
+    /// Acts on another node's message — after checking it as strictly as a request: a
+    /// message that fails is counted (`reelay_cluster_rejected_total{reason}`) and dropped.
     async fn on_message(&self, m: Message) -> Result<(), LiveError> {
+        if let Some(reason) = self.take_message(m).await? {
+            self.reject(reason);
+        }
+        Ok(())
+    }
+
+    /// [`Live::on_message`]: what it acts on, or why it refuses (`Ok(Some(reason))`).
+    async fn take_message(&self, m: Message) -> Result<Option<&'static str>, LiveError> {
         if m.topic == "changes" {
             self.metrics.count_bus_message("changes");
             self.changes.send_modify(|v| *v = v.wrapping_add(1));
-            return Ok(());
+            return Ok(None);
         }
-        if m.topic.starts_with("part.") {
+        if let Some(id) = m.topic.strip_prefix("part.") {
             self.metrics.count_bus_message("part");
-            return self.learn_part(&m.payload);
+            return Ok(self.learn_part(id, &m.payload).await.err());
         }
-        if m.topic.starts_with("live.") {
-            self.metrics.count_bus_message("live");
-            let note: Announced = serde_json::from_slice(&m.payload)
-                .map_err(|e| LiveError::Internal(format!("bad announcement: {e}")))?;
-            self.learn(note).await?;
+        let Some(id) = m.topic.strip_prefix("live.") else {
+            return Ok(Some("topic"));
+        };
+        self.metrics.count_bus_message("live");
+        let Ok(note) = serde_json::from_slice::<Announced>(&m.payload) else {
+            return Ok(Some("decode"));
+        };
+        if note.row.source_id != id {
+            return Ok(Some("subject"));
         }
-        Ok(())
+        if let Err(field) = note.row.check_shape(self.settings.max_segment_bytes) {
+            return Ok(Some(field));
+        }
+        self.learn(note).await?;
+        Ok(None)
+    }
+
+    /// Drops a message of the cluster's that failed a check, saying why.
+    pub(super) fn reject(&self, reason: &'static str) {
+        self.metrics.count_rejected(reason);
+        tracing::debug!(reason, "a message from the cluster refused");
     }
 
     /// Adds a segment another node accepted to this node's window, if this node has that
@@ -158,6 +203,13 @@ impl Live {
     async fn learn(&self, note: Announced) -> Result<(), LiveError> {
         let row = note.row;
         let Some(channel) = self.loaded_channel(&row.source_id, &row.rendition) else {
+            if !matches!(
+                self.sources.find_for_viewing(&row.source_id).await,
+                Ok(Some(_))
+            ) {
+                self.reject("unknown source");
+                return Ok(());
+            }
             // A rendition new to this node: if its source's renditions were loaded, load them
             // again on the next request (the new one's rows are in the database by now).
             self.loaded
@@ -168,6 +220,10 @@ impl Live {
         };
         let mut ch = channel.lock().await;
         if ch.recent.iter().any(|r| r.msn == row.msn) {
+            return Ok(());
+        }
+        if let Some(reason) = out_of_bounds(&ch, &row, note.discontinuities) {
+            self.reject(reason);
             return Ok(());
         }
         if let Some(newest) = ch.recent.back().map(|r| r.msn)

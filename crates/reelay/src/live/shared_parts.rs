@@ -18,11 +18,18 @@ use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast::error::RecvError;
 
+use super::Live;
 use super::low_latency::{PartEvent, StoredPart};
-use super::{Live, LiveError};
+use super::segment::{is_rendition, is_source_id};
 
 /// Largest part sent on the bus (NATS's default `max_payload` is 1 MiB, description included).
 pub const BUS_PART_MAX: usize = 1000 * 1024;
+
+/// The longest part a message may describe (a part is at most a target duration).
+const PART_MAX_MS: u64 = 30_000;
+
+/// Most parts a segment may have (a 30 s segment of 30 ms parts).
+const PARTS_MAX: u64 = 1_000;
 
 /// A part (or a withdrawn segment) as told on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,10 +121,31 @@ impl Live {
         }
     }
 
-    /// Publishes a part another node told, or withdraws its segment.
-    pub(super) fn learn_part(&self, payload: &Bytes) -> Result<(), LiveError> {
-        let (note, bytes) =
-            decode(payload).ok_or_else(|| LiveError::Internal("a bad part message".into()))?;
+    /// Publishes a part another node told (on subject `part.<id>`), or withdraws its segment
+    /// — a part of a source this node knows, of a rendition named as renditions are, within
+    /// the bounds of a part. `Err` says what failed (the message is refused).
+    pub(super) async fn learn_part(&self, id: &str, payload: &Bytes) -> Result<(), &'static str> {
+        let (note, bytes) = decode(payload).ok_or("decode")?;
+        if note.source != id {
+            return Err("subject");
+        }
+        if !is_source_id(&note.source) {
+            return Err("source");
+        }
+        if !is_rendition(&note.rendition) {
+            return Err("rendition");
+        }
+        let duration_ok = note.gone || (1..=PART_MAX_MS).contains(&note.duration_ms);
+        if !duration_ok || note.index >= PARTS_MAX {
+            return Err("part");
+        }
+        if !matches!(self.sources.find_for_viewing(id).await, Ok(Some(_))) {
+            return Err("unknown source");
+        }
+        let most = usize::try_from(super::sources::MAX_RENDITIONS).unwrap_or(16);
+        if !self.ll.has_room(id, &note.rendition, most) {
+            return Err("renditions");
+        }
         let at = (note.source.as_str(), note.rendition.as_str());
         if note.gone {
             self.ll.abandon_from_peer(at.0, at.1, note.msn);

@@ -265,12 +265,8 @@ impl SegmentMeta {
     }
 }
 
-/// `init-<digits>.mp4`, the names an edge gives init sections.
-pub fn is_init_name(name: &str) -> bool {
-    name.strip_prefix("init-")
-        .and_then(|r| r.strip_suffix(".mp4"))
-        .is_some_and(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
-}
+/// `init-<digits>.mp4`, the names an edge gives init sections (as the node gives its own).
+pub use crate::live::segment::is_init_name;
 
 /// `<msn>.<ext>` → `(msn, ext)`.
 pub fn parse_segment_file(file: &str) -> Option<(u64, &str)> {

@@ -19,6 +19,7 @@ mod cli;
 mod client;
 mod cluster;
 mod cluster_faults;
+mod cluster_hostile;
 mod cluster_relay;
 mod direct;
 mod docs;
