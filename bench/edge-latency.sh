@@ -41,8 +41,8 @@ if [ "${CLUSTER:-0}" = 1 ]; then
   DB="bench_$(od -An -N6 -tx1 /dev/urandom | tr -d ' \n')"
   psql -q -h 127.0.0.1 -U postgres -d postgres -c "CREATE DATABASE $DB"
   export REELAY_METADATA_URL="postgres://postgres@127.0.0.1:5432/$DB"
-  printf '[cluster]\nname = "%s"\nredis = "redis://127.0.0.1:6379/0"\nnats = "nats://127.0.0.1:4222"\n' \
-    "$DB" >"$work/cluster.toml"
+  printf '[cluster]\nname = "%s"\nredis = "redis://127.0.0.1:6379/0"\nnats = "nats://127.0.0.1:4222"\nkey = "%s"\n' \
+    "$DB" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$work/cluster.toml"
   CONTROL=$(start_node control serve --config "$work/cluster.toml")
   VIEWER=$(start_node viewer serve --config "$work/cluster.toml")
   unset REELAY_METADATA_URL # the edge keeps its own SQLite

@@ -4,10 +4,19 @@
 //! lasting — a node that sees a gap in sequence numbers reads the missing rows from the
 //! database — so nothing here waits for acknowledgements. The client reconnects by itself;
 //! publishing has a deadline so a node never blocks on a dead server.
+//!
+//! Every message is sealed (`seal.rs`): headers name the sending node and the time it was
+//! sent, and carry a MAC under the cluster key over those, the subject and the body. A
+//! message taken from NATS is handed on only when its seal verifies, its time is within
+//! [`super::seal::AGE_MAX_MS`] of this node's clock and it was not seen before; otherwise the
+//! reason is handed on instead, for the caller to count (the bus itself knows no metrics).
 
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use std::sync::Arc;
+
+use super::seal::{ClusterKeys, Seal, Seen, check_time};
 use super::{ClusterError, DEADLINE, Health};
 
 #[derive(Clone)]
@@ -15,7 +24,9 @@ pub struct Bus {
     client: async_nats::Client,
     prefix: String,
     node: String,
-    pub health: std::sync::Arc<Health>,
+    pub health: Arc<Health>,
+    keys: Arc<ClusterKeys>,
+    seen: Arc<Seen>,
 }
 
 impl std::fmt::Debug for Bus {
@@ -32,12 +43,82 @@ pub struct Message {
     pub payload: Bytes,
 }
 
+/// A message from the bus that was refused, and why (`stale`, `unsealed`, `seal`, `replay`).
+pub type Refused = &'static str;
+
 /// The header naming the node that published a message (its own are skipped).
 const NODE_HEADER: &str = "reelay-node";
+/// When it was sent (ms since 1970, decimal).
+const TIME_HEADER: &str = "reelay-time";
+/// Its MAC (hex), over [`sealed_parts`].
+const SEAL_HEADER: &str = "reelay-seal";
+
+/// What a bus message's seal covers.
+fn sealed_parts<'a>(
+    subject: &'a str,
+    node: &'a str,
+    time: &'a str,
+    body: &'a [u8],
+) -> [&'a [u8]; 5] {
+    [
+        b"reelay-bus-v1",
+        subject.as_bytes(),
+        node.as_bytes(),
+        time.as_bytes(),
+        body,
+    ]
+}
+
+/// The seal (hex) of a message on `subject` from `node` sent at `time` (ms, decimal) —
+/// what a node puts in its `reelay-seal` header (public for tests that speak NATS raw).
+pub fn seal_hex(keys: &ClusterKeys, subject: &str, node: &str, time: &str, body: &[u8]) -> String {
+    crate::hex::encode(&keys.seal(&sealed_parts(subject, node, time, body)))
+}
+
+fn header<'a>(m: &'a async_nats::Message, name: &str) -> Option<&'a str> {
+    m.headers.as_ref()?.get(name).map(|v| v.as_str())
+}
+
+/// A message from NATS as this node takes it: sealed by a node of the cluster, recent, new.
+fn unseal(
+    m: &async_nats::Message,
+    keys: &ClusterKeys,
+    seen: &Seen,
+    now_ms: i64,
+) -> Result<(), Refused> {
+    let (Some(node), Some(time), Some(seal)) = (
+        header(m, NODE_HEADER),
+        header(m, TIME_HEADER),
+        header(m, SEAL_HEADER),
+    ) else {
+        return Err("unsealed");
+    };
+    let sent: i64 = time.parse().map_err(|_| "unsealed")?;
+    check_time(sent, now_ms)?;
+    let seal: Seal = crate::hex::decode(seal)
+        .and_then(|s| s.try_into().ok())
+        .ok_or("unsealed")?;
+    if !keys.verify(
+        &sealed_parts(m.subject.as_str(), node, time, &m.payload),
+        &seal,
+    ) {
+        return Err("seal");
+    }
+    if !seen.first_time(seal, now_ms) {
+        return Err("replay");
+    }
+    Ok(())
+}
 
 impl Bus {
-    /// A client for `url` that connects (and reconnects) in the background.
-    pub async fn connect(url: &str, cluster: &str, node: &str) -> anyhow::Result<Self> {
+    /// A client for `url` that connects (and reconnects) in the background, sealing with and
+    /// verifying against `keys`.
+    pub async fn connect(
+        url: &str,
+        cluster: &str,
+        node: &str,
+        keys: Arc<ClusterKeys>,
+    ) -> anyhow::Result<Self> {
         let health = std::sync::Arc::new(Health::new("nats", Some("connecting".into())));
         let events = health.clone();
         let client = async_nats::ConnectOptions::new()
@@ -68,14 +149,20 @@ impl Bus {
             prefix: format!("{cluster}."),
             node: node.to_owned(),
             health,
+            keys,
+            seen: Arc::default(),
         })
     }
 
     /// Publishes `payload` on `<cluster>.<topic>`.
     pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), ClusterError> {
+        let subject = format!("{}{topic}", self.prefix);
+        let time = crate::db::now_ms().to_string();
+        let seal = seal_hex(&self.keys, &subject, &self.node, &time, &payload);
         let mut headers = async_nats::HeaderMap::new();
         headers.insert(NODE_HEADER, self.node.as_str());
-        let subject = format!("{}{topic}", self.prefix);
+        headers.insert(TIME_HEADER, time.as_str());
+        headers.insert(SEAL_HEADER, seal.as_str());
         let send = self.client.publish_with_headers(subject, headers, payload);
         match tokio::time::timeout(DEADLINE, send).await {
             Ok(Ok(())) => Ok(()),
@@ -84,12 +171,14 @@ impl Bus {
         }
     }
 
-    /// Every message other nodes publish under `<cluster>.<pattern>`, forever (the
-    /// subscription is renewed by the client after a reconnect).
+    /// Every message other nodes publish under `<cluster>.<pattern>` — or, for one that
+    /// fails its seal, time or freshness, why it is refused — forever (the subscription is
+    /// renewed by the client after a reconnect).
     pub async fn follow(
         &self,
         pattern: &str,
-    ) -> Result<impl futures_util::Stream<Item = Message> + use<>, ClusterError> {
+    ) -> Result<impl futures_util::Stream<Item = Result<Message, Refused>> + use<>, ClusterError>
+    {
         let subject = format!("{}{pattern}", self.prefix);
         let subscriber = self
             .client
@@ -97,21 +186,24 @@ impl Bus {
             .await
             .map_err(|e| ClusterError::Nats(e.to_string()))?;
         let (prefix, node) = (self.prefix.clone(), self.node.clone());
+        let (keys, seen) = (self.keys.clone(), self.seen.clone());
         Ok(subscriber.filter_map(move |m| {
-            let from = m
-                .headers
-                .as_ref()
-                .and_then(|h| h.get(NODE_HEADER))
-                .map(|v| v.as_str().to_owned());
-            let topic = m.subject.as_str().strip_prefix(&prefix).map(str::to_owned);
-            let mine = from.as_deref() == Some(node.as_str());
-            std::future::ready(match topic {
-                Some(topic) if !mine => Some(Message {
-                    topic,
-                    payload: m.payload,
-                }),
-                _ => None,
-            })
+            let mine = header(&m, NODE_HEADER) == Some(node.as_str());
+            let taken = if mine {
+                None
+            } else {
+                let topic = m.subject.as_str().strip_prefix(&prefix).map(str::to_owned);
+                Some(
+                    unseal(&m, &keys, &seen, crate::db::now_ms()).and_then(|()| {
+                        let topic = topic.ok_or("topic")?;
+                        Ok(Message {
+                            topic,
+                            payload: m.payload,
+                        })
+                    }),
+                )
+            };
+            std::future::ready(taken)
         }))
     }
 }

@@ -14,13 +14,15 @@
 
 mod bus;
 mod memcached;
+mod seal;
 mod tier;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use bus::{Bus, Message};
+pub use bus::{Bus, Message, Refused, seal_hex};
 pub use memcached::MemcachedChunks;
+pub use seal::ClusterKeys;
 pub use tier::{RedisChunks, Tier};
 
 /// Longest any one engine call may take.
@@ -36,6 +38,9 @@ pub struct ClusterSettings {
     pub redis: Option<String>,
     /// `nats://…`: notifications between nodes.
     pub nats: Option<String>,
+    /// The cluster key (and the previous one during a rotation): what proves a message or an
+    /// entry came from a node of this cluster. Required with `redis` or `nats`.
+    pub keys: Option<Arc<ClusterKeys>>,
 }
 
 /// Who failed: the engine (down, slow) — retrying later is safe for every call here.
@@ -98,9 +103,12 @@ impl Cluster {
             Some(url) => Some(Tier::connect(url, &settings.name)?),
             None => None,
         };
-        let bus = match &settings.nats {
-            Some(url) => Some(Bus::connect(url, &settings.name, &settings.node_id).await?),
-            None => None,
+        let bus = match (&settings.nats, &settings.keys) {
+            (Some(url), Some(keys)) => {
+                Some(Bus::connect(url, &settings.name, &settings.node_id, keys.clone()).await?)
+            }
+            (Some(_), None) => anyhow::bail!("[cluster] nats needs the cluster key (key_env)"),
+            (None, _) => None,
         };
         Ok(Arc::new(Self {
             settings,

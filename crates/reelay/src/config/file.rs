@@ -143,6 +143,13 @@ pub struct ClusterSection {
     pub redis: Option<String>,
     /// `nats://…`: notifications between nodes.
     pub nats: Option<String>,
+    /// Environment variable holding the cluster key (hex, at least 32 bytes; the same on every
+    /// node): required with `redis` or `nats`. `key` gives it in the file instead.
+    pub key_env: Option<String>,
+    pub key: Option<String>,
+    /// The key being rotated out: still accepted, never used to seal.
+    pub previous_key_env: Option<String>,
+    pub previous_key: Option<String>,
 }
 
 /// `[auth]`.

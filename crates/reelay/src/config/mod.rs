@@ -27,7 +27,7 @@ pub use file::FileConfig;
 use s3::s3_profile;
 use sections::{
     bucket_cache_control, cache_settings, config_token, cors_origin, live_settings, liveness,
-    origin_settings, shared_cache, signing_key_from_env,
+    origin_settings, secret_hex, shared_cache, signing_key_from_env,
 };
 use units::opt;
 pub use units::{parse_duration, parse_size};
@@ -55,11 +55,33 @@ fn cluster_settings(
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
         "cluster.name must be 1-64 of A-Z a-z 0-9 - _"
     );
+    let redis = env_override("REELAY_CLUSTER_REDIS").or(section.redis);
+    let nats = env_override("REELAY_CLUSTER_NATS").or(section.nats);
+    let key = secret_hex("cluster", "key", section.key_env, section.key)?;
+    let previous = secret_hex(
+        "cluster",
+        "previous_key",
+        section.previous_key_env,
+        section.previous_key,
+    )?;
+    if key.is_none() && (redis.is_some() || nats.is_some()) {
+        bail!(
+            "[cluster] redis or nats is set but the cluster key is not: set [cluster] key_env to \
+             an environment variable holding the same key on every node (at least 32 bytes as \
+             hex, e.g. from `openssl rand -hex 32`)"
+        );
+    }
+    anyhow::ensure!(
+        key.is_some() || previous.is_none(),
+        "[cluster] previous_key needs a key to go with it"
+    );
+    let keys = key.map(|k| std::sync::Arc::new(crate::cluster::ClusterKeys::new(k, previous)));
     Ok(crate::cluster::ClusterSettings {
         name,
         node_id: node_id(section.node_id, listen)?,
-        redis: env_override("REELAY_CLUSTER_REDIS").or(section.redis),
-        nats: env_override("REELAY_CLUSTER_NATS").or(section.nats),
+        redis,
+        nats,
+        keys,
     })
 }
 

@@ -15,6 +15,34 @@ use crate::live::LiveSettings;
 use crate::relay::edges::Liveness;
 use crate::storage::origin::{OriginBucket, OriginSettings};
 
+/// A key given as hex in the environment variable `env` or in the file (`[section] name`),
+/// at least 32 bytes; `None` when neither is set.
+pub(super) fn secret_hex(
+    section: &str,
+    name: &str,
+    env: Option<String>,
+    inline: Option<String>,
+) -> anyhow::Result<Option<Vec<u8>>> {
+    let (hex, what) = match (env, inline) {
+        (Some(_), Some(_)) => bail!("[{section}] {name}_env and {name}: give one of them"),
+        (Some(var), None) => {
+            let hex = std::env::var(&var).map_err(|_| {
+                anyhow::anyhow!("environment variable {var} ([{section}] {name}_env) is not set")
+            })?;
+            (
+                hex,
+                format!("environment variable {var} ([{section}] {name}_env)"),
+            )
+        }
+        (None, Some(hex)) => (hex, format!("[{section}] {name}")),
+        (None, None) => return Ok(None),
+    };
+    match crate::hex::decode(hex.trim()) {
+        Some(key) if key.len() >= 32 => Ok(Some(key)),
+        _ => bail!("{what} must hold at least 32 bytes as hex"),
+    }
+}
+
 pub(super) fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
     let Some(var) = &auth.signing_key_env else {
         return Ok(None);

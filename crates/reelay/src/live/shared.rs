@@ -144,7 +144,14 @@ impl Live {
             match bus.follow(">").await {
                 Ok(mut messages) => {
                     while let Some(m) = messages.next().await {
-                        if let Err(e) = self.on_message(m).await {
+                        let acted = match m {
+                            Ok(m) => self.on_message(m).await,
+                            Err(refused) => {
+                                self.reject(refused);
+                                Ok(())
+                            }
+                        };
+                        if let Err(e) = acted {
                             tracing::warn!(error = %e, "cannot follow another node's segment");
                         }
                     }

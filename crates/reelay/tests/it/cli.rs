@@ -225,9 +225,22 @@ fn configuration_mistakes_are_clear_startup_errors() {
     )
     .expect("write");
     std::fs::write(tmp.path().join("log.toml"), "[log]\nformat = \"xml\"\n").expect("write");
+    // A cluster engine without the cluster key: nothing from the bus could be believed.
+    std::fs::write(
+        tmp.path().join("keyless.toml"),
+        "[cluster]\nnats = \"nats://127.0.0.1:9\"\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("shortkey.toml"),
+        "[cluster]\nredis = \"redis://127.0.0.1:9\"\nkey = \"abcd\"\n",
+    )
+    .expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
-    let cases: [(&[&str], &str); 10] = [
+    let cases: [(&[&str], &str); 12] = [
+        (&["serve", "--config", "keyless.toml"], "[cluster] key_env"),
+        (&["serve", "--config", "shortkey.toml"], "at least 32 bytes"),
         (&["serve", "--config", "cors.toml"], "server.cors_origins"),
         (&["serve", "--config", "cc.toml"], "is not a header value"),
         (&["serve", "--config", "log.toml"], "log.format"),

@@ -21,6 +21,10 @@ pub fn nats_url() -> String {
     std::env::var("REELAY_TEST_NATS").unwrap_or_else(|_| "nats://127.0.0.1:4222".to_owned())
 }
 
+/// The cluster key of every test cluster (hex, 32 bytes).
+pub const TEST_CLUSTER_KEY: &str =
+    "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
+
 #[derive(Debug)]
 pub struct Namespace {
     pub name: String,
@@ -43,7 +47,7 @@ impl Namespace {
     /// The `[cluster]` section of a node of this cluster on the engines at these URLs.
     pub fn config_on(&self, redis: &str, nats: &str) -> String {
         format!(
-            "[cluster]\nname = \"{}\"\nredis = \"{redis}\"\nnats = \"{nats}\"\n",
+            "[cluster]\nname = \"{}\"\nredis = \"{redis}\"\nnats = \"{nats}\"\nkey = \"{TEST_CLUSTER_KEY}\"\n",
             self.name
         )
     }

@@ -1,0 +1,163 @@
+//! Proof that a message came from a node of this cluster: a keyed MAC (HMAC-SHA256) under the
+//! cluster key (`[cluster] key_env`), which every node has and nothing else does.
+//!
+//! Trust model: whoever reaches NATS can publish on any subject, and whoever reaches Redis can
+//! write any key; neither engine authenticates what it carries for us. So nothing read from
+//! them is acted on unless it carries a MAC over everything it says — its kind, its subject or
+//! key, the sending node, the time it was sent and its bytes — under a key they do not have.
+//! Each part goes into the MAC with its length first, so no two different messages share the
+//! bytes that were MACed. A message older (or newer) than [`AGE_MAX`] is refused, and one seen
+//! before within that window is refused as a replay ([`Seen`]), so a captured message cannot
+//! be sent again. Rotation: two keys verify (`key` and `previous_key`), the first one seals.
+
+use std::collections::{HashSet, VecDeque};
+use std::sync::Mutex;
+
+use hmac::{Hmac, KeyInit, Mac};
+
+type HmacSha256 = Hmac<Sha256>;
+use sha2::Sha256;
+
+/// How far a message's time may be from this node's clock (either way: clocks differ).
+pub const AGE_MAX_MS: i64 = 30_000;
+
+/// Most message MACs remembered for replay detection (a flood beyond this forgets the oldest,
+/// which are past [`AGE_MAX_MS`] at any rate a bus can carry).
+const SEEN_MAX: usize = 200_000;
+
+/// A MAC.
+pub type Seal = [u8; 32];
+
+/// The cluster's keys: the one that seals, and the one that also verifies while a rotation is
+/// under way.
+pub struct ClusterKeys {
+    current: Vec<u8>,
+    previous: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for ClusterKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClusterKeys")
+            .field("previous", &self.previous.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+fn mac_of(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
+    // HMAC accepts keys of any length, so this cannot fail.
+    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!());
+    for part in parts {
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part);
+    }
+    mac
+}
+
+impl ClusterKeys {
+    pub fn new(current: Vec<u8>, previous: Option<Vec<u8>>) -> Self {
+        Self { current, previous }
+    }
+
+    /// The MAC of `parts` under the current key.
+    pub fn seal(&self, parts: &[&[u8]]) -> Seal {
+        mac_of(&self.current, parts).finalize().into_bytes().into()
+    }
+
+    /// Whether `seal` is the MAC of `parts` under the current or the previous key (compared
+    /// in constant time).
+    pub fn verify(&self, parts: &[&[u8]], seal: &[u8]) -> bool {
+        std::iter::once(&self.current)
+            .chain(self.previous.as_ref())
+            .any(|key| mac_of(key, parts).verify_slice(seal).is_ok())
+    }
+}
+
+/// The MACs of messages taken in the last [`AGE_MAX_MS`] (twice, for clocks either side).
+#[derive(Debug, Default)]
+pub struct Seen {
+    inner: Mutex<Remembered>,
+}
+
+/// The seals, and the order they came in (with when), oldest first.
+#[derive(Debug, Default)]
+struct Remembered {
+    set: HashSet<Seal>,
+    order: VecDeque<(i64, Seal)>,
+}
+
+impl Seen {
+    /// Records `seal`, taken at `now_ms`; `false` when it was seen before (a replay).
+    pub fn first_time(&self, seal: Seal, now_ms: i64) -> bool {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        let Remembered { set, order } = &mut *guard;
+        let horizon = now_ms.saturating_sub(AGE_MAX_MS.saturating_mul(2));
+        while let Some(&(at, old)) = order.front() {
+            if at >= horizon && order.len() < SEEN_MAX {
+                break;
+            }
+            set.remove(&old);
+            order.pop_front();
+        }
+        if !set.insert(seal) {
+            return false;
+        }
+        order.push_back((now_ms, seal));
+        true
+    }
+}
+
+/// Why a message is refused, before what it says is read.
+pub fn check_time(sent_ms: i64, now_ms: i64) -> Result<(), &'static str> {
+    if sent_ms.abs_diff(now_ms) > AGE_MAX_MS.unsigned_abs() {
+        return Err("stale");
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys() -> ClusterKeys {
+        ClusterKeys::new(vec![7; 32], None)
+    }
+
+    #[test]
+    fn a_seal_verifies_its_parts_and_nothing_else() {
+        let k = keys();
+        let parts: [&[u8]; 3] = [b"bus", b"c.live.src_1", b"body"];
+        let seal = k.seal(&parts);
+        assert!(k.verify(&parts, &seal));
+        assert!(!k.verify(&[b"bus", b"c.live.src_2", b"body"], &seal));
+        assert!(!k.verify(&[b"bus", b"c.live.src_1", b"bodx"], &seal));
+        // Moving bytes between parts changes the MAC (lengths go in first).
+        assert!(!k.verify(&[b"bus", b"c.live.src_1b", b"ody"], &seal));
+        assert!(!k.verify(&parts, &seal[..31]));
+        let other = ClusterKeys::new(vec![8; 32], None);
+        assert!(!other.verify(&parts, &seal));
+    }
+
+    #[test]
+    fn during_a_rotation_both_keys_verify_and_the_new_one_seals() {
+        let old = keys();
+        let rotating = ClusterKeys::new(vec![9; 32], Some(vec![7; 32]));
+        let parts: [&[u8]; 1] = [b"x"];
+        assert!(rotating.verify(&parts, &old.seal(&parts)));
+        assert!(rotating.verify(&parts, &rotating.seal(&parts)));
+        assert!(!old.verify(&parts, &rotating.seal(&parts)));
+    }
+
+    #[test]
+    fn a_message_is_taken_once_and_only_near_now() {
+        let seen = Seen::default();
+        assert!(seen.first_time([1; 32], 1_000_000));
+        assert!(!seen.first_time([1; 32], 1_000_001), "a replay");
+        assert!(seen.first_time([2; 32], 1_000_002));
+        // Long after, the first is forgotten (and its time would refuse it anyway).
+        assert!(seen.first_time([1; 32], 1_000_000 + 3 * AGE_MAX_MS));
+        assert_eq!(check_time(1_000_000, 1_000_000 + AGE_MAX_MS), Ok(()));
+        assert_eq!(check_time(1_000_000, 1_000_001 + AGE_MAX_MS), Err("stale"));
+        assert_eq!(check_time(1_000_001 + AGE_MAX_MS, 1_000_000), Err("stale"));
+        assert_eq!(check_time(i64::MIN, i64::MAX), Err("stale"));
+    }
+}
