@@ -1,22 +1,23 @@
 //! Proof that a message came from a node of this cluster: a keyed MAC (HMAC-SHA256) under the
 //! cluster key (`[cluster] key_env`), which every node has and nothing else does.
 //!
-//! Trust model: whoever reaches NATS can publish on any subject, and whoever reaches Redis can
-//! write any key; neither engine authenticates what it carries for us. So nothing read from
-//! them is acted on unless it carries a MAC over everything it says — its kind, its subject or
-//! key, the sending node, the time it was sent and its bytes — under a key they do not have.
-//! Each part goes into the MAC with its length first, so no two different messages share the
-//! bytes that were MACed. A message older (or newer) than [`AGE_MAX`] is refused, and one seen
-//! before within that window is refused as a replay ([`Seen`]), so a captured message cannot
-//! be sent again. Rotation: two keys verify (`key` and `previous_key`), the first one seals.
+//! Trust model: whoever reaches NATS can publish on any subject (and whoever reaches Redis can
+//! write any key); the engines do not vouch for what they carry. So no bus message is acted on
+//! unless it carries a MAC over everything it says — its kind, its subject, the sending node,
+//! the time it was sent and its bytes — under a key they do not have (`bus.rs`; entries of the
+//! shared tier are not sealed yet). Each part goes into the MAC with its length first, so no
+//! two different messages share the bytes that were MACed. A message more than
+//! [`AGE_MAX_MS`] from this node's clock is refused, and one seen before within that window is
+//! refused as a replay ([`Seen`]), so a captured message cannot be sent again. Rotation: two
+//! keys verify (`key` and `previous_key`), the first one seals.
 
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
 use hmac::{Hmac, KeyInit, Mac};
+use sha2::Sha256;
 
 type HmacSha256 = Hmac<Sha256>;
-use sha2::Sha256;
 
 /// How far a message's time may be from this node's clock (either way: clocks differ).
 pub const AGE_MAX_MS: i64 = 30_000;

@@ -44,16 +44,7 @@ pub(super) fn secret_hex(
 }
 
 pub(super) fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
-    let Some(var) = &auth.signing_key_env else {
-        return Ok(None);
-    };
-    let hex = std::env::var(var).map_err(|_| {
-        anyhow::anyhow!("environment variable {var} (auth.signing_key_env) is not set")
-    })?;
-    match crate::hex::decode(hex.trim()) {
-        Some(key) if key.len() >= 32 => Ok(Some(key)),
-        _ => bail!("environment variable {var} must hold at least 32 bytes as hex"),
-    }
+    secret_hex("auth", "signing_key", auth.signing_key_env.clone(), None)
 }
 
 pub(super) fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings> {

@@ -114,7 +114,7 @@ impl Live {
         self.add_to_recordings(&row).await?;
         self.metrics.received.inc();
         if !into_window {
-            let _ = std::fs::remove_file(segments_dir.join(&row.file));
+            self.remove_segment_file(&source.id, &row.file);
             return Ok(Forwarded::Stored);
         }
         row.discontinuity = i64::from(discontinuity);

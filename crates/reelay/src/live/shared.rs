@@ -195,27 +195,26 @@ impl Live {
         if let Err(field) = note.row.check_shape(self.settings.max_segment_bytes) {
             return Ok(Some(field));
         }
-        self.learn(note).await?;
-        Ok(None)
+        self.learn(note).await
     }
 
     /// Drops a message of the cluster's that failed a check, saying why.
-    pub(super) fn reject(&self, reason: &'static str) {
+    fn reject(&self, reason: &'static str) {
         self.metrics.count_rejected(reason);
         tracing::debug!(reason, "a message from the cluster refused");
     }
 
     /// Adds a segment another node accepted to this node's window, if this node has that
-    /// rendition loaded (otherwise it loads from the database when first asked).
-    async fn learn(&self, note: Announced) -> Result<(), LiveError> {
+    /// rendition loaded (otherwise it loads from the database when first asked); `Some` is
+    /// why the announcement is refused.
+    async fn learn(&self, note: Announced) -> Result<Option<&'static str>, LiveError> {
         let row = note.row;
         let Some(channel) = self.loaded_channel(&row.source_id, &row.rendition) else {
             if !matches!(
                 self.sources.find_for_viewing(&row.source_id).await,
                 Ok(Some(_))
             ) {
-                self.reject("unknown source");
-                return Ok(());
+                return Ok(Some("unknown source"));
             }
             // A rendition new to this node: if its source's renditions were loaded, load them
             // again on the next request (the new one's rows are in the database by now).
@@ -223,15 +222,14 @@ impl Live {
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .remove(&row.source_id);
-            return Ok(());
+            return Ok(None);
         };
         let mut ch = channel.lock().await;
         if ch.recent.iter().any(|r| r.msn == row.msn) {
-            return Ok(());
+            return Ok(None);
         }
         if let Some(reason) = out_of_bounds(&ch, &row, note.discontinuities) {
-            self.reject(reason);
-            return Ok(());
+            return Ok(Some(reason));
         }
         if let Some(newest) = ch.recent.back().map(|r| r.msn)
             && row.msn > newest.saturating_add(1)
@@ -253,7 +251,7 @@ impl Live {
         ch.discontinuities = ch.discontinuities.max(note.discontinuities);
         self.prune(&id, &mut ch).await?;
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
-        Ok(())
+        Ok(None)
     }
 
     /// While the bus is down, a window follows the database instead (at most twice a second,

@@ -232,13 +232,22 @@ fn configuration_mistakes_are_clear_startup_errors() {
     )
     .expect("write");
     std::fs::write(
+        tmp.path().join("previousonly.toml"),
+        format!("[cluster]\nprevious_key = \"{}\"\n", "ab".repeat(32)),
+    )
+    .expect("write");
+    std::fs::write(
         tmp.path().join("shortkey.toml"),
         "[cluster]\nredis = \"redis://127.0.0.1:9\"\nkey = \"abcd\"\n",
     )
     .expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
-    let cases: [(&[&str], &str); 12] = [
+    let cases: [(&[&str], &str); 13] = [
+        (
+            &["serve", "--config", "previousonly.toml"],
+            "previous_key needs a key",
+        ),
         (&["serve", "--config", "keyless.toml"], "[cluster] key_env"),
         (&["serve", "--config", "shortkey.toml"], "at least 32 bytes"),
         (&["serve", "--config", "cors.toml"], "server.cors_origins"),

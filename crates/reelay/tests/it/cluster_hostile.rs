@@ -192,7 +192,7 @@ async fn sealed_messages_that_say_what_no_node_would_are_refused_by_field_and_ch
     // Issue 33's file deletion: an absolute name, at a sequence number pruned at once.
     let deletion = announcement(&id, -1, canary.to_str().expect("utf8"), |_| {});
     insider_pub(&live, &deletion);
-    // A playlist injection, a way-out sequence number, a hidden map, a foreign subject.
+    // A playlist injection, a way-out sequence number, a traversing map, a foreign subject.
     let injection = announcement(
         &id,
         3,

@@ -1,7 +1,7 @@
 //! Low-Latency HLS beyond the node ffmpeg pushes to: through an edge (the edge forwards each
 //! part as it cuts it) and across the nodes of a cluster (parts on the bus). Viewers follow the
 //! stream with blocking reloads on a node the encoder does not push to, and see parts of the
-//! segment still arriving, a quarter second apart, byte-equal to the segment they make.
+//! segment still arriving, one by one, byte-equal to the segment they make.
 
 use crate::common;
 use crate::low_latency::{assert_ll, get_bytes, hinted, push_streaming_dash, segments_with_parts};
