@@ -104,6 +104,10 @@ pub struct ServeArgs {
     /// TOML configuration file.
     #[arg(long, env = "REELAY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Open a loopback node again after its last token was revoked (forgets revoked tokens;
+    /// refused while a token is active). Without it such a node stays closed.
+    #[arg(long)]
+    pub reopen: bool,
 }
 
 /// A future that resolves when SIGINT or SIGTERM arrives. The handlers are installed by this
@@ -183,6 +187,7 @@ fn load_config(args: ServeArgs) -> anyhow::Result<Config> {
         data_dir: args.data_dir,
         config: args.config,
         dirs: args.dirs,
+        reopen: args.reopen,
     })?;
     raise_open_file_limit();
     Ok(config)

@@ -175,11 +175,21 @@ async fn build_auth(config: &Config, db: &AnyPool) -> anyhow::Result<Auth> {
              use the one it printed"
         );
     }
+    if config.reopen {
+        anyhow::ensure!(
+            loopback,
+            "--reopen: only a node bound to loopback can be open"
+        );
+        anyhow::ensure!(
+            tokens.reopen().await?,
+            "--reopen: a token is still active (revoke it first, or remove it from the config file)"
+        );
+    }
     let signing_key = match &config.signing_key {
         Some(key) => key.clone(),
         None => load_or_create_signing_key(&config.data_dir)?,
     };
-    Ok(Auth {
+    let auth = Auth {
         tokens,
         signing_key,
         loopback,
@@ -188,7 +198,25 @@ async fn build_auth(config: &Config, db: &AnyPool) -> anyhow::Result<Auth> {
             .iter()
             .cloned()
             .collect::<HashSet<_>>(),
-    })
+        hosts: config.hosts.clone(),
+    };
+    if auth.node_open().await {
+        say_open(config, &auth.hosts);
+    }
+    Ok(auth)
+}
+
+/// The start-up warning of an open node: to whom it is open and how to close it.
+fn say_open(config: &Config, hosts: &crate::auth::access::Hosts) {
+    let mut names = vec!["localhost", "127.0.0.1", "[::1]"];
+    names.extend(hosts.names().iter().map(String::as_str));
+    tracing::warn!(
+        listen = %config.listen,
+        "this node is OPEN: no token was ever made, so any request to it that names {} as its \
+         host and comes through no proxy acts as admin. Close it by making a token \
+         (POST /api/v1/tokens, or a [[token]] in the config file); it then stays closed",
+        names.join(", ")
+    );
 }
 
 /// The recordings bucket (a folder under the data directory unless configured).

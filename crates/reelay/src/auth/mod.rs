@@ -11,14 +11,19 @@
 //!   read < write < admin); a signed URL (`?exp&sig[&pfx]`, read-only, media routes only, exact
 //!   path or `/`-terminated prefix); then, for `Read` on a bucket marked `public`, nobody.
 //!   A presented credential that is wrong is refused (401/403) even where none is needed.
-//! - Open mode: a node bound to a loopback address with no token configured or created lets
-//!   everyone act as admin, for local use. Bound to anything else it never runs open: with no
-//!   token it creates an admin token at first start and prints it once (`node.rs`).
+//! - Open mode: a node bound to a loopback address on which no token was ever configured or
+//!   created (on the shared database: [`TokenStore::closed`]) lets a *local* request act as
+//!   admin, for local use: one whose `Host` names this machine or a `[server] hosts` entry and
+//!   that no proxy forwarded ([`access`]). Anything else needs credentials as on a closed node.
+//!   Revoking the last token does not open the node again; `reelay serve --reopen` does.
+//!   Bound to anything else a node never runs open: with no token it creates an admin token at
+//!   first start and prints it once (`node.rs`).
 //! - Encoders authenticate with their source's own ingest token ([`Auth::check_ingest`]), edge
 //!   nodes with their edge token (`relay::control`); neither grants anything else.
 //! - Tokens are stored as SHA-256 hashes only; signatures are HMAC-SHA256 with a per-deployment
 //!   key; comparisons are constant-time.
 
+pub mod access;
 pub mod sign;
 pub mod store;
 pub mod token;
@@ -57,7 +62,7 @@ impl Need {
 /// Who is acting, as established by [`Auth::decide`] (put in the request's extensions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Principal {
-    /// A loopback node with no tokens: anyone.
+    /// A local request to a loopback node that never had tokens.
     Open,
     Token(Role),
     /// A valid signed URL.
@@ -101,6 +106,10 @@ pub struct Credentials<'a> {
     pub bucket: Option<String>,
     /// The live stream or recording a read is about is public (the live layer said so).
     pub public_stream: bool,
+    /// The request's `Host` (or its URI's authority).
+    pub host: Option<&'a str>,
+    /// The request carries a header a proxy adds ([`access::PROXY_HEADERS`]).
+    pub proxied: bool,
 }
 
 /// Shared authorization state.
@@ -111,6 +120,8 @@ pub struct Auth {
     /// Bound to a loopback address (open mode possible).
     pub loopback: bool,
     pub public_buckets: HashSet<String>,
+    /// `[server] hosts`: the names besides loopback's a request may give.
+    pub hosts: access::Hosts,
 }
 
 fn forbidden(message: impl Into<Cow<'static, str>>) -> Denied {
@@ -118,9 +129,20 @@ fn forbidden(message: impl Into<Cow<'static, str>>) -> Denied {
 }
 
 impl Auth {
-    /// Open mode: bound to loopback with no token configured or created.
-    pub fn is_open(&self) -> bool {
-        self.loopback && !self.tokens.any_tokens()
+    /// Whether the node itself is open: bound to loopback and no token ever made.
+    pub async fn node_open(&self) -> bool {
+        self.loopback && !self.tokens.closed().await
+    }
+
+    /// Whether the node may be open (no database question): false once it knows it is closed.
+    pub fn maybe_open(&self) -> bool {
+        self.loopback && !self.tokens.known_closed()
+    }
+
+    /// Whether a request naming `host`, `proxied` or not, acts as admin without credentials:
+    /// the node is open and the request is local.
+    pub async fn open_to(&self, host: Option<&str>, proxied: bool) -> bool {
+        self.maybe_open() && !proxied && self.hosts.admits(host) && self.node_open().await
     }
 
     /// Decides whether a request presenting `creds` may do what needs `need`.
@@ -133,7 +155,7 @@ impl Auth {
         if let Some(result) = self.signed(need, creds) {
             return result;
         }
-        if self.is_open() {
+        if self.open_to(creds.host, creds.proxied).await {
             return Ok(Principal::Open);
         }
         let public_bucket = creds
@@ -194,16 +216,17 @@ impl Auth {
     }
 
     /// An encoder pushing to a source: `presented` must be that source's ingest token
-    /// (`is_theirs` says whether it is), except on an open node, which takes pushes without one.
+    /// (`is_theirs` says whether it is), except for a local push to an open node (`open`, as
+    /// [`Auth::open_to`] said), which needs none.
     pub fn check_ingest(
-        &self,
         presented: Option<&str>,
+        open: bool,
         is_theirs: impl FnOnce(&str) -> bool,
     ) -> Result<(), Denied> {
         match presented {
             Some(t) if is_theirs(t) => Ok(()),
             Some(_) => Err(forbidden("not this source's ingest token")),
-            None if self.is_open() => Ok(()),
+            None if open => Ok(()),
             None => Err(Denied::Unauthenticated(
                 "ingest needs the source's token".into(),
             )),

@@ -1,6 +1,11 @@
 //! Where tokens live: the metadata database (created through the API) and the config file
 //! (`[[token]]` entries, by hash). Verified tokens are cached briefly so a request costs no
 //! query; revocation through this node takes effect at once, elsewhere within [`CACHE_TTL`].
+//!
+//! Whether the node is closed — whether any token was ever made, here or by another node on the
+//! same database — is read from the database too, at most every [`CLOSED_TTL`] until it is
+//! true, and then it stays true: revoking the last token does not open a node again
+//! ([`TokenStore::reopen`] is the explicit act that does).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -14,6 +19,9 @@ use crate::db::now_unix;
 
 /// How long a verification result is reused.
 pub const CACHE_TTL: Duration = Duration::from_secs(10);
+
+/// How long "no token was ever made" is believed before the database is asked again.
+pub const CLOSED_TTL: Duration = Duration::from_secs(2);
 
 /// A token row (never the secret).
 #[derive(Debug, Clone, sqlx::FromRow, serde::Serialize, utoipa::ToSchema)]
@@ -45,6 +53,10 @@ pub struct TokenStore {
     config: Vec<ConfigToken>,
     cache: Mutex<HashMap<String, CachedVerdict>>,
     any_tokens: AtomicBool,
+    /// A token was made at some point (sticky).
+    closed: AtomicBool,
+    /// When the database last said no token was ever made.
+    open_checked: Mutex<Option<Instant>>,
 }
 
 impl TokenStore {
@@ -54,14 +66,74 @@ impl TokenStore {
             config,
             cache: Mutex::new(HashMap::new()),
             any_tokens: AtomicBool::new(false),
+            closed: AtomicBool::new(false),
+            open_checked: Mutex::new(None),
         };
         store.refresh_any().await?;
+        store.closed().await;
         Ok(store)
     }
 
     /// Whether any usable token exists (when none does, a loopback node is open).
     pub fn any_tokens(&self) -> bool {
         self.any_tokens.load(Ordering::Relaxed)
+    }
+
+    /// Whether a token was ever made (config tokens count): then the node is closed. Asked of
+    /// the database at most every [`CLOSED_TTL`] while the answer is no. A database that cannot
+    /// answer leaves the last answer standing (logged): no token can be made while it is down,
+    /// so an open node stays open for what it can still serve and a closed one stays closed.
+    pub async fn closed(&self) -> bool {
+        if self.known_closed() {
+            return true;
+        }
+        let checked = *self.open_checked.lock().unwrap_or_else(|p| p.into_inner());
+        if checked.is_some_and(|at| at.elapsed() < CLOSED_TTL) {
+            return false;
+        }
+        let made: sqlx::Result<(i64,)> = sqlx::query_as("SELECT COUNT(*) FROM tokens")
+            .fetch_one(&self.pool)
+            .await;
+        match made {
+            Ok((0,)) => {
+                *self.open_checked.lock().unwrap_or_else(|p| p.into_inner()) = Some(Instant::now());
+                false
+            }
+            Ok(_) => {
+                self.closed.store(true, Ordering::Relaxed);
+                true
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, open = checked.is_some(),
+                    "cannot ask whether tokens exist; the last answer stands");
+                if checked.is_some() {
+                    // Asked again (and logged) once per CLOSED_TTL, not on every request.
+                    *self.open_checked.lock().unwrap_or_else(|p| p.into_inner()) =
+                        Some(Instant::now());
+                }
+                checked.is_none()
+            }
+        }
+    }
+
+    /// Whether this node already knows it is closed (no database question).
+    pub fn known_closed(&self) -> bool {
+        self.closed.load(Ordering::Relaxed) || !self.config.is_empty()
+    }
+
+    /// Opens a closed node again: forgets every revoked token. Refused (`Ok(false)`) while a
+    /// token is still active or the config file lists one.
+    pub async fn reopen(&self) -> sqlx::Result<bool> {
+        self.refresh_any().await?;
+        if self.any_tokens() {
+            return Ok(false);
+        }
+        sqlx::query("DELETE FROM tokens WHERE revoked_at IS NOT NULL")
+            .execute(&self.pool)
+            .await?;
+        self.closed.store(false, Ordering::Relaxed);
+        *self.open_checked.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        Ok(true)
     }
 
     async fn refresh_any(&self) -> sqlx::Result<()> {
@@ -93,6 +165,7 @@ impl TokenStore {
             .bind(row.created_at)
             .execute(&self.pool)
             .await?;
+        self.closed.store(true, Ordering::Relaxed);
         self.refresh_any().await?;
         Ok((row, text))
     }

@@ -196,6 +196,10 @@ pub struct ServerSection {
     /// Origins (`https://app.example.com`) whose pages may call this node; default: none.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Host names this node answers for besides `localhost`, `127.0.0.1` and `[::1]`; when
+    /// set, a request naming any other is answered 421. Default: none (any host answered).
+    #[serde(default)]
+    pub hosts: Vec<String>,
 }
 
 /// `[[bucket]]`.

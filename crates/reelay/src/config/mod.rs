@@ -116,6 +116,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     pub config: Option<PathBuf>,
     pub dirs: Vec<PathBuf>,
+    /// `--reopen`: open a loopback node again whose tokens were all revoked.
+    pub reopen: bool,
 }
 
 /// The validated configuration the server runs with.
@@ -157,6 +159,10 @@ pub struct Config {
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
     pub tokens: Vec<ConfigToken>,
+    /// `[server] hosts`: names a request may give besides this machine's own.
+    pub hosts: crate::auth::access::Hosts,
+    /// `--reopen` was given.
+    pub reopen: bool,
 }
 
 /// How log lines are written.
@@ -351,6 +357,9 @@ impl Config {
                 .iter()
                 .map(config_token)
                 .collect::<anyhow::Result<_>>()?,
+            hosts: crate::auth::access::Hosts::new(&file.server.hosts)
+                .map_err(|e| anyhow::anyhow!("config key server.hosts: {e}"))?,
+            reopen: over.reopen,
             data_dir,
         })
     }

@@ -237,6 +237,15 @@ impl ApiError {
         )
     }
 
+    /// The request names a host this node does not answer for (`[server] hosts`).
+    pub fn misdirected() -> Self {
+        Self::client(
+            StatusCode::MISDIRECTED_REQUEST,
+            "misdirected",
+            "this node does not answer for that host",
+        )
+    }
+
     /// The request head is larger than `max` bytes.
     pub fn head_too_large(max: usize) -> Self {
         Self::client(

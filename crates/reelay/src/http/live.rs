@@ -2,7 +2,7 @@
 //!
 //! Ingest (`PUT|POST /ingest/{source}/{file}`, `DELETE` likewise, LiveMix's `POST /v1/playlist`)
 //! authenticates with the source's own ingest token (`Authorization: Bearer rli_…` or
-//! `?token=rli_…`), except on an open loopback node; what is pushed goes to `live::ingest`.
+//! `?token=rli_…`), except a local push to an open node; what is pushed goes to `live::ingest`.
 //! Viewers (`GET /live/{source}/…`, `GET /recordings/{id}/…`) authorize like media: a token, an
 //! open node, or a signature over `/live/{source}/`, which the playlist's URIs carry.
 
@@ -18,6 +18,7 @@ use super::media::{Request, serve_opened};
 use super::middleware::auth::presented_token;
 use super::state::AppState;
 use super::{live_ll, routes};
+use crate::auth::{Auth, Principal};
 use crate::live::ingest::Ingested;
 use crate::live::ll_view::parse_part_uri;
 use crate::live::recordings::{RecordingRow, Recordings};
@@ -29,10 +30,18 @@ use crate::zero_copy::FileSink;
 const PLAYLIST_CACHE_CONTROL: &str = "max-age=1";
 const SEGMENT_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
-/// On a closed node, an ingest without any token is a 401 before anything is looked up.
-fn refuse_anonymous(state: &AppState, presented: Option<&str>) -> Result<(), ApiError> {
+/// Whether the authorization layer found the request local to an open node
+/// ([`crate::auth::Auth::open_to`]): then an ingest needs no token.
+type Opened = Option<Extension<Principal>>;
+
+fn is_open(opened: &Opened) -> bool {
+    matches!(opened, Some(Extension(Principal::Open)))
+}
+
+/// Unless open, an ingest without any token is a 401 before anything is looked up.
+fn refuse_anonymous(open: bool, presented: Option<&str>) -> Result<(), ApiError> {
     if presented.is_none() {
-        state.auth.check_ingest(None, |_| false)?;
+        Auth::check_ingest(None, open, |_| false)?;
     }
     Ok(())
 }
@@ -40,14 +49,13 @@ fn refuse_anonymous(state: &AppState, presented: Option<&str>) -> Result<(), Api
 /// The source named in an ingest request, once the encoder's token (`presented`) is checked.
 async fn ingest_source(
     state: &AppState,
+    open: bool,
     source_name: &str,
     presented: Option<&str>,
 ) -> Result<SourceRow, ApiError> {
-    refuse_anonymous(state, presented)?;
+    refuse_anonymous(open, presented)?;
     let src = state.live()?.source(source_name).await?;
-    state
-        .auth
-        .check_ingest(presented, |t| ingest_token_matches(&src, t))?;
+    Auth::check_ingest(presented, open, |t| ingest_token_matches(&src, t))?;
     Ok(src)
 }
 
@@ -56,11 +64,12 @@ pub async fn ingest(
     State(state): State<AppState>,
     Path((source_name, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
+    opened: Opened,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let presented = presented_token(&headers, query.as_deref());
-    let src = ingest_source(&state, &source_name, presented.as_deref()).await?;
+    let src = ingest_source(&state, is_open(&opened), &source_name, presented.as_deref()).await?;
     let body = super::body::stream(body, state.limits.body_timeout);
     Ok(match state.live()?.ingest(&src, &file, body).await? {
         Ingested::Playlist => StatusCode::NO_CONTENT,
@@ -73,10 +82,11 @@ pub async fn ingest_delete(
     State(state): State<AppState>,
     Path((source_name, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
+    opened: Opened,
     headers: HeaderMap,
 ) -> Result<StatusCode, ApiError> {
     let presented = presented_token(&headers, query.as_deref());
-    let src = ingest_source(&state, &source_name, presented.as_deref()).await?;
+    let src = ingest_source(&state, is_open(&opened), &source_name, presented.as_deref()).await?;
     state.live()?.ingest_delete(&src, &file).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -96,11 +106,13 @@ pub async fn ingest_delete(
 pub async fn livemix_playlist(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    opened: Opened,
     headers: HeaderMap,
     body: Body,
 ) -> Result<StatusCode, ApiError> {
     let presented = presented_token(&headers, query.as_deref());
-    refuse_anonymous(&state, presented.as_deref())?;
+    let open = is_open(&opened);
+    refuse_anonymous(open, presented.as_deref())?;
     let settings = &state.live()?.settings;
     state.live()?.livemix_root()?;
     let header_text = |name: &str, default: &Option<String>| {
@@ -116,7 +128,7 @@ pub async fn livemix_playlist(
     let prefix = header_text("mpeg-ts-uri-prefix", &settings.livemix_prefix).ok_or_else(|| {
         ApiError::bad_request("MPEG-TS-URI-Prefix is required (or [live] livemix_prefix)")
     })?;
-    let src = ingest_source(&state, &name, presented.as_deref()).await?;
+    let src = ingest_source(&state, open, &name, presented.as_deref()).await?;
     let body = super::body::stream(body, state.limits.body_timeout);
     state.live()?.livemix_playlist(&src, &prefix, body).await?;
     Ok(StatusCode::NO_CONTENT)

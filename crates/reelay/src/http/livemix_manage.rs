@@ -28,7 +28,6 @@ use super::livemix_envelope::{
     LmBase, LmErrorAnswer, LmRecordingAnswer, LmRecordingsAnswer, LmSource, LmSourceAnswer,
     LmSourcesAnswer, answer, base, lm_recording, lm_source,
 };
-use super::multipart::refuse_cross_site;
 use super::routes;
 use super::state::AppState;
 use crate::live::sources::SourceRow;
@@ -75,7 +74,6 @@ pub async fn define_source(
     body: Bytes,
 ) -> Response {
     let result = async {
-        refuse_cross_site(&headers, &state.limits.cors_origins)?;
         if body.is_empty() {
             return Err(ApiError::bad_request(
                 "no payload provided to define a new video source",
@@ -182,7 +180,6 @@ pub async fn set_streaming(
     q: Result<Query<StreamingQuery>, QueryRejection>,
 ) -> Response {
     let result = async {
-        refuse_cross_site(&headers, &state.limits.cors_origins)?;
         let on = match query(q)?.new_state.as_deref() {
             Some("true") => true,
             Some("false") => false,
@@ -223,7 +220,6 @@ pub async fn start_recording(
     body: Bytes,
 ) -> Response {
     let result = async {
-        refuse_cross_site(&headers, &state.limits.cors_origins)?;
         let req: LmNewRecording = if body.iter().all(u8::is_ascii_whitespace) {
             LmNewRecording::default()
         } else {
@@ -327,7 +323,6 @@ pub async fn stop_recording(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        refuse_cross_site(&headers, &state.limits.cors_origins)?;
         find_recording(&state, &id).await?;
         let live = state.live()?;
         let now = jiff::Timestamp::now().as_millisecond();

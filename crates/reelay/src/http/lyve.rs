@@ -17,7 +17,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::api::{ErrorBody, buckets, objects, rfc3339};
 use super::error::ApiError;
-use super::multipart::{self, Form, Target};
+use super::multipart::{Form, Target};
 use super::routes;
 use super::state::AppState;
 
@@ -102,11 +102,8 @@ pub struct CreateQuery {
     security(("bearer" = [])))]
 pub async fn create_bucket(
     State(state): State<AppState>,
-    headers: HeaderMap,
     query: Result<Query<CreateQuery>, QueryRejection>,
 ) -> Result<Json<&'static str>, ApiError> {
-    // A POST with only a query string is a plain form's too.
-    multipart::refuse_cross_site(&headers, &state.limits.cors_origins)?;
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     buckets::create_local(&state, &q.bucket_name)?;
     Ok(Json("Success"))

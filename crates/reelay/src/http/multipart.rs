@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use bytes::Bytes;
 use futures_util::{StreamExt, TryStreamExt};
-use http::{HeaderMap, HeaderValue, header};
+use http::{HeaderMap, header};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use super::error::ApiError;
@@ -51,39 +51,6 @@ pub struct Stored {
 
 /// Finds the bucket an upload goes to (the caller's lookup: 404 for an unknown one).
 pub type Resolve<'a> = &'a (dyn Fn(&str) -> Result<Bucket, ApiError> + Sync);
-
-/// Refuses a state change posted by another site's page (cross-site request forgery).
-///
-/// A plain form needs no CORS preflight, so any page a user visits could post one to a node on
-/// their loopback, where no token is needed. Browsers send `Origin` with every form `POST`: one
-/// that is neither this node's own (`http://` + `Host`) nor a configured CORS origin is refused
-/// with 403, unless the request carries an `Authorization` (which no form can set). Clients that
-/// are not browsers send no `Origin` and are unaffected.
-pub fn refuse_cross_site(
-    headers: &HeaderMap,
-    cors_origins: &[HeaderValue],
-) -> Result<(), ApiError> {
-    let Some(origin) = headers.get(header::ORIGIN) else {
-        return Ok(());
-    };
-    if headers.contains_key(header::AUTHORIZATION) || cors_origins.contains(origin) {
-        return Ok(());
-    }
-    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
-    let own = host.is_some_and(|host| {
-        origin.to_str().is_ok_and(|o| {
-            o.strip_prefix("http://")
-                .or_else(|| o.strip_prefix("https://"))
-                .is_some_and(|rest| rest.eq_ignore_ascii_case(host))
-        })
-    });
-    if own {
-        return Ok(());
-    }
-    Err(ApiError::forbidden(
-        "a form posted from another site's page needs a token",
-    ))
-}
 
 /// The boundary of a `multipart/form-data` request, or a 415.
 pub fn boundary(headers: &HeaderMap) -> Result<String, ApiError> {

@@ -90,7 +90,7 @@ fn json_logs_are_one_object_a_line_with_the_request_id() {
         &[("REELAY_LOG", "debug")],
     );
     let mut s = TcpStream::connect(proc.addr).expect("connect");
-    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Request-Id: json-log-check-1\r\nConnection: close\r\n\r\n")
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: json-log-check-1\r\nConnection: close\r\n\r\n")
         .expect("write");
     let mut answer = String::new();
     s.read_to_string(&mut answer).expect("read");
@@ -123,7 +123,7 @@ fn get_with_id(addr: std::net::SocketAddr, path: &str, id: &str) {
     let mut s = TcpStream::connect(addr).expect("connect");
     write!(
         s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nX-Request-Id: {id}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: {id}\r\nConnection: close\r\n\r\n"
     )
     .expect("write");
     let mut answer = String::new();
@@ -290,7 +290,7 @@ fn sigterm_lets_an_in_flight_download_finish_and_stops_accepting() {
     let mut s = TcpStream::connect(proc.addr).expect("connect");
     write!(
         s,
-        "GET /media/m/big.mp4 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+        "GET /media/m/big.mp4 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .expect("write");
     let mut first = [0u8; 4096];
@@ -337,7 +337,11 @@ fn the_grace_deadline_cuts_a_stalled_client_and_still_exits_zero() {
         &[],
     );
     let mut s = TcpStream::connect(proc.addr).expect("connect");
-    write!(s, "GET /media/m/big.mp4 HTTP/1.1\r\nHost: x\r\n\r\n").expect("write");
+    write!(
+        s,
+        "GET /media/m/big.mp4 HTTP/1.1\r\nHost: localhost\r\n\r\n"
+    )
+    .expect("write");
     let mut first = [0u8; 1024];
     assert!(s.read(&mut first).expect("first bytes") > 0);
     assert!(

@@ -19,8 +19,10 @@ fn balancer(nodes: &[&common::Proc]) -> Nginx {
         .collect();
     Nginx::start_with(
         &format!("upstream reelay {{ {servers} }}"),
+        // The nodes are open (loopback, no token) to requests naming this machine: the
+        // balancer passes on the client's `Host`, 127.0.0.1:PORT.
         "location / { proxy_pass http://reelay; proxy_http_version 1.1; \
-         proxy_set_header Connection \"\"; proxy_buffering off; proxy_request_buffering off; \
+         proxy_set_header Host $http_host; proxy_set_header Connection \"\"; proxy_buffering off; proxy_request_buffering off; \
          client_max_body_size 0; proxy_read_timeout 60s; }",
     )
 }

@@ -175,7 +175,10 @@ async fn the_direct_path_asks_for_the_same_credentials_as_the_router() {
     .await;
     let tokens = &server.state.auth.tokens;
     let (_, read) = tokens.create("viewer", Role::Read).await.expect("token");
-    assert!(!server.state.auth.is_open(), "a token closes the node");
+    assert!(
+        !server.state.auth.node_open().await,
+        "a token closes the node"
+    );
     let routed = RoutedServer::start(&server.state).await;
     let bearer = format!("Bearer {read}");
     let cases = vec![

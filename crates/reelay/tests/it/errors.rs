@@ -160,6 +160,7 @@ async fn a_panicking_handler_is_a_500_with_the_request_id_and_no_panic_text() {
         .await;
         let router = panicking_router(&app);
         let req = request(Method::GET, "/boom")
+            .header("host", "localhost")
             .header("x-request-id", "boom-1")
             .body(Body::empty())
             .expect("request");

@@ -76,7 +76,7 @@ async fn a_request_head_sent_too_slowly_is_cut_off() {
     let addr = server.addr;
     let waited = tokio::task::spawn_blocking(move || {
         let mut s = TcpStream::connect(addr).expect("connect");
-        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n")
             .expect("write");
         read_until_closed(s).1
     })
@@ -94,7 +94,7 @@ async fn an_oversized_request_head_gets_431() {
         let filler = "a".repeat(100 * 1024);
         let _ = write!(
             s,
-            "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Filler: {filler}\r\n\r\n"
+            "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Filler: {filler}\r\n\r\n"
         );
         read_until_closed(s).0
     })
@@ -112,7 +112,7 @@ async fn a_client_that_stops_reading_is_disconnected_and_its_buffers_freed() {
     let server = server().await;
     let full = server.state.buckets.reads().budget().available_bytes();
     let mut s = TcpStream::connect(server.addr).expect("connect");
-    s.write_all(b"GET /media/m/big.mp4 HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.write_all(b"GET /media/m/big.mp4 HTTP/1.1\r\nHost: localhost\r\n\r\n")
         .expect("write");
     // Never read: socket buffers fill, the server's writes stall, the write timeout fires.
     // No event marks either step from outside, so poll each effect with a deadline.

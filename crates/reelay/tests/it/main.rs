@@ -38,6 +38,7 @@ mod ll_hinted;
 mod ll_relay;
 mod low_latency;
 mod lyve;
+mod open_mode;
 mod origin;
 mod range;
 mod recordings;

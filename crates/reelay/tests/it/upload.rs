@@ -32,7 +32,7 @@ fn raw_put(addr: std::net::SocketAddr, path: &str, body: &[u8]) -> u16 {
     let mut s = TcpStream::connect(addr).expect("connect");
     write!(
         s,
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        "PUT {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .expect("head");
@@ -50,7 +50,7 @@ fn abandon_upload(addr: std::net::SocketAddr, path: &str, len: usize) {
     let mut s = TcpStream::connect(addr).expect("connect");
     write!(
         s,
-        "PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: {len}\r\n\r\n"
+        "PUT {path} HTTP/1.1\r\nHost: localhost\r\nContent-Length: {len}\r\n\r\n"
     )
     .expect("head");
     s.write_all(&pattern(len / 2)).expect("half the body");

@@ -206,7 +206,6 @@ pub async fn form_upload(
     form: Form,
     target: Target,
 ) -> Result<Stored, ApiError> {
-    multipart::refuse_cross_site(headers, &state.limits.cors_origins)?;
     let boundary = multipart::boundary(headers)?;
     let max = state.limits.max_upload;
     let body = crate::http::body::stream(body, state.limits.body_timeout);

@@ -12,7 +12,7 @@ use http::{HeaderMap, HeaderValue, Uri, header};
 
 use crate::auth::{Auth, Credentials, Need, Principal, SignedQuery};
 use crate::http::error::ApiError;
-use crate::http::middleware::limits;
+use crate::http::middleware::{limits, site};
 use crate::http::routes;
 use crate::http::state::AppState;
 
@@ -70,7 +70,7 @@ fn signed_query(uri: &Uri) -> Option<SignedQuery> {
 /// would (no credential, no signature, not an open node). `(name, is_recording)`.
 fn stream_of(state: &AppState, route: &str, uri: &Uri, need: Need) -> Option<(String, bool)> {
     state.live.as_ref()?;
-    if need != Need::Read || state.auth.is_open() || query_param(uri, "sig").is_some() {
+    if need != Need::Read || state.auth.maybe_open() || query_param(uri, "sig").is_some() {
         return None;
     }
     // Which path segment names the source (or recording), by route.
@@ -123,9 +123,11 @@ pub async fn admit(state: &AppState, mut req: Request) -> Result<Request, Respon
 /// without credentials; `Err` is the refusal to send. The router's layer and the direct path
 /// both ask this.
 ///
+/// First, for every request: a `Host` outside `[server] hosts` is 421, and a state change a
+/// browser says another site's page sent, without `Authorization`, is 403 ([`site`]).
+///
 /// It runs on every request, so it computes only what the decision can use: the signature
-/// query only when the query carries `sig=`, the bucket only when some bucket is public and
-/// the node is not open.
+/// query only when the query carries `sig=`, the bucket only when some bucket is public.
 pub async fn authorize(
     state: &AppState,
     route: &str,
@@ -134,16 +136,31 @@ pub async fn authorize(
     headers: &HeaderMap,
 ) -> Result<Option<Principal>, Response> {
     let auth: &Arc<Auth> = &state.auth;
+    let host = site::host(uri, headers);
+    if !auth.hosts.answers(host) {
+        return Err(ApiError::misdirected().into_response());
+    }
     let need = routes::requirement(method, route);
     let authorization = headers.get(header::AUTHORIZATION);
-    if need == Need::Ingest
-        || need == Need::Edge
-        || (need == Need::Public && authorization.is_none())
+    if authorization.is_none()
+        && site::changes_state(method)
+        && site::cross_site(headers, host, &state.limits.cors_origins)
     {
+        return Err(ApiError::forbidden(
+            "a state change sent by another site's page needs a token",
+        )
+        .into_response());
+    }
+    if need == Need::Ingest {
+        // The handler checks the source's token; it needs to know whether none is needed.
+        let open = authorization.is_none() && auth.open_to(host, site::proxied(headers)).await;
+        return Ok(open.then_some(Principal::Open));
+    }
+    if need == Need::Edge || (need == Need::Public && authorization.is_none()) {
         return Ok(None);
     }
     let has_signature = uri.query().is_some_and(|q| q.contains("sig="));
-    let wants_bucket = !auth.is_open() && !auth.public_buckets.is_empty();
+    let wants_bucket = !auth.public_buckets.is_empty();
     let public_stream = match authorization {
         None => match stream_of(state, route, uri, need) {
             // Boxed for the same reason as a token lookup (`Auth::decide`): a rare, large
@@ -159,6 +176,8 @@ pub async fn authorize(
         signable: routes::signable(route),
         bucket: wants_bucket.then(|| bucket_of(route, uri)).flatten(),
         public_stream,
+        host,
+        proxied: site::proxied(headers),
     };
     match auth.decide(need, &creds).await {
         Ok(principal) => Ok(Some(principal)),

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod cors;
 pub mod limits;
 pub mod observe;
+pub mod site;
 
 use std::panic::AssertUnwindSafe;
 

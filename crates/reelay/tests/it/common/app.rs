@@ -72,8 +72,15 @@ impl TestApp {
         self.dir.path().join(rel)
     }
 
-    /// Sends `req` through the whole router.
-    pub async fn send(&self, req: Request<Body>) -> Answer {
+    /// Sends `req` through the whole router, naming `localhost` as its host unless it names
+    /// one (as every HTTP/1.1 client does).
+    pub async fn send(&self, mut req: Request<Body>) -> Answer {
+        if !req.headers().contains_key(http::header::HOST) && req.uri().authority().is_none() {
+            req.headers_mut().insert(
+                http::header::HOST,
+                http::HeaderValue::from_static("localhost"),
+            );
+        }
         let resp: Response<Body> = self
             .router
             .clone()

@@ -93,6 +93,7 @@ pub async fn test_services_on(url: &str, dir: &Path, buckets: Buckets, loopback:
         signing_key: b"test-signing-key-0123456789abcdef".to_vec(),
         loopback,
         public_buckets: Default::default(),
+        hosts: Default::default(),
     };
     let mut services = Services::new(buckets, auth, db.clone());
     let mut live = live_on(&services, dir, LiveSettings::default());

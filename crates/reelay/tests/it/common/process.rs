@@ -164,8 +164,8 @@ impl Proc {
         assert!(status.success());
     }
 
-    /// Waits for a stderr line containing `needle`.
-    pub fn wait_for_log(&self, needle: &str) {
+    /// Waits for a stderr line containing `needle`; returns it.
+    pub fn wait_for_log(&self, needle: &str) -> String {
         let mut seen = Vec::new();
         loop {
             let line = self
@@ -178,7 +178,7 @@ impl Proc {
                     )
                 });
             if line.contains(needle) {
-                return;
+                return line;
             }
             seen.push(line);
         }

@@ -32,7 +32,7 @@ pub fn raw_get(addr: SocketAddr, target: &str) -> RawResponse {
         .expect("timeout");
     write!(
         stream,
-        "GET {target} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n"
+        "GET {target} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"
     )
     .expect("write");
     let mut raw = Vec::new();
