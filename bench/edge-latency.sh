@@ -43,6 +43,10 @@ if [ "${CLUSTER:-0}" = 1 ]; then
   export REELAY_METADATA_URL="postgres://postgres@127.0.0.1:5432/$DB"
   printf '[cluster]\nname = "%s"\nredis = "redis://127.0.0.1:6379/0"\nnats = "nats://127.0.0.1:4222"\nkey = "%s"\n' \
     "$DB" "$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')" >"$work/cluster.toml"
+  # Both nodes run here, so one folder is the recordings bucket every node mounts.
+  mkdir -p "$work/rec"
+  printf '[live]\nrecordings_bucket = "rec"\nrecordings_shared = true\n[[bucket]]\nname = "rec"\nfs = "%s"\n' \
+    "$work/rec" >>"$work/cluster.toml"
   CONTROL=$(start_node control serve --config "$work/cluster.toml")
   VIEWER=$(start_node viewer serve --config "$work/cluster.toml")
   unset REELAY_METADATA_URL # the edge keeps its own SQLite

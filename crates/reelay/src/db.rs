@@ -45,6 +45,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         "public sources",
         include_str!("../migrations/0008_public_sources.sql"),
     ),
+    (
+        9,
+        "edge scope",
+        include_str!("../migrations/0009_edge_scope.sql"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use sqlx::AnyPool;
 
+use crate::auth::sign::SigningKeys;
 use crate::auth::store::TokenStore;
 use crate::auth::{Auth, Role};
 use crate::cache::CacheSettings;
@@ -191,7 +192,7 @@ async fn build_auth(config: &Config, db: &AnyPool) -> anyhow::Result<Auth> {
     };
     let auth = Auth {
         tokens,
-        signing_key,
+        signing: SigningKeys::new(signing_key, config.previous_signing_key.clone()),
         loopback,
         public_buckets: config
             .public_buckets
@@ -229,6 +230,13 @@ fn recordings(config: &Config, buckets: &Buckets, db: &AnyPool) -> anyhow::Resul
         buckets.add_fs_from(name, &dir, Origin::DataDir)?;
     }
     let bucket = buckets.get(name).context("the recordings bucket")?;
+    let cluster = config.cluster.redis.is_some() || config.cluster.nats.is_some();
+    anyhow::ensure!(
+        !cluster || bucket.kind() != "fs" || config.recordings_shared,
+        "[live] recordings_bucket {name:?} is a folder of this node, and in a cluster every node \
+         writes and reads every recording: name an S3 bucket there, or, if every node mounts \
+         that folder, say so with [live] recordings_shared = true"
+    );
     buckets.mark_recordings(name);
     Ok(Recordings {
         db: db.clone(),

@@ -8,8 +8,9 @@
 //!   route fails closed. This module decides from what a request presents ([`Credentials`]);
 //!   the HTTP layer reads them off the request and turns a [`Denied`] into 401/403/503.
 //! - Credentials, in order: a bearer token (`Authorization: Bearer rly_…`; roles
-//!   read < write < admin); a signed URL (`?exp&sig[&pfx]`, read-only, media routes only, exact
-//!   path or `/`-terminated prefix); then, for `Read` on a bucket marked `public`, nobody.
+//!   read < write < admin); a signed URL (`?exp&kid&by&sig[&pfx]`, read-only, media routes
+//!   only, exact path or `/`-terminated prefix, valid while the token that signed it is —
+//!   [`sign`]); then, for `Read` on a bucket marked `public`, nobody.
 //!   A presented credential that is wrong is refused (401/403) even where none is needed.
 //! - Open mode: a node bound to a loopback address on which no token was ever configured or
 //!   created (on the shared database: [`TokenStore::closed`]) lets a *local* request act as
@@ -21,7 +22,8 @@
 //! - Encoders authenticate with their source's own ingest token ([`Auth::check_ingest`]), edge
 //!   nodes with their edge token (`relay::control`); neither grants anything else.
 //! - Tokens are stored as SHA-256 hashes only; signatures are HMAC-SHA256 with a per-deployment
-//!   key; comparisons are constant-time.
+//!   key named in the URL (a rotation keeps the previous key verifying); comparisons are
+//!   constant-time.
 
 pub mod access;
 pub mod sign;
@@ -31,7 +33,7 @@ pub mod token;
 use std::borrow::Cow;
 use std::collections::HashSet;
 
-use sign::SignatureCheck;
+use sign::{OPEN_SIGNER, SignatureCheck, SigningKeys};
 pub use store::TokenStore;
 pub use token::Role;
 
@@ -91,6 +93,8 @@ pub struct SignedQuery {
     pub exp: Option<String>,
     pub sig: Option<String>,
     pub pfx: Option<String>,
+    pub kid: Option<String>,
+    pub by: Option<String>,
 }
 
 /// What a request presents, read off it by the HTTP layer.
@@ -116,7 +120,8 @@ pub struct Credentials<'a> {
 #[derive(Debug)]
 pub struct Auth {
     pub tokens: TokenStore,
-    pub signing_key: Vec<u8>,
+    /// The keys of signed URLs (one signs, a rotation's previous one still verifies).
+    pub signing: SigningKeys,
     /// Bound to a loopback address (open mode possible).
     pub loopback: bool,
     pub public_buckets: HashSet<String>,
@@ -152,7 +157,7 @@ impl Auth {
             // no token) would otherwise reserve room for it.
             return Box::pin(self.bearer(need, value)).await;
         }
-        if let Some(result) = self.signed(need, creds) {
+        if let Some(result) = Box::pin(self.signed(need, creds)).await {
             return result;
         }
         if self.open_to(creds.host, creds.proxied).await {
@@ -193,26 +198,60 @@ impl Auth {
         }
     }
 
-    /// Checks a signed URL; `None` when the request carries no signature.
-    fn signed(&self, need: Need, creds: &Credentials<'_>) -> Option<Result<Principal, Denied>> {
+    /// Checks a signed URL; `None` when the request carries no signature. A valid one still
+    /// needs its signer: a token not revoked since (cached as tokens are, [`store::CACHE_TTL`]),
+    /// or, for [`OPEN_SIGNER`], a node that is still open.
+    async fn signed(
+        &self,
+        need: Need,
+        creds: &Credentials<'_>,
+    ) -> Option<Result<Principal, Denied>> {
         let q = creds.signed.as_ref()?;
         let now = crate::db::now_unix().try_into().unwrap_or(0);
-        let check = sign::verify(
-            &self.signing_key,
-            &q.path,
-            q.exp.as_deref(),
-            q.sig.as_deref(),
-            q.pfx.as_deref(),
-            now,
-        );
-        Some(match check {
-            SignatureCheck::Absent => return None,
-            SignatureCheck::Valid if need == Need::Read && creds.signable => Ok(Principal::Signed),
-            SignatureCheck::Valid => Err(forbidden("a signed URL only grants playback of media")),
-            SignatureCheck::Expired => Err(forbidden("the signed URL has expired")),
-            SignatureCheck::Invalid => Err(forbidden("the signature is not valid")),
-            SignatureCheck::OutOfScope => Err(forbidden("the signature does not cover this path")),
-        })
+        let presented = sign::Presented {
+            exp: q.exp.as_deref(),
+            sig: q.sig.as_deref(),
+            pfx: q.pfx.as_deref(),
+            kid: q.kid.as_deref(),
+            by: q.by.as_deref(),
+        };
+        Some(
+            match sign::verify(&self.signing, &q.path, &presented, now) {
+                SignatureCheck::Absent => return None,
+                SignatureCheck::Valid if need == Need::Read && creds.signable => {
+                    self.signer_stands(q.by.as_deref().unwrap_or_default())
+                        .await
+                }
+                SignatureCheck::Valid => {
+                    Err(forbidden("a signed URL only grants playback of media"))
+                }
+                SignatureCheck::Expired => Err(forbidden("the signed URL has expired")),
+                SignatureCheck::Invalid => Err(forbidden("the signature is not valid")),
+                SignatureCheck::OutOfScope => {
+                    Err(forbidden("the signature does not cover this path"))
+                }
+            },
+        )
+    }
+
+    /// Whether the signer `by` of a genuine signature still stands.
+    async fn signer_stands(&self, by: &str) -> Result<Principal, Denied> {
+        let stands = if by == OPEN_SIGNER {
+            Ok(!self.tokens.closed().await)
+        } else {
+            self.tokens.is_active(by).await
+        };
+        match stands {
+            Ok(true) => Ok(Principal::Signed),
+            Ok(false) if by == OPEN_SIGNER => Err(forbidden(
+                "this URL was signed while the node was open, and it is closed now",
+            )),
+            Ok(false) => Err(forbidden("the token that signed this URL was revoked")),
+            Err(e) => {
+                tracing::error!(error = %e, "token lookup failed");
+                Err(Denied::Unavailable)
+            }
+        }
     }
 
     /// An encoder pushing to a source: `presented` must be that source's ingest token

@@ -198,31 +198,43 @@ impl TokenStore {
         if let Some(c) = self.config.iter().find(|c| c.id == token.id) {
             return Ok(digest_eq(&c.secret_hash, &hash).then_some(c.role));
         }
+        let entry = self.lookup(token.id).await?;
+        Ok(entry.and_then(|(stored, role)| digest_eq(&stored, &hash).then_some(role)))
+    }
+
+    /// Whether token `id` exists and is not revoked (the signer of a signed URL).
+    pub async fn is_active(&self, id: &str) -> sqlx::Result<bool> {
+        if self.config.iter().any(|c| c.id == id) {
+            return Ok(true);
+        }
+        Ok(self.lookup(id).await?.is_some())
+    }
+
+    /// Token `id`'s stored (hash, role) if active, from the cache when read within
+    /// [`CACHE_TTL`].
+    async fn lookup(&self, id: &str) -> sqlx::Result<Option<(String, Role)>> {
         let cached = {
             let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
             cache
-                .get(token.id)
+                .get(id)
                 .filter(|(_, at)| at.elapsed() < CACHE_TTL)
                 .map(|(v, _)| v.clone())
         };
-        let entry = match cached {
-            Some(entry) => entry,
-            None => {
-                let row: Option<(String, String)> = sqlx::query_as(
-                    "SELECT secret_hash, role FROM tokens WHERE id = $1 AND revoked_at IS NULL",
-                )
-                .bind(token.id)
-                .fetch_optional(&self.pool)
-                .await?;
-                let entry = row.and_then(|(h, r)| Role::parse(&r).map(|role| (h, role)));
-                let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-                if cache.len() > 10_000 {
-                    cache.clear();
-                }
-                cache.insert(token.id.to_owned(), (entry.clone(), Instant::now()));
-                entry
-            }
-        };
-        Ok(entry.and_then(|(stored, role)| digest_eq(&stored, &hash).then_some(role)))
+        if let Some(entry) = cached {
+            return Ok(entry);
+        }
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT secret_hash, role FROM tokens WHERE id = $1 AND revoked_at IS NULL",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let entry = row.and_then(|(h, r)| Role::parse(&r).map(|role| (h, role)));
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if cache.len() > 10_000 {
+            cache.clear();
+        }
+        cache.insert(id.to_owned(), (entry.clone(), Instant::now()));
+        Ok(entry)
     }
 }

@@ -120,6 +120,11 @@ pub struct LiveSection {
     /// The bucket recordings are written to (default `recordings`, a data-dir folder created
     /// when missing; name an S3 bucket to record to object storage).
     pub recordings_bucket: Option<String>,
+    /// The recordings bucket is a folder every node of the cluster mounts (default `false`:
+    /// in cluster mode a folder bucket there refuses to start, since each node would keep
+    /// its own part of every recording).
+    #[serde(default)]
+    pub recordings_shared: bool,
 }
 
 /// `[metadata]`: the metadata database.
@@ -159,6 +164,9 @@ pub struct AuthSection {
     /// Environment variable holding the hex key for signed URLs (at least 32 bytes). Give every
     /// node of a deployment the same key; default: `DATA/signing.key`, created at first start.
     pub signing_key_env: Option<String>,
+    /// Environment variable holding the key signed URLs were signed with before a rotation:
+    /// it still verifies them (until they expire, at most 7 days) but signs nothing.
+    pub previous_signing_key_env: Option<String>,
 }
 
 /// `[[token]]`: a token given by hash (create one with `reelay token`).
@@ -228,6 +236,9 @@ pub struct BucketEntry {
     /// Permit host names (and resolver answers) that lead to internal addresses.
     #[serde(default)]
     pub allow_internal: bool,
+    /// A proxy for this origin's fetches (`http://host:port`); proxies in the environment
+    /// (`HTTPS_PROXY`…) are never used.
+    pub proxy: Option<String>,
     /// Origin timeouts and caches: defaults `5s`, `30s`, `20s`, `10m`, `5s`.
     pub connect_timeout: Option<String>,
     pub request_timeout: Option<String>,

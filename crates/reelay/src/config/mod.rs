@@ -153,11 +153,15 @@ pub struct Config {
     /// When edges count as offline (`[edges]`, on a control node).
     pub liveness: crate::relay::edges::Liveness,
     pub recordings_bucket: String,
+    /// `[live] recordings_shared`: a folder recordings bucket is declared mounted on every node.
+    pub recordings_shared: bool,
     pub metadata_url: String,
     /// `[cluster]`, with `REELAY_NODE_ID`, `REELAY_CLUSTER_REDIS`, `REELAY_CLUSTER_NATS`.
     pub cluster: crate::cluster::ClusterSettings,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
     pub signing_key: Option<Vec<u8>>,
+    /// From `[auth] previous_signing_key_env`: verifies, never signs.
+    pub previous_signing_key: Option<Vec<u8>>,
     pub tokens: Vec<ConfigToken>,
     /// `[server] hosts`: names a request may give besides this machine's own.
     pub hosts: crate::auth::access::Hosts,
@@ -303,6 +307,7 @@ impl Config {
         if max_header_bytes < 8192 {
             bail!("config key server.max_header_bytes: must be at least 8KiB");
         }
+        let signing = signing_key_from_env(&file.auth)?;
         Ok(Self {
             listen,
             shutdown_grace: opt_duration(&file.shutdown_grace, 10, "shutdown_grace")?,
@@ -345,13 +350,15 @@ impl Config {
                 .recordings_bucket
                 .clone()
                 .unwrap_or_else(|| "recordings".into()),
+            recordings_shared: file.live.recordings_shared,
             metadata_url: env_override("REELAY_METADATA_URL")
                 .or(file.metadata.url)
                 .unwrap_or_else(|| {
                     format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
                 }),
             cluster: cluster_settings(file.cluster, listen)?,
-            signing_key: signing_key_from_env(&file.auth)?,
+            signing_key: signing.0,
+            previous_signing_key: signing.1,
             tokens: file
                 .tokens
                 .iter()

@@ -43,8 +43,22 @@ pub(super) fn secret_hex(
     }
 }
 
-pub(super) fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Option<Vec<u8>>> {
-    secret_hex("auth", "signing_key", auth.signing_key_env.clone(), None)
+/// `[auth] signing_key_env` and `previous_signing_key_env`: (current, previous).
+pub(super) type SigningKeyConfig = (Option<Vec<u8>>, Option<Vec<u8>>);
+
+pub(super) fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<SigningKeyConfig> {
+    let current = secret_hex("auth", "signing_key", auth.signing_key_env.clone(), None)?;
+    let previous = secret_hex(
+        "auth",
+        "previous_signing_key",
+        auth.previous_signing_key_env.clone(),
+        None,
+    )?;
+    anyhow::ensure!(
+        previous.is_none() || current.is_some(),
+        "[auth] previous_signing_key_env needs signing_key_env: the new key signs"
+    );
+    Ok((current, previous))
 }
 
 pub(super) fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings> {
@@ -84,7 +98,22 @@ pub(super) fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings>
         }
         None => None,
     };
+    let proxy = match &e.proxy {
+        Some(text) => {
+            let url: url::Url = text
+                .parse()
+                .with_context(|| format!("config key {}: not a URL", key("proxy")))?;
+            anyhow::ensure!(
+                matches!(url.scheme(), "http" | "https" | "socks5" | "socks5h"),
+                "config key {}: http://, https:// or socks5:// only",
+                key("proxy")
+            );
+            Some(url)
+        }
+        None => None,
+    };
     let settings = OriginSettings {
+        proxy,
         name: e.name.clone(),
         base,
         allow: e.allow.clone(),

@@ -45,6 +45,7 @@ use super::live::{self, RenditionAsk};
 use super::middleware::auth;
 use super::middleware::limits;
 use super::middleware::observe::Observation;
+use super::middleware::scope;
 use super::reply::{MediaBody, ReplyBody};
 use super::state::AppState;
 use super::{media, middleware, routes};
@@ -153,7 +154,7 @@ impl Direct {
         };
         limits::check_head(req, state.limits.max_header_bytes)
             .map_err(IntoResponse::into_response)?;
-        auth::authorize(
+        let principal = auth::authorize(
             state,
             claimed.route(),
             req.method(),
@@ -162,6 +163,21 @@ impl Direct {
         )
         .await?;
         let request = media::Request::new(req.method(), req.headers(), sink);
+        let mut answered = self.answer_claimed(claimed, req, request).await?;
+        match &mut answered {
+            Answered::Media(response) => scope::restrict(response.headers_mut(), principal),
+            Answered::Other(response) => scope::restrict(response.headers_mut(), principal),
+        }
+        Ok(answered)
+    }
+
+    async fn answer_claimed(
+        &self,
+        claimed: Claim<'_>,
+        req: &http::Request<Incoming>,
+        request: media::Request<'_>,
+    ) -> Result<Answered, Response> {
+        let state = &self.state;
         match claimed {
             Claim::Media { bucket, key } => {
                 media::answer_object(state, &request, &bucket, &key, None)

@@ -159,7 +159,7 @@ fn playlist_response(method: &Method, text: String, cache_control: &'static str)
 /// The signature part of a viewer's query, to carry into the playlist's URIs.
 fn signature_suffix(query: Option<&str>) -> String {
     let kept: Vec<(String, String)> = url::form_urlencoded::parse(query.unwrap_or("").as_bytes())
-        .filter(|(k, _)| matches!(k.as_ref(), "exp" | "sig" | "pfx"))
+        .filter(|(k, _)| matches!(k.as_ref(), "exp" | "kid" | "by" | "sig" | "pfx"))
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
     if kept.is_empty() {

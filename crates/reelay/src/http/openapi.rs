@@ -48,6 +48,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         api::edges::create_edge,
         api::edges::list_edges,
         api::edges::get_edge,
+        api::edges::set_edge_sources,
         api::edges::delete_edge,
         edge::register,
         edge::state,

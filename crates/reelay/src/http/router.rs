@@ -123,7 +123,9 @@ fn api_routes() -> Router<AppState> {
         )
         .route(
             routes::EDGE,
-            get(edges::get_edge).delete(edges::delete_edge),
+            get(edges::get_edge)
+                .patch(edges::set_edge_sources)
+                .delete(edges::delete_edge),
         )
 }
 

@@ -17,6 +17,11 @@ use super::sources::SourceRow;
 use super::{Live, LiveError, SegmentRow};
 use crate::stream::BodyStream;
 
+/// How far past the newest segment of its window (or the rendition's next number) a forwarded
+/// sequence number may lie: an edge's whole buffer of 1 s segments for hours, and nowhere near
+/// the numbers that would freeze a stream or overflow.
+pub const FORWARDED_LEAP_MAX: i64 = 10_000;
+
 /// A segment as described by the edge that forwards it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ForwardedSegment {
@@ -60,8 +65,22 @@ impl Live {
         Ok(dir.join(part))
     }
 
-    /// Takes a forwarded segment whose body is the file at `body`.
+    /// Takes a forwarded segment whose body is the file at `body`; whatever refuses it, the
+    /// file is removed (a refused upload leaves nothing in `forwarded/`).
     pub async fn accept_forwarded(
+        &self,
+        source: &SourceRow,
+        seg: &ForwardedSegment,
+        body: &Path,
+    ) -> Result<Forwarded, LiveError> {
+        let taken = self.take_forwarded(source, seg, body).await;
+        if taken.is_err() {
+            let _ = std::fs::remove_file(body);
+        }
+        taken
+    }
+
+    async fn take_forwarded(
         &self,
         source: &SourceRow,
         seg: &ForwardedSegment,
@@ -71,6 +90,12 @@ impl Live {
         let mut ch = channel.lock().await;
         let msn = i64::try_from(seg.msn)
             .map_err(|_| LiveError::Invalid("sequence number out of range".into()))?;
+        let base = ch.recent.back().map_or(source.next_msn, |r| r.msn);
+        if msn > base.saturating_add(FORWARDED_LEAP_MAX) {
+            return Err(LiveError::Invalid(format!(
+                "sequence number {msn} is more than {FORWARDED_LEAP_MAX} past the stream's {base}"
+            )));
+        }
         let segments_dir = self.segments_dir(&source.id);
         if ch.recent.iter().any(|r| r.msn == msn) {
             let _ = std::fs::remove_file(body);
@@ -83,7 +108,6 @@ impl Live {
         if let Some(map) = &map_file
             && !self.ensure_local(&source.id, map).await.unwrap_or(false)
         {
-            let _ = std::fs::remove_file(body);
             return Err(LiveError::Conflict(format!(
                 "init section {map} has not been forwarded"
             )));
@@ -168,7 +192,10 @@ impl Live {
         file: &str,
         body: &Path,
     ) -> Result<Forwarded, LiveError> {
-        self.admitted(source, rendition).await?; // creates the rendition's folders
+        if let Err(e) = self.admitted(source, rendition).await {
+            let _ = std::fs::remove_file(body);
+            return Err(e);
+        } // the rendition's folders exist now
         let name = rendition_file(rendition, file);
         // Had here, or (in a cluster) accepted by another node: fetched now, so a segment
         // naming it can be checked against it.

@@ -89,6 +89,7 @@ impl Live {
         body: BodyStream,
     ) -> Result<Ingested, LiveError> {
         check_file_name(file)?;
+        self.note_direct_feed(source).await?;
         if file.ends_with(".m3u8") {
             let bytes = read_playlist_bytes(body).await?;
             if is_multivariant(&bytes) {
@@ -161,6 +162,15 @@ impl Live {
         Ok(())
     }
 
+    /// An encoder feeds `source` here directly: unless an edge feeds it, no edge may claim it
+    /// from now on (`relay::control`).
+    async fn note_direct_feed(&self, source: &SourceRow) -> Result<(), LiveError> {
+        if source.fed_directly == 0 && source.edge_id.is_none() {
+            self.sources.mark_fed_directly(&source.id).await?;
+        }
+        Ok(())
+    }
+
     /// A LiveMix playlist for `source`, its segments in the folder `prefix` names
     /// (`file:///dir`, which must lie inside `[live] ingest_root`).
     pub async fn livemix_playlist(
@@ -171,6 +181,7 @@ impl Live {
     ) -> Result<(), LiveError> {
         let root = self.livemix_root()?;
         let dir = livemix_dir(root, prefix)?;
+        self.note_direct_feed(source).await?;
         let playlist = read_playlist(body).await?;
         let incoming = self.incoming_dir(&source.id);
         let max = self.settings.max_segment_bytes;

@@ -32,7 +32,7 @@ macro_rules! select_sources {
             "SELECT s.id, s.name, s.description, s.target_duration, s.ingest_token_hash, \
              s.streaming, COALESCE(r.next_msn, 0) AS next_msn, \
              COALESCE(r.discontinuities, 0) AS discontinuities, s.created_at, s.edge_id, \
-             s.multivariant, s.public FROM sources s \
+             s.multivariant, s.public, s.fed_directly FROM sources s \
              LEFT JOIN renditions r ON r.source_id = s.id AND r.name = 'index' ",
             $tail
         )
@@ -56,6 +56,8 @@ pub struct SourceRow {
     pub multivariant: Option<String>,
     /// Anyone may watch it live and its recordings without a token (1) or not (0).
     pub public: i64,
+    /// An encoder pushed to it directly (1): no edge may claim it.
+    pub fed_directly: i64,
 }
 
 /// Source names: like bucket names, and never shaped like an id.
@@ -199,6 +201,7 @@ impl Sources {
             edge_id: None,
             multivariant: None,
             public: 0,
+            fed_directly: 0,
         };
         let insert = sqlx::query(
             "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, streaming, \
@@ -271,6 +274,17 @@ impl Sources {
         }
     }
 
+    /// Marks source `id` as fed by an encoder directly, unless an edge feeds it: from then on
+    /// no edge may claim it (an operator giving it to an edge clears the mark).
+    pub async fn mark_fed_directly(&self, id: &str) -> sqlx::Result<()> {
+        sqlx::query("UPDATE sources SET fed_directly = 1 WHERE id = $1 AND edge_id IS NULL")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
+        self.forget(id);
+        Ok(())
+    }
+
     /// Makes source `id` public (watchable without a token) or not.
     pub async fn set_public(&self, id: &str, public: bool) -> sqlx::Result<()> {
         sqlx::query("UPDATE sources SET public = $1 WHERE id = $2")
@@ -299,6 +313,10 @@ impl Sources {
         ] {
             sqlx::query(query).bind(id).execute(&self.db).await?;
         }
+        sqlx::query("DELETE FROM edge_sources WHERE source_id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
         sqlx::query("DELETE FROM sources WHERE id = $1")
             .bind(id)
             .execute(&self.db)

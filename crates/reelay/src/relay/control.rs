@@ -1,7 +1,7 @@
 //! The control node's side of the relay, as plain calls: who an edge is (its token), the desired
 //! state it long-polls (with every rendition's sequence floor), the segments, init sections and
-//! multivariant playlists it forwards (each source bound to the first edge forwarding it), and
-//! the liveness sweeper. The routes that call this are in
+//! multivariant playlists it forwards (only for sources its scope names, each bound to the
+//! first edge forwarding it), and the liveness sweeper. The routes that call this are in
 //! `http::edge`; the operator's routes for edges are in `http::api::edges`.
 
 use std::sync::Arc;
@@ -50,15 +50,21 @@ impl Control<'_> {
         u64::try_from(self.edges.liveness.interval.as_millis()).unwrap_or(u64::MAX)
     }
 
-    /// The desired state for edge `edge_id`: the sources it may carry and their recordings.
+    /// The desired state for edge `edge_id`: the sources it may carry (named in its scope, not
+    /// bound to another edge, not fed directly) and their recordings.
     pub async fn desired_state(&self, edge_id: &str) -> Result<DesiredState, RelayError> {
         let live = self.live;
+        let scope = self.edges.scope(edge_id).await?;
         let sources: Vec<SourceRow> = live
             .sources
             .list()
             .await?
             .into_iter()
-            .filter(|s| s.edge_id.as_deref().is_none_or(|e| e == edge_id))
+            .filter(|s| {
+                scope.contains(&s.id)
+                    && s.fed_directly == 0
+                    && s.edge_id.as_deref().is_none_or(|e| e == edge_id)
+            })
             .collect();
         // A stopped recording stays listed while an edge may still hold its segments.
         let horizon = live.settings.buffer.saturating_mul(6);
@@ -122,13 +128,32 @@ impl Control<'_> {
         }
     }
 
-    /// The source an edge forwards for, bound to that edge on first use.
+    /// The source an edge forwards for, bound to that edge on first use: only a source the
+    /// edge's scope names (403 otherwise), never one an encoder feeds directly (403), and not
+    /// one another edge feeds (409).
     async fn forwarding_source(
         &self,
         edge: &EdgeRow,
         source_id: &str,
     ) -> Result<SourceRow, RelayError> {
         let source = self.live.source(source_id).await?;
+        if !self.edges.may_feed(&edge.id, &source.id).await? {
+            return Err(Denied::Forbidden(
+                format!(
+                    "edge {} may not feed source {}: its sources are named by an operator \
+                     (PATCH /api/v1/edges/{})",
+                    edge.name, source.name, edge.name
+                )
+                .into(),
+            )
+            .into());
+        }
+        if source.fed_directly != 0 {
+            return Err(Denied::Forbidden(
+                format!("source {} is fed by an encoder directly", source.name).into(),
+            )
+            .into());
+        }
         match self.live.sources.bind_edge(&source.id, &edge.id).await? {
             Some(bound) if bound != edge.id => Err(RelayError::OtherEdge(source.name)),
             _ => Ok(source),

@@ -131,6 +131,7 @@ impl EdgeRelay {
                 edge_id: None,
                 multivariant: None,
                 public: 0,
+                fed_directly: 0,
             };
             if let Err(e) = sources.mirror(&row).await {
                 tracing::error!(error = %e, source = s.name, "cannot mirror a source");

@@ -143,6 +143,10 @@ impl Edges {
             .bind(id)
             .execute(&self.db)
             .await?;
+        sqlx::query("DELETE FROM edge_sources WHERE edge_id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
         sqlx::query("DELETE FROM edges WHERE id = $1")
             .bind(id)
             .execute(&self.db)
@@ -152,6 +156,69 @@ impl Edges {
             .unwrap_or_else(|p| p.into_inner())
             .remove(id);
         Ok(())
+    }
+
+    /// The ids of the sources edge `id` may feed.
+    pub async fn scope(&self, id: &str) -> sqlx::Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT source_id FROM edge_sources WHERE edge_id = $1 ORDER BY source_id",
+        )
+        .bind(id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(|(s,)| s).collect())
+    }
+
+    /// Adds source `source_id` to the sources edge `id` may feed.
+    pub async fn add_to_scope(&self, id: &str, source_id: &str) -> sqlx::Result<()> {
+        sqlx::query("INSERT INTO edge_sources (edge_id, source_id) VALUES ($1, $2)")
+            .bind(id)
+            .bind(source_id)
+            .execute(&self.db)
+            .await?;
+        Ok(())
+    }
+
+    /// Whether edge `id` may feed source `source_id`.
+    pub async fn may_feed(&self, id: &str, source_id: &str) -> sqlx::Result<bool> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT source_id FROM edge_sources WHERE edge_id = $1 AND source_id = $2",
+        )
+        .bind(id)
+        .bind(source_id)
+        .fetch_optional(&self.db)
+        .await?;
+        Ok(row.is_some())
+    }
+
+    /// Makes `source_ids` the sources edge `id` may feed, in one transaction: a source it no
+    /// longer may feed is released (another edge may bind it), and the operator's naming a
+    /// source clears its `fed_directly` mark.
+    pub async fn set_scope(&self, id: &str, source_ids: &[String]) -> sqlx::Result<()> {
+        let mut tx = self.db.begin().await?;
+        sqlx::query("DELETE FROM edge_sources WHERE edge_id = $1")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        for source_id in source_ids {
+            sqlx::query("INSERT INTO edge_sources (edge_id, source_id) VALUES ($1, $2)")
+                .bind(id)
+                .bind(source_id)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query("UPDATE sources SET fed_directly = 0 WHERE id = $1")
+                .bind(source_id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "UPDATE sources SET edge_id = NULL WHERE edge_id = $1 \
+             AND id NOT IN (SELECT source_id FROM edge_sources WHERE edge_id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
     }
 
     /// Notes that edge `id` was heard from now.

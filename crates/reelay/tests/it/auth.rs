@@ -209,3 +209,92 @@ async fn cors_is_same_origin_by_default_and_allows_only_configured_origins() {
         .expect("exposed headers");
     assert!(exposed.contains("content-range"), "{exposed}");
 }
+
+/// `POST /api/v1/sign` for `path` (with `bearer`, or none on an open node): the signed URL.
+async fn sign_on(app: &TestApp, path: &str, bearer: Option<&str>) -> String {
+    let mut req = request(Method::POST, "/api/v1/sign").header("content-type", "application/json");
+    if let Some(token) = bearer {
+        req = req.header("authorization", format!("Bearer {token}"));
+    }
+    let answer = app
+        .send(
+            req.body(Body::from(format!(r#"{{"path":"{path}"}}"#)))
+                .expect("request"),
+        )
+        .await;
+    assert_eq!(answer.status, 200, "{:?}", answer.body);
+    answer.json()["url"].as_str().expect("url").to_owned()
+}
+
+#[tokio::test]
+async fn a_signed_url_stops_working_when_the_token_that_signed_it_is_revoked() {
+    let app = TestApp::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
+    let made_open = sign_on(&app, "/media/m/a.mp4", None).await;
+    assert!(made_open.contains("by=open"), "{made_open}");
+    assert_eq!(app.call(Method::GET, &made_open).await.status, 200);
+    let store = &app.state.auth.tokens;
+    let (signer, text) = store.create("signer", Role::Read).await.expect("token");
+    let (_, other) = store.create("other", Role::Read).await.expect("token");
+    let by_open = app.call(Method::GET, &made_open).await;
+    assert_eq!(
+        by_open.status, 403,
+        "signed on the open node, which is closed now"
+    );
+    let url = sign_on(&app, "/media/m/a.mp4", Some(&text)).await;
+    assert!(url.contains(&format!("by={}", signer.id)), "{url}");
+    let kept = sign_on(&app, "/media/m/a.mp4", Some(&other)).await;
+    assert_eq!(app.call(Method::GET, &url).await.status, 200);
+    assert!(store.revoke(&signer.id).await.expect("revoke"));
+    let revoked = app.call(Method::GET, &url).await;
+    assert_eq!(revoked.status, 403);
+    assert!(
+        revoked.json()["error"]["message"]
+            .as_str()
+            .expect("message")
+            .contains("revoked")
+    );
+    assert_eq!(
+        app.call(Method::GET, &kept).await.status,
+        200,
+        "another signer's URL plays"
+    );
+    let forged = url.replace(&signer.id, &other[4..16]);
+    assert_eq!(
+        app.call(Method::GET, &forged).await.status,
+        403,
+        "the signer is signed"
+    );
+}
+
+#[tokio::test]
+async fn a_signing_key_rotation_keeps_old_urls_playing_until_the_old_key_is_dropped() {
+    use reelay::auth::sign::{SigningKeys, key_id};
+    const OLD: &[u8] = b"test-signing-key-0123456789abcdef";
+    const NEW: &[u8] = b"a-newer-signing-key-0123456789abc";
+    let fixture = |dir: &std::path::Path| write_fixed(&dir.join("m/a.mp4"), b"media");
+    let with_keys = |previous: Option<&[u8]>| {
+        let keys = SigningKeys::new(NEW.to_vec(), previous.map(<[u8]>::to_vec));
+        move |s: &mut reelay::http::Services| {
+            std::sync::Arc::get_mut(&mut s.auth)
+                .expect("sole owner")
+                .signing = keys;
+        }
+    };
+    let before = TestApp::start(fixture).await;
+    let old_url = sign_on(&before, "/media/m/a.mp4", None).await;
+    assert!(
+        old_url.contains(&format!("kid={}", key_id(OLD))),
+        "{old_url}"
+    );
+    let rotated = TestApp::start_configured(fixture, with_keys(Some(OLD))).await;
+    assert_eq!(rotated.call(Method::GET, &old_url).await.status, 200);
+    let new_url = sign_on(&rotated, "/media/m/a.mp4", None).await;
+    assert!(
+        new_url.contains(&format!("kid={}", key_id(NEW))),
+        "the new key signs"
+    );
+    assert_eq!(rotated.call(Method::GET, &new_url).await.status, 200);
+    let after = TestApp::start_configured(fixture, with_keys(None)).await;
+    assert_eq!(after.call(Method::GET, &old_url).await.status, 403);
+    assert_eq!(after.call(Method::GET, &new_url).await.status, 200);
+}

@@ -9,7 +9,7 @@ use common::app::{TestApp, request};
 use common::write_fixed;
 use http::Method;
 use reelay::auth::Role;
-use reelay::auth::sign::signature;
+use reelay::auth::sign::{SigningKeys, signed_query};
 
 const KEY: &[u8] = b"test-signing-key-0123456789abcdef";
 
@@ -282,14 +282,22 @@ fn leak(s: String) -> &'static str {
 fn with_cred(call: &Call, cred: Cred, tokens: &[String; 3]) -> http::Request<Body> {
     let now = common::now_secs();
     let path_only = call.path.split('?').next().unwrap_or(&call.path);
+    let keys = SigningKeys::new(KEY.to_vec(), None);
+    // Signed by the read token (`rly_<id>_<secret>`), which stays active.
+    let by = &tokens[0][4..16];
     let signed = |exp: u64, tamper: bool| {
-        let mut sig = signature(KEY, path_only, exp);
+        let mut query = signed_query(&keys, path_only, exp, by, false);
         if tamper {
-            let flipped = if sig.starts_with('0') { "1" } else { "0" };
-            sig.replace_range(0..1, flipped);
+            let at = query.find("sig=").expect("sig") + 4;
+            let flipped = if query[at..].starts_with('0') {
+                "1"
+            } else {
+                "0"
+            };
+            query.replace_range(at..=at, flipped);
         }
         let joiner = if call.path.contains('?') { '&' } else { '?' };
-        format!("{}{joiner}exp={exp}&sig={sig}", call.path)
+        format!("{}{joiner}{query}", call.path)
     };
     let (uri, token) = match cred {
         Cred::None => (call.path.clone(), None),

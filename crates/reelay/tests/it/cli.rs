@@ -241,9 +241,36 @@ fn configuration_mistakes_are_clear_startup_errors() {
         "[cluster]\nredis = \"redis://127.0.0.1:9\"\nkey = \"abcd\"\n",
     )
     .expect("write");
+    // A cluster recording into each node's own folder would lose segments (issue 33).
+    let redis =
+        std::env::var("REELAY_TEST_REDIS").unwrap_or_else(|_| "redis://127.0.0.1:6379".to_owned());
+    std::fs::write(
+        tmp.path().join("localrec.toml"),
+        format!(
+            "[cluster]\nredis = \"{redis}\"\nkey = \"{}\"\n",
+            "ab".repeat(32)
+        ),
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("hosts.toml"),
+        "[server]\nhosts = [\"a.example:80\"]\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("proxy.toml"),
+        "[[bucket]]\nname = \"o\"\norigin = \"https://cdn.example/\"\nproxy = \"ftp://p\"\n",
+    )
+    .expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
-    let cases: [(&[&str], &str); 13] = [
+    let cases: [(&[&str], &str); 16] = [
+        (
+            &["serve", "--config", "localrec.toml"],
+            "[live] recordings_bucket \"recordings\" is a folder of this node",
+        ),
+        (&["serve", "--config", "hosts.toml"], "server.hosts"),
+        (&["serve", "--config", "proxy.toml"], "proxy"),
         (
             &["serve", "--config", "previousonly.toml"],
             "previous_key needs a key",

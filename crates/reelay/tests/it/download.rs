@@ -7,7 +7,7 @@ use crate::common;
 use common::app::TestApp;
 use common::write_fixed;
 use http::Method;
-use reelay::auth::sign::signature;
+use reelay::auth::sign::{OPEN_SIGNER, signed_query};
 
 async fn app() -> TestApp {
     TestApp::start(|dir| {
@@ -48,9 +48,9 @@ async fn a_utf8_name_works_on_a_signed_url_and_with_a_range() {
     let app = app().await;
     let path = "/media/m/café.mp4";
     let exp = 4_000_000_000u64;
-    let sig = signature(&app.state.auth.signing_key, path, exp);
+    let query = signed_query(&app.state.auth.signing, path, exp, OPEN_SIGNER, false);
     let name = "%C3%9Cn%C3%AFc%C3%B8d%C3%A9%20film.mp4"; // "Ünïcødé film.mp4"
-    let url = format!("/media/m/caf%C3%A9.mp4?exp={exp}&sig={sig}&download={name}");
+    let url = format!("/media/m/caf%C3%A9.mp4?{query}&download={name}");
     let request = common::app::request(Method::GET, &url)
         .header("range", "bytes=0-2")
         .body(axum::body::Body::empty())
@@ -68,7 +68,7 @@ async fn a_utf8_name_works_on_a_signed_url_and_with_a_range() {
     let own = app
         .call(
             Method::GET,
-            &format!("/media/m/caf%C3%A9.mp4?exp={exp}&sig={sig}&download"),
+            &format!("/media/m/caf%C3%A9.mp4?{query}&download"),
         )
         .await;
     assert_eq!(

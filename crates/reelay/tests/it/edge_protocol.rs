@@ -299,7 +299,15 @@ async fn the_desired_state_long_poll_answers_at_once_on_change() {
         }
     })
     .await;
-    create_source(&server, "cam").await;
+    // A source made for this edge is a change of its desired state.
+    let made = client
+        .post(server.url("/api/v1/sources"))
+        .header("content-type", "application/json")
+        .body(r#"{"name":"cam","edge":"e1"}"#)
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(made.status(), 201);
     let changed = waiting.await.expect("join");
     // Parked polls also re-read the database every second (changes made through another
     // node); the change made here wakes it at once: it is counted as woken by the change.
@@ -343,8 +351,8 @@ async fn forward_rendition(
 #[tokio::test]
 async fn forwarded_renditions_are_idempotent_by_rendition_and_number() {
     let server = TestServer::start(|_| {}).await;
-    let token = create_edge(&server, "e1").await;
     let id = source_id(&server, "cam").await;
+    let token = create_edge(&server, "e1").await;
     for (rendition, msn, want) in [
         ("index", 0, 201),
         ("stream_1", 0, 201),

@@ -118,7 +118,7 @@ async fn ffmpeg_posting_livemix_headers_to_an_edge_plays_on_the_control_node() {
     let control = start_control(dir.path(), "127.0.0.1:0");
     let edge = common::relay::post_json(control.url("/api/v1/edges"), r#"{"name":"site-a"}"#).await;
     let token = edge["token"].as_str().expect("token").to_owned();
-    let source = r#"{"name":"cam","target_duration":1}"#;
+    let source = r#"{"name":"cam","target_duration":1,"edge":"site-a"}"#;
     common::relay::post_json(control.url("/api/v1/sources"), source).await;
     let edge = start_edge(dir.path(), &control, &token).await;
     let folder = root.join("camera-0");

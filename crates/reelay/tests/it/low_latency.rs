@@ -300,7 +300,8 @@ fn uris(text: &str) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_once_closed() {
+async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_once_closed_when_a_token_signed_them()
+ {
     let server = TestServer::start(|_| {}).await;
     create_source(&server, "sll").await;
     let url = server.url("/ingest/sll/manifest.mpd");
@@ -339,9 +340,13 @@ async fn a_signed_ll_playlist_carries_the_signature_on_every_uri_and_they_play_o
     assert_eq!((status, bytes.is_empty()), (200, false), "{hint}");
     push.await.expect("ffmpeg");
 
-    // Closed now (an admin token exists): what the signed playlist names plays, and the same
-    // part without the signature does not.
-    common::live::close(&server).await;
+    // Closed now (an admin token exists): what the node signed while open stops working; what
+    // a playlist signed by the admin token names plays, and the same part without the
+    // signature does not.
+    let admin = common::live::close(&server).await;
+    let (status, _) = get_text(format!("{playlist}?{query}")).await;
+    assert_eq!(status, 403, "signed while open, played once closed");
+    let query = &common::live::sign_prefix(&server, "/live/sll/", Some(&admin)).await;
     let (status, text) = get_text(format!("{playlist}?{query}")).await;
     assert_eq!(status, 200, "{text}");
     let part = uris(&text)

@@ -29,6 +29,7 @@ fn settings(name: &str, base: Option<String>) -> OriginSettings {
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(5),
         meta_ttl: Duration::from_secs(5),
+        proxy: None,
     }
 }
 
@@ -416,4 +417,73 @@ async fn concurrent_cold_requests_for_one_id_run_the_resolver_once() {
         "the resolver ran {} times",
         ran.lines().count()
     );
+}
+
+/// A listener standing in for a proxy: every connection's first line, as they come.
+fn proxy_trap() -> (String, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = std::io::BufReader::new(stream);
+            let mut line = String::new();
+            let _ = reader.read_line(&mut line);
+            let _ = reader
+                .get_mut()
+                .write_all(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n");
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    (url, rx)
+}
+
+#[test]
+fn origin_fetches_ignore_proxies_in_the_environment_and_use_only_a_configured_one() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (trap, requests) = proxy_trap();
+    let bucket = "[[bucket]]\nname = \"o\"\norigin = \"http://media.example/\"\n";
+    std::fs::write(dir.path().join("env.toml"), bucket).expect("config");
+    let env = [
+        ("HTTP_PROXY", trap.as_str()),
+        ("HTTPS_PROXY", trap.as_str()),
+        ("ALL_PROXY", trap.as_str()),
+        ("http_proxy", trap.as_str()),
+    ];
+    let node = common::start_binary(
+        &["serve", "--listen", "127.0.0.1:0", "--config", "env.toml"],
+        dir.path(),
+        &env,
+    );
+    let (status, _) = common::http_request("GET", &node.url("/media/o/a.mp4"), None);
+    assert!(
+        status >= 500,
+        "media.example is not reached directly here: {status}"
+    );
+    assert!(
+        requests.try_recv().is_err(),
+        "the proxy in the environment was not used"
+    );
+    drop(node);
+    let explicit = format!("{bucket}proxy = \"{trap}\"\n");
+    std::fs::write(dir.path().join("explicit.toml"), explicit).expect("config");
+    let node = common::start_binary(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--config",
+            "explicit.toml",
+        ],
+        dir.path(),
+        &[],
+    );
+    let _ = common::http_request("GET", &node.url("/media/o/a.mp4"), None);
+    let line = requests
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the configured proxy was asked");
+    assert!(line.contains("media.example"), "{line}");
 }

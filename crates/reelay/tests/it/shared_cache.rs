@@ -97,6 +97,7 @@ async fn origin_node(nginx: &Nginx, url: &str, ns: &str) -> TestServer {
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(10),
         meta_ttl: Duration::from_secs(5),
+        proxy: None,
     };
     let add = move |b: &mut Buckets| {
         let bucket = OriginBucket::new(origin).expect("origin bucket");
@@ -361,6 +362,7 @@ async fn resolver_node(nginx: &Nginx, script: &str, url: &str, ns: &str) -> Test
         connect_timeout: Duration::from_secs(2),
         request_timeout: Duration::from_secs(10),
         meta_ttl: Duration::from_secs(5),
+        proxy: None,
     };
     let engine = engine(url, ns).await;
     TestServer::start_with_buckets_configured(

@@ -8,9 +8,10 @@ use utoipa::ToSchema;
 
 use super::{ErrorBody, rfc3339_unix};
 use crate::auth::Role;
-use crate::auth::sign::{MAX_EXPIRES_IN, signature};
+use crate::auth::sign::{MAX_EXPIRES_IN, OPEN_SIGNER, signed_query};
 use crate::db::now_unix;
 use crate::http::error::{ApiError, ApiJson};
+use crate::http::middleware::auth::bearer_id;
 use crate::http::routes;
 use crate::http::routes::SIGNABLE_PREFIXES;
 use crate::http::state::AppState;
@@ -135,8 +136,11 @@ pub struct SignedUrl {
     security(("bearer" = [])))]
 pub async fn sign(
     State(state): State<AppState>,
+    headers: http::HeaderMap,
     ApiJson(req): ApiJson<SignRequest>,
 ) -> Result<Json<SignedUrl>, ApiError> {
+    // The signer: the token that asked (authorized already), else an open node.
+    let by = bearer_id(&headers).unwrap_or_else(|| OPEN_SIGNER.to_owned());
     if req.expires_in == 0 || req.expires_in > MAX_EXPIRES_IN {
         return Err(ApiError::bad_request(format!(
             "expires_in must be 1-{MAX_EXPIRES_IN} seconds"
@@ -161,13 +165,8 @@ pub async fn sign(
     let exp = u64::try_from(now_unix())
         .unwrap_or(0)
         .saturating_add(req.expires_in);
-    let sig = signature(&state.auth.signing_key, &decoded, exp);
-    let url = if req.prefix {
-        let pfx: String = url::form_urlencoded::byte_serialize(decoded.as_bytes()).collect();
-        format!("{}?exp={exp}&sig={sig}&pfx={pfx}", req.path)
-    } else {
-        format!("{}?exp={exp}&sig={sig}", req.path)
-    };
+    let query = signed_query(&state.auth.signing, &decoded, exp, &by, req.prefix);
+    let url = format!("{}?{query}", req.path);
     Ok(Json(SignedUrl {
         url,
         expires_at: i64::try_from(exp).ok().and_then(rfc3339_unix),

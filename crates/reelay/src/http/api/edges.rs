@@ -1,5 +1,6 @@
-//! Edge nodes, for operators: create one (its token is shown once), list them with their
-//! liveness, delete one. The routes edges themselves call are in `relay::control`.
+//! Edge nodes, for operators: create one (its token is shown once) naming the sources it may
+//! feed, change those later, list them with their liveness, delete one. The routes edges
+//! themselves call are in `relay::control`.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -23,6 +24,8 @@ pub struct EdgeInfo {
     /// Last contact, RFC 3339; absent if never.
     pub last_seen: Option<String>,
     pub created_at: Option<String>,
+    /// The names of the sources this edge may feed; it is refused (403) any other.
+    pub sources: Vec<String>,
     /// Present only in the answer that created the edge: `reelay edge --token` takes it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
@@ -33,9 +36,19 @@ pub struct EdgeList {
     pub edges: Vec<EdgeInfo>,
 }
 
-fn info(state: &AppState, row: EdgeRow, token: Option<String>) -> Result<EdgeInfo, ApiError> {
+async fn info(state: &AppState, row: EdgeRow, token: Option<String>) -> Result<EdgeInfo, ApiError> {
+    let control = state.control()?;
+    let scope = control.edges.scope(&row.id).await?;
+    let mut sources = Vec::with_capacity(scope.len());
+    for id in scope {
+        if let Ok(source) = control.live.source(&id).await {
+            sources.push(source.name);
+        }
+    }
+    sources.sort();
     Ok(EdgeInfo {
-        online: state.control()?.edges.online(&row),
+        sources,
+        online: control.edges.online(&row),
         last_seen: row.last_seen_ms.and_then(super::rfc3339_ms),
         created_at: super::rfc3339_unix(row.created_at),
         id: row.id,
@@ -48,12 +61,44 @@ fn info(state: &AppState, row: EdgeRow, token: Option<String>) -> Result<EdgeInf
 #[serde(deny_unknown_fields)]
 pub struct CreateEdge {
     pub name: String,
+    /// Sources (names or ids) it may feed; more can be given later (`PATCH`).
+    #[serde(default)]
+    pub sources: Vec<String>,
 }
 
-/// Create an edge node's identity and token.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EdgeScope {
+    /// Every source (name or id) the edge may feed, replacing the previous list.
+    pub sources: Vec<String>,
+}
+
+/// Most sources one edge may be given.
+const MAX_SCOPE: usize = 1000;
+
+/// The ids of the sources `names` (names or ids): 404 naming the first unknown one.
+async fn source_ids(state: &AppState, names: &[String]) -> Result<Vec<String>, ApiError> {
+    if names.len() > MAX_SCOPE {
+        return Err(ApiError::bad_request(format!(
+            "an edge may feed at most {MAX_SCOPE} sources"
+        )));
+    }
+    let live = state.control()?.live;
+    let mut ids = Vec::with_capacity(names.len());
+    for name in names {
+        let source = live.source(name).await?;
+        if !ids.contains(&source.id) {
+            ids.push(source.id);
+        }
+    }
+    Ok(ids)
+}
+
+/// Create an edge node's identity and token, and name the sources it may feed.
 #[utoipa::path(post, path = routes::EDGES, tag = "live", request_body = CreateEdge,
     responses((status = 201, description = "created; the token is shown only here", body = EdgeInfo),
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 404, description = "no such source", body = ErrorBody),
         (status = 409, description = "the name is taken", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_edge(
@@ -68,8 +113,14 @@ pub async fn create_edge(
             req.name
         )));
     }
+    let scope = source_ids(&state, &req.sources).await?;
     let (row, token) = edges.create(&req.name).await?;
-    Ok((StatusCode::CREATED, Json(info(&state, row, Some(token))?)))
+    edges.set_scope(&row.id, &scope).await?;
+    state.control()?.live.changed();
+    Ok((
+        StatusCode::CREATED,
+        Json(info(&state, row, Some(token)).await?),
+    ))
 }
 
 /// List edge nodes and whether they are online.
@@ -77,10 +128,10 @@ pub async fn create_edge(
     responses((status = 200, description = "OK", body = EdgeList)), security(("bearer" = []), ()))]
 pub async fn list_edges(State(state): State<AppState>) -> Result<Json<EdgeList>, ApiError> {
     let rows = state.control()?.edges.list().await?;
-    let edges = rows
-        .into_iter()
-        .map(|r| info(&state, r, None))
-        .collect::<Result<_, _>>()?;
+    let mut edges = Vec::with_capacity(rows.len());
+    for row in rows {
+        edges.push(info(&state, row, None).await?);
+    }
     Ok(Json(EdgeList { edges }))
 }
 
@@ -104,7 +155,31 @@ pub async fn get_edge(
     Path(edge): Path<String>,
 ) -> Result<Json<EdgeInfo>, ApiError> {
     let row = find(&state, &edge).await?;
-    Ok(Json(info(&state, row, None)?))
+    Ok(Json(info(&state, row, None).await?))
+}
+
+/// Name the sources an edge may feed (replacing the list). A source an encoder fed directly
+/// may be given to an edge only this way; one no longer named is released.
+#[utoipa::path(patch, path = routes::EDGE, tag = "live", request_body = EdgeScope,
+    params(("edge" = String, Path, description = "id or name")),
+    responses((status = 200, description = "OK", body = EdgeInfo),
+        (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 404, description = "no such edge or source", body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_edge_sources(
+    State(state): State<AppState>,
+    Path(edge): Path<String>,
+    ApiJson(req): ApiJson<EdgeScope>,
+) -> Result<Json<EdgeInfo>, ApiError> {
+    let row = find(&state, &edge).await?;
+    let scope = source_ids(&state, &req.sources).await?;
+    let control = state.control()?;
+    control.edges.set_scope(&row.id, &scope).await?;
+    for id in &scope {
+        control.live.sources.forget(id);
+    }
+    control.live.changed();
+    Ok(Json(info(&state, row, None).await?))
 }
 
 /// Delete an edge node: its token stops working; its sources may be claimed by another edge.

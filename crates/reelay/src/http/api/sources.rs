@@ -135,18 +135,32 @@ pub struct CreateSource {
     /// Watchable (live and recordings) without a token (default false).
     #[serde(default)]
     pub public: bool,
+    /// The edge (name or id) that feeds it: added to the sources that edge may feed.
+    pub edge: Option<String>,
 }
 
 /// Create a live source.
 #[utoipa::path(post, path = routes::SOURCES, tag = "live", request_body = CreateSource,
     responses((status = 201, description = "created", body = SourceInfo),
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
+        (status = 404, description = "no such edge", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_source(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateSource>,
 ) -> Result<(StatusCode, Json<SourceInfo>), ApiError> {
+    let edge = match &req.edge {
+        Some(edge) => Some(
+            state
+                .control()?
+                .edges
+                .find(edge)
+                .await?
+                .ok_or_else(|| ApiError::not_found(format!("no edge {edge:?}")))?,
+        ),
+        None => None,
+    };
     let (row, token) = state
         .live()?
         .sources
@@ -160,6 +174,13 @@ pub async fn create_source(
     if req.public {
         state.live()?.sources.set_public(&row.id, true).await?;
         row.public = 1;
+    }
+    if let Some(edge) = edge {
+        state
+            .control()?
+            .edges
+            .add_to_scope(&edge.id, &row.id)
+            .await?;
     }
     state.live()?.changed();
     Ok((StatusCode::CREATED, Json(info(row, Some(token)))))

@@ -24,6 +24,13 @@ pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
+/// The id of the API token in `Authorization: Bearer rly_…`, if one is there.
+pub fn bearer_id(headers: &HeaderMap) -> Option<String> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let token = crate::auth::token::parse_token(value.strip_prefix("Bearer ")?.trim())?;
+    Some(token.id.to_owned())
+}
+
 /// A bearer token from `Authorization: Bearer …` or else a `token` query parameter.
 pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     let from_header = headers
@@ -62,6 +69,8 @@ fn signed_query(uri: &Uri) -> Option<SignedQuery> {
         exp: query_param(uri, "exp"),
         sig: query_param(uri, "sig"),
         pfx: query_param(uri, "pfx"),
+        kid: query_param(uri, "kid"),
+        by: query_param(uri, "by"),
     })
 }
 

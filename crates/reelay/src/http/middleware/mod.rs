@@ -1,7 +1,8 @@
 //! The layers every request passes, outermost first: [`observe`] (request id, tracing span,
 //! metrics), [`cors`] (only with configured origins), a panic guard (a panicking handler is
 //! logged and answered 500), [`auth`] (first the exact request head limit of [`limits`], then
-//! the route's requirement against what the request presents). [`stack`] puts them around a
+//! the route's requirement against what the request presents), and on the way out [`scope`]
+//! (an answer under credentials is `private`). [`stack`] puts them around a
 //! router.
 //!
 //! Without CORS origins (the default) they are one layer, [`gate`]: axum runs each layer per
@@ -14,6 +15,7 @@ pub mod auth;
 pub mod cors;
 pub mod limits;
 pub mod observe;
+pub mod scope;
 pub mod site;
 
 use std::panic::AssertUnwindSafe;
@@ -51,7 +53,12 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 async fn guarded(state: &AppState, req: Request, next: Next) -> Response {
     let run = async move {
         match auth::admit(state, req).await {
-            Ok(req) => next.run(req).await,
+            Ok(req) => {
+                let principal = req.extensions().get::<crate::auth::Principal>().copied();
+                let mut response = next.run(req).await;
+                scope::restrict(response.headers_mut(), principal);
+                response
+            }
             Err(refusal) => refusal,
         }
     };

@@ -46,6 +46,8 @@ pub struct OriginSettings {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
     pub meta_ttl: Duration,
+    /// An explicit proxy for this bucket's fetches; none from the environment is ever used.
+    pub proxy: Option<Url>,
 }
 
 #[derive(Debug, Clone)]
@@ -109,7 +111,7 @@ impl OriginBucket {
         Ok(Self {
             inner: Arc::new(OriginInner {
                 source: format!("origin:{}", s.name),
-                client: guard::client(s.allow_internal, s.connect_timeout)?,
+                client: guard::client(s.allow_internal, s.connect_timeout, s.proxy.as_ref())?,
                 base: s.base,
                 request_timeout: s.request_timeout,
                 meta: MetaCache::new(s.meta_ttl),

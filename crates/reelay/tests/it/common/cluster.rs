@@ -83,7 +83,7 @@ impl Drop for Namespace {
 pub fn control_config(shared: &std::path::Path, cluster: &str) -> String {
     format!(
         "[edges]\ninterval = \"500ms\"\nmargin = \"250ms\"\noffline_stops_recordings = true\n\
-         [live]\nrecordings_bucket = \"rec\"\n\
+         [live]\nrecordings_bucket = \"rec\"\nrecordings_shared = true\n\
          {cluster}[[bucket]]\nname = \"rec\"\nfs = \"{}\"\n",
         shared.join("rec").display()
     )
@@ -410,7 +410,7 @@ pub async fn start_cluster_edge(dir: &std::path::Path, api: &str, controls: &[St
     use super::relay::post_json;
     let edge = post_json(format!("{api}/api/v1/edges"), r#"{"name":"site-a"}"#).await;
     let token = edge["token"].as_str().expect("token").to_owned();
-    let source = r#"{"name":"cam","target_duration":1}"#;
+    let source = r#"{"name":"cam","target_duration":1,"edge":"site-a"}"#;
     post_json(format!("{api}/api/v1/sources"), source).await;
     let mut args = vec!["edge"];
     for control in controls {

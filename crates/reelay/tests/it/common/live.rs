@@ -16,12 +16,26 @@ pub async fn create_source(server: &TestServer, name: &str) -> serde_json::Value
     resp.json().await.expect("json")
 }
 
-/// Registers edge `name` on `server`; its token.
+/// Registers edge `name` on `server`, allowed to feed every source `server` has now; its
+/// token.
 pub async fn create_edge(server: &TestServer, name: &str) -> String {
+    let listed: serde_json::Value = reqwest::get(server.url("/api/v1/sources"))
+        .await
+        .expect("sources")
+        .json()
+        .await
+        .expect("json");
+    let sources: Vec<&serde_json::Value> = listed["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .map(|s| &s["name"])
+        .collect();
+    let body = serde_json::json!({ "name": name, "sources": sources });
     let resp = reqwest::Client::new()
         .post(server.url("/api/v1/edges"))
         .header("content-type", "application/json")
-        .body(format!(r#"{{"name":"{name}"}}"#))
+        .body(body.to_string())
         .send()
         .await
         .expect("create edge");

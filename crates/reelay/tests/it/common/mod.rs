@@ -90,7 +90,10 @@ pub async fn test_services_on(url: &str, dir: &Path, buckets: Buckets, loopback:
         .expect("token store");
     let auth = reelay::auth::Auth {
         tokens,
-        signing_key: b"test-signing-key-0123456789abcdef".to_vec(),
+        signing: reelay::auth::sign::SigningKeys::new(
+            b"test-signing-key-0123456789abcdef".to_vec(),
+            None,
+        ),
         loopback,
         public_buckets: Default::default(),
         hosts: Default::default(),

@@ -62,7 +62,7 @@ pub async fn start_relay_with(control_config: &str) -> Relay {
     let edge_token = edge["token"].as_str().expect("token").to_owned();
     post_json(
         control.url("/api/v1/sources"),
-        r#"{"name":"cam","target_duration":1}"#,
+        r#"{"name":"cam","target_duration":1,"edge":"site-a"}"#,
     )
     .await;
     let edge = start_edge(dir.path(), &control, &edge_token).await;
