@@ -210,6 +210,7 @@ async fn run_node(config: &Config, state: AppState) -> anyhow::Result<()> {
         grace: config.shutdown_grace,
         sendfile: config.sendfile,
         meters: state.metrics.connections.clone(),
+        max_connections: config.max_connections,
     };
     tracing::info!(workers = config.workers, "serving");
     let front = crate::http::Front::new(app(state.clone()), &state);

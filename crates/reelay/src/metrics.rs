@@ -230,10 +230,24 @@ pub struct ConnectionMeters {
     pub sendfile_bytes: Counter,
     /// Connections ended because the client stopped reading (`http/net.rs`).
     pub write_stalls: Counter,
+    /// Connections open now (every listener of the node: the cap is per node).
+    pub open: Gauge,
+    /// Connections answered 503 and closed because `open` was at `[server] max_connections`.
+    pub refused: Counter,
 }
 
 impl ConnectionMeters {
     fn register(&self, registry: &mut Registry) {
+        registry.register(
+            "http_connections_open",
+            "Connections open now",
+            self.open.clone(),
+        );
+        registry.register(
+            "http_connections_refused",
+            "Connections answered 503 because [server] max_connections were open",
+            self.refused.clone(),
+        );
         for (name, help, counter) in [
             ("http_connections", "Connections accepted", &self.accepted),
             (
@@ -286,6 +300,21 @@ impl Metrics {
             "backend_read_bytes",
             "Bytes read from remote backends (S3, origins), by bucket",
             buckets.read_bytes().clone(),
+        );
+    }
+
+    /// Counts the node's resolver slots (`[origin] resolver_concurrency`) from now on.
+    pub fn register_resolvers(&self, slots: &crate::storage::origin::resolver::ResolverSlots) {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        registry.register(
+            "origin_resolvers_running",
+            "Resolver commands running now",
+            slots.running.clone(),
+        );
+        registry.register(
+            "origin_resolvers_refused",
+            "Requests refused (503) because no resolver slot came free in time",
+            slots.refused.clone(),
         );
     }
 

@@ -104,11 +104,19 @@ pub async fn build_state_for(
         cors_origins: config.cors_origins.clone(),
     };
     services.cache_control = config.cache_control.clone();
+    services.metrics.register_resolvers(&config.resolver_slots);
     services.edge = edge_hold.is_some();
     services.edges = Arc::new(Edges::new(db.clone(), config.liveness.clone()));
     let reads = services.buckets.reads().clone();
     let mut live = Live::new(db.clone(), &config.data_dir, config.live.clone(), reads);
     live.metrics = services.metrics.live.clone();
+    let stale = live.clean_incoming();
+    if stale > 0 {
+        tracing::info!(
+            files = stale,
+            "removed uploads no playlist had listed before the stop"
+        );
+    }
     match edge_hold {
         Some(hold) => live.hold = Some(hold),
         None => {

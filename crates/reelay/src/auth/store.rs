@@ -7,7 +7,6 @@
 //! true, and then it stays true: revoking the last token does not open a node again
 //! ([`TokenStore::reopen`] is the explicit act that does).
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -44,14 +43,18 @@ pub struct ConfigToken {
     pub secret_hash: String,
 }
 
-/// A token id's stored (hash, role), or `None` if unknown/revoked, and when it was read.
-type CachedVerdict = (Option<(String, Role)>, Instant);
+/// A token id's stored (hash, role), or `None` if unknown or revoked.
+type CachedVerdict = Option<(String, Role)>;
+
+/// Most token ids whose verdict is remembered (known or not): an attacker sending random ids
+/// evicts the least recently used, never grows the cache, and pays a query for each new id.
+const CACHE_CAPACITY: u64 = 10_000;
 
 #[derive(Debug)]
 pub struct TokenStore {
     pool: AnyPool,
     config: Vec<ConfigToken>,
-    cache: Mutex<HashMap<String, CachedVerdict>>,
+    cache: moka::sync::Cache<String, CachedVerdict>,
     any_tokens: AtomicBool,
     /// A token was made at some point (sticky).
     closed: AtomicBool,
@@ -64,7 +67,10 @@ impl TokenStore {
         let store = Self {
             pool,
             config,
-            cache: Mutex::new(HashMap::new()),
+            cache: moka::sync::Cache::builder()
+                .max_capacity(CACHE_CAPACITY)
+                .time_to_live(CACHE_TTL)
+                .build(),
             any_tokens: AtomicBool::new(false),
             closed: AtomicBool::new(false),
             open_checked: Mutex::new(None),
@@ -184,10 +190,7 @@ impl TokenStore {
                 .bind(id)
                 .execute(&self.pool)
                 .await?;
-        self.cache
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
+        self.cache.invalidate(id);
         self.refresh_any().await?;
         Ok(done.rows_affected() > 0)
     }
@@ -211,16 +214,9 @@ impl TokenStore {
     }
 
     /// Token `id`'s stored (hash, role) if active, from the cache when read within
-    /// [`CACHE_TTL`].
+    /// [`CACHE_TTL`] — an unknown id too, so repeating one costs no query.
     async fn lookup(&self, id: &str) -> sqlx::Result<Option<(String, Role)>> {
-        let cached = {
-            let cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-            cache
-                .get(id)
-                .filter(|(_, at)| at.elapsed() < CACHE_TTL)
-                .map(|(v, _)| v.clone())
-        };
-        if let Some(entry) = cached {
+        if let Some(entry) = self.cache.get(id) {
             return Ok(entry);
         }
         let row: Option<(String, String)> = sqlx::query_as(
@@ -230,11 +226,7 @@ impl TokenStore {
         .fetch_optional(&self.pool)
         .await?;
         let entry = row.and_then(|(h, r)| Role::parse(&r).map(|role| (h, role)));
-        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
-        if cache.len() > 10_000 {
-            cache.clear();
-        }
-        cache.insert(id.to_owned(), (entry.clone(), Instant::now()));
+        self.cache.insert(id.to_owned(), entry.clone());
         Ok(entry)
     }
 }

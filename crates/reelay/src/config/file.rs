@@ -17,6 +17,8 @@ pub struct FileConfig {
     #[serde(default)]
     pub server: ServerSection,
     #[serde(default)]
+    pub origin: OriginSection,
+    #[serde(default)]
     pub cache: CacheSection,
     #[serde(default)]
     pub live: LiveSection,
@@ -125,6 +127,9 @@ pub struct LiveSection {
     /// its own part of every recording).
     #[serde(default)]
     pub recordings_shared: bool,
+    /// Most LL-HLS blocking reloads (and parts asked for ahead) held at once on this node;
+    /// beyond, 503 with `Retry-After` (default 10000).
+    pub max_held_reloads: Option<i64>,
 }
 
 /// `[metadata]`: the metadata database.
@@ -204,10 +209,22 @@ pub struct ServerSection {
     /// Origins (`https://app.example.com`) whose pages may call this node; default: none.
     #[serde(default)]
     pub cors_origins: Vec<String>,
+    /// Most connections open at once on this node; beyond, a new one is answered 503 with
+    /// `Retry-After` and closed (default 10000).
+    pub max_connections: Option<usize>,
     /// Host names this node answers for besides `localhost`, `127.0.0.1` and `[::1]`; when
     /// set, a request naming any other is answered 421. Default: none (any host answered).
     #[serde(default)]
     pub hosts: Vec<String>,
+}
+
+/// `[origin]`: what origin buckets share on a node.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OriginSection {
+    /// Resolver commands running at once, for every bucket together (default 8); a request
+    /// that finds none free within 5 s is answered 503 with `Retry-After`.
+    pub resolver_concurrency: Option<usize>,
 }
 
 /// `[[bucket]]`.

@@ -132,6 +132,10 @@ pub struct Config {
     pub sendfile: bool,
     /// Connection-serving threads (`[server] workers`); 0: the shared runtime serves.
     pub workers: usize,
+    /// `[server] max_connections`.
+    pub max_connections: usize,
+    /// `[origin] resolver_concurrency`, as the slots every origin bucket shares.
+    pub resolver_slots: std::sync::Arc<crate::storage::origin::resolver::ResolverSlots>,
     pub read_budget: usize,
     /// Buckets as (name, root folder), in definition order.
     pub fs_buckets: Vec<(String, PathBuf)>,
@@ -261,6 +265,14 @@ impl Config {
         let mut fs_buckets = Vec::new();
         let mut s3_buckets = Vec::new();
         let mut origin_buckets = Vec::new();
+        let resolver_slots =
+            std::sync::Arc::new(crate::storage::origin::resolver::ResolverSlots::new(
+                match file.origin.resolver_concurrency {
+                    None => 8,
+                    Some(n) if (1..=1024).contains(&n) => n,
+                    Some(_) => bail!("config key origin.resolver_concurrency: must be 1-1024"),
+                },
+            ));
         let public_buckets = file
             .buckets
             .iter()
@@ -275,7 +287,7 @@ impl Config {
                     "[[bucket]] {:?} needs exactly one backend: fs, s3 or origin",
                     entry.name
                 );
-                origin_buckets.push(origin_settings(&entry)?);
+                origin_buckets.push(origin_settings(&entry, &resolver_slots)?);
                 continue;
             }
             match (entry.fs, entry.s3) {
@@ -316,6 +328,12 @@ impl Config {
             max_header_bytes,
             sendfile: file.server.sendfile.unwrap_or(true),
             workers: server_workers(file.server.workers)?,
+            resolver_slots,
+            max_connections: match file.server.max_connections {
+                None => 10_000,
+                Some(n) if n >= 1 => n,
+                Some(_) => bail!("config key server.max_connections: at least 1"),
+            },
             read_budget: opt_size(&file.server.read_budget, 32 << 20, "server.read_budget")?,
             fs_buckets,
             s3_profiles,

@@ -61,7 +61,10 @@ pub(super) fn signing_key_from_env(auth: &AuthSection) -> anyhow::Result<Signing
     Ok((current, previous))
 }
 
-pub(super) fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings> {
+pub(super) fn origin_settings(
+    e: &BucketEntry,
+    resolver_slots: &std::sync::Arc<crate::storage::origin::resolver::ResolverSlots>,
+) -> anyhow::Result<OriginSettings> {
     let key = |k: &str| format!("bucket.{}.{k}", e.name);
     let base =
         match &e.origin {
@@ -114,6 +117,7 @@ pub(super) fn origin_settings(e: &BucketEntry) -> anyhow::Result<OriginSettings>
     };
     let settings = OriginSettings {
         proxy,
+        resolver_slots: resolver_slots.clone(),
         name: e.name.clone(),
         base,
         allow: e.allow.clone(),
@@ -171,6 +175,11 @@ pub(super) fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
         livemix_prefix: livemix_prefix(l)?,
         public: l.public,
         part_target_ms: part_target_ms(l)?,
+        max_held: match l.max_held_reloads {
+            None => 10_000,
+            Some(n) if n >= 1 => n,
+            Some(_) => bail!("config key live.max_held_reloads: at least 1"),
+        },
     })
 }
 

@@ -83,6 +83,7 @@ pub mod table {
             StorageError::Conflict(m) => verdict(S::CONFLICT, "conflict", m.clone()),
             StorageError::InvalidKey(m) => verdict(S::BAD_REQUEST, "bad_key", m.clone()),
             StorageError::Io(_) => verdict(S::INTERNAL_SERVER_ERROR, "backend_io", INTERNAL),
+            StorageError::Busy(m) => verdict(S::SERVICE_UNAVAILABLE, "busy", m.clone()),
         }
     }
 
@@ -145,6 +146,7 @@ pub mod table {
             LiveError::Invalid(_) => client(S::BAD_REQUEST, "bad_request"),
             LiveError::Forbidden(_) => client(S::FORBIDDEN, "forbidden"),
             LiveError::NotYet(_) => client(S::SERVICE_UNAVAILABLE, NOT_YET),
+            LiveError::Busy(_) => client(S::SERVICE_UNAVAILABLE, "busy"),
             LiveError::Body(e) => body(e),
             LiveError::Db(e) => database(e),
             LiveError::Storage(e) => storage(e),
@@ -290,6 +292,12 @@ impl IntoResponse for ApiError {
                 .headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // Every 503 is one a client may retry: say when (RFC 9110 §10.2.3).
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         response
     }
 }
@@ -387,12 +395,19 @@ impl From<KeyError> for MediaError {
 
 impl IntoResponse for MediaError {
     fn into_response(self) -> Response {
-        (
+        let mut response = (
             self.0.status,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
             format!("{}\n", self.0.message),
         )
-            .into_response()
+            .into_response();
+        if self.0.status == StatusCode::SERVICE_UNAVAILABLE {
+            // As on the API: every 503 says when to retry.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
+        response
     }
 }
 

@@ -44,6 +44,9 @@ pub struct ServerOptions {
     /// Where the connections are counted: the node's [`Metrics::connections`], so they show
     /// in its `/metrics` (the default counts apart, for servers without a node).
     pub meters: ConnectionMeters,
+    /// Most connections open at once (counted in `meters.open`, so shared by every listener
+    /// given the same meters); beyond, a new one is answered 503 and closed.
+    pub max_connections: usize,
 }
 
 impl Default for ServerOptions {
@@ -55,6 +58,7 @@ impl Default for ServerOptions {
             grace: Duration::from_secs(10),
             sendfile: true,
             meters: ConnectionMeters::default(),
+            max_connections: 10_000,
         }
     }
 }
@@ -82,6 +86,40 @@ fn builder(options: &ServerOptions) -> http1::Builder {
         // wait for the answer; without this, hyper would drop the request at that EOF.
         .half_close(true);
     builder
+}
+
+/// A connection counted in `meters.open` while this lives.
+struct OpenConnection(prometheus_client::metrics::gauge::Gauge);
+
+impl OpenConnection {
+    /// Counts a new connection, unless `max_connections` are open (then counted refused).
+    fn count(options: &ServerOptions) -> Option<Self> {
+        let meters = &options.meters;
+        let limit = i64::try_from(options.max_connections).unwrap_or(i64::MAX);
+        if meters.open.inc() >= limit {
+            meters.open.dec();
+            meters.refused.inc();
+            return None;
+        }
+        Some(Self(meters.open.clone()))
+    }
+}
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
+/// Answers a connection over the cap: a 503 that says when to retry, then close (within a
+/// second, whatever the client does).
+async fn refuse(mut stream: tokio::net::TcpStream) {
+    use tokio::io::AsyncWriteExt;
+    const BUSY: &[u8] = b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 1\r\n\
+        Content-Type: application/json\r\nContent-Length: 74\r\nConnection: close\r\n\r\n\
+        {\"error\":{\"code\":\"busy\",\"message\":\"too many connections are open; retry\"}}";
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(BUSY)).await;
+    let _ = stream.shutdown().await;
 }
 
 /// Serves `app` (the router, or the router with the direct media path: [`Front`]) on
@@ -115,6 +153,10 @@ pub async fn serve(
             tracing::debug!(error = %e, "set_nodelay failed");
         }
         options.meters.accepted.inc();
+        let Some(open) = OpenConnection::count(&options) else {
+            tokio::spawn(refuse(stream));
+            continue;
+        };
         let sink = FileSink::new();
         let service = app.connection(options.sendfile.then(|| sink.clone()));
         let writer = FileWriter::new(stream, sink, options.meters.sendfile_bytes.clone());
@@ -122,6 +164,7 @@ pub async fn serve(
         let io = TokioIo::new(StallGuard::new(writer, options.write_timeout, stalls));
         let connection = graceful.watch(builder.serve_connection(io, service));
         tokio::spawn(async move {
+            let _open = open;
             if let Err(e) = connection.await {
                 tracing::debug!(%peer, error = %e, "connection ended with an error");
             }

@@ -20,6 +20,9 @@ pub enum LiveError {
     /// What a blocking request waits for did not come in time: asking again is safe.
     #[error("{0}")]
     NotYet(&'static str),
+    /// This node holds as many waiting requests as it may: asking again shortly is safe.
+    #[error("{0}")]
+    Busy(&'static str),
     /// A part of the relay this node does not run (the live relay, LiveMix ingest,
     /// recordings).
     #[error("{0}")]

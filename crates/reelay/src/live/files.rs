@@ -11,6 +11,9 @@ use crate::storage::fs::FsBucket;
 use crate::storage::{Backend, Bucket, ObjectKey, StorageError};
 use crate::stream::{BodyStream, Limited};
 
+/// How long an upload may wait in `incoming/` for a playlist to list it.
+pub const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(120);
+
 impl Live {
     /// Where `source`'s buffered segment files are.
     pub fn segment_path(&self, source_id: &str, file: &str) -> PathBuf {
@@ -19,6 +22,43 @@ impl Live {
 
     pub fn incoming_dir(&self, id: &str) -> PathBuf {
         self.dir.join(id).join("incoming")
+    }
+
+    /// Sweeps every source's `incoming/` ([`Self::sweep_incoming`]), at start; the number of
+    /// files removed.
+    pub fn clean_incoming(&self) -> usize {
+        let Ok(sources) = std::fs::read_dir(&self.dir) else {
+            return 0;
+        };
+        sources
+            .flatten()
+            .map(|source| Self::sweep_incoming(&source.path().join("incoming")))
+            .sum()
+    }
+
+    /// Removes from an `incoming/` folder the uploads older than [`STALE_UPLOAD`]: a playlist
+    /// lists a segment within a few target durations of its upload, so one still unlisted by
+    /// then never will be (a name no playlist lists, a stop between upload and playlist), and
+    /// would stay for good. Done at start and with every playlist the source's encoder pushes;
+    /// only plain files directly in the folder are touched.
+    pub(super) fn sweep_incoming(incoming: &Path) -> usize {
+        let Ok(files) = std::fs::read_dir(incoming) else {
+            return 0;
+        };
+        let now = std::time::SystemTime::now();
+        let mut removed = 0;
+        for file in files.flatten() {
+            let Ok(meta) = file.metadata() else { continue };
+            let age = meta
+                .modified()
+                .ok()
+                .and_then(|m| now.duration_since(m).ok());
+            let stale = age.is_some_and(|age| age > STALE_UPLOAD);
+            if meta.is_file() && stale && std::fs::remove_file(file.path()).is_ok() {
+                removed += 1;
+            }
+        }
+        removed
     }
 
     pub(super) fn segments_dir(&self, id: &str) -> PathBuf {

@@ -216,6 +216,7 @@ impl Live {
         rendition: &str,
         playlist: IngestPlaylist,
     ) -> Result<usize, LiveError> {
+        Self::sweep_incoming(&self.incoming_dir(&source.id));
         let channel = self.channel(source, rendition).await?;
         let mut ch = channel.lock().await;
         if ch

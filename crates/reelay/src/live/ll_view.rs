@@ -50,6 +50,16 @@ struct Built {
 }
 
 impl Live {
+    /// Counts a blocking request as held, or refuses it (503, `Retry-After`) when this node
+    /// holds `[live] max_held_reloads` already.
+    fn hold_request(&self) -> Result<super::metrics::HeldRequest, LiveError> {
+        self.metrics
+            .hold(self.settings.max_held)
+            .ok_or(LiveError::Busy(
+                "this node holds as many blocking reloads as it may; retry shortly",
+            ))
+    }
+
     async fn ll_build(
         &self,
         source: &SourceRow,
@@ -144,7 +154,9 @@ impl Live {
                     target.saturating_mul(3),
                 )))
             });
-            held.get_or_insert_with(|| self.metrics.hold());
+            if held.is_none() {
+                held = Some(self.hold_request()?);
+            }
             tokio::select! {
                 // A publication that came with the deadline still counts.
                 biased;
@@ -285,7 +297,9 @@ impl Live {
             if !coming {
                 return Err(missing());
             }
-            held.get_or_insert_with(|| self.metrics.hold());
+            if held.is_none() {
+                held = Some(self.hold_request()?);
+            }
             tokio::select! {
                 biased;
                 changed = published.changed() => changed.map_err(|_| missing())?,

@@ -26,6 +26,8 @@ pub struct LiveMetrics {
     pub rejected: Family<Rejected, Counter>,
     /// LL-HLS blocking reloads and parts asked for ahead, waiting for their publication now.
     pub held: Gauge,
+    /// Blocking reloads and parts refused because [`Self::held`] was at its cap.
+    pub held_refused: Counter,
 }
 
 /// What a bus message was about: `changes`, `live` (a segment joined a window) or `part`.
@@ -51,10 +53,15 @@ impl LiveMetrics {
         self.bus_received.get_or_create(&BusKind { kind }).inc();
     }
 
-    /// Counts a request in [`Self::held`] until the guard is dropped.
-    pub fn hold(&self) -> HeldRequest {
-        self.held.inc();
-        HeldRequest(self.held.clone())
+    /// Counts a request in [`Self::held`] until the guard is dropped; `None` (counted in
+    /// [`Self::held_refused`]) when `max` are held already.
+    pub fn hold(&self, max: i64) -> Option<HeldRequest> {
+        if self.held.inc() >= max {
+            self.held.dec();
+            self.held_refused.inc();
+            return None;
+        }
+        Some(HeldRequest(self.held.clone()))
     }
 }
 
@@ -80,6 +87,7 @@ impl Default for LiveMetrics {
             bus_received: Family::default(),
             rejected: Family::default(),
             held: Gauge::default(),
+            held_refused: Counter::default(),
         }
     }
 }
@@ -125,6 +133,11 @@ impl LiveMetrics {
             "live_held_requests",
             "LL-HLS blocking reloads and parts asked for ahead, waiting for their publication",
             self.held.clone(),
+        );
+        registry.register(
+            "live_held_refused",
+            "LL-HLS blocking reloads and parts refused (503) because the held ones were at the cap",
+            self.held_refused.clone(),
         );
     }
 }

@@ -22,6 +22,7 @@
 //! `low_latency.rs` and `ll_view.rs`. Nothing here knows HTTP: bodies arrive as
 //! [`BodyStream`](crate::stream::BodyStream)s and failures leave as [`LiveError`]s.
 
+mod bus_note;
 pub mod error;
 mod files;
 pub mod forwarded;
@@ -82,6 +83,9 @@ pub struct LiveSettings {
     pub public: bool,
     /// Low-Latency HLS part target, ms; 0: learned from each rendition's first fragment.
     pub part_target_ms: u64,
+    /// Most blocking reloads and parts asked for ahead held at once on this node; beyond, 503
+    /// with `Retry-After` (`[live] max_held_reloads`).
+    pub max_held: i64,
 }
 
 impl Default for LiveSettings {
@@ -96,6 +100,7 @@ impl Default for LiveSettings {
             livemix_prefix: None,
             public: false,
             part_target_ms: 0,
+            max_held: 10_000,
         }
     }
 }
@@ -218,8 +223,12 @@ impl Live {
         Ok(end)
     }
 
-    /// The source with this id or name (see [`Sources::find_or_known`]).
+    /// The source with this id or name (see [`Sources::find_or_known`]). What can be neither
+    /// (a NUL, a slash, too long) is no source, without asking the database.
     pub async fn source(&self, id_or_name: &str) -> Result<SourceRow, LiveError> {
+        if sources::validate_name(id_or_name).is_err() && !segment::is_source_id(id_or_name) {
+            return Err(LiveError::NoSource(id_or_name.to_owned()));
+        }
         self.sources
             .find_or_known(id_or_name)
             .await?

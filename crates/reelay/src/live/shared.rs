@@ -13,19 +13,11 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use futures_util::StreamExt;
-use serde::{Deserialize, Serialize};
 
+use super::bus_note::{Announced, BusNote};
 use super::sources::SourceRow;
 use super::{Channel, Live, LiveError, SegmentRow};
 use crate::cluster::{Bus, Message, Tier};
-
-/// A segment that joined a window, as announced to the other nodes.
-#[derive(Debug, Serialize, Deserialize)]
-struct Announced {
-    row: SegmentRow,
-    /// The rendition's discontinuity count once it joined.
-    discontinuities: u64,
-}
 
 /// How far past a window's newest segment an announced one may be (a node that missed more
 /// than this many announcements reads the database instead, `catch_up`).
@@ -171,31 +163,24 @@ impl Live {
         Ok(())
     }
 
-    /// [`Live::on_message`]: what it acts on, or why it refuses (`Ok(Some(reason))`).
+    /// [`Live::on_message`]: what it acts on, or why it refuses (`Ok(Some(reason))`). The
+    /// message's shape is `bus_note::decode`'s to check; what needs state is checked here.
     async fn take_message(&self, m: Message) -> Result<Option<&'static str>, LiveError> {
-        if m.topic == "changes" {
-            self.metrics.count_bus_message("changes");
-            self.changes.send_modify(|v| *v = v.wrapping_add(1));
-            return Ok(None);
+        let kind = m.topic.split('.').next().unwrap_or_default();
+        if let Some(kind) = ["changes", "part", "live"].into_iter().find(|k| *k == kind) {
+            self.metrics.count_bus_message(kind);
         }
-        if let Some(id) = m.topic.strip_prefix("part.") {
-            self.metrics.count_bus_message("part");
-            return Ok(self.learn_part(id, &m.payload).await.err());
+        let decoded =
+            super::bus_note::decode(&m.topic, &m.payload, self.settings.max_segment_bytes);
+        match decoded {
+            Err(reason) => Ok(Some(reason)),
+            Ok(BusNote::Changes) => {
+                self.changes.send_modify(|v| *v = v.wrapping_add(1));
+                Ok(None)
+            }
+            Ok(BusNote::Part(note, bytes)) => Ok(self.learn_part(note, bytes).await.err()),
+            Ok(BusNote::Live(note)) => self.learn(note).await,
         }
-        let Some(id) = m.topic.strip_prefix("live.") else {
-            return Ok(Some("topic"));
-        };
-        self.metrics.count_bus_message("live");
-        let Ok(note) = serde_json::from_slice::<Announced>(&m.payload) else {
-            return Ok(Some("decode"));
-        };
-        if note.row.source_id != id {
-            return Ok(Some("subject"));
-        }
-        if let Err(field) = note.row.check_shape(self.settings.max_segment_bytes) {
-            return Ok(Some(field));
-        }
-        self.learn(note).await
     }
 
     /// Drops a message of the cluster's that failed a check, saying why.

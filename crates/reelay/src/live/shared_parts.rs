@@ -10,56 +10,19 @@
 //! announcement closes its parts on every node (`learn` calls `LowLatency::end`).
 //!
 //! A message is the part's description as JSON, its length first (4 bytes, big-endian), then the
-//! part's bytes.
+//! part's bytes (`bus_note.rs` encodes and decodes it).
 
 use std::sync::Arc;
 
-use bytes::{BufMut, Bytes, BytesMut};
-use serde::{Deserialize, Serialize};
+use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Live;
+use super::bus_note::{PartNote, encode_part};
 use super::low_latency::{PartEvent, StoredPart};
-use super::segment::{is_rendition, is_source_id};
 
 /// Largest part sent on the bus (NATS's default `max_payload` is 1 MiB, description included).
 pub const BUS_PART_MAX: usize = 1000 * 1024;
-
-/// The longest part a message may describe (a part is at most a target duration).
-const PART_MAX_MS: u64 = 30_000;
-
-/// Most parts a segment may have (a 30 s segment of 30 ms parts).
-const PARTS_MAX: u64 = 1_000;
-
-/// A part (or a withdrawn segment) as told on the bus.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct PartNote {
-    source: String,
-    rendition: String,
-    msn: u64,
-    index: u64,
-    duration_ms: u64,
-    independent: bool,
-    /// The segment was withdrawn (its upload failed): its parts go.
-    gone: bool,
-}
-
-fn encode(note: &PartNote, bytes: &[u8]) -> Option<Bytes> {
-    let meta = serde_json::to_vec(note).ok()?;
-    let len = u32::try_from(meta.len()).ok()?;
-    let mut out = BytesMut::with_capacity(4 + meta.len() + bytes.len());
-    out.put_u32(len);
-    out.put_slice(&meta);
-    out.put_slice(bytes);
-    Some(out.freeze())
-}
-
-fn decode(payload: &Bytes) -> Option<(PartNote, Bytes)> {
-    let len = usize::try_from(u32::from_be_bytes(payload.get(..4)?.try_into().ok()?)).ok()?;
-    let end = len.checked_add(4)?;
-    let note = serde_json::from_slice(payload.get(4..end)?).ok()?;
-    Some((note, payload.slice(end..)))
-}
 
 impl Live {
     /// Tells the other nodes every part this node publishes, until the node stops (a no-op
@@ -111,7 +74,7 @@ impl Live {
                 }
                 Err(RecvError::Closed) => return,
             };
-            let Some(payload) = encode(&note, &bytes) else {
+            let Some(payload) = encode_part(&note, &bytes) else {
                 continue;
             };
             let topic = format!("part.{}", note.source);
@@ -121,24 +84,15 @@ impl Live {
         }
     }
 
-    /// Publishes a part another node told (on subject `part.<id>`), or withdraws its segment
-    /// — a part of a source this node knows, of a rendition named as renditions are, within
-    /// the bounds of a part. `Err` says what failed (the message is refused).
-    pub(super) async fn learn_part(&self, id: &str, payload: &Bytes) -> Result<(), &'static str> {
-        let (note, bytes) = decode(payload).ok_or("decode")?;
-        if note.source != id {
-            return Err("subject");
-        }
-        if !is_source_id(&note.source) {
-            return Err("source");
-        }
-        if !is_rendition(&note.rendition) {
-            return Err("rendition");
-        }
-        let duration_ok = note.gone || (1..=PART_MAX_MS).contains(&note.duration_ms);
-        if !duration_ok || note.index >= PARTS_MAX {
-            return Err("part");
-        }
+    /// Publishes a part another node told (its shape checked by `bus_note::decode`), or
+    /// withdraws its segment — a part of a source this node knows, within the renditions a
+    /// source may have. `Err` says what failed (the message is refused).
+    pub(super) async fn learn_part(
+        &self,
+        note: PartNote,
+        bytes: Bytes,
+    ) -> Result<(), &'static str> {
+        let id = note.source.as_str();
         if !matches!(self.sources.find_for_viewing(id).await, Ok(Some(_))) {
             return Err("unknown source");
         }
@@ -160,43 +114,5 @@ impl Live {
             tracing::debug!(source = note.source, error = %e, "a peer's part not taken");
         }
         Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn note(gone: bool) -> PartNote {
-        PartNote {
-            source: "s1".into(),
-            rendition: "media_0".into(),
-            msn: 41,
-            index: 3,
-            duration_ms: 250,
-            independent: true,
-            gone,
-        }
-    }
-
-    #[test]
-    fn a_part_message_round_trips_and_garbage_is_refused() {
-        let payload = encode(&note(false), b"moof+mdat").expect("encode");
-        let (back, bytes) = decode(&payload).expect("decode");
-        assert_eq!((back, bytes.as_ref()), (note(false), &b"moof+mdat"[..]));
-        let gone = encode(&note(true), b"").expect("encode");
-        assert_eq!(
-            decode(&gone).map(|(n, b)| (n.gone, b.len())),
-            Some((true, 0))
-        );
-        for bad in [
-            &b""[..],
-            b"\0\0",
-            b"\0\0\0\x09{}",
-            b"\xff\xff\xff\xff{}",
-            b"\0\0\0\x02{}",
-        ] {
-            assert!(decode(&Bytes::copy_from_slice(bad)).is_none(), "{bad:?}");
-        }
     }
 }

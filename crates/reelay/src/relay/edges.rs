@@ -114,7 +114,12 @@ impl Edges {
         Ok(rows)
     }
 
+    /// The edge with this id or name; what can be neither (a NUL, over 128 bytes) is no edge,
+    /// without asking the database.
     pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<EdgeRow>> {
+        if id_or_name.is_empty() || id_or_name.len() > 128 || id_or_name.contains('\0') {
+            return Ok(None);
+        }
         let row: Option<EdgeRow> = sqlx::query_as(
             "SELECT id, name, token_hash, created_at, last_seen_ms FROM edges WHERE id = $1 OR name = $1",
         )

@@ -42,6 +42,9 @@ pub enum StorageError {
     InvalidKey(String),
     #[error("backend I/O failed: {0}")]
     Io(#[from] io::Error),
+    /// A cap of this node's is reached (resolver slots): retrying shortly is safe.
+    #[error("{0}")]
+    Busy(String),
 }
 
 /// Why storing a body failed: the body (the sender's fault) or the store.
@@ -81,6 +84,7 @@ impl StorageError {
             Self::Conflict(m) => Self::Conflict(m.clone()),
             Self::InvalidKey(m) => Self::InvalidKey(m.clone()),
             Self::Io(e) => Self::Io(io::Error::new(e.kind(), e.to_string())),
+            Self::Busy(m) => Self::Busy(m.clone()),
         }
     }
 

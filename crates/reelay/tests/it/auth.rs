@@ -298,3 +298,36 @@ async fn a_signing_key_rotation_keeps_old_urls_playing_until_the_old_key_is_drop
     assert_eq!(after.call(Method::GET, &old_url).await.status, 403);
     assert_eq!(after.call(Method::GET, &new_url).await.status, 200);
 }
+
+#[tokio::test]
+async fn an_unknown_bearer_id_costs_no_database_query_when_repeated() {
+    let app = TestApp::start(|dir| write_fixed(&dir.join("m/a.mp4"), b"media")).await;
+    let (_, admin) = app
+        .state
+        .auth
+        .tokens
+        .create("admin", Role::Admin)
+        .await
+        .expect("token");
+    let bearer = |token: String| {
+        request(Method::GET, "/media/m/a.mp4")
+            .header("authorization", format!("Bearer {token}"))
+            .body(Body::empty())
+            .expect("request")
+    };
+    let unknown = format!("rly_{}_{}", "a".repeat(12), "b".repeat(64));
+    assert_eq!(app.send(bearer(unknown.clone())).await.status, 401);
+    assert_eq!(app.send(bearer(admin.clone())).await.status, 200);
+    // With the database gone, only what was asked before can be answered.
+    app.state.db.close().await;
+    assert_eq!(
+        app.send(bearer(unknown)).await.status,
+        401,
+        "remembered: no query"
+    );
+    assert_eq!(app.send(bearer(admin)).await.status, 200, "remembered too");
+    let fresh = format!("rly_{}_{}", "c".repeat(12), "b".repeat(64));
+    let asked = app.send(bearer(fresh)).await;
+    assert_eq!(asked.status, 503, "a new id needs the database");
+    assert_eq!(asked.header("retry-after"), Some("1"));
+}

@@ -217,3 +217,43 @@ async fn part_uploads_keep_the_edge_protocols_rules() {
     assert!(off.status().is_success(), "{}", off.status());
     assert_eq!(put(part("p1-1.m4s"), Some(token), ok).await, 409);
 }
+
+#[tokio::test]
+async fn blocking_reloads_beyond_the_nodes_cap_get_503_with_retry_after_and_are_counted() {
+    let server = TestServer::start_configured(
+        |_| {},
+        |s| {
+            let live = s.live.as_mut().expect("live");
+            std::sync::Arc::get_mut(live)
+                .expect("sole owner")
+                .settings
+                .max_held = 1;
+        },
+    )
+    .await;
+    let created = create_source(&server, "cam").await;
+    let edge = Edge {
+        server: &server,
+        token: create_edge(&server, "site-a").await,
+        source: created["id"].as_str().expect("id").to_owned(),
+    };
+    let playlist = server.url("/live/cam/media_0/index.m3u8");
+    assert_eq!(edge.segment(4).await, 201);
+    assert_eq!(edge.part(5, 0).await, 204);
+    let blocking = format!("{playlist}?_HLS_msn=5&_HLS_part=1");
+    let held = tokio::spawn(get(blocking.clone()));
+    common::until_held(&server).await;
+    let over = reqwest::get(blocking).await.expect("reload");
+    assert_eq!(over.status(), 503);
+    assert_eq!(over.headers()["retry-after"], "1");
+    let body: serde_json::Value = over.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "busy");
+    assert_eq!(server.state.metrics.live.held_refused.get(), 1);
+    assert!(!held.is_finished(), "the held reload is still held");
+    assert_eq!(edge.part(5, 1).await, 204);
+    let (status, _) = tokio::time::timeout(Duration::from_secs(5), held)
+        .await
+        .expect("answered in time")
+        .expect("join");
+    assert_eq!(status, 200, "the one within the cap is answered");
+}

@@ -118,6 +118,32 @@ async fn an_edge_feeds_only_the_sources_an_operator_named_for_it() {
         .await
         .expect("patch");
     assert_eq!(unknown.status(), 404);
+    // Names no source or edge can have are no source or edge, without a database error.
+    for (method, path, body) in [
+        (
+            reqwest::Method::PATCH,
+            "/api/v1/edges/e2",
+            json!({"sources": ["a\u{0}b"]}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/edges",
+            json!({"name": "e3", "sources": ["\u{0}"]}),
+        ),
+        (
+            reqwest::Method::POST,
+            "/api/v1/sources",
+            json!({"name": "cam3", "edge": "e\u{0}"}),
+        ),
+    ] {
+        let resp = reqwest::Client::new()
+            .request(method, server.url(path))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(resp.status(), 404, "{path} {body}");
+    }
 }
 
 #[tokio::test]

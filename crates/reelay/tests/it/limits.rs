@@ -157,3 +157,65 @@ async fn keep_alive_connections_serve_several_requests() {
     // Five answers, one connection: the node accepted only the first.
     assert_eq!(server.state.metrics.connections.accepted.get(), 1);
 }
+
+/// A kept-alive connection that has had one answer (so the server counts it open).
+fn answered_connection(addr: std::net::SocketAddr) -> TcpStream {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n")
+        .expect("write");
+    let mut buf = [0u8; 1024];
+    let n = s.read(&mut buf).expect("read");
+    assert!(
+        buf[..n].starts_with(b"HTTP/1.1 200"),
+        "{}",
+        String::from_utf8_lossy(&buf[..n])
+    );
+    s
+}
+
+#[tokio::test]
+async fn connections_over_max_connections_get_503_with_retry_after_and_are_counted() {
+    // The default header timeout (10 s), so the idle kept-alive connections stay open.
+    let options = ServerOptions {
+        max_connections: 2,
+        ..ServerOptions::default()
+    };
+    let server = TestServer::start_with_options(|_| {}, options).await;
+    let addr = server.addr;
+    let meters = server.state.metrics.connections.clone();
+    let (first, second, refused) = tokio::task::spawn_blocking(move || {
+        let first = answered_connection(addr);
+        let second = answered_connection(addr);
+        let mut third = TcpStream::connect(addr).expect("connect");
+        third
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .expect("timeout");
+        let mut answer = Vec::new();
+        third
+            .read_to_end(&mut answer)
+            .expect("the refusal, then the end");
+        (first, second, String::from_utf8_lossy(&answer).into_owned())
+    })
+    .await
+    .expect("join");
+    assert!(refused.starts_with("HTTP/1.1 503"), "{refused}");
+    assert!(refused.contains("Retry-After: 1\r\n"), "{refused}");
+    let body = refused.split("\r\n\r\n").nth(1).expect("body");
+    let json: serde_json::Value = serde_json::from_str(body).expect("a JSON body of its length");
+    assert_eq!(json["error"]["code"], "busy");
+    assert_eq!(meters.refused.get(), 1);
+    assert_eq!(meters.open.get(), 2);
+    drop((first, second));
+    common::wait_until(
+        "the closed connections to be let go",
+        Duration::from_secs(10),
+        || meters.open.get() == 0,
+    )
+    .await;
+    let after = tokio::task::spawn_blocking(move || drop(answered_connection(addr)));
+    after
+        .await
+        .expect("a connection is served again once under the cap");
+}

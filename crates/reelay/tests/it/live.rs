@@ -481,3 +481,39 @@ async fn with_live_public_every_source_plays_without_a_token_but_stays_read_only
         .expect("delete");
     assert_eq!(delete.status(), 401, "public is for watching only");
 }
+
+#[tokio::test]
+async fn uploads_no_playlist_listed_for_two_minutes_are_removed_with_the_next_playlist_and_at_start()
+ {
+    let server = TestServer::start(|_| {}).await;
+    let id = create_source(&server, "cam").await["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    push_synthetic(&server.url(""), "cam", 0, &["index0.ts"]).await;
+    let live = server.state.live.as_ref().expect("live");
+    let incoming = live.incoming_dir(&id);
+    let write = |name: &str, age_secs: u64| {
+        let path = incoming.join(name);
+        std::fs::write(&path, b"stray").expect("write");
+        let then = std::time::SystemTime::now() - Duration::from_secs(age_secs);
+        std::fs::File::options()
+            .write(true)
+            .open(&path)
+            .expect("open")
+            .set_modified(then)
+            .expect("mtime");
+        path
+    };
+    let stale = write("stray.ts", 200);
+    let fresh = write("fresh.ts", 5);
+    push_synthetic(&server.url(""), "cam", 1, &["index1.ts"]).await;
+    assert!(
+        !stale.exists(),
+        "unlisted for over two minutes: removed with the playlist"
+    );
+    assert!(fresh.exists(), "a recent upload waits for its playlist");
+    write("fresh.ts", 200);
+    assert_eq!(live.clean_incoming(), 1, "the start-up sweep");
+    assert!(!fresh.exists());
+}

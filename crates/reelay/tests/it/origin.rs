@@ -11,6 +11,7 @@ use common::nginx::Nginx;
 use common::{TestServer, pattern, sha256, write_fixed};
 use futures_util::StreamExt;
 use reelay::cache::CacheSettings;
+use reelay::storage::origin::resolver::ResolverSlots;
 use reelay::storage::origin::{OriginBucket, OriginSettings};
 use reelay::storage::{Backend, Origin};
 
@@ -30,6 +31,7 @@ fn settings(name: &str, base: Option<String>) -> OriginSettings {
         request_timeout: Duration::from_secs(5),
         meta_ttl: Duration::from_secs(5),
         proxy: None,
+        resolver_slots: Default::default(),
     }
 }
 
@@ -486,4 +488,63 @@ fn origin_fetches_ignore_proxies_in_the_environment_and_use_only_a_configured_on
         .recv_timeout(Duration::from_secs(10))
         .expect("the configured proxy was asked");
     assert!(line.contains("media.example"), "{line}");
+}
+
+/// Bucket `r` whose resolver is the shell `script` (with `{id}` in it), on `slots`.
+fn shell_resolver(script: String, slots: &std::sync::Arc<ResolverSlots>) -> OriginSettings {
+    let mut bucket = settings("r", None);
+    bucket.allow = vec!["https://cdn.example".into()];
+    bucket.resolver = Some((
+        vec!["/bin/sh".into(), "-c".into(), script],
+        Duration::from_secs(20),
+        Duration::from_secs(600),
+    ));
+    bucket.resolver_slots = slots.clone();
+    bucket
+}
+
+#[tokio::test]
+async fn a_resolver_flood_waits_for_the_nodes_slots_then_gets_503_and_failures_are_remembered() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let runs = dir.path().join("runs");
+    let slots = std::sync::Arc::new(ResolverSlots::new(1));
+    // Each run is noted; `slow` takes 8 s, anything else fails at once.
+    let script = format!(
+        "echo {{id}} >> {runs}; [ {{id}} = slow ] && sleep 8; exit 1",
+        runs = runs.display()
+    );
+    let server = reelay_with(vec![shell_resolver(script, &slots)], None).await;
+    let slow = tokio::spawn(reqwest::get(server.url("/media/r/slow")));
+    common::wait_until(
+        "the slow run to take the slot",
+        Duration::from_secs(10),
+        || slots.running.get() == 1,
+    )
+    .await;
+    let queued = reqwest::get(server.url("/media/r/other"))
+        .await
+        .expect("get");
+    assert_eq!(
+        queued.status(),
+        503,
+        "no slot came free within the queue's wait"
+    );
+    assert_eq!(queued.headers()["retry-after"], "1");
+    let text = queued.text().await.expect("text");
+    assert!(text.contains("resolver slot is busy"), "{text}");
+    assert_eq!(slots.refused.get(), 1);
+    let slow = slow.await.expect("join").expect("get");
+    assert_eq!(slow.status(), 404, "the resolver failed");
+    for _ in 0..3 {
+        let again = reqwest::get(server.url("/media/r/slow"))
+            .await
+            .expect("get");
+        assert_eq!(again.status(), 404, "the failure, remembered");
+    }
+    let noted = std::fs::read_to_string(&runs).expect("runs");
+    assert_eq!(
+        noted.lines().collect::<Vec<_>>(),
+        ["slow"],
+        "run once; the refused one never"
+    );
 }

@@ -98,6 +98,7 @@ async fn origin_node(nginx: &Nginx, url: &str, ns: &str) -> TestServer {
         request_timeout: Duration::from_secs(10),
         meta_ttl: Duration::from_secs(5),
         proxy: None,
+        resolver_slots: Default::default(),
     };
     let add = move |b: &mut Buckets| {
         let bucket = OriginBucket::new(origin).expect("origin bucket");
@@ -363,6 +364,7 @@ async fn resolver_node(nginx: &Nginx, script: &str, url: &str, ns: &str) -> Test
         request_timeout: Duration::from_secs(10),
         meta_ttl: Duration::from_secs(5),
         proxy: None,
+        resolver_slots: Default::default(),
     };
     let engine = engine(url, ns).await;
     TestServer::start_with_buckets_configured(

@@ -48,6 +48,8 @@ pub struct OriginSettings {
     pub meta_ttl: Duration,
     /// An explicit proxy for this bucket's fetches; none from the environment is ever used.
     pub proxy: Option<Url>,
+    /// The node's resolver slots, shared by its buckets (`[origin] resolver_concurrency`).
+    pub resolver_slots: Arc<resolver::ResolverSlots>,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +104,7 @@ impl OriginBucket {
                 ttl,
                 allowed.clone(),
                 s.allow_internal,
+                s.resolver_slots.clone(),
             )
         });
         anyhow::ensure!(

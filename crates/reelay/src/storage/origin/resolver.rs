@@ -12,6 +12,12 @@
 //! from the tier is checked again as if the command had printed it (a tier is not trusted to
 //! bypass the allow list), and a refused URL is forgotten there as well. A tier that fails only
 //! costs running the command here (the chunk cache logs the outage once; `/readyz` names it).
+//!
+//! Caps, since ids come from unauthenticated requests on a public bucket: at most
+//! `[origin] resolver_concurrency` commands run at once on a node, for every bucket together
+//! ([`ResolverSlots`]); a request waits [`QUEUE_WAIT`] at most for a slot, then is refused
+//! with 503 and `Retry-After` (counted). A failure — no answer, a refused answer, a timeout —
+//! is remembered for [`FAILURE_TTL`], so an id that fails is not run again at once.
 
 use std::process::Stdio;
 use std::sync::{Arc, OnceLock};
@@ -29,6 +35,38 @@ use crate::storage::error::StorageError;
 /// Most bytes read from the command's output.
 const MAX_OUTPUT: u64 = 16 << 10;
 
+/// Longest wait for a slot to run the command in.
+pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
+
+/// How long a failed id's failure is answered without running the command again.
+pub const FAILURE_TTL: Duration = Duration::from_secs(10);
+
+/// The node's slots for resolver commands, shared by all its buckets, and what they count.
+#[derive(Debug)]
+pub struct ResolverSlots {
+    slots: tokio::sync::Semaphore,
+    /// Commands running now.
+    pub running: prometheus_client::metrics::gauge::Gauge,
+    /// Requests refused (503) because no slot came free within [`QUEUE_WAIT`].
+    pub refused: prometheus_client::metrics::counter::Counter,
+}
+
+impl ResolverSlots {
+    pub fn new(concurrency: usize) -> Self {
+        Self {
+            slots: tokio::sync::Semaphore::new(concurrency),
+            running: Default::default(),
+            refused: Default::default(),
+        }
+    }
+}
+
+impl Default for ResolverSlots {
+    fn default() -> Self {
+        Self::new(8)
+    }
+}
+
 #[derive(Debug)]
 pub struct Resolver {
     pub argv: Vec<String>,
@@ -37,6 +75,9 @@ pub struct Resolver {
     pub allowed: Allowed,
     pub allow_internal: bool,
     cache: moka::future::Cache<String, Url>,
+    /// Ids whose resolving failed lately, and how.
+    failures: moka::sync::Cache<String, Arc<StorageError>>,
+    slots: Arc<ResolverSlots>,
     /// The tier answers are shared through, when there is one.
     shared: OnceLock<Arc<dyn SharedChunks>>,
     /// What tier keys are scoped by: the bucket and the command.
@@ -60,6 +101,7 @@ impl Resolver {
         ttl: Duration,
         allowed: Allowed,
         allow_internal: bool,
+        slots: Arc<ResolverSlots>,
     ) -> Self {
         let mut scope = Sha256::new();
         for part in std::iter::once(bucket).chain(argv.iter().map(String::as_str)) {
@@ -78,6 +120,11 @@ impl Resolver {
                 .max_capacity(10_000)
                 .time_to_live(ttl)
                 .build(),
+            failures: moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(FAILURE_TTL)
+                .build(),
+            slots,
         }
     }
 
@@ -130,19 +177,44 @@ impl Resolver {
                 "an id is 1-128 characters of A-Z a-z 0-9 _ - and does not start with -".into(),
             ));
         }
+        if let Some(failure) = self.failures.get(id) {
+            return Err(failure.duplicate());
+        }
         let resolve = async {
             if let Some(url) = self.shared_answer(id).await {
                 return Ok(url);
             }
-            let output = self.run(id).await?;
+            let output = self.run_in_slot(id).await?;
             let url = self.check(&output)?;
             self.share_answer(id, &url).await;
             Ok::<_, StorageError>(url)
         };
-        self.cache
+        let resolved = self
+            .cache
             .try_get_with_by_ref(id, resolve)
             .await
-            .map_err(|e| e.duplicate())
+            .map_err(|e| e.duplicate());
+        if let Err(e) = &resolved
+            && !matches!(e, StorageError::Busy(_))
+        {
+            self.failures.insert(id.to_owned(), Arc::new(e.duplicate()));
+        }
+        resolved
+    }
+
+    /// Runs the command in one of the node's slots, waiting [`QUEUE_WAIT`] at most for one.
+    async fn run_in_slot(&self, id: &str) -> Result<String, StorageError> {
+        let slots = &self.slots;
+        let Ok(Ok(_permit)) = tokio::time::timeout(QUEUE_WAIT, slots.slots.acquire()).await else {
+            slots.refused.inc();
+            return Err(StorageError::Busy(
+                "every resolver slot is busy; retry shortly".into(),
+            ));
+        };
+        slots.running.inc();
+        let ran = self.run(id).await;
+        slots.running.dec();
+        ran
     }
 
     async fn run(&self, id: &str) -> Result<String, StorageError> {
