@@ -20,7 +20,7 @@ use rustix::io::Errno;
 
 use super::error::StorageError;
 use super::key::ObjectKey;
-use super::object::{ListEntry, ListPage, ObjectMeta};
+use super::object::ObjectMeta;
 
 /// A bucket backed by a local directory.
 #[derive(Debug)]
@@ -112,84 +112,7 @@ impl FsBucket {
     }
 }
 
-/// What to list: keys under `prefix`, after `cursor`, grouped by `delimiter`, at most `limit`.
-#[derive(Debug, Clone)]
-pub struct ListQuery {
-    pub prefix: String,
-    pub delimiter: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: usize,
-}
-
-/// Lists the tree at `root` with S3 semantics (objects and common prefixes share one key order,
-/// one cursor and one limit). Symlinked directories are not followed (no loops, no escape);
-/// hidden entries are skipped. Blocking: call from the blocking pool.
-pub fn list_tree(root: &Path, q: &ListQuery) -> io::Result<ListPage> {
-    let mut all = Vec::new();
-    walk(root, String::new(), &mut all)?;
-    all.retain(|e| e.key.starts_with(&q.prefix));
-    all.sort_by(|a, b| a.key.cmp(&b.key));
-    let delimiter = q.delimiter.as_deref().filter(|d| !d.is_empty());
-    let mut page = ListPage::default();
-    let mut count = 0;
-    for entry in all {
-        // With a delimiter, a key with the delimiter after the prefix is shown as its folder.
-        let folder = delimiter.and_then(|d| {
-            let rest = &entry.key[q.prefix.len()..];
-            let cut = q.prefix.len() + rest.find(d)? + d.len();
-            Some(entry.key[..cut].to_owned())
-        });
-        let name = folder.as_deref().unwrap_or(&entry.key);
-        let after_cursor = q.cursor.as_deref().is_none_or(|c| name > c);
-        let repeated_folder = folder.is_some() && page.prefixes.last() == folder.as_ref();
-        if !after_cursor || repeated_folder {
-            continue;
-        }
-        if count == q.limit {
-            page.next_cursor = Some(last_name(&page));
-            break;
-        }
-        count += 1;
-        match folder {
-            Some(folder) => page.prefixes.push(folder),
-            None => page.objects.push(entry),
-        }
-    }
-    Ok(page)
-}
-
-/// The greatest key or prefix on a page.
-fn last_name(page: &ListPage) -> String {
-    let object = page.objects.last().map(|o| o.key.as_str());
-    let prefix = page.prefixes.last().map(String::as_str);
-    object.max(prefix).unwrap_or_default().to_owned()
-}
-
-fn walk(dir: &Path, prefix: String, out: &mut Vec<ListEntry>) -> io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let Ok(name) = entry.file_name().into_string() else {
-            continue;
-        };
-        if name.starts_with('.') {
-            continue;
-        }
-        let key = format!("{prefix}{name}");
-        let file_type = entry.file_type()?;
-        if file_type.is_dir() {
-            walk(&entry.path(), format!("{key}/"), out)?;
-        } else if file_type.is_file() {
-            let meta = entry.metadata()?;
-            out.push(ListEntry {
-                content_type: content_type_for(&key).into(),
-                key,
-                size: meta.len(),
-                last_modified: meta.modified().ok(),
-            });
-        }
-    }
-    Ok(())
-}
+pub use super::fs_list::{ListQuery, list_tree};
 
 /// A strong ETag from inode, modification time (ns) and size: any rewrite or replacement of the
 /// file changes at least one of them.

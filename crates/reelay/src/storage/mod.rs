@@ -20,6 +20,7 @@ pub mod bucket;
 pub mod error;
 pub mod frames;
 pub mod fs;
+pub mod fs_list;
 pub mod fs_write;
 pub mod http_meta;
 pub mod key;

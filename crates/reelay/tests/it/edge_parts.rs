@@ -22,7 +22,17 @@ struct Edge<'a> {
     source: String,
 }
 
-impl Edge<'_> {
+impl<'a> Edge<'a> {
+    /// Edge `site-a` of `server`, feeding a new source `cam`.
+    async fn for_cam(server: &'a TestServer) -> Self {
+        let created = create_source(server, "cam").await;
+        Edge {
+            server,
+            token: create_edge(server, "site-a").await,
+            source: created["id"].as_str().expect("id").to_owned(),
+        }
+    }
+
     /// PUTs part `index` of segment `msn` of `media_0` (500 ms, independent when first).
     async fn part(&self, msn: u64, index: u64) -> u16 {
         let url = format!(
@@ -95,12 +105,7 @@ fn assert_ll(text: &str) {
 #[tokio::test]
 async fn forwarded_parts_are_published_in_order_closed_by_their_segment_and_withdrawn() {
     let server = TestServer::start(|_| {}).await;
-    let created = create_source(&server, "cam").await;
-    let edge = Edge {
-        server: &server,
-        token: create_edge(&server, "site-a").await,
-        source: created["id"].as_str().expect("id").to_owned(),
-    };
+    let edge = Edge::for_cam(&server).await;
     let playlist = server.url("/live/cam/media_0/index.m3u8");
     assert_eq!(edge.segment(4).await, 201, "a segment to lay parts after");
     assert_eq!(edge.part(5, 1).await, 409, "a part before the first");
@@ -231,12 +236,7 @@ async fn blocking_reloads_beyond_the_nodes_cap_get_503_with_retry_after_and_are_
         },
     )
     .await;
-    let created = create_source(&server, "cam").await;
-    let edge = Edge {
-        server: &server,
-        token: create_edge(&server, "site-a").await,
-        source: created["id"].as_str().expect("id").to_owned(),
-    };
+    let edge = Edge::for_cam(&server).await;
     let playlist = server.url("/live/cam/media_0/index.m3u8");
     assert_eq!(edge.segment(4).await, 201);
     assert_eq!(edge.part(5, 0).await, 204);

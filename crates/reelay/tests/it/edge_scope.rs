@@ -54,6 +54,14 @@ async fn desired(server: &TestServer, token: &str) -> Vec<String> {
         .collect()
 }
 
+/// Creates edge `name` allowed to feed `sources` (names); its token.
+async fn make_edge(server: &TestServer, name: &str, sources: &[&str]) -> String {
+    let body = json!({ "name": name, "sources": sources });
+    let edge = send(server, reqwest::Method::POST, "/api/v1/edges", body).await;
+    assert_eq!(edge["sources"], json!(sources));
+    edge["token"].as_str().expect("token").to_owned()
+}
+
 fn id_of(source: &Value) -> String {
     source["id"].as_str().expect("id").to_owned()
 }
@@ -63,15 +71,7 @@ async fn an_edge_feeds_only_the_sources_an_operator_named_for_it() {
     let server = TestServer::start(|_| {}).await;
     let cam = id_of(&create_source(&server, "cam").await);
     let other = id_of(&create_source(&server, "other").await);
-    let edge = send(
-        &server,
-        reqwest::Method::POST,
-        "/api/v1/edges",
-        json!({"name": "e1", "sources": ["cam"]}),
-    )
-    .await;
-    let token = edge["token"].as_str().expect("token").to_owned();
-    assert_eq!(edge["sources"], json!(["cam"]));
+    let token = make_edge(&server, "e1", &["cam"]).await;
     assert_eq!(desired(&server, &token).await, ["cam"]);
     assert_eq!(forward(&server, &token, &cam, "0").await, 201);
     assert_eq!(
@@ -102,14 +102,7 @@ async fn an_edge_feeds_only_the_sources_an_operator_named_for_it() {
         "no longer its source"
     );
     // Released: another edge named for it may feed it now.
-    let next = send(
-        &server,
-        reqwest::Method::POST,
-        "/api/v1/edges",
-        json!({"name": "e2", "sources": ["cam"]}),
-    )
-    .await;
-    let next = next["token"].as_str().expect("token").to_owned();
+    let next = make_edge(&server, "e2", &["cam"]).await;
     assert_eq!(forward(&server, &next, &cam, "1").await, 201);
     let unknown = reqwest::Client::new()
         .patch(server.url("/api/v1/edges/e2"))
@@ -150,14 +143,7 @@ async fn an_edge_feeds_only_the_sources_an_operator_named_for_it() {
 async fn a_source_an_encoder_feeds_directly_is_never_claimed_by_an_edge() {
     let server = TestServer::start(|_| {}).await;
     let cam = id_of(&create_source(&server, "cam").await);
-    let edge = send(
-        &server,
-        reqwest::Method::POST,
-        "/api/v1/edges",
-        json!({"name": "e1", "sources": ["cam"]}),
-    )
-    .await;
-    let token = edge["token"].as_str().expect("token").to_owned();
+    let token = make_edge(&server, "e1", &["cam"]).await;
     push_synthetic(&server.url(""), "cam", 0, &["index0.ts", "index1.ts"]).await;
     assert_eq!(
         forward(&server, &token, &cam, "5").await,

@@ -33,6 +33,7 @@ mod edge_scope;
 mod errors;
 mod ffmpeg;
 mod limits;
+mod listing;
 mod live;
 mod livemix;
 mod livemix_manage;
