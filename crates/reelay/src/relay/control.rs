@@ -137,7 +137,11 @@ impl Control<'_> {
         source_id: &str,
     ) -> Result<SourceRow, RelayError> {
         let source = self.live.source(source_id).await?;
-        if !self.edges.may_feed(&edge.id, &source.id).await? {
+        // Bound to this edge already (the row is read afresh): within its scope, since
+        // `Edges::set_scope` releases what it drops in the same transaction, so neither the
+        // scope nor the binding is asked again for every segment and part.
+        let bound_here = source.edge_id.as_deref() == Some(edge.id.as_str());
+        if !bound_here && !self.edges.may_feed(&edge.id, &source.id).await? {
             return Err(Denied::Forbidden(
                 format!(
                     "edge {} may not feed source {}: its sources are named by an operator \
@@ -153,6 +157,9 @@ impl Control<'_> {
                 format!("source {} is fed by an encoder directly", source.name).into(),
             )
             .into());
+        }
+        if bound_here {
+            return Ok(source);
         }
         match self.live.sources.bind_edge(&source.id, &edge.id).await? {
             Some(bound) if bound != edge.id => Err(RelayError::OtherEdge(source.name)),

@@ -174,6 +174,18 @@ impl Edges {
         Ok(rows.into_iter().map(|(s,)| s).collect())
     }
 
+    /// The names of the sources edge `id` may feed, in order.
+    pub async fn scope_names(&self, id: &str) -> sqlx::Result<Vec<String>> {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "SELECT s.name FROM edge_sources e JOIN sources s ON s.id = e.source_id \
+             WHERE e.edge_id = $1 ORDER BY s.name",
+        )
+        .bind(id)
+        .fetch_all(&self.db)
+        .await?;
+        Ok(rows.into_iter().map(|(name,)| name).collect())
+    }
+
     /// Adds source `source_id` to the sources edge `id` may feed.
     pub async fn add_to_scope(&self, id: &str, source_id: &str) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO edge_sources (edge_id, source_id) VALUES ($1, $2)")

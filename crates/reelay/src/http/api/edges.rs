@@ -38,14 +38,7 @@ pub struct EdgeList {
 
 async fn info(state: &AppState, row: EdgeRow, token: Option<String>) -> Result<EdgeInfo, ApiError> {
     let control = state.control()?;
-    let scope = control.edges.scope(&row.id).await?;
-    let mut sources = Vec::with_capacity(scope.len());
-    for id in scope {
-        if let Ok(source) = control.live.source(&id).await {
-            sources.push(source.name);
-        }
-    }
-    sources.sort();
+    let sources = control.edges.scope_names(&row.id).await?;
     Ok(EdgeInfo {
         sources,
         online: control.edges.online(&row),
