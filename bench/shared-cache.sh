@@ -19,6 +19,7 @@ build_reelay
 SIZE=$(stat -c %s "$MEDIA")
 start_nginx_cache
 NAME="bench$(od -An -N4 -tx1 /dev/urandom | tr -d ' \n')"
+KEY="$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')"  # seals the tier's entries
 node_config() { # memory -> a config file path
   cat >"$OUT/shared-$1.toml" <<CONF
 [cache]
@@ -28,6 +29,7 @@ readahead = 0
 shared = "$REDIS"
 [cluster]
 name = "$NAME"
+key = "$KEY"
 [[bucket]]
 name = "origin"
 origin = "http://127.0.0.1:$ORIGIN_PORT/"

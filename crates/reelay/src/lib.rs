@@ -4,8 +4,8 @@
 //! Layers point one way, from the bottom up (the pure cores `reelay-http` and `reelay-hls` sit
 //! below them all):
 //!
-//! - below every layer: [`stream`] (byte streams in and out), [`random`], [`hex`], [`db`] (the
-//!   metadata database);
+//! - below every layer: [`stream`] (byte streams in and out), [`random`], [`hex`], [`keyed`]
+//!   (MACs under the cluster key), [`db`] (the metadata database);
 //! - domain: [`cache`] (the chunk cache), [`storage`] (buckets over fs, S3 and origins, read
 //!   through the cache), [`auth`] (tokens, roles, signed URLs), [`live`] (ingest, windows,
 //!   recordings), [`relay`] (edge and control), [`metrics`] (the one registry), [`config`]
@@ -25,6 +25,7 @@ pub mod config;
 pub mod db;
 pub mod hex;
 pub mod http;
+pub mod keyed;
 pub mod live;
 pub mod log_lines;
 pub mod metrics;

@@ -91,9 +91,10 @@ pub async fn build_state_for(
     let auth = build_auth(config, &db).await?;
     let mut services = Services::new(buckets, auth, db.clone());
     if let Some(settings) = &config.cache {
-        let settings = with_shared_tier(settings, config).await?;
+        let rejected = services.metrics.live.tier_rejected();
+        let settings = with_shared_tier(settings, config, rejected).await?;
         if let Some(tier) = &settings.shared {
-            services.buckets.share_resolvers(&tier.engine);
+            services.buckets.share_resolvers(tier);
         }
         services.enable_cache(settings);
     }
@@ -135,6 +136,7 @@ pub async fn build_state_for(
 async fn with_shared_tier(
     settings: &CacheSettings,
     config: &Config,
+    rejected: prometheus_client::metrics::counter::Counter,
 ) -> anyhow::Result<CacheSettings> {
     use crate::cache::shared::{SharedChunks, Tier};
     let mut settings = settings.clone();
@@ -147,8 +149,13 @@ async fn with_shared_tier(
     } else {
         Arc::new(crate::cluster::RedisChunks::connect(url, name)?)
     };
-    // An entry is the chunk, a 32-byte header, and the engine's own per-item overhead.
-    let needed = settings.chunk_size + 32 + 256;
+    let keys = config.cluster.keys.clone().ok_or_else(|| {
+        anyhow::anyhow!("[cache] shared needs the cluster key: set [cluster] key_env")
+    })?;
+    // An entry is the chunk, its sealed head, and the engine's own per-item overhead.
+    let head =
+        usize::try_from(settings.chunk_size).map_or(u64::MAX, |c| crate::keyed::head_len(c) as u64);
+    let needed = settings.chunk_size.saturating_add(head).saturating_add(256);
     if let Some(max) = engine.max_value() {
         anyhow::ensure!(
             needed <= max,
@@ -157,7 +164,8 @@ async fn with_shared_tier(
             settings.chunk_size
         );
     }
-    settings.shared = Some(Arc::new(Tier::new(engine, *ttl, settings.chunk_size)));
+    let tier = Tier::new(engine, (*ttl, settings.chunk_size), keys, rejected);
+    settings.shared = Some(Arc::new(tier));
     Ok(settings)
 }
 

@@ -10,10 +10,15 @@
 //! viewer's timeout). Chosen over rendezvous hashing to an owner node because it needs no
 //! membership list and a node's death costs at most one claim TTL.
 //!
-//! An entry is a header — the SHA-256 of the chunk's identity (source, key, ETag, chunk size,
-//! index) — then the chunk; an entry whose header or length is wrong is never served: it is
-//! deleted and the chunk fetched again. An engine that fails is logged once (and counted); the
-//! node then fills from the backend itself, as without a tier.
+//! An entry is stored under the SHA-256 of the chunk's identity (source, key, ETag, chunk size,
+//! index) and sealed under the cluster key (`crate::keyed`: a MAC over that name and the bytes,
+//! a digest per 64 KiB block), because whoever can write to the engine could otherwise put any
+//! bytes behind a name anyone can compute. An entry that fails its seal, or has the wrong
+//! length, is never served: it is counted (`reelay_cluster_rejected_total{reason="tier"}`),
+//! deleted and the chunk fetched again. A read of part of a chunk verifies the head and the
+//! blocks it covers. An engine that fails is logged once (and counted); the node then fills
+//! from the backend itself, as without a tier. Resolver answers use the same engine and the
+//! same seal ([`Tier::get_sealed`], [`Tier::put_sealed`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,9 +26,11 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
+use prometheus_client::metrics::counter::Counter;
 use sha2::{Digest, Sha256};
 
 use super::{CacheCounters, ChunkKey};
+use crate::keyed::{ClusterKeys, SpanPlan, open_entry, open_span, seal_entry};
 
 /// How often a node waiting on another's fill looks for the chunk.
 pub const POLL: Duration = Duration::from_millis(10);
@@ -81,6 +88,9 @@ pub struct Tier {
     pub ttl: Duration,
     pub chunk_size: u64,
     down: AtomicBool,
+    keys: Arc<ClusterKeys>,
+    /// Entries that failed their seal (`reelay_cluster_rejected_total{reason="tier"}`).
+    rejected: Counter,
 }
 
 /// Where a fill's bytes come from.
@@ -93,12 +103,21 @@ pub enum Source {
 }
 
 impl Tier {
-    pub fn new(engine: Arc<dyn SharedChunks>, ttl: Duration, chunk_size: u64) -> Self {
+    /// A tier on `engine` whose entries are sealed under `keys`; entries that fail count in
+    /// `rejected`.
+    pub fn new(
+        engine: Arc<dyn SharedChunks>,
+        (ttl, chunk_size): (Duration, u64),
+        keys: Arc<ClusterKeys>,
+        rejected: Counter,
+    ) -> Self {
         Self {
             engine,
             ttl,
             chunk_size,
             down: AtomicBool::new(false),
+            keys,
+            rejected,
         }
     }
 
@@ -119,10 +138,36 @@ impl Tier {
         h.finalize().into()
     }
 
-    fn names(&self, key: &ChunkKey) -> (String, String, [u8; 32]) {
-        let digest = self.digest(key);
-        let hex = crate::hex::encode(&digest);
-        (format!("chunk:{hex}"), format!("fill:{hex}"), digest)
+    /// The entry's name (also what its seal says it is), and its claim's.
+    fn names(&self, key: &ChunkKey) -> (String, String) {
+        let hex = crate::hex::encode(&self.digest(key));
+        (format!("chunk:{hex}"), format!("fill:{hex}"))
+    }
+
+    /// The chunk in `value` (the entry `entry`) if its seal and length hold; otherwise it is
+    /// counted, logged and deleted.
+    async fn open(&self, entry: &str, value: &Bytes, expected: usize) -> Option<Bytes> {
+        let opened = open_entry(&self.keys, entry.as_bytes(), value).and_then(|v| {
+            if v.len() == expected {
+                Ok(v)
+            } else {
+                Err("length")
+            }
+        });
+        self.believed(entry, opened).await
+    }
+
+    /// `opened`, or (counted, logged, deleted) nothing.
+    async fn believed(&self, entry: &str, opened: Result<Bytes, &str>) -> Option<Bytes> {
+        match opened {
+            Ok(v) => Some(v),
+            Err(why) => {
+                self.rejected.inc();
+                tracing::warn!(entry, why, "a shared-tier entry failed its seal: dropped");
+                let _ = self.engine.delete(entry).await;
+                None
+            }
+        }
     }
 
     fn failed(&self, counters: &CacheCounters, what: &str, e: &str) {
@@ -149,23 +194,17 @@ impl Tier {
         expected: usize,
         counters: &CacheCounters,
     ) -> Source {
-        let (entry, claim, digest) = self.names(key);
+        let (entry, claim) = self.names(key);
         let started = tokio::time::Instant::now();
         let mut waited = false;
         loop {
             match self.engine.get(&entry).await {
                 Ok(Some(value)) => {
                     self.worked();
-                    if value.len() == 32 + expected && value[..32] == digest {
+                    if let Some(chunk) = self.open(&entry, &value, expected).await {
                         counters.shared_hits.inc();
-                        return Source::Tier(value.slice(32..));
+                        return Source::Tier(chunk);
                     }
-                    tracing::warn!(
-                        key = key.object.key,
-                        index = key.index,
-                        "a bad shared chunk was dropped"
-                    );
-                    let _ = self.engine.delete(&entry).await;
                 }
                 Ok(None) => {
                     self.worked();
@@ -183,12 +222,11 @@ impl Tier {
                     // Another node may have stored it and released its claim since the look
                     // above: look once more before going to the backend.
                     if let Ok(Some(value)) = self.engine.get(&entry).await
-                        && value.len() == 32 + expected
-                        && value[..32] == digest
+                        && let Some(chunk) = self.open(&entry, &value, expected).await
                     {
                         let _ = self.engine.delete(&claim).await;
                         counters.shared_hits.inc();
-                        return Source::Tier(value.slice(32..));
+                        return Source::Tier(chunk);
                     }
                     counters.shared_fills.inc();
                     return Source::Backend { claimed: true };
@@ -208,8 +246,9 @@ impl Tier {
         }
     }
 
-    /// Bytes `from..to` of a chunk of `expected` bytes, if the tier holds it whole and valid;
-    /// `None` (fill as usual) when it does not, the entry is bad (dropped) or the engine failed.
+    /// Bytes `from..to` of a chunk of `expected` bytes, if the tier holds it and the head and
+    /// blocks covering the span verify; `None` (fill as usual) when it does not, the entry is
+    /// bad (counted and dropped) or the engine failed.
     pub async fn span(
         &self,
         key: &ChunkKey,
@@ -217,24 +256,20 @@ impl Tier {
         (from, to): (usize, usize),
         counters: &CacheCounters,
     ) -> Option<Bytes> {
-        let (entry, _, digest) = self.names(key);
-        match self.engine.get_span(&entry, 32, 32 + from, 32 + to).await {
+        let (entry, _) = self.names(key);
+        let plan = SpanPlan::new(expected, from, to)?;
+        match self
+            .engine
+            .get_span(&entry, plan.head, plan.start, plan.end)
+            .await
+        {
             Ok(Some(span)) => {
                 self.worked();
-                if span.len == 32 + expected
-                    && span.head[..] == digest
-                    && span.body.len() == to - from
-                {
-                    counters.shared_hits.inc();
-                    return Some(span.body);
-                }
-                tracing::warn!(
-                    key = key.object.key,
-                    index = key.index,
-                    "a bad shared chunk was dropped"
-                );
-                let _ = self.engine.delete(&entry).await;
-                None
+                let fetched = (&span.head[..], span.len, &span.body);
+                let opened = open_span(&self.keys, entry.as_bytes(), &plan, fetched);
+                let bytes = self.believed(&entry, opened).await?;
+                counters.shared_hits.inc();
+                Some(bytes)
             }
             Ok(None) => {
                 self.worked();
@@ -256,10 +291,8 @@ impl Tier {
         claimed: bool,
         counters: &CacheCounters,
     ) {
-        let (entry, claim, digest) = self.names(key);
-        let mut value = Vec::with_capacity(32 + chunk.len());
-        value.extend_from_slice(&digest);
-        value.extend_from_slice(chunk);
+        let (entry, claim) = self.names(key);
+        let value = seal_entry(&self.keys, entry.as_bytes(), chunk);
         match self.engine.put(&entry, Bytes::from(value), self.ttl).await {
             Ok(()) => self.worked(),
             Err(e) => self.failed(counters, "put", &e),
@@ -271,7 +304,28 @@ impl Tier {
 
     /// Releases a claim whose fill failed (another node may take it at once).
     pub async fn release(&self, key: &ChunkKey) {
-        let (_, claim, _) = self.names(key);
+        let (_, claim) = self.names(key);
         let _ = self.engine.delete(&claim).await;
+    }
+
+    /// The value stored as `name` by [`Tier::put_sealed`], if there is one whose seal holds
+    /// (one that fails is counted, logged and deleted). Errors are the engine's.
+    pub async fn get_sealed(&self, name: &str) -> Result<Option<Bytes>, String> {
+        let Some(entry) = self.engine.get(name).await? else {
+            return Ok(None);
+        };
+        let opened = open_entry(&self.keys, name.as_bytes(), &entry);
+        Ok(self.believed(name, opened).await)
+    }
+
+    /// Stores `value` as `name`, sealed, for `ttl`.
+    pub async fn put_sealed(&self, name: &str, value: &[u8], ttl: Duration) -> Result<(), String> {
+        let entry = seal_entry(&self.keys, name.as_bytes(), value);
+        self.engine.put(name, Bytes::from(entry), ttl).await
+    }
+
+    /// Removes `name`.
+    pub async fn delete(&self, name: &str) -> Result<(), String> {
+        self.engine.delete(name).await
     }
 }

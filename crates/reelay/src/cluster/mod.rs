@@ -1,6 +1,7 @@
 //! What makes several control nodes one deployment, apart from the metadata database: the
 //! shared live tier (Redis: the bytes of every live segment and init section, for as long as
-//! the live buffer keeps them, so any node serves any listed segment) and the notification bus
+//! the live buffer keeps them, so any node serves any listed segment, each sealed under the
+//! cluster key) and the notification bus
 //! (NATS: a subject per source announcing each new segment, and one for state changes that
 //! edges long-poll on), so playlists on every node follow within milliseconds, not polls.
 //!
@@ -52,6 +53,10 @@ pub enum ClusterError {
     Nats(String),
     #[error("{0} did not answer within {DEADLINE:?}")]
     Timeout(&'static str),
+    /// An entry of the shared tier failed its seal (why, and its name): someone other than a
+    /// node wrote it. Not the engine's health: it answered.
+    #[error("the shared-tier entry {1} failed its seal ({0})")]
+    Unsealed(&'static str, String),
 }
 
 /// Up or down, with the reason, logged when it changes.
@@ -99,9 +104,10 @@ impl Cluster {
     /// Links to the configured engines (without waiting for them: a node starts while they
     /// are down). A malformed URL is an error.
     pub async fn connect(settings: ClusterSettings) -> anyhow::Result<Arc<Self>> {
-        let tier = match &settings.redis {
-            Some(url) => Some(Tier::connect(url, &settings.name)?),
-            None => None,
+        let tier = match (&settings.redis, &settings.keys) {
+            (Some(url), Some(keys)) => Some(Tier::connect(url, &settings.name, keys.clone())?),
+            (Some(_), None) => anyhow::bail!("[cluster] redis needs the cluster key (key_env)"),
+            (None, _) => None,
         };
         let bus = match (&settings.nats, &settings.keys) {
             (Some(url), Some(keys)) => {

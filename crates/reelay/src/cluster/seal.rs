@@ -5,7 +5,7 @@
 //! write any key); the engines do not vouch for what they carry. So no bus message is acted on
 //! unless it carries a MAC over everything it says — its kind, its subject, the sending node,
 //! the time it was sent and its bytes — under a key they do not have (`bus.rs`; entries of the
-//! shared tier are not sealed yet). Each part goes into the MAC with its length first, so no
+//! shared tier are sealed the same way, `crate::keyed`). Each part goes into the MAC with its length first, so no
 //! two different messages share the bytes that were MACed. A message more than
 //! [`AGE_MAX_MS`] from this node's clock is refused, and one seen before within that window is
 //! refused as a replay ([`Seen`]), so a captured message cannot be sent again. Rotation: two
@@ -14,10 +14,7 @@
 use std::collections::{HashSet, VecDeque};
 use std::sync::Mutex;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-
-type HmacSha256 = Hmac<Sha256>;
+pub use crate::keyed::{ClusterKeys, Seal};
 
 /// How far a message's time may be from this node's clock (either way: clocks differ).
 pub const AGE_MAX_MS: i64 = 30_000;
@@ -25,53 +22,6 @@ pub const AGE_MAX_MS: i64 = 30_000;
 /// Most message MACs remembered for replay detection (a flood beyond this forgets the oldest,
 /// which are past [`AGE_MAX_MS`] at any rate a bus can carry).
 const SEEN_MAX: usize = 200_000;
-
-/// A MAC.
-pub type Seal = [u8; 32];
-
-/// The cluster's keys: the one that seals, and the one that also verifies while a rotation is
-/// under way.
-pub struct ClusterKeys {
-    current: Vec<u8>,
-    previous: Option<Vec<u8>>,
-}
-
-impl std::fmt::Debug for ClusterKeys {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ClusterKeys")
-            .field("previous", &self.previous.is_some())
-            .finish_non_exhaustive()
-    }
-}
-
-fn mac_of(key: &[u8], parts: &[&[u8]]) -> HmacSha256 {
-    // HMAC accepts keys of any length, so this cannot fail.
-    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!());
-    for part in parts {
-        mac.update(&(part.len() as u64).to_be_bytes());
-        mac.update(part);
-    }
-    mac
-}
-
-impl ClusterKeys {
-    pub fn new(current: Vec<u8>, previous: Option<Vec<u8>>) -> Self {
-        Self { current, previous }
-    }
-
-    /// The MAC of `parts` under the current key.
-    pub fn seal(&self, parts: &[&[u8]]) -> Seal {
-        mac_of(&self.current, parts).finalize().into_bytes().into()
-    }
-
-    /// Whether `seal` is the MAC of `parts` under the current or the previous key (compared
-    /// in constant time).
-    pub fn verify(&self, parts: &[&[u8]], seal: &[u8]) -> bool {
-        std::iter::once(&self.current)
-            .chain(self.previous.as_ref())
-            .any(|key| mac_of(key, parts).verify_slice(seal).is_ok())
-    }
-}
 
 /// The MACs of messages taken in the last [`AGE_MAX_MS`] (twice, for clocks either side).
 #[derive(Debug, Default)]
@@ -118,35 +68,6 @@ pub fn check_time(sent_ms: i64, now_ms: i64) -> Result<(), &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn keys() -> ClusterKeys {
-        ClusterKeys::new(vec![7; 32], None)
-    }
-
-    #[test]
-    fn a_seal_verifies_its_parts_and_nothing_else() {
-        let k = keys();
-        let parts: [&[u8]; 3] = [b"bus", b"c.live.src_1", b"body"];
-        let seal = k.seal(&parts);
-        assert!(k.verify(&parts, &seal));
-        assert!(!k.verify(&[b"bus", b"c.live.src_2", b"body"], &seal));
-        assert!(!k.verify(&[b"bus", b"c.live.src_1", b"bodx"], &seal));
-        // Moving bytes between parts changes the MAC (lengths go in first).
-        assert!(!k.verify(&[b"bus", b"c.live.src_1b", b"ody"], &seal));
-        assert!(!k.verify(&parts, &seal[..31]));
-        let other = ClusterKeys::new(vec![8; 32], None);
-        assert!(!other.verify(&parts, &seal));
-    }
-
-    #[test]
-    fn during_a_rotation_both_keys_verify_and_the_new_one_seals() {
-        let old = keys();
-        let rotating = ClusterKeys::new(vec![9; 32], Some(vec![7; 32]));
-        let parts: [&[u8]; 1] = [b"x"];
-        assert!(rotating.verify(&parts, &old.seal(&parts)));
-        assert!(rotating.verify(&parts, &rotating.seal(&parts)));
-        assert!(!old.verify(&parts, &rotating.seal(&parts)));
-    }
 
     #[test]
     fn a_message_is_taken_once_and_only_near_now() {

@@ -1,7 +1,9 @@
 //! The shared live tier on Redis: whole segments and init sections under
 //! `<cluster>:live:<source id>/<file>`, each with a time to live (the live buffer's), written
 //! once by the node that accepted it and read by the others on their first request for it.
-//! The connection manager reconnects by itself with backoff; each call has a deadline.
+//! Each is sealed under the cluster key as `live:<source id>/<file>` (`crate::keyed`): one that
+//! fails its seal is [`ClusterError::Unsealed`], never handed on. The connection manager
+//! reconnects by itself with backoff; each call has a deadline.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,6 +13,7 @@ use futures_util::future::BoxFuture;
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use crate::cache::shared::Span;
+use crate::keyed::{ClusterKeys, open_entry, seal_entry};
 
 use super::{ClusterError, DEADLINE, Health};
 
@@ -19,6 +22,7 @@ pub struct Tier {
     conn: ConnectionManager,
     prefix: String,
     pub health: std::sync::Arc<Health>,
+    keys: Arc<ClusterKeys>,
 }
 
 impl std::fmt::Debug for Tier {
@@ -29,22 +33,28 @@ impl std::fmt::Debug for Tier {
     }
 }
 
+/// A lazily connected, self-reconnecting connection to `url`.
+fn manager(url: &str) -> anyhow::Result<ConnectionManager> {
+    let client = redis::Client::open(url)
+        .map_err(|e| anyhow::anyhow!("[cluster] redis URL is not valid: {e}"))?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(DEADLINE))
+        .set_response_timeout(Some(DEADLINE))
+        .set_min_delay(Duration::from_millis(100))
+        .set_max_delay(Duration::from_secs(1));
+    ConnectionManager::new_lazy_with_config(client, config)
+        .map_err(|e| anyhow::anyhow!("[cluster] redis: {e}"))
+}
+
 impl Tier {
-    /// A lazily connected tier at `url` (`redis://host:port/db`).
-    pub fn connect(url: &str, cluster: &str) -> anyhow::Result<Self> {
-        let client = redis::Client::open(url)
-            .map_err(|e| anyhow::anyhow!("[cluster] redis URL is not valid: {e}"))?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(DEADLINE))
-            .set_response_timeout(Some(DEADLINE))
-            .set_min_delay(Duration::from_millis(100))
-            .set_max_delay(Duration::from_secs(1));
-        let conn = ConnectionManager::new_lazy_with_config(client, config)
-            .map_err(|e| anyhow::anyhow!("[cluster] redis: {e}"))?;
+    /// A lazily connected tier at `url` (`redis://host:port/db`), its entries sealed under
+    /// `keys`.
+    pub fn connect(url: &str, cluster: &str, keys: Arc<ClusterKeys>) -> anyhow::Result<Self> {
         Ok(Self {
-            conn,
+            conn: manager(url)?,
             prefix: format!("{cluster}:live:"),
             health: Arc::new(Health::new("redis", None)),
+            keys,
         })
     }
 
@@ -66,24 +76,40 @@ impl Tier {
         result
     }
 
-    /// Stores `bytes` as `name` for `ttl`.
+    /// What an entry's seal says it is.
+    fn identity(name: &str) -> String {
+        format!("live:{name}")
+    }
+
+    /// Stores `bytes` as `name` for `ttl`, sealed.
     pub async fn put(&self, name: &str, bytes: &[u8], ttl: Duration) -> Result<(), ClusterError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
+        let entry = seal_entry(&self.keys, Self::identity(name).as_bytes(), bytes);
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("SET");
-        cmd.arg(self.key(name)).arg(bytes).arg("PX").arg(ttl_ms);
+        cmd.arg(self.key(name)).arg(entry).arg("PX").arg(ttl_ms);
         let result = tokio::time::timeout(DEADLINE, cmd.query_async::<()>(&mut conn)).await;
         self.outcome(result)
     }
 
-    /// The bytes stored as `name`, if any.
+    /// The bytes stored as `name`, if any; [`ClusterError::Unsealed`] when the entry there
+    /// fails its seal.
     pub async fn get(&self, name: &str) -> Result<Option<Bytes>, ClusterError> {
         let mut conn = self.conn.clone();
         let mut cmd = redis::cmd("GET");
         cmd.arg(self.key(name));
         let result =
             tokio::time::timeout(DEADLINE, cmd.query_async::<Option<Vec<u8>>>(&mut conn)).await;
-        self.outcome(result).map(|v| v.map(Bytes::from))
+        let Some(entry) = self.outcome(result)? else {
+            return Ok(None);
+        };
+        open_entry(
+            &self.keys,
+            Self::identity(name).as_bytes(),
+            &Bytes::from(entry),
+        )
+        .map(Some)
+        .map_err(|why| ClusterError::Unsealed(why, name.to_owned()))
     }
 
     /// Whether Redis answers now (for `/readyz`; also updates the health).
@@ -114,9 +140,8 @@ impl std::fmt::Debug for RedisChunks {
 impl RedisChunks {
     /// A lazily connected tier at `url`, keys under `<cluster>:cache:`.
     pub fn connect(url: &str, cluster: &str) -> anyhow::Result<Self> {
-        let tier = Tier::connect(url, cluster)?;
         Ok(Self {
-            conn: tier.conn,
+            conn: manager(url)?,
             prefix: format!("{cluster}:cache:"),
         })
     }

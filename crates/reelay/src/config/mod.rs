@@ -18,16 +18,18 @@ use crate::storage::origin::{OriginBucket, OriginSettings};
 use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 use crate::storage::{Buckets, Origin};
 
+mod cluster;
 mod file;
 mod s3;
 mod sections;
 mod units;
 
+use cluster::cluster_settings;
 pub use file::FileConfig;
 use s3::s3_profile;
 use sections::{
     bucket_cache_control, cache_settings, config_token, cors_origin, live_settings, liveness,
-    origin_settings, secret_hex, shared_cache, signing_key_from_env,
+    origin_settings, shared_cache, signing_key_from_env,
 };
 use units::opt;
 pub use units::{parse_duration, parse_size};
@@ -40,73 +42,6 @@ pub const DEFAULT_DATA_DIR: &str = "./reelay-data";
 /// A non-empty `REELAY_*` environment variable, which wins over the file's key.
 fn env_override(var: &str) -> Option<String> {
     std::env::var(var).ok().filter(|v| !v.trim().is_empty())
-}
-
-/// `[cluster]` with its environment overrides.
-fn cluster_settings(
-    section: file::ClusterSection,
-    listen: SocketAddr,
-) -> anyhow::Result<crate::cluster::ClusterSettings> {
-    let name = section.name.unwrap_or_else(|| "reelay".to_owned());
-    anyhow::ensure!(
-        (1..=64).contains(&name.len())
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'),
-        "cluster.name must be 1-64 of A-Z a-z 0-9 - _"
-    );
-    let redis = env_override("REELAY_CLUSTER_REDIS").or(section.redis);
-    let nats = env_override("REELAY_CLUSTER_NATS").or(section.nats);
-    let key = secret_hex("cluster", "key", section.key_env, section.key)?;
-    let previous = secret_hex(
-        "cluster",
-        "previous_key",
-        section.previous_key_env,
-        section.previous_key,
-    )?;
-    if key.is_none() && (redis.is_some() || nats.is_some()) {
-        bail!(
-            "[cluster] redis or nats is set but the cluster key is not: set [cluster] key_env to \
-             an environment variable holding the same key on every node (at least 32 bytes as \
-             hex, e.g. from `openssl rand -hex 32`)"
-        );
-    }
-    anyhow::ensure!(
-        key.is_some() || previous.is_none(),
-        "[cluster] previous_key needs a key to go with it"
-    );
-    let keys = key.map(|k| std::sync::Arc::new(crate::cluster::ClusterKeys::new(k, previous)));
-    Ok(crate::cluster::ClusterSettings {
-        name,
-        node_id: node_id(section.node_id, listen)?,
-        redis,
-        nats,
-        keys,
-    })
-}
-
-/// The node's id: given (1-64 printable ASCII characters), or the host name and listen port.
-fn node_id(configured: Option<String>, listen: SocketAddr) -> anyhow::Result<String> {
-    match env_override("REELAY_NODE_ID").or(configured) {
-        Some(id) => {
-            anyhow::ensure!(
-                (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()),
-                "cluster.node_id must be 1-64 printable ASCII characters without spaces"
-            );
-            Ok(id)
-        }
-        None => {
-            let host = rustix::system::uname()
-                .nodename()
-                .to_string_lossy()
-                .into_owned();
-            // Port 0 is picked at bind time: several such nodes on one host stay distinct.
-            Ok(match listen.port() {
-                0 => format!("{host}:0-{}", crate::random::u64() % 0x100_0000),
-                port => format!("{host}:{port}"),
-            })
-        }
-    }
 }
 
 /// Values given on the command line or in the environment (they win over the file).
@@ -374,7 +309,7 @@ impl Config {
                 .unwrap_or_else(|| {
                     format!("sqlite://{}?mode=rwc", data_dir.join("reelay.db").display())
                 }),
-            cluster: cluster_settings(file.cluster, listen)?,
+            cluster: cluster_settings(file.cluster, listen, file.cache.shared.is_some())?,
             signing_key: signing.0,
             previous_signing_key: signing.1,
             tokens: file

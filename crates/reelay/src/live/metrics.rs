@@ -48,6 +48,14 @@ impl LiveMetrics {
         self.rejected.get_or_create(&Rejected { reason }).inc();
     }
 
+    /// The counter of shared-tier entries that failed their seal (`reason="tier"`), for the
+    /// chunk cache's tier, which counts its own.
+    pub fn tier_rejected(&self) -> Counter {
+        self.rejected
+            .get_or_create(&Rejected { reason: "tier" })
+            .clone()
+    }
+
     /// Counts one message of `kind` taken from the bus.
     pub fn count_bus_message(&self, kind: &'static str) {
         self.bus_received.get_or_create(&BusKind { kind }).inc();
@@ -126,7 +134,7 @@ impl LiveMetrics {
         );
         registry.register(
             "cluster_rejected",
-            "Cluster: messages refused and never acted on, by reason",
+            "Cluster: bus messages and shared-tier entries refused and never acted on, by reason",
             self.rejected.clone(),
         );
         registry.register(

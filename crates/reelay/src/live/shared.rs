@@ -101,7 +101,7 @@ impl Live {
 
     /// Makes sure the file `file` (a validated key under the source's segments) of source `id`
     /// is on this node, fetching it from the shared tier if another node accepted it; `false`
-    /// when no one has it.
+    /// when no one has it. An entry there that fails its seal is counted and an error.
     pub async fn ensure_local(&self, id: &str, file: &str) -> Result<bool, LiveError> {
         if crate::storage::ObjectKey::parse(file).is_err() {
             return Ok(false);
@@ -113,7 +113,18 @@ impl Live {
         let Some(tier) = self.tier() else {
             return Ok(false);
         };
-        let Some(bytes) = tier.get(&format!("{id}/{file}")).await? else {
+        let fetched = tier.get(&format!("{id}/{file}")).await;
+        if let Err(crate::cluster::ClusterError::Unsealed(why, _)) = &fetched {
+            // Not another node's: never written here; the viewer is told to retry (503).
+            self.metrics.count_rejected("tier");
+            tracing::warn!(
+                source = id,
+                file,
+                why,
+                "a shared-tier segment failed its seal"
+            );
+        }
+        let Some(bytes) = fetched? else {
             return Ok(false);
         };
         let Some(dir) = path.parent() else {

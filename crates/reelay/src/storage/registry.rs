@@ -92,12 +92,12 @@ impl Buckets {
         &self.reads
     }
 
-    /// Shares every origin bucket's resolver answers through the shared tier `engine`.
-    pub fn share_resolvers(&self, engine: &Arc<dyn crate::cache::shared::SharedChunks>) {
+    /// Shares every origin bucket's resolver answers through the shared tier.
+    pub fn share_resolvers(&self, tier: &Arc<crate::cache::shared::Tier>) {
         let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
         for entry in map.values() {
             if let Backend::Origin(origin) = entry.backend.as_ref() {
-                origin.share_resolver(engine.clone());
+                origin.share_resolver(tier.clone());
             }
         }
     }

@@ -231,6 +231,12 @@ fn configuration_mistakes_are_clear_startup_errors() {
         "[cluster]\nnats = \"nats://127.0.0.1:9\"\n",
     )
     .expect("write");
+    // A shared chunk tier without it: its entries could not be sealed.
+    std::fs::write(
+        tmp.path().join("keylesstier.toml"),
+        "[cache]\nshared = \"redis://127.0.0.1:9\"\n",
+    )
+    .expect("write");
     std::fs::write(
         tmp.path().join("previousonly.toml"),
         format!("[cluster]\nprevious_key = \"{}\"\n", "ab".repeat(32)),
@@ -264,7 +270,11 @@ fn configuration_mistakes_are_clear_startup_errors() {
     .expect("write");
     std::fs::create_dir_all(tmp.path().join("a/same")).expect("mkdir");
     std::fs::create_dir_all(tmp.path().join("b/same")).expect("mkdir");
-    let cases: [(&[&str], &str); 16] = [
+    let cases: [(&[&str], &str); 17] = [
+        (
+            &["serve", "--config", "keylesstier.toml"],
+            "[cache] shared is set but the cluster key is not",
+        ),
         (
             &["serve", "--config", "localrec.toml"],
             "[live] recordings_bucket \"recordings\" is a folder of this node",

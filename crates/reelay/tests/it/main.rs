@@ -50,4 +50,5 @@ mod s3;
 mod security;
 mod sendfile;
 mod shared_cache;
+mod tier_hostile;
 mod upload;

@@ -123,10 +123,10 @@ impl OriginBucket {
         })
     }
 
-    /// Shares the resolver's answers (if it has one) through the shared tier `engine`.
-    pub fn share_resolver(&self, engine: Arc<dyn crate::cache::shared::SharedChunks>) {
+    /// Shares the resolver's answers (if it has one) through the shared tier.
+    pub fn share_resolver(&self, tier: Arc<crate::cache::shared::Tier>) {
         if let Some(resolver) = &self.inner.resolver {
-            resolver.share(engine);
+            resolver.share(tier);
         }
     }
 

@@ -8,9 +8,10 @@
 //! address; it is cached for `ttl` and forgotten when the upstream answers 403 or 410.
 //! Resolving is single-flight per id: concurrent cold requests for one id run the command once
 //! and share its answer (or its failure, which is not cached). With a shared tier (`[cache]
-//! shared`) answers are kept there too, so one node's answer serves every node; an answer read
-//! from the tier is checked again as if the command had printed it (a tier is not trusted to
-//! bypass the allow list), and a refused URL is forgotten there as well. A tier that fails only
+//! shared`) answers are kept there too, sealed under the cluster key, so one node's answer serves
+//! every node; an answer read from the tier is believed only when its seal holds, and is then
+//! checked again as if the command had printed it (a tier is not trusted to bypass the allow
+//! list), and a refused URL is forgotten there as well. A tier that fails only
 //! costs running the command here (the chunk cache logs the outage once; `/readyz` names it).
 //!
 //! Caps, since ids come from unauthenticated requests on a public bucket: at most
@@ -29,7 +30,7 @@ use tokio::io::AsyncReadExt;
 use url::Url;
 
 use super::guard::{Allowed, ip_literal, is_internal};
-use crate::cache::shared::SharedChunks;
+use crate::cache::shared::Tier;
 use crate::storage::error::StorageError;
 
 /// Most bytes read from the command's output.
@@ -79,7 +80,7 @@ pub struct Resolver {
     failures: moka::sync::Cache<String, Arc<StorageError>>,
     slots: Arc<ResolverSlots>,
     /// The tier answers are shared through, when there is one.
-    shared: OnceLock<Arc<dyn SharedChunks>>,
+    shared: OnceLock<Arc<Tier>>,
     /// What tier keys are scoped by: the bucket and the command.
     scope: [u8; 32],
 }
@@ -129,8 +130,8 @@ impl Resolver {
     }
 
     /// Shares answers through `engine` from now on.
-    pub fn share(&self, engine: Arc<dyn SharedChunks>) {
-        let _ = self.shared.set(engine);
+    pub fn share(&self, tier: Arc<Tier>) {
+        let _ = self.shared.set(tier);
     }
 
     fn tier_key(&self, id: &str) -> String {
@@ -149,7 +150,7 @@ impl Resolver {
     /// The answer another node put in the tier, checked again; `None` to run the command.
     async fn shared_answer(&self, id: &str) -> Option<Url> {
         let engine = self.shared.get()?;
-        match engine.get(&self.tier_key(id)).await {
+        match engine.get_sealed(&self.tier_key(id)).await {
             Ok(Some(value)) => std::str::from_utf8(&value)
                 .ok()
                 .and_then(|s| self.check(s).ok()),
@@ -163,8 +164,8 @@ impl Resolver {
 
     async fn share_answer(&self, id: &str, url: &Url) {
         if let Some(engine) = self.shared.get() {
-            let value = bytes::Bytes::copy_from_slice(url.as_str().as_bytes());
-            if let Err(e) = engine.put(&self.tier_key(id), value, self.ttl).await {
+            let value = url.as_str().as_bytes();
+            if let Err(e) = engine.put_sealed(&self.tier_key(id), value, self.ttl).await {
                 tracing::debug!(error = e, "the shared tier could not keep a resolved URL");
             }
         }

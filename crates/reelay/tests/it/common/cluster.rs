@@ -25,6 +25,12 @@ pub fn nats_url() -> String {
 pub const TEST_CLUSTER_KEY: &str =
     "5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed5eed";
 
+/// [`TEST_CLUSTER_KEY`] as a node holds it.
+pub fn test_keys() -> Arc<reelay::cluster::ClusterKeys> {
+    let key = reelay::hex::decode(TEST_CLUSTER_KEY).expect("hex");
+    Arc::new(reelay::cluster::ClusterKeys::new(key, None))
+}
+
 #[derive(Debug)]
 pub struct Namespace {
     pub name: String,
@@ -52,15 +58,39 @@ impl Namespace {
         )
     }
 
+    fn connection(&self) -> redis::Connection {
+        redis::Client::open(self.redis.as_str())
+            .and_then(|c| c.get_connection())
+            .unwrap_or_else(|e| panic!("Redis is unreachable at {} ({e})", self.redis))
+    }
+
     /// The keys this cluster has in Redis.
     pub fn keys(&self) -> Vec<String> {
-        let mut conn = redis::Client::open(self.redis.as_str())
-            .and_then(|c| c.get_connection())
-            .unwrap_or_else(|e| panic!("Redis is unreachable at {} ({e})", self.redis));
         redis::cmd("KEYS")
             .arg(format!("{}:*", self.name))
-            .query(&mut conn)
+            .query(&mut self.connection())
             .expect("KEYS")
+    }
+
+    /// The raw value at `key` (a whole Redis key), as anyone who reaches Redis reads it.
+    pub fn raw_get(&self, key: &str) -> Vec<u8> {
+        redis::cmd("GET")
+            .arg(key)
+            .query::<Option<Vec<u8>>>(&mut self.connection())
+            .expect("GET")
+            .unwrap_or_else(|| panic!("no value at {key}"))
+    }
+
+    /// Writes `value` at `key` (a whole Redis key, kept for ten minutes), as anyone who
+    /// reaches Redis can.
+    pub fn raw_set(&self, key: &str, value: &[u8]) {
+        redis::cmd("SET")
+            .arg(key)
+            .arg(value)
+            .arg("EX")
+            .arg(600)
+            .query::<()>(&mut self.connection())
+            .expect("SET");
     }
 }
 
