@@ -204,16 +204,16 @@ async fn run_node(config: &Config, state: AppState) -> anyhow::Result<()> {
     let shutdown = shutdown_signal()?;
     println!("listening on http://{addr}");
     let options = ServerOptions {
-        header_timeout: config.header_timeout,
-        max_header_bytes: config.max_header_bytes,
-        write_timeout: config.write_timeout,
-        grace: config.shutdown_grace,
-        sendfile: config.sendfile,
+        header_timeout: config.server.header_timeout,
+        max_header_bytes: config.server.max_header_bytes,
+        write_timeout: config.server.write_timeout,
+        grace: config.server.shutdown_grace,
+        sendfile: config.server.sendfile,
         meters: state.metrics.connections.clone(),
-        max_connections: config.max_connections,
+        max_connections: config.server.max_connections,
     };
-    tracing::info!(workers = config.workers, "serving");
+    tracing::info!(workers = config.server.workers, "serving");
     let front = crate::http::Front::new(app(state.clone()), &state);
-    serve_on_workers(listener, front, options, shutdown, config.workers).await?;
+    serve_on_workers(listener, front, options, shutdown, config.server.workers).await?;
     Ok(())
 }

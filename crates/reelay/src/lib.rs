@@ -23,6 +23,7 @@ pub mod client;
 pub mod cluster;
 pub mod config;
 pub mod db;
+pub mod defaults;
 pub mod hex;
 pub mod http;
 pub mod keyed;

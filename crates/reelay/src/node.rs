@@ -85,7 +85,7 @@ pub async fn build_state_for(
     edge_hold: Option<Arc<dyn crate::live::Hold>>,
 ) -> anyhow::Result<AppState> {
     let mut buckets = config.open_buckets()?;
-    buckets.set_reads(Reads::new(ReadBudget::new(config.read_budget), None));
+    buckets.set_reads(Reads::new(ReadBudget::new(config.server.read_budget), None));
     let db = db::connect(&config.metadata_url).await?;
     load_api_buckets(&buckets, &db).await?;
     let auth = build_auth(config, &db).await?;
@@ -99,10 +99,10 @@ pub async fn build_state_for(
         services.enable_cache(settings);
     }
     services.limits = Limits {
-        max_header_bytes: config.max_header_bytes,
-        max_upload: config.max_upload,
-        body_timeout: config.body_timeout,
-        cors_origins: config.cors_origins.clone(),
+        max_header_bytes: config.server.max_header_bytes,
+        max_upload: config.server.max_upload,
+        body_timeout: config.server.body_timeout,
+        cors_origins: config.server.cors_origins.clone(),
     };
     services.cache_control = config.cache_control.clone();
     services.metrics.register_resolvers(&config.resolver_slots);
@@ -215,7 +215,7 @@ async fn build_auth(config: &Config, db: &AnyPool) -> anyhow::Result<Auth> {
             .iter()
             .cloned()
             .collect::<HashSet<_>>(),
-        hosts: config.hosts.clone(),
+        hosts: config.server.hosts.clone(),
     };
     if auth.node_open().await {
         say_open(config, &auth.hosts);

@@ -18,26 +18,26 @@ use crate::storage::origin::{OriginBucket, OriginSettings};
 use crate::storage::s3::{ProfileSettings, S3Bucket, S3Profile};
 use crate::storage::{Buckets, Origin};
 
+mod buckets;
 mod cluster;
 mod file;
 mod s3;
 mod sections;
+mod server;
 mod units;
 
 use cluster::cluster_settings;
 pub use file::FileConfig;
 use s3::s3_profile;
 use sections::{
-    bucket_cache_control, cache_settings, config_token, cors_origin, live_settings, liveness,
-    origin_settings, shared_cache, signing_key_from_env,
+    bucket_cache_control, cache_settings, config_token, live_settings, liveness, shared_cache,
+    signing_key_from_env,
 };
-use units::opt;
+pub use server::ServerSettings;
+use server::server_settings;
 pub use units::{parse_duration, parse_size};
 
-/// The address used when nothing else is configured.
-pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// The data directory used when nothing else is configured.
-pub const DEFAULT_DATA_DIR: &str = "./reelay-data";
+use crate::defaults::server as defaults;
 
 /// A non-empty `REELAY_*` environment variable, which wins over the file's key.
 fn env_override(var: &str) -> Option<String> {
@@ -60,18 +60,10 @@ pub struct Overrides {
 pub struct Config {
     pub listen: SocketAddr,
     pub data_dir: PathBuf,
-    pub shutdown_grace: Duration,
-    pub header_timeout: Duration,
-    pub write_timeout: Duration,
-    pub max_header_bytes: usize,
-    pub sendfile: bool,
-    /// Connection-serving threads (`[server] workers`); 0: the shared runtime serves.
-    pub workers: usize,
-    /// `[server] max_connections`.
-    pub max_connections: usize,
+    /// `[server]` and `shutdown_grace`.
+    pub server: ServerSettings,
     /// `[origin] resolver_concurrency`, as the slots every origin bucket shares.
     pub resolver_slots: std::sync::Arc<crate::storage::origin::resolver::ResolverSlots>,
-    pub read_budget: usize,
     /// Buckets as (name, root folder), in definition order.
     pub fs_buckets: Vec<(String, PathBuf)>,
     pub s3_profiles: Vec<ProfileSettings>,
@@ -81,9 +73,6 @@ pub struct Config {
     pub public_buckets: Vec<String>,
     /// `Cache-Control` of media responses, per bucket that sets one.
     pub cache_control: std::collections::HashMap<String, http::HeaderValue>,
-    pub max_upload: u64,
-    pub body_timeout: Duration,
-    pub cors_origins: Vec<http::HeaderValue>,
     /// `None`: the cache is off.
     pub cache: Option<CacheSettings>,
     /// `[cache] shared` (a Redis URL) and `shared_ttl`.
@@ -102,8 +91,6 @@ pub struct Config {
     /// From `[auth] previous_signing_key_env`: verifies, never signs.
     pub previous_signing_key: Option<Vec<u8>>,
     pub tokens: Vec<ConfigToken>,
-    /// `[server] hosts`: names a request may give besides this machine's own.
-    pub hosts: crate::auth::access::Hosts,
     /// `--reopen` was given.
     pub reopen: bool,
 }
@@ -129,37 +116,24 @@ pub fn log_format(config_file: Option<&Path>) -> anyhow::Result<LogFormat> {
     }
 }
 
-/// `[server] workers` (`REELAY_WORKERS` overrides it): default one per CPU, at most 256.
-fn server_workers(configured: Option<usize>) -> anyhow::Result<usize> {
-    let from_env = match env_override("REELAY_WORKERS") {
-        Some(v) => Some(v.parse().context("REELAY_WORKERS must be a number")?),
-        None => None,
+/// `[origin] resolver_concurrency`, as the slots every origin bucket shares.
+fn resolver_slots(
+    configured: Option<usize>,
+) -> anyhow::Result<std::sync::Arc<crate::storage::origin::resolver::ResolverSlots>> {
+    let n = match configured {
+        None => crate::defaults::origin::RESOLVER_CONCURRENCY,
+        Some(n) if (1..=1024).contains(&n) => n,
+        Some(_) => bail!("config key origin.resolver_concurrency: must be 1-1024"),
     };
-    let workers = from_env.or(configured).unwrap_or_else(|| {
-        std::thread::available_parallelism().map_or(1, std::num::NonZeroUsize::get)
-    });
-    if workers > 256 {
-        bail!("config key server.workers: at most 256");
-    }
-    Ok(workers)
+    Ok(std::sync::Arc::new(
+        crate::storage::origin::resolver::ResolverSlots::new(n),
+    ))
 }
 
 fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read config file {}", path.display()))?;
     toml::from_str(&text).with_context(|| format!("invalid config file {}", path.display()))
-}
-
-/// The bucket name a `DIR` argument gets: its folder name.
-fn dir_bucket_name(dir: &Path) -> anyhow::Result<String> {
-    let canonical = dir
-        .canonicalize()
-        .with_context(|| format!("cannot serve {}: no such folder", dir.display()))?;
-    canonical
-        .file_name()
-        .and_then(|n| n.to_str())
-        .map(str::to_owned)
-        .with_context(|| format!("cannot name a bucket after {}", dir.display()))
 }
 
 impl Config {
@@ -173,7 +147,7 @@ impl Config {
             .listen
             .clone()
             .or(file.listen)
-            .unwrap_or_else(|| DEFAULT_LISTEN.to_owned());
+            .unwrap_or_else(|| defaults::LISTEN.to_owned());
         let listen: SocketAddr = listen_text
             .parse()
             .with_context(|| format!("listen address {listen_text:?} is not IP:PORT"))?;
@@ -181,33 +155,13 @@ impl Config {
             .data_dir
             .clone()
             .or(file.data_dir)
-            .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let opt_duration = |v: &Option<String>, default: u64, key: &str| {
-            v.as_deref()
-                .map_or(Ok(Duration::from_secs(default)), parse_duration)
-                .with_context(|| format!("config key {key}"))
-        };
-        let opt_size = |v: &Option<String>, default: usize, key: &str| {
-            v.as_deref()
-                .map_or(Ok(default), parse_size)
-                .with_context(|| format!("config key {key}"))
-        };
+            .unwrap_or_else(|| PathBuf::from(defaults::DATA_DIR));
         let s3_profiles = file
             .s3_profiles
             .iter()
             .map(s3_profile)
             .collect::<anyhow::Result<Vec<_>>>()?;
-        let mut fs_buckets = Vec::new();
-        let mut s3_buckets = Vec::new();
-        let mut origin_buckets = Vec::new();
-        let resolver_slots =
-            std::sync::Arc::new(crate::storage::origin::resolver::ResolverSlots::new(
-                match file.origin.resolver_concurrency {
-                    None => 8,
-                    Some(n) if (1..=1024).contains(&n) => n,
-                    Some(_) => bail!("config key origin.resolver_concurrency: must be 1-1024"),
-                },
-            ));
+        let resolver_slots = resolver_slots(file.origin.resolver_concurrency)?;
         let public_buckets = file
             .buckets
             .iter()
@@ -215,85 +169,19 @@ impl Config {
             .map(|b| b.name.clone())
             .collect();
         let cache_control = bucket_cache_control(&file.buckets)?;
-        for entry in file.buckets {
-            if entry.origin.is_some() || entry.resolver.is_some() {
-                anyhow::ensure!(
-                    entry.fs.is_none() && entry.s3.is_none(),
-                    "[[bucket]] {:?} needs exactly one backend: fs, s3 or origin",
-                    entry.name
-                );
-                origin_buckets.push(origin_settings(&entry, &resolver_slots)?);
-                continue;
-            }
-            match (entry.fs, entry.s3) {
-                (Some(root), None) => fs_buckets.push((entry.name, root)),
-                (None, Some(profile)) => {
-                    if !s3_profiles.iter().any(|p| p.name == profile) {
-                        bail!(
-                            "[[bucket]] {:?}: no [[s3]] profile named {profile:?}",
-                            entry.name
-                        );
-                    }
-                    let remote = entry.s3_bucket.unwrap_or_else(|| entry.name.clone());
-                    s3_buckets.push((entry.name, profile, remote));
-                }
-                _ => bail!(
-                    "[[bucket]] {:?} needs exactly one backend: fs = \"/path\" or s3 = \"profile\"",
-                    entry.name
-                ),
-            }
-        }
-        for dir in &over.dirs {
-            fs_buckets.push((dir_bucket_name(dir)?, dir.clone()));
-        }
-        let max_header_bytes = opt_size(
-            &file.server.max_header_bytes,
-            64 << 10,
-            "server.max_header_bytes",
-        )?;
-        if max_header_bytes < 8192 {
-            bail!("config key server.max_header_bytes: must be at least 8KiB");
-        }
+        let (fs_buckets, s3_buckets, origin_buckets) =
+            buckets::sort(file.buckets, &s3_profiles, &over.dirs, &resolver_slots)?;
         let signing = signing_key_from_env(&file.auth)?;
         Ok(Self {
             listen,
-            shutdown_grace: opt_duration(&file.shutdown_grace, 10, "shutdown_grace")?,
-            header_timeout: opt_duration(&file.server.header_timeout, 10, "server.header_timeout")?,
-            write_timeout: opt_duration(&file.server.write_timeout, 60, "server.write_timeout")?,
-            max_header_bytes,
-            sendfile: file.server.sendfile.unwrap_or(true),
-            workers: server_workers(file.server.workers)?,
+            server: server_settings(&file.server, &file.shutdown_grace)?,
             resolver_slots,
-            max_connections: match file.server.max_connections {
-                None => 10_000,
-                Some(n) if n >= 1 => n,
-                Some(_) => bail!("config key server.max_connections: at least 1"),
-            },
-            read_budget: opt_size(&file.server.read_budget, 32 << 20, "server.read_budget")?,
             fs_buckets,
             s3_profiles,
             s3_buckets,
             origin_buckets,
             public_buckets,
             cache_control,
-            max_upload: opt(
-                &file.server.max_upload,
-                10 << 30,
-                "server.max_upload",
-                parse_size,
-            )? as u64,
-            body_timeout: opt(
-                &file.server.body_timeout,
-                Duration::from_secs(30),
-                "server.body_timeout",
-                parse_duration,
-            )?,
-            cors_origins: file
-                .server
-                .cors_origins
-                .iter()
-                .map(|o| cors_origin(o))
-                .collect::<anyhow::Result<_>>()?,
             cache: cache_settings(&file.cache)?,
             shared_cache: shared_cache(&file.cache)?,
             live: live_settings(&file.live)?,
@@ -302,7 +190,7 @@ impl Config {
                 .live
                 .recordings_bucket
                 .clone()
-                .unwrap_or_else(|| "recordings".into()),
+                .unwrap_or_else(|| crate::defaults::live::RECORDINGS_BUCKET.into()),
             recordings_shared: file.live.recordings_shared,
             metadata_url: env_override("REELAY_METADATA_URL")
                 .or(file.metadata.url)
@@ -317,8 +205,6 @@ impl Config {
                 .iter()
                 .map(config_token)
                 .collect::<anyhow::Result<_>>()?,
-            hosts: crate::auth::access::Hosts::new(&file.server.hosts)
-                .map_err(|e| anyhow::anyhow!("config key server.hosts: {e}"))?,
             reopen: over.reopen,
             data_dir,
         })
@@ -416,6 +302,52 @@ mod tests {
             let err = live(&format!("[live]\npart_target = \"{bad}\"\n")).expect_err(bad);
             assert!(err.to_string().contains("live.part_target"), "{err}");
         }
+    }
+
+    #[test]
+    fn an_empty_file_gives_what_each_settings_type_gives_by_default() {
+        let cfg = FileConfig::default();
+        let live = live_settings(&cfg.live).expect("live");
+        let by_default = LiveSettings::default();
+        assert_eq!(
+            (live.window, live.buffer, live.buffer_bytes),
+            (
+                by_default.window,
+                by_default.buffer,
+                by_default.buffer_bytes
+            )
+        );
+        assert_eq!(
+            (live.max_segment_bytes, live.max_held, live.part_target_ms),
+            (
+                by_default.max_segment_bytes,
+                by_default.max_held,
+                by_default.part_target_ms
+            )
+        );
+        let edges = liveness(&cfg.edges).expect("edges");
+        let by_default = crate::relay::edges::Liveness::default();
+        assert_eq!(
+            (
+                edges.interval,
+                edges.missed,
+                edges.margin,
+                edges.stop_recordings
+            ),
+            (
+                by_default.interval,
+                by_default.missed,
+                by_default.margin,
+                false
+            )
+        );
+        let server = server_settings(&cfg.server, &None).expect("server");
+        assert_eq!(server.read_budget, crate::defaults::server::READ_BUDGET);
+        assert_eq!(
+            server.max_header_bytes,
+            crate::defaults::server::MAX_HEADER_BYTES
+        );
+        assert_eq!(server.body_timeout, crate::defaults::server::BODY_TIMEOUT);
     }
 
     #[test]

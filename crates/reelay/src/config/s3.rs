@@ -1,12 +1,11 @@
 //! `[[s3]]` connection profiles: endpoint, addressing, credentials (from named environment
 //! variables or the file), timeouts and part size, validated into [`ProfileSettings`].
 
-use std::time::Duration;
-
 use anyhow::{Context, bail};
 
 use super::file::S3Entry;
 use super::units::{opt, parse_duration, parse_size};
+use crate::defaults::s3 as defaults;
 use crate::storage::s3::ProfileSettings;
 
 /// Reads one key of a profile: from the named environment variable, else from the file.
@@ -58,32 +57,37 @@ pub(super) fn s3_profile(e: &S3Entry) -> anyhow::Result<ProfileSettings> {
             e.name
         ),
     };
-    let part_size = opt(&e.part_size, 8 << 20, &ctx("part_size"), parse_size)?;
-    if part_size < 64 << 10 {
+    let part_size = opt(
+        &e.part_size,
+        defaults::PART_SIZE,
+        &ctx("part_size"),
+        parse_size,
+    )?;
+    if part_size < defaults::MIN_PART_SIZE {
         bail!("config key {}: must be at least 64KiB", ctx("part_size"));
     }
     Ok(ProfileSettings {
         name: e.name.clone(),
         endpoint,
-        region: e.region.clone().unwrap_or_else(|| "us-east-1".into()),
+        region: e.region.clone().unwrap_or_else(|| defaults::REGION.into()),
         path_style,
         credentials,
         connect_timeout: opt(
             &e.connect_timeout,
-            Duration::from_secs(5),
+            defaults::CONNECT_TIMEOUT,
             &ctx("connect_timeout"),
             parse_duration,
         )?,
         request_timeout: opt(
             &e.request_timeout,
-            Duration::from_secs(30),
+            defaults::REQUEST_TIMEOUT,
             &ctx("request_timeout"),
             parse_duration,
         )?,
         part_size: part_size as u64,
         meta_ttl: opt(
             &e.meta_ttl,
-            Duration::from_secs(5),
+            defaults::META_TTL,
             &ctx("meta_ttl"),
             parse_duration,
         )?,

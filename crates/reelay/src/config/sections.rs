@@ -11,6 +11,7 @@ use super::units::{opt, parse_duration, parse_size};
 use crate::auth::Role;
 use crate::auth::store::ConfigToken;
 use crate::cache::CacheSettings;
+use crate::defaults::{cache, edges, live, origin};
 use crate::live::LiveSettings;
 use crate::relay::edges::Liveness;
 use crate::storage::origin::{OriginBucket, OriginSettings};
@@ -87,13 +88,13 @@ pub(super) fn origin_settings(
             );
             let timeout = opt(
                 &e.resolver_timeout,
-                Duration::from_secs(20),
+                origin::RESOLVER_TIMEOUT,
                 &key("resolver_timeout"),
                 parse_duration,
             )?;
             let ttl = opt(
                 &e.resolver_ttl,
-                Duration::from_secs(600),
+                origin::RESOLVER_TTL,
                 &key("resolver_ttl"),
                 parse_duration,
             )?;
@@ -125,19 +126,19 @@ pub(super) fn origin_settings(
         resolver,
         connect_timeout: opt(
             &e.connect_timeout,
-            Duration::from_secs(5),
+            origin::CONNECT_TIMEOUT,
             &key("connect_timeout"),
             parse_duration,
         )?,
         request_timeout: opt(
             &e.request_timeout,
-            Duration::from_secs(30),
+            origin::REQUEST_TIMEOUT,
             &key("request_timeout"),
             parse_duration,
         )?,
         meta_ttl: opt(
             &e.meta_ttl,
-            Duration::from_secs(5),
+            origin::META_TTL,
             &key("meta_ttl"),
             parse_duration,
         )?,
@@ -148,20 +149,25 @@ pub(super) fn origin_settings(
 }
 
 pub(super) fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
-    let window = l.window_segments.unwrap_or(6);
+    let window = l.window_segments.unwrap_or(live::WINDOW);
     if !(2..=100).contains(&window) {
         bail!("config key live.window_segments: must be 2-100");
     }
     Ok(LiveSettings {
         window,
-        buffer: opt(
-            &l.buffer,
-            Duration::from_secs(600),
-            "live.buffer",
-            parse_duration,
-        )?,
-        max_segment_bytes: opt(&l.max_segment, 64 << 20, "live.max_segment", parse_size)? as u64,
-        buffer_bytes: opt(&l.buffer_bytes, 4 << 30, "live.buffer_bytes", parse_size)? as u64,
+        buffer: opt(&l.buffer, live::BUFFER, "live.buffer", parse_duration)?,
+        max_segment_bytes: opt(
+            &l.max_segment,
+            live::MAX_SEGMENT,
+            "live.max_segment",
+            parse_size,
+        )? as u64,
+        buffer_bytes: opt(
+            &l.buffer_bytes,
+            live::BUFFER_BYTES,
+            "live.buffer_bytes",
+            parse_size,
+        )? as u64,
         ingest_root: match &l.ingest_root {
             Some(root) if !root.is_dir() => {
                 bail!(
@@ -176,7 +182,7 @@ pub(super) fn live_settings(l: &LiveSection) -> anyhow::Result<LiveSettings> {
         public: l.public,
         part_target_ms: part_target_ms(l)?,
         max_held: match l.max_held_reloads {
-            None => 10_000,
+            None => live::MAX_HELD,
             Some(n) if n >= 1 => n,
             Some(_) => bail!("config key live.max_held_reloads: at least 1"),
         },
@@ -212,9 +218,9 @@ fn livemix_prefix(l: &LiveSection) -> anyhow::Result<Option<String>> {
 }
 
 pub(super) fn cache_settings(c: &CacheSection) -> anyhow::Result<Option<CacheSettings>> {
-    let memory = opt(&c.memory, 256 << 20, "cache.memory", parse_size)? as u64;
-    let chunk_size = opt(&c.chunk, 1 << 20, "cache.chunk", parse_size)? as u64;
-    let readahead = c.readahead.unwrap_or(2);
+    let memory = opt(&c.memory, cache::MEMORY, "cache.memory", parse_size)? as u64;
+    let chunk_size = opt(&c.chunk, cache::CHUNK, "cache.chunk", parse_size)? as u64;
+    let readahead = c.readahead.unwrap_or(cache::READAHEAD);
     if !(16 << 10..=64 << 20).contains(&chunk_size) {
         bail!("config key cache.chunk: must be between 16KiB and 64MiB");
     }
@@ -246,7 +252,7 @@ pub(super) fn shared_cache(c: &CacheSection) -> anyhow::Result<Option<(String, D
     );
     let ttl = opt(
         &c.shared_ttl,
-        Duration::from_secs(3600),
+        cache::SHARED_TTL,
         "cache.shared_ttl",
         parse_duration,
     )?;
@@ -285,26 +291,21 @@ pub(super) fn config_token(t: &TokenEntry) -> anyhow::Result<ConfigToken> {
 pub(super) fn liveness(e: &EdgesSection) -> anyhow::Result<Liveness> {
     let interval = opt(
         &e.interval,
-        Duration::from_secs(5),
+        edges::INTERVAL,
         "edges.interval",
         parse_duration,
     )?;
     if !(Duration::from_millis(100)..=Duration::from_secs(300)).contains(&interval) {
         bail!("config key edges.interval: must be 100ms-5m");
     }
-    let missed = e.missed_intervals.unwrap_or(3);
+    let missed = e.missed_intervals.unwrap_or(edges::MISSED_INTERVALS);
     if !(2..=100).contains(&missed) {
         bail!("config key edges.missed_intervals: must be 2-100 (one late poll is not an outage)");
     }
     Ok(Liveness {
         interval,
         missed,
-        margin: opt(
-            &e.margin,
-            Duration::from_secs(2),
-            "edges.margin",
-            parse_duration,
-        )?,
+        margin: opt(&e.margin, edges::MARGIN, "edges.margin", parse_duration)?,
         stop_recordings: e.offline_stops_recordings,
     })
 }

@@ -27,6 +27,7 @@ use tokio::net::TcpListener;
 use super::direct::Front;
 use super::net::StallGuard;
 use super::sendfile::FileWriter;
+use crate::defaults::server;
 use crate::metrics::ConnectionMeters;
 #[cfg(doc)]
 use crate::metrics::Metrics;
@@ -52,13 +53,13 @@ pub struct ServerOptions {
 impl Default for ServerOptions {
     fn default() -> Self {
         Self {
-            header_timeout: Duration::from_secs(10),
-            max_header_bytes: 64 << 10,
-            write_timeout: Duration::from_secs(60),
-            grace: Duration::from_secs(10),
-            sendfile: true,
+            header_timeout: server::HEADER_TIMEOUT,
+            max_header_bytes: server::MAX_HEADER_BYTES,
+            write_timeout: server::WRITE_TIMEOUT,
+            grace: server::SHUTDOWN_GRACE,
+            sendfile: server::SENDFILE,
             meters: ConnectionMeters::default(),
-            max_connections: 10_000,
+            max_connections: server::MAX_CONNECTIONS,
         }
     }
 }

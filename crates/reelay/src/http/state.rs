@@ -12,6 +12,7 @@ use sqlx::AnyPool;
 use super::error::ApiError;
 use crate::auth::Auth;
 use crate::cache::{CacheSettings, ChunkCache};
+use crate::defaults::server;
 use crate::live::{Live, LiveError};
 use crate::metrics::Metrics;
 use crate::relay::control::Control;
@@ -34,9 +35,9 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_header_bytes: 64 << 10,
-            max_upload: 10 << 30,
-            body_timeout: Duration::from_secs(30),
+            max_header_bytes: server::MAX_HEADER_BYTES,
+            max_upload: server::MAX_UPLOAD,
+            body_timeout: server::BODY_TIMEOUT,
             cors_origins: Vec::new(),
         }
     }

@@ -50,6 +50,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use reelay_hls::IngestPlaylist;
+
+use crate::defaults::live as defaults;
 use sqlx::AnyPool;
 
 pub use error::LiveError;
@@ -91,16 +93,16 @@ pub struct LiveSettings {
 impl Default for LiveSettings {
     fn default() -> Self {
         Self {
-            window: 6,
-            buffer: Duration::from_secs(600),
-            buffer_bytes: 4 << 30,
-            max_segment_bytes: 64 << 20,
+            window: defaults::WINDOW,
+            buffer: defaults::BUFFER,
+            buffer_bytes: defaults::BUFFER_BYTES as u64,
+            max_segment_bytes: defaults::MAX_SEGMENT as u64,
             ingest_root: None,
             livemix_source: None,
             livemix_prefix: None,
             public: false,
             part_target_ms: 0,
-            max_held: 10_000,
+            max_held: defaults::MAX_HELD,
         }
     }
 }

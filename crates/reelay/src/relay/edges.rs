@@ -33,9 +33,9 @@ pub struct Liveness {
 impl Default for Liveness {
     fn default() -> Self {
         Self {
-            interval: Duration::from_secs(5),
-            missed: 3,
-            margin: Duration::from_secs(2),
+            interval: crate::defaults::edges::INTERVAL,
+            missed: crate::defaults::edges::MISSED_INTERVALS,
+            margin: crate::defaults::edges::MARGIN,
             stop_recordings: false,
         }
     }
@@ -285,9 +285,9 @@ mod tests {
     #[test]
     fn an_edge_is_offline_only_after_three_missed_intervals_and_the_margin() {
         let l = Liveness {
-            interval: Duration::from_secs(5),
-            missed: 3,
-            margin: Duration::from_secs(2),
+            interval: crate::defaults::edges::INTERVAL,
+            missed: crate::defaults::edges::MISSED_INTERVALS,
+            margin: crate::defaults::edges::MARGIN,
             stop_recordings: false,
         };
         let now = 1_000_000;

@@ -69,8 +69,8 @@ impl Reads {
 }
 
 impl Default for Reads {
-    /// A 64 MiB budget and no cache.
+    /// The default budget (`[server] read_budget`) and no cache.
     fn default() -> Self {
-        Self::new(ReadBudget::new(64 << 20), None)
+        Self::new(ReadBudget::new(crate::defaults::server::READ_BUDGET), None)
     }
 }

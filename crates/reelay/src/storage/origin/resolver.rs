@@ -64,7 +64,7 @@ impl ResolverSlots {
 
 impl Default for ResolverSlots {
     fn default() -> Self {
-        Self::new(8)
+        Self::new(crate::defaults::origin::RESOLVER_CONCURRENCY)
     }
 }
 
