@@ -30,6 +30,7 @@ use super::livemix_envelope::{
 };
 use super::routes;
 use super::state::AppState;
+use crate::live::NewSource;
 use crate::live::sources::SourceRow;
 
 /// A JSON body, or a 400 that says what is wrong with it.
@@ -85,11 +86,13 @@ pub async fn define_source(
         }
         let live = state.live()?;
         let description = req.description.unwrap_or_default();
-        let (row, token) = live
-            .sources
-            .create(&req.name, &description, req.segment_len)
-            .await?;
-        live.changed();
+        let new = NewSource {
+            name: &req.name,
+            description: &description,
+            target_duration: req.segment_len,
+            public: false,
+        };
+        let (row, token) = live.create_source(new).await?;
         Ok::<_, ApiError>(LmSourceAnswer {
             base: base(&headers),
             source: lm_source(row, None, Some(token)),
@@ -151,9 +154,7 @@ pub async fn delete_source(
     let result = async {
         let live = state.live()?;
         let row = live.source(&id).await?;
-        live.sources.delete(&row.id).await?;
-        live.drop_source(&row.id);
-        live.changed();
+        live.delete_source(&row.id).await?;
         Ok::<_, ApiError>(base(&headers))
     };
     answer(&headers, result.await)
@@ -188,8 +189,7 @@ pub async fn set_streaming(
         };
         let live = state.live()?;
         let row = live.source(&id).await?;
-        live.sources.set_streaming(&row.id, on).await?;
-        live.changed();
+        live.set_streaming(&row.id, on).await?;
         Ok::<_, ApiError>(base(&headers))
     };
     answer(&headers, result.await)
@@ -326,8 +326,7 @@ pub async fn stop_recording(
         find_recording(&state, &id).await?;
         let live = state.live()?;
         let now = jiff::Timestamp::now().as_millisecond();
-        live.recordings()?.stop(&id, now).await?;
-        live.changed();
+        live.stop_recording(&id, now).await?;
         Ok::<_, ApiError>(base(&headers))
     };
     answer(&headers, result.await)
@@ -347,8 +346,7 @@ pub async fn delete_recording(
     let result = async {
         find_recording(&state, &id).await?;
         let live = state.live()?;
-        live.recordings()?.delete(&id).await?;
-        live.changed();
+        live.delete_recording(&id).await?;
         Ok::<_, ApiError>(base(&headers))
     };
     answer(&headers, result.await)

@@ -41,6 +41,7 @@ pub mod segment;
 mod shared;
 mod shared_parts;
 pub mod sources;
+mod verbs;
 pub mod view;
 mod window;
 
@@ -57,6 +58,7 @@ use sqlx::AnyPool;
 pub use error::LiveError;
 pub use metrics::LiveMetrics;
 pub use segment::{SegmentRow, file_name, rendition_file};
+pub use verbs::{NewSource, SourceChange};
 
 use crate::db::now_ms;
 use crate::storage::Reads;

@@ -31,6 +31,47 @@ pub struct Control<'a> {
     pub metrics: &'a RelayMetrics,
 }
 
+/// What an operator does to edges, as verbs that announce each change to the edges
+/// long-polling on every node (an edge learns its sources from the answer).
+impl Control<'_> {
+    /// Creates edge `name` feeding the sources `scope` (ids): it, and its token (shown once).
+    pub async fn create_edge(
+        &self,
+        name: &str,
+        scope: &[String],
+    ) -> Result<(EdgeRow, String), sqlx::Error> {
+        let (row, token) = self.edges.create(name).await?;
+        self.edges.set_scope(&row.id, scope).await?;
+        self.live.changed();
+        Ok((row, token))
+    }
+
+    /// Names the sources edge `id` may feed, replacing the list (sources it no longer names
+    /// are released; those it names are read afresh).
+    pub async fn set_edge_scope(&self, id: &str, scope: &[String]) -> Result<(), sqlx::Error> {
+        self.edges.set_scope(id, scope).await?;
+        for source in scope {
+            self.live.sources.forget(source);
+        }
+        self.live.changed();
+        Ok(())
+    }
+
+    /// Adds source `source` to what edge `id` may feed.
+    pub async fn give_source(&self, id: &str, source: &str) -> Result<(), sqlx::Error> {
+        self.edges.add_to_scope(id, source).await?;
+        self.live.changed();
+        Ok(())
+    }
+
+    /// Deletes edge `id`: its token stops working; its sources may go to another edge.
+    pub async fn delete_edge(&self, id: &str) -> Result<(), sqlx::Error> {
+        self.edges.delete(id).await?;
+        self.live.changed();
+        Ok(())
+    }
+}
+
 impl Control<'_> {
     /// The edge presenting `token`, noted as heard from.
     pub async fn authenticate(&self, token: Option<&str>) -> Result<EdgeRow, RelayError> {

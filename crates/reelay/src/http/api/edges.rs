@@ -107,9 +107,7 @@ pub async fn create_edge(
         )));
     }
     let scope = source_ids(&state, &req.sources).await?;
-    let (row, token) = edges.create(&req.name).await?;
-    edges.set_scope(&row.id, &scope).await?;
-    state.control()?.live.changed();
+    let (row, token) = state.control()?.create_edge(&req.name, &scope).await?;
     Ok((
         StatusCode::CREATED,
         Json(info(&state, row, Some(token)).await?),
@@ -167,11 +165,7 @@ pub async fn set_edge_sources(
     let row = find(&state, &edge).await?;
     let scope = source_ids(&state, &req.sources).await?;
     let control = state.control()?;
-    control.edges.set_scope(&row.id, &scope).await?;
-    for id in &scope {
-        control.live.sources.forget(id);
-    }
-    control.live.changed();
+    control.set_edge_scope(&row.id, &scope).await?;
     Ok(Json(info(&state, row, None).await?))
 }
 
@@ -187,7 +181,6 @@ pub async fn delete_edge(
 ) -> Result<StatusCode, ApiError> {
     let row = find(&state, &edge).await?;
     let control = state.control()?;
-    control.edges.delete(&row.id).await?;
-    control.live.changed();
+    control.delete_edge(&row.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

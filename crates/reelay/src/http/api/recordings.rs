@@ -127,10 +127,10 @@ pub async fn stop_recording(
     Path(id): Path<String>,
 ) -> Result<Json<RecordingInfo>, ApiError> {
     find(&state, &id).await?;
-    store(&state)?
-        .stop(&id, jiff::Timestamp::now().as_millisecond())
+    state
+        .live()?
+        .stop_recording(&id, jiff::Timestamp::now().as_millisecond())
         .await?;
-    state.live()?.changed();
     Ok(Json(info(find(&state, &id).await?)))
 }
 
@@ -187,7 +187,6 @@ pub async fn delete_recording(
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     find(&state, &id).await?;
-    store(&state)?.delete(&id).await?;
-    state.live()?.changed();
+    state.live()?.delete_recording(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

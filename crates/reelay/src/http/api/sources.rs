@@ -12,6 +12,7 @@ use crate::http::error::{ApiError, ApiJson};
 use crate::http::routes;
 use crate::http::state::AppState;
 use crate::live::sources::SourceRow;
+use crate::live::{NewSource, SourceChange};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SourceInfo {
@@ -161,28 +162,16 @@ pub async fn create_source(
         ),
         None => None,
     };
-    let (row, token) = state
-        .live()?
-        .sources
-        .create(
-            &req.name,
-            &req.description,
-            req.target_duration.unwrap_or(2),
-        )
-        .await?;
-    let mut row = row;
-    if req.public {
-        state.live()?.sources.set_public(&row.id, true).await?;
-        row.public = 1;
-    }
+    let new = NewSource {
+        name: &req.name,
+        description: &req.description,
+        target_duration: req.target_duration.unwrap_or(2),
+        public: req.public,
+    };
+    let (row, token) = state.live()?.create_source(new).await?;
     if let Some(edge) = edge {
-        state
-            .control()?
-            .edges
-            .add_to_scope(&edge.id, &row.id)
-            .await?;
+        state.control()?.give_source(&edge.id, &row.id).await?;
     }
-    state.live()?.changed();
     Ok((StatusCode::CREATED, Json(info(row, Some(token)))))
 }
 
@@ -234,19 +223,13 @@ pub async fn patch_source(
     ApiJson(req): ApiJson<PatchSource>,
 ) -> Result<Json<SourceInfo>, ApiError> {
     let row = find(&state, &source).await?;
-    let sources = &state.live()?.sources;
-    sources
-        .update(
-            &row.id,
-            req.name.as_deref(),
-            req.description.as_deref(),
-            req.target_duration,
-        )
-        .await?;
-    if let Some(public) = req.public {
-        sources.set_public(&row.id, public).await?;
-    }
-    state.live()?.changed();
+    let change = SourceChange {
+        name: req.name.as_deref(),
+        description: req.description.as_deref(),
+        target_duration: req.target_duration,
+        public: req.public,
+    };
+    state.live()?.change_source(&row.id, change).await?;
     Ok(Json(info(find(&state, &row.id).await?, None)))
 }
 
@@ -261,10 +244,7 @@ pub async fn delete_source(
     Path(source): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     let row = find(&state, &source).await?;
-    let live = state.live()?;
-    live.sources.delete(&row.id).await?;
-    live.drop_source(&row.id);
-    live.changed();
+    state.live()?.delete_source(&row.id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -286,11 +266,6 @@ pub async fn set_streaming(
     ApiJson(req): ApiJson<Streaming>,
 ) -> Result<Json<SourceInfo>, ApiError> {
     let row = find(&state, &source).await?;
-    state
-        .live()?
-        .sources
-        .set_streaming(&row.id, req.enabled)
-        .await?;
-    state.live()?.changed();
+    state.live()?.set_streaming(&row.id, req.enabled).await?;
     Ok(Json(info(find(&state, &row.id).await?, None)))
 }

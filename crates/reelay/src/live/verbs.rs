@@ -1,0 +1,88 @@
+//! What an operator does to live sources and recordings — through the API, LiveMix's API or
+//! the UI — as verbs that keep their own invariants, so the HTTP layer only calls them: every
+//! change is announced to the edges long-polling on any node of the cluster
+//! ([`Live::changed`]), and a deleted source's windows and Low-Latency parts are dropped here.
+//! Starting a recording (`window.rs`) announces itself the same way.
+
+use super::sources::SourceRow;
+use super::{Live, LiveError};
+
+/// A source to create.
+#[derive(Debug, Clone, Copy)]
+pub struct NewSource<'a> {
+    pub name: &'a str,
+    pub description: &'a str,
+    /// Seconds.
+    pub target_duration: i64,
+    /// Watchable without a token.
+    pub public: bool,
+}
+
+/// What changes of a source (absent: unchanged).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SourceChange<'a> {
+    pub name: Option<&'a str>,
+    pub description: Option<&'a str>,
+    pub target_duration: Option<i64>,
+    pub public: Option<bool>,
+}
+
+impl Live {
+    /// Creates a source: it, and its ingest token (shown once).
+    pub async fn create_source(
+        &self,
+        new: NewSource<'_>,
+    ) -> Result<(SourceRow, String), LiveError> {
+        let (mut row, token) = self
+            .sources
+            .create(new.name, new.description, new.target_duration)
+            .await?;
+        if new.public {
+            self.sources.set_public(&row.id, true).await?;
+            row.public = 1;
+        }
+        self.changed();
+        Ok((row, token))
+    }
+
+    /// Changes source `id` as `change` says.
+    pub async fn change_source(&self, id: &str, change: SourceChange<'_>) -> Result<(), LiveError> {
+        self.sources
+            .update(id, change.name, change.description, change.target_duration)
+            .await?;
+        if let Some(public) = change.public {
+            self.sources.set_public(id, public).await?;
+        }
+        self.changed();
+        Ok(())
+    }
+
+    /// Turns source `id`'s streaming through this node on or off.
+    pub async fn set_streaming(&self, id: &str, on: bool) -> Result<(), LiveError> {
+        self.sources.set_streaming(id, on).await?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Deletes source `id` and what this node holds of it.
+    pub async fn delete_source(&self, id: &str) -> Result<(), LiveError> {
+        self.sources.delete(id).await?;
+        self.drop_source(id);
+        self.changed();
+        Ok(())
+    }
+
+    /// Stops recording `id` at `end_ms` (already stopped: nothing changes).
+    pub async fn stop_recording(&self, id: &str, end_ms: i64) -> Result<(), LiveError> {
+        self.recordings()?.stop(id, end_ms).await?;
+        self.changed();
+        Ok(())
+    }
+
+    /// Deletes recording `id` (and the stored segments no other recording uses).
+    pub async fn delete_recording(&self, id: &str) -> Result<(), LiveError> {
+        self.recordings()?.delete(id).await?;
+        self.changed();
+        Ok(())
+    }
+}
