@@ -18,37 +18,31 @@
 //! Anything else, and every request on a node with CORS origins configured (the CORS layer adds
 //! headers to every answer), goes to the router unchanged.
 //!
-//! What it keeps — each step is the router's own code, called here: the exact head limit
-//! ([`limits::check_head`]), the authorization decision for the route ([`auth::authorize`]),
-//! the request id and log tag, per-route metrics and metered body ([`Observation`]), the panic guard,
-//! and the answer itself ([`media::answer_object`]: the RFC 9110 evaluation, headers, budgeted
+//! What it keeps: every step of the request pipeline (`pipeline.rs`, which the router's layer
+//! calls too) — the exact head limit, the authorization for the route with its principal, the
+//! request id and log tag, per-route metrics and metered body, the panic guard, the caching
+//! scope on the way out — and the answer itself ([`media::answer_object`]: the RFC 9110 evaluation, headers, budgeted
 //! or zero-copy bodies; [`live::answer_rendition`]). The tests compare its answers with the
 //! router's, header for header.
 
 use std::borrow::Cow;
 use std::convert::Infallible;
 use std::future::Future;
-use std::panic::AssertUnwindSafe;
 use std::pin::Pin;
 use std::sync::Arc;
 
 use axum::Router;
 use axum::body::Body;
 use axum::response::{IntoResponse, Response};
-use futures_util::FutureExt;
 use http::Method;
 use hyper::body::Incoming;
 use tower::ServiceExt;
 
-use super::error::ApiError;
 use super::live::{self, RenditionAsk};
-use super::middleware::auth;
-use super::middleware::limits;
-use super::middleware::observe::Observation;
-use super::middleware::scope;
+use super::pipeline::{self, Observation};
 use super::reply::{MediaBody, ReplyBody};
 use super::state::AppState;
-use super::{media, middleware, routes};
+use super::{media, routes};
 use crate::metrics::RouteMeters;
 use crate::zero_copy::FileSink;
 
@@ -109,66 +103,30 @@ impl Direct {
         }
     }
 
-    /// Answers a claimed request ([`claim`]) on `route` (its template), observed like any other
-    /// request.
+    /// Answers `req`, which it claimed as `claimed` ([`claim`]), through the request
+    /// pipeline like any other request.
     async fn serve(
-        self: Arc<Self>,
-        mut req: http::Request<Incoming>,
-        route: &'static str,
+        &self,
+        req: &http::Request<Incoming>,
+        claimed: Claim<'_>,
         sink: Option<FileSink>,
     ) -> http::Response<ReplyBody> {
-        let meters = if route == routes::LIVE_RENDITION {
-            self.rendition.clone()
-        } else {
-            self.media.clone()
+        let (route, meters) = match claimed {
+            Claim::Rendition { .. } => (routes::LIVE_RENDITION, self.rendition.clone()),
+            Claim::Media { .. } => (routes::MEDIA, self.media.clone()),
         };
-        let mut observation =
-            Observation::begin(meters, &mut req, routes::echoes_request_id(route));
-        let answering = async {
-            match AssertUnwindSafe(self.answer(&req, sink.as_ref()))
-                .catch_unwind()
-                .await
-            {
-                Ok(answer) => answer,
-                Err(panic) => Err(middleware::panic_response(panic)),
-            }
-        };
-        let answer = observation.run(answering).await;
-        match answer {
+        let mut observation = Observation::begin(meters, req);
+        // Authorization is the pipeline's; the answer needs no principal of its own.
+        let passage = pipeline::pass(&self.state, route, req, |req, _| async move {
+            let request = media::Request::new(req.method(), req.headers(), sink.as_ref());
+            self.answer_claimed(claimed, req, request).await
+        });
+        match observation.run(passage).await {
             Ok(Answered::Media(response)) => observation.finish(response).map(ReplyBody::Direct),
             Ok(Answered::Other(response)) | Err(response) => observation
                 .finish(response)
                 .map(|body| ReplyBody::Routed(Body::new(body))),
         }
-    }
-
-    async fn answer(
-        &self,
-        req: &http::Request<Incoming>,
-        sink: Option<&FileSink>,
-    ) -> Result<Answered, Response> {
-        let state = &self.state;
-        // Claimed before this was called, so the path is one the direct path answers.
-        let Some(claimed) = claim(req.method(), req.uri()) else {
-            return Err(ApiError::internal().into_response());
-        };
-        limits::check_head(req, state.limits.max_header_bytes)
-            .map_err(IntoResponse::into_response)?;
-        let principal = auth::authorize(
-            state,
-            claimed.route(),
-            req.method(),
-            req.uri(),
-            req.headers(),
-        )
-        .await?;
-        let request = media::Request::new(req.method(), req.headers(), sink);
-        let mut answered = self.answer_claimed(claimed, req, request).await?;
-        match &mut answered {
-            Answered::Media(response) => scope::restrict(response.headers_mut(), principal),
-            Answered::Other(response) => scope::restrict(response.headers_mut(), principal),
-        }
-        Ok(answered)
     }
 
     async fn answer_claimed(
@@ -212,6 +170,15 @@ enum Answered {
     Other(Response),
 }
 
+impl pipeline::Answer for Answered {
+    fn headers_mut(&mut self) -> &mut http::HeaderMap {
+        match self {
+            Self::Media(response) => response.headers_mut(),
+            Self::Other(response) => response.headers_mut(),
+        }
+    }
+}
+
 /// What a request the direct path answers names, decoded (borrowed from the URI when there is
 /// nothing to decode).
 #[derive(Debug, PartialEq, Eq)]
@@ -225,16 +192,6 @@ pub enum Claim<'a> {
         rendition: Cow<'a, str>,
         file: Cow<'a, str>,
     },
-}
-
-impl Claim<'_> {
-    /// The route template it is answered as (for its meters).
-    fn route(&self) -> &'static str {
-        match self {
-            Self::Media { .. } => routes::MEDIA,
-            Self::Rendition { .. } => routes::LIVE_RENDITION,
-        }
-    }
 }
 
 /// What a request names when the direct path answers it, or `None` when it leaves the request
@@ -286,21 +243,32 @@ impl hyper::service::Service<http::Request<Incoming>> for Connection {
     type Error = Infallible;
     type Future = Answer;
 
-    fn call(&self, mut req: http::Request<Incoming>) -> Answer {
-        if let Some(direct) = &self.front.direct
-            && let Some(route) = claim(req.method(), req.uri()).map(|c| c.route())
+    fn call(&self, req: http::Request<Incoming>) -> Answer {
+        let (front, sink) = (self.front.clone(), self.sink.clone());
+        Box::pin(async move { Ok(front.serve(req, sink).await) })
+    }
+}
+
+impl Front {
+    /// `req` answered by the direct path when it claims it ([`claim`], once), else by the
+    /// router.
+    async fn serve(
+        self,
+        mut req: http::Request<Incoming>,
+        sink: Option<FileSink>,
+    ) -> http::Response<ReplyBody> {
+        if let Some(direct) = &self.direct
+            && let Some(claimed) = claim(req.method(), req.uri())
         {
-            let (direct, sink) = (direct.clone(), self.sink.clone());
-            return Box::pin(async move { Ok(direct.serve(req, route, sink).await) });
+            return direct.serve(&req, claimed, sink).await;
         }
-        if let Some(sink) = &self.sink {
-            req.extensions_mut().insert(sink.clone());
+        if let Some(sink) = sink {
+            req.extensions_mut().insert(sink);
         }
-        let router = self.front.router.clone();
-        Box::pin(async move {
-            let response = router.oneshot(req).await?;
-            Ok(response.map(ReplyBody::Routed))
-        })
+        match self.router.oneshot(req).await {
+            Ok(response) => response.map(ReplyBody::Routed),
+            Err(never) => match never {},
+        }
     }
 }
 

@@ -34,6 +34,7 @@ pub mod multipart;
 pub mod net;
 pub mod openapi;
 mod openapi_errors;
+mod pipeline;
 pub mod reply;
 pub mod router;
 pub mod routes;

@@ -1,18 +1,17 @@
 //! The authorization layer: reads what a request presents — its `Authorization` header, a
 //! signed URL's `exp`/`sig`/`pfx`, the bucket a read is about — asks [`Auth::decide`] against
-//! the route's requirement ([`routes::requirement`]), and either puts the [`Principal`] in the
-//! request's extensions or answers with the refusal. Routes authenticated by their handlers
+//! the route's requirement ([`routes::requirement`]), and gives the [`Principal`] (which the
+//! request pipeline, `http/pipeline.rs`, keeps) or the refusal. Routes authenticated by their handlers
 //! (ingest, the edge protocol) and public routes without credentials pass straight through.
 
 use std::sync::Arc;
 
-use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Uri, header};
 
 use crate::auth::{Auth, Credentials, Need, Principal, SignedQuery};
 use crate::http::error::ApiError;
-use crate::http::middleware::{limits, site};
+use crate::http::middleware::site;
 use crate::http::routes;
 use crate::http::state::AppState;
 
@@ -110,27 +109,10 @@ async fn public_stream(state: &AppState, (name, recording): (String, bool)) -> b
     }
 }
 
-/// Establishes the [`crate::auth::Principal`] (in the request's extensions) or returns the
-/// refusal to send.
-pub async fn admit(state: &AppState, mut req: Request) -> Result<Request, Response> {
-    if let Err(e) = limits::check_head(&req, state.limits.max_header_bytes) {
-        return Err(e.into_response());
-    }
-    let matched = req.extensions().get::<MatchedPath>().cloned();
-    let route = matched
-        .as_ref()
-        .map_or(routes::UNMATCHED, MatchedPath::as_str);
-    let (method, uri, headers) = (req.method(), req.uri(), req.headers());
-    if let Some(principal) = authorize(state, route, method, uri, headers).await? {
-        req.extensions_mut().insert(principal);
-    }
-    Ok(req)
-}
-
 /// Who a request of `method` for `uri` with `headers`, on `route` (its template), acts as;
 /// `None` for routes whose handlers authenticate (ingest, the edge protocol) and public routes
-/// without credentials; `Err` is the refusal to send. The router's layer and the direct path
-/// both ask this.
+/// without credentials; `Err` is the refusal to send. Asked by the request pipeline
+/// (`http/pipeline.rs`) for every request, whichever door it came in by.
 ///
 /// First, for every request: a `Host` outside `[server] hosts` is 421, and a state change a
 /// browser says another site's page sent, without `Authorization`, is 403 ([`site`]).

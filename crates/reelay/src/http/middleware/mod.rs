@@ -1,9 +1,9 @@
-//! The layers every request passes, outermost first: [`observe`] (request id, tracing span,
-//! metrics), [`cors`] (only with configured origins), a panic guard (a panicking handler is
-//! logged and answered 500), [`auth`] (first the exact request head limit of [`limits`], then
-//! the route's requirement against what the request presents), and on the way out [`scope`]
-//! (an answer under credentials is `private`). [`stack`] puts them around a
-//! router.
+//! The router's door into the request pipeline (`http/pipeline.rs`, which the direct path
+//! calls too), outermost first: [`observe`] (request id, log tag, metrics), [`cors`] (only with
+//! configured origins), then the pipeline's admission — a panic guard, the exact head limit of
+//! [`limits`], [`auth`] (the route's requirement against what the request presents) — and on
+//! the way out [`scope`] (an answer under credentials is `private`). [`stack`] puts them
+//! around a router.
 //!
 //! Without CORS origins (the default) they are one layer, [`gate`]: axum runs each layer per
 //! route per request (a clone of the inner service, a boxed future), so three steps in one
@@ -18,16 +18,13 @@ pub mod observe;
 pub mod scope;
 pub mod site;
 
-use std::panic::AssertUnwindSafe;
-
 use axum::Router;
-use axum::extract::{Request, State};
+use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
-use axum::response::{IntoResponse, Response};
-use futures_util::FutureExt;
+use axum::response::Response;
 
-use super::error::ApiError;
 use super::state::AppState;
+use super::{pipeline, routes};
 
 /// `router` inside the layers described above.
 pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
@@ -51,30 +48,18 @@ pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> R
 }
 
 async fn guarded(state: &AppState, req: Request, next: Next) -> Response {
-    let run = async move {
-        match auth::admit(state, req).await {
-            Ok(req) => {
-                let principal = req.extensions().get::<crate::auth::Principal>().copied();
-                let mut response = next.run(req).await;
-                scope::restrict(response.headers_mut(), principal);
-                response
-            }
-            Err(refusal) => refusal,
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched
+        .as_ref()
+        .map_or(routes::UNMATCHED, MatchedPath::as_str);
+    let answer = |mut req: Request, principal| async move {
+        if let Some(principal) = principal {
+            req.extensions_mut()
+                .insert::<crate::auth::Principal>(principal);
         }
+        Ok(next.run(req).await)
     };
-    AssertUnwindSafe(run)
-        .catch_unwind()
+    pipeline::pass(state, route, req, answer)
         .await
-        .unwrap_or_else(panic_response)
-}
-
-/// A handler panic is a bug: log it loudly and answer 500 instead of dropping the connection.
-pub(crate) fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
-    let detail = panic
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| panic.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown");
-    tracing::error!(panic = detail, "a request handler panicked");
-    ApiError::internal().into_response()
+        .unwrap_or_else(|refusal| refusal)
 }

@@ -75,7 +75,10 @@ where
         .map_or(routes::UNMATCHED, MatchedPath::as_str);
     let meters = metrics.http.route(route);
     let echoed = routes::echoes_request_id(route);
-    let mut observation = Observation::begin(meters, &mut req, echoed);
+    let mut observation = Observation::begin(meters, &req);
+    if echoed {
+        observation.echo(&mut req);
+    }
     let response = observation.run(inner(req)).await;
     observation.finish(response).map(Body::new)
 }
@@ -149,18 +152,10 @@ pub struct Observation {
 }
 
 impl Observation {
-    /// Gives `req` its id (into its headers too when the route `echoed` it in a body) and its
-    /// tag; `meters` are its route's.
-    pub fn begin<B>(meters: Arc<RouteMeters>, req: &mut http::Request<B>, echoed: bool) -> Self {
+    /// Gives `req` its id and its tag; `meters` are its route's.
+    pub fn begin<B>(meters: Arc<RouteMeters>, req: &http::Request<B>) -> Self {
         let start = Instant::now();
-        let request_id = incoming_request_id(req).unwrap_or_else(|| {
-            let id = new_request_id();
-            if echoed {
-                // Handlers that echo the id in a body (LiveMix's envelope) read it from the request.
-                req.headers_mut().insert(REQUEST_ID, id.clone());
-            }
-            id
-        });
+        let request_id = incoming_request_id(req).unwrap_or_else(new_request_id);
         let span = if REQUEST_SPANS.load(Ordering::Relaxed) {
             tracing::info_span!(
                 "request",
@@ -176,6 +171,17 @@ impl Observation {
             meters,
             tag: Some(RequestTag::new(req, request_id)),
             span,
+        }
+    }
+
+    /// Puts the request's id into `req`'s headers when it was made here (none, or a refused
+    /// one, came with it): for routes whose
+    /// handlers echo it in a body (LiveMix's envelope), which read it from the request.
+    pub fn echo<B>(&self, req: &mut http::Request<B>) {
+        if let Some(tag) = &self.tag
+            && req.headers().get(REQUEST_ID) != Some(&tag.id)
+        {
+            req.headers_mut().insert(REQUEST_ID, tag.id.clone());
         }
     }
 
