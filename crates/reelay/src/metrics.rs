@@ -111,6 +111,36 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         let mut registry = Registry::with_prefix("reelay");
+        let http = HttpMetrics::registered(&mut registry);
+        let cache = CacheCounters::default();
+        register_cache(&cache, &mut registry);
+        let alive_tasks = Gauge::default();
+        registry.register(
+            "runtime_alive_tasks",
+            "Tasks alive in the async runtime when the metrics were read",
+            alive_tasks.clone(),
+        );
+        let connections = ConnectionMeters::default();
+        connections.register(&mut registry);
+        let live = LiveMetrics::default();
+        live.register(&mut registry);
+        let relay = RelayMetrics::default();
+        relay.register(&mut registry);
+        Self {
+            registry: Mutex::new(registry),
+            alive_tasks,
+            connections,
+            http,
+            cache,
+            live,
+            relay,
+        }
+    }
+}
+
+impl HttpMetrics {
+    /// Request counts, time to first byte and bytes sent by route, registered in `registry`.
+    fn registered(registry: &mut Registry) -> Self {
         let requests = Family::<RequestLabels, Counter>::default();
         let ttfb = Family::new_with_constructor(ttfb_histogram as fn() -> Histogram);
         let bytes_sent = Family::<RouteLabel, Counter>::default();
@@ -129,93 +159,77 @@ impl Default for Metrics {
             "Response body bytes sent",
             bytes_sent.clone(),
         );
-        let cache = CacheCounters::default();
-        for (name, help, counter) in [
-            ("cache_hits", "Chunk reads served from memory", &cache.hits),
-            (
-                "cache_misses",
-                "Chunk reads that started a backend fetch",
-                &cache.misses,
-            ),
-            (
-                "cache_joins",
-                "Chunk reads that joined a fetch under way",
-                &cache.joins,
-            ),
-            (
-                "cache_prefetches",
-                "Chunk fetches started by read-ahead",
-                &cache.prefetches,
-            ),
-            (
-                "cache_backend_bytes",
-                "Bytes fetched from backends for the cache",
-                &cache.backend_bytes,
-            ),
-            (
-                "cache_served_bytes",
-                "Bytes served through the cache",
-                &cache.served_bytes,
-            ),
-            (
-                "cache_evictions",
-                "Chunks evicted for space",
-                &cache.evictions,
-            ),
-            (
-                "cache_shared_hits",
-                "Chunks found in the shared tier",
-                &cache.shared_hits,
-            ),
-            (
-                "cache_shared_misses",
-                "Chunks looked for in the shared tier and not found",
-                &cache.shared_misses,
-            ),
-            (
-                "cache_shared_fills",
-                "Chunk fills this node claimed in the shared tier",
-                &cache.shared_fills,
-            ),
-            (
-                "cache_shared_waits",
-                "Chunk fills that waited on another node's",
-                &cache.shared_waits,
-            ),
-            (
-                "cache_shared_errors",
-                "Shared tier calls that failed",
-                &cache.shared_errors,
-            ),
-        ] {
-            registry.register(name, help, counter.clone());
-        }
-        let alive_tasks = Gauge::default();
-        registry.register(
-            "runtime_alive_tasks",
-            "Tasks alive in the async runtime when the metrics were read",
-            alive_tasks.clone(),
-        );
-        let connections = ConnectionMeters::default();
-        connections.register(&mut registry);
-        let live = LiveMetrics::default();
-        live.register(&mut registry);
-        let relay = RelayMetrics::default();
-        relay.register(&mut registry);
         Self {
-            registry: Mutex::new(registry),
-            alive_tasks,
-            connections,
-            http: HttpMetrics {
-                requests,
-                ttfb,
-                bytes_sent,
-                routes: Default::default(),
-            },
-            cache,
-            live,
-            relay,
+            requests,
+            ttfb,
+            bytes_sent,
+            routes: Default::default(),
         }
+    }
+}
+
+/// The chunk cache's counters, registered in `registry`.
+fn register_cache(cache: &CacheCounters, registry: &mut Registry) {
+    let counters = [
+        ("cache_hits", "Chunk reads served from memory", &cache.hits),
+        (
+            "cache_misses",
+            "Chunk reads that started a backend fetch",
+            &cache.misses,
+        ),
+        (
+            "cache_joins",
+            "Chunk reads that joined a fetch under way",
+            &cache.joins,
+        ),
+        (
+            "cache_prefetches",
+            "Chunk fetches started by read-ahead",
+            &cache.prefetches,
+        ),
+        (
+            "cache_backend_bytes",
+            "Bytes fetched from backends for the cache",
+            &cache.backend_bytes,
+        ),
+        (
+            "cache_served_bytes",
+            "Bytes served through the cache",
+            &cache.served_bytes,
+        ),
+        (
+            "cache_evictions",
+            "Chunks evicted for space",
+            &cache.evictions,
+        ),
+        (
+            "cache_shared_hits",
+            "Chunks found in the shared tier",
+            &cache.shared_hits,
+        ),
+        (
+            "cache_shared_misses",
+            "Chunks looked for in the shared tier and not found",
+            &cache.shared_misses,
+        ),
+        (
+            "cache_shared_fills",
+            "Chunk fills this node claimed in the shared tier",
+            &cache.shared_fills,
+        ),
+        (
+            "cache_shared_waits",
+            "Chunk fills that waited on another node's",
+            &cache.shared_waits,
+        ),
+        (
+            "cache_shared_errors",
+            "Shared tier calls that failed",
+            &cache.shared_errors,
+        ),
+    ];
+    for (name, help, counter) in counters {
+        registry.register(name, help, counter.clone());
     }
 }
 
