@@ -7,7 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 use super::file::ServerSection;
-use super::units::{parse_duration, parse_size};
+use super::units::{opt, parse_duration, parse_size};
 use super::{env_override, sections::cors_origin};
 use crate::defaults::server as defaults;
 
@@ -33,15 +33,11 @@ pub struct ServerSettings {
 }
 
 fn duration(v: &Option<String>, default: Duration, key: &str) -> anyhow::Result<Duration> {
-    v.as_deref()
-        .map_or(Ok(default), parse_duration)
-        .with_context(|| format!("config key {key}"))
+    opt(v, default, key, parse_duration)
 }
 
 fn size(v: &Option<String>, default: usize, key: &str) -> anyhow::Result<usize> {
-    v.as_deref()
-        .map_or(Ok(default), parse_size)
-        .with_context(|| format!("config key {key}"))
+    opt(v, default, key, parse_size)
 }
 
 /// `[server]` `s`, with the top-level `shutdown_grace`.
