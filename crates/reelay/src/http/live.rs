@@ -6,6 +6,8 @@
 //! Viewers (`GET /live/{source}/…`, `GET /recordings/{id}/…`) authorize like media: a token, an
 //! open node, or a signature over `/live/{source}/`, which the playlist's URIs carry.
 
+use std::sync::Arc;
+
 use axum::body::Body;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::{IntoResponse, Response};
@@ -23,7 +25,7 @@ use crate::live::ingest::Ingested;
 use crate::live::ll_view::parse_part_uri;
 use crate::live::recordings::{RecordingRow, Recordings};
 use crate::live::sources::{SourceRow, ingest_token_matches};
-use crate::live::{Live, LiveError, rendition_file};
+use crate::live::{Live, LiveError, Lookup, rendition_file};
 use crate::storage::ObjectKey;
 use crate::zero_copy::FileSink;
 
@@ -54,9 +56,9 @@ async fn ingest_source(
     presented: Option<&str>,
 ) -> Result<SourceRow, ApiError> {
     refuse_anonymous(open, presented)?;
-    let src = state.live()?.source(source_name).await?;
+    let src = state.live()?.source(source_name, Lookup::Standing).await?;
     Auth::check_ingest(presented, open, |t| ingest_token_matches(&src, t))?;
-    Ok(src)
+    Ok(Arc::unwrap_or_clone(src))
 }
 
 /// `PUT|POST /ingest/{source}/{file}`.
@@ -182,8 +184,8 @@ fn rendition_path(rendition: &str, file: &str) -> Result<String, ApiError> {
 }
 
 /// The source to play, refusing one whose streaming is off.
-async fn playing(live: &Live, name: &str) -> Result<std::sync::Arc<SourceRow>, ApiError> {
-    let src = live.viewed_source(name).await?;
+async fn playing(live: &Live, name: &str) -> Result<Arc<SourceRow>, ApiError> {
+    let src = live.source(name, Lookup::Viewing).await?;
     if src.streaming == 0 {
         return Err(LiveError::NothingToPlay("streaming is off for this source").into());
     }
@@ -209,7 +211,7 @@ pub async fn view(
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(&method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = live.viewed_source(&source_name).await?;
+    let src = live.source(&source_name, Lookup::Viewing).await?;
     segment(
         live,
         &src,
@@ -271,7 +273,7 @@ pub async fn answer_rendition(
             .ok_or(LiveError::NothingToPlay("no live segments yet"))?;
         return Ok(playlist_response(method, text, PLAYLIST_CACHE_CONTROL));
     }
-    let src = live.viewed_source(ask.source).await?;
+    let src = live.source(ask.source, Lookup::Viewing).await?;
     if let Some(at) = parse_part_uri(file) {
         return live_ll::part(live, &src, rendition, at, method).await;
     }
@@ -337,8 +339,8 @@ pub async fn replay(
     let live = state.live()?;
     let (store, rec) = recording(live, &id).await?;
     if file == "index.m3u8" {
-        let source = live.sources.find(&rec.source_id).await?;
-        let target = target_duration(source.as_ref());
+        let source = recording_source(live, &rec).await?;
+        let target = target_duration(source.as_deref());
         let pushed = source.as_ref().and_then(|s| s.multivariant.as_deref());
         let suffix = signature_suffix(query.as_deref());
         let text = store.replay_playlist(&rec, target, pushed, &suffix).await?;
@@ -369,7 +371,7 @@ pub async fn replay_rendition(
     let path = rendition_path(&rendition, &file)?;
     let (store, rec) = recording(live, &id).await?;
     if file == "index.m3u8" {
-        let target = target_duration(live.sources.find(&rec.source_id).await?.as_ref());
+        let target = target_duration(recording_source(live, &rec).await?.as_deref());
         let suffix = signature_suffix(query.as_deref());
         let text = store
             .rendition_playlist(&rec, &rendition, target, &suffix)
@@ -404,4 +406,16 @@ async fn recorded(
 /// The target duration of a recording's source (2 s when the source is gone).
 fn target_duration(source: Option<&SourceRow>) -> u64 {
     source.map_or(2, |s| u64::try_from(s.target_duration).unwrap_or(2))
+}
+
+/// A recording's source as stored now, if it still exists (a recording outlives its source).
+async fn recording_source(
+    live: &Live,
+    rec: &RecordingRow,
+) -> Result<Option<Arc<SourceRow>>, LiveError> {
+    match live.source(&rec.source_id, Lookup::Current).await {
+        Ok(source) => Ok(Some(source)),
+        Err(LiveError::NoSource(_)) => Ok(None),
+        Err(e) => Err(e),
+    }
 }

@@ -14,6 +14,8 @@
 //! carry backend text. `{id}` takes a source's id or its name. State changes posted by another
 //! site's page are refused as on every form-reachable route.
 
+use std::sync::Arc;
+
 use axum::body::Bytes;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
@@ -30,6 +32,7 @@ use super::livemix_envelope::{
 };
 use super::routes;
 use super::state::AppState;
+use crate::live::Lookup;
 use crate::live::NewSource;
 use crate::live::sources::SourceRow;
 
@@ -131,10 +134,10 @@ pub async fn get_source(
     headers: HeaderMap,
 ) -> Response {
     let result = async {
-        let row = state.live()?.source(&id).await?;
+        let row = state.live()?.source(&id, Lookup::Standing).await?;
         Ok::<_, ApiError>(LmSourceAnswer {
             base: base(&headers),
-            source: full_source(&state, row).await?,
+            source: full_source(&state, Arc::unwrap_or_clone(row)).await?,
         })
     };
     answer(&headers, result.await)
@@ -153,7 +156,7 @@ pub async fn delete_source(
 ) -> Response {
     let result = async {
         let live = state.live()?;
-        let row = live.source(&id).await?;
+        let row = live.source(&id, Lookup::Standing).await?;
         live.delete_source(&row.id).await?;
         Ok::<_, ApiError>(base(&headers))
     };
@@ -188,7 +191,7 @@ pub async fn set_streaming(
             None => return Err(ApiError::bad_request("new_state is required")),
         };
         let live = state.live()?;
-        let row = live.source(&id).await?;
+        let row = live.source(&id, Lookup::Standing).await?;
         live.set_streaming(&row.id, on).await?;
         Ok::<_, ApiError>(base(&headers))
     };
@@ -227,7 +230,7 @@ pub async fn start_recording(
         };
         let start = start_ms(req.start_time_epoch.filter(|&s| s != 0).map(StartAt::Unix))?;
         let live = state.live()?;
-        let src = live.source(&id).await?;
+        let src = live.source(&id, Lookup::Standing).await?;
         let (alias, description) = (req.alias.unwrap_or_default(), req.description);
         let rec = live
             .start_recording(&src, start, &alias, &description.unwrap_or_default())
@@ -262,7 +265,7 @@ pub async fn source_recordings(
     let result = async {
         let only_active = query(q)?.only_active.is_some_and(|v| !v.is_empty());
         let live = state.live()?;
-        let src = live.source(&id).await?;
+        let src = live.source(&id, Lookup::Standing).await?;
         let rows = live.recordings()?.list(Some(&src.id)).await?;
         let recordings = rows
             .into_iter()

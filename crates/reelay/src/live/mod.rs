@@ -62,6 +62,7 @@ pub use verbs::{NewSource, SourceChange};
 
 use crate::db::now_ms;
 use crate::storage::Reads;
+pub use sources::Lookup;
 use sources::{SourceRow, Sources};
 
 /// Live settings (`[live]`).
@@ -227,22 +228,15 @@ impl Live {
         Ok(end)
     }
 
-    /// The source with this id or name (see [`Sources::find_or_known`]). What can be neither
-    /// (a NUL, a slash, too long) is no source, without asking the database.
-    pub async fn source(&self, id_or_name: &str) -> Result<SourceRow, LiveError> {
+    /// The source with this id or name, looked up as `how` says ([`Lookup`], the one policy).
+    /// What can be neither (a NUL, a slash, too long) is no source, without asking the
+    /// database.
+    pub async fn source(&self, id_or_name: &str, how: Lookup) -> Result<Arc<SourceRow>, LiveError> {
         if sources::validate_name(id_or_name).is_err() && !segment::is_source_id(id_or_name) {
             return Err(LiveError::NoSource(id_or_name.to_owned()));
         }
         self.sources
-            .find_or_known(id_or_name)
-            .await?
-            .ok_or_else(|| LiveError::NoSource(id_or_name.to_owned()))
-    }
-
-    /// The source with this id or name, for a viewer (see [`Sources::find_for_viewing`]).
-    pub async fn viewed_source(&self, id_or_name: &str) -> Result<Arc<SourceRow>, LiveError> {
-        self.sources
-            .find_for_viewing(id_or_name)
+            .lookup(id_or_name, how)
             .await?
             .ok_or_else(|| LiveError::NoSource(id_or_name.to_owned()))
     }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use super::Lookup;
 use super::bus_note::{Announced, BusNote};
 use super::sources::SourceRow;
 use super::{Channel, Live, LiveError, SegmentRow};
@@ -207,7 +208,7 @@ impl Live {
         let row = note.row;
         let Some(channel) = self.loaded_channel(&row.source_id, &row.rendition) else {
             if !matches!(
-                self.sources.find_for_viewing(&row.source_id).await,
+                self.sources.lookup(&row.source_id, Lookup::Viewing).await,
                 Ok(Some(_))
             ) {
                 return Ok(Some("unknown source"));

@@ -18,6 +18,7 @@ use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
 
 use super::Live;
+use super::Lookup;
 use super::bus_note::{PartNote, encode_part};
 use super::low_latency::{PartEvent, StoredPart};
 
@@ -93,7 +94,7 @@ impl Live {
         bytes: Bytes,
     ) -> Result<(), &'static str> {
         let id = note.source.as_str();
-        if !matches!(self.sources.find_for_viewing(id).await, Ok(Some(_))) {
+        if !matches!(self.sources.lookup(id, Lookup::Viewing).await, Ok(Some(_))) {
             return Err("unknown source");
         }
         let most = usize::try_from(super::sources::MAX_RENDITIONS).unwrap_or(16);

@@ -22,7 +22,7 @@ pub const PRIMARY: &str = "index";
 pub const MAX_RENDITIONS: i64 = reelay_hls::multivariant::MAX_RENDITIONS as i64;
 
 /// How long a source's row read for a viewer stands before it is read again
-/// ([`Sources::find_for_viewing`]).
+/// ([`Lookup::Viewing`]).
 pub const VIEW_FRESH: Duration = Duration::from_secs(1);
 
 /// A query for sources' rows, with their primary rendition's counters, ending in `$tail`.
@@ -81,15 +81,37 @@ pub fn validate_target(target: i64) -> Result<(), LiveError> {
         .ok_or_else(|| LiveError::Invalid("target_duration must be 1-30 seconds".into()))
 }
 
+/// How a source is looked up: the one policy, chosen by what the answer decides.
+///
+/// Every lookup takes an id (`src_…`) or a name; what can be neither is no source without
+/// asking the database (`Live::source`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup {
+    /// The database, every time, failing with it: what acts on a source's stored state at this
+    /// moment (an edge forwarding a source's segments, a recording's replay).
+    Current,
+    /// The database; while it is unreachable, the row last read for that id or name stands in,
+    /// so viewers keep their live window (whatever writes still needs the database and fails
+    /// with it). For two seconds after a failure it stands in at once; then one request at a
+    /// time probes the database again. Ingest, the edge protocol and the management API.
+    Standing,
+    /// [`Lookup::Standing`] for viewers' reads — playlists, parts and segments, several a second
+    /// per Low-Latency viewer — and for what the cluster tells about a source: a row read less
+    /// than [`VIEW_FRESH`] ago is used as it is. Changes made through this node are seen at
+    /// once (each write forgets the row); changes made on another node sharing the database
+    /// within [`VIEW_FRESH`].
+    Viewing,
+}
+
 /// Rows as last read, by the id or name asked for, and when.
 type Known = HashMap<String, (Arc<SourceRow>, Instant)>;
 
 #[derive(Debug, Clone)]
 pub struct Sources {
     db: AnyPool,
-    /// Rows as last read and when, by the id or name asked for (see [`Sources::find_or_known`]
-    /// and [`Sources::find_for_viewing`]); shared, so a viewer's request takes a reference, not
-    /// a copy of every field.
+    /// Rows as last read and when, by the id or name asked for (see [`Lookup::Standing`] and
+    /// [`Lookup::Viewing`]); shared, so a viewer's request takes a reference, not a copy of
+    /// every field.
     known: Arc<Mutex<Known>>,
     /// When reading a source last failed for want of the database.
     trouble: Arc<Mutex<Option<Instant>>>,
@@ -113,17 +135,29 @@ impl Sources {
         }
     }
 
-    /// [`Sources::find`], but while the database is unreachable the row last read for that id
-    /// or name stands in, so viewers keep their live window (everything that writes still
-    /// needs the database and fails with it). For two seconds after a failure it stands in at
-    /// once; then one request at a time probes the database again.
-    pub async fn find_or_known(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
-        let found = self.read_or_known(id_or_name).await?;
-        Ok(found.map(|row| SourceRow::clone(&row)))
+    /// The source with this id or name, read as `how` says (the one lookup policy: see
+    /// [`Lookup`]).
+    pub async fn lookup(
+        &self,
+        id_or_name: &str,
+        how: Lookup,
+    ) -> sqlx::Result<Option<Arc<SourceRow>>> {
+        match how {
+            Lookup::Current => Ok(self.find(id_or_name).await?.map(Arc::new)),
+            Lookup::Standing => self.standing(id_or_name).await,
+            Lookup::Viewing => {
+                if let Some((row, at)) = lock(&self.known).get(id_or_name)
+                    && at.elapsed() < VIEW_FRESH
+                {
+                    return Ok(Some(Arc::clone(row)));
+                }
+                self.standing(id_or_name).await
+            }
+        }
     }
 
-    /// [`Sources::find_or_known`], the row shared with the node's memory of it.
-    async fn read_or_known(&self, id_or_name: &str) -> sqlx::Result<Option<Arc<SourceRow>>> {
+    /// [`Lookup::Standing`]: the database, or while it is unreachable the row last read.
+    async fn standing(&self, id_or_name: &str) -> sqlx::Result<Option<Arc<SourceRow>>> {
         let known = || {
             lock(&self.known)
                 .get(id_or_name)
@@ -156,20 +190,6 @@ impl Sources {
             known.insert(id_or_name.to_owned(), (Arc::clone(row), Instant::now()));
         }
         Ok(found)
-    }
-
-    /// [`Sources::find_or_known`] for viewers' reads — playlists, parts and segments, several a
-    /// second per Low-Latency viewer: a row read less than [`VIEW_FRESH`] ago is used as it is.
-    /// Changes made through this node are seen at once (each write forgets the row); changes
-    /// made on another node sharing the database within [`VIEW_FRESH`]. Ingest, the edge
-    /// protocol and the management API read the database every time.
-    pub async fn find_for_viewing(&self, id_or_name: &str) -> sqlx::Result<Option<Arc<SourceRow>>> {
-        if let Some((row, at)) = lock(&self.known).get(id_or_name)
-            && at.elapsed() < VIEW_FRESH
-        {
-            return Ok(Some(Arc::clone(row)));
-        }
-        self.read_or_known(id_or_name).await
     }
 
     /// Forgets what is known of source `id` (deleted, or changed: read it again).
@@ -224,8 +244,8 @@ impl Sources {
         }
     }
 
-    /// The source with this id or name.
-    pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
+    /// The source with this id or name, from the database ([`Lookup::Current`]).
+    async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<SourceRow>> {
         sqlx::query_as(select_sources!("WHERE s.id = $1 OR s.name = $1"))
             .bind(id_or_name)
             .fetch_optional(&self.db)

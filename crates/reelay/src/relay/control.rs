@@ -16,11 +16,11 @@ use super::protocol::{
 };
 use crate::auth::Denied;
 use crate::db::now_ms;
-use crate::live::Live;
 use crate::live::forwarded::{Forwarded, ForwardedSegment};
 use crate::live::ll_view::parse_part_uri;
 use crate::live::low_latency::StoredPart;
 use crate::live::sources::{PRIMARY, SourceRow};
+use crate::live::{Live, Lookup};
 use crate::stream::BodyStream;
 
 /// The control node's relay, borrowed from the node's state for one request.
@@ -177,7 +177,7 @@ impl Control<'_> {
         edge: &EdgeRow,
         source_id: &str,
     ) -> Result<SourceRow, RelayError> {
-        let source = self.live.source(source_id).await?;
+        let source = self.live.source(source_id, Lookup::Standing).await?;
         // Bound to this edge already (the row is read afresh): within its scope, since
         // `Edges::set_scope` releases what it drops in the same transaction, so neither the
         // scope nor the binding is asked again for every segment and part.
@@ -200,11 +200,11 @@ impl Control<'_> {
             .into());
         }
         if bound_here {
-            return Ok(source);
+            return Ok(Arc::unwrap_or_clone(source));
         }
         match self.live.sources.bind_edge(&source.id, &edge.id).await? {
-            Some(bound) if bound != edge.id => Err(RelayError::OtherEdge(source.name)),
-            _ => Ok(source),
+            Some(bound) if bound != edge.id => Err(RelayError::OtherEdge(source.name.clone())),
+            _ => Ok(Arc::unwrap_or_clone(source)),
         }
     }
 

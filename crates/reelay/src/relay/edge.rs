@@ -17,7 +17,7 @@ use super::link::{Link, LinkError, backoff};
 use super::metrics::RelayMetrics;
 use super::protocol::DesiredState;
 use crate::live::sources::SourceRow;
-use crate::live::{Live, SegmentRow, file_name};
+use crate::live::{Live, Lookup, SegmentRow, file_name};
 use crate::random;
 
 /// Live segments sent at once when a source (re)starts streaming or the link returns.
@@ -163,7 +163,11 @@ impl EdgeRelay {
     }
 
     async fn local_source(&self, id: &str) -> Option<SourceRow> {
-        self.live.sources.find(id).await.ok().flatten()
+        self.live
+            .source(id, Lookup::Current)
+            .await
+            .ok()
+            .map(Arc::unwrap_or_clone)
     }
 
     /// Sends `segment` (after its init section, if the control may not have it).

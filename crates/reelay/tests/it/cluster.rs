@@ -31,7 +31,10 @@ async fn two_nodes_racing_on_one_source_never_share_a_sequence_number() {
     let id = source["id"].as_str().expect("id").to_owned();
     let (la, lb) = (a.state.live.clone(), b.state.live.clone());
     let (la, lb) = (la.expect("live on A"), lb.expect("live on B"));
-    let found = lb.source("cam").await.expect("node B sees the source");
+    let found = lb
+        .source("cam", reelay::live::Lookup::Current)
+        .await
+        .expect("node B sees the source");
 
     // Sequence numbers taken concurrently on both nodes are all different.
     la.sources
@@ -320,7 +323,7 @@ async fn a_source_turned_off_on_one_node_stops_playing_on_another_within_about_a
         },
     )
     .await;
-    // Within the one second a viewer's row stands (`Sources::find_for_viewing`), plus the
+    // Within the one second a viewer's row stands (`Lookup::Viewing`), plus the
     // polling and a loaded machine's slack.
     assert!(
         changed.elapsed() < Duration::from_secs(3),

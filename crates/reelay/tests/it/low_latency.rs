@@ -370,7 +370,10 @@ async fn a_lone_ll_rendition_is_offered_at_the_source_url_through_a_multivariant
     // encoder's new ladder made it stale), the source URL of one rendition would be its
     // classic media playlist: an LL client there would get neither parts nor blocking reloads.
     let live = server.state.live().expect("live");
-    let src = live.sources.find("one").await.expect("db").expect("source");
+    let src = live
+        .source("one", reelay::live::Lookup::Current)
+        .await
+        .expect("source");
     live.sources
         .clear_multivariant(&src.id)
         .await

@@ -12,6 +12,7 @@ use super::ErrorBody;
 use crate::http::error::{ApiError, ApiJson};
 use crate::http::routes;
 use crate::http::state::AppState;
+use crate::live::Lookup;
 use crate::live::sources::validate_name;
 use crate::relay::edges::EdgeRow;
 
@@ -79,9 +80,9 @@ async fn source_ids(state: &AppState, names: &[String]) -> Result<Vec<String>, A
     let live = state.control()?.live;
     let mut ids = Vec::with_capacity(names.len());
     for name in names {
-        let source = live.source(name).await?;
+        let source = live.source(name, Lookup::Standing).await?;
         if !ids.contains(&source.id) {
-            ids.push(source.id);
+            ids.push(source.id.clone());
         }
     }
     Ok(ids)

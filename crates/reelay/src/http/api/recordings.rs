@@ -12,6 +12,7 @@ use crate::http::error::{ApiError, ApiJson};
 use crate::http::routes;
 use crate::http::state::AppState;
 use crate::live::LiveError;
+use crate::live::Lookup;
 use crate::live::recordings::{RecordingRow, Recordings};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,7 +110,7 @@ pub async fn start_recording(
     ApiJson(req): ApiJson<StartRecording>,
 ) -> Result<(StatusCode, Json<RecordingInfo>), ApiError> {
     let live = state.live()?;
-    let src = live.source(&source).await?;
+    let src = live.source(&source, Lookup::Standing).await?;
     let rec = live
         .start_recording(&src, start_ms(req.start)?, &req.alias, &req.description)
         .await?;
@@ -149,14 +150,11 @@ pub async fn list_recordings(
     Query(q): Query<RecordingQuery>,
 ) -> Result<Json<RecordingList>, ApiError> {
     let source_id = match q.source {
-        Some(s) => Some(
-            state
-                .live()?
-                .sources
-                .find(&s)
-                .await?
-                .map_or(s, |row| row.id),
-        ),
+        Some(s) => Some(match state.live()?.source(&s, Lookup::Current).await {
+            Ok(row) => row.id.clone(),
+            Err(LiveError::NoSource(_)) => s,
+            Err(e) => return Err(e.into()),
+        }),
         None => None,
     };
     let rows = store(&state)?.list(source_id.as_deref()).await?;

@@ -1,6 +1,8 @@
 //! Live sources: create (the ingest token is shown once), list, get, change, delete, and turn
 //! streaming on or off. URLs take a source's id or its name.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use http::StatusCode;
@@ -11,6 +13,7 @@ use super::{ErrorBody, rfc3339_ms, rfc3339_unix};
 use crate::http::error::{ApiError, ApiJson};
 use crate::http::routes;
 use crate::http::state::AppState;
+use crate::live::Lookup;
 use crate::live::sources::SourceRow;
 use crate::live::{NewSource, SourceChange};
 
@@ -122,7 +125,8 @@ async fn full_info(state: &AppState, row: SourceRow) -> Result<SourceInfo, ApiEr
 }
 
 async fn find(state: &AppState, source: &str) -> Result<SourceRow, ApiError> {
-    Ok(state.live()?.source(source).await?)
+    let row = state.live()?.source(source, Lookup::Standing).await?;
+    Ok(Arc::unwrap_or_clone(row))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -97,7 +97,7 @@ fn stream_of(state: &AppState, route: &str, uri: &Uri, need: Need) -> Option<(St
 }
 
 /// Whether the live stream or recording [`stream_of`] names is public. (The live handlers read
-/// the same source again: a row read within the last second, `Sources::find_for_viewing`.)
+/// the same source again: a row read within the last second, `Lookup::Viewing`.)
 async fn public_stream(state: &AppState, (name, recording): (String, bool)) -> bool {
     let Some(live) = state.live.as_ref() else {
         return false;
