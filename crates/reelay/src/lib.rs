@@ -33,6 +33,7 @@ pub mod metrics;
 pub mod node;
 pub mod random;
 pub mod relay;
+pub mod rules;
 pub mod storage;
 pub mod stream;
 pub mod zero_copy;

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 type HmacSha256 = Hmac<Sha256>;
 
 /// Longest validity a signature may be given.
-pub const MAX_EXPIRES_IN: u64 = 7 * 24 * 3600;
+pub const MAX_EXPIRES_IN: u64 = crate::rules::SIGN_EXPIRES_IN.max as u64;
 
 /// The signer of a URL made on an open node (no token): valid while the node stays open.
 pub const OPEN_SIGNER: &str = "open";

@@ -14,6 +14,7 @@
 
 use std::borrow::Cow;
 
+use super::json_values::Object;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -335,8 +336,8 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, ApiError> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Self(value)),
+        match Json::<Object<T>>::from_request(req, state).await {
+            Ok(Json(Object(value))) => Ok(Self(value)),
             Err(rejection) => {
                 let code = match rejection.status() {
                     StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",

@@ -36,6 +36,7 @@ fn native(file: String) -> String {
         ("sig" = Option<String>, Query, description = "signed URL signature"),
         ("pfx" = Option<String>, Query, description = "signed URL prefix scope")),
     responses((status = 200, description = "the playlist or segment"),
+        (status = 400, description = "a file name that is not a plain name", body = ErrorBody),
         (status = 404, description = "no such source, or nothing buffered yet", body = ErrorBody)),
     security(("bearer" = []), ()))]
 pub async fn vod_live(
@@ -67,6 +68,7 @@ pub async fn vod_live(
         ("sig" = Option<String>, Query, description = "signed URL signature"),
         ("pfx" = Option<String>, Query, description = "signed URL prefix scope")),
     responses((status = 200, description = "the playlist or segment"),
+        (status = 400, description = "a file name that is not a plain name", body = ErrorBody),
         (status = 404, description = "no such recording or segment", body = ErrorBody)),
     security(("bearer" = []), ()))]
 pub async fn vod_recording(

@@ -38,7 +38,9 @@ use crate::live::sources::SourceRow;
 
 /// A JSON body, or a 400 that says what is wrong with it.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(body).map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
+    serde_json::from_slice(body)
+        .map(|super::json_values::Object(value)| value)
+        .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
 }
 
 fn query<T>(query: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
@@ -58,7 +60,10 @@ async fn full_source(state: &AppState, row: SourceRow) -> Result<LmSource, ApiEr
 pub struct LmNewSource {
     pub name: String,
     /// Target segment length, seconds, ≥ 1 (`segment_length`, the answer's name, also works).
-    #[serde(alias = "segment_length")]
+    #[serde(
+        alias = "segment_length",
+        deserialize_with = "crate::http::json_values::i64"
+    )]
     pub segment_len: i64,
     pub description: Option<String>,
     /// The encoder-side playlist URI LiveMix recorded; accepted and not used (encoders push).
@@ -205,12 +210,13 @@ pub struct LmNewRecording {
     pub alias: Option<String>,
     pub description: Option<String>,
     /// Unix seconds; may lie in the past (what is still buffered is kept); absent or 0: now.
+    #[serde(default, deserialize_with = "crate::http::json_values::opt_i64")]
     pub start_time_epoch: Option<i64>,
 }
 
 /// LiveMix: start recording a source.
 #[utoipa::path(post, path = routes::LIVEMIX_SOURCE_RECORDINGS, operation_id = "livemix_start_recording", tag = "compatibility",
-    request_body = LmNewRecording,
+    request_body(content = Option<LmNewRecording>, description = "optional: no body starts recording now"),
     params(("id" = String, Path, description = "source id or name")),
     responses((status = 200, description = "started", body = LmRecordingAnswer),
         (status = 400, description = "a bad value", body = LmErrorAnswer),

@@ -97,7 +97,7 @@ pub struct CreateQuery {
 
 /// Lyve: create a bucket (a folder under the data directory); answers `"Success"`.
 #[utoipa::path(post, path = routes::LYVE_CREATE_BUCKET, operation_id = "lyve_create_bucket", tag = "compatibility", params(CreateQuery),
-    responses((status = 200, description = "created", body = String), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+    responses((status = 200, description = "created", body = String, content_type = "application/json"), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn create_bucket(
@@ -110,7 +110,7 @@ pub async fn create_bucket(
 }
 
 /// The seed's form: `file`, `file_name`, `bucket`.
-const LYVE_FORM: Form = Form {
+pub(crate) const LYVE_FORM: Form = Form {
     file_field: "file",
     bucket_field: Some("bucket"),
     key_fields: &["file_name"],
@@ -119,8 +119,9 @@ const LYVE_FORM: Form = Form {
 /// Lyve: upload a file from a form (`file`, `file_name`, `bucket`), streamed; `"Success"`.
 #[utoipa::path(post, path = routes::LYVE_FILES_UPLOAD, operation_id = "lyve_files_upload", tag = "compatibility",
     request_body(content_type = "multipart/form-data", description = "fields `file`, `file_name`, `bucket`"),
-    responses((status = 200, description = "stored", body = String), (status = 400, description = "bad request: the message says what", body = ErrorBody),
+    responses((status = 200, description = "stored", body = String, content_type = "application/json"), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 408, description = "the request body stalled", body = ErrorBody),
+        (status = 409, description = "conflicts with the current state", body = ErrorBody),
         (status = 413, description = "larger than the upload limit", body = ErrorBody), (status = 415, description = "not multipart/form-data", body = ErrorBody),
         (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = [])))]

@@ -9,9 +9,11 @@ use super::api::{self, ErrorBody, ErrorDetail};
 use super::openapi_errors::CommonErrors;
 use super::{edge, live, livemix, livemix_manage, lyve, media, routes};
 
-/// The document served at `/openapi.json`.
-pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+/// The document served at `/openapi.json`, for a node whose `[[s3]]` profiles are `profiles`.
+pub fn document(profiles: &[String]) -> utoipa::openapi::OpenApi {
+    let mut document = ApiDoc::openapi();
+    super::openapi_rules::place(&mut document, profiles);
+    document
 }
 
 #[derive(Debug, OpenApi)]

@@ -20,7 +20,10 @@ use super::{
 pub fn app(state: AppState) -> Router {
     // No validator badge: the docs page must not make the browser call anything off this node.
     let docs = SwaggerUi::new(routes::DOCS)
-        .url(routes::OPENAPI, openapi::document())
+        .url(
+            routes::OPENAPI,
+            openapi::document(&state.buckets.profile_names()),
+        )
         .config(Config::new([routes::OPENAPI]).validator_url("none"));
     let router = Router::new()
         .route(

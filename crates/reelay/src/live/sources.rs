@@ -71,12 +71,12 @@ pub fn validate_name(name: &str) -> Result<(), LiveError> {
 }
 
 /// The longest target duration a source can have, seconds.
-pub const MAX_TARGET_DURATION: i64 = 30;
+pub const MAX_TARGET_DURATION: i64 = crate::rules::TARGET_DURATION.max;
 
 /// Target segment lengths accepted, seconds.
 pub fn validate_target(target: i64) -> Result<(), LiveError> {
-    (1..=MAX_TARGET_DURATION)
-        .contains(&target)
+    crate::rules::TARGET_DURATION
+        .admits(target)
         .then_some(())
         .ok_or_else(|| LiveError::Invalid("target_duration must be 1-30 seconds".into()))
 }

@@ -5,7 +5,8 @@
 //! A key arrives percent-decoded exactly once (by the router). It is then checked here, before
 //! any backend sees it, and refused (400) when it could mean anything other than one object
 //! below the bucket root:
-//! - empty, longer than [`MAX_KEY_LEN`] bytes, or with an empty segment (`//`, leading or
+//! - empty, longer than [`MAX_KEY_LEN`] bytes, with a segment longer than [`MAX_SEGMENT_LEN`]
+//!   bytes, or with an empty segment (`//`, leading or
 //!   trailing `/`) — so there is no way to name the root or an absolute path;
 //! - a `.` or `..` segment (covers `../`, `%2e%2e/` and `..%2f` after the one decoding), or
 //!   any segment starting with `.`: hidden files (`.git/`, `.env`, reelay's own `.reelay-tmp/`
@@ -19,7 +20,11 @@
 use std::fmt;
 
 /// Longest accepted key, in bytes (S3's limit).
-pub const MAX_KEY_LEN: usize = 1024;
+pub const MAX_KEY_LEN: usize = crate::rules::MAX_KEY_BYTES;
+
+/// Longest segment of a key, in bytes: the longest file name the filesystems a folder bucket
+/// lives on take (`NAME_MAX`), so that a key is storable in every kind of bucket.
+pub const MAX_SEGMENT_LEN: usize = crate::rules::MAX_SEGMENT_BYTES;
 
 /// Why a key or bucket name was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -28,6 +33,8 @@ pub enum KeyError {
     Empty,
     #[error("the key is longer than {MAX_KEY_LEN} bytes")]
     TooLong,
+    #[error("a segment of the key is longer than {MAX_SEGMENT_LEN} bytes")]
+    SegmentTooLong,
     #[error("the key has an empty path segment")]
     EmptySegment,
     #[error("the key has a '.' or '..' segment")]
@@ -61,6 +68,7 @@ impl ObjectKey {
                 "" => return Err(KeyError::EmptySegment),
                 "." | ".." => return Err(KeyError::DotSegment),
                 s if s.starts_with('.') => return Err(KeyError::HiddenSegment),
+                s if s.len() > MAX_SEGMENT_LEN => return Err(KeyError::SegmentTooLong),
                 _ => {}
             }
         }
@@ -80,7 +88,8 @@ impl fmt::Display for ObjectKey {
 
 /// Checks a bucket name: 1-63 of `[A-Za-z0-9._-]`, not starting with `.`.
 pub fn validate_bucket_name(name: &str) -> Result<(), KeyError> {
-    let ok = (1..=63).contains(&name.len())
+    let rule = crate::rules::BUCKET_NAME;
+    let ok = (rule.min_len..=rule.max_len).contains(&name.len())
         && !name.starts_with('.')
         && name
             .bytes()

@@ -116,6 +116,13 @@ impl Buckets {
         self.profiles.insert(profile.name.clone(), profile);
     }
 
+    /// The names of the `[[s3]]` profiles, sorted.
+    pub fn profile_names(&self) -> Vec<String> {
+        let mut names: Vec<String> = self.profiles.keys().cloned().collect();
+        names.sort();
+        names
+    }
+
     pub fn profile(&self, name: &str) -> Option<Arc<S3Profile>> {
         self.profiles.get(name).cloned()
     }

@@ -67,7 +67,8 @@ pub async fn create_token(
     let role = Role::parse(&req.role)
         .ok_or_else(|| ApiError::bad_request("role must be read, write or admin"))?;
     let name = req.name.trim();
-    if name.is_empty() || name.len() > 200 || name.chars().any(char::is_control) {
+    let most = crate::rules::TOKEN_NAME.max_len;
+    if name.is_empty() || name.chars().count() > most || name.chars().any(char::is_control) {
         return Err(ApiError::bad_request(
             "name must be 1-200 printable characters",
         ));
@@ -114,7 +115,10 @@ pub struct SignRequest {
     /// `prefix`, a folder ending in `/` whose every object the URL may fetch.
     pub path: String,
     /// Seconds until the URL stops working (default 3600, at most 7 days).
-    #[serde(default = "default_expires_in")]
+    #[serde(
+        default = "default_expires_in",
+        deserialize_with = "crate::http::json_values::u64"
+    )]
     pub expires_in: u64,
     /// Sign the folder `path` rather than one object.
     #[serde(default)]
@@ -146,7 +150,8 @@ pub async fn sign(
             "expires_in must be 1-{MAX_EXPIRES_IN} seconds"
         )));
     }
-    let valid_path = SIGNABLE_PREFIXES.iter().any(|p| req.path.starts_with(p))
+    let valid_path = req.path.len() <= crate::rules::SIGNED_PATH.max_len
+        && SIGNABLE_PREFIXES.iter().any(|p| req.path.starts_with(p))
         && !req.path.contains(['?', '#'])
         && req.path.parse::<http::uri::PathAndQuery>().is_ok();
     if !valid_path {

@@ -68,7 +68,7 @@ pub struct EdgeScope {
 }
 
 /// Most sources one edge may be given.
-const MAX_SCOPE: usize = 1000;
+const MAX_SCOPE: usize = crate::rules::EDGE_SCOPE_ITEMS;
 
 /// The ids of the sources `names` (names or ids): 404 naming the first unknown one.
 async fn source_ids(state: &AppState, names: &[String]) -> Result<Vec<String>, ApiError> {

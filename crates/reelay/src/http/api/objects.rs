@@ -22,7 +22,7 @@ use crate::storage::{Bucket, ObjectKey};
 use crate::stream::BodyError;
 
 /// Largest page of a listing.
-pub const MAX_LIST_LIMIT: usize = 1000;
+pub const MAX_LIST_LIMIT: usize = crate::rules::LIST_LIMIT.max as usize;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -79,7 +79,8 @@ pub async fn list_objects(
 ) -> Result<Json<ObjectList>, ApiError> {
     let Query(q) = query.map_err(|e| ApiError::bad_request(e.body_text()))?;
     let limit = q.limit.unwrap_or(MAX_LIST_LIMIT);
-    if limit == 0 || limit > MAX_LIST_LIMIT {
+    let admitted = i64::try_from(limit).is_ok_and(|l| crate::rules::LIST_LIMIT.admits(l));
+    if !admitted {
         return Err(ApiError::bad_request(format!(
             "limit must be between 1 and {MAX_LIST_LIMIT}"
         )));
@@ -139,7 +140,8 @@ pub async fn object_metadata(
 /// Upload an object (streamed; replaces any existing object atomically).
 #[utoipa::path(put, path = routes::OBJECT, tag = "objects",
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    request_body(content = Option<Vec<u8>>, content_type = "application/octet-stream",
+        description = "the object's bytes; none (no body, or `Content-Length: 0`) makes an empty object"),
     responses((status = 201, description = "created", body = ObjectInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 408, description = "the request body stalled", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody),
         (status = 413, description = "larger than the upload limit", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
@@ -166,7 +168,7 @@ pub async fn put_object(
 }
 
 /// The native form: `file` (its file name is the key unless a `key` field names one).
-const NATIVE_FORM: Form = Form {
+pub(crate) const NATIVE_FORM: Form = Form {
     file_field: "file",
     bucket_field: None,
     key_fields: &["key"],
@@ -177,7 +179,8 @@ const NATIVE_FORM: Form = Form {
     params(("bucket" = String, Path)),
     request_body(content_type = "multipart/form-data", description = "a `file` field, and optionally `key` (default: the file's name)"),
     responses((status = 201, description = "created", body = ObjectInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
-        (status = 408, description = "the request body stalled", body = ErrorBody), (status = 413, description = "larger than the upload limit", body = ErrorBody),
+        (status = 408, description = "the request body stalled", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody),
+        (status = 413, description = "larger than the upload limit", body = ErrorBody),
         (status = 415, description = "not multipart/form-data", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn post_form(

@@ -64,6 +64,7 @@ pub(crate) async fn find(state: &AppState, id: &str) -> Result<RecordingRow, Api
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum StartAt {
+    #[serde(deserialize_with = "crate::http::json_values::i64")]
     Unix(i64),
     Text(String),
 }

@@ -136,6 +136,7 @@ pub struct CreateSource {
     #[serde(default)]
     pub description: String,
     /// Target segment length, seconds (default 2).
+    #[serde(default, deserialize_with = "crate::http::json_values::opt_i64")]
     pub target_duration: Option<i64>,
     /// Watchable (live and recordings) without a token (default false).
     #[serde(default)]
@@ -209,6 +210,7 @@ pub async fn get_source(
 pub struct PatchSource {
     pub name: Option<String>,
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "crate::http::json_values::opt_i64")]
     pub target_duration: Option<i64>,
     /// Watchable without a token.
     pub public: Option<bool>,

@@ -1,0 +1,154 @@
+//! The rules a request's values obey, each declared once: the validator that enforces a rule
+//! reads the same constant as the OpenAPI document that states it (`http/openapi_rules.rs`
+//! places each on the parameters and fields it governs), so a generated client or validator
+//! sees exactly what the server applies.
+//!
+//! A pattern is written in the part of regular-expression syntax that ECMA-262 (the dialect of
+//! JSON Schema) and the `regex` crate read alike, with one exception: a leading negative
+//! lookahead `(?!…)`, which ECMA-262 reads and the `regex` crate does not. The tests hold each
+//! validator to its pattern over strings on both sides of every edge.
+
+/// A text value: its length in characters and the pattern it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Text {
+    pub min_len: usize,
+    pub max_len: usize,
+    pub pattern: &'static str,
+}
+
+/// An integer value's inclusive bounds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Range {
+    pub min: i64,
+    pub max: i64,
+}
+
+impl Range {
+    pub fn admits(self, value: i64) -> bool {
+        (self.min..=self.max).contains(&value)
+    }
+}
+
+/// What no name or key may hold: a backslash or a control character (Unicode's `Cc`).
+macro_rules! no_control {
+    () => {
+        r"\\\u0000-\u001f\u007f-\u009f"
+    };
+}
+
+/// Bucket names: 1-63 of `A-Z a-z 0-9 . _ -`, not starting with `.`.
+pub const BUCKET_NAME: Text = Text {
+    min_len: 1,
+    max_len: 63,
+    pattern: r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+};
+
+/// Source and edge names: as bucket names, and never shaped like a source id.
+pub const SOURCE_NAME: Text = Text {
+    min_len: 1,
+    max_len: 63,
+    pattern: r"^(?!src_)[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+};
+
+/// What a URL names a source, an edge or a recording by: a name or an id (`src_…`, `edg_…`,
+/// `rec_…`), the same characters.
+pub const NAME_OR_ID: Text = BUCKET_NAME;
+
+/// Object keys: `/`-separated segments of 1-255 characters, none starting with `.`, no
+/// backslash or control character; at most 1024 characters. The server counts bytes of UTF-8
+/// ([`MAX_KEY_BYTES`], S3's limit; [`MAX_SEGMENT_BYTES`], a file name's), which only keys of
+/// characters beyond ASCII reach before the characters a pattern counts.
+pub const OBJECT_KEY: Text = Text {
+    min_len: 1,
+    max_len: 1024,
+    pattern: concat!(
+        r"^[^./",
+        no_control!(),
+        r"][^/",
+        no_control!(),
+        r"]{0,254}(/[^./",
+        no_control!(),
+        r"][^/",
+        no_control!(),
+        r"]{0,254})*$"
+    ),
+};
+
+/// The longest object key, in bytes.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// The longest segment of an object key, in bytes.
+pub const MAX_SEGMENT_BYTES: usize = 255;
+
+/// A file of a live source or a recording: a plain name (`reelay_hls::is_plain_name`).
+pub const PLAIN_FILE: Text = Text {
+    min_len: 1,
+    max_len: 128,
+    pattern: r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$",
+};
+
+/// A token's label for people: printable, not only spaces (leading and trailing spaces are
+/// trimmed).
+pub const TOKEN_NAME: Text = Text {
+    min_len: 1,
+    max_len: 200,
+    pattern: concat!(
+        r"^[^",
+        no_control!(),
+        r"]*[^\s",
+        no_control!(),
+        r"][^",
+        no_control!(),
+        r"]*$"
+    ),
+};
+
+/// The longest name a download is saved under (`?download=`): 255 bytes of UTF-8, which only
+/// names of characters beyond ASCII reach before 255 characters.
+pub const DOWNLOAD_NAME_LEN: usize = 255;
+
+/// The roles a token may have.
+pub const ROLES: [&str; 3] = ["read", "write", "admin"];
+
+/// A live source's target segment length, seconds.
+pub const TARGET_DURATION: Range = Range { min: 1, max: 30 };
+
+/// A page of an object listing.
+pub const LIST_LIMIT: Range = Range { min: 1, max: 1000 };
+
+/// A signed URL's lifetime, seconds: up to 7 days.
+pub const SIGN_EXPIRES_IN: Range = Range {
+    min: 1,
+    max: 7 * 24 * 3600,
+};
+
+/// A path a URL may be signed for: one of the playback prefixes, then characters a URL path
+/// holds as they are, and percent-escapes that decode to UTF-8 — an escaped ASCII byte but `/`,
+/// or a whole character of two to four bytes as RFC 3629 §4 writes them; no query or fragment.
+pub const SIGNED_PATH: Text = Text {
+    min_len: 6,
+    max_len: 4096,
+    pattern: concat!(
+        r"^/(media|live|recordings|v1/vod/live|v1/vod/recording)/(",
+        r"[A-Za-z0-9._~!$&'()*+,;=:@/-]",
+        r"|%([01][0-9A-Fa-f]|2[0-9A-Ea-e]|[3-7][0-9A-Fa-f])",
+        r"|%([Cc][2-9A-Fa-f]|[Dd][0-9A-Fa-f])%[89AaBb][0-9A-Fa-f]",
+        r"|%[Ee]0%[AaBb][0-9A-Fa-f]%[89AaBb][0-9A-Fa-f]",
+        r"|%[Ee][1-9AaBbCcEeFf](%[89AaBb][0-9A-Fa-f]){2}",
+        r"|%[Ee][Dd]%[89][0-9A-Fa-f]%[89AaBb][0-9A-Fa-f]",
+        r"|%[Ff]0%[9AaBb][0-9A-Fa-f](%[89AaBb][0-9A-Fa-f]){2}",
+        r"|%[Ff][1-3](%[89AaBb][0-9A-Fa-f]){3}",
+        r"|%[Ff]4%8[0-9A-Fa-f](%[89AaBb][0-9A-Fa-f]){2}",
+        r")*$"
+    ),
+};
+
+/// Most sources one edge may be given.
+pub const EDGE_SCOPE_ITEMS: usize = 1000;
+
+/// LiveMix's `new_state`: on or off.
+pub const ON_OFF: [&str; 2] = ["true", "false"];
+
+#[cfg(test)]
+#[path = "rules_tests.rs"]
+mod tests;
