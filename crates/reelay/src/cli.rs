@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use tokio::net::TcpListener;
 
 use crate::config::{Config, Overrides};
-use crate::http::workers::serve_on_workers;
+use crate::http::transport::workers::serve_on_workers;
 use crate::http::{AppState, ServerOptions, app};
 use crate::node::build_state;
 

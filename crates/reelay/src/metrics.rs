@@ -240,9 +240,9 @@ fn register_cache(cache: &CacheCounters, registry: &mut Registry) {
 pub struct ConnectionMeters {
     /// Connections accepted.
     pub accepted: Counter,
-    /// Response body bytes sent with `sendfile` (`http/sendfile.rs`).
+    /// Response body bytes sent with `sendfile` (`http/transport/sendfile.rs`).
     pub sendfile_bytes: Counter,
-    /// Connections ended because the client stopped reading (`http/net.rs`).
+    /// Connections ended because the client stopped reading (`http/transport/net.rs`).
     pub write_stalls: Counter,
     /// Connections open now (every listener of the node: the cap is per node).
     pub open: Gauge,

@@ -1,5 +1,5 @@
 //! The rules a request's values obey, each declared once: the validator that enforces a rule
-//! reads the same constant as the OpenAPI document that states it (`http/openapi_rules.rs`
+//! reads the same constant as the OpenAPI document that states it (`http/wiring/openapi_rules.rs`
 //! places each on the parameters and fields it governs), so a generated client or validator
 //! sees exactly what the server applies.
 //!

@@ -1,52 +1,27 @@
 //! The HTTP layer: everything that knows a request or a response lives here, and nothing below
 //! imports from here. Domain modules (storage, cache, live, relay, auth) take plain values —
 //! keys, [`crate::stream::BodyStream`]s, credentials — and return their own errors, which
-//! [`error`] maps to statuses in one table.
+//! [`wiring::error`] maps to statuses in one table. Four rooms, by concern:
 //!
-//! - [`routes`]: every route template, once, and what each requires; [`router`]: mounts them
-//!   inside [`middleware`] (request id + metrics + tracing, CORS, panic guard, authorization,
-//!   the exact head limit);
-//! - [`state`]: what handlers share, one `Arc`;
-//! - handlers: [`media`] (playback), [`live`] (ingest, live and recorded playlists), [`edge`]
-//!   (the routes edge nodes call), [`ui`] (the embedded web UI), [`api`] (the JSON API,
-//!   described by [`openapi`]);
-//! - [`body`]: request bodies as domain streams; [`error`]: the error table;
-//! - [`direct`]: plain media reads answered beside the router (same steps, plain calls);
-//!   [`reply`]: response bodies without a box per layer;
-//! - [`server`]: the accept loop with its limits and graceful shutdown; [`net`]: connection I/O
-//!   guards.
+//! - [`transport`]: connections — the accept loop with its limits and graceful shutdown,
+//!   worker threads, write-stall guards, sendfile, the direct path and response bodies;
+//! - [`wiring`]: what every request passes and every handler shares — route templates and what
+//!   each requires, the router, the request pipeline and the router's middleware, the state,
+//!   the error table, request bodies and forms, the OpenAPI document and its rules;
+//! - [`native`]: reelay's own handlers — playback, live and recorded HLS, the edge protocol,
+//!   probes, the web UI, the JSON API;
+//! - [`compat`]: the routes of the systems reelay replaces (the Lyve Cloud middleware,
+//!   LiveMix), their shapes over the same domain verbs.
+//!
+//! Rooms import one way: `compat` and `native` use `wiring`; `transport` serves what `wiring`
+//! builds; `wiring`'s router and document name the handlers.
 
-pub mod api;
-pub mod body;
-pub mod direct;
-pub mod edge;
-pub mod error;
-pub mod health;
-pub mod json_values;
-pub mod live;
-mod live_ll;
-pub mod livemix;
-mod livemix_envelope;
-pub mod livemix_manage;
-pub mod lyve;
-pub mod media;
-pub mod middleware;
-pub mod multipart;
-pub mod net;
-pub mod openapi;
-mod openapi_errors;
-mod openapi_rules;
-mod pipeline;
-pub mod reply;
-pub mod router;
-pub mod routes;
-pub mod sendfile;
-pub mod server;
-pub mod state;
-pub mod ui;
-pub mod workers;
+pub mod compat;
+pub mod native;
+pub mod transport;
+pub mod wiring;
 
-pub use direct::Front;
-pub use router::app;
-pub use server::{ServerOptions, ShutdownReport, serve};
-pub use state::{AppState, Limits, Services};
+pub use transport::direct::Front;
+pub use transport::server::{ServerOptions, ShutdownReport, serve};
+pub use wiring::router::app;
+pub use wiring::state::{AppState, Limits, Services};

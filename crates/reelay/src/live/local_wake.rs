@@ -3,7 +3,7 @@
 //!
 //! A held LL-HLS reload waits on its rendition's `watch` channel. Waking a task that runs on
 //! another connection thread (each runs its own single-threaded runtime,
-//! `http/workers.rs`) costs the publisher a push onto that runtime's queue and a write to its
+//! `http/transport/workers.rs`) costs the publisher a push onto that runtime's queue and a write to its
 //! eventfd — for each task: a part published to a thousand held reloads made ~500 such writes,
 //! one after another, on the publishing thread, before the last of them could run (`strace -c`
 //! during `bench/ll-latency.sh`: one `write` per held reload).

@@ -1,4 +1,4 @@
-//! The direct path (`http/direct.rs`) against the router: the same requests to one node, served
+//! The direct path (`http/transport/direct.rs`) against the router: the same requests to one node, served
 //! once with the direct path in front (as `reelay serve` does) and once through the router
 //! alone, get the same answers — status, every header but `Date` and `X-Request-Id`, and every
 //! byte — over conditionals, ranges, errors, encodings, limits and credentials, for media and

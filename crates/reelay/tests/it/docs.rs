@@ -13,7 +13,7 @@ use common::app::{TestApp, request};
 use common::{TestServer, run_tool};
 use http::Method;
 use reelay::auth::Role;
-use reelay::http::routes::{self, ALL, UNDOCUMENTED};
+use reelay::http::wiring::routes::{self, ALL, UNDOCUMENTED};
 
 /// `template` with each `{name}` and `{*name}` segment filled in.
 fn concrete(template: &str) -> String {
@@ -104,7 +104,7 @@ async fn every_route_the_router_mounts_is_documented_with_its_methods_or_named_u
     // And the router mounts nothing beyond routes::ALL: one `.route(` per template but the
     // four that Swagger UI mounts (the document, its page and the page's assets).
     let router = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/router.rs"),
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/http/wiring/router.rs"),
     )
     .expect("router.rs");
     assert_eq!(router.matches(".route(").count(), ALL.len() - 4);

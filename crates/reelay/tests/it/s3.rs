@@ -247,7 +247,8 @@ async fn readiness_calls_share_one_s3_probe_per_round() {
     assert!(many.iter().all(|(status, _)| *status == 200), "{many:?}");
     assert_eq!(listings() - before, 1, "50 concurrent calls, one round");
     // A TTL has no readiness signal: wait it out, then one call makes exactly one round.
-    tokio::time::sleep(reelay::http::health::S3_PROBE_TTL + Duration::from_millis(100)).await;
+    tokio::time::sleep(reelay::http::native::health::S3_PROBE_TTL + Duration::from_millis(100))
+        .await;
     assert_eq!(ready().await.0, 200);
     assert_eq!(
         listings() - before,

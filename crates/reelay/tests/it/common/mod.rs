@@ -143,13 +143,13 @@ pub struct TestServer {
 
 impl TestServer {
     /// Serves each sub-folder of a fresh temp dir as a bucket; `setup` fills the dir first.
-    /// Served as `reelay serve` serves: the direct path (`http/direct.rs`) in front of the router.
+    /// Served as `reelay serve` serves: the direct path (`http/transport/direct.rs`) in front of the router.
     pub async fn start(setup: impl FnOnce(&Path)) -> Self {
         Self::start_full(setup, Front::new, ServerOptions::default()).await
     }
 
     /// Like [`start`], with a hook to wrap the router (e.g. to observe requests). Every
-    /// request goes through the wrapped router: no direct media path (`http/direct.rs`), which
+    /// request goes through the wrapped router: no direct media path (`http/transport/direct.rs`), which
     /// would answer media requests beside it.
     pub async fn start_with(
         setup: impl FnOnce(&Path),

@@ -1,0 +1,320 @@
+//! Every route template of the service, defined once. The router mounts these constants, the
+//! requirement table below says what each needs (the authorization middleware asks it), and
+//! the OpenAPI document's paths are the same constants (its `{*key}` tails written `{key}`).
+//!
+//! A route missing from [`requirement`] needs `Admin`: forgetting one fails closed.
+
+use http::Method;
+
+use crate::auth::Need;
+
+pub const MEDIA: &str = "/media/{bucket}/{*key}";
+/// What every path under [`MEDIA`] starts with.
+pub const MEDIA_PREFIX: &str = "/media/";
+pub const WATCH: &str = "/watch";
+/// The Lyve Cloud video middleware's routes (`http/compat/lyve.rs`).
+pub const LYVE_LIST_BUCKETS: &str = "/list_buckets";
+pub const LYVE_LIST_OBJECTS: &str = "/list_objects";
+pub const LYVE_CREATE_BUCKET: &str = "/create_bucket";
+pub const LYVE_FILES_UPLOAD: &str = "/files_upload";
+pub const INGEST: &str = "/ingest/{source}/{file}";
+pub const LIVE: &str = "/live/{source}/{file}";
+/// One rendition's playlist and segments, beside a multivariant `LIVE` playlist.
+pub const LIVE_RENDITION: &str = "/live/{source}/{rendition}/{file}";
+/// What every path under [`LIVE`] and [`LIVE_RENDITION`] starts with.
+pub const LIVE_PREFIX: &str = "/live/";
+pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
+/// LiveMix's viewer URLs (`http/compat/livemix.rs`).
+pub const LIVEMIX_VOD_LIVE: &str = "/v1/vod/live/{source}/{file}";
+pub const LIVEMIX_VOD_RECORDING: &str = "/v1/vod/recording/{id}/{file}";
+/// LiveMix's management routes (`http/compat/livemix_manage.rs`), all listed in [`LIVEMIX_MANAGEMENT`].
+pub const LIVEMIX_SOURCES: &str = "/v1/source";
+pub const LIVEMIX_SOURCE: &str = "/v1/source/{id}";
+pub const LIVEMIX_SOURCE_STREAMING: &str = "/v1/source/{id}/streaming";
+pub const LIVEMIX_SOURCE_RECORDINGS: &str = "/v1/source/{id}/recording";
+pub const LIVEMIX_RECORDINGS: &str = "/v1/recording";
+pub const LIVEMIX_RECORDING: &str = "/v1/recording/{id}";
+pub const LIVEMIX_RECORDING_STOP: &str = "/v1/recording/{id}/stop";
+pub const LIVEMIX_MANAGEMENT: [&str; 7] = [
+    LIVEMIX_SOURCES,
+    LIVEMIX_SOURCE,
+    LIVEMIX_SOURCE_STREAMING,
+    LIVEMIX_SOURCE_RECORDINGS,
+    LIVEMIX_RECORDINGS,
+    LIVEMIX_RECORDING,
+    LIVEMIX_RECORDING_STOP,
+];
+pub const RECORDING_FILE: &str = "/recordings/{id}/{file}";
+pub const RECORDING_RENDITION: &str = "/recordings/{id}/{rendition}/{file}";
+
+pub const HEALTHZ: &str = "/healthz";
+pub const READYZ: &str = "/readyz";
+pub const METRICS: &str = "/metrics";
+pub const UI_INDEX: &str = "/";
+pub const UI_FILE: &str = "/ui/{*file}";
+pub const OPENAPI: &str = "/openapi.json";
+pub const DOCS: &str = "/docs";
+
+pub const BUCKETS: &str = "/api/v1/buckets";
+pub const BUCKET: &str = "/api/v1/buckets/{bucket}";
+pub const OBJECTS: &str = "/api/v1/buckets/{bucket}/objects";
+pub const OBJECT: &str = "/api/v1/buckets/{bucket}/objects/{*key}";
+pub const TOKENS: &str = "/api/v1/tokens";
+pub const TOKEN: &str = "/api/v1/tokens/{id}";
+pub const SIGN: &str = "/api/v1/sign";
+pub const SOURCES: &str = "/api/v1/sources";
+pub const SOURCE: &str = "/api/v1/sources/{source}";
+pub const SOURCE_STREAMING: &str = "/api/v1/sources/{source}/streaming";
+pub const SOURCE_RECORDINGS: &str = "/api/v1/sources/{source}/recordings";
+pub const RECORDINGS: &str = "/api/v1/recordings";
+pub const RECORDING: &str = "/api/v1/recordings/{id}";
+pub const RECORDING_STOP: &str = "/api/v1/recordings/{id}/stop";
+pub const EDGES: &str = "/api/v1/edges";
+pub const EDGE: &str = "/api/v1/edges/{edge}";
+
+pub const EDGE_REGISTER: &str = "/api/v1/edge/register";
+pub const EDGE_STATE: &str = "/api/v1/edge/state";
+pub const EDGE_SEGMENT: &str = "/api/v1/edge/sources/{source}/segments/{file}";
+pub const EDGE_INIT: &str = "/api/v1/edge/sources/{source}/init/{file}";
+pub const EDGE_MULTIVARIANT: &str = "/api/v1/edge/sources/{source}/multivariant";
+pub const EDGE_PART: &str = "/api/v1/edge/sources/{source}/parts/{file}";
+
+/// Every template the router mounts, once (its unit test holds the router to this list).
+pub const ALL: [&str; 52] = [
+    MEDIA,
+    WATCH,
+    LYVE_LIST_BUCKETS,
+    LYVE_LIST_OBJECTS,
+    LYVE_CREATE_BUCKET,
+    LYVE_FILES_UPLOAD,
+    INGEST,
+    LIVE,
+    LIVE_RENDITION,
+    LIVEMIX_PLAYLIST,
+    LIVEMIX_VOD_LIVE,
+    LIVEMIX_VOD_RECORDING,
+    LIVEMIX_SOURCES,
+    LIVEMIX_SOURCE,
+    LIVEMIX_SOURCE_STREAMING,
+    LIVEMIX_SOURCE_RECORDINGS,
+    LIVEMIX_RECORDINGS,
+    LIVEMIX_RECORDING,
+    LIVEMIX_RECORDING_STOP,
+    RECORDING_FILE,
+    RECORDING_RENDITION,
+    HEALTHZ,
+    READYZ,
+    METRICS,
+    UI_INDEX,
+    UI_FILE,
+    OPENAPI,
+    DOCS,
+    BUCKETS,
+    BUCKET,
+    OBJECTS,
+    OBJECT,
+    TOKENS,
+    TOKEN,
+    SIGN,
+    SOURCES,
+    SOURCE,
+    SOURCE_STREAMING,
+    SOURCE_RECORDINGS,
+    RECORDINGS,
+    RECORDING,
+    RECORDING_STOP,
+    EDGES,
+    EDGE,
+    EDGE_REGISTER,
+    EDGE_STATE,
+    EDGE_SEGMENT,
+    EDGE_INIT,
+    EDGE_MULTIVARIANT,
+    EDGE_PART,
+    // Mounted by Swagger UI with OPENAPI and DOCS: its page and assets.
+    "/docs/",
+    "/docs/{*rest}",
+];
+
+/// The routes the OpenAPI document leaves out, and why: every other template of [`ALL`] is
+/// documented with exactly the methods it takes (the tests hold the document to that).
+pub const UNDOCUMENTED: [(&str, &str); 14] = [
+    (
+        INGEST,
+        "HLS pushed by encoders (ffmpeg's HLS and DASH muxers), not an API",
+    ),
+    (LIVE, "HLS playlists and segments, read by players"),
+    (
+        LIVE_RENDITION,
+        "HLS playlists and segments, read by players",
+    ),
+    (
+        RECORDING_FILE,
+        "HLS playlists and segments, read by players",
+    ),
+    (
+        RECORDING_RENDITION,
+        "HLS playlists and segments, read by players",
+    ),
+    (HEALTHZ, "a probe for orchestrators"),
+    (READYZ, "a probe for orchestrators"),
+    (METRICS, "Prometheus text, for scrapers"),
+    (UI_INDEX, "the web UI"),
+    (UI_FILE, "the web UI"),
+    (OPENAPI, "the document itself"),
+    (DOCS, "the document's browser"),
+    ("/docs/", "the document's browser"),
+    ("/docs/{*rest}", "the document's browser"),
+];
+
+/// What the router reports for a request that matched no route.
+pub const UNMATCHED: &str = "unmatched";
+
+/// Path prefixes a signed URL may cover.
+pub const SIGNABLE_PREFIXES: [&str; 5] = [
+    MEDIA_PREFIX,
+    LIVE_PREFIX,
+    "/recordings/",
+    "/v1/vod/live/",
+    "/v1/vod/recording/",
+];
+
+/// Whether signed URLs apply to `route` (playback of media, live and recorded streams).
+pub fn signable(route: &str) -> bool {
+    [
+        MEDIA,
+        LIVE,
+        LIVE_RENDITION,
+        RECORDING_FILE,
+        RECORDING_RENDITION,
+        LIVEMIX_VOD_LIVE,
+        LIVEMIX_VOD_RECORDING,
+    ]
+    .contains(&route)
+}
+
+/// Whether `route`'s answers carry the request id in their body (LiveMix's envelope), so the
+/// request must carry it too.
+pub fn echoes_request_id(route: &str) -> bool {
+    LIVEMIX_MANAGEMENT.contains(&route)
+}
+
+/// The requirement of `method` on the matched `route` (one of the templates above).
+pub fn requirement(method: &Method, route: &str) -> Need {
+    let read = method == Method::GET || method == Method::HEAD;
+    let (post, put, delete) = (
+        method == Method::POST,
+        method == Method::PUT,
+        method == Method::DELETE,
+    );
+    if method == Method::OPTIONS {
+        // CORS preflights are answered before this layer; any other OPTIONS gets a 405.
+        return Need::Public;
+    }
+    match route {
+        HEALTHZ | READYZ | METRICS | UI_INDEX | UI_FILE | OPENAPI => Need::Public,
+        r if r == DOCS || r.starts_with("/docs/") => Need::Public,
+        // Unknown paths: nothing to protect, the answer is 404.
+        UNMATCHED => Need::Public,
+        MEDIA
+        | WATCH
+        | LIVE
+        | LIVE_RENDITION
+        | RECORDING_FILE
+        | RECORDING_RENDITION
+        | LIVEMIX_VOD_LIVE
+        | LIVEMIX_VOD_RECORDING
+            if read =>
+        {
+            Need::Read
+        }
+        RECORDINGS | RECORDING if read => Need::Read,
+        LIVEMIX_SOURCES
+        | LIVEMIX_SOURCE
+        | LIVEMIX_SOURCE_RECORDINGS
+        | LIVEMIX_RECORDINGS
+        | LIVEMIX_RECORDING
+            if read =>
+        {
+            Need::Read
+        }
+        LIVEMIX_SOURCE_STREAMING if put => Need::Write,
+        LIVEMIX_SOURCE_RECORDINGS | LIVEMIX_RECORDING_STOP if post => Need::Write,
+        LIVEMIX_RECORDING if delete => Need::Write,
+        SOURCE_RECORDINGS | RECORDING_STOP if post => Need::Write,
+        RECORDING if delete => Need::Write,
+        INGEST | LIVEMIX_PLAYLIST => Need::Ingest,
+        r if r.starts_with("/api/v1/edge/") => Need::Edge,
+        EDGES | EDGE if read => Need::Read,
+        SOURCES | SOURCE if read => Need::Read,
+        SOURCE_STREAMING if put => Need::Write,
+        BUCKETS | OBJECTS | OBJECT if read => Need::Read,
+        LYVE_LIST_BUCKETS | LYVE_LIST_OBJECTS if read => Need::Read,
+        OBJECTS | LYVE_FILES_UPLOAD if post => Need::Write,
+        SIGN if post => Need::Read,
+        OBJECT if put || delete => Need::Write,
+        _ => Need::Admin,
+    }
+}
+
+/// `{*tail}` written as OpenAPI writes it, `{tail}`.
+pub fn openapi_path(template: &str) -> String {
+    template.replace("{*", "{")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn state_changing_methods_never_need_less_than_write() {
+        // Public routes take no state-changing method (the router answers 405).
+        let public = [
+            HEALTHZ,
+            READYZ,
+            METRICS,
+            UI_INDEX,
+            UI_FILE,
+            OPENAPI,
+            DOCS,
+            "/docs/",
+            "/docs/{*rest}",
+        ];
+        for route in ALL.into_iter().chain(["/x"]) {
+            if public.contains(&route) {
+                continue;
+            }
+            for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+                let need = requirement(&method, route);
+                // Ingest and the edge protocol check their own tokens in their handlers.
+                let own = if route == INGEST || route == LIVEMIX_PLAYLIST {
+                    Need::Ingest
+                } else {
+                    Need::Edge
+                };
+                if route == INGEST
+                    || route == LIVEMIX_PLAYLIST
+                    || route.starts_with("/api/v1/edge/")
+                {
+                    assert_eq!(need, own, "{method} {route}");
+                    continue;
+                }
+                // Signing a URL computes a signature; it changes nothing.
+                if route == SIGN && method == Method::POST {
+                    assert_eq!(need, Need::Read);
+                    continue;
+                }
+                assert!(need >= Need::Write, "{method} {route} needs only {need:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn openapi_paths_name_tails_without_the_star() {
+        assert_eq!(
+            openapi_path(OBJECT),
+            "/api/v1/buckets/{bucket}/objects/{key}"
+        );
+        assert_eq!(openapi_path(SOURCE), SOURCE);
+    }
+}
