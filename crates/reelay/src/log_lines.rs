@@ -7,7 +7,7 @@
 //! "request"}` on a request's lines, so a log pipeline can join every line of a request to the
 //! `X-Request-Id` its client got. Both are what a tracing span named `request` with those
 //! fields printed; they are written here from the tag because opening a span per request cost
-//! the most of anything reelay adds to an answer (`http/wiring/middleware/observe.rs`). With span or
+//! the most of anything reelay adds to an answer (`http/common/middleware/observe.rs`). With span or
 //! field directives in the filter the HTTP layer opens the span as well, and these lines print
 //! it instead of the tag.
 //!
@@ -28,7 +28,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer, Registry};
 
 use crate::config::LogFormat;
-use crate::http::wiring::middleware::observe::{RequestTag, open_request_spans};
+use crate::http::common::middleware::observe::{RequestTag, open_request_spans};
 
 /// Installs the log lines in `format` as the process's subscriber.
 pub fn init(format: LogFormat) {

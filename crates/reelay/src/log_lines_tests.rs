@@ -6,7 +6,7 @@ use tracing_subscriber::fmt::MakeWriter;
 use tracing_subscriber::layer::SubscriberExt;
 
 use super::{JsonLines, TextLines, log_filter, static_targets};
-use crate::http::wiring::middleware::observe::RequestTag;
+use crate::http::common::middleware::observe::RequestTag;
 
 /// Whether the filter `spec` passes events of `reelay::http` at debug and info, then of
 /// `sqlx` at debug and info (a callsite's target and level are fixed where it is written).

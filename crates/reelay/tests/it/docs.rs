@@ -13,7 +13,7 @@ use common::app::{TestApp, request};
 use common::{TestServer, run_tool};
 use http::Method;
 use reelay::auth::Role;
-use reelay::http::wiring::routes::{self, ALL, UNDOCUMENTED};
+use reelay::http::common::routes::{self, ALL, UNDOCUMENTED};
 
 /// `template` with each `{name}` and `{*name}` segment filled in.
 fn concrete(template: &str) -> String {

@@ -143,7 +143,7 @@ fn panicking_router(app: &TestApp) -> axum::Router {
             "unreachable"
         }),
     );
-    reelay::http::wiring::middleware::stack(routes, &app.state).with_state(app.state.clone())
+    reelay::http::common::middleware::stack(routes, &app.state).with_state(app.state.clone())
 }
 
 #[tokio::test]

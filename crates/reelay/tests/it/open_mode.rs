@@ -13,7 +13,7 @@ use common::app::{TestApp, request};
 use common::{TestServer, write_fixed};
 use http::Method;
 use reelay::auth::access::{Hosts, PROXY_HEADERS};
-use reelay::http::wiring::routes;
+use reelay::http::common::routes;
 
 fn make_token(host: &str) -> http::Request<Body> {
     request(Method::POST, "/api/v1/tokens")

@@ -10,11 +10,11 @@ use axum::extract::{Extension, Path, RawQuery, State};
 use axum::response::Response;
 use http::{HeaderMap, Method};
 
+use crate::http::common::error::ApiError;
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::ErrorBody;
 use crate::http::native::live;
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::zero_copy::FileSink;
 
 /// The native file name for a LiveMix one: any playlist name is the index playlist.

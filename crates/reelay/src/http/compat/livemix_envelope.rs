@@ -9,9 +9,9 @@ use http::HeaderMap;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::http::common::error::ApiError;
+use crate::http::common::middleware::observe::REQUEST_ID;
 use crate::http::native::api::{rfc3339_ms, rfc3339_unix};
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::middleware::observe::REQUEST_ID;
 use crate::live::recordings::RecordingRow;
 use crate::live::sources::SourceRow;
 

@@ -24,14 +24,14 @@ use http::HeaderMap;
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};
 
+use crate::http::common::error::ApiError;
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::compat::livemix_envelope::{
     LmBase, LmErrorAnswer, LmRecordingAnswer, LmRecordingsAnswer, LmSource, LmSourceAnswer,
     LmSourcesAnswer, answer, base, lm_recording, lm_source,
 };
 use crate::http::native::api::recordings::{StartAt, find as find_recording, start_ms};
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::live::Lookup;
 use crate::live::NewSource;
 use crate::live::sources::SourceRow;
@@ -39,7 +39,7 @@ use crate::live::sources::SourceRow;
 /// A JSON body, or a 400 that says what is wrong with it.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
-        .map(|crate::http::wiring::json_values::Object(value)| value)
+        .map(|crate::http::common::json_values::Object(value)| value)
         .map_err(|e| ApiError::bad_request(format!("bad JSON body: {e}")))
 }
 
@@ -62,7 +62,7 @@ pub struct LmNewSource {
     /// Target segment length, seconds, ≥ 1 (`segment_length`, the answer's name, also works).
     #[serde(
         alias = "segment_length",
-        deserialize_with = "crate::http::wiring::json_values::i64"
+        deserialize_with = "crate::http::common::json_values::i64"
     )]
     pub segment_len: i64,
     pub description: Option<String>,
@@ -212,7 +212,7 @@ pub struct LmNewRecording {
     /// Unix seconds; may lie in the past (what is still buffered is kept); absent or 0: now.
     #[serde(
         default,
-        deserialize_with = "crate::http::wiring::json_values::opt_i64"
+        deserialize_with = "crate::http::common::json_values::opt_i64"
     )]
     pub start_time_epoch: Option<i64>,
 }

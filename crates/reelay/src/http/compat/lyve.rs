@@ -15,11 +15,11 @@ use http::HeaderMap;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::http::common::error::ApiError;
+use crate::http::common::multipart::{Form, Target};
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, buckets, objects, rfc3339};
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::multipart::{Form, Target};
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 
 /// Most objects one `/list_objects` answer carries (the native API pages past this).
 pub const MAX_LISTED: usize = 10_000;

@@ -8,11 +8,11 @@ use axum::extract::{Path, Query, State};
 use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 
+use crate::http::common::error::ApiError;
+use crate::http::common::middleware::auth::presented_token;
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::ErrorBody;
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::middleware::auth::presented_token;
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::live::forwarded::Forwarded;
 use crate::relay::control::Control;
 use crate::relay::edges::EdgeRow;
@@ -99,7 +99,7 @@ pub async fn put_segment(
     let control = state.control()?;
     let row = edge(&control, &headers).await?;
     let meta = SegmentMeta::from_headers(&headers).map_err(ApiError::bad_request)?;
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     let outcome = control
         .forward_segment(&row, &source_id, &file, meta, body)
         .await?;
@@ -125,7 +125,7 @@ pub async fn put_init(
     let control = state.control()?;
     let row = edge(&control, &headers).await?;
     let rendition = rendition_from_headers(&headers).map_err(ApiError::bad_request)?;
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     let outcome = control
         .forward_init(&row, &source_id, &rendition, &file, body)
         .await?;
@@ -148,7 +148,7 @@ pub async fn put_multivariant(
 ) -> Result<StatusCode, ApiError> {
     let control = state.control()?;
     let row = edge(&control, &headers).await?;
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     control.forward_multivariant(&row, &source_id, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -174,7 +174,7 @@ pub async fn put_part(
     let control = state.control()?;
     let row = edge(&control, &headers).await?;
     let meta = PartMeta::from_headers(&headers).map_err(ApiError::bad_request)?;
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     control
         .forward_part(&row, &source_id, &file, meta, body)
         .await?;

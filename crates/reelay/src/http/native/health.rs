@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use http::StatusCode;
 use serde_json::json;
 
-use crate::http::wiring::state::AppState;
+use crate::http::common::state::AppState;
 
 pub async fn healthz() -> &'static str {
     "ok\n"

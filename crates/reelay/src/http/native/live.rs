@@ -15,12 +15,12 @@ use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use reelay_hls::is_plain_name;
 
 use crate::auth::{Auth, Principal};
+use crate::http::common::error::ApiError;
+use crate::http::common::middleware::auth::presented_token;
+use crate::http::common::state::AppState;
 use crate::http::native::api::ErrorBody;
 use crate::http::native::media::{Request, serve_opened};
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::middleware::auth::presented_token;
-use crate::http::wiring::state::AppState;
-use crate::http::{native::live_ll, wiring::routes};
+use crate::http::{common::routes, native::live_ll};
 use crate::live::ingest::Ingested;
 use crate::live::ll_view::parse_part_uri;
 use crate::live::recordings::{RecordingRow, Recordings};
@@ -72,7 +72,7 @@ pub async fn ingest(
 ) -> Result<StatusCode, ApiError> {
     let presented = presented_token(&headers, query.as_deref());
     let src = ingest_source(&state, is_open(&opened), &source_name, presented.as_deref()).await?;
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     Ok(match state.live()?.ingest(&src, &file, body).await? {
         Ingested::Playlist => StatusCode::NO_CONTENT,
         Ingested::Segment => StatusCode::CREATED,
@@ -131,7 +131,7 @@ pub async fn livemix_playlist(
         ApiError::bad_request("MPEG-TS-URI-Prefix is required (or [live] livemix_prefix)")
     })?;
     let src = ingest_source(&state, open, &name, presented.as_deref()).await?;
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     state.live()?.livemix_playlist(&src, &prefix, body).await?;
     Ok(StatusCode::NO_CONTENT)
 }

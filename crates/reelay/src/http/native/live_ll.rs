@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Method, header};
 use reelay_hls::parse_ll_query;
 
-use crate::http::wiring::error::ApiError;
+use crate::http::common::error::ApiError;
 use crate::live::Live;
 use crate::live::ll_view::PartAnswer;
 use crate::live::sources::{MAX_TARGET_DURATION, SourceRow};

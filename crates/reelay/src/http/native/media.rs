@@ -22,10 +22,10 @@ use reelay_http::{
 };
 use serde::Deserialize;
 
-use crate::http::transport::reply::MediaBody;
-use crate::http::wiring::error::MediaError;
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
+use crate::http::common::error::MediaError;
+use crate::http::common::reply::MediaBody;
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::random;
 use crate::storage::{ObjectKey, ObjectMeta, OpenObject};
 use crate::stream::ByteStream;

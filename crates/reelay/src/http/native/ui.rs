@@ -5,7 +5,7 @@ use axum::extract::Path;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, header};
 
-use crate::http::wiring::error::ApiError;
+use crate::http::common::error::ApiError;
 
 /// `/ui/{file}` → (content type, body).
 const FILES: &[(&str, &str, &str)] = &[

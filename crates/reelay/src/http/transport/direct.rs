@@ -38,11 +38,11 @@ use http::Method;
 use hyper::body::Incoming;
 use tower::ServiceExt;
 
+use crate::http::common::pipeline::{self, Observation};
+use crate::http::common::reply::{MediaBody, ReplyBody};
+use crate::http::common::state::AppState;
 use crate::http::native::live::{self, RenditionAsk};
-use crate::http::transport::reply::{MediaBody, ReplyBody};
-use crate::http::wiring::pipeline::{self, Observation};
-use crate::http::wiring::state::AppState;
-use crate::http::{native::media, wiring::routes};
+use crate::http::{common::routes, native::media};
 use crate::metrics::RouteMeters;
 use crate::zero_copy::FileSink;
 

@@ -2,11 +2,10 @@
 //! threads each running it on a duplicate of the listening socket ([`workers`]), connection
 //! I/O guards ([`net`]), the writer that sends file spans with sendfile ([`sendfile`]), the
 //! direct path that answers plain media reads beside the router through the same request
-//! pipeline ([`direct`]), and response bodies without a box per layer ([`reply`]).
+//! pipeline ([`direct`]).
 
 pub mod direct;
 pub mod net;
-pub mod reply;
 pub mod sendfile;
 pub mod server;
 pub mod workers;

@@ -8,8 +8,8 @@ use utoipa::{Modify, OpenApi};
 use crate::http::native::api::{self, ErrorBody, ErrorDetail};
 use crate::http::wiring::openapi_errors::CommonErrors;
 use crate::http::{
-    compat::livemix, compat::livemix_manage, compat::lyve, native::edge, native::live,
-    native::media, wiring::routes,
+    common::routes, compat::livemix, compat::livemix_manage, compat::lyve, native::edge,
+    native::live, native::media,
 };
 
 /// The document served at `/openapi.json`, for a node whose `[[s3]]` profiles are `profiles`.

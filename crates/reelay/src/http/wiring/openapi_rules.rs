@@ -13,10 +13,10 @@ use utoipa::openapi::path::ParameterIn;
 use utoipa::openapi::schema::{ArrayItems, KnownFormat, Object, Schema, SchemaFormat, Type};
 use utoipa::openapi::{Components, OpenApi, RefOr};
 
+use crate::http::common::multipart::Form;
+use crate::http::common::routes;
 use crate::http::compat::lyve::LYVE_FORM;
 use crate::http::native::api::objects::NATIVE_FORM;
-use crate::http::wiring::multipart::Form;
-use crate::http::wiring::routes;
 use crate::rules::{self, Range, Text};
 
 /// Where a rule holds.

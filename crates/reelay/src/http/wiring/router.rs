@@ -10,12 +10,12 @@ use http::Uri;
 use http::header;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::state::AppState;
+use crate::http::common::error::ApiError;
+use crate::http::common::state::AppState;
 use crate::http::{
-    compat::livemix, compat::livemix_manage, compat::lyve, native::api, native::edge,
-    native::health, native::live, native::media, native::ui, wiring::middleware, wiring::openapi,
-    wiring::routes,
+    common::middleware, common::routes, compat::livemix, compat::livemix_manage, compat::lyve,
+    native::api, native::edge, native::health, native::live, native::media, native::ui,
+    wiring::openapi,
 };
 
 /// Builds the application router.

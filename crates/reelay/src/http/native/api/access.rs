@@ -9,12 +9,12 @@ use utoipa::ToSchema;
 use crate::auth::Role;
 use crate::auth::sign::{MAX_EXPIRES_IN, OPEN_SIGNER, signed_query};
 use crate::db::now_unix;
+use crate::http::common::error::{ApiError, ApiJson};
+use crate::http::common::middleware::auth::bearer_id;
+use crate::http::common::routes;
+use crate::http::common::routes::SIGNABLE_PREFIXES;
+use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, rfc3339_unix};
-use crate::http::wiring::error::{ApiError, ApiJson};
-use crate::http::wiring::middleware::auth::bearer_id;
-use crate::http::wiring::routes;
-use crate::http::wiring::routes::SIGNABLE_PREFIXES;
-use crate::http::wiring::state::AppState;
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -117,7 +117,7 @@ pub struct SignRequest {
     /// Seconds until the URL stops working (default 3600, at most 7 days).
     #[serde(
         default = "default_expires_in",
-        deserialize_with = "crate::http::wiring::json_values::u64"
+        deserialize_with = "crate::http::common::json_values::u64"
     )]
     pub expires_in: u64,
     /// Sign the folder `path` rather than one object.

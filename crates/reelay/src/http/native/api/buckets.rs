@@ -9,10 +9,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::db::now_unix;
+use crate::http::common::error::{ApiError, ApiJson};
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, rfc3339};
-use crate::http::wiring::error::{ApiError, ApiJson};
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::storage::s3::S3Bucket;
 use crate::storage::{
     Backend, BucketInfo as RegistryInfo, Origin, StorageError, validate_bucket_name,

@@ -8,10 +8,10 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::http::common::error::{ApiError, ApiJson};
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::ErrorBody;
-use crate::http::wiring::error::{ApiError, ApiJson};
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::live::Lookup;
 use crate::live::sources::validate_name;
 use crate::relay::edges::EdgeRow;

@@ -13,11 +13,11 @@ use http::{HeaderMap, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::http::common::error::ApiError;
+use crate::http::common::multipart::{self, Form, Stored, Target};
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, rfc3339};
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::multipart::{self, Form, Stored, Target};
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::storage::{Bucket, ObjectKey};
 use crate::stream::BodyError;
 
@@ -162,7 +162,7 @@ pub async fn put_object(
     if declared.is_some_and(|len| len > max) {
         return Err(BodyError::TooLarge { limit: max }.into());
     }
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     b.put(&key, body, max).await?;
     Ok((StatusCode::CREATED, Json(metadata(&b, &key).await?)))
 }
@@ -211,7 +211,7 @@ pub async fn form_upload(
 ) -> Result<Stored, ApiError> {
     let boundary = multipart::boundary(headers)?;
     let max = state.limits.max_upload;
-    let body = crate::http::wiring::body::stream(body, state.limits.body_timeout);
+    let body = crate::http::common::body::stream(body, state.limits.body_timeout);
     let spool_dir = state
         .buckets
         .data_dir()

@@ -7,10 +7,10 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::http::common::error::{ApiError, ApiJson};
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, rfc3339_ms};
-use crate::http::wiring::error::{ApiError, ApiJson};
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::live::LiveError;
 use crate::live::Lookup;
 use crate::live::recordings::{RecordingRow, Recordings};
@@ -64,7 +64,7 @@ pub(crate) async fn find(state: &AppState, id: &str) -> Result<RecordingRow, Api
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
 pub enum StartAt {
-    #[serde(deserialize_with = "crate::http::wiring::json_values::i64")]
+    #[serde(deserialize_with = "crate::http::common::json_values::i64")]
     Unix(i64),
     Text(String),
 }

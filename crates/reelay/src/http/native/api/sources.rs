@@ -9,10 +9,10 @@ use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::http::common::error::{ApiError, ApiJson};
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, rfc3339_ms, rfc3339_unix};
-use crate::http::wiring::error::{ApiError, ApiJson};
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
 use crate::live::Lookup;
 use crate::live::sources::SourceRow;
 use crate::live::{NewSource, SourceChange};
@@ -138,7 +138,7 @@ pub struct CreateSource {
     /// Target segment length, seconds (default 2).
     #[serde(
         default,
-        deserialize_with = "crate::http::wiring::json_values::opt_i64"
+        deserialize_with = "crate::http::common::json_values::opt_i64"
     )]
     pub target_duration: Option<i64>,
     /// Watchable (live and recordings) without a token (default false).
@@ -215,7 +215,7 @@ pub struct PatchSource {
     pub description: Option<String>,
     #[serde(
         default,
-        deserialize_with = "crate::http::wiring::json_values::opt_i64"
+        deserialize_with = "crate::http::common::json_values::opt_i64"
     )]
     pub target_duration: Option<i64>,
     /// Watchable without a token.

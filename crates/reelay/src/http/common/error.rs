@@ -14,7 +14,7 @@
 
 use std::borrow::Cow;
 
-use crate::http::wiring::json_values::Object;
+use crate::http::common::json_values::Object;
 use axum::Json;
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};

@@ -12,7 +12,7 @@ use sqlx::AnyPool;
 use crate::auth::Auth;
 use crate::cache::{CacheSettings, ChunkCache};
 use crate::defaults::server;
-use crate::http::wiring::error::ApiError;
+use crate::http::common::error::ApiError;
 use crate::live::{Live, LiveError};
 use crate::metrics::Metrics;
 use crate::relay::control::Control;

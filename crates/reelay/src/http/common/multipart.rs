@@ -17,7 +17,7 @@ use futures_util::{StreamExt, TryStreamExt};
 use http::{HeaderMap, header};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::http::wiring::error::ApiError;
+use crate::http::common::error::ApiError;
 use crate::random;
 use crate::storage::{Bucket, ObjectKey};
 use crate::stream::{BodyError, BodyStream};

@@ -24,11 +24,11 @@ use futures_util::FutureExt;
 use http::HeaderMap;
 
 use crate::auth::Principal;
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::middleware::{auth, limits, scope};
-use crate::http::wiring::state::AppState;
+use crate::http::common::error::ApiError;
+use crate::http::common::middleware::{auth, limits, scope};
+use crate::http::common::state::AppState;
 
-pub use crate::http::wiring::middleware::observe::Observation;
+pub use crate::http::common::middleware::observe::Observation;
 
 /// An answer whose headers the way out may change.
 pub trait Answer {

@@ -31,7 +31,7 @@ use http::{HeaderValue, Method, Uri};
 use http_body::{Frame, SizeHint};
 use tracing::Instrument;
 
-use crate::http::wiring::routes;
+use crate::http::common::routes;
 use crate::metrics::{Metrics, RouteMeters};
 
 pub const REQUEST_ID: &str = "x-request-id";
@@ -140,7 +140,7 @@ impl RequestTag {
 
 /// One request being observed: started by [`Observation::begin`] as it comes in, its work run
 /// by [`Observation::run`], ended by [`Observation::finish`] with its response. The router's
-/// layer and the direct media path ([`crate::http::transport::direct`]) observe the same way.
+/// layer and the direct media path (`http/transport/direct.rs`) observe the same way.
 #[derive(Debug)]
 pub struct Observation {
     start: Instant,

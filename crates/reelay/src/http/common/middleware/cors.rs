@@ -9,7 +9,7 @@ use std::time::Duration;
 use http::{HeaderValue, Method, header};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
-use crate::http::wiring::middleware::observe::REQUEST_ID;
+use crate::http::common::middleware::observe::REQUEST_ID;
 
 /// The CORS layer for `origins`; `None` when there are none.
 pub fn layer(origins: &[HeaderValue]) -> Option<CorsLayer> {

@@ -1,4 +1,4 @@
-//! The router's door into the request pipeline (`http/wiring/pipeline.rs`, which the direct path
+//! The router's door into the request pipeline (`http/common/pipeline.rs`, which the direct path
 //! calls too), outermost first: [`observe`] (request id, log tag, metrics), [`cors`] (only with
 //! configured origins), then the pipeline's admission — a panic guard, the exact head limit of
 //! [`limits`], [`auth`] (the route's requirement against what the request presents) — and on
@@ -23,8 +23,8 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::Response;
 
-use crate::http::wiring::state::AppState;
-use crate::http::{wiring::pipeline, wiring::routes};
+use crate::http::common::state::AppState;
+use crate::http::{common::pipeline, common::routes};
 
 /// `router` inside the layers described above.
 pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {

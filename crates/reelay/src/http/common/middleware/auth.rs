@@ -1,7 +1,7 @@
 //! The authorization layer: reads what a request presents — its `Authorization` header, a
 //! signed URL's `exp`/`sig`/`pfx`, the bucket a read is about — asks [`Auth::decide`] against
 //! the route's requirement ([`routes::requirement`]), and gives the [`Principal`] (which the
-//! request pipeline, `http/wiring/pipeline.rs`, keeps) or the refusal. Routes authenticated by their handlers
+//! request pipeline, `http/common/pipeline.rs`, keeps) or the refusal. Routes authenticated by their handlers
 //! (ingest, the edge protocol) and public routes without credentials pass straight through.
 
 use std::sync::Arc;
@@ -10,10 +10,10 @@ use axum::response::{IntoResponse, Response};
 use http::{HeaderMap, HeaderValue, Uri, header};
 
 use crate::auth::{Auth, Credentials, Need, Principal, SignedQuery};
-use crate::http::wiring::error::ApiError;
-use crate::http::wiring::middleware::site;
-use crate::http::wiring::routes;
-use crate::http::wiring::state::AppState;
+use crate::http::common::error::ApiError;
+use crate::http::common::middleware::site;
+use crate::http::common::routes;
+use crate::http::common::state::AppState;
 
 /// The value of query parameter `name`.
 pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
@@ -112,7 +112,7 @@ async fn public_stream(state: &AppState, (name, recording): (String, bool)) -> b
 /// Who a request of `method` for `uri` with `headers`, on `route` (its template), acts as;
 /// `None` for routes whose handlers authenticate (ingest, the edge protocol) and public routes
 /// without credentials; `Err` is the refusal to send. Asked by the request pipeline
-/// (`http/wiring/pipeline.rs`) for every request, whichever door it came in by.
+/// (`http/common/pipeline.rs`) for every request, whichever door it came in by.
 ///
 /// First, for every request: a `Host` outside `[server] hosts` is 421, and a state change a
 /// browser says another site's page sent, without `Authorization`, is 403 ([`site`]).

@@ -2,7 +2,7 @@
 //!
 //! [`MediaBody`] is what a media answer sends: nothing (HEAD, 304), a short fixed text (412,
 //! 416), or an object's bytes as the stream storage gives. The media handlers box it into axum's
-//! body for the router; the direct path ([`crate::http::transport::direct`]) hands it to hyper as it is.
+//! body for the router; the direct path (`http/transport/direct.rs`) hands it to hyper as it is.
 //! [`ReplyBody`] is the one body type of a connection: the router's (already boxed) body, or a
 //! direct answer, metered.
 
@@ -15,7 +15,7 @@ use bytes::Bytes;
 use futures_util::Stream;
 use http_body::{Frame, SizeHint};
 
-use crate::http::wiring::middleware::observe::MeteredBody;
+use crate::http::common::middleware::observe::MeteredBody;
 use crate::stream::ByteStream;
 
 /// A media response's body.

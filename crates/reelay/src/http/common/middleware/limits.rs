@@ -7,7 +7,7 @@
 
 use http::Request;
 
-use crate::http::wiring::error::ApiError;
+use crate::http::common::error::ApiError;
 
 /// Size of a request head as sent: target plus `name: value\r\n` per header.
 pub fn request_head_bytes<B>(req: &Request<B>) -> usize {

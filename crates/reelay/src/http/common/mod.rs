@@ -1,0 +1,15 @@
+//! What every handler and both doors share, below them all: every route template once and what
+//! each requires ([`routes`]), the handlers' shared state ([`state`]), the one error table
+//! ([`error`]), request bodies, forms and JSON values ([`body`], [`multipart`],
+//! [`json_values`]), response bodies without a box per layer ([`reply`]), and the one request
+//! pipeline ([`pipeline`]) with the router's door into it ([`middleware`]).
+
+pub mod body;
+pub mod error;
+pub mod json_values;
+pub mod middleware;
+pub mod multipart;
+pub(crate) mod pipeline;
+pub mod reply;
+pub mod routes;
+pub mod state;
