@@ -2,10 +2,10 @@
 //!
 //! # Security model
 //!
-//! - Every route's requirement is in one table, `http::routes::requirement`: `Public` (health,
-//!   metrics, UI, API docs), `Read` (play, list, sign), `Write` (upload, delete objects) or
-//!   `Admin` (buckets, tokens). A route missing from the table needs `Admin`: forgetting a
-//!   route fails closed. This module decides from what a request presents ([`Credentials`]);
+//! - Every route's requirement is declared with the route (`http/wiring/router.rs`; asked through
+//!   `http::common::routes::requirement`): `Public` (health, metrics, UI, API docs), `Read` (play,
+//!   list, sign), `Write` (upload, delete objects) or `Admin` (buckets, tokens). A route nothing
+//!   declares needs `Admin`: forgetting a route fails closed. This module decides from what a request presents ([`Credentials`]);
 //!   the HTTP layer reads them off the request and turns a [`Denied`] into 401/403/503.
 //! - Credentials, in order: a bearer token (`Authorization: Bearer rly_…`; roles
 //!   read < write < admin); a signed URL (`?exp&kid&by&sig[&pfx]`, read-only, media routes
@@ -51,6 +51,25 @@ pub enum Need {
 }
 
 impl Need {
+    /// Every requirement, by the name a route's declaration gives it (the OpenAPI document's
+    /// security scope).
+    pub const SCOPES: [(&'static str, Need); 6] = [
+        ("public", Self::Public),
+        ("ingest", Self::Ingest),
+        ("edge", Self::Edge),
+        ("read", Self::Read),
+        ("write", Self::Write),
+        ("admin", Self::Admin),
+    ];
+
+    /// The requirement a scope names.
+    pub fn from_scope(scope: &str) -> Option<Self> {
+        Self::SCOPES
+            .iter()
+            .find(|(name, _)| *name == scope)
+            .map(|(_, need)| *need)
+    }
+
     fn role(self) -> Option<Role> {
         match self {
             Self::Public | Self::Ingest | Self::Edge => None,

@@ -1,8 +1,14 @@
-//! Every route template of the service, defined once. The router mounts these constants, the
-//! requirement table below says what each needs (the authorization middleware asks it), and
-//! the OpenAPI document's paths are the same constants (its `{*key}` tails written `{key}`).
+//! Every route template of the service, defined once, and what each requires. A documented
+//! route's handler names its template in its declaration (`#[utoipa::path]`, with its method
+//! and, as the security scope, its requirement), from which the router mounts it, documents it
+//! and reads its requirement (`wiring/router.rs`); [`requirement`] answers the authorization
+//! middleware from those declarations, and says itself what the routes the document leaves out
+//! ([`UNDOCUMENTED`]) require.
 //!
-//! A route missing from [`requirement`] needs `Admin`: forgetting one fails closed.
+//! A route nothing declares needs `Admin`: forgetting one fails closed.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
 
 use http::Method;
 
@@ -79,65 +85,9 @@ pub const EDGE_INIT: &str = "/api/v1/edge/sources/{source}/init/{file}";
 pub const EDGE_MULTIVARIANT: &str = "/api/v1/edge/sources/{source}/multivariant";
 pub const EDGE_PART: &str = "/api/v1/edge/sources/{source}/parts/{file}";
 
-/// Every template the router mounts, once (its unit test holds the router to this list).
-pub const ALL: [&str; 52] = [
-    MEDIA,
-    WATCH,
-    LYVE_LIST_BUCKETS,
-    LYVE_LIST_OBJECTS,
-    LYVE_CREATE_BUCKET,
-    LYVE_FILES_UPLOAD,
-    INGEST,
-    LIVE,
-    LIVE_RENDITION,
-    LIVEMIX_PLAYLIST,
-    LIVEMIX_VOD_LIVE,
-    LIVEMIX_VOD_RECORDING,
-    LIVEMIX_SOURCES,
-    LIVEMIX_SOURCE,
-    LIVEMIX_SOURCE_STREAMING,
-    LIVEMIX_SOURCE_RECORDINGS,
-    LIVEMIX_RECORDINGS,
-    LIVEMIX_RECORDING,
-    LIVEMIX_RECORDING_STOP,
-    RECORDING_FILE,
-    RECORDING_RENDITION,
-    HEALTHZ,
-    READYZ,
-    METRICS,
-    UI_INDEX,
-    UI_FILE,
-    OPENAPI,
-    DOCS,
-    BUCKETS,
-    BUCKET,
-    OBJECTS,
-    OBJECT,
-    TOKENS,
-    TOKEN,
-    SIGN,
-    SOURCES,
-    SOURCE,
-    SOURCE_STREAMING,
-    SOURCE_RECORDINGS,
-    RECORDINGS,
-    RECORDING,
-    RECORDING_STOP,
-    EDGES,
-    EDGE,
-    EDGE_REGISTER,
-    EDGE_STATE,
-    EDGE_SEGMENT,
-    EDGE_INIT,
-    EDGE_MULTIVARIANT,
-    EDGE_PART,
-    // Mounted by Swagger UI with OPENAPI and DOCS: its page and assets.
-    "/docs/",
-    "/docs/{*rest}",
-];
-
-/// The routes the OpenAPI document leaves out, and why: every other template of [`ALL`] is
-/// documented with exactly the methods it takes (the tests hold the document to that).
+/// The routes the OpenAPI document leaves out, and why: every other route is declared on its
+/// handler and documented with exactly the methods it takes (`wiring/router.rs`; the tests hold
+/// the router and the document to that).
 pub const UNDOCUMENTED: [(&str, &str); 14] = [
     (
         INGEST,
@@ -199,60 +149,55 @@ pub fn echoes_request_id(route: &str) -> bool {
     LIVEMIX_MANAGEMENT.contains(&route)
 }
 
-/// The requirement of `method` on the matched `route` (one of the templates above).
+/// What each declared route requires, by method and template, as its declaration says
+/// (installed once by the router, `wiring/router.rs`: the same code gives the same table).
+static DECLARED: OnceLock<HashMap<(Method, String), Need>> = OnceLock::new();
+
+/// Installs what each declared route requires (the first table stands; every later one is the
+/// same, read from the same declarations).
+pub fn declare(table: HashMap<(Method, String), Need>) {
+    let _ = DECLARED.set(table);
+}
+
+/// The requirement of `method` on the matched `route` (a template the router mounts): what the
+/// route's declaration says, and for the routes the document leaves out, what this function
+/// says. A method a declared route does not take needs `Admin` (the router answers 405), but on
+/// routes whose handlers authenticate (ingest, the edge protocol), which keep their own need;
+/// a route nothing declares needs `Admin`: forgetting one fails closed.
 pub fn requirement(method: &Method, route: &str) -> Need {
     let read = method == Method::GET || method == Method::HEAD;
-    let (post, put, delete) = (
-        method == Method::POST,
-        method == Method::PUT,
-        method == Method::DELETE,
-    );
     if method == Method::OPTIONS {
         // CORS preflights are answered before this layer; any other OPTIONS gets a 405.
         return Need::Public;
     }
     match route {
-        HEALTHZ | READYZ | METRICS | UI_INDEX | UI_FILE | OPENAPI => Need::Public,
-        r if r == DOCS || r.starts_with("/docs/") => Need::Public,
+        HEALTHZ | READYZ | METRICS | UI_INDEX | UI_FILE | OPENAPI => return Need::Public,
+        r if r == DOCS || r.starts_with("/docs/") => return Need::Public,
         // Unknown paths: nothing to protect, the answer is 404.
-        UNMATCHED => Need::Public,
-        MEDIA
-        | WATCH
-        | LIVE
-        | LIVE_RENDITION
-        | RECORDING_FILE
-        | RECORDING_RENDITION
-        | LIVEMIX_VOD_LIVE
-        | LIVEMIX_VOD_RECORDING
-            if read =>
-        {
-            Need::Read
-        }
-        RECORDINGS | RECORDING if read => Need::Read,
-        LIVEMIX_SOURCES
-        | LIVEMIX_SOURCE
-        | LIVEMIX_SOURCE_RECORDINGS
-        | LIVEMIX_RECORDINGS
-        | LIVEMIX_RECORDING
-            if read =>
-        {
-            Need::Read
-        }
-        LIVEMIX_SOURCE_STREAMING if put => Need::Write,
-        LIVEMIX_SOURCE_RECORDINGS | LIVEMIX_RECORDING_STOP if post => Need::Write,
-        LIVEMIX_RECORDING if delete => Need::Write,
-        SOURCE_RECORDINGS | RECORDING_STOP if post => Need::Write,
-        RECORDING if delete => Need::Write,
-        INGEST | LIVEMIX_PLAYLIST => Need::Ingest,
-        r if r.starts_with("/api/v1/edge/") => Need::Edge,
-        EDGES | EDGE if read => Need::Read,
-        SOURCES | SOURCE if read => Need::Read,
-        SOURCE_STREAMING if put => Need::Write,
-        BUCKETS | OBJECTS | OBJECT if read => Need::Read,
-        LYVE_LIST_BUCKETS | LYVE_LIST_OBJECTS if read => Need::Read,
-        OBJECTS | LYVE_FILES_UPLOAD if post => Need::Write,
-        SIGN if post => Need::Read,
-        OBJECT if put || delete => Need::Write,
+        UNMATCHED => return Need::Public,
+        INGEST => return Need::Ingest,
+        LIVE | LIVE_RENDITION | RECORDING_FILE | RECORDING_RENDITION if read => return Need::Read,
+        _ => {}
+    }
+    let Some(declared) = DECLARED.get() else {
+        return Need::Admin;
+    };
+    let as_declared = if method == Method::HEAD {
+        Method::GET
+    } else {
+        method.clone()
+    };
+    if let Some(need) = declared.get(&(as_declared, route.to_owned())) {
+        return *need;
+    }
+    // A method the route does not take: what its handlers check themselves, else Admin.
+    let own: Vec<Need> = declared
+        .iter()
+        .filter(|((_, r), _)| r == route)
+        .map(|(_, need)| *need)
+        .collect();
+    match own.first() {
+        Some(&first @ (Need::Ingest | Need::Edge)) if own.iter().all(|n| *n == first) => first,
         _ => Need::Admin,
     }
 }
@@ -265,49 +210,6 @@ pub fn openapi_path(template: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn state_changing_methods_never_need_less_than_write() {
-        // Public routes take no state-changing method (the router answers 405).
-        let public = [
-            HEALTHZ,
-            READYZ,
-            METRICS,
-            UI_INDEX,
-            UI_FILE,
-            OPENAPI,
-            DOCS,
-            "/docs/",
-            "/docs/{*rest}",
-        ];
-        for route in ALL.into_iter().chain(["/x"]) {
-            if public.contains(&route) {
-                continue;
-            }
-            for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
-                let need = requirement(&method, route);
-                // Ingest and the edge protocol check their own tokens in their handlers.
-                let own = if route == INGEST || route == LIVEMIX_PLAYLIST {
-                    Need::Ingest
-                } else {
-                    Need::Edge
-                };
-                if route == INGEST
-                    || route == LIVEMIX_PLAYLIST
-                    || route.starts_with("/api/v1/edge/")
-                {
-                    assert_eq!(need, own, "{method} {route}");
-                    continue;
-                }
-                // Signing a URL computes a signature; it changes nothing.
-                if route == SIGN && method == Method::POST {
-                    assert_eq!(need, Need::Read);
-                    continue;
-                }
-                assert!(need >= Need::Write, "{method} {route} needs only {need:?}");
-            }
-        }
-    }
 
     #[test]
     fn openapi_paths_name_tails_without_the_star() {

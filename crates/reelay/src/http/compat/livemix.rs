@@ -38,7 +38,7 @@ fn native(file: String) -> String {
     responses((status = 200, description = "the playlist or segment"),
         (status = 400, description = "a file name that is not a plain name", body = ErrorBody),
         (status = 404, description = "no such source, or nothing buffered yet", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn vod_live(
     state: State<AppState>,
     Path((source, file)): Path<(String, String)>,
@@ -70,7 +70,7 @@ pub async fn vod_live(
     responses((status = 200, description = "the playlist or segment"),
         (status = 400, description = "a file name that is not a plain name", body = ErrorBody),
         (status = 404, description = "no such recording or segment", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn vod_recording(
     state: State<AppState>,
     Path((id, file)): Path<(String, String)>,

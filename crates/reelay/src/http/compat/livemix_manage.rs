@@ -76,7 +76,7 @@ pub struct LmNewSource {
     responses((status = 200, description = "defined", body = LmSourceAnswer),
         (status = 400, description = "a missing or bad value", body = LmErrorAnswer),
         (status = 409, description = "the name is taken", body = LmErrorAnswer)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn define_source(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -111,7 +111,7 @@ pub async fn define_source(
 
 /// LiveMix: list the video sources.
 #[utoipa::path(get, path = routes::LIVEMIX_SOURCES, operation_id = "livemix_list_sources", tag = "compatibility",
-    responses((status = 200, description = "OK", body = LmSourcesAnswer)), security(("bearer" = []), ()))]
+    responses((status = 200, description = "OK", body = LmSourcesAnswer)), security(("bearer" = ["read"]), ()))]
 pub async fn list_sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
         let rows = state.live()?.sources.list().await?;
@@ -132,7 +132,7 @@ pub async fn list_sources(State(state): State<AppState>, headers: HeaderMap) -> 
     params(("id" = String, Path, description = "id or name")),
     responses((status = 200, description = "OK", body = LmSourceAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn get_source(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -153,7 +153,7 @@ pub async fn get_source(
     params(("id" = String, Path, description = "id or name")),
     responses((status = 200, description = "deleted", body = LmBase),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn delete_source(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -181,7 +181,7 @@ pub struct StreamingQuery {
     responses((status = 200, description = "changed", body = LmBase),
         (status = 400, description = "new_state is missing or not true/false", body = LmErrorAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn set_streaming(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -224,7 +224,7 @@ pub struct LmNewRecording {
     responses((status = 200, description = "started", body = LmRecordingAnswer),
         (status = 400, description = "a bad value", body = LmErrorAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn start_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -264,7 +264,7 @@ pub struct ActiveQuery {
     params(("id" = String, Path, description = "source id or name"), ActiveQuery),
     responses((status = 200, description = "OK", body = LmRecordingsAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn source_recordings(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -291,7 +291,7 @@ pub async fn source_recordings(
 
 /// LiveMix: every recording.
 #[utoipa::path(get, path = routes::LIVEMIX_RECORDINGS, operation_id = "livemix_list_recordings", tag = "compatibility",
-    responses((status = 200, description = "OK", body = LmRecordingsAnswer)), security(("bearer" = []), ()))]
+    responses((status = 200, description = "OK", body = LmRecordingsAnswer)), security(("bearer" = ["read"]), ()))]
 pub async fn list_recordings(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
         let rows = state.live()?.recordings()?.list(None).await?;
@@ -308,7 +308,7 @@ pub async fn list_recordings(State(state): State<AppState>, headers: HeaderMap) 
     params(("id" = String, Path)),
     responses((status = 200, description = "OK", body = LmRecordingAnswer),
         (status = 404, description = "no such recording", body = LmErrorAnswer)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn get_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -328,7 +328,7 @@ pub async fn get_recording(
     params(("id" = String, Path)),
     responses((status = 200, description = "stopped (or already was)", body = LmBase),
         (status = 404, description = "no such recording", body = LmErrorAnswer)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn stop_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -349,7 +349,7 @@ pub async fn stop_recording(
     params(("id" = String, Path)),
     responses((status = 200, description = "deleted", body = LmBase),
         (status = 404, description = "no such recording", body = LmErrorAnswer)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn delete_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,

@@ -46,7 +46,7 @@ pub struct LyveObject {
 /// Lyve: the buckets, as boto3 lists them.
 #[utoipa::path(get, path = routes::LYVE_LIST_BUCKETS, operation_id = "lyve_list_buckets", tag = "compatibility",
     responses((status = 200, description = "OK", body = Vec<LyveBucket>), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn list_buckets(State(state): State<AppState>) -> Json<Vec<LyveBucket>> {
     let buckets = state.buckets.list().into_iter().map(|b| LyveBucket {
         creation_date: b.created.and_then(rfc3339),
@@ -65,7 +65,7 @@ pub struct BucketQuery {
 #[utoipa::path(get, path = routes::LYVE_LIST_OBJECTS, operation_id = "lyve_list_objects", tag = "compatibility", params(BucketQuery),
     responses((status = 200, description = "OK", body = Vec<LyveObject>), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn list_objects(
     State(state): State<AppState>,
     query: Result<Query<BucketQuery>, QueryRejection>,
@@ -99,7 +99,7 @@ pub struct CreateQuery {
 #[utoipa::path(post, path = routes::LYVE_CREATE_BUCKET, operation_id = "lyve_create_bucket", tag = "compatibility", params(CreateQuery),
     responses((status = 200, description = "created", body = String, content_type = "application/json"), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn create_bucket(
     State(state): State<AppState>,
     query: Result<Query<CreateQuery>, QueryRejection>,
@@ -124,7 +124,7 @@ pub(crate) const LYVE_FORM: Form = Form {
         (status = 409, description = "conflicts with the current state", body = ErrorBody),
         (status = 413, description = "larger than the upload limit", body = ErrorBody), (status = 415, description = "not multipart/form-data", body = ErrorBody),
         (status = 502, description = "the storage backend failed", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn files_upload(
     State(state): State<AppState>,
     headers: HeaderMap,

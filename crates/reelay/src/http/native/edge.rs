@@ -37,7 +37,7 @@ fn status_of(outcome: Forwarded) -> StatusCode {
 #[utoipa::path(post, path = routes::EDGE_REGISTER, tag = "edge protocol",
     responses((status = 200, description = "registered", body = Registered),
         (status = 401, description = "not an edge token", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["edge"])))]
 pub async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -63,7 +63,7 @@ pub struct StateQuery {
     params(("version" = Option<String>, Query, description = "the version the edge has")),
     responses((status = 200, description = "the desired state (long-poll)", body = DesiredState),
         (status = 401, description = "not an edge token", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["edge"])))]
 pub async fn state(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -89,7 +89,7 @@ pub async fn state(
         (status = 401, description = "not an edge token", body = ErrorBody),
         (status = 409, description = "another edge's source, or its init section is missing", body = ErrorBody),
         (status = 413, description = "larger than live.max_segment", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["edge"])))]
 pub async fn put_segment(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
@@ -115,7 +115,7 @@ pub async fn put_segment(
     responses((status = 201, description = "stored"), (status = 200, description = "already stored"),
         (status = 400, description = "a bad name", body = ErrorBody),
         (status = 401, description = "not an edge token", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["edge"])))]
 pub async fn put_init(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
@@ -139,7 +139,7 @@ pub async fn put_init(
     responses((status = 204, description = "kept"),
         (status = 400, description = "not a valid multivariant playlist", body = ErrorBody),
         (status = 401, description = "not an edge token", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["edge"])))]
 pub async fn put_multivariant(
     State(state): State<AppState>,
     Path(source_id): Path<String>,
@@ -164,7 +164,7 @@ pub async fn put_multivariant(
         (status = 401, description = "not an edge token", body = ErrorBody),
         (status = 409, description = "out of step, its segment already listed, the source not streaming or another edge's", body = ErrorBody),
         (status = 413, description = "larger than 16 MiB", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["edge"])))]
 pub async fn put_part(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
@@ -190,7 +190,7 @@ pub async fn put_part(
     responses((status = 204, description = "gone"),
         (status = 400, description = "a bad number or rendition", body = ErrorBody),
         (status = 401, description = "not an edge token", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["edge"])))]
 pub async fn delete_part(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,

@@ -104,7 +104,7 @@ pub async fn ingest_delete(
         (status = 400, description = "a missing header or a bad playlist", body = ErrorBody),
         (status = 403, description = "the folder is outside the ingest root", body = ErrorBody),
         (status = 404, description = "no such source, or LiveMix ingest is off", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["ingest"]), ()))]
 pub async fn livemix_playlist(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,

@@ -48,7 +48,7 @@ const MEDIA_CACHE_CONTROL: &str = "no-cache";
         (status = 206, description = "the requested range(s)"),
         (status = 304, description = "not modified"), (status = 404, description = "no such object"),
         (status = 412, description = "precondition failed"), (status = 416, description = "range not satisfiable")),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn media_by_path(
     State(state): State<AppState>,
     method: Method,
@@ -101,7 +101,7 @@ pub struct WatchQuery {
         (status = 400, description = "no key, or no bucket when there are several"),
         (status = 404, description = "no such object"),
         (status = 412, description = "precondition failed"), (status = 416, description = "range not satisfiable")),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn media_by_query(
     State(state): State<AppState>,
     method: Method,

@@ -1,22 +1,34 @@
-//! The OpenAPI 3.1 document, generated from the handlers' annotations (utoipa), served at
-//! `/openapi.json` and browsable at `/docs` (Swagger UI, vendored into the binary). The
-//! annotations name their paths by the constants in `routes`, the same the router mounts.
+//! The OpenAPI 3.1 document, served at `/openapi.json` and browsable at `/docs` (Swagger UI,
+//! vendored into the binary). Its operations come from the handlers' own declarations
+//! (`#[utoipa::path]`: path, method, requirement, request and answers), which the router
+//! mounts and documents in one step (`router::declared`); this module gives the document its
+//! frame (title, tags, the bearer scheme) and finishes it: `{*tail}` paths written as OpenAPI
+//! writes them, the errors every operation shares, and the rules every value obeys.
 
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::http::native::api::{self, ErrorBody, ErrorDetail};
+use crate::http::common::routes;
+use crate::http::native::api::{ErrorBody, ErrorDetail};
 use crate::http::wiring::openapi_errors::CommonErrors;
-use crate::http::{
-    common::routes, compat::livemix, compat::livemix_manage, compat::lyve, native::edge,
-    native::live, native::media,
-};
 
-/// The document served at `/openapi.json`, for a node whose `[[s3]]` profiles are `profiles`.
-pub fn document(profiles: &[String]) -> utoipa::openapi::OpenApi {
-    let mut document = ApiDoc::openapi();
-    crate::http::wiring::openapi_rules::place(&mut document, profiles);
-    document
+/// The document's frame, before any operation is added.
+pub fn frame() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// Finishes the document of the declared operations for a node whose `[[s3]]` profiles are
+/// `profiles`.
+pub fn finish(document: &mut utoipa::openapi::OpenApi, profiles: &[String]) {
+    unruled(document);
+    crate::http::wiring::openapi_rules::place(document, profiles);
+}
+
+/// Everything [`finish`] does but placing the rules.
+pub fn unruled(document: &mut utoipa::openapi::OpenApi) {
+    for step in [&BearerAuth as &dyn Modify, &TailParams, &CommonErrors] {
+        step.modify(document);
+    }
 }
 
 #[derive(Debug, OpenApi)]
@@ -24,67 +36,11 @@ pub fn document(profiles: &[String]) -> utoipa::openapi::OpenApi {
     info(
         title = "reelay",
         description = "Media streaming server: buckets, objects, tokens and signed playback URLs. \
-                       Authenticate with `Authorization: Bearer rly_…`; roles read < write < admin.",
-    ),
-    paths(
-        api::buckets::list_buckets,
-        api::buckets::create_bucket,
-        api::buckets::delete_bucket,
-        api::objects::list_objects,
-        api::objects::object_metadata,
-        api::objects::put_object,
-        api::objects::post_form,
-        api::objects::delete_object,
-        api::access::create_token,
-        api::access::list_tokens,
-        api::access::revoke_token,
-        api::access::sign,
-        api::sources::create_source,
-        api::sources::list_sources,
-        api::sources::get_source,
-        api::sources::patch_source,
-        api::sources::delete_source,
-        api::sources::set_streaming,
-        api::recordings::start_recording,
-        api::recordings::stop_recording,
-        api::recordings::list_recordings,
-        api::recordings::get_recording,
-        api::recordings::delete_recording,
-        api::edges::create_edge,
-        api::edges::list_edges,
-        api::edges::get_edge,
-        api::edges::set_edge_sources,
-        api::edges::delete_edge,
-        edge::register,
-        edge::state,
-        edge::put_segment,
-        edge::put_init,
-        edge::put_multivariant,
-        edge::put_part,
-        edge::delete_part,
-        media::media_by_path,
-        media::media_by_query,
-        lyve::list_buckets,
-        lyve::list_objects,
-        lyve::create_bucket,
-        lyve::files_upload,
-        live::livemix_playlist,
-        livemix::vod_live,
-        livemix::vod_recording,
-        livemix_manage::define_source,
-        livemix_manage::list_sources,
-        livemix_manage::get_source,
-        livemix_manage::delete_source,
-        livemix_manage::set_streaming,
-        livemix_manage::start_recording,
-        livemix_manage::source_recordings,
-        livemix_manage::list_recordings,
-        livemix_manage::get_recording,
-        livemix_manage::stop_recording,
-        livemix_manage::delete_recording,
+                       Authenticate with `Authorization: Bearer rly_…`; roles read < write < admin, \
+                       and each operation's security scope names the role it needs (`ingest` and \
+                       `edge` operations take a source's or an edge's own token).",
     ),
     components(schemas(ErrorBody, ErrorDetail)),
-    modifiers(&BearerAuth, &TailParams, &CommonErrors),
     tags(
         (name = "buckets", description = "Buckets on local folders or S3-compatible stores"),
         (name = "objects", description = "Objects: list, metadata, streaming upload, delete"),

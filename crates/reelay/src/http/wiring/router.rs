@@ -1,176 +1,177 @@
-//! The router: every route of the service, mounted from the templates in [`routes`], inside the
-//! [`middleware::stack`]. Tests drive it in process with `oneshot`, or serve it on
-//! `127.0.0.1:0` through [`crate::http::transport::server::serve`] when sockets are the point.
+//! The router: every route of the service inside the [`middleware::stack`]. A documented route
+//! is declared once, on its handler (`#[utoipa::path]`: path, method, the requirement as its
+//! security scope, the OpenAPI entry), and [`declared`] mounts and documents it in one step
+//! (`utoipa_axum::routes!`, one call per path); what each route requires is read from those
+//! declarations ([`requirements`]) and installed for the request pipeline
+//! (`routes::declare`). The routes the document leaves out are mounted in [`undocumented`],
+//! each named with its reason in `routes::UNDOCUMENTED`. Tests drive the router in process with
+//! `oneshot`, or serve it on `127.0.0.1:0` through `http/transport/server.rs` when sockets are
+//! the point.
+
+use std::collections::HashMap;
 
 use axum::Router;
 use axum::extract::State;
 use axum::response::IntoResponse;
-use axum::routing::{delete, get, post, put};
-use http::Uri;
+use axum::routing::{get, put};
 use http::header;
+use http::{Method, Uri};
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
+use crate::auth::Need;
 use crate::http::common::error::ApiError;
 use crate::http::common::state::AppState;
-use crate::http::{
-    common::middleware, common::routes, compat::livemix, compat::livemix_manage, compat::lyve,
-    native::api, native::edge, native::health, native::live, native::media, native::ui,
-    wiring::openapi,
-};
+use crate::http::common::{middleware, routes as templates};
+use crate::http::compat::{livemix, livemix_manage, lyve};
+use crate::http::native::{api, edge, health, live, media, ui};
+use crate::http::wiring::openapi;
 
 /// Builds the application router.
 pub fn app(state: AppState) -> Router {
+    let (documented, mut document) = declared();
+    templates::declare(requirements(&document));
+    openapi::finish(&mut document, &state.buckets.profile_names());
     // No validator badge: the docs page must not make the browser call anything off this node.
-    let docs = SwaggerUi::new(routes::DOCS)
-        .url(
-            routes::OPENAPI,
-            openapi::document(&state.buckets.profile_names()),
-        )
-        .config(Config::new([routes::OPENAPI]).validator_url("none"));
-    let router = Router::new()
-        .route(
-            routes::MEDIA,
-            get(media::media_by_path).head(media::media_by_path),
-        )
-        .route(
-            routes::WATCH,
-            get(media::media_by_query).head(media::media_by_query),
-        )
-        .route(
-            routes::INGEST,
-            put(live::ingest)
-                .post(live::ingest)
-                .delete(live::ingest_delete),
-        )
-        .route(routes::LIVE, get(live::view).head(live::view))
-        .route(
-            routes::LIVE_RENDITION,
-            get(live::view_rendition).head(live::view_rendition),
-        )
-        .route(routes::LIVEMIX_PLAYLIST, post(live::livemix_playlist))
-        .route(
-            routes::LIVEMIX_VOD_LIVE,
-            get(livemix::vod_live).head(livemix::vod_live),
-        )
-        .route(
-            routes::LIVEMIX_VOD_RECORDING,
-            get(livemix::vod_recording).head(livemix::vod_recording),
-        )
-        .route(routes::RECORDING_FILE, get(live::replay).head(live::replay))
-        .route(
-            routes::RECORDING_RENDITION,
-            get(live::replay_rendition).head(live::replay_rendition),
-        )
-        .route(routes::LYVE_LIST_BUCKETS, get(lyve::list_buckets))
-        .route(routes::LYVE_LIST_OBJECTS, get(lyve::list_objects))
-        .route(routes::LYVE_CREATE_BUCKET, post(lyve::create_bucket))
-        .route(routes::LYVE_FILES_UPLOAD, post(lyve::files_upload))
-        .merge(livemix_routes())
-        .merge(api_routes())
-        .merge(edge_routes())
-        .route(routes::HEALTHZ, get(health::healthz))
-        .route(routes::READYZ, get(health::readyz))
-        .route(routes::METRICS, get(metrics))
-        .route(routes::UI_INDEX, get(ui::index))
-        .route(routes::UI_FILE, get(ui::file))
+    let docs = SwaggerUi::new(templates::DOCS)
+        .url(templates::OPENAPI, document)
+        .config(Config::new([templates::OPENAPI]).validator_url("none"));
+    let router = undocumented(documented)
         .merge(docs)
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     middleware::stack(router, &state).with_state(state)
 }
 
-/// The management API.
-fn api_routes() -> Router<AppState> {
+/// Every documented route, mounted and documented from its handler's declaration: one
+/// `routes!` per path, naming every handler of that path.
+pub fn declared() -> (Router<AppState>, OpenApi) {
     use api::{access, buckets, edges, objects, recordings, sources};
-    Router::new()
-        .route(
-            routes::BUCKETS,
-            get(buckets::list_buckets).post(buckets::create_bucket),
-        )
-        .route(routes::BUCKET, delete(buckets::delete_bucket))
-        .route(
-            routes::OBJECTS,
-            get(objects::list_objects).post(objects::post_form),
-        )
-        .route(
-            routes::OBJECT,
-            get(objects::object_metadata)
-                .put(objects::put_object)
-                .delete(objects::delete_object),
-        )
-        .route(
-            routes::TOKENS,
-            get(access::list_tokens).post(access::create_token),
-        )
-        .route(routes::TOKEN, delete(access::revoke_token))
-        .route(routes::SIGN, post(access::sign))
-        .route(
-            routes::SOURCES,
-            get(sources::list_sources).post(sources::create_source),
-        )
-        .route(
-            routes::SOURCE,
-            get(sources::get_source)
-                .patch(sources::patch_source)
-                .delete(sources::delete_source),
-        )
-        .route(routes::SOURCE_STREAMING, put(sources::set_streaming))
-        .route(routes::SOURCE_RECORDINGS, post(recordings::start_recording))
-        .route(routes::RECORDINGS, get(recordings::list_recordings))
-        .route(
-            routes::RECORDING,
-            get(recordings::get_recording).delete(recordings::delete_recording),
-        )
-        .route(routes::RECORDING_STOP, post(recordings::stop_recording))
-        .route(
-            routes::EDGES,
-            get(edges::list_edges).post(edges::create_edge),
-        )
-        .route(
-            routes::EDGE,
-            get(edges::get_edge)
-                .patch(edges::set_edge_sources)
-                .delete(edges::delete_edge),
-        )
-}
-
-/// LiveMix's management routes.
-fn livemix_routes() -> Router<AppState> {
     use livemix_manage as lm;
-    Router::new()
-        .route(
-            routes::LIVEMIX_SOURCES,
-            get(lm::list_sources).post(lm::define_source),
-        )
-        .route(
-            routes::LIVEMIX_SOURCE,
-            get(lm::get_source).delete(lm::delete_source),
-        )
-        .route(routes::LIVEMIX_SOURCE_STREAMING, put(lm::set_streaming))
-        .route(
-            routes::LIVEMIX_SOURCE_RECORDINGS,
-            get(lm::source_recordings).post(lm::start_recording),
-        )
-        .route(routes::LIVEMIX_RECORDINGS, get(lm::list_recordings))
-        .route(
-            routes::LIVEMIX_RECORDING,
-            get(lm::get_recording).delete(lm::delete_recording),
-        )
-        .route(routes::LIVEMIX_RECORDING_STOP, post(lm::stop_recording))
+    OpenApiRouter::with_openapi(openapi::frame())
+        .routes(routes!(media::media_by_path))
+        .routes(routes!(media::media_by_query))
+        .routes(routes!(live::livemix_playlist))
+        .routes(routes!(livemix::vod_live))
+        .routes(routes!(livemix::vod_recording))
+        .routes(routes!(lyve::list_buckets))
+        .routes(routes!(lyve::list_objects))
+        .routes(routes!(lyve::create_bucket))
+        .routes(routes!(lyve::files_upload))
+        .routes(routes!(lm::define_source, lm::list_sources))
+        .routes(routes!(lm::get_source, lm::delete_source))
+        .routes(routes!(lm::set_streaming))
+        .routes(routes!(lm::start_recording, lm::source_recordings))
+        .routes(routes!(lm::list_recordings))
+        .routes(routes!(lm::get_recording, lm::delete_recording))
+        .routes(routes!(lm::stop_recording))
+        .routes(routes!(buckets::list_buckets, buckets::create_bucket))
+        .routes(routes!(buckets::delete_bucket))
+        .routes(routes!(objects::list_objects, objects::post_form))
+        .routes(routes!(
+            objects::object_metadata,
+            objects::put_object,
+            objects::delete_object
+        ))
+        .routes(routes!(access::list_tokens, access::create_token))
+        .routes(routes!(access::revoke_token))
+        .routes(routes!(access::sign))
+        .routes(routes!(sources::list_sources, sources::create_source))
+        .routes(routes!(
+            sources::get_source,
+            sources::patch_source,
+            sources::delete_source
+        ))
+        .routes(routes!(sources::set_streaming))
+        .routes(routes!(recordings::start_recording))
+        .routes(routes!(recordings::list_recordings))
+        .routes(routes!(
+            recordings::get_recording,
+            recordings::delete_recording
+        ))
+        .routes(routes!(recordings::stop_recording))
+        .routes(routes!(edges::list_edges, edges::create_edge))
+        .routes(routes!(
+            edges::get_edge,
+            edges::set_edge_sources,
+            edges::delete_edge
+        ))
+        .routes(routes!(edge::register))
+        .routes(routes!(edge::state))
+        .routes(routes!(edge::put_segment))
+        .routes(routes!(edge::put_init))
+        .routes(routes!(edge::put_multivariant))
+        .routes(routes!(edge::put_part, edge::delete_part))
+        .split_for_parts()
 }
 
-/// The routes edge nodes call.
-fn edge_routes() -> Router<AppState> {
-    Router::new()
-        .route(routes::EDGE_REGISTER, post(edge::register))
-        .route(routes::EDGE_STATE, get(edge::state))
-        .route(routes::EDGE_SEGMENT, put(edge::put_segment))
-        .route(routes::EDGE_INIT, put(edge::put_init))
-        .route(routes::EDGE_MULTIVARIANT, put(edge::put_multivariant))
+/// The routes the document leaves out (`routes::UNDOCUMENTED` says why of each; Swagger UI
+/// mounts the document's own four).
+fn undocumented(router: Router<AppState>) -> Router<AppState> {
+    router
         .route(
-            routes::EDGE_PART,
-            put(edge::put_part).delete(edge::delete_part),
+            templates::INGEST,
+            put(live::ingest)
+                .post(live::ingest)
+                .delete(live::ingest_delete),
         )
+        .route(templates::LIVE, get(live::view).head(live::view))
+        .route(
+            templates::LIVE_RENDITION,
+            get(live::view_rendition).head(live::view_rendition),
+        )
+        .route(
+            templates::RECORDING_FILE,
+            get(live::replay).head(live::replay),
+        )
+        .route(
+            templates::RECORDING_RENDITION,
+            get(live::replay_rendition).head(live::replay_rendition),
+        )
+        .route(templates::HEALTHZ, get(health::healthz))
+        .route(templates::READYZ, get(health::readyz))
+        .route(templates::METRICS, get(metrics))
+        .route(templates::UI_INDEX, get(ui::index))
+        .route(templates::UI_FILE, get(ui::file))
+}
+
+/// What each declared operation requires, by method and route template: the security scope of
+/// its declaration (`Need::SCOPES`). An operation declared without one requires `Admin`.
+pub fn requirements(document: &OpenApi) -> HashMap<(Method, String), Need> {
+    let mut table = HashMap::new();
+    for (path, item) in &document.paths.paths {
+        let operations = [
+            (Method::GET, &item.get),
+            (Method::PUT, &item.put),
+            (Method::POST, &item.post),
+            (Method::DELETE, &item.delete),
+            (Method::PATCH, &item.patch),
+        ];
+        for (method, operation) in operations {
+            let Some(operation) = operation else {
+                continue;
+            };
+            let security = serde_json::to_value(&operation.security).unwrap_or_default();
+            let scope = security
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|alternative| alternative.get("bearer")?.as_array()?.first()?.as_str())
+                .find_map(Need::from_scope);
+            table.insert((method, path.clone()), scope.unwrap_or(Need::Admin));
+        }
+    }
+    table
+}
+
+/// Every template the router mounts: the declared ones and the undocumented.
+pub fn all_templates() -> Vec<String> {
+    let (_, document) = declared();
+    let declared = document.paths.paths.into_keys();
+    let left_out = templates::UNDOCUMENTED.iter().map(|(t, _)| (*t).to_owned());
+    declared.chain(left_out).collect()
 }
 
 /// `GET /metrics`.
@@ -193,4 +194,68 @@ async fn not_found(uri: Uri) -> ApiError {
 /// still adds `Allow`).
 async fn method_not_allowed(method: axum::http::Method, uri: Uri) -> ApiError {
     ApiError::method_not_allowed(format!("{} does not take {method}", uri.path()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_documented_operation_declares_its_requirement() {
+        let (_, document) = declared();
+        for (path, item) in &document.paths.paths {
+            for operation in [&item.get, &item.put, &item.post, &item.delete, &item.patch]
+                .into_iter()
+                .flatten()
+            {
+                let security = serde_json::to_value(&operation.security).unwrap_or_default();
+                let named = security.as_array().into_iter().flatten().any(|a| {
+                    a.get("bearer")
+                        .and_then(|s| s.as_array()?.first()?.as_str())
+                        .is_some_and(|s| Need::from_scope(s).is_some())
+                });
+                assert!(named, "{path} {:?}: no requirement", operation.operation_id);
+            }
+        }
+    }
+
+    #[test]
+    fn state_changing_methods_never_need_less_than_write() {
+        templates::declare(requirements(&declared().1));
+        // Public routes take no state-changing method (the router answers 405).
+        let public = [
+            templates::HEALTHZ,
+            templates::READYZ,
+            templates::METRICS,
+            templates::UI_INDEX,
+            templates::UI_FILE,
+            templates::OPENAPI,
+            templates::DOCS,
+            "/docs/",
+            "/docs/{*rest}",
+        ];
+        for route in all_templates().iter().map(String::as_str).chain(["/x"]) {
+            if public.contains(&route) {
+                continue;
+            }
+            for method in [Method::POST, Method::PUT, Method::DELETE, Method::PATCH] {
+                let need = templates::requirement(&method, route);
+                // Ingest and the edge protocol check their own tokens in their handlers.
+                if route == templates::INGEST || route == templates::LIVEMIX_PLAYLIST {
+                    assert_eq!(need, Need::Ingest, "{method} {route}");
+                    continue;
+                }
+                if route.starts_with("/api/v1/edge/") {
+                    assert_eq!(need, Need::Edge, "{method} {route}");
+                    continue;
+                }
+                // Signing a URL computes a signature; it changes nothing.
+                if route == templates::SIGN && method == Method::POST {
+                    assert_eq!(need, Need::Read);
+                    continue;
+                }
+                assert!(need >= Need::Write, "{method} {route} needs only {need:?}");
+            }
+        }
+    }
 }

@@ -59,7 +59,7 @@ fn info(row: crate::auth::store::TokenRow, token: Option<String>) -> TokenInfo {
 #[utoipa::path(post, path = routes::TOKENS, tag = "access", request_body = CreateToken,
     responses((status = 201, description = "created", body = TokenInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody), (status = 403, description = "credentials not allowed to do this", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn create_token(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateToken>,
@@ -80,7 +80,7 @@ pub async fn create_token(
 /// List tokens (never their secrets).
 #[utoipa::path(get, path = routes::TOKENS, tag = "access",
     responses((status = 200, description = "OK", body = TokenList), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<TokenList>, ApiError> {
     let tokens = state.auth.tokens.list().await?;
     Ok(Json(TokenList {
@@ -92,7 +92,7 @@ pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<TokenList
 #[utoipa::path(delete, path = routes::TOKEN, tag = "access",
     params(("id" = String, Path)),
     responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -137,7 +137,7 @@ pub struct SignedUrl {
 #[utoipa::path(post, path = routes::SIGN, tag = "access", request_body = SignRequest,
     responses((status = 200, description = "OK", body = SignedUrl), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["read"])))]
 pub async fn sign(
     State(state): State<AppState>,
     headers: http::HeaderMap,

@@ -50,7 +50,7 @@ fn info(b: RegistryInfo) -> BucketInfo {
 /// List buckets.
 #[utoipa::path(get, path = routes::BUCKETS, tag = "buckets",
     responses((status = 200, description = "OK", body = BucketList), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn list_buckets(State(state): State<AppState>) -> Json<BucketList> {
     let buckets = state.buckets.list().into_iter().map(info).collect();
     Json(BucketList { buckets })
@@ -71,7 +71,7 @@ pub struct CreateBucket {
 #[utoipa::path(post, path = routes::BUCKETS, tag = "buckets", request_body = CreateBucket,
     responses((status = 201, description = "created", body = BucketInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn create_bucket(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateBucket>,
@@ -156,7 +156,7 @@ fn create_fs_bucket(state: &AppState, name: &str) -> Result<(), ApiError> {
 #[utoipa::path(delete, path = routes::BUCKET, tag = "buckets",
     params(("bucket" = String, Path)),
     responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn delete_bucket(
     State(state): State<AppState>,
     Path(name): Path<String>,

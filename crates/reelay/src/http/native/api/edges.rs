@@ -96,7 +96,7 @@ async fn source_ids(state: &AppState, names: &[String]) -> Result<Vec<String>, A
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such source", body = ErrorBody),
         (status = 409, description = "the name is taken", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn create_edge(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateEdge>,
@@ -119,7 +119,7 @@ pub async fn create_edge(
 
 /// List edge nodes and whether they are online.
 #[utoipa::path(get, path = routes::EDGES, tag = "live",
-    responses((status = 200, description = "OK", body = EdgeList)), security(("bearer" = []), ()))]
+    responses((status = 200, description = "OK", body = EdgeList)), security(("bearer" = ["read"]), ()))]
 pub async fn list_edges(State(state): State<AppState>) -> Result<Json<EdgeList>, ApiError> {
     let rows = state.control()?.edges.list().await?;
     let mut edges = Vec::with_capacity(rows.len());
@@ -143,7 +143,7 @@ async fn find(state: &AppState, edge: &str) -> Result<EdgeRow, ApiError> {
     params(("edge" = String, Path, description = "id or name")),
     responses((status = 200, description = "OK", body = EdgeInfo),
         (status = 404, description = "no such edge", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn get_edge(
     State(state): State<AppState>,
     Path(edge): Path<String>,
@@ -159,7 +159,7 @@ pub async fn get_edge(
     responses((status = 200, description = "OK", body = EdgeInfo),
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such edge or source", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn set_edge_sources(
     State(state): State<AppState>,
     Path(edge): Path<String>,
@@ -177,7 +177,7 @@ pub async fn set_edge_sources(
     params(("edge" = String, Path, description = "id or name")),
     responses((status = 204, description = "done; no body"),
         (status = 404, description = "no such edge", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn delete_edge(
     State(state): State<AppState>,
     Path(edge): Path<String>,

@@ -71,7 +71,7 @@ pub fn bucket(state: &AppState, name: &str) -> Result<Bucket, ApiError> {
     params(("bucket" = String, Path), ListQuery),
     responses((status = 200, description = "OK", body = ObjectList), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn list_objects(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -127,7 +127,7 @@ async fn metadata(b: &Bucket, key: &ObjectKey) -> Result<ObjectInfo, ApiError> {
 #[utoipa::path(get, path = routes::OBJECT, tag = "objects",
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
     responses((status = 200, description = "OK", body = ObjectInfo), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn object_metadata(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
@@ -145,7 +145,7 @@ pub async fn object_metadata(
     responses((status = 201, description = "created", body = ObjectInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 408, description = "the request body stalled", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody),
         (status = 413, description = "larger than the upload limit", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn put_object(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
@@ -182,7 +182,7 @@ pub(crate) const NATIVE_FORM: Form = Form {
         (status = 408, description = "the request body stalled", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody),
         (status = 413, description = "larger than the upload limit", body = ErrorBody),
         (status = 415, description = "not multipart/form-data", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn post_form(
     State(state): State<AppState>,
     Path(name): Path<String>,
@@ -226,7 +226,7 @@ pub async fn form_upload(
 #[utoipa::path(delete, path = routes::OBJECT, tag = "objects",
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
     responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn delete_object(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,

@@ -104,7 +104,7 @@ pub(crate) fn start_ms(start: Option<StartAt>) -> Result<i64, ApiError> {
     responses((status = 201, description = "created", body = RecordingInfo),
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such source", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn start_recording(
     State(state): State<AppState>,
     Path(source): Path<String>,
@@ -123,7 +123,7 @@ pub async fn start_recording(
     params(("id" = String, Path)),
     responses((status = 200, description = "OK", body = RecordingInfo),
         (status = 404, description = "no such recording", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn stop_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -145,7 +145,7 @@ pub struct RecordingQuery {
 
 /// List recordings.
 #[utoipa::path(get, path = routes::RECORDINGS, tag = "live", params(RecordingQuery),
-    responses((status = 200, description = "OK", body = RecordingList)), security(("bearer" = []), ()))]
+    responses((status = 200, description = "OK", body = RecordingList)), security(("bearer" = ["read"]), ()))]
 pub async fn list_recordings(
     State(state): State<AppState>,
     Query(q): Query<RecordingQuery>,
@@ -168,7 +168,7 @@ pub async fn list_recordings(
 #[utoipa::path(get, path = routes::RECORDING, tag = "live", params(("id" = String, Path)),
     responses((status = 200, description = "OK", body = RecordingInfo),
         (status = 404, description = "no such recording", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn get_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -180,7 +180,7 @@ pub async fn get_recording(
 #[utoipa::path(delete, path = routes::RECORDING, tag = "live", params(("id" = String, Path)),
     responses((status = 204, description = "done; no body"),
         (status = 404, description = "no such recording", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn delete_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,

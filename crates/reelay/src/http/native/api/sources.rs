@@ -154,7 +154,7 @@ pub struct CreateSource {
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such edge", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn create_source(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateSource>,
@@ -185,7 +185,7 @@ pub async fn create_source(
 
 /// List live sources.
 #[utoipa::path(get, path = routes::SOURCES, tag = "live",
-    responses((status = 200, description = "OK", body = SourceList)), security(("bearer" = []), ()))]
+    responses((status = 200, description = "OK", body = SourceList)), security(("bearer" = ["read"]), ()))]
 pub async fn list_sources(State(state): State<AppState>) -> Result<Json<SourceList>, ApiError> {
     let rows = state.live()?.sources.list().await?;
     let mut sources = Vec::with_capacity(rows.len());
@@ -200,7 +200,7 @@ pub async fn list_sources(State(state): State<AppState>) -> Result<Json<SourceLi
     params(("source" = String, Path, description = "id or name")),
     responses((status = 200, description = "OK", body = SourceInfo),
         (status = 404, description = "no such source", body = ErrorBody)),
-    security(("bearer" = []), ()))]
+    security(("bearer" = ["read"]), ()))]
 pub async fn get_source(
     State(state): State<AppState>,
     Path(source): Path<String>,
@@ -228,7 +228,7 @@ pub struct PatchSource {
     responses((status = 200, description = "OK", body = SourceInfo),
         (status = 404, description = "no such source", body = ErrorBody),
         (status = 409, description = "the name is taken", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn patch_source(
     State(state): State<AppState>,
     Path(source): Path<String>,
@@ -250,7 +250,7 @@ pub async fn patch_source(
     params(("source" = String, Path, description = "id or name")),
     responses((status = 204, description = "done; no body"),
         (status = 404, description = "no such source", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["admin"])))]
 pub async fn delete_source(
     State(state): State<AppState>,
     Path(source): Path<String>,
@@ -271,7 +271,7 @@ pub struct Streaming {
     params(("source" = String, Path, description = "id or name")),
     responses((status = 200, description = "OK", body = SourceInfo),
         (status = 404, description = "no such source", body = ErrorBody)),
-    security(("bearer" = [])))]
+    security(("bearer" = ["write"])))]
 pub async fn set_streaming(
     State(state): State<AppState>,
     Path(source): Path<String>,
