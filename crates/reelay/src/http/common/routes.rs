@@ -149,13 +149,52 @@ pub fn echoes_request_id(route: &str) -> bool {
     LIVEMIX_MANAGEMENT.contains(&route)
 }
 
-/// What each declared route requires, by method and template, as its declaration says
-/// (installed once by the router, `wiring/router.rs`: the same code gives the same table).
-static DECLARED: OnceLock<HashMap<(Method, String), Need>> = OnceLock::new();
+/// What one declared route requires of each method it takes.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    pub get: Option<Need>,
+    pub put: Option<Need>,
+    pub post: Option<Need>,
+    pub delete: Option<Need>,
+    pub patch: Option<Need>,
+}
+
+impl Needs {
+    /// The slot of `method` (HEAD is GET's), if the declarations have one.
+    pub fn slot(&mut self, method: &Method) -> Option<&mut Option<Need>> {
+        Some(match *method {
+            Method::GET | Method::HEAD => &mut self.get,
+            Method::PUT => &mut self.put,
+            Method::POST => &mut self.post,
+            Method::DELETE => &mut self.delete,
+            Method::PATCH => &mut self.patch,
+            _ => return None,
+        })
+    }
+
+    fn of(mut self, method: &Method) -> Option<Need> {
+        self.slot(method).and_then(|need| *need)
+    }
+
+    /// For a method the route does not take: what its handlers check themselves (ingest, the
+    /// edge protocol), else `Admin`.
+    fn otherwise(self) -> Need {
+        let all = [self.get, self.put, self.post, self.delete, self.patch];
+        let mut taken = all.into_iter().flatten();
+        match taken.next() {
+            Some(first @ (Need::Ingest | Need::Edge)) if taken.all(|n| n == first) => first,
+            _ => Need::Admin,
+        }
+    }
+}
+
+/// What each declared route requires, by template, as its declaration says (installed once by
+/// the router, `wiring/router.rs`: the same code gives the same table).
+static DECLARED: OnceLock<HashMap<String, Needs>> = OnceLock::new();
 
 /// Installs what each declared route requires (the first table stands; every later one is the
 /// same, read from the same declarations).
-pub fn declare(table: HashMap<(Method, String), Need>) {
+pub fn declare(table: HashMap<String, Needs>) {
     let _ = DECLARED.set(table);
 }
 
@@ -163,7 +202,8 @@ pub fn declare(table: HashMap<(Method, String), Need>) {
 /// route's declaration says, and for the routes the document leaves out, what this function
 /// says. A method a declared route does not take needs `Admin` (the router answers 405), but on
 /// routes whose handlers authenticate (ingest, the edge protocol), which keep their own need;
-/// a route nothing declares needs `Admin`: forgetting one fails closed.
+/// a route nothing declares needs `Admin`: forgetting one fails closed. Asked for every
+/// request: no allocation.
 pub fn requirement(method: &Method, route: &str) -> Need {
     let read = method == Method::GET || method == Method::HEAD;
     if method == Method::OPTIONS {
@@ -179,26 +219,9 @@ pub fn requirement(method: &Method, route: &str) -> Need {
         LIVE | LIVE_RENDITION | RECORDING_FILE | RECORDING_RENDITION if read => return Need::Read,
         _ => {}
     }
-    let Some(declared) = DECLARED.get() else {
-        return Need::Admin;
-    };
-    let as_declared = if method == Method::HEAD {
-        Method::GET
-    } else {
-        method.clone()
-    };
-    if let Some(need) = declared.get(&(as_declared, route.to_owned())) {
-        return *need;
-    }
-    // A method the route does not take: what its handlers check themselves, else Admin.
-    let own: Vec<Need> = declared
-        .iter()
-        .filter(|((_, r), _)| r == route)
-        .map(|(_, need)| *need)
-        .collect();
-    match own.first() {
-        Some(&first @ (Need::Ingest | Need::Edge)) if own.iter().all(|n| *n == first) => first,
-        _ => Need::Admin,
+    match DECLARED.get().and_then(|table| table.get(route)) {
+        Some(needs) => needs.of(method).unwrap_or_else(|| needs.otherwise()),
+        None => Need::Admin,
     }
 }
 

@@ -23,6 +23,7 @@ use utoipa_swagger_ui::{Config, SwaggerUi};
 
 use crate::auth::Need;
 use crate::http::common::error::ApiError;
+use crate::http::common::routes::Needs;
 use crate::http::common::state::AppState;
 use crate::http::common::{middleware, routes as templates};
 use crate::http::compat::{livemix, livemix_manage, lyve};
@@ -137,10 +138,10 @@ fn undocumented(router: Router<AppState>) -> Router<AppState> {
         .route(templates::UI_FILE, get(ui::file))
 }
 
-/// What each declared operation requires, by method and route template: the security scope of
+/// What each declared operation requires, by route template and method: the security scope of
 /// its declaration (`Need::SCOPES`). An operation declared without one requires `Admin`.
-pub fn requirements(document: &OpenApi) -> HashMap<(Method, String), Need> {
-    let mut table = HashMap::new();
+pub fn requirements(document: &OpenApi) -> HashMap<String, Needs> {
+    let mut table: HashMap<String, Needs> = HashMap::new();
     for (path, item) in &document.paths.paths {
         let operations = [
             (Method::GET, &item.get),
@@ -149,6 +150,7 @@ pub fn requirements(document: &OpenApi) -> HashMap<(Method, String), Need> {
             (Method::DELETE, &item.delete),
             (Method::PATCH, &item.patch),
         ];
+        let needs = table.entry(path.clone()).or_default();
         for (method, operation) in operations {
             let Some(operation) = operation else {
                 continue;
@@ -160,7 +162,9 @@ pub fn requirements(document: &OpenApi) -> HashMap<(Method, String), Need> {
                 .flatten()
                 .filter_map(|alternative| alternative.get("bearer")?.as_array()?.first()?.as_str())
                 .find_map(Need::from_scope);
-            table.insert((method, path.clone()), scope.unwrap_or(Need::Admin));
+            if let Some(slot) = needs.slot(&method) {
+                *slot = Some(scope.unwrap_or(Need::Admin));
+            }
         }
     }
     table
