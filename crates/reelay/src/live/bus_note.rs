@@ -7,7 +7,7 @@
 //! as JSON, length first — 4 bytes, big-endian — then its bytes). What is checked here needs no
 //! state: the subject names the source the body names, every field has the shape this node
 //! gives its own (`SegmentRow::check_shape`, [`PartNote`]'s bounds). What needs state — a known
-//! source, a window to lie near — is `shared.rs`'s and `shared_parts.rs`'s.
+//! source, a window to lie near — is `shared.rs`'s and `ll/bus.rs`'s.
 
 use bytes::{BufMut, Bytes, BytesMut};
 use serde::{Deserialize, Serialize};

@@ -11,7 +11,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::low_latency::{PartRefused, StoredPart};
+use super::ll::published::{PartRefused, StoredPart};
 use super::segment::rendition_file;
 use super::sources::SourceRow;
 use super::{Live, LiveError, SegmentRow};

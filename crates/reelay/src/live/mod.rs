@@ -18,8 +18,8 @@
 //! all (per source: its renditions share it). Encoders' pushes enter through `ingest.rs`
 //! (LiveMix's folder playlists too), segments forwarded by edges through `forwarded.rs`; the
 //! playlist window and the start of a recording are in `window.rs`; Low-Latency HLS (parts cut
-//! from streaming fMP4 uploads, LL playlists, blocking reloads) in `ll_ingest.rs`,
-//! `low_latency.rs` and `ll_view.rs`. Nothing here knows HTTP: bodies arrive as
+//! from streaming fMP4 uploads, LL playlists, blocking reloads) in `ll/ingest.rs`,
+//! `ll/published.rs` and `ll/view.rs`. Nothing here knows HTTP: bodies arrive as
 //! [`BodyStream`](crate::stream::BodyStream)s and failures leave as [`LiveError`]s.
 
 mod bus_note;
@@ -28,18 +28,12 @@ mod files;
 pub mod forwarded;
 pub mod ingest;
 pub mod ladder;
-pub mod ll_growing;
-mod ll_ingest;
-mod ll_renderings;
-pub mod ll_view;
-mod local_wake;
-pub mod low_latency;
+pub mod ll;
 pub mod metrics;
 mod public;
 pub mod recordings;
 pub mod segment;
 mod shared;
-mod shared_parts;
 pub mod sources;
 mod verbs;
 pub mod view;
@@ -175,14 +169,14 @@ pub struct Live {
     /// Bumped when an ingest upload other than a segment is stored (a low-latency segment
     /// waits on it for its init section).
     stored: tokio::sync::watch::Sender<u64>,
-    /// Published Low-Latency parts (`low_latency.rs`).
-    pub ll: Arc<low_latency::LowLatency>,
+    /// Published Low-Latency parts (`ll/published.rs`).
+    pub ll: Arc<ll::published::LowLatency>,
 }
 
 impl Live {
     /// The relay over `db`, buffering under `DATA/live`, serving segments with `reads`.
     pub fn new(db: AnyPool, data_dir: &Path, settings: LiveSettings, reads: Reads) -> Self {
-        let ll = Arc::new(low_latency::LowLatency::new(settings.part_target_ms));
+        let ll = Arc::new(ll::published::LowLatency::new(settings.part_target_ms));
         Self {
             sources: Sources::new(db.clone()),
             recordings: None,

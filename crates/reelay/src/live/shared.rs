@@ -7,7 +7,7 @@
 //! like its own (pruned with the window), so it never fetches it again. Recordings are written
 //! by the accepting node only (their keys are deterministic, so a retry elsewhere rewrites the
 //! same object). Without a tier or a bus, a node is exactly a single node. Low-Latency parts
-//! cross the cluster on the bus too (`shared_parts.rs`).
+//! cross the cluster on the bus too (`ll/bus.rs`).
 
 use std::sync::Arc;
 

@@ -17,8 +17,8 @@ use super::protocol::{
 use crate::auth::Denied;
 use crate::db::now_ms;
 use crate::live::forwarded::{Forwarded, ForwardedSegment};
-use crate::live::ll_view::parse_part_uri;
-use crate::live::low_latency::StoredPart;
+use crate::live::ll::published::StoredPart;
+use crate::live::ll::view::parse_part_uri;
 use crate::live::sources::{PRIMARY, SourceRow};
 use crate::live::{Live, Lookup};
 use crate::stream::BodyStream;

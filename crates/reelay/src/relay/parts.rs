@@ -2,7 +2,7 @@
 //! from an encoder's streaming upload, not when their segment ends, so a viewer of the control
 //! is as close to the encoder as a viewer of the edge.
 //!
-//! The edge's own [`LowLatency`](crate::live::low_latency::LowLatency) tells every publication
+//! The edge's own [`LowLatency`](crate::live::ll::published::LowLatency) tells every publication
 //! in order ([`PartEvent`]); each rendition has a sender of its own (a slow audio upload does
 //! not hold video parts back) that PUTs its parts one by one. A part that fails is not retried
 //! — it is of no use late — and the rest of its segment's parts are not sent (the control would
@@ -23,7 +23,7 @@ use super::link::Link;
 use super::metrics::RelayMetrics;
 use super::protocol::PartMeta;
 use crate::live::Live;
-use crate::live::low_latency::PartEvent;
+use crate::live::ll::published::PartEvent;
 
 /// Events a rendition's sender may fall behind by before some are dropped.
 const QUEUED: usize = 256;

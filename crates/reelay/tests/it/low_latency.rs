@@ -69,7 +69,7 @@ pub(crate) fn hinted(text: &str) -> (u64, u64) {
         .split("URI=\"")
         .nth(1)
         .and_then(|r| r.split(['"', '?']).next());
-    reelay::live::ll_view::parse_part_uri(uri.unwrap_or(""))
+    reelay::live::ll::view::parse_part_uri(uri.unwrap_or(""))
         .unwrap_or_else(|| panic!("hint {line}"))
 }
 

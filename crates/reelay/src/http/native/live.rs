@@ -22,7 +22,7 @@ use crate::http::native::api::ErrorBody;
 use crate::http::native::media::{Request, serve_opened};
 use crate::http::{common::routes, native::live_ll};
 use crate::live::ingest::Ingested;
-use crate::live::ll_view::parse_part_uri;
+use crate::live::ll::view::parse_part_uri;
 use crate::live::recordings::{RecordingRow, Recordings};
 use crate::live::sources::{SourceRow, ingest_token_matches};
 use crate::live::{Live, LiveError, Lookup, rendition_file};

@@ -1,6 +1,6 @@
 //! The Low-Latency HLS side of a rendition's routes (`/live/{source}/{rendition}/…`): the LL
 //! playlist with blocking reload and delta updates, and its parts (`p{msn}-{index}.m4s`). The
-//! waiting and the playlist are the live layer's (`live/ll_view.rs`); this module reads the
+//! waiting and the playlist are the live layer's (`live/ll/view.rs`); this module reads the
 //! query and sets the headers.
 //!
 //! `Cache-Control`, as RFC 8216bis §6.2.5 leaves to servers and a CDN in front needs: a
@@ -15,7 +15,7 @@ use reelay_hls::parse_ll_query;
 
 use crate::http::common::error::ApiError;
 use crate::live::Live;
-use crate::live::ll_view::PartAnswer;
+use crate::live::ll::view::PartAnswer;
 use crate::live::sources::{MAX_TARGET_DURATION, SourceRow};
 
 const PART_CACHE_CONTROL: &str = "public, max-age=86400, immutable";

@@ -2,7 +2,7 @@
 //! -hls_playlist 1 -method PUT …/ingest/{source}/manifest.mpd`) PUTs each segment
 //! (`chunk-stream{N}-{seq}.m4s`) as one upload that opens when the segment starts, its fMP4
 //! fragments arriving as they are encoded. Each fragment is published as a part the moment it
-//! is whole ([`super::low_latency`]); the segment takes its media sequence number when its
+//! is whole ([`crate::live::ll::published`]); the segment takes its media sequence number when its
 //! upload opens (its parts need it), and enters rendition `media_{N}`'s buffer when the upload
 //! ends, like any segment (`Live::commit`).
 //!
@@ -19,10 +19,10 @@ use bytes::{Bytes, BytesMut};
 use futures_util::StreamExt;
 use reelay_hls::fmp4::{FragmentCutter, parse_init};
 
-use super::ingest::{Arrived, Ingested};
-use super::low_latency::{LowLatency, StoredPart};
-use super::sources::SourceRow;
-use super::{Live, LiveError};
+use crate::live::ingest::{Arrived, Ingested};
+use crate::live::ll::published::{LowLatency, StoredPart};
+use crate::live::sources::SourceRow;
+use crate::live::{Live, LiveError};
 use crate::stream::BodyStream;
 
 /// How long a segment upload waits for its stream's init section.
@@ -192,7 +192,7 @@ impl Live {
     }
 
     /// Takes segment upload `file` of stream `stream` (see the module docs).
-    pub(super) async fn ingest_ll_chunk(
+    pub(in crate::live) async fn ingest_ll_chunk(
         &self,
         source: &SourceRow,
         file: &str,

@@ -7,7 +7,7 @@
 //!
 //! Part URIs are `p{msn}-{index}.m4s` beside the rendition's segments; a part asked for before
 //! it is published (the preload hint) is answered when it is, within the same bound — or, when
-//! it is arriving on this node, from its first bytes on, as they come (`ll_growing.rs`).
+//! it is arriving on this node, from its first bytes on, as they come (`ll/growing.rs`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -15,12 +15,12 @@ use std::time::Duration;
 use reelay_hls::{LlPlaylist, Part};
 use reelay_hls::{LlQuery, PartLog, RenditionReport, Skip};
 
-use super::ll_growing::Grown;
-use super::ll_renderings::{Kept, LlAnswer, RenderKey, Rendered};
-use super::low_latency::{LowLatency, StoredPart};
-use super::segment::file_name;
-use super::sources::SourceRow;
-use super::{Live, LiveError};
+use crate::live::ll::growing::Grown;
+use crate::live::ll::published::{LowLatency, StoredPart};
+use crate::live::ll::renderings::{Kept, LlAnswer, RenderKey, Rendered};
+use crate::live::segment::file_name;
+use crate::live::sources::SourceRow;
+use crate::live::{Live, LiveError};
 use crate::stream::ByteStream;
 
 /// The URI of part `index` of segment `msn`.
@@ -52,7 +52,7 @@ struct Built {
 impl Live {
     /// Counts a blocking request as held, or refuses it (503, `Retry-After`) when this node
     /// holds `[live] max_held_reloads` already.
-    fn hold_request(&self) -> Result<super::metrics::HeldRequest, LiveError> {
+    fn hold_request(&self) -> Result<crate::live::metrics::HeldRequest, LiveError> {
         self.metrics
             .hold(self.settings.max_held)
             .ok_or(LiveError::Busy(
@@ -174,7 +174,7 @@ impl Live {
     }
 
     /// The playlist `key` as it stands: rendered once per publication, however many held
-    /// reloads that publication wakes (the rest wait for that rendering, `ll_renderings.rs`).
+    /// reloads that publication wakes (the rest wait for that rendering, `ll/renderings.rs`).
     async fn ll_current(
         &self,
         source: &SourceRow,
@@ -251,7 +251,7 @@ impl Live {
     /// Part `index` of segment `msn` of `rendition`: at once when published, else (the preload
     /// hint, or a part a little ahead) when it is, within three target durations — or, with
     /// `stream` and the part arriving on this node, as soon as its first bytes are in, the rest
-    /// following as they arrive (`ll_growing.rs`).
+    /// following as they arrive (`ll/growing.rs`).
     pub async fn ll_part(
         &self,
         source: &SourceRow,
@@ -340,7 +340,7 @@ struct Reading {
 }
 
 /// The bytes of `part` of `named` (source id, rendition) from its first, as they arrive and
-/// then from the published part (the same bytes: `ll_growing.rs`).
+/// then from the published part (the same bytes: `ll/growing.rs`).
 fn arriving(
     ll: Arc<LowLatency>,
     named: (String, String),

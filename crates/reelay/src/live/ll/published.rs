@@ -3,11 +3,11 @@
 //! after, and the one notification every held blocking reload waits on.
 //!
 //! A part is one fMP4 fragment (`moof` + `mdat`) cut from the encoder's segment upload as it
-//! arrives (`ll_ingest.rs`); its bytes are kept here in memory, bounded: the parts of the newest
+//! arrives (`ll/ingest.rs`); its bytes are kept here in memory, bounded: the parts of the newest
 //! [`KEPT_SEGMENTS`] segments of a rendition, so a part that left the playlist stays fetchable
 //! for well over three target durations. The segments themselves enter the buffer as every
 //! other segment does (`Live::commit`), under the sequence number their parts were published
-//! with, so the LL playlist (`ll_view.rs`) is the classic window with parts laid over it.
+//! with, so the LL playlist (`ll/view.rs`) is the classic window with parts laid over it.
 //!
 //! Parts also arrive whole from elsewhere: an edge forwards the parts it cuts, one by one, as
 //! it cuts them ([`LowLatency::accept`], in order or refused), and what this node publishes is
@@ -15,9 +15,9 @@
 //! bus).
 //!
 //! Waiting costs no thread: a held reload is a task parked on its rendition's `watch`
-//! receiver (through its connection thread's relay, `local_wake.rs`), and a publication is one
+//! receiver (through its connection thread's relay, `ll/wake.rs`), and a publication is one
 //! `send_modify` that wakes them all together; the first to run renders the playlist and the
-//! others wait for that rendering (one per publication, `ll_renderings.rs`).
+//! others wait for that rendering (one per publication, `ll/renderings.rs`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
@@ -25,8 +25,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-use super::ll_growing::Growing;
-use super::ll_renderings::Renderings;
+use crate::live::ll::growing::Growing;
+use crate::live::ll::renderings::Renderings;
 
 /// Segments of a rendition whose parts stay fetchable.
 pub const KEPT_SEGMENTS: u64 = 8;
@@ -115,22 +115,22 @@ const EVENTS_KEPT: usize = 1024;
 #[derive(Debug)]
 pub struct LowLatency {
     renditions: Mutex<HashMap<(String, String), Rendition>>,
-    /// The node's publication count: the version renderings are made at (`ll_renderings.rs`).
+    /// The node's publication count: the version renderings are made at (`ll/renderings.rs`).
     published: AtomicU64,
     /// One more per rendition, bumped with `published` by that rendition's publications: what
     /// a held reload waits on, so a video part does not wake the audio rendition's reloads.
     wakers: Mutex<HashMap<Key, tokio::sync::watch::Sender<u64>>>,
     /// Playlists rendered at the current version, shared by the held reloads one publication
-    /// wakes (`ll_renderings.rs`).
+    /// wakes (`ll/renderings.rs`).
     pub renderings: Renderings,
-    /// The part each rendition is receiving now, as far as it has come (`ll_growing.rs`).
+    /// The part each rendition is receiving now, as far as it has come (`ll/growing.rs`).
     pub growing: Growing,
     /// The configured part target (ms); 0: learned from a rendition's first fragment.
     part_target_ms: u64,
     events: tokio::sync::broadcast::Sender<PartEvent>,
 }
 
-use super::local_wake::Key;
+use crate::live::ll::wake::Key;
 
 fn key(id: &str, rendition: &str) -> Key {
     (id.to_owned(), rendition.to_owned())
@@ -185,7 +185,7 @@ impl LowLatency {
 
     /// A receiver that wakes on every publication of `rendition` (subscribe before looking,
     /// so none is lost).
-    /// On a connection thread, through that thread's relay (`local_wake.rs`): one wake-up per
+    /// On a connection thread, through that thread's relay (`ll/wake.rs`): one wake-up per
     /// thread, not per held reload.
     pub fn subscribe(&self, id: &str, rendition: &str) -> tokio::sync::watch::Receiver<u64> {
         let key = key(id, rendition);
@@ -196,7 +196,7 @@ impl LowLatency {
                 .or_insert_with(|| tokio::sync::watch::Sender::new(0))
                 .clone()
         };
-        super::local_wake::subscribe(&key, &channel)
+        crate::live::ll::wake::subscribe(&key, &channel)
     }
 
     /// Segment `msn` of the rendition starts arriving.
@@ -425,5 +425,5 @@ impl LowLatency {
 }
 
 #[cfg(test)]
-#[path = "low_latency_tests.rs"]
+#[path = "published_tests.rs"]
 mod tests;

@@ -17,10 +17,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use tokio::sync::broadcast::error::RecvError;
 
-use super::Live;
-use super::Lookup;
-use super::bus_note::{PartNote, encode_part};
-use super::low_latency::{PartEvent, StoredPart};
+use crate::live::Live;
+use crate::live::Lookup;
+use crate::live::bus_note::{PartNote, encode_part};
+use crate::live::ll::published::{PartEvent, StoredPart};
 
 /// Largest part sent on the bus (NATS's default `max_payload` is 1 MiB, description included).
 pub const BUS_PART_MAX: usize = 1000 * 1024;
@@ -88,7 +88,7 @@ impl Live {
     /// Publishes a part another node told (its shape checked by `bus_note::decode`), or
     /// withdraws its segment — a part of a source this node knows, within the renditions a
     /// source may have. `Err` says what failed (the message is refused).
-    pub(super) async fn learn_part(
+    pub(in crate::live) async fn learn_part(
         &self,
         note: PartNote,
         bytes: Bytes,
@@ -97,7 +97,7 @@ impl Live {
         if !matches!(self.sources.lookup(id, Lookup::Viewing).await, Ok(Some(_))) {
             return Err("unknown source");
         }
-        let most = usize::try_from(super::sources::MAX_RENDITIONS).unwrap_or(16);
+        let most = usize::try_from(crate::live::sources::MAX_RENDITIONS).unwrap_or(16);
         if !self.ll.has_room(id, &note.rendition, most) {
             return Err("renditions");
         }

@@ -1,4 +1,4 @@
-//! Unit tests of `low_latency.rs`: parts by segment, forwarded parts in step, events, abandonment.
+//! Unit tests of `ll/published.rs`: parts by segment, forwarded parts in step, events, abandonment.
 
 use super::*;
 

@@ -3,7 +3,7 @@
 //! it exists; its answer starts with the part's first bytes).
 //!
 //! Per rendition, at most one part grows: the fMP4 fragment whose bytes the encoder's segment
-//! upload is delivering (`ll_ingest.rs` feeds every chunk it gets). Its bytes are the upload's
+//! upload is delivering (`ll/ingest.rs` feeds every chunk it gets). Its bytes are the upload's
 //! own chunks (slices, no copy), and they are exactly the prefix of the part that will be
 //! published: the cutter's fragments are contiguous, and a part is published before its growing
 //! bytes are dropped, so a reader that finds neither the growing part nor the published one
