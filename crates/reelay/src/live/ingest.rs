@@ -351,10 +351,9 @@ impl Live {
             map_file: arrived.map_file,
             bytes: i64::try_from(stat.len()).unwrap_or(0),
         };
-        self.record(&row).await?;
+        ch.recent.commit(row.clone()).await?;
         self.add_to_recordings(&row).await?;
         self.announce(&row, ch.discontinuities).await;
-        ch.recent.push_back(row.clone());
         ch.assigned.push_back(arrived.encoder_uri.to_owned());
         if ch.assigned.len() > 512 {
             ch.assigned.pop_front();

@@ -22,6 +22,7 @@
 //! `ll/published.rs` and `ll/view.rs`. Nothing here knows HTTP: bodies arrive as
 //! [`BodyStream`](crate::stream::BodyStream)s and failures leave as [`LiveError`]s.
 
+mod buffer;
 mod bus_note;
 pub mod error;
 mod files;
@@ -56,6 +57,7 @@ pub use verbs::{NewSource, SourceChange};
 
 use crate::db::now_ms;
 use crate::storage::Reads;
+use buffer::SegmentBuffer;
 pub use sources::Lookup;
 use sources::{SourceRow, Sources};
 
@@ -108,8 +110,8 @@ impl Default for LiveSettings {
 #[derive(Debug)]
 struct Channel {
     rendition: String,
-    /// Segments in the buffer, by msn.
-    recent: VecDeque<SegmentRow>,
+    /// Segments in the buffer, by msn: the one way they enter and leave it.
+    recent: SegmentBuffer,
     /// Discontinuities assigned ever (persisted in the rendition's row).
     discontinuities: u64,
     /// Encoder file names recently assigned (so a re-sent playlist does not assign twice).
@@ -125,15 +127,6 @@ struct Channel {
 }
 
 type SharedChannel = Arc<tokio::sync::Mutex<Channel>>;
-
-impl Channel {
-    fn bytes(&self) -> u64 {
-        self.recent
-            .iter()
-            .map(|r| u64::try_from(r.bytes).unwrap_or(0))
-            .sum()
-    }
-}
 
 /// Decides whether a segment older than the buffer must still be kept (on an edge: one that
 /// an open recording needs and the control node has not confirmed).
@@ -213,13 +206,7 @@ impl Live {
 
     /// When the newest buffered segment of source `id` ends (ms since 1970).
     pub async fn last_segment_end_ms(&self, id: &str) -> Result<Option<i64>, LiveError> {
-        let (end,): (Option<i64>,) = sqlx::query_as(
-            "SELECT MAX(pdt_ms + duration_ms) FROM live_segments WHERE source_id = $1",
-        )
-        .bind(id)
-        .fetch_one(&self.db)
-        .await?;
-        Ok(end)
+        Ok(buffer::last_end_ms(&self.db, id).await?)
     }
 
     /// The source with this id or name, looked up as `how` says ([`Lookup`], the one policy).
@@ -269,14 +256,7 @@ impl Live {
         let seg_dir = self.segments_dir(&source.id);
         std::fs::create_dir_all(seg_dir.join(rendition_file(rendition, "")))?;
         std::fs::create_dir_all(self.incoming_dir(&source.id))?;
-        let rows: Vec<SegmentRow> = sqlx::query_as(
-            "SELECT source_id, rendition, msn, file, duration_ms, discontinuity, pdt_ms, map_file, \
-             bytes FROM live_segments WHERE source_id = $1 AND rendition = $2 ORDER BY msn",
-        )
-        .bind(&source.id)
-        .bind(rendition)
-        .fetch_all(&self.db)
-        .await?;
+        let rows = SegmentBuffer::load(&self.db, &source.id, rendition).await?;
         // Its row, for the counters of what it will be assigned.
         self.sources.ensure_rendition(&source.id, rendition).await?;
         let (next_msn, discontinuities) = self
@@ -286,13 +266,13 @@ impl Live {
         Ok(Channel {
             rendition: rendition.to_owned(),
             map: rows
-                .last()
+                .back()
                 .and_then(|r| r.map_file.clone())
                 .map(|f| (String::new(), f)),
             // After a restart (or, on an edge, a wiped disk: the source has history but no
             // buffer) the next segment starts a new stream for players.
             pending_discontinuity: !rows.is_empty() || next_msn > 0,
-            recent: rows.into(),
+            recent: rows,
             discontinuities: u64::try_from(discontinuities).unwrap_or(0),
             assigned: VecDeque::new(),
             last_encoder_sequence: None,
@@ -412,26 +392,6 @@ impl Live {
         Ok(())
     }
 
-    async fn record(&self, row: &SegmentRow) -> Result<(), LiveError> {
-        sqlx::query(
-            "INSERT INTO live_segments (source_id, rendition, msn, file, duration_ms, discontinuity, \
-             pdt_ms, map_file, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (source_id, rendition, msn) DO NOTHING",
-        )
-        .bind(&row.source_id)
-        .bind(&row.rendition)
-        .bind(row.msn)
-        .bind(&row.file)
-        .bind(row.duration_ms)
-        .bind(row.discontinuity)
-        .bind(row.pdt_ms)
-        .bind(&row.map_file)
-        .bind(row.bytes)
-        .execute(&self.db)
-        .await?;
-        Ok(())
-    }
-
     /// Drops segments older than the buffer unless held, and the oldest beyond the byte
     /// budget whatever holds them (never the live window). The source's budget is shared
     /// evenly by its renditions, so a ladder stays within `buffer_bytes` in all.
@@ -446,33 +406,21 @@ impl Live {
             .filter(|(source, _)| source == id)
             .count();
         let budget = self.settings.buffer_bytes / u64::try_from(renditions.max(1)).unwrap_or(1);
-        let mut bytes = ch.bytes();
-        while ch.recent.len() > self.settings.window {
-            let Some(front) = ch.recent.front() else {
-                break;
-            };
-            let expired = front.pdt_ms + front.duration_ms < horizon
-                && !self.hold.as_ref().is_some_and(|h| h.holds(front));
-            if !expired && bytes <= budget {
-                break;
-            }
-            let Some(old) = ch.recent.pop_front() else {
-                break;
-            };
-            bytes = bytes.saturating_sub(u64::try_from(old.bytes).unwrap_or(0));
-            if let Some(hold) = &self.hold {
-                hold.dropped(&old);
-            }
-            self.remove_segment_file(id, &old.file);
-            sqlx::query(
-                "DELETE FROM live_segments WHERE source_id = $1 AND rendition = $2 AND msn = $3",
-            )
-            .bind(id)
-            .bind(&old.rendition)
-            .bind(old.msn)
-            .execute(&self.db)
+        let held = |row: &SegmentRow| self.hold.as_ref().is_some_and(|h| h.holds(row));
+        let keep = buffer::Keep {
+            window: self.settings.window,
+            horizon_ms: horizon,
+            budget,
+            held: &held,
+        };
+        ch.recent
+            .prune(&keep, |old| {
+                if let Some(hold) = &self.hold {
+                    hold.dropped(old);
+                }
+                self.remove_segment_file(id, &old.file);
+            })
             .await?;
-        }
         Ok(())
     }
 

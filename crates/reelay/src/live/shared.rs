@@ -228,23 +228,11 @@ impl Live {
         if let Some(reason) = out_of_bounds(&ch, &row, note.discontinuities) {
             return Ok(Some(reason));
         }
-        if let Some(newest) = ch.recent.back().map(|r| r.msn)
-            && row.msn > newest.saturating_add(1)
-        {
-            for missed in self.rows_between(&row, newest).await? {
-                ch.recent.push_back(missed);
-            }
-        }
-        let at = ch
-            .recent
-            .iter()
-            .position(|r| r.msn > row.msn)
-            .unwrap_or(ch.recent.len());
         let id = row.source_id.clone();
         // Its parts, when they came on the bus, are closed: the segment is listed.
         self.ll
             .end(&id, &row.rendition, u64::try_from(row.msn).unwrap_or(0));
-        ch.recent.insert(at, row);
+        ch.recent.admit(row).await?;
         ch.discontinuities = ch.discontinuities.max(note.discontinuities);
         self.prune(&id, &mut ch).await?;
         self.arrivals.send_modify(|v| *v = v.wrapping_add(1));
@@ -284,44 +272,13 @@ impl Live {
             return Ok(());
         }
         ch.caught_up = Some(std::time::Instant::now());
-        let newest = ch.recent.back().map_or(-1, |r| r.msn);
-        let rows: Vec<SegmentRow> = sqlx::query_as(
-            "SELECT source_id, rendition, msn, file, duration_ms, discontinuity, pdt_ms, map_file, \
-             bytes FROM live_segments WHERE source_id = $1 AND rendition = $2 AND msn > $3 \
-             ORDER BY msn",
-        )
-        .bind(id)
-        .bind(&ch.rendition)
-        .bind(newest)
-        .fetch_all(&self.db)
-        .await?;
-        if rows.is_empty() {
+        if ch.recent.follow().await? == 0 {
             return Ok(());
         }
-        ch.recent.extend(rows);
         let (_, discontinuities) = self.sources.rendition_counters(id, &ch.rendition).await?;
         ch.discontinuities = ch
             .discontinuities
             .max(u64::try_from(discontinuities).unwrap_or(0));
         self.prune(id, ch).await
-    }
-
-    /// The rows of `row`'s rendition after `newest` and before `row` (announcements missed).
-    async fn rows_between(
-        &self,
-        row: &SegmentRow,
-        newest: i64,
-    ) -> Result<Vec<SegmentRow>, LiveError> {
-        Ok(sqlx::query_as(
-            "SELECT source_id, rendition, msn, file, duration_ms, discontinuity, pdt_ms, map_file, \
-             bytes FROM live_segments WHERE source_id = $1 AND rendition = $2 AND msn > $3 \
-             AND msn < $4 ORDER BY msn",
-        )
-        .bind(&row.source_id)
-        .bind(&row.rendition)
-        .bind(newest)
-        .bind(row.msn)
-        .fetch_all(&self.db)
-        .await?)
     }
 }

@@ -327,12 +327,11 @@ impl Sources {
     }
 
     pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
-        for query in [
-            "DELETE FROM live_segments WHERE source_id = $1",
-            "DELETE FROM renditions WHERE source_id = $1",
-        ] {
-            sqlx::query(query).bind(id).execute(&self.db).await?;
-        }
+        super::buffer::forget_source(&self.db, id).await?;
+        sqlx::query("DELETE FROM renditions WHERE source_id = $1")
+            .bind(id)
+            .execute(&self.db)
+            .await?;
         sqlx::query("DELETE FROM edge_sources WHERE source_id = $1")
             .bind(id)
             .execute(&self.db)

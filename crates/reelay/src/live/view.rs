@@ -66,7 +66,7 @@ impl Live {
         for name in self.live_renditions(source).await? {
             let channel = self.channel(source, &name).await?;
             let mut ch = channel.lock().await;
-            let window = ch.recent.make_contiguous();
+            let window = ch.recent.contiguous();
             let (_, average) = bitrates(window);
             let segment_ms = average_segment_ms(window);
             drop(ch);
@@ -141,7 +141,7 @@ impl Live {
                 let mut rated = Vec::with_capacity(live.len());
                 for name in live {
                     let channel = self.channel(source, &name).await?;
-                    let rates = bitrates(channel.lock().await.recent.make_contiguous());
+                    let rates = bitrates(channel.lock().await.recent.contiguous());
                     rated.push((name, rates));
                 }
                 let pushed = source.multivariant.as_deref();
