@@ -225,7 +225,8 @@ pub async fn form_upload(
 /// Delete an object.
 #[utoipa::path(delete, path = routes::OBJECT, tag = "objects",
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
-    responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
+    responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody),
+        (status = 409, description = "the key runs through an object (a file where the key has a folder)", body = ErrorBody)),
     security(("bearer" = ["write"])))]
 pub async fn delete_object(
     State(state): State<AppState>,
