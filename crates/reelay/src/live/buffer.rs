@@ -41,11 +41,11 @@ pub(super) struct SegmentBuffer {
 /// What [`SegmentBuffer::prune`] keeps.
 pub(super) struct Keep<'a> {
     /// The live window: never pruned.
-    pub window: usize,
+    pub(crate) window: usize,
     /// Segments that ended before this (unix ms) are old.
-    pub horizon_ms: i64,
+    pub(crate) horizon_ms: i64,
     /// Bytes the buffer may hold; beyond them the oldest go, old or not (never the window).
-    pub budget: u64,
+    pub(crate) budget: u64,
     /// An old segment still needed (on an edge: an open recording's, unconfirmed).
     pub held: &'a (dyn Fn(&SegmentRow) -> bool + Sync),
 }
@@ -60,7 +60,7 @@ impl Deref for SegmentBuffer {
 
 impl SegmentBuffer {
     /// The buffer of `rendition` of source `source_id` as the database has it.
-    pub async fn load(db: &AnyPool, source_id: &str, rendition: &str) -> sqlx::Result<Self> {
+    pub(crate) async fn load(db: &AnyPool, source_id: &str, rendition: &str) -> sqlx::Result<Self> {
         let rows: Vec<SegmentRow> = sqlx::query_as(select_segments!("ORDER BY msn"))
             .bind(source_id)
             .bind(rendition)
@@ -75,12 +75,12 @@ impl SegmentBuffer {
     }
 
     /// The rows as one slice.
-    pub fn contiguous(&mut self) -> &[SegmentRow] {
+    pub(crate) fn contiguous(&mut self) -> &[SegmentRow] {
         self.rows.make_contiguous()
     }
 
     /// Bytes buffered.
-    pub fn bytes(&self) -> u64 {
+    pub(crate) fn bytes(&self) -> u64 {
         self.rows
             .iter()
             .map(|r| u64::try_from(r.bytes).unwrap_or(0))
@@ -88,7 +88,7 @@ impl SegmentBuffer {
     }
 
     /// A segment this node took, newest of the buffer: written, then listed.
-    pub async fn commit(&mut self, row: SegmentRow) -> sqlx::Result<()> {
+    pub(crate) async fn commit(&mut self, row: SegmentRow) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO live_segments (source_id, rendition, msn, file, duration_ms, \
              discontinuity, pdt_ms, map_file, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -112,7 +112,7 @@ impl SegmentBuffer {
     /// A segment another node committed (its row in the database already): listed in order,
     /// after the rows between the newest known and it, which this node missed. `false`: it was
     /// listed already.
-    pub async fn admit(&mut self, row: SegmentRow) -> sqlx::Result<bool> {
+    pub(crate) async fn admit(&mut self, row: SegmentRow) -> sqlx::Result<bool> {
         if self.rows.iter().any(|r| r.msn == row.msn) {
             return Ok(false);
         }
@@ -139,7 +139,7 @@ impl SegmentBuffer {
     }
 
     /// The rows other nodes wrote after the newest listed here; how many.
-    pub async fn follow(&mut self) -> sqlx::Result<usize> {
+    pub(crate) async fn follow(&mut self) -> sqlx::Result<usize> {
         let newest = self.rows.back().map_or(-1, |r| r.msn);
         let rows: Vec<SegmentRow> = sqlx::query_as(select_segments!("AND msn > $3 ORDER BY msn"))
             .bind(&self.source_id)
@@ -154,7 +154,7 @@ impl SegmentBuffer {
 
     /// Drops the oldest segments that `keep` does not keep, from memory and the database,
     /// handing each to `dropped` (its file is the caller's).
-    pub async fn prune(
+    pub(crate) async fn prune(
         &mut self,
         keep: &Keep<'_>,
         mut dropped: impl FnMut(&SegmentRow),

@@ -23,35 +23,35 @@ const PARTS_MAX: u64 = 1_000;
 
 /// A segment that joined a window, as announced to the other nodes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Announced {
-    pub row: SegmentRow,
+pub(crate) struct Announced {
+    pub(crate) row: SegmentRow,
     /// The rendition's discontinuity count once it joined.
-    pub discontinuities: u64,
+    pub(crate) discontinuities: u64,
 }
 
 /// A part (or a withdrawn segment) as told on the bus.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PartNote {
+pub(crate) struct PartNote {
     pub source: String,
-    pub rendition: String,
-    pub msn: u64,
-    pub index: u64,
-    pub duration_ms: u64,
-    pub independent: bool,
+    pub(crate) rendition: String,
+    pub(crate) msn: u64,
+    pub(crate) index: u64,
+    pub(crate) duration_ms: u64,
+    pub(crate) independent: bool,
     /// The segment was withdrawn (its upload failed): its parts go.
-    pub gone: bool,
+    pub(crate) gone: bool,
 }
 
 /// A decoded message.
 #[derive(Debug)]
-pub enum BusNote {
+pub(crate) enum BusNote {
     Changes,
     Live(Announced),
     Part(PartNote, Bytes),
 }
 
 /// A part message's payload.
-pub fn encode_part(note: &PartNote, bytes: &[u8]) -> Option<Bytes> {
+pub(crate) fn encode_part(note: &PartNote, bytes: &[u8]) -> Option<Bytes> {
     let meta = serde_json::to_vec(note).ok()?;
     let len = u32::try_from(meta.len()).ok()?;
     let mut out = BytesMut::with_capacity(4 + meta.len() + bytes.len());
@@ -70,7 +70,7 @@ fn split_part(payload: &Bytes) -> Option<(PartNote, Bytes)> {
 
 /// Decodes the message on `topic` (its subject without the cluster's prefix) carrying
 /// `payload`; `Err` names what failed (counted in `reelay_cluster_rejected_total{reason}`).
-pub fn decode(
+pub(crate) fn decode(
     topic: &str,
     payload: &Bytes,
     max_segment_bytes: u64,

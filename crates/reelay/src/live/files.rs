@@ -12,11 +12,11 @@ use crate::storage::{Backend, Bucket, ObjectKey, StorageError};
 use crate::stream::{BodyStream, Limited};
 
 /// How long an upload may wait in `incoming/` for a playlist to list it.
-pub const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(120);
+pub(crate) const STALE_UPLOAD: std::time::Duration = std::time::Duration::from_secs(120);
 
 impl Live {
     /// Where `source`'s buffered segment files are.
-    pub fn segment_path(&self, source_id: &str, file: &str) -> PathBuf {
+    pub(crate) fn segment_path(&self, source_id: &str, file: &str) -> PathBuf {
         self.segments_dir(source_id).join(file)
     }
 
@@ -77,7 +77,7 @@ impl Live {
 
     /// `source`'s stored segments, as a bucket to serve them from (every rendition's, under
     /// its folder); nothing stored yet is a missing object.
-    pub fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
+    pub(crate) fn segments(&self, source: &SourceRow) -> Result<Bucket, LiveError> {
         match FsBucket::open(&self.segments_dir(&source.id)) {
             Ok(fs) => Ok(Bucket::new(Backend::Fs(fs), self.reads.clone())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

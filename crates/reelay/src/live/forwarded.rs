@@ -20,23 +20,23 @@ use crate::stream::BodyStream;
 /// How far past the newest segment of its window (or the rendition's next number) a forwarded
 /// sequence number may lie: an edge's whole buffer of 1 s segments for hours, and nowhere near
 /// the numbers that would freeze a stream or overflow.
-pub const FORWARDED_LEAP_MAX: i64 = 10_000;
+pub(crate) const FORWARDED_LEAP_MAX: i64 = 10_000;
 
 /// A segment as described by the edge that forwards it.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ForwardedSegment {
-    pub msn: u64,
+pub(crate) struct ForwardedSegment {
+    pub(crate) msn: u64,
     /// `ts` or `m4s`.
-    pub ext: String,
-    pub duration_ms: u64,
-    pub pdt_ms: i64,
-    pub discontinuity: bool,
+    pub(crate) ext: String,
+    pub(crate) duration_ms: u64,
+    pub(crate) pdt_ms: i64,
+    pub(crate) discontinuity: bool,
     /// The fMP4 init section's name, forwarded before the segment.
-    pub map_file: Option<String>,
+    pub(crate) map_file: Option<String>,
     /// The rendition it belongs to.
-    pub rendition: String,
+    pub(crate) rendition: String,
     /// The edge forwards it for the live window (streaming is on), not only for recordings.
-    pub live: bool,
+    pub(crate) live: bool,
 }
 
 /// What became of a forwarded segment.
@@ -53,7 +53,7 @@ impl Live {
     }
 
     /// Streams a forwarded body (bounded like any segment) to a uniquely named file; its path.
-    pub async fn receive_forwarded(
+    pub(crate) async fn receive_forwarded(
         &self,
         source: &SourceRow,
         file: &str,
@@ -67,7 +67,7 @@ impl Live {
 
     /// Takes a forwarded segment whose body is the file at `body`; whatever refuses it, the
     /// file is removed (a refused upload leaves nothing in `forwarded/`).
-    pub async fn accept_forwarded(
+    pub(crate) async fn accept_forwarded(
         &self,
         source: &SourceRow,
         seg: &ForwardedSegment,
@@ -160,7 +160,7 @@ impl Live {
 
     /// Takes part `index` of segment `msn` of `rendition`, cut by the edge that forwards the
     /// source, and publishes it (waking held reloads) — only while the source streams.
-    pub async fn accept_forwarded_part(
+    pub(crate) async fn accept_forwarded_part(
         &self,
         source: &SourceRow,
         (rendition, msn, index): (&str, u64, u64),
@@ -179,12 +179,12 @@ impl Live {
     }
 
     /// Segment `msn` of `rendition` will not come: the edge's upload of it failed.
-    pub fn abandon_forwarded_part(&self, source: &SourceRow, rendition: &str, msn: u64) {
+    pub(crate) fn abandon_forwarded_part(&self, source: &SourceRow, rendition: &str, msn: u64) {
         self.ll.abandon(&source.id, rendition, msn);
     }
 
     /// Takes a forwarded fMP4 init section (its name is unique to its bytes).
-    pub async fn accept_forwarded_init(
+    pub(crate) async fn accept_forwarded_init(
         &self,
         source: &SourceRow,
         rendition: &str,

@@ -22,29 +22,29 @@ use crate::stream::{BodyStream, Limited, body_of};
 
 /// What an ingest upload was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Ingested {
+pub(crate) enum Ingested {
     Playlist,
     Segment,
 }
 
 /// A segment whose bytes are complete, about to enter a rendition's buffer.
 pub(super) struct Arrived<'a> {
-    pub path: &'a Path,
+    pub(crate) path: &'a Path,
     /// The encoder's name for it (so a playlist naming it again does not assign it twice).
-    pub encoder_uri: &'a str,
-    pub duration_ms: u64,
-    pub discontinuity: bool,
-    pub map_file: Option<String>,
-    pub msn: u64,
+    pub(crate) encoder_uri: &'a str,
+    pub(crate) duration_ms: u64,
+    pub(crate) discontinuity: bool,
+    pub(crate) map_file: Option<String>,
+    pub(crate) msn: u64,
     /// When its first frame was produced, by the encoder's clock (an fMP4 `prft`), unix ms.
-    pub produced_ms: Option<i64>,
+    pub(crate) produced_ms: Option<i64>,
 }
 
 /// Largest DASH manifest read (and dropped) from a streaming-DASH push.
 const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// Ingest file names are plain names like `index3.ts`.
-pub fn check_file_name(file: &str) -> Result<(), LiveError> {
+pub(crate) fn check_file_name(file: &str) -> Result<(), LiveError> {
     if is_plain_name(file) {
         Ok(())
     } else {
@@ -82,7 +82,7 @@ fn rendition_of(file: &str) -> Result<&str, LiveError> {
 
 impl Live {
     /// Takes `file` of `source` from an encoder: a playlist (`.m3u8`) or a segment.
-    pub async fn ingest(
+    pub(crate) async fn ingest(
         &self,
         source: &SourceRow,
         file: &str,
@@ -135,7 +135,7 @@ impl Live {
 
     /// A multivariant playlist forwarded by an edge (`body`): validated, and kept as the
     /// source's.
-    pub async fn accept_multivariant(
+    pub(crate) async fn accept_multivariant(
         &self,
         source: &SourceRow,
         body: BodyStream,
@@ -156,7 +156,11 @@ impl Live {
     }
 
     /// The encoder dropped `file` (it no longer lists it).
-    pub async fn ingest_delete(&self, source: &SourceRow, file: &str) -> Result<(), LiveError> {
+    pub(crate) async fn ingest_delete(
+        &self,
+        source: &SourceRow,
+        file: &str,
+    ) -> Result<(), LiveError> {
         check_file_name(file)?;
         let _ = tokio::fs::remove_file(self.incoming_dir(&source.id).join(file)).await;
         Ok(())
@@ -173,7 +177,7 @@ impl Live {
 
     /// A LiveMix playlist for `source`, its segments in the folder `prefix` names
     /// (`file:///dir`, which must lie inside `[live] ingest_root`).
-    pub async fn livemix_playlist(
+    pub(crate) async fn livemix_playlist(
         &self,
         source: &SourceRow,
         prefix: &str,
@@ -199,7 +203,7 @@ impl Live {
     }
 
     /// The folder LiveMix playlists may point into.
-    pub fn livemix_root(&self) -> Result<&Path, LiveError> {
+    pub(crate) fn livemix_root(&self) -> Result<&Path, LiveError> {
         self.settings
             .ingest_root
             .as_deref()
@@ -210,7 +214,7 @@ impl Live {
 
     /// Takes a pushed playlist of `rendition` and assigns sequence numbers to its segments
     /// that have arrived.
-    pub async fn accept_playlist(
+    pub(crate) async fn accept_playlist(
         &self,
         source: &SourceRow,
         rendition: &str,
@@ -233,7 +237,7 @@ impl Live {
     }
 
     /// The segments (and init section) of `playlist` not yet taken into the buffer.
-    pub async fn missing_files(
+    pub(crate) async fn missing_files(
         &self,
         source: &SourceRow,
         playlist: &IngestPlaylist,
@@ -255,7 +259,7 @@ impl Live {
 
     /// A segment upload was committed: assign it in any rendition whose latest playlist was
     /// waiting for it.
-    pub async fn segment_arrived(&self, source: &SourceRow) -> Result<usize, LiveError> {
+    pub(crate) async fn segment_arrived(&self, source: &SourceRow) -> Result<usize, LiveError> {
         let mut accepted = 0;
         for channel in self.all_channels(source).await? {
             let mut ch = channel.lock().await;

@@ -8,13 +8,13 @@ use super::segment::SegmentRow;
 
 /// A rendition with segments in the buffer, and when its newest one ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Buffered {
-    pub name: String,
-    pub end_ms: i64,
+pub(crate) struct Buffered {
+    pub(crate) name: String,
+    pub(crate) end_ms: i64,
 }
 
 /// A rendition's measured bitrate, bits per second: (peak segment, average).
-pub fn bitrates(segments: &[SegmentRow]) -> (u64, u64) {
+pub(crate) fn bitrates(segments: &[SegmentRow]) -> (u64, u64) {
     let rate =
         |bytes: i64, ms: i64| u64::try_from(bytes.saturating_mul(8_000) / ms.max(1)).unwrap_or(0);
     let peak = segments
@@ -29,7 +29,7 @@ pub fn bitrates(segments: &[SegmentRow]) -> (u64, u64) {
 }
 
 /// A rendition's average segment duration, milliseconds (0 without segments).
-pub fn average_segment_ms(segments: &[SegmentRow]) -> u64 {
+pub(crate) fn average_segment_ms(segments: &[SegmentRow]) -> u64 {
     let total: i64 = segments.iter().map(|s| s.duration_ms).sum();
     let count = i64::try_from(segments.len()).unwrap_or(i64::MAX).max(1);
     u64::try_from(total / count).unwrap_or(0)
@@ -38,7 +38,7 @@ pub fn average_segment_ms(segments: &[SegmentRow]) -> u64 {
 /// Which of `averages` (rendition, average segment ms) disagree with the ladder: more than half
 /// again, or less than two thirds, of the median. Players switching between such renditions
 /// stall or skip (RFC 8216 §6.2.4 wants segments aligned across a ladder).
-pub fn misaligned(averages: &[(String, u64)]) -> Vec<String> {
+pub(crate) fn misaligned(averages: &[(String, u64)]) -> Vec<String> {
     let mut sorted: Vec<u64> = averages
         .iter()
         .map(|(_, ms)| *ms)
@@ -58,7 +58,7 @@ pub fn misaligned(averages: &[(String, u64)]) -> Vec<String> {
 /// The encoder's multivariant playlist cut down to the renditions in `live`: variants and
 /// media playlists of other renditions are left out, and a group left empty is no longer
 /// referenced. `None` when no variant is left.
-pub fn restrict(pushed: &Multivariant, live: &[String]) -> Option<Multivariant> {
+pub(crate) fn restrict(pushed: &Multivariant, live: &[String]) -> Option<Multivariant> {
     let is_live = |uri: &str| live.iter().any(|r| uri.strip_suffix(".m3u8") == Some(r));
     let mut out = pushed.clone();
     out.media.retain(|m| m.uri.as_deref().is_none_or(is_live));
@@ -80,7 +80,7 @@ pub fn restrict(pushed: &Multivariant, live: &[String]) -> Option<Multivariant> 
 }
 
 /// A multivariant playlist over `live` renditions with their measured (peak, average) rates.
-pub fn derive(live: &[(String, (u64, u64))]) -> Multivariant {
+pub(crate) fn derive(live: &[(String, (u64, u64))]) -> Multivariant {
     Multivariant {
         media: Vec::new(),
         variants: live
@@ -102,7 +102,7 @@ pub fn derive(live: &[(String, (u64, u64))]) -> Multivariant {
 
 /// The multivariant playlist to serve over `live` (each with its rates): the pushed one if any
 /// of its renditions is live, else a derived one; URIs are `{rendition}/index.m3u8{suffix}`.
-pub fn multivariant_text(
+pub(crate) fn multivariant_text(
     pushed: Option<&str>,
     live: &[(String, (u64, u64))],
     suffix: &str,

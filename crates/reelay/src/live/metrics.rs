@@ -11,19 +11,19 @@ use prometheus_client::registry::Registry;
 #[derive(Debug, Clone)]
 pub struct LiveMetrics {
     /// Segments taken into a buffer from encoders (on an edge or an all-in-one node).
-    pub ingested: Counter,
+    pub(crate) ingested: Counter,
     /// On a control node: forwarded segments stored.
-    pub received: Counter,
+    pub(crate) received: Counter,
     /// On a control node: from the end of a live segment (edge clock) to its arrival here.
-    pub lag: Histogram,
+    pub(crate) lag: Histogram,
     /// Cluster: listed segments this node fetched from the shared tier (each once).
-    pub fetched_from_cluster: Counter,
+    pub(crate) fetched_from_cluster: Counter,
     /// Cluster: segments this node accepted but could not store in the shared tier.
-    pub share_failures: Counter,
+    pub(crate) share_failures: Counter,
     /// Cluster: messages of other nodes taken from the bus, by kind.
-    pub bus_received: Family<BusKind, Counter>,
+    pub(crate) bus_received: Family<BusKind, Counter>,
     /// Cluster: messages refused, never acted on, by the reason (the field that failed).
-    pub rejected: Family<Rejected, Counter>,
+    pub(crate) rejected: Family<Rejected, Counter>,
     /// LL-HLS blocking reloads and parts asked for ahead, waiting for their publication now.
     pub held: Gauge,
     /// Blocking reloads and parts refused because [`Self::held`] was at its cap.
@@ -32,19 +32,19 @@ pub struct LiveMetrics {
 
 /// What a bus message was about: `changes`, `live` (a segment joined a window) or `part`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BusKind {
-    pub kind: &'static str,
+pub(crate) struct BusKind {
+    pub(crate) kind: &'static str,
 }
 
 /// Why a message from the cluster was refused.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct Rejected {
-    pub reason: &'static str,
+pub(crate) struct Rejected {
+    pub(crate) reason: &'static str,
 }
 
 impl LiveMetrics {
     /// Counts one message refused for `reason`.
-    pub fn count_rejected(&self, reason: &'static str) {
+    pub(crate) fn count_rejected(&self, reason: &'static str) {
         self.rejected.get_or_create(&Rejected { reason }).inc();
     }
 
@@ -57,7 +57,7 @@ impl LiveMetrics {
     }
 
     /// Counts one message of `kind` taken from the bus.
-    pub fn count_bus_message(&self, kind: &'static str) {
+    pub(crate) fn count_bus_message(&self, kind: &'static str) {
         self.bus_received.get_or_create(&BusKind { kind }).inc();
     }
 
@@ -101,7 +101,7 @@ impl Default for LiveMetrics {
 }
 
 impl LiveMetrics {
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         registry.register(
             "live_segments_ingested",
             "Segments taken from encoders into a buffer",

@@ -24,16 +24,16 @@
 
 mod buffer;
 mod bus_note;
-pub mod error;
+pub(crate) mod error;
 mod files;
-pub mod forwarded;
-pub mod ingest;
-pub mod ladder;
+pub(crate) mod forwarded;
+pub(crate) mod ingest;
+pub(crate) mod ladder;
 pub mod ll;
 pub mod metrics;
 mod public;
 pub mod recordings;
-pub mod segment;
+pub(crate) mod segment;
 mod shared;
 pub mod sources;
 mod verbs;
@@ -53,7 +53,7 @@ use sqlx::AnyPool;
 pub use error::LiveError;
 pub use metrics::LiveMetrics;
 pub use segment::{SegmentRow, file_name, rendition_file};
-pub use verbs::{NewSource, SourceChange};
+pub(crate) use verbs::{NewSource, SourceChange};
 
 use crate::db::now_ms;
 use crate::storage::Reads;
@@ -158,7 +158,7 @@ pub struct Live {
     /// How stored segments are read (the node's byte budget).
     reads: Reads,
     /// The node's cluster engines (`shared.rs`); `None`: a single node.
-    pub cluster: Option<Arc<crate::cluster::Cluster>>,
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Bumped when an ingest upload other than a segment is stored (a low-latency segment
     /// waits on it for its init section).
     stored: tokio::sync::watch::Sender<u64>,
@@ -191,21 +191,21 @@ impl Live {
 
     /// Tells long-polling edges (on every node of the cluster) that sources or recordings
     /// changed.
-    pub fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.changes.send_modify(|v| *v = v.wrapping_add(1));
         self.announce_change();
     }
 
-    pub fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn watch_changes(&self) -> tokio::sync::watch::Receiver<u64> {
         self.changes.subscribe()
     }
 
-    pub fn watch_arrivals(&self) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn watch_arrivals(&self) -> tokio::sync::watch::Receiver<u64> {
         self.arrivals.subscribe()
     }
 
     /// When the newest buffered segment of source `id` ends (ms since 1970).
-    pub async fn last_segment_end_ms(&self, id: &str) -> Result<Option<i64>, LiveError> {
+    pub(crate) async fn last_segment_end_ms(&self, id: &str) -> Result<Option<i64>, LiveError> {
         Ok(buffer::last_end_ms(&self.db, id).await?)
     }
 
@@ -345,7 +345,7 @@ impl Live {
     }
 
     /// Each rendition of `source` with its buffered segments, oldest first, by name.
-    pub async fn buffered_all(
+    pub(crate) async fn buffered_all(
         &self,
         source: &SourceRow,
     ) -> Result<Vec<(String, Vec<SegmentRow>)>, LiveError> {
@@ -359,7 +359,7 @@ impl Live {
     }
 
     /// Forgets a deleted source's state and files.
-    pub fn drop_source(&self, id: &str) {
+    pub(crate) fn drop_source(&self, id: &str) {
         self.sources.forget(id);
         self.ll.drop_source(id);
         self.channels

@@ -11,7 +11,7 @@ use super::{Live, Lookup};
 
 impl Live {
     /// Whether source `id_or_name` (live playlist and segments) plays without a token.
-    pub async fn source_is_public(&self, id_or_name: &str) -> bool {
+    pub(crate) async fn source_is_public(&self, id_or_name: &str) -> bool {
         if self.settings.public {
             return true;
         }
@@ -26,7 +26,7 @@ impl Live {
 
     /// Whether recording `id` (its playlists and segments) plays without a token: its source
     /// is public.
-    pub async fn recording_is_public(&self, id: &str) -> bool {
+    pub(crate) async fn recording_is_public(&self, id: &str) -> bool {
         if self.settings.public {
             return true;
         }

@@ -28,15 +28,15 @@ pub struct RecordingRow {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct RecordedSegment {
-    pub rendition: String,
-    pub msn: i64,
-    pub object_key: String,
-    pub duration_ms: i64,
-    pub discontinuity: i64,
-    pub pdt_ms: i64,
-    pub map_key: Option<String>,
-    pub bytes: i64,
+pub(crate) struct RecordedSegment {
+    pub(crate) rendition: String,
+    pub(crate) msn: i64,
+    pub(crate) object_key: String,
+    pub(crate) duration_ms: i64,
+    pub(crate) discontinuity: i64,
+    pub(crate) pdt_ms: i64,
+    pub(crate) map_key: Option<String>,
+    pub(crate) bytes: i64,
 }
 
 /// Recording keys are built from ids and plain file names, so they always parse.
@@ -84,7 +84,7 @@ impl Recordings {
         Ok(row)
     }
 
-    pub async fn get(&self, id: &str) -> Result<Option<RecordingRow>, LiveError> {
+    pub(crate) async fn get(&self, id: &str) -> Result<Option<RecordingRow>, LiveError> {
         sqlx::query_as("SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.db)
@@ -92,7 +92,10 @@ impl Recordings {
             .map_err(LiveError::from)
     }
 
-    pub async fn list(&self, source_id: Option<&str>) -> Result<Vec<RecordingRow>, LiveError> {
+    pub(crate) async fn list(
+        &self,
+        source_id: Option<&str>,
+    ) -> Result<Vec<RecordingRow>, LiveError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
              WHERE $1 IS NULL OR source_id = $1 ORDER BY start_ms, id",
@@ -104,7 +107,10 @@ impl Recordings {
     }
 
     /// The recordings `segment` belongs to: it overlaps `[start, end)` (open: no end yet).
-    pub async fn covering(&self, segment: &SegmentRow) -> Result<Vec<RecordingRow>, LiveError> {
+    pub(crate) async fn covering(
+        &self,
+        segment: &SegmentRow,
+    ) -> Result<Vec<RecordingRow>, LiveError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
              WHERE source_id = $1 AND start_ms < $2 AND (end_ms IS NULL OR end_ms > $3)",
@@ -119,7 +125,10 @@ impl Recordings {
 
     /// Recordings still open, or stopped at `since_ms` or later (an edge may still hold
     /// segments for them).
-    pub async fn open_or_ended_since(&self, since_ms: i64) -> Result<Vec<RecordingRow>, LiveError> {
+    pub(crate) async fn open_or_ended_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<Vec<RecordingRow>, LiveError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
              WHERE end_ms IS NULL OR end_ms >= $1 ORDER BY start_ms, id",
@@ -130,7 +139,7 @@ impl Recordings {
         .map_err(LiveError::from)
     }
 
-    pub async fn stop(&self, id: &str, end_ms: i64) -> Result<(), LiveError> {
+    pub(crate) async fn stop(&self, id: &str, end_ms: i64) -> Result<(), LiveError> {
         sqlx::query("UPDATE recordings SET end_ms = $1 WHERE id = $2 AND end_ms IS NULL")
             .bind(end_ms)
             .bind(id)
@@ -140,7 +149,7 @@ impl Recordings {
     }
 
     /// Copies one buffered segment (and its init section) into the bucket and records it.
-    pub async fn add(
+    pub(crate) async fn add(
         &self,
         recording: &RecordingRow,
         segment: &SegmentRow,
@@ -194,7 +203,7 @@ impl Recordings {
     }
 
     /// Every recorded segment of recording `id`, by rendition then sequence number.
-    pub async fn segments(&self, id: &str) -> Result<Vec<RecordedSegment>, LiveError> {
+    pub(crate) async fn segments(&self, id: &str) -> Result<Vec<RecordedSegment>, LiveError> {
         sqlx::query_as(
             "SELECT rendition, msn, object_key, duration_ms, discontinuity, pdt_ms, map_key, bytes \
              FROM recording_segments WHERE recording_id = $1 ORDER BY rendition, msn",
@@ -208,7 +217,7 @@ impl Recordings {
     /// The replay playlist at `/recordings/{id}/index.m3u8`: the media playlist of its one
     /// rendition, or a multivariant playlist over its renditions (the source's pushed one cut
     /// to them, `pushed`, or one derived from what was recorded).
-    pub async fn replay_playlist(
+    pub(crate) async fn replay_playlist(
         &self,
         recording: &RecordingRow,
         target_floor: u64,
@@ -243,7 +252,7 @@ impl Recordings {
     }
 
     /// The replay media playlist of `rendition`: EVENT while open, VOD once stopped.
-    pub async fn rendition_playlist(
+    pub(crate) async fn rendition_playlist(
         &self,
         recording: &RecordingRow,
         rendition: &str,
@@ -299,7 +308,7 @@ impl Recordings {
     }
 
     /// Deletes a recording, and the objects no other recording uses.
-    pub async fn delete(&self, id: &str) -> Result<(), LiveError> {
+    pub(crate) async fn delete(&self, id: &str) -> Result<(), LiveError> {
         let segments = self.segments(id).await?;
         sqlx::query("DELETE FROM recording_segments WHERE recording_id = $1")
             .bind(id)

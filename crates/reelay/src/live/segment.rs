@@ -37,14 +37,14 @@ const PDT_MAX_MS: i64 = 7_258_118_400_000;
 
 /// Whether `id` is a source id as this node makes them (`src_` and hex digits): one plain
 /// folder name under the live folder.
-pub fn is_source_id(id: &str) -> bool {
+pub(crate) fn is_source_id(id: &str) -> bool {
     id.strip_prefix("src_").is_some_and(|hex| {
         (1..=32).contains(&hex.len()) && hex.bytes().all(|b| b.is_ascii_hexdigit())
     })
 }
 
 /// Whether `rendition` is a rendition name (the name of a media playlist without `.m3u8`).
-pub fn is_rendition(rendition: &str) -> bool {
+pub(crate) fn is_rendition(rendition: &str) -> bool {
     reelay_hls::is_rendition_name(&format!("{rendition}.m3u8"))
 }
 
@@ -60,7 +60,7 @@ fn is_segment_name(name: &str, msn: i64) -> bool {
 }
 
 /// Whether `name` is an init section's file name as this node gives it: `init-<digits>.mp4`.
-pub fn is_init_name(name: &str) -> bool {
+pub(crate) fn is_init_name(name: &str) -> bool {
     name.strip_prefix("init-")
         .and_then(|r| r.strip_suffix(".mp4"))
         .is_some_and(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))
@@ -72,7 +72,7 @@ impl SegmentRow {
     /// rendition name, the file `<msn>.<ext>` in the rendition's folder and an init section
     /// named as init sections are, a duration within the longest target duration, a size
     /// within `max_bytes`, a flag of 0 or 1, a time a clock could give. `Err` names the field.
-    pub fn check_shape(&self, max_bytes: u64) -> Result<(), &'static str> {
+    pub(crate) fn check_shape(&self, max_bytes: u64) -> Result<(), &'static str> {
         let rendition_name = |file: &str| -> Option<String> {
             let name = file_name(file);
             (rendition_file(&self.rendition, name) == file).then(|| name.to_owned())

@@ -22,7 +22,7 @@ use crate::cluster::{Bus, Message, Tier};
 
 /// How far past a window's newest segment an announced one may be (a node that missed more
 /// than this many announcements reads the database instead, `catch_up`).
-pub const ANNOUNCED_LEAP_MAX: i64 = 1_000;
+pub(crate) const ANNOUNCED_LEAP_MAX: i64 = 1_000;
 
 /// Why an announced `row` cannot join `ch`'s window, if it cannot: a sequence number too far
 /// past the window's newest, or more discontinuities than the segments since could have made.
@@ -103,7 +103,7 @@ impl Live {
     /// Makes sure the file `file` (a validated key under the source's segments) of source `id`
     /// is on this node, fetching it from the shared tier if another node accepted it; `false`
     /// when no one has it. An entry there that fails its seal is counted and an error.
-    pub async fn ensure_local(&self, id: &str, file: &str) -> Result<bool, LiveError> {
+    pub(crate) async fn ensure_local(&self, id: &str, file: &str) -> Result<bool, LiveError> {
         if crate::storage::ObjectKey::parse(file).is_err() {
             return Ok(false);
         }
@@ -140,7 +140,7 @@ impl Live {
     }
 
     /// Follows the other nodes' announcements until the node stops (a no-op without a bus).
-    pub async fn follow_cluster(self: Arc<Self>) {
+    pub(crate) async fn follow_cluster(self: Arc<Self>) {
         let Some(bus) = self.bus().cloned() else {
             return;
         };

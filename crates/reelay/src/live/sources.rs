@@ -16,14 +16,14 @@ use crate::auth::token::{digest_eq, hash_secret};
 use crate::db::now_unix;
 
 /// The rendition of `index.m3u8`, of LiveMix pushes and of everything edges forward.
-pub const PRIMARY: &str = "index";
+pub(crate) const PRIMARY: &str = "index";
 
 /// Most renditions one source may have.
-pub const MAX_RENDITIONS: i64 = reelay_hls::multivariant::MAX_RENDITIONS as i64;
+pub(crate) const MAX_RENDITIONS: i64 = reelay_hls::multivariant::MAX_RENDITIONS as i64;
 
 /// How long a source's row read for a viewer stands before it is read again
 /// ([`Lookup::Viewing`]).
-pub const VIEW_FRESH: Duration = Duration::from_secs(1);
+pub(crate) const VIEW_FRESH: Duration = Duration::from_secs(1);
 
 /// A query for sources' rows, with their primary rendition's counters, ending in `$tail`.
 macro_rules! select_sources {
@@ -61,7 +61,7 @@ pub struct SourceRow {
 }
 
 /// Source names: like bucket names, and never shaped like an id.
-pub fn validate_name(name: &str) -> Result<(), LiveError> {
+pub(crate) fn validate_name(name: &str) -> Result<(), LiveError> {
     let ok = crate::storage::validate_bucket_name(name).is_ok() && !name.starts_with("src_");
     ok.then_some(()).ok_or_else(|| {
         LiveError::Invalid(
@@ -71,10 +71,10 @@ pub fn validate_name(name: &str) -> Result<(), LiveError> {
 }
 
 /// The longest target duration a source can have, seconds.
-pub const MAX_TARGET_DURATION: i64 = crate::rules::TARGET_DURATION.max;
+pub(crate) const MAX_TARGET_DURATION: i64 = crate::rules::TARGET_DURATION.max;
 
 /// Target segment lengths accepted, seconds.
-pub fn validate_target(target: i64) -> Result<(), LiveError> {
+pub(crate) fn validate_target(target: i64) -> Result<(), LiveError> {
     crate::rules::TARGET_DURATION
         .admits(target)
         .then_some(())
@@ -137,7 +137,7 @@ impl Sources {
 
     /// The source with this id or name, read as `how` says (the one lookup policy: see
     /// [`Lookup`]).
-    pub async fn lookup(
+    pub(crate) async fn lookup(
         &self,
         id_or_name: &str,
         how: Lookup,
@@ -193,7 +193,7 @@ impl Sources {
     }
 
     /// Forgets what is known of source `id` (deleted, or changed: read it again).
-    pub fn forget(&self, id: &str) {
+    pub(crate) fn forget(&self, id: &str) {
         lock(&self.known).retain(|_, (row, _)| row.id != id);
     }
 
@@ -252,14 +252,14 @@ impl Sources {
             .await
     }
 
-    pub async fn list(&self) -> sqlx::Result<Vec<SourceRow>> {
+    pub(crate) async fn list(&self) -> sqlx::Result<Vec<SourceRow>> {
         sqlx::query_as(select_sources!("ORDER BY s.name"))
             .fetch_all(&self.db)
             .await
     }
 
     /// Changes name, description and/or target of source `id`.
-    pub async fn update(
+    pub(crate) async fn update(
         &self,
         id: &str,
         name: Option<&str>,
@@ -296,7 +296,7 @@ impl Sources {
 
     /// Marks source `id` as fed by an encoder directly, unless an edge feeds it: from then on
     /// no edge may claim it (an operator giving it to an edge clears the mark).
-    pub async fn mark_fed_directly(&self, id: &str) -> sqlx::Result<()> {
+    pub(crate) async fn mark_fed_directly(&self, id: &str) -> sqlx::Result<()> {
         sqlx::query("UPDATE sources SET fed_directly = 1 WHERE id = $1 AND edge_id IS NULL")
             .bind(id)
             .execute(&self.db)
@@ -306,7 +306,7 @@ impl Sources {
     }
 
     /// Makes source `id` public (watchable without a token) or not.
-    pub async fn set_public(&self, id: &str, public: bool) -> sqlx::Result<()> {
+    pub(crate) async fn set_public(&self, id: &str, public: bool) -> sqlx::Result<()> {
         sqlx::query("UPDATE sources SET public = $1 WHERE id = $2")
             .bind(i64::from(public))
             .bind(id)
@@ -316,7 +316,7 @@ impl Sources {
         Ok(())
     }
 
-    pub async fn set_streaming(&self, id: &str, enabled: bool) -> sqlx::Result<()> {
+    pub(crate) async fn set_streaming(&self, id: &str, enabled: bool) -> sqlx::Result<()> {
         sqlx::query("UPDATE sources SET streaming = $1 WHERE id = $2")
             .bind(i64::from(enabled))
             .bind(id)
@@ -326,7 +326,7 @@ impl Sources {
         Ok(())
     }
 
-    pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
+    pub(crate) async fn delete(&self, id: &str) -> sqlx::Result<()> {
         super::buffer::forget_source(&self.db, id).await?;
         sqlx::query("DELETE FROM renditions WHERE source_id = $1")
             .bind(id)
@@ -345,7 +345,7 @@ impl Sources {
     }
 
     /// Counts one more discontinuity for `rendition` of source `id`.
-    pub async fn add_discontinuity(&self, id: &str, rendition: &str) -> sqlx::Result<()> {
+    pub(crate) async fn add_discontinuity(&self, id: &str, rendition: &str) -> sqlx::Result<()> {
         sqlx::query(
             "UPDATE renditions SET discontinuities = discontinuities + 1 \
              WHERE source_id = $1 AND name = $2",
@@ -372,7 +372,11 @@ impl Sources {
     }
 
     /// The counters of `rendition` of source `id`: (next msn, discontinuities).
-    pub async fn rendition_counters(&self, id: &str, rendition: &str) -> sqlx::Result<(i64, i64)> {
+    pub(crate) async fn rendition_counters(
+        &self,
+        id: &str,
+        rendition: &str,
+    ) -> sqlx::Result<(i64, i64)> {
         let row: Option<(i64, i64)> = sqlx::query_as(
             "SELECT next_msn, discontinuities FROM renditions WHERE source_id = $1 AND name = $2",
         )
@@ -384,7 +388,7 @@ impl Sources {
     }
 
     /// The names of source `id`'s renditions.
-    pub async fn renditions(&self, id: &str) -> sqlx::Result<Vec<String>> {
+    pub(crate) async fn renditions(&self, id: &str) -> sqlx::Result<Vec<String>> {
         let rows: Vec<(String,)> =
             sqlx::query_as("SELECT name FROM renditions WHERE source_id = $1 ORDER BY name")
                 .bind(id)
@@ -417,7 +421,7 @@ impl Sources {
     }
 
     /// Keeps the multivariant playlist the encoder pushed for source `id`.
-    pub async fn set_multivariant(&self, id: &str, text: &str) -> sqlx::Result<()> {
+    pub(crate) async fn set_multivariant(&self, id: &str, text: &str) -> sqlx::Result<()> {
         sqlx::query("UPDATE sources SET multivariant = $1 WHERE id = $2")
             .bind(text)
             .bind(id)
@@ -431,7 +435,7 @@ impl Sources {
 impl Sources {
     /// Binds source `id` to `edge_id` unless it is bound already; returns the edge it is
     /// bound to.
-    pub async fn bind_edge(&self, id: &str, edge_id: &str) -> sqlx::Result<Option<String>> {
+    pub(crate) async fn bind_edge(&self, id: &str, edge_id: &str) -> sqlx::Result<Option<String>> {
         sqlx::query("UPDATE sources SET edge_id = $1 WHERE id = $2 AND edge_id IS NULL")
             .bind(edge_id)
             .bind(id)
@@ -446,20 +450,14 @@ impl Sources {
         Ok(bound)
     }
 
-    /// Sets which edge source `id` comes through (`None`: any edge may claim it).
-    pub async fn set_edge(&self, id: &str, edge_id: Option<&str>) -> sqlx::Result<()> {
-        sqlx::query("UPDATE sources SET edge_id = $1 WHERE id = $2")
-            .bind(edge_id)
-            .bind(id)
-            .execute(&self.db)
-            .await?;
-        self.forget(id);
-        Ok(())
-    }
-
     /// Raises the next media sequence number of `rendition` of source `id` to at least `next`
     /// (never lowers it); the rendition gets a row if it has none.
-    pub async fn raise_next_msn(&self, id: &str, rendition: &str, next: i64) -> sqlx::Result<()> {
+    pub(crate) async fn raise_next_msn(
+        &self,
+        id: &str,
+        rendition: &str,
+        next: i64,
+    ) -> sqlx::Result<()> {
         let raise = || {
             sqlx::query(
                 "UPDATE renditions SET next_msn = CASE WHEN next_msn < $1 THEN $1 ELSE next_msn \
@@ -479,7 +477,7 @@ impl Sources {
 
     /// On an edge: makes the local row of a source mirror the control node's. Sequence numbers
     /// only move forward, so neither side ever reuses one.
-    pub async fn mirror(&self, row: &SourceRow) -> sqlx::Result<()> {
+    pub(crate) async fn mirror(&self, row: &SourceRow) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO sources (id, name, description, target_duration, ingest_token_hash, streaming, \
              next_msn, discontinuities, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 0, $8) \
@@ -502,7 +500,7 @@ impl Sources {
     }
 
     /// Every rendition of source `id` with its next media sequence number.
-    pub async fn rendition_floors(&self, id: &str) -> sqlx::Result<Vec<(String, i64)>> {
+    pub(crate) async fn rendition_floors(&self, id: &str) -> sqlx::Result<Vec<(String, i64)>> {
         sqlx::query_as("SELECT name, next_msn FROM renditions WHERE source_id = $1 ORDER BY name")
             .bind(id)
             .fetch_all(&self.db)
@@ -511,6 +509,6 @@ impl Sources {
 }
 
 /// Whether `presented` is the source's ingest token.
-pub fn ingest_token_matches(source: &SourceRow, presented: &str) -> bool {
+pub(crate) fn ingest_token_matches(source: &SourceRow, presented: &str) -> bool {
     presented.starts_with("rli_") && digest_eq(&hash_secret(presented), &source.ingest_token_hash)
 }

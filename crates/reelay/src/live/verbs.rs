@@ -9,27 +9,27 @@ use super::{Live, LiveError};
 
 /// A source to create.
 #[derive(Debug, Clone, Copy)]
-pub struct NewSource<'a> {
-    pub name: &'a str,
-    pub description: &'a str,
+pub(crate) struct NewSource<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) description: &'a str,
     /// Seconds.
-    pub target_duration: i64,
+    pub(crate) target_duration: i64,
     /// Watchable without a token.
-    pub public: bool,
+    pub(crate) public: bool,
 }
 
 /// What changes of a source (absent: unchanged).
 #[derive(Debug, Clone, Copy, Default)]
-pub struct SourceChange<'a> {
-    pub name: Option<&'a str>,
-    pub description: Option<&'a str>,
-    pub target_duration: Option<i64>,
-    pub public: Option<bool>,
+pub(crate) struct SourceChange<'a> {
+    pub(crate) name: Option<&'a str>,
+    pub(crate) description: Option<&'a str>,
+    pub(crate) target_duration: Option<i64>,
+    pub(crate) public: Option<bool>,
 }
 
 impl Live {
     /// Creates a source: it, and its ingest token (shown once).
-    pub async fn create_source(
+    pub(crate) async fn create_source(
         &self,
         new: NewSource<'_>,
     ) -> Result<(SourceRow, String), LiveError> {
@@ -46,7 +46,11 @@ impl Live {
     }
 
     /// Changes source `id` as `change` says.
-    pub async fn change_source(&self, id: &str, change: SourceChange<'_>) -> Result<(), LiveError> {
+    pub(crate) async fn change_source(
+        &self,
+        id: &str,
+        change: SourceChange<'_>,
+    ) -> Result<(), LiveError> {
         self.sources
             .update(id, change.name, change.description, change.target_duration)
             .await?;
@@ -58,14 +62,14 @@ impl Live {
     }
 
     /// Turns source `id`'s streaming through this node on or off.
-    pub async fn set_streaming(&self, id: &str, on: bool) -> Result<(), LiveError> {
+    pub(crate) async fn set_streaming(&self, id: &str, on: bool) -> Result<(), LiveError> {
         self.sources.set_streaming(id, on).await?;
         self.changed();
         Ok(())
     }
 
     /// Deletes source `id` and what this node holds of it.
-    pub async fn delete_source(&self, id: &str) -> Result<(), LiveError> {
+    pub(crate) async fn delete_source(&self, id: &str) -> Result<(), LiveError> {
         self.sources.delete(id).await?;
         self.drop_source(id);
         self.changed();
@@ -73,14 +77,14 @@ impl Live {
     }
 
     /// Stops recording `id` at `end_ms` (already stopped: nothing changes).
-    pub async fn stop_recording(&self, id: &str, end_ms: i64) -> Result<(), LiveError> {
+    pub(crate) async fn stop_recording(&self, id: &str, end_ms: i64) -> Result<(), LiveError> {
         self.recordings()?.stop(id, end_ms).await?;
         self.changed();
         Ok(())
     }
 
     /// Deletes recording `id` (and the stored segments no other recording uses).
-    pub async fn delete_recording(&self, id: &str) -> Result<(), LiveError> {
+    pub(crate) async fn delete_recording(&self, id: &str) -> Result<(), LiveError> {
         self.recordings()?.delete(id).await?;
         self.changed();
         Ok(())

@@ -16,25 +16,25 @@ const STALE_MS: i64 = 60_000;
 
 /// What the API shows of a live rendition.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RenditionSummary {
-    pub name: String,
+pub(crate) struct RenditionSummary {
+    pub(crate) name: String,
     /// Average over the buffered window, bits per second.
-    pub measured_bitrate: u64,
+    pub(crate) measured_bitrate: u64,
     /// From the pushed multivariant playlist, when it lists the rendition.
-    pub resolution: Option<(u32, u32)>,
-    pub codecs: Option<String>,
+    pub(crate) resolution: Option<(u32, u32)>,
+    pub(crate) codecs: Option<String>,
     /// An `EXT-X-MEDIA` rendition (audio, subtitles) rather than a variant.
-    pub media: bool,
+    pub(crate) media: bool,
     /// Average segment duration over the buffered window, milliseconds.
-    pub segment_ms: u64,
+    pub(crate) segment_ms: u64,
     /// Its segments are far longer or shorter than the rest of the ladder's.
-    pub misaligned: bool,
+    pub(crate) misaligned: bool,
 }
 
 impl Live {
     /// The renditions of `source` with segments in the buffer, in name order, with when each
     /// one's newest segment ends.
-    pub async fn buffered_renditions(
+    pub(crate) async fn buffered_renditions(
         &self,
         source: &SourceRow,
     ) -> Result<Vec<Buffered>, LiveError> {
@@ -54,7 +54,7 @@ impl Live {
     }
 
     /// The live renditions of `source`, with what is known of each.
-    pub async fn rendition_summaries(
+    pub(crate) async fn rendition_summaries(
         &self,
         source: &SourceRow,
     ) -> Result<Vec<RenditionSummary>, LiveError> {
@@ -104,7 +104,10 @@ impl Live {
 
     /// The renditions of `source` a viewer is offered: those with buffered segments, less the
     /// ones gone silent (see [`STALE_MS`]).
-    pub async fn live_renditions(&self, source: &SourceRow) -> Result<Vec<String>, LiveError> {
+    pub(crate) async fn live_renditions(
+        &self,
+        source: &SourceRow,
+    ) -> Result<Vec<String>, LiveError> {
         let buffered = self.buffered_renditions(source).await?;
         let freshest = buffered.iter().map(|b| b.end_ms).max().unwrap_or(0);
         Ok(buffered
@@ -117,7 +120,7 @@ impl Live {
     /// The playlist at `/live/{source}/index.m3u8`; `None` before any segment. One classic
     /// rendition without a pushed multivariant playlist is served as its media playlist;
     /// anything else as a multivariant playlist (the pushed one, or one derived).
-    pub async fn source_playlist(
+    pub(crate) async fn source_playlist(
         &self,
         source: &SourceRow,
         suffix: &str,

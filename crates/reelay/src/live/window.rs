@@ -13,7 +13,7 @@ use super::{Live, LiveError, SegmentRow, recordings};
 impl Live {
     /// The live media playlist of `rendition` of `source`: every URI is `prefix`, the file's
     /// name, then `suffix` (a signed query).
-    pub async fn live_playlist(
+    pub(crate) async fn live_playlist(
         &self,
         source: &SourceRow,
         rendition: &str,
@@ -76,7 +76,7 @@ impl Live {
 
     /// Starts a recording of `source` from `start_ms` (possibly in the past): the buffered
     /// segments that end after it are copied at once, the rest as they arrive.
-    pub async fn start_recording(
+    pub(crate) async fn start_recording(
         &self,
         source: &SourceRow,
         start_ms: i64,

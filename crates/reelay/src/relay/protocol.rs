@@ -266,7 +266,7 @@ impl SegmentMeta {
 }
 
 /// `init-<digits>.mp4`, the names an edge gives init sections (as the node gives its own).
-pub use crate::live::segment::is_init_name;
+pub(crate) use crate::live::segment::is_init_name;
 
 /// `<msn>.<ext>` → `(msn, ext)`.
 pub fn parse_segment_file(file: &str) -> Option<(u64, &str)> {

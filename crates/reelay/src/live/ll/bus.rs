@@ -23,12 +23,12 @@ use crate::live::bus_note::{PartNote, encode_part};
 use crate::live::ll::published::{PartEvent, StoredPart};
 
 /// Largest part sent on the bus (NATS's default `max_payload` is 1 MiB, description included).
-pub const BUS_PART_MAX: usize = 1000 * 1024;
+pub(crate) const BUS_PART_MAX: usize = 1000 * 1024;
 
 impl Live {
     /// Tells the other nodes every part this node publishes, until the node stops (a no-op
     /// without a bus).
-    pub async fn share_parts(self: Arc<Self>) {
+    pub(crate) async fn share_parts(self: Arc<Self>) {
         let Some(bus) = self.cluster.as_ref().and_then(|c| c.bus.clone()) else {
             return;
         };

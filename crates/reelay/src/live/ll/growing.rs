@@ -44,13 +44,13 @@ struct Current {
 
 /// The growing parts of a node's renditions, by (source id, rendition).
 #[derive(Debug, Default)]
-pub struct Growing {
+pub(crate) struct Growing {
     slots: Mutex<HashMap<(String, String), Slot>>,
 }
 
 /// What a reader finds of part (msn, index) past the bytes it has.
 #[derive(Debug, PartialEq, Eq)]
-pub enum Grown {
+pub(crate) enum Grown {
     /// It is growing: the next bytes past the reader's offset (empty: none yet).
     Bytes(Bytes),
     /// It is not growing (not begun, published whole, or failed): ask the published parts.
@@ -67,12 +67,12 @@ impl Growing {
     /// A receiver that wakes whenever the rendition's growing part changes (subscribe before
     /// looking, so no change is lost). It adds the rendition's slot: ask only for a rendition
     /// known to publish parts.
-    pub fn watch(&self, at: (&str, &str)) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn watch(&self, at: (&str, &str)) -> tokio::sync::watch::Receiver<u64> {
         self.with(at, |slot| slot.grew.subscribe())
     }
 
     /// Part (msn, index) begins with `bytes` (the part before it was just published).
-    pub fn start(&self, at: (&str, &str), (msn, index): (u64, u64), bytes: Bytes) {
+    pub(crate) fn start(&self, at: (&str, &str), (msn, index): (u64, u64), bytes: Bytes) {
         self.with(at, |slot| {
             slot.current = Some(Current {
                 msn,
@@ -87,7 +87,13 @@ impl Growing {
     /// `chunk` arrived for part (msn, index), which now has `total` bytes: appended when it
     /// already grows here with the bytes before; begun when it has no earlier bytes; dropped
     /// when the two disagree (never a wrong prefix).
-    pub fn grow(&self, at: (&str, &str), (msn, index): (u64, u64), chunk: Bytes, total: usize) {
+    pub(crate) fn grow(
+        &self,
+        at: (&str, &str),
+        (msn, index): (u64, u64),
+        chunk: Bytes,
+        total: usize,
+    ) {
         self.with(at, |slot| {
             let same = slot
                 .current
@@ -116,7 +122,7 @@ impl Growing {
     }
 
     /// No part grows now (the last one was published whole, or the upload ended or failed).
-    pub fn clear(&self, at: (&str, &str)) {
+    pub(crate) fn clear(&self, at: (&str, &str)) {
         self.with(at, |slot| {
             if slot.current.take().is_some() {
                 slot.grew.send_modify(|v| *v = v.wrapping_add(1));
@@ -125,7 +131,12 @@ impl Growing {
     }
 
     /// The bytes of part (msn, index) from `offset`, as far as one chunk goes.
-    pub fn after(&self, (id, rendition): (&str, &str), part: (u64, u64), offset: usize) -> Grown {
+    pub(crate) fn after(
+        &self,
+        (id, rendition): (&str, &str),
+        part: (u64, u64),
+        offset: usize,
+    ) -> Grown {
         let slots = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         // Looked up without adding a slot: readers name what they like.
         let key = (id.to_owned(), rendition.to_owned());
@@ -147,7 +158,7 @@ impl Growing {
     }
 
     /// Forgets source `id`.
-    pub fn drop_source(&self, id: &str) {
+    pub(crate) fn drop_source(&self, id: &str) {
         self.slots
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -7,9 +7,9 @@
 //! of a cluster ([`bus`]).
 
 pub(crate) mod bus;
-pub mod growing;
+pub(crate) mod growing;
 pub(crate) mod ingest;
-pub mod published;
+pub(crate) mod published;
 pub(crate) mod renderings;
 pub mod view;
 pub(crate) mod wake;

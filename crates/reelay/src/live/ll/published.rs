@@ -29,25 +29,25 @@ use crate::live::ll::growing::Growing;
 use crate::live::ll::renderings::Renderings;
 
 /// Segments of a rendition whose parts stay fetchable.
-pub const KEPT_SEGMENTS: u64 = 8;
+pub(crate) const KEPT_SEGMENTS: u64 = 8;
 
 /// A published part.
 #[derive(Debug, Clone)]
-pub struct StoredPart {
-    pub bytes: Bytes,
-    pub duration_ms: u64,
+pub(crate) struct StoredPart {
+    pub(crate) bytes: Bytes,
+    pub(crate) duration_ms: u64,
     /// It starts with a sync sample.
-    pub independent: bool,
+    pub(crate) independent: bool,
 }
 
 /// What a rendition has published, for a playlist.
 #[derive(Debug, Clone, Default)]
 pub struct PartsView {
-    pub part_target_ms: u64,
+    pub(crate) part_target_ms: u64,
     /// Each segment's parts (durations and flags, in order), by msn.
-    pub segments: BTreeMap<u64, Vec<(u64, bool)>>,
+    pub(crate) segments: BTreeMap<u64, Vec<(u64, bool)>>,
     /// The msn of the segment arriving now.
-    pub arriving: Option<u64>,
+    pub(crate) arriving: Option<u64>,
 }
 
 #[derive(Debug, Default)]
@@ -74,7 +74,7 @@ impl Rendition {
 
 /// What a node publishes, told to [`LowLatency::events`] listeners in order.
 #[derive(Debug, Clone)]
-pub enum PartEvent {
+pub(crate) enum PartEvent {
     /// Part `index` of segment `msn` was published.
     Published {
         id: String,
@@ -99,7 +99,7 @@ pub enum PartEvent {
 
 /// Why a forwarded part was not taken.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PartRefused {
+pub(crate) enum PartRefused {
     /// Not the next part of its segment (one was lost, or it came twice).
     #[error("part {index} of segment {msn} is out of step: {have} parts are in")]
     OutOfStep { msn: u64, index: u64, have: u64 },
@@ -122,9 +122,9 @@ pub struct LowLatency {
     wakers: Mutex<HashMap<Key, tokio::sync::watch::Sender<u64>>>,
     /// Playlists rendered at the current version, shared by the held reloads one publication
     /// wakes (`ll/renderings.rs`).
-    pub renderings: Renderings,
+    pub(crate) renderings: Renderings,
     /// The part each rendition is receiving now, as far as it has come (`ll/growing.rs`).
-    pub growing: Growing,
+    pub(crate) growing: Growing,
     /// The configured part target (ms); 0: learned from a rendition's first fragment.
     part_target_ms: u64,
     events: tokio::sync::broadcast::Sender<PartEvent>,
@@ -138,7 +138,7 @@ fn key(id: &str, rendition: &str) -> Key {
 
 /// A part target that the fragments of an encoder cutting at a steady rhythm stay under: the
 /// first fragment's duration and a tenth, to the next 10 ms.
-pub fn learned_part_target(first_ms: u64) -> u64 {
+pub(crate) fn learned_part_target(first_ms: u64) -> u64 {
     let padded = first_ms.saturating_add(first_ms / 10).max(100);
     padded.div_ceil(10).saturating_mul(10)
 }
@@ -159,7 +159,7 @@ impl LowLatency {
 
     /// Every publication from now on, in order (a listener that falls more than
     /// [`EVENTS_KEPT`] behind is told it lagged).
-    pub fn events(&self) -> tokio::sync::broadcast::Receiver<PartEvent> {
+    pub(crate) fn events(&self) -> tokio::sync::broadcast::Receiver<PartEvent> {
         self.events.subscribe()
     }
 
@@ -187,7 +187,7 @@ impl LowLatency {
     /// so none is lost).
     /// On a connection thread, through that thread's relay (`ll/wake.rs`): one wake-up per
     /// thread, not per held reload.
-    pub fn subscribe(&self, id: &str, rendition: &str) -> tokio::sync::watch::Receiver<u64> {
+    pub(crate) fn subscribe(&self, id: &str, rendition: &str) -> tokio::sync::watch::Receiver<u64> {
         let key = key(id, rendition);
         let channel = {
             let mut wakers = self.wakers.lock().unwrap_or_else(|p| p.into_inner());
@@ -200,7 +200,7 @@ impl LowLatency {
     }
 
     /// Segment `msn` of the rendition starts arriving.
-    pub fn begin(&self, id: &str, rendition: &str, msn: u64) {
+    pub(crate) fn begin(&self, id: &str, rendition: &str, msn: u64) {
         self.with(id, rendition, |r| {
             r.arriving = Some(msn);
             let oldest = msn.saturating_sub(KEPT_SEGMENTS);
@@ -210,7 +210,13 @@ impl LowLatency {
 
     /// The next part of segment `msn` was cut; wakes held reloads. Its index in the segment,
     /// and whether it is longer than the rendition's part target.
-    pub fn publish(&self, id: &str, rendition: &str, msn: u64, part: StoredPart) -> (u64, bool) {
+    pub(crate) fn publish(
+        &self,
+        id: &str,
+        rendition: &str,
+        msn: u64,
+        part: StoredPart,
+    ) -> (u64, bool) {
         let configured = self.part_target_ms;
         let answer = self.with(id, rendition, |r| {
             r.learn_target(configured, part.duration_ms);
@@ -227,7 +233,7 @@ impl LowLatency {
     /// Part `index` of segment `msn`, cut elsewhere (an edge's): taken only as the next part of
     /// a segment not yet listed; its first part starts the segment as [`Self::begin`] does.
     /// Told to listeners like a part cut here.
-    pub fn accept(
+    pub(crate) fn accept(
         &self,
         (id, rendition): (&str, &str),
         msn: u64,
@@ -257,7 +263,7 @@ impl LowLatency {
 
     /// [`Self::accept`] for a part another node of the cluster published: not told to
     /// listeners (they tell the cluster what this node publishes, and that node told it).
-    pub fn accept_from_peer(
+    pub(crate) fn accept_from_peer(
         &self,
         at: (&str, &str),
         msn: u64,
@@ -270,7 +276,7 @@ impl LowLatency {
     /// Whether a part of `rendition` of source `id` would fit: the rendition is known here, or
     /// the source has fewer than `most` renditions (what peers say cannot grow the map without
     /// bound).
-    pub fn has_room(&self, id: &str, rendition: &str, most: usize) -> bool {
+    pub(crate) fn has_room(&self, id: &str, rendition: &str, most: usize) -> bool {
         let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
         all.contains_key(&key(id, rendition)) || all.keys().filter(|(s, _)| s == id).count() < most
     }
@@ -306,7 +312,7 @@ impl LowLatency {
     }
 
     /// The sum of segment `msn`'s parts' durations; `None` when it published none.
-    pub fn duration(&self, id: &str, rendition: &str, msn: u64) -> Option<u64> {
+    pub(crate) fn duration(&self, id: &str, rendition: &str, msn: u64) -> Option<u64> {
         self.with(id, rendition, |r| {
             let parts = r.parts.range((msn, 0)..=(msn, u64::MAX));
             let (count, total) = parts.fold((0, 0u64), |(n, t), (_, p)| {
@@ -317,7 +323,7 @@ impl LowLatency {
     }
 
     /// Segment `msn` is in the buffer now: it is no longer arriving. Wakes held reloads.
-    pub fn end(&self, id: &str, rendition: &str, msn: u64) {
+    pub(crate) fn end(&self, id: &str, rendition: &str, msn: u64) {
         self.with(id, rendition, |r| {
             if r.arriving == Some(msn) {
                 r.arriving = None;
@@ -333,7 +339,7 @@ impl LowLatency {
     }
 
     /// Segment `msn` will not complete: its parts go (unless it is listed already).
-    pub fn abandon(&self, id: &str, rendition: &str, msn: u64) {
+    pub(crate) fn abandon(&self, id: &str, rendition: &str, msn: u64) {
         self.abandon_from_peer(id, rendition, msn);
         self.tell(PartEvent::Abandoned {
             id: id.to_owned(),
@@ -343,7 +349,7 @@ impl LowLatency {
     }
 
     /// [`Self::abandon`] as another node of the cluster told it: not told to listeners.
-    pub fn abandon_from_peer(&self, id: &str, rendition: &str, msn: u64) {
+    pub(crate) fn abandon_from_peer(&self, id: &str, rendition: &str, msn: u64) {
         self.with(id, rendition, |r| {
             if r.arriving == Some(msn) {
                 r.arriving = None;
@@ -356,7 +362,13 @@ impl LowLatency {
     }
 
     /// Part `index` of segment `msn`, if published and still kept.
-    pub fn part(&self, id: &str, rendition: &str, msn: u64, index: u64) -> Option<StoredPart> {
+    pub(crate) fn part(
+        &self,
+        id: &str,
+        rendition: &str,
+        msn: u64,
+        index: u64,
+    ) -> Option<StoredPart> {
         let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
         all.get(&key(id, rendition))?
             .parts
@@ -365,7 +377,7 @@ impl LowLatency {
     }
 
     /// Whether the rendition publishes parts (cheap: asked on every playlist request).
-    pub fn is_low_latency(&self, id: &str, rendition: &str) -> bool {
+    pub(crate) fn is_low_latency(&self, id: &str, rendition: &str) -> bool {
         let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
         all.get(&key(id, rendition))
             .is_some_and(|r| r.part_target_ms > 0)
@@ -394,7 +406,7 @@ impl LowLatency {
     }
 
     /// The renditions of source `id` that publish parts.
-    pub fn renditions_of(&self, id: &str) -> Vec<String> {
+    pub(crate) fn renditions_of(&self, id: &str) -> Vec<String> {
         let all = self.renditions.lock().unwrap_or_else(|p| p.into_inner());
         let mut names: Vec<String> = all
             .iter()
@@ -406,12 +418,12 @@ impl LowLatency {
     }
 
     /// The current version: bumped by every publication.
-    pub fn version(&self) -> u64 {
+    pub(crate) fn version(&self) -> u64 {
         self.published.load(Ordering::SeqCst)
     }
 
     /// Forgets source `id`.
-    pub fn drop_source(&self, id: &str) {
+    pub(crate) fn drop_source(&self, id: &str) {
         self.renditions
             .lock()
             .unwrap_or_else(|p| p.into_inner())

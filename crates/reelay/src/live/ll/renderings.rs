@@ -20,10 +20,10 @@ use tokio::sync::OnceCell;
 
 /// An LL playlist answer.
 #[derive(Debug)]
-pub struct LlAnswer {
-    pub text: Bytes,
+pub(crate) struct LlAnswer {
+    pub(crate) text: Bytes,
     /// The playlist's target duration, seconds.
-    pub target_duration: u64,
+    pub(crate) target_duration: u64,
     /// The last signed copy made of it, and its signature: a signed URL handed to many viewers
     /// is signed once per rendering, not once per answer.
     signed: Mutex<Option<(String, Arc<LlAnswer>)>>,
@@ -41,7 +41,7 @@ impl LlAnswer {
     /// This answer as a viewer with signed query `suffix` gets it: the signature on every URI
     /// in it — segments, parts, the map, the preload hint and the rendition reports
     /// (`reelay_hls::with_query`). Renderings are bare and shared by every viewer.
-    pub fn signed(self: &Arc<Self>, suffix: &str) -> Arc<Self> {
+    pub(crate) fn signed(self: &Arc<Self>, suffix: &str) -> Arc<Self> {
         if suffix.is_empty() {
             return Arc::clone(self);
         }
@@ -60,32 +60,31 @@ impl LlAnswer {
 
 /// A rendered LL playlist, good while no part or segment has been published since.
 #[derive(Debug, Clone)]
-pub struct Rendered<E, A> {
-    pub version: u64,
-    pub edge: E,
-    pub answer: A,
+pub(crate) struct Rendered<E, A> {
+    pub(crate) edge: E,
+    pub(crate) answer: A,
 }
 
 /// Which playlist: (source id, rendition, delta update). Renderings are bare: a signed
 /// viewer's signature goes on when the rendering is answered, so all viewers share one.
-pub type RenderKey = (String, String, bool);
+pub(crate) type RenderKey = (String, String, bool);
 
 /// A rendering, or that the rendition publishes no parts (`None`).
-pub type Kept = Option<Rendered<reelay_hls::LiveEdge, Arc<LlAnswer>>>;
+pub(crate) type Kept = Option<Rendered<reelay_hls::LiveEdge, Arc<LlAnswer>>>;
 
 /// The rendering of one playlist at one version, made once by whoever comes first.
-pub type Slot = Arc<OnceCell<Kept>>;
+pub(crate) type Slot = Arc<OnceCell<Kept>>;
 
 /// The node's renderings: the newest slot of each playlist.
 #[derive(Debug, Default)]
-pub struct Renderings {
+pub(crate) struct Renderings {
     slots: Mutex<HashMap<RenderKey, (u64, Slot)>>,
 }
 
 impl Renderings {
     /// The slot of playlist `key` at `version`: the one already there, or a new empty one
     /// (slots two publications old go then).
-    pub fn slot(&self, key: &RenderKey, version: u64) -> Slot {
+    pub(crate) fn slot(&self, key: &RenderKey, version: u64) -> Slot {
         let mut all = self.slots.lock().unwrap_or_else(|p| p.into_inner());
         if let Some((at, slot)) = all.get(key)
             && *at == version

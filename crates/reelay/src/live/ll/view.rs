@@ -24,7 +24,7 @@ use crate::live::{Live, LiveError};
 use crate::stream::ByteStream;
 
 /// The URI of part `index` of segment `msn`.
-pub fn part_uri(msn: u64, index: u64) -> String {
+pub(crate) fn part_uri(msn: u64, index: u64) -> String {
     format!("p{msn}-{index}.m4s")
 }
 
@@ -117,7 +117,7 @@ impl Live {
 
     /// The LL playlist of `rendition` of `source` for `query`; `None` when the rendition
     /// publishes no parts (the classic playlist serves it). Blocks as the module docs say.
-    pub async fn ll_playlist(
+    pub(crate) async fn ll_playlist(
         &self,
         source: &SourceRow,
         rendition: &str,
@@ -193,7 +193,6 @@ impl Live {
                 let render = self.ll_render(source, rendition, &built, skip);
                 let answer = Arc::new(render.await?);
                 Ok(Some(Rendered {
-                    version,
                     edge: built.log.edge(),
                     answer,
                 }))
@@ -252,7 +251,7 @@ impl Live {
     /// hint, or a part a little ahead) when it is, within three target durations — or, with
     /// `stream` and the part arriving on this node, as soon as its first bytes are in, the rest
     /// following as they arrive (`ll/growing.rs`).
-    pub async fn ll_part(
+    pub(crate) async fn ll_part(
         &self,
         source: &SourceRow,
         rendition: &str,
@@ -311,7 +310,7 @@ impl Live {
 }
 
 /// A part as answered.
-pub enum PartAnswer {
+pub(crate) enum PartAnswer {
     /// Published: its bytes.
     Whole(StoredPart),
     /// Arriving on this node now: its bytes as they come. The stream fails (never ends short

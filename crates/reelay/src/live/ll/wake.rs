@@ -27,7 +27,7 @@ use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::sync::watch;
 
 /// Which rendition: (source id, rendition).
-pub type Key = (String, String);
+pub(crate) type Key = (String, String);
 
 /// A thread's relay of one rendition: a receiver of the rendition's channel (to tell which
 /// channel it relays) and the local channel it feeds.
@@ -41,7 +41,7 @@ thread_local! {
 }
 
 /// A receiver that wakes on every change of `channel` (the rendition `key`'s) from now on.
-pub fn subscribe(key: &Key, channel: &watch::Sender<u64>) -> watch::Receiver<u64> {
+pub(crate) fn subscribe(key: &Key, channel: &watch::Sender<u64>) -> watch::Receiver<u64> {
     let single_threaded =
         Handle::try_current().is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::CurrentThread);
     if !single_threaded {
