@@ -15,9 +15,9 @@
 //!   the error table, bodies in and out, the request pipeline and the router's middleware.
 
 pub mod common;
-pub mod compat;
+pub(crate) mod compat;
 pub mod native;
-pub mod transport;
+pub(crate) mod transport;
 pub mod wiring;
 
 pub use common::state::{AppState, Limits, Services};

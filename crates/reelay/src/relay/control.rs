@@ -25,17 +25,17 @@ use crate::stream::BodyStream;
 
 /// The control node's relay, borrowed from the node's state for one request.
 #[derive(Debug, Clone, Copy)]
-pub struct Control<'a> {
-    pub live: &'a Live,
-    pub edges: &'a Edges,
-    pub metrics: &'a RelayMetrics,
+pub(crate) struct Control<'a> {
+    pub(crate) live: &'a Live,
+    pub(crate) edges: &'a Edges,
+    pub(crate) metrics: &'a RelayMetrics,
 }
 
 /// What an operator does to edges, as verbs that announce each change to the edges
 /// long-polling on every node (an edge learns its sources from the answer).
 impl Control<'_> {
     /// Creates edge `name` feeding the sources `scope` (ids): it, and its token (shown once).
-    pub async fn create_edge(
+    pub(crate) async fn create_edge(
         &self,
         name: &str,
         scope: &[String],
@@ -48,7 +48,11 @@ impl Control<'_> {
 
     /// Names the sources edge `id` may feed, replacing the list (sources it no longer names
     /// are released; those it names are read afresh).
-    pub async fn set_edge_scope(&self, id: &str, scope: &[String]) -> Result<(), sqlx::Error> {
+    pub(crate) async fn set_edge_scope(
+        &self,
+        id: &str,
+        scope: &[String],
+    ) -> Result<(), sqlx::Error> {
         self.edges.set_scope(id, scope).await?;
         for source in scope {
             self.live.sources.forget(source);
@@ -58,14 +62,14 @@ impl Control<'_> {
     }
 
     /// Adds source `source` to what edge `id` may feed.
-    pub async fn give_source(&self, id: &str, source: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn give_source(&self, id: &str, source: &str) -> Result<(), sqlx::Error> {
         self.edges.add_to_scope(id, source).await?;
         self.live.changed();
         Ok(())
     }
 
     /// Deletes edge `id`: its token stops working; its sources may go to another edge.
-    pub async fn delete_edge(&self, id: &str) -> Result<(), sqlx::Error> {
+    pub(crate) async fn delete_edge(&self, id: &str) -> Result<(), sqlx::Error> {
         self.edges.delete(id).await?;
         self.live.changed();
         Ok(())
@@ -74,7 +78,7 @@ impl Control<'_> {
 
 impl Control<'_> {
     /// The edge presenting `token`, noted as heard from.
-    pub async fn authenticate(&self, token: Option<&str>) -> Result<EdgeRow, RelayError> {
+    pub(crate) async fn authenticate(&self, token: Option<&str>) -> Result<EdgeRow, RelayError> {
         let token =
             token.ok_or_else(|| Denied::Unauthenticated("edges present their token".into()))?;
         let row = self
@@ -87,13 +91,13 @@ impl Control<'_> {
     }
 
     /// How often edges must be heard from, milliseconds.
-    pub fn interval_ms(&self) -> u64 {
+    pub(crate) fn interval_ms(&self) -> u64 {
         u64::try_from(self.edges.liveness.interval.as_millis()).unwrap_or(u64::MAX)
     }
 
     /// The desired state for edge `edge_id`: the sources it may carry (named in its scope, not
     /// bound to another edge, not fed directly) and their recordings.
-    pub async fn desired_state(&self, edge_id: &str) -> Result<DesiredState, RelayError> {
+    pub(crate) async fn desired_state(&self, edge_id: &str) -> Result<DesiredState, RelayError> {
         let live = self.live;
         let scope = self.edges.scope(edge_id).await?;
         let sources: Vec<SourceRow> = live
@@ -140,7 +144,7 @@ impl Control<'_> {
     /// changes or after one interval. Changes made through this node, or announced by another
     /// node of the cluster (NATS), wake it at once; without the bus, changes through another
     /// node sharing the database are seen within a second (the state is read again).
-    pub async fn next_state(
+    pub(crate) async fn next_state(
         &self,
         edge_id: &str,
         version: Option<&str>,
@@ -210,7 +214,7 @@ impl Control<'_> {
 
     /// A forwarded segment `file` (`<msn>.<ext>`) described by `meta`; idempotent by
     /// `(source, msn)`.
-    pub async fn forward_segment(
+    pub(crate) async fn forward_segment(
         &self,
         edge: &EdgeRow,
         source_id: &str,
@@ -236,7 +240,7 @@ impl Control<'_> {
     }
 
     /// A forwarded fMP4 init section `file` (`init-<digits>.mp4`), before the segments naming it.
-    pub async fn forward_init(
+    pub(crate) async fn forward_init(
         &self,
         edge: &EdgeRow,
         source_id: &str,
@@ -259,7 +263,7 @@ impl Control<'_> {
 
     /// A forwarded Low-Latency part `file` (`p{msn}-{index}.m4s`) described by `meta`: published
     /// at once when it is the next part of its segment.
-    pub async fn forward_part(
+    pub(crate) async fn forward_part(
         &self,
         edge: &EdgeRow,
         source_id: &str,
@@ -284,7 +288,7 @@ impl Control<'_> {
     }
 
     /// Segment `msn` of `rendition` failed at the edge: its parts go.
-    pub async fn abandon_part(
+    pub(crate) async fn abandon_part(
         &self,
         edge: &EdgeRow,
         source_id: &str,
@@ -300,7 +304,7 @@ impl Control<'_> {
     }
 
     /// The multivariant playlist the encoder pushed to the edge.
-    pub async fn forward_multivariant(
+    pub(crate) async fn forward_multivariant(
         &self,
         edge: &EdgeRow,
         source_id: &str,
@@ -352,7 +356,7 @@ impl Drop for Held<'_> {
 /// Every node keeps its gauge; only the holder of the sweeper lease (one node of a cluster)
 /// logs and acts, and a node taking the lease over looks at every offline edge afresh (stopping
 /// recordings is idempotent).
-pub async fn sweep_liveness(
+pub(crate) async fn sweep_liveness(
     live: Arc<Live>,
     edges: Arc<Edges>,
     metrics: RelayMetrics,

@@ -28,11 +28,11 @@ const PARTS_WAIT: Duration = Duration::from_secs(1);
 
 /// What the edge's tasks share.
 #[derive(Debug, Clone)]
-pub struct EdgeRelay {
-    pub live: Arc<Live>,
-    pub forward: Arc<ForwardState>,
-    pub link: Link,
-    pub metrics: RelayMetrics,
+pub(crate) struct EdgeRelay {
+    pub(crate) live: Arc<Live>,
+    pub(crate) forward: Arc<ForwardState>,
+    pub(crate) link: Link,
+    pub(crate) metrics: RelayMetrics,
     /// Where the last desired state is kept across restarts.
     state_file: PathBuf,
     /// Init sections the control has, by (source, file).
@@ -44,7 +44,7 @@ pub struct EdgeRelay {
 }
 
 impl EdgeRelay {
-    pub fn new(
+    pub(crate) fn new(
         live: Arc<Live>,
         forward: Arc<ForwardState>,
         link: Link,
@@ -71,7 +71,7 @@ impl EdgeRelay {
     }
 
     /// Starts the poller, the live forwarder and the backfiller.
-    pub fn spawn(self) {
+    pub(crate) fn spawn(self) {
         tokio::spawn(self.clone().poller());
         tokio::spawn(self.clone().live_forwarder());
         tokio::spawn(self.backfiller());
@@ -258,7 +258,7 @@ impl EdgeRelay {
     }
 
     /// What the part forwarder marks as parts go out.
-    pub fn parts_progress(&self) -> Arc<PartsProgress> {
+    pub(crate) fn parts_progress(&self) -> Arc<PartsProgress> {
         self.parts.clone()
     }
 

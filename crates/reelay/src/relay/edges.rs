@@ -20,14 +20,14 @@ use crate::db::{now_ms, now_unix};
 #[derive(Debug, Clone)]
 pub struct Liveness {
     /// How often an edge must be heard from.
-    pub interval: Duration,
+    pub(crate) interval: Duration,
     /// Intervals missed before it is offline.
-    pub missed: u32,
+    pub(crate) missed: u32,
     /// Slack on top, for slow networks.
-    pub margin: Duration,
+    pub(crate) margin: Duration,
     /// Stop the open recordings of an edge's sources when it goes offline (otherwise they stay
     /// open until it returns or an operator stops them).
-    pub stop_recordings: bool,
+    pub(crate) stop_recordings: bool,
 }
 
 impl Default for Liveness {
@@ -43,38 +43,38 @@ impl Default for Liveness {
 
 impl Liveness {
     /// The silence after which an edge is offline.
-    pub fn deadline(&self) -> Duration {
+    pub(crate) fn deadline(&self) -> Duration {
         self.interval
             .saturating_mul(self.missed.max(1))
             .saturating_add(self.margin)
     }
 
     /// Whether an edge last heard from at `last_seen_ms` is online at `now_ms`.
-    pub fn online(&self, last_seen_ms: Option<i64>, now_ms: i64) -> bool {
+    pub(crate) fn online(&self, last_seen_ms: Option<i64>, now_ms: i64) -> bool {
         let deadline = i64::try_from(self.deadline().as_millis()).unwrap_or(i64::MAX);
         last_seen_ms.is_some_and(|seen| now_ms.saturating_sub(seen) <= deadline)
     }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub struct EdgeRow {
-    pub id: String,
-    pub name: String,
-    pub token_hash: String,
-    pub created_at: i64,
-    pub last_seen_ms: Option<i64>,
+pub(crate) struct EdgeRow {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) token_hash: String,
+    pub(crate) created_at: i64,
+    pub(crate) last_seen_ms: Option<i64>,
 }
 
 #[derive(Debug)]
 pub struct Edges {
     db: AnyPool,
-    pub liveness: Liveness,
+    pub(crate) liveness: Liveness,
     /// When each edge's last contact was last written to the database, by edge id.
     persisted: Mutex<HashMap<String, i64>>,
 }
 
 impl Edges {
-    pub fn new(db: AnyPool, liveness: Liveness) -> Self {
+    pub(crate) fn new(db: AnyPool, liveness: Liveness) -> Self {
         Self {
             db,
             liveness,
@@ -83,7 +83,7 @@ impl Edges {
     }
 
     /// Creates an edge; returns it and its token (shown once).
-    pub async fn create(&self, name: &str) -> Result<(EdgeRow, String), sqlx::Error> {
+    pub(crate) async fn create(&self, name: &str) -> Result<(EdgeRow, String), sqlx::Error> {
         let token = format!(
             "rle_{}",
             crate::hex::encode(&crate::random::bytes::<24>().map_err(sqlx::Error::Io)?)
@@ -105,7 +105,7 @@ impl Edges {
         Ok((row, token))
     }
 
-    pub async fn list(&self) -> sqlx::Result<Vec<EdgeRow>> {
+    pub(crate) async fn list(&self) -> sqlx::Result<Vec<EdgeRow>> {
         let rows: Vec<EdgeRow> = sqlx::query_as(
             "SELECT id, name, token_hash, created_at, last_seen_ms FROM edges ORDER BY name",
         )
@@ -116,7 +116,7 @@ impl Edges {
 
     /// The edge with this id or name; what can be neither (a NUL, over 128 bytes) is no edge,
     /// without asking the database.
-    pub async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<EdgeRow>> {
+    pub(crate) async fn find(&self, id_or_name: &str) -> sqlx::Result<Option<EdgeRow>> {
         if id_or_name.is_empty() || id_or_name.len() > 128 || id_or_name.contains('\0') {
             return Ok(None);
         }
@@ -130,7 +130,7 @@ impl Edges {
     }
 
     /// The edge whose token this is.
-    pub async fn authenticate(&self, token: &str) -> sqlx::Result<Option<EdgeRow>> {
+    pub(crate) async fn authenticate(&self, token: &str) -> sqlx::Result<Option<EdgeRow>> {
         if !token.starts_with("rle_") || token.len() > 100 {
             return Ok(None);
         }
@@ -143,7 +143,7 @@ impl Edges {
         Ok(row)
     }
 
-    pub async fn delete(&self, id: &str) -> sqlx::Result<()> {
+    pub(crate) async fn delete(&self, id: &str) -> sqlx::Result<()> {
         sqlx::query("UPDATE sources SET edge_id = NULL WHERE edge_id = $1")
             .bind(id)
             .execute(&self.db)
@@ -164,7 +164,7 @@ impl Edges {
     }
 
     /// The ids of the sources edge `id` may feed.
-    pub async fn scope(&self, id: &str) -> sqlx::Result<Vec<String>> {
+    pub(crate) async fn scope(&self, id: &str) -> sqlx::Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT source_id FROM edge_sources WHERE edge_id = $1 ORDER BY source_id",
         )
@@ -175,7 +175,7 @@ impl Edges {
     }
 
     /// The names of the sources edge `id` may feed, in order.
-    pub async fn scope_names(&self, id: &str) -> sqlx::Result<Vec<String>> {
+    pub(crate) async fn scope_names(&self, id: &str) -> sqlx::Result<Vec<String>> {
         let rows: Vec<(String,)> = sqlx::query_as(
             "SELECT s.name FROM edge_sources e JOIN sources s ON s.id = e.source_id \
              WHERE e.edge_id = $1 ORDER BY s.name",
@@ -187,7 +187,7 @@ impl Edges {
     }
 
     /// Adds source `source_id` to the sources edge `id` may feed.
-    pub async fn add_to_scope(&self, id: &str, source_id: &str) -> sqlx::Result<()> {
+    pub(crate) async fn add_to_scope(&self, id: &str, source_id: &str) -> sqlx::Result<()> {
         sqlx::query("INSERT INTO edge_sources (edge_id, source_id) VALUES ($1, $2)")
             .bind(id)
             .bind(source_id)
@@ -197,7 +197,7 @@ impl Edges {
     }
 
     /// Whether edge `id` may feed source `source_id`.
-    pub async fn may_feed(&self, id: &str, source_id: &str) -> sqlx::Result<bool> {
+    pub(crate) async fn may_feed(&self, id: &str, source_id: &str) -> sqlx::Result<bool> {
         let row: Option<(String,)> = sqlx::query_as(
             "SELECT source_id FROM edge_sources WHERE edge_id = $1 AND source_id = $2",
         )
@@ -211,7 +211,7 @@ impl Edges {
     /// Makes `source_ids` the sources edge `id` may feed, in one transaction: a source it no
     /// longer may feed is released (another edge may bind it), and the operator's naming a
     /// source clears its `fed_directly` mark.
-    pub async fn set_scope(&self, id: &str, source_ids: &[String]) -> sqlx::Result<()> {
+    pub(crate) async fn set_scope(&self, id: &str, source_ids: &[String]) -> sqlx::Result<()> {
         let mut tx = self.db.begin().await?;
         sqlx::query("DELETE FROM edge_sources WHERE edge_id = $1")
             .bind(id)
@@ -239,7 +239,7 @@ impl Edges {
     }
 
     /// Notes that edge `id` was heard from now.
-    pub async fn touch(&self, id: &str) -> sqlx::Result<()> {
+    pub(crate) async fn touch(&self, id: &str) -> sqlx::Result<()> {
         let now = now_ms();
         let every = i64::try_from(self.liveness.interval.as_millis() / 2).unwrap_or(i64::MAX);
         let persist = {
@@ -261,14 +261,14 @@ impl Edges {
         Ok(())
     }
 
-    pub fn online(&self, row: &EdgeRow) -> bool {
+    pub(crate) fn online(&self, row: &EdgeRow) -> bool {
         self.liveness.online(row.last_seen_ms, now_ms())
     }
 
     /// Whether node `node` runs the liveness sweep now: one node of a cluster at a time holds
     /// the lease, renewed each interval; when it dies, another takes over within `missed`
     /// intervals.
-    pub async fn lead_sweep(&self, node: &str) -> sqlx::Result<bool> {
+    pub(crate) async fn lead_sweep(&self, node: &str) -> sqlx::Result<bool> {
         let ttl = self
             .liveness
             .interval

@@ -6,7 +6,7 @@ use crate::auth::Denied;
 use crate::live::LiveError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum RelayError {
+pub(crate) enum RelayError {
     #[error(transparent)]
     Denied(#[from] Denied),
     /// The source is bound to another edge.

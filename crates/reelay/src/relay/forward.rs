@@ -22,7 +22,11 @@ use crate::live::{Hold, SegmentRow};
 
 /// The live segments to send for one streaming source: those newer than `last_sent`, at most
 /// the newest `max`.
-pub fn live_batch(buffered: &[SegmentRow], last_sent: Option<i64>, max: usize) -> &[SegmentRow] {
+pub(crate) fn live_batch(
+    buffered: &[SegmentRow],
+    last_sent: Option<i64>,
+    max: usize,
+) -> &[SegmentRow] {
     let fresh = buffered.partition_point(|s| last_sent.is_some_and(|last| s.msn <= last));
     let from = fresh.max(buffered.len().saturating_sub(max));
     &buffered[from..]
@@ -30,10 +34,10 @@ pub fn live_batch(buffered: &[SegmentRow], last_sent: Option<i64>, max: usize) -
 
 /// A segment the control confirmed: (source, rendition, msn).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Delivered(pub String, pub String, pub i64);
+pub(crate) struct Delivered(pub String, pub String, pub i64);
 
 impl Delivered {
-    pub fn of(segment: &SegmentRow) -> Self {
+    pub(crate) fn of(segment: &SegmentRow) -> Self {
         Self(
             segment.source_id.clone(),
             segment.rendition.clone(),
@@ -43,7 +47,7 @@ impl Delivered {
 }
 
 /// The oldest segment a recording needs that the control has not confirmed.
-pub fn next_backfill<'a>(
+pub(crate) fn next_backfill<'a>(
     buffers: &'a [Vec<SegmentRow>],
     desired: &DesiredState,
     delivered: &HashSet<Delivered>,
@@ -58,7 +62,7 @@ pub fn next_backfill<'a>(
 
 /// The edge's forwarding state, shared by its tasks and its buffer.
 #[derive(Debug, Default)]
-pub struct ForwardState {
+pub(crate) struct ForwardState {
     desired: Mutex<Option<DesiredState>>,
     delivered: Mutex<HashSet<Delivered>>,
     db: OnceLock<AnyPool>,
@@ -66,7 +70,7 @@ pub struct ForwardState {
 
 impl ForwardState {
     /// Loads the confirmations persisted by an earlier run, and persists new ones from now on.
-    pub async fn attach(&self, db: AnyPool) -> sqlx::Result<()> {
+    pub(crate) async fn attach(&self, db: AnyPool) -> sqlx::Result<()> {
         let rows: Vec<(String, String, i64)> =
             sqlx::query_as("SELECT source_id, rendition, msn FROM edge_forwarded")
                 .fetch_all(&db)
@@ -79,25 +83,25 @@ impl ForwardState {
         Ok(())
     }
 
-    pub fn desired(&self) -> Option<DesiredState> {
+    pub(crate) fn desired(&self) -> Option<DesiredState> {
         self.desired
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    pub fn set_desired(&self, state: DesiredState) {
+    pub(crate) fn set_desired(&self, state: DesiredState) {
         *self.desired.lock().unwrap_or_else(|p| p.into_inner()) = Some(state);
     }
 
-    pub fn delivered(&self) -> HashSet<Delivered> {
+    pub(crate) fn delivered(&self) -> HashSet<Delivered> {
         self.delivered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
 
-    pub fn is_delivered(&self, segment: &SegmentRow) -> bool {
+    pub(crate) fn is_delivered(&self, segment: &SegmentRow) -> bool {
         self.delivered
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -105,7 +109,7 @@ impl ForwardState {
     }
 
     /// The control confirmed `segment`.
-    pub async fn confirm(&self, segment: &SegmentRow) {
+    pub(crate) async fn confirm(&self, segment: &SegmentRow) {
         let new = self
             .delivered
             .lock()
@@ -163,7 +167,7 @@ impl Hold for ForwardState {
 
 /// Which segments' parts have all gone out (or been given up), by (source, rendition).
 #[derive(Debug)]
-pub struct PartsProgress {
+pub(crate) struct PartsProgress {
     done: Mutex<HashMap<(String, String), u64>>,
     changed: watch::Sender<u64>,
 }
@@ -179,7 +183,7 @@ impl Default for PartsProgress {
 
 impl PartsProgress {
     /// Every part of segment `msn` of the rendition has gone out (or been given up).
-    pub fn mark(&self, id: &str, rendition: &str, msn: u64) {
+    pub(crate) fn mark(&self, id: &str, rendition: &str, msn: u64) {
         let mut done = self.done.lock().unwrap_or_else(|p| p.into_inner());
         let newest = done
             .entry((id.to_owned(), rendition.to_owned()))
@@ -196,7 +200,7 @@ impl PartsProgress {
     }
 
     /// Waits, at most `limit`, until every part of segment `msn` has gone out; whether it has.
-    pub async fn wait(&self, id: &str, rendition: &str, msn: u64, limit: Duration) -> bool {
+    pub(crate) async fn wait(&self, id: &str, rendition: &str, msn: u64, limit: Duration) -> bool {
         let mut changed = self.changed.subscribe();
         let deadline = tokio::time::Instant::now() + limit;
         loop {

@@ -19,7 +19,7 @@ use super::protocol::{DesiredState, PartMeta, RENDITION_HEADER, Registered, Segm
 use crate::live::{SegmentRow, file_name};
 
 #[derive(Debug, thiserror::Error)]
-pub enum LinkError {
+pub(crate) enum LinkError {
     /// No answer (connection refused, reset, timed out): retry later.
     #[error("control node unreachable: {0}")]
     Unreachable(String),
@@ -31,7 +31,7 @@ pub enum LinkError {
 }
 
 #[derive(Debug, Clone)]
-pub struct Link {
+pub(crate) struct Link {
     client: reqwest::Client,
     bases: Arc<[url::Url]>,
     /// Index into `bases` of the control requests go to (shared by clones).
@@ -47,7 +47,7 @@ const PART_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Link {
     /// A link to the controls at `bases` (http or https), the first one first.
-    pub fn new(bases: &[String], token: &str) -> anyhow::Result<Self> {
+    pub(crate) fn new(bases: &[String], token: &str) -> anyhow::Result<Self> {
         anyhow::ensure!(!bases.is_empty(), "--control is required");
         anyhow::ensure!(
             token.starts_with("rle_"),
@@ -72,7 +72,7 @@ impl Link {
     }
 
     /// The control requests go to now.
-    pub fn control(&self) -> &url::Url {
+    pub(crate) fn control(&self) -> &url::Url {
         let i = self.current.load(Ordering::Relaxed) % self.bases.len();
         &self.bases[i]
     }
@@ -121,7 +121,7 @@ impl Link {
         })
     }
 
-    pub async fn register(&mut self) -> Result<Registered, LinkError> {
+    pub(crate) async fn register(&mut self) -> Result<Registered, LinkError> {
         let url = self.url("api/v1/edge/register")?;
         let resp = self
             .send(self.client.post(url).timeout(Duration::from_secs(15)))
@@ -133,7 +133,7 @@ impl Link {
     }
 
     /// Long-polls the desired state.
-    pub async fn poll(&self, version: Option<&str>) -> Result<DesiredState, LinkError> {
+    pub(crate) async fn poll(&self, version: Option<&str>) -> Result<DesiredState, LinkError> {
         let mut url = self.url("api/v1/edge/state")?;
         if let Some(v) = version {
             url.query_pairs_mut().append_pair("version", v);
@@ -145,7 +145,7 @@ impl Link {
     }
 
     /// Uploads an fMP4 init section of `rendition`.
-    pub async fn put_init(
+    pub(crate) async fn put_init(
         &self,
         source_id: &str,
         rendition: &str,
@@ -163,7 +163,11 @@ impl Link {
     }
 
     /// Uploads the multivariant playlist the encoder pushed.
-    pub async fn put_multivariant(&self, source_id: &str, text: String) -> Result<(), LinkError> {
+    pub(crate) async fn put_multivariant(
+        &self,
+        source_id: &str,
+        text: String,
+    ) -> Result<(), LinkError> {
         let url = self.url(&format!("api/v1/edge/sources/{source_id}/multivariant"))?;
         self.send(self.client.put(url).timeout(UPLOAD_TIMEOUT).body(text))
             .await
@@ -171,7 +175,7 @@ impl Link {
     }
 
     /// Uploads a segment (idempotent: the control keeps one copy per `(source, rendition, msn)`).
-    pub async fn put_segment(
+    pub(crate) async fn put_segment(
         &self,
         segment: &SegmentRow,
         live: bool,
@@ -200,7 +204,7 @@ impl Link {
 
 impl Link {
     /// Uploads part `index` of segment `msn` (in order: the control refuses one out of step).
-    pub async fn put_part(
+    pub(crate) async fn put_part(
         &self,
         source_id: &str,
         (msn, index): (u64, u64),
@@ -218,7 +222,7 @@ impl Link {
     }
 
     /// Tells the control that segment `msn` of `rendition` will not come (its parts go).
-    pub async fn delete_part(
+    pub(crate) async fn delete_part(
         &self,
         source_id: &str,
         rendition: &str,
@@ -262,7 +266,7 @@ async fn json<T: serde::de::DeserializeOwned>(resp: reqwest::Response) -> Result
 
 /// Backoff before reconnect attempt `attempt` (0-based): doubling from 200 ms to 10 s, with
 /// ±50 % jitter so a fleet of edges does not reconnect in step.
-pub fn backoff(attempt: u32, random: u64) -> Duration {
+pub(crate) fn backoff(attempt: u32, random: u64) -> Duration {
     let base = 200u64.saturating_mul(1 << attempt.min(6)).min(10_000);
     let jitter = random % (base + 1);
     Duration::from_millis(base / 2 + jitter)

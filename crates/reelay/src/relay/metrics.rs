@@ -7,30 +7,30 @@ use prometheus_client::registry::Registry;
 #[derive(Debug, Clone, Default)]
 pub struct RelayMetrics {
     /// On an edge: segments the control confirmed, sent live / backfilled.
-    pub forwarded_live: Counter,
-    pub backfilled: Counter,
+    pub(crate) forwarded_live: Counter,
+    pub(crate) backfilled: Counter,
     /// On an edge: uploads to the control that failed (retried or skipped).
-    pub forward_failures: Counter,
+    pub(crate) forward_failures: Counter,
     /// On an edge: Low-Latency parts the control published, and parts not sent (a failed
     /// upload, or a part after one that failed: its segment follows whole).
-    pub parts_forwarded: Counter,
-    pub parts_dropped: Counter,
+    pub(crate) parts_forwarded: Counter,
+    pub(crate) parts_dropped: Counter,
     /// On an edge: 1 while the long-poll to the control works.
-    pub link_up: Gauge,
+    pub(crate) link_up: Gauge,
     /// On a control node: edges online.
-    pub edges_online: Gauge,
+    pub(crate) edges_online: Gauge,
     /// On a control node: edges' desired-state long-polls held, waiting for a change.
-    pub polls_held: Gauge,
+    pub(crate) polls_held: Gauge,
     /// On a control node: held long-polls answered because a change was announced (by this
     /// node or on the bus), not at their once-a-second re-read or their deadline.
     pub polls_woken: Counter,
     /// On a control node: rounds of the edge liveness sweep done (by every node; only the
     /// lease holder acts on what it finds).
-    pub liveness_sweeps: Counter,
+    pub(crate) liveness_sweeps: Counter,
 }
 
 impl RelayMetrics {
-    pub fn register(&self, registry: &mut Registry) {
+    pub(crate) fn register(&self, registry: &mut Registry) {
         for (name, help, counter) in [
             (
                 "edge_segments_forwarded_live",

@@ -5,15 +5,15 @@
 //! control node's side and [`edges`] for the registry and liveness. No HTTP server types here:
 //! the routes that edges call are in `http::edge`, and they hand this module plain values.
 
-pub mod control;
-pub mod edge;
-pub mod edges;
-pub mod error;
-pub mod forward;
-pub mod link;
-pub mod metrics;
-pub mod parts;
-pub mod protocol;
+pub(crate) mod control;
+pub(crate) mod edge;
+pub(crate) mod edges;
+pub(crate) mod error;
+pub(crate) mod forward;
+pub(crate) mod link;
+pub(crate) mod metrics;
+pub(crate) mod parts;
+pub(crate) mod protocol;
 
-pub use error::RelayError;
+pub(crate) use error::RelayError;
 pub use metrics::RelayMetrics;

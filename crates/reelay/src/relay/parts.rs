@@ -37,18 +37,18 @@ fn key_of(event: &PartEvent) -> (String, String) {
 
 /// The edge's part forwarder (see the module docs).
 #[derive(Debug, Clone)]
-pub struct PartForwarder {
-    pub live: Arc<Live>,
-    pub forward: Arc<ForwardState>,
-    pub link: Link,
-    pub metrics: RelayMetrics,
+pub(crate) struct PartForwarder {
+    pub(crate) live: Arc<Live>,
+    pub(crate) forward: Arc<ForwardState>,
+    pub(crate) link: Link,
+    pub(crate) metrics: RelayMetrics,
     /// Marked as each segment's parts have all gone out; the live forwarder waits on it.
-    pub progress: Arc<PartsProgress>,
+    pub(crate) progress: Arc<PartsProgress>,
 }
 
 impl PartForwarder {
     /// Starts forwarding the node's parts.
-    pub fn spawn(self) {
+    pub(crate) fn spawn(self) {
         tokio::spawn(self.run());
     }
 

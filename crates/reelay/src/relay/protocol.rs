@@ -27,56 +27,56 @@ use utoipa::ToSchema;
 
 /// What the control wants every edge to do.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct DesiredState {
+pub(crate) struct DesiredState {
     /// Digest of the rest: equal versions, equal states.
-    pub version: String,
+    pub(crate) version: String,
     /// How often the edge must be heard from, milliseconds.
-    pub interval_ms: u64,
-    pub sources: Vec<EdgeSource>,
+    pub(crate) interval_ms: u64,
+    pub(crate) sources: Vec<EdgeSource>,
     /// Open recordings, and recently stopped ones an edge may still hold segments for.
-    pub recordings: Vec<EdgeRecording>,
+    pub(crate) recordings: Vec<EdgeRecording>,
 }
 
 /// A source as an edge needs it: to check ingest tokens and number segments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct EdgeSource {
-    pub id: String,
-    pub name: String,
-    pub description: String,
-    pub target_duration: i64,
+pub(crate) struct EdgeSource {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
+    pub(crate) target_duration: i64,
     /// SHA-256 of the ingest token: the edge checks encoders without knowing the token.
-    pub ingest_token_hash: String,
+    pub(crate) ingest_token_hash: String,
     /// Forward live segments.
-    pub streaming: bool,
+    pub(crate) streaming: bool,
     /// The lowest sequence number the edge may assign next.
-    pub next_msn: i64,
+    pub(crate) next_msn: i64,
     /// Unix seconds.
     #[serde(default)]
-    pub created_at: i64,
+    pub(crate) created_at: i64,
     /// The other renditions' floors (`next_msn` is the primary's).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub renditions: Vec<EdgeRendition>,
+    pub(crate) renditions: Vec<EdgeRendition>,
 }
 
 /// A rendition's lowest sequence number an edge may assign next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct EdgeRendition {
-    pub name: String,
-    pub next_msn: i64,
+pub(crate) struct EdgeRendition {
+    pub(crate) name: String,
+    pub(crate) next_msn: i64,
 }
 
 /// A recording: segments overlapping `[start_ms, end_ms)` must reach the control.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-pub struct EdgeRecording {
-    pub id: String,
-    pub source_id: String,
-    pub start_ms: i64,
-    pub end_ms: Option<i64>,
+pub(crate) struct EdgeRecording {
+    pub(crate) id: String,
+    pub(crate) source_id: String,
+    pub(crate) start_ms: i64,
+    pub(crate) end_ms: Option<i64>,
 }
 
 impl EdgeRecording {
     /// Whether the segment starting at `pdt_ms` and lasting `duration_ms` belongs to it.
-    pub fn covers(&self, source_id: &str, pdt_ms: i64, duration_ms: i64) -> bool {
+    pub(crate) fn covers(&self, source_id: &str, pdt_ms: i64, duration_ms: i64) -> bool {
         self.source_id == source_id
             && pdt_ms.saturating_add(duration_ms) > self.start_ms
             && self.end_ms.is_none_or(|end| pdt_ms < end)
@@ -85,7 +85,11 @@ impl EdgeRecording {
 
 impl DesiredState {
     /// A state with its version computed from its content.
-    pub fn new(interval_ms: u64, sources: Vec<EdgeSource>, recordings: Vec<EdgeRecording>) -> Self {
+    pub(crate) fn new(
+        interval_ms: u64,
+        sources: Vec<EdgeSource>,
+        recordings: Vec<EdgeRecording>,
+    ) -> Self {
         let mut state = Self {
             version: String::new(),
             interval_ms,
@@ -98,7 +102,7 @@ impl DesiredState {
     }
 
     /// Whether a segment is needed by a recording.
-    pub fn recorded(&self, source_id: &str, pdt_ms: i64, duration_ms: i64) -> bool {
+    pub(crate) fn recorded(&self, source_id: &str, pdt_ms: i64, duration_ms: i64) -> bool {
         self.recordings
             .iter()
             .any(|r| r.covers(source_id, pdt_ms, duration_ms))
@@ -107,33 +111,33 @@ impl DesiredState {
 
 /// The answer to a registration.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Registered {
-    pub edge_id: String,
-    pub name: String,
-    pub interval_ms: u64,
+pub(crate) struct Registered {
+    pub(crate) edge_id: String,
+    pub(crate) name: String,
+    pub(crate) interval_ms: u64,
 }
 
 /// A forwarded segment's description, carried in request headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SegmentMeta {
-    pub duration_ms: u64,
-    pub pdt_ms: i64,
-    pub discontinuity: bool,
-    pub map_file: Option<String>,
-    pub live: bool,
+pub(crate) struct SegmentMeta {
+    pub(crate) duration_ms: u64,
+    pub(crate) pdt_ms: i64,
+    pub(crate) discontinuity: bool,
+    pub(crate) map_file: Option<String>,
+    pub(crate) live: bool,
     /// The rendition (see the module docs).
-    pub rendition: String,
+    pub(crate) rendition: String,
 }
 
-pub const DURATION_HEADER: &str = "reelay-duration-ms";
-pub const PDT_HEADER: &str = "reelay-pdt-ms";
-pub const DISCONTINUITY_HEADER: &str = "reelay-discontinuity";
-pub const MAP_HEADER: &str = "reelay-map";
-pub const LIVE_HEADER: &str = "reelay-live";
-pub const RENDITION_HEADER: &str = "reelay-rendition";
+pub(crate) const DURATION_HEADER: &str = "reelay-duration-ms";
+pub(crate) const PDT_HEADER: &str = "reelay-pdt-ms";
+pub(crate) const DISCONTINUITY_HEADER: &str = "reelay-discontinuity";
+pub(crate) const MAP_HEADER: &str = "reelay-map";
+pub(crate) const LIVE_HEADER: &str = "reelay-live";
+pub(crate) const RENDITION_HEADER: &str = "reelay-rendition";
 
 /// The rendition a forwarded upload names: `reelay-rendition`, or the primary one.
-pub fn rendition_from_headers(headers: &HeaderMap) -> Result<String, String> {
+pub(crate) fn rendition_from_headers(headers: &HeaderMap) -> Result<String, String> {
     match headers.get(RENDITION_HEADER) {
         None => Ok(crate::live::sources::PRIMARY.to_owned()),
         Some(v) => v
@@ -147,22 +151,22 @@ pub fn rendition_from_headers(headers: &HeaderMap) -> Result<String, String> {
 
 /// A forwarded Low-Latency part's description, carried in request headers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PartMeta {
-    pub duration_ms: u64,
+pub(crate) struct PartMeta {
+    pub(crate) duration_ms: u64,
     /// It starts with a sync sample.
-    pub independent: bool,
+    pub(crate) independent: bool,
     /// The rendition (see the module docs).
-    pub rendition: String,
+    pub(crate) rendition: String,
 }
 
-pub const INDEPENDENT_HEADER: &str = "reelay-independent";
+pub(crate) const INDEPENDENT_HEADER: &str = "reelay-independent";
 /// Longest part accepted, milliseconds (RFC 8216bis parts are a fraction of a segment).
-pub const MAX_PART_MS: u64 = 10_000;
+pub(crate) const MAX_PART_MS: u64 = 10_000;
 /// Largest part accepted, bytes.
-pub const MAX_PART_BYTES: u64 = 16 << 20;
+pub(crate) const MAX_PART_BYTES: u64 = 16 << 20;
 
 impl PartMeta {
-    pub fn to_headers(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn to_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
             (DURATION_HEADER, self.duration_ms.to_string()),
             (INDEPENDENT_HEADER, u8::from(self.independent).to_string()),
@@ -172,7 +176,7 @@ impl PartMeta {
     }
 
     /// Reads the headers strictly, as [`SegmentMeta::from_headers`] does.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
         let duration_ms: u64 = header_text(headers, DURATION_HEADER)?
             .ok_or_else(|| format!("{DURATION_HEADER} is missing"))?
             .parse()
@@ -212,12 +216,12 @@ fn push_rendition(headers: &mut Vec<(&'static str, String)>, rendition: &str) {
 }
 
 /// Longest segment accepted, milliseconds.
-pub const MAX_DURATION_MS: u64 = 10 * 60 * 1000;
+pub(crate) const MAX_DURATION_MS: u64 = 10 * 60 * 1000;
 /// Segment extensions an edge forwards.
-pub const SEGMENT_EXTENSIONS: [&str; 2] = ["ts", "m4s"];
+pub(crate) const SEGMENT_EXTENSIONS: [&str; 2] = ["ts", "m4s"];
 
 impl SegmentMeta {
-    pub fn to_headers(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn to_headers(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
             (DURATION_HEADER, self.duration_ms.to_string()),
             (PDT_HEADER, self.pdt_ms.to_string()),
@@ -235,7 +239,7 @@ impl SegmentMeta {
     }
 
     /// Reads the headers strictly: every number checked, every flag `0` or `1`.
-    pub fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
+    pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
         let text = |name: &str| header_text(headers, name);
         let required = |name: &str| text(name)?.ok_or_else(|| format!("{name} is missing"));
         let flag = |name: &str| header_flag(headers, name);
@@ -269,7 +273,7 @@ impl SegmentMeta {
 pub(crate) use crate::live::segment::is_init_name;
 
 /// `<msn>.<ext>` → `(msn, ext)`.
-pub fn parse_segment_file(file: &str) -> Option<(u64, &str)> {
+pub(crate) fn parse_segment_file(file: &str) -> Option<(u64, &str)> {
     let (msn, ext) = file.split_once('.')?;
     if msn.is_empty() || msn.len() > 19 || !msn.bytes().all(|b| b.is_ascii_digit()) {
         return None;

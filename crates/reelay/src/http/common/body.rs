@@ -11,7 +11,7 @@ use futures_util::StreamExt;
 use crate::stream::{BodyError, BodyStream};
 
 /// `body` as chunks, each awaited at most `timeout`; the stream ends at the first error.
-pub fn stream(body: Body, timeout: Duration) -> BodyStream {
+pub(crate) fn stream(body: Body, timeout: Duration) -> BodyStream {
     Box::pin(
         futures_util::stream::unfold(Some(body.into_data_stream()), move |state| async move {
             let mut inner = state?;

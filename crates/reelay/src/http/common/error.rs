@@ -27,10 +27,10 @@ use crate::stream::BodyError;
 
 /// A status, a stable code and what the client is told.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: Cow<'static, str>,
+pub(crate) struct Verdict {
+    pub(crate) status: StatusCode,
+    pub(crate) code: &'static str,
+    pub(crate) message: Cow<'static, str>,
 }
 
 fn verdict(
@@ -48,10 +48,10 @@ fn verdict(
 const INTERNAL: &str = "internal error";
 
 /// The table, one function per layer.
-pub mod table {
+pub(crate) mod table {
     use super::*;
 
-    pub fn storage(e: &StorageError) -> Verdict {
+    pub(crate) fn storage(e: &StorageError) -> Verdict {
         use StatusCode as S;
         match e {
             StorageError::NotFound => verdict(S::NOT_FOUND, "not_found", "no such object"),
@@ -88,7 +88,7 @@ pub mod table {
         }
     }
 
-    pub fn body(e: &BodyError) -> Verdict {
+    pub(crate) fn body(e: &BodyError) -> Verdict {
         let status = match e {
             BodyError::Broken(_) => StatusCode::BAD_REQUEST,
             BodyError::Stalled(_) => StatusCode::REQUEST_TIMEOUT,
@@ -102,18 +102,18 @@ pub mod table {
         verdict(status, code, e.to_string())
     }
 
-    pub fn put(e: &PutError) -> Verdict {
+    pub(crate) fn put(e: &PutError) -> Verdict {
         match e {
             PutError::Body(e) => body(e),
             PutError::Storage(e) => storage(e),
         }
     }
 
-    pub fn key(e: &KeyError) -> Verdict {
+    pub(crate) fn key(e: &KeyError) -> Verdict {
         verdict(StatusCode::BAD_REQUEST, "bad_key", e.to_string())
     }
 
-    pub fn database(_: &sqlx::Error) -> Verdict {
+    pub(crate) fn database(_: &sqlx::Error) -> Verdict {
         verdict(
             StatusCode::SERVICE_UNAVAILABLE,
             "database_unavailable",
@@ -121,7 +121,7 @@ pub mod table {
         )
     }
 
-    pub fn denied(e: &Denied) -> Verdict {
+    pub(crate) fn denied(e: &Denied) -> Verdict {
         match e {
             Denied::Unauthenticated(m) => {
                 verdict(StatusCode::UNAUTHORIZED, "unauthorized", m.clone())
@@ -162,7 +162,7 @@ pub mod table {
         }
     }
 
-    pub fn relay(e: &RelayError) -> Verdict {
+    pub(crate) fn relay(e: &RelayError) -> Verdict {
         match e {
             RelayError::Denied(e) => denied(e),
             RelayError::OtherEdge(_) => verdict(StatusCode::CONFLICT, "conflict", e.to_string()),
@@ -193,7 +193,7 @@ const NOT_YET: &str = "not_yet";
 /// An error on a JSON API route.
 #[derive(Debug)]
 pub struct ApiError {
-    pub verdict: Verdict,
+    pub(crate) verdict: Verdict,
     /// A 401 asks for a bearer token (RFC 9110 §11.6.1).
     challenge: bool,
 }
@@ -205,25 +205,25 @@ impl ApiError {
         Self { verdict, challenge }
     }
 
-    pub fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn not_found(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(StatusCode::NOT_FOUND, "not_found", message)
     }
 
-    pub fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn bad_request(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(StatusCode::BAD_REQUEST, "bad_request", message)
     }
 
-    pub fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn conflict(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(StatusCode::CONFLICT, "conflict", message)
     }
 
     /// Authorization passed but the request may not do this.
-    pub fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn forbidden(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(StatusCode::FORBIDDEN, "forbidden", message)
     }
 
     /// The body is not of a media type the route takes.
-    pub fn unsupported_media_type(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn unsupported_media_type(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "unsupported_media_type",
@@ -232,7 +232,7 @@ impl ApiError {
     }
 
     /// The path exists but does not take this method.
-    pub fn method_not_allowed(message: impl Into<Cow<'static, str>>) -> Self {
+    pub(crate) fn method_not_allowed(message: impl Into<Cow<'static, str>>) -> Self {
         Self::client(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
@@ -241,7 +241,7 @@ impl ApiError {
     }
 
     /// The request names a host this node does not answer for (`[server] hosts`).
-    pub fn misdirected() -> Self {
+    pub(crate) fn misdirected() -> Self {
         Self::client(
             StatusCode::MISDIRECTED_REQUEST,
             "misdirected",
@@ -250,7 +250,7 @@ impl ApiError {
     }
 
     /// The request head is larger than `max` bytes.
-    pub fn head_too_large(max: usize) -> Self {
+    pub(crate) fn head_too_large(max: usize) -> Self {
         Self::client(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             "header_too_large",
@@ -259,7 +259,7 @@ impl ApiError {
     }
 
     /// A handler panicked: a bug, logged where it is caught.
-    pub fn internal() -> Self {
+    pub(crate) fn internal() -> Self {
         Self::client(StatusCode::INTERNAL_SERVER_ERROR, "internal", INTERNAL)
     }
 
@@ -272,10 +272,6 @@ impl ApiError {
             verdict: verdict(status, code, message),
             challenge: false,
         }
-    }
-
-    pub fn status(&self) -> StatusCode {
-        self.verdict.status
     }
 }
 
@@ -326,7 +322,7 @@ api_error_from! {
 
 /// A JSON request body; malformed or mistyped bodies become JSON errors (400, 415, 422).
 #[derive(Debug)]
-pub struct ApiJson<T>(pub T);
+pub(crate) struct ApiJson<T>(pub T);
 
 impl<T, S> axum::extract::FromRequest<S> for ApiJson<T>
 where
@@ -356,10 +352,10 @@ where
 
 /// An error on a media route: the same table, answered as plain text.
 #[derive(Debug)]
-pub struct MediaError(Verdict);
+pub(crate) struct MediaError(Verdict);
 
 impl MediaError {
-    pub fn bad_request(message: impl std::fmt::Display) -> Self {
+    pub(crate) fn bad_request(message: impl std::fmt::Display) -> Self {
         Self(verdict(
             StatusCode::BAD_REQUEST,
             "bad_request",
@@ -367,7 +363,7 @@ impl MediaError {
         ))
     }
 
-    pub fn no_such_bucket() -> Self {
+    pub(crate) fn no_such_bucket() -> Self {
         Self(verdict(
             StatusCode::NOT_FOUND,
             "not_found",

@@ -15,7 +15,7 @@ use serde::{Deserialize, Deserializer};
 
 /// `T` read from a JSON object only.
 #[derive(Debug)]
-pub struct Object<T>(pub T);
+pub(crate) struct Object<T>(pub T);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for Object<T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -56,16 +56,16 @@ fn read<'de, D: Deserializer<'de>, T: TryFrom<i128>>(d: D) -> Result<T, D::Error
     T::try_from(value).map_err(|_| D::Error::custom(format!("{number} is out of range")))
 }
 
-pub fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
+pub(crate) fn i64<'de, D: Deserializer<'de>>(d: D) -> Result<i64, D::Error> {
     read(d)
 }
 
-pub fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
+pub(crate) fn u64<'de, D: Deserializer<'de>>(d: D) -> Result<u64, D::Error> {
     read(d)
 }
 
 /// An optional integer: absent or `null` is `None` (use with `#[serde(default)]`).
-pub fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
+pub(crate) fn opt_i64<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i64>, D::Error> {
     let number = Option::<serde_json::Number>::deserialize(d)?;
     number
         .map(|n| {

@@ -4,12 +4,12 @@
 //! [`json_values`]), response bodies without a box per layer ([`reply`]), and the one request
 //! pipeline ([`pipeline`]) with the router's door into it ([`middleware`]).
 
-pub mod body;
-pub mod error;
-pub mod json_values;
+pub(crate) mod body;
+pub(crate) mod error;
+pub(crate) mod json_values;
 pub mod middleware;
-pub mod multipart;
+pub(crate) mod multipart;
 pub(crate) mod pipeline;
-pub mod reply;
+pub(crate) mod reply;
 pub mod routes;
-pub mod state;
+pub(crate) mod state;

@@ -29,31 +29,31 @@ const MAX_FIELDS: usize = 16;
 
 /// Where a form's file goes, from its text fields (or the caller's path).
 #[derive(Debug, Default, Clone)]
-pub struct Target {
-    pub bucket: Option<String>,
-    pub key: Option<String>,
+pub(crate) struct Target {
+    pub(crate) bucket: Option<String>,
+    pub(crate) key: Option<String>,
 }
 
 /// How a form names its parts: the file field and the text fields naming bucket and key.
 #[derive(Debug, Clone, Copy)]
-pub struct Form {
-    pub file_field: &'static str,
-    pub bucket_field: Option<&'static str>,
-    pub key_fields: &'static [&'static str],
+pub(crate) struct Form {
+    pub(crate) file_field: &'static str,
+    pub(crate) bucket_field: Option<&'static str>,
+    pub(crate) key_fields: &'static [&'static str],
 }
 
 /// What a form upload stored.
 #[derive(Debug)]
-pub struct Stored {
-    pub bucket: Bucket,
-    pub key: ObjectKey,
+pub(crate) struct Stored {
+    pub(crate) bucket: Bucket,
+    pub(crate) key: ObjectKey,
 }
 
 /// Finds the bucket an upload goes to (the caller's lookup: 404 for an unknown one).
-pub type Resolve<'a> = &'a (dyn Fn(&str) -> Result<Bucket, ApiError> + Sync);
+pub(crate) type Resolve<'a> = &'a (dyn Fn(&str) -> Result<Bucket, ApiError> + Sync);
 
 /// The boundary of a `multipart/form-data` request, or a 415.
-pub fn boundary(headers: &HeaderMap) -> Result<String, ApiError> {
+pub(crate) fn boundary(headers: &HeaderMap) -> Result<String, ApiError> {
     let content_type = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -84,7 +84,7 @@ fn body_error(e: multer::Error) -> BodyError {
 
 /// Reads the form from `body`; streams its file field to the bucket and key `target` and the
 /// text fields name.
-pub async fn upload(
+pub(crate) async fn upload(
     body: BodyStream,
     boundary: String,
     form: Form,

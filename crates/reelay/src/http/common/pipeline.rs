@@ -31,7 +31,7 @@ use crate::http::common::state::AppState;
 pub use crate::http::common::middleware::observe::Observation;
 
 /// An answer whose headers the way out may change.
-pub trait Answer {
+pub(crate) trait Answer {
     fn headers_mut(&mut self) -> &mut HeaderMap;
 }
 
@@ -44,7 +44,7 @@ impl<B> Answer for http::Response<B> {
 /// Steps 2 to 4 but observation (see the module): `req` (owned, or borrowed by a door that
 /// answers from a borrow) on `route` (its template) is admitted and answered by `answer`,
 /// with its principal. `Err` is a refusal or a panic's 500, ready to send.
-pub async fn pass<B, R, A, F, Fut>(
+pub(crate) async fn pass<B, R, A, F, Fut>(
     state: &AppState,
     route: &str,
     req: R,

@@ -19,7 +19,7 @@ use crate::http::common::middleware::observe::MeteredBody;
 use crate::stream::ByteStream;
 
 /// A media response's body.
-pub enum MediaBody {
+pub(crate) enum MediaBody {
     /// No bytes (HEAD, 304, or an empty span).
     Empty,
     /// A short text, sent once (`None` once sent).
@@ -40,7 +40,7 @@ impl std::fmt::Debug for MediaBody {
 
 impl MediaBody {
     /// A fixed text.
-    pub fn text(text: &'static str) -> Self {
+    pub(crate) fn text(text: &'static str) -> Self {
         Self::Text(Some(Bytes::from_static(text.as_bytes())))
     }
 }
@@ -94,7 +94,7 @@ impl From<MediaBody> for Body {
 
 /// A connection's response body.
 #[derive(Debug)]
-pub enum ReplyBody {
+pub(crate) enum ReplyBody {
     /// The router's answer.
     Routed(Body),
     /// A direct media answer.

@@ -14,34 +14,34 @@ use http::Method;
 
 use crate::auth::Need;
 
-pub const MEDIA: &str = "/media/{bucket}/{*key}";
+pub(crate) const MEDIA: &str = "/media/{bucket}/{*key}";
 /// What every path under [`MEDIA`] starts with.
-pub const MEDIA_PREFIX: &str = "/media/";
-pub const WATCH: &str = "/watch";
+pub(crate) const MEDIA_PREFIX: &str = "/media/";
+pub(crate) const WATCH: &str = "/watch";
 /// The Lyve Cloud video middleware's routes (`http/compat/lyve.rs`).
-pub const LYVE_LIST_BUCKETS: &str = "/list_buckets";
-pub const LYVE_LIST_OBJECTS: &str = "/list_objects";
-pub const LYVE_CREATE_BUCKET: &str = "/create_bucket";
-pub const LYVE_FILES_UPLOAD: &str = "/files_upload";
-pub const INGEST: &str = "/ingest/{source}/{file}";
-pub const LIVE: &str = "/live/{source}/{file}";
+pub(crate) const LYVE_LIST_BUCKETS: &str = "/list_buckets";
+pub(crate) const LYVE_LIST_OBJECTS: &str = "/list_objects";
+pub(crate) const LYVE_CREATE_BUCKET: &str = "/create_bucket";
+pub(crate) const LYVE_FILES_UPLOAD: &str = "/files_upload";
+pub(crate) const INGEST: &str = "/ingest/{source}/{file}";
+pub(crate) const LIVE: &str = "/live/{source}/{file}";
 /// One rendition's playlist and segments, beside a multivariant `LIVE` playlist.
-pub const LIVE_RENDITION: &str = "/live/{source}/{rendition}/{file}";
+pub(crate) const LIVE_RENDITION: &str = "/live/{source}/{rendition}/{file}";
 /// What every path under [`LIVE`] and [`LIVE_RENDITION`] starts with.
-pub const LIVE_PREFIX: &str = "/live/";
-pub const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
+pub(crate) const LIVE_PREFIX: &str = "/live/";
+pub(crate) const LIVEMIX_PLAYLIST: &str = "/v1/playlist";
 /// LiveMix's viewer URLs (`http/compat/livemix.rs`).
-pub const LIVEMIX_VOD_LIVE: &str = "/v1/vod/live/{source}/{file}";
-pub const LIVEMIX_VOD_RECORDING: &str = "/v1/vod/recording/{id}/{file}";
+pub(crate) const LIVEMIX_VOD_LIVE: &str = "/v1/vod/live/{source}/{file}";
+pub(crate) const LIVEMIX_VOD_RECORDING: &str = "/v1/vod/recording/{id}/{file}";
 /// LiveMix's management routes (`http/compat/livemix_manage.rs`), all listed in [`LIVEMIX_MANAGEMENT`].
-pub const LIVEMIX_SOURCES: &str = "/v1/source";
-pub const LIVEMIX_SOURCE: &str = "/v1/source/{id}";
-pub const LIVEMIX_SOURCE_STREAMING: &str = "/v1/source/{id}/streaming";
-pub const LIVEMIX_SOURCE_RECORDINGS: &str = "/v1/source/{id}/recording";
-pub const LIVEMIX_RECORDINGS: &str = "/v1/recording";
-pub const LIVEMIX_RECORDING: &str = "/v1/recording/{id}";
-pub const LIVEMIX_RECORDING_STOP: &str = "/v1/recording/{id}/stop";
-pub const LIVEMIX_MANAGEMENT: [&str; 7] = [
+pub(crate) const LIVEMIX_SOURCES: &str = "/v1/source";
+pub(crate) const LIVEMIX_SOURCE: &str = "/v1/source/{id}";
+pub(crate) const LIVEMIX_SOURCE_STREAMING: &str = "/v1/source/{id}/streaming";
+pub(crate) const LIVEMIX_SOURCE_RECORDINGS: &str = "/v1/source/{id}/recording";
+pub(crate) const LIVEMIX_RECORDINGS: &str = "/v1/recording";
+pub(crate) const LIVEMIX_RECORDING: &str = "/v1/recording/{id}";
+pub(crate) const LIVEMIX_RECORDING_STOP: &str = "/v1/recording/{id}/stop";
+pub(crate) const LIVEMIX_MANAGEMENT: [&str; 7] = [
     LIVEMIX_SOURCES,
     LIVEMIX_SOURCE,
     LIVEMIX_SOURCE_STREAMING,
@@ -50,40 +50,40 @@ pub const LIVEMIX_MANAGEMENT: [&str; 7] = [
     LIVEMIX_RECORDING,
     LIVEMIX_RECORDING_STOP,
 ];
-pub const RECORDING_FILE: &str = "/recordings/{id}/{file}";
-pub const RECORDING_RENDITION: &str = "/recordings/{id}/{rendition}/{file}";
+pub(crate) const RECORDING_FILE: &str = "/recordings/{id}/{file}";
+pub(crate) const RECORDING_RENDITION: &str = "/recordings/{id}/{rendition}/{file}";
 
-pub const HEALTHZ: &str = "/healthz";
-pub const READYZ: &str = "/readyz";
-pub const METRICS: &str = "/metrics";
-pub const UI_INDEX: &str = "/";
-pub const UI_FILE: &str = "/ui/{*file}";
+pub(crate) const HEALTHZ: &str = "/healthz";
+pub(crate) const READYZ: &str = "/readyz";
+pub(crate) const METRICS: &str = "/metrics";
+pub(crate) const UI_INDEX: &str = "/";
+pub(crate) const UI_FILE: &str = "/ui/{*file}";
 pub const OPENAPI: &str = "/openapi.json";
-pub const DOCS: &str = "/docs";
+pub(crate) const DOCS: &str = "/docs";
 
-pub const BUCKETS: &str = "/api/v1/buckets";
-pub const BUCKET: &str = "/api/v1/buckets/{bucket}";
-pub const OBJECTS: &str = "/api/v1/buckets/{bucket}/objects";
-pub const OBJECT: &str = "/api/v1/buckets/{bucket}/objects/{*key}";
-pub const TOKENS: &str = "/api/v1/tokens";
-pub const TOKEN: &str = "/api/v1/tokens/{id}";
-pub const SIGN: &str = "/api/v1/sign";
-pub const SOURCES: &str = "/api/v1/sources";
-pub const SOURCE: &str = "/api/v1/sources/{source}";
-pub const SOURCE_STREAMING: &str = "/api/v1/sources/{source}/streaming";
-pub const SOURCE_RECORDINGS: &str = "/api/v1/sources/{source}/recordings";
-pub const RECORDINGS: &str = "/api/v1/recordings";
-pub const RECORDING: &str = "/api/v1/recordings/{id}";
-pub const RECORDING_STOP: &str = "/api/v1/recordings/{id}/stop";
-pub const EDGES: &str = "/api/v1/edges";
-pub const EDGE: &str = "/api/v1/edges/{edge}";
+pub(crate) const BUCKETS: &str = "/api/v1/buckets";
+pub(crate) const BUCKET: &str = "/api/v1/buckets/{bucket}";
+pub(crate) const OBJECTS: &str = "/api/v1/buckets/{bucket}/objects";
+pub(crate) const OBJECT: &str = "/api/v1/buckets/{bucket}/objects/{*key}";
+pub(crate) const TOKENS: &str = "/api/v1/tokens";
+pub(crate) const TOKEN: &str = "/api/v1/tokens/{id}";
+pub(crate) const SIGN: &str = "/api/v1/sign";
+pub(crate) const SOURCES: &str = "/api/v1/sources";
+pub(crate) const SOURCE: &str = "/api/v1/sources/{source}";
+pub(crate) const SOURCE_STREAMING: &str = "/api/v1/sources/{source}/streaming";
+pub(crate) const SOURCE_RECORDINGS: &str = "/api/v1/sources/{source}/recordings";
+pub(crate) const RECORDINGS: &str = "/api/v1/recordings";
+pub(crate) const RECORDING: &str = "/api/v1/recordings/{id}";
+pub(crate) const RECORDING_STOP: &str = "/api/v1/recordings/{id}/stop";
+pub(crate) const EDGES: &str = "/api/v1/edges";
+pub(crate) const EDGE: &str = "/api/v1/edges/{edge}";
 
-pub const EDGE_REGISTER: &str = "/api/v1/edge/register";
-pub const EDGE_STATE: &str = "/api/v1/edge/state";
-pub const EDGE_SEGMENT: &str = "/api/v1/edge/sources/{source}/segments/{file}";
-pub const EDGE_INIT: &str = "/api/v1/edge/sources/{source}/init/{file}";
-pub const EDGE_MULTIVARIANT: &str = "/api/v1/edge/sources/{source}/multivariant";
-pub const EDGE_PART: &str = "/api/v1/edge/sources/{source}/parts/{file}";
+pub(crate) const EDGE_REGISTER: &str = "/api/v1/edge/register";
+pub(crate) const EDGE_STATE: &str = "/api/v1/edge/state";
+pub(crate) const EDGE_SEGMENT: &str = "/api/v1/edge/sources/{source}/segments/{file}";
+pub(crate) const EDGE_INIT: &str = "/api/v1/edge/sources/{source}/init/{file}";
+pub(crate) const EDGE_MULTIVARIANT: &str = "/api/v1/edge/sources/{source}/multivariant";
+pub(crate) const EDGE_PART: &str = "/api/v1/edge/sources/{source}/parts/{file}";
 
 /// The routes the OpenAPI document leaves out, and why: every other route is declared on its
 /// handler and documented with exactly the methods it takes (`wiring/router.rs`; the tests hold
@@ -118,10 +118,10 @@ pub const UNDOCUMENTED: [(&str, &str); 14] = [
 ];
 
 /// What the router reports for a request that matched no route.
-pub const UNMATCHED: &str = "unmatched";
+pub(crate) const UNMATCHED: &str = "unmatched";
 
 /// Path prefixes a signed URL may cover.
-pub const SIGNABLE_PREFIXES: [&str; 5] = [
+pub(crate) const SIGNABLE_PREFIXES: [&str; 5] = [
     MEDIA_PREFIX,
     LIVE_PREFIX,
     "/recordings/",
@@ -130,7 +130,7 @@ pub const SIGNABLE_PREFIXES: [&str; 5] = [
 ];
 
 /// Whether signed URLs apply to `route` (playback of media, live and recorded streams).
-pub fn signable(route: &str) -> bool {
+pub(crate) fn signable(route: &str) -> bool {
     [
         MEDIA,
         LIVE,
@@ -145,23 +145,23 @@ pub fn signable(route: &str) -> bool {
 
 /// Whether `route`'s answers carry the request id in their body (LiveMix's envelope), so the
 /// request must carry it too.
-pub fn echoes_request_id(route: &str) -> bool {
+pub(crate) fn echoes_request_id(route: &str) -> bool {
     LIVEMIX_MANAGEMENT.contains(&route)
 }
 
 /// What one declared route requires of each method it takes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Needs {
-    pub get: Option<Need>,
-    pub put: Option<Need>,
-    pub post: Option<Need>,
-    pub delete: Option<Need>,
-    pub patch: Option<Need>,
+pub(crate) struct Needs {
+    pub(crate) get: Option<Need>,
+    pub(crate) put: Option<Need>,
+    pub(crate) post: Option<Need>,
+    pub(crate) delete: Option<Need>,
+    pub(crate) patch: Option<Need>,
 }
 
 impl Needs {
     /// The slot of `method` (HEAD is GET's), if the declarations have one.
-    pub fn slot(&mut self, method: &Method) -> Option<&mut Option<Need>> {
+    pub(crate) fn slot(&mut self, method: &Method) -> Option<&mut Option<Need>> {
         Some(match *method {
             Method::GET | Method::HEAD => &mut self.get,
             Method::PUT => &mut self.put,
@@ -194,7 +194,7 @@ static DECLARED: OnceLock<HashMap<String, Needs>> = OnceLock::new();
 
 /// Installs what each declared route requires (the first table stands; every later one is the
 /// same, read from the same declarations).
-pub fn declare(table: HashMap<String, Needs>) {
+pub(crate) fn declare(table: HashMap<String, Needs>) {
     let _ = DECLARED.set(table);
 }
 
@@ -204,7 +204,7 @@ pub fn declare(table: HashMap<String, Needs>) {
 /// routes whose handlers authenticate (ingest, the edge protocol), which keep their own need;
 /// a route nothing declares needs `Admin`: forgetting one fails closed. Asked for every
 /// request: no allocation.
-pub fn requirement(method: &Method, route: &str) -> Need {
+pub(crate) fn requirement(method: &Method, route: &str) -> Need {
     let read = method == Method::GET || method == Method::HEAD;
     if method == Method::OPTIONS {
         // CORS preflights are answered before this layer; any other OPTIONS gets a 405.

@@ -106,7 +106,7 @@ impl AppState {
     }
 
     /// The control node's side of the relay.
-    pub fn control(&self) -> Result<Control<'_>, ApiError> {
+    pub(crate) fn control(&self) -> Result<Control<'_>, ApiError> {
         Ok(Control {
             live: self.live()?,
             edges: &self.0.edges,

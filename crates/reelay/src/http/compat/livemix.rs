@@ -39,7 +39,7 @@ fn native(file: String) -> String {
         (status = 400, description = "a file name that is not a plain name", body = ErrorBody),
         (status = 404, description = "no such source, or nothing buffered yet", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn vod_live(
+pub(crate) async fn vod_live(
     state: State<AppState>,
     Path((source, file)): Path<(String, String)>,
     query: RawQuery,
@@ -71,7 +71,7 @@ pub async fn vod_live(
         (status = 400, description = "a file name that is not a plain name", body = ErrorBody),
         (status = 404, description = "no such recording or segment", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn vod_recording(
+pub(crate) async fn vod_recording(
     state: State<AppState>,
     Path((id, file)): Path<(String, String)>,
     query: RawQuery,

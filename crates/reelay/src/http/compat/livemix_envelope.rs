@@ -22,48 +22,48 @@ fn flag(on: bool) -> i8 {
 
 /// A video source as LiveMix described it (plus reelay's `public`, viewer URL and, once, token).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmSource {
-    pub id: String,
-    pub name: String,
+pub(crate) struct LmSource {
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// Target segment length, seconds.
-    pub segment_length: i64,
+    pub(crate) segment_length: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// `1` streaming, `-1` not.
-    pub streaming: i8,
+    pub(crate) streaming: i8,
     /// When its newest buffered segment ends (RFC 3339); null when there is none.
-    pub local_time: Option<String>,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub(crate) local_time: Option<String>,
+    pub(crate) created_at: Option<String>,
+    pub(crate) updated_at: Option<String>,
     /// Watchable without a token.
-    pub public: bool,
+    pub(crate) public: bool,
     /// The live playlist, LiveMix's viewer URL.
-    pub playlist_url: String,
+    pub(crate) playlist_url: String,
     /// The source's ingest token: only in the answer that created it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ingest_token: Option<String>,
+    pub(crate) ingest_token: Option<String>,
 }
 
 /// A recording session as LiveMix described it.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmRecording {
-    pub id: String,
+pub(crate) struct LmRecording {
+    pub(crate) id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub alias: Option<String>,
+    pub(crate) alias: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub(crate) description: Option<String>,
     /// The source's id.
-    pub source: String,
+    pub(crate) source: String,
     /// RFC 3339.
-    pub start_ts: Option<String>,
+    pub(crate) start_ts: Option<String>,
     /// RFC 3339; null while it records.
-    pub end_ts: Option<String>,
+    pub(crate) end_ts: Option<String>,
     /// `1` recording, `-1` stopped.
-    pub active: i8,
-    pub created_at: Option<String>,
-    pub updated_at: Option<String>,
+    pub(crate) active: i8,
+    pub(crate) created_at: Option<String>,
+    pub(crate) updated_at: Option<String>,
     /// Its replay playlist, LiveMix's viewer URL.
-    pub playlist_url: String,
+    pub(crate) playlist_url: String,
 }
 
 fn some_text(text: String) -> Option<String> {
@@ -105,55 +105,55 @@ pub(super) fn lm_recording(row: RecordingRow) -> LmRecording {
 
 /// `{"success": true, "request_id": …}`, LiveMix's answer without a payload.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmBase {
-    pub success: bool,
+pub(crate) struct LmBase {
+    pub(crate) success: bool,
     /// The request's id (its `X-Request-ID` header, and in reelay's logs).
-    pub request_id: String,
+    pub(crate) request_id: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmSourceAnswer {
+pub(crate) struct LmSourceAnswer {
     #[serde(flatten)]
-    pub base: LmBase,
-    pub source: LmSource,
+    pub(crate) base: LmBase,
+    pub(crate) source: LmSource,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmSourcesAnswer {
+pub(crate) struct LmSourcesAnswer {
     #[serde(flatten)]
-    pub base: LmBase,
-    pub sources: Vec<LmSource>,
+    pub(crate) base: LmBase,
+    pub(crate) sources: Vec<LmSource>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmRecordingAnswer {
+pub(crate) struct LmRecordingAnswer {
     #[serde(flatten)]
-    pub base: LmBase,
-    pub recording: LmRecording,
+    pub(crate) base: LmBase,
+    pub(crate) recording: LmRecording,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmRecordingsAnswer {
+pub(crate) struct LmRecordingsAnswer {
     #[serde(flatten)]
-    pub base: LmBase,
-    pub recordings: Vec<LmRecording>,
+    pub(crate) base: LmBase,
+    pub(crate) recordings: Vec<LmRecording>,
 }
 
 /// A failure in LiveMix's envelope.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmErrorAnswer {
+pub(crate) struct LmErrorAnswer {
     #[serde(flatten)]
-    pub base: LmBase,
-    pub error: LmErrorDetail,
+    pub(crate) base: LmBase,
+    pub(crate) error: LmErrorDetail,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct LmErrorDetail {
+pub(crate) struct LmErrorDetail {
     /// The HTTP status, as LiveMix gave it.
-    pub code: u16,
-    pub message: String,
+    pub(crate) code: u16,
+    pub(crate) message: String,
     /// reelay's stable error code: `not_found`, `bad_request`, `conflict`, …
-    pub detail: String,
+    pub(crate) detail: String,
 }
 
 /// The id the request middleware gave this request (it sets the header on every request).

@@ -57,7 +57,7 @@ async fn full_source(state: &AppState, row: SourceRow) -> Result<LmSource, ApiEr
 /// `POST /v1/source`: LiveMix's `NewVideoSourceRequest`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LmNewSource {
+pub(crate) struct LmNewSource {
     pub name: String,
     /// Target segment length, seconds, ≥ 1 (`segment_length`, the answer's name, also works).
     #[serde(
@@ -67,6 +67,10 @@ pub struct LmNewSource {
     pub segment_len: i64,
     pub description: Option<String>,
     /// The encoder-side playlist URI LiveMix recorded; accepted and not used (encoders push).
+    #[expect(
+        dead_code,
+        reason = "LiveMix's clients send it; encoders push, so it is not used"
+    )]
     pub playlist: Option<String>,
 }
 
@@ -77,7 +81,7 @@ pub struct LmNewSource {
         (status = 400, description = "a missing or bad value", body = LmErrorAnswer),
         (status = 409, description = "the name is taken", body = LmErrorAnswer)),
     security(("bearer" = ["admin"])))]
-pub async fn define_source(
+pub(crate) async fn define_source(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Bytes,
@@ -112,7 +116,7 @@ pub async fn define_source(
 /// LiveMix: list the video sources.
 #[utoipa::path(get, path = routes::LIVEMIX_SOURCES, operation_id = "livemix_list_sources", tag = "compatibility",
     responses((status = 200, description = "OK", body = LmSourcesAnswer)), security(("bearer" = ["read"]), ()))]
-pub async fn list_sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn list_sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
         let rows = state.live()?.sources.list().await?;
         let mut sources = Vec::with_capacity(rows.len());
@@ -133,7 +137,7 @@ pub async fn list_sources(State(state): State<AppState>, headers: HeaderMap) -> 
     responses((status = 200, description = "OK", body = LmSourceAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
     security(("bearer" = ["read"]), ()))]
-pub async fn get_source(
+pub(crate) async fn get_source(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -154,7 +158,7 @@ pub async fn get_source(
     responses((status = 200, description = "deleted", body = LmBase),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
     security(("bearer" = ["admin"])))]
-pub async fn delete_source(
+pub(crate) async fn delete_source(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -170,7 +174,7 @@ pub async fn delete_source(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct StreamingQuery {
+pub(crate) struct StreamingQuery {
     /// `true` or `false`; anything else is a 400.
     new_state: Option<String>,
 }
@@ -182,7 +186,7 @@ pub struct StreamingQuery {
         (status = 400, description = "new_state is missing or not true/false", body = LmErrorAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
     security(("bearer" = ["write"])))]
-pub async fn set_streaming(
+pub(crate) async fn set_streaming(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -206,15 +210,15 @@ pub async fn set_streaming(
 /// `POST /v1/source/{id}/recording`: LiveMix's `StartNewRecordingRequest` (all optional).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct LmNewRecording {
-    pub alias: Option<String>,
-    pub description: Option<String>,
+pub(crate) struct LmNewRecording {
+    pub(crate) alias: Option<String>,
+    pub(crate) description: Option<String>,
     /// Unix seconds; may lie in the past (what is still buffered is kept); absent or 0: now.
     #[serde(
         default,
         deserialize_with = "crate::http::common::json_values::opt_i64"
     )]
-    pub start_time_epoch: Option<i64>,
+    pub(crate) start_time_epoch: Option<i64>,
 }
 
 /// LiveMix: start recording a source.
@@ -225,7 +229,7 @@ pub struct LmNewRecording {
         (status = 400, description = "a bad value", body = LmErrorAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
     security(("bearer" = ["write"])))]
-pub async fn start_recording(
+pub(crate) async fn start_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -254,7 +258,7 @@ pub async fn start_recording(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ActiveQuery {
+pub(crate) struct ActiveQuery {
     /// Present (any non-empty value): only recordings still running.
     only_active: Option<String>,
 }
@@ -265,7 +269,7 @@ pub struct ActiveQuery {
     responses((status = 200, description = "OK", body = LmRecordingsAnswer),
         (status = 404, description = "no such source", body = LmErrorAnswer)),
     security(("bearer" = ["read"]), ()))]
-pub async fn source_recordings(
+pub(crate) async fn source_recordings(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -292,7 +296,7 @@ pub async fn source_recordings(
 /// LiveMix: every recording.
 #[utoipa::path(get, path = routes::LIVEMIX_RECORDINGS, operation_id = "livemix_list_recordings", tag = "compatibility",
     responses((status = 200, description = "OK", body = LmRecordingsAnswer)), security(("bearer" = ["read"]), ()))]
-pub async fn list_recordings(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub(crate) async fn list_recordings(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
         let rows = state.live()?.recordings()?.list(None).await?;
         Ok::<_, ApiError>(LmRecordingsAnswer {
@@ -309,7 +313,7 @@ pub async fn list_recordings(State(state): State<AppState>, headers: HeaderMap) 
     responses((status = 200, description = "OK", body = LmRecordingAnswer),
         (status = 404, description = "no such recording", body = LmErrorAnswer)),
     security(("bearer" = ["read"]), ()))]
-pub async fn get_recording(
+pub(crate) async fn get_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -329,7 +333,7 @@ pub async fn get_recording(
     responses((status = 200, description = "stopped (or already was)", body = LmBase),
         (status = 404, description = "no such recording", body = LmErrorAnswer)),
     security(("bearer" = ["write"])))]
-pub async fn stop_recording(
+pub(crate) async fn stop_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
@@ -350,7 +354,7 @@ pub async fn stop_recording(
     responses((status = 200, description = "deleted", body = LmBase),
         (status = 404, description = "no such recording", body = LmErrorAnswer)),
     security(("bearer" = ["write"])))]
-pub async fn delete_recording(
+pub(crate) async fn delete_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,

@@ -22,32 +22,32 @@ use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, buckets, objects, rfc3339};
 
 /// Most objects one `/list_objects` answer carries (the native API pages past this).
-pub const MAX_LISTED: usize = 10_000;
+pub(crate) const MAX_LISTED: usize = 10_000;
 
 /// A bucket as boto3's `list_buckets()` gives it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
-pub struct LyveBucket {
-    pub name: String,
+pub(crate) struct LyveBucket {
+    pub(crate) name: String,
     /// RFC 3339, when known.
-    pub creation_date: Option<String>,
+    pub(crate) creation_date: Option<String>,
 }
 
 /// An object as boto3's `objects.all()` gives it.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
-pub struct LyveObject {
-    pub key: String,
-    pub size: u64,
+pub(crate) struct LyveObject {
+    pub(crate) key: String,
+    pub(crate) size: u64,
     /// RFC 3339.
-    pub last_modified: Option<String>,
+    pub(crate) last_modified: Option<String>,
 }
 
 /// Lyve: the buckets, as boto3 lists them.
 #[utoipa::path(get, path = routes::LYVE_LIST_BUCKETS, operation_id = "lyve_list_buckets", tag = "compatibility",
     responses((status = 200, description = "OK", body = Vec<LyveBucket>), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn list_buckets(State(state): State<AppState>) -> Json<Vec<LyveBucket>> {
+pub(crate) async fn list_buckets(State(state): State<AppState>) -> Json<Vec<LyveBucket>> {
     let buckets = state.buckets.list().into_iter().map(|b| LyveBucket {
         creation_date: b.created.and_then(rfc3339),
         name: b.name,
@@ -57,7 +57,7 @@ pub async fn list_buckets(State(state): State<AppState>) -> Json<Vec<LyveBucket>
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct BucketQuery {
+pub(crate) struct BucketQuery {
     bucket: String,
 }
 
@@ -66,7 +66,7 @@ pub struct BucketQuery {
     responses((status = 200, description = "OK", body = Vec<LyveObject>), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn list_objects(
+pub(crate) async fn list_objects(
     State(state): State<AppState>,
     query: Result<Query<BucketQuery>, QueryRejection>,
 ) -> Result<Json<Vec<LyveObject>>, ApiError> {
@@ -91,7 +91,7 @@ pub async fn list_objects(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct CreateQuery {
+pub(crate) struct CreateQuery {
     bucket_name: String,
 }
 
@@ -100,7 +100,7 @@ pub struct CreateQuery {
     responses((status = 200, description = "created", body = String, content_type = "application/json"), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn create_bucket(
+pub(crate) async fn create_bucket(
     State(state): State<AppState>,
     query: Result<Query<CreateQuery>, QueryRejection>,
 ) -> Result<Json<&'static str>, ApiError> {
@@ -125,7 +125,7 @@ pub(crate) const LYVE_FORM: Form = Form {
         (status = 413, description = "larger than the upload limit", body = ErrorBody), (status = 415, description = "not multipart/form-data", body = ErrorBody),
         (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn files_upload(
+pub(crate) async fn files_upload(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: Body,

@@ -3,7 +3,7 @@
 //! ([`livemix_manage`], with its shapes and envelope in `livemix_envelope`), each over the
 //! same domain verbs and with reelay's auth and error table.
 
-pub mod livemix;
+pub(crate) mod livemix;
 mod livemix_envelope;
-pub mod livemix_manage;
-pub mod lyve;
+pub(crate) mod livemix_manage;
+pub(crate) mod lyve;

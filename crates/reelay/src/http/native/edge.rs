@@ -38,7 +38,7 @@ fn status_of(outcome: Forwarded) -> StatusCode {
     responses((status = 200, description = "registered", body = Registered),
         (status = 401, description = "not an edge token", body = ErrorBody)),
     security(("bearer" = ["edge"])))]
-pub async fn register(
+pub(crate) async fn register(
     State(state): State<AppState>,
     headers: HeaderMap,
 ) -> Result<Json<Registered>, ApiError> {
@@ -53,7 +53,7 @@ pub async fn register(
 }
 
 #[derive(Debug, Deserialize)]
-pub struct StateQuery {
+pub(crate) struct StateQuery {
     version: Option<String>,
 }
 
@@ -64,7 +64,7 @@ pub struct StateQuery {
     responses((status = 200, description = "the desired state (long-poll)", body = DesiredState),
         (status = 401, description = "not an edge token", body = ErrorBody)),
     security(("bearer" = ["edge"])))]
-pub async fn state(
+pub(crate) async fn state(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<StateQuery>,
@@ -90,7 +90,7 @@ pub async fn state(
         (status = 409, description = "another edge's source, or its init section is missing", body = ErrorBody),
         (status = 413, description = "larger than live.max_segment", body = ErrorBody)),
     security(("bearer" = ["edge"])))]
-pub async fn put_segment(
+pub(crate) async fn put_segment(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
     headers: HeaderMap,
@@ -116,7 +116,7 @@ pub async fn put_segment(
         (status = 400, description = "a bad name", body = ErrorBody),
         (status = 401, description = "not an edge token", body = ErrorBody)),
     security(("bearer" = ["edge"])))]
-pub async fn put_init(
+pub(crate) async fn put_init(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
     headers: HeaderMap,
@@ -140,7 +140,7 @@ pub async fn put_init(
         (status = 400, description = "not a valid multivariant playlist", body = ErrorBody),
         (status = 401, description = "not an edge token", body = ErrorBody)),
     security(("bearer" = ["edge"])))]
-pub async fn put_multivariant(
+pub(crate) async fn put_multivariant(
     State(state): State<AppState>,
     Path(source_id): Path<String>,
     headers: HeaderMap,
@@ -165,7 +165,7 @@ pub async fn put_multivariant(
         (status = 409, description = "out of step, its segment already listed, the source not streaming or another edge's", body = ErrorBody),
         (status = 413, description = "larger than 16 MiB", body = ErrorBody)),
     security(("bearer" = ["edge"])))]
-pub async fn put_part(
+pub(crate) async fn put_part(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
     headers: HeaderMap,
@@ -191,7 +191,7 @@ pub async fn put_part(
         (status = 400, description = "a bad number or rendition", body = ErrorBody),
         (status = 401, description = "not an edge token", body = ErrorBody)),
     security(("bearer" = ["edge"])))]
-pub async fn delete_part(
+pub(crate) async fn delete_part(
     State(state): State<AppState>,
     Path((source_id, file)): Path<(String, String)>,
     headers: HeaderMap,

@@ -19,11 +19,11 @@ use serde_json::json;
 
 use crate::http::common::state::AppState;
 
-pub async fn healthz() -> &'static str {
+pub(crate) async fn healthz() -> &'static str {
     "ok\n"
 }
 
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     let mut down = Vec::new();
     let ping = sqlx::query("SELECT 1").execute(&state.db);
     match tokio::time::timeout(crate::cluster::DEADLINE, ping).await {

@@ -62,7 +62,7 @@ async fn ingest_source(
 }
 
 /// `PUT|POST /ingest/{source}/{file}`.
-pub async fn ingest(
+pub(crate) async fn ingest(
     State(state): State<AppState>,
     Path((source_name, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -80,7 +80,7 @@ pub async fn ingest(
 }
 
 /// `DELETE /ingest/{source}/{file}`: the encoder dropping a segment it no longer lists.
-pub async fn ingest_delete(
+pub(crate) async fn ingest_delete(
     State(state): State<AppState>,
     Path((source_name, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -105,7 +105,7 @@ pub async fn ingest_delete(
         (status = 403, description = "the folder is outside the ingest root", body = ErrorBody),
         (status = 404, description = "no such source, or LiveMix ingest is off", body = ErrorBody)),
     security(("bearer" = ["ingest"]), ()))]
-pub async fn livemix_playlist(
+pub(crate) async fn livemix_playlist(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
     opened: Opened,
@@ -194,7 +194,7 @@ async fn playing(live: &Live, name: &str) -> Result<Arc<SourceRow>, ApiError> {
 
 /// `GET|HEAD /live/{source}/{file}`: `index.m3u8` (the one rendition's media playlist, or a
 /// multivariant playlist over several) or a segment of the primary rendition.
-pub async fn view(
+pub(crate) async fn view(
     State(state): State<AppState>,
     Path((source_name, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -222,7 +222,7 @@ pub async fn view(
 }
 
 /// `GET|HEAD /live/{source}/{rendition}/{file}`: a rendition's media playlist or segment.
-pub async fn view_rendition(
+pub(crate) async fn view_rendition(
     State(state): State<AppState>,
     Path((source, rendition, file)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
@@ -243,16 +243,16 @@ pub async fn view_rendition(
 /// A request on `/live/{source}/{rendition}/{file}`, its path decoded (the router's handler and
 /// the direct path both answer it with [`answer_rendition`]).
 #[derive(Debug)]
-pub struct RenditionAsk<'a> {
-    pub source: &'a str,
-    pub rendition: &'a str,
-    pub file: &'a str,
-    pub query: Option<&'a str>,
-    pub request: Request<'a>,
+pub(crate) struct RenditionAsk<'a> {
+    pub(crate) source: &'a str,
+    pub(crate) rendition: &'a str,
+    pub(crate) file: &'a str,
+    pub(crate) query: Option<&'a str>,
+    pub(crate) request: Request<'a>,
 }
 
 /// A rendition's media playlist (LL when it publishes parts), part or segment.
-pub async fn answer_rendition(
+pub(crate) async fn answer_rendition(
     state: &AppState,
     ask: &RenditionAsk<'_>,
 ) -> Result<Response, ApiError> {
@@ -328,7 +328,7 @@ fn replay_cache(rec: &RecordingRow) -> &'static str {
 }
 
 /// `GET|HEAD /recordings/{id}/{file}`: the replay playlist or a recorded segment.
-pub async fn replay(
+pub(crate) async fn replay(
     State(state): State<AppState>,
     Path((id, file)): Path<(String, String)>,
     RawQuery(query): RawQuery,
@@ -359,7 +359,7 @@ pub async fn replay(
 }
 
 /// `GET|HEAD /recordings/{id}/{rendition}/{file}`: a recorded rendition's playlist or segment.
-pub async fn replay_rendition(
+pub(crate) async fn replay_rendition(
     State(state): State<AppState>,
     Path((id, rendition, file)): Path<(String, String, String)>,
     RawQuery(query): RawQuery,

@@ -22,7 +22,7 @@ const PART_CACHE_CONTROL: &str = "public, max-age=86400, immutable";
 
 /// The LL playlist of `rendition`, or `None` when it publishes no parts (the classic playlist
 /// answers). `_HLS_` parameters the RFC calls invalid are a 400, as is a point too far ahead.
-pub async fn playlist(
+pub(crate) async fn playlist(
     live: &Live,
     src: &SourceRow,
     rendition: &str,
@@ -83,7 +83,7 @@ fn blocked_cache_control(target_duration: u64) -> HeaderValue {
 /// GET of the part arriving now, its bytes as they arrive (no `Content-Length`: chunked, and
 /// cut short, never ended cleanly, if the part does not complete). A HEAD waits for the whole
 /// part, to give its length.
-pub async fn part(
+pub(crate) async fn part(
     live: &Live,
     src: &SourceRow,
     rendition: &str,

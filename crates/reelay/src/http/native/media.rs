@@ -49,7 +49,7 @@ const MEDIA_CACHE_CONTROL: &str = "no-cache";
         (status = 304, description = "not modified"), (status = 404, description = "no such object"),
         (status = 412, description = "precondition failed"), (status = 416, description = "range not satisfiable")),
     security(("bearer" = ["read"]), ()))]
-pub async fn media_by_path(
+pub(crate) async fn media_by_path(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
@@ -70,13 +70,13 @@ pub async fn media_by_path(
 
 /// `?download[=NAME]`: answer as an attachment, named NAME or after the key's last segment.
 #[derive(Debug, Deserialize)]
-pub struct DownloadQuery {
+pub(crate) struct DownloadQuery {
     download: Option<String>,
 }
 
 /// The seed-compatible query form.
 #[derive(Debug, Deserialize)]
-pub struct WatchQuery {
+pub(crate) struct WatchQuery {
     v: String,
     bucket: Option<String>,
     download: Option<String>,
@@ -102,7 +102,7 @@ pub struct WatchQuery {
         (status = 404, description = "no such object"),
         (status = 412, description = "precondition failed"), (status = 416, description = "range not satisfiable")),
     security(("bearer" = ["read"]), ()))]
-pub async fn media_by_query(
+pub(crate) async fn media_by_query(
     State(state): State<AppState>,
     method: Method,
     headers: HeaderMap,
@@ -126,7 +126,7 @@ pub async fn media_by_query(
 
 /// The answer to `request` for `key` of bucket `bucket_name` (`download`: as an attachment).
 /// The media routes' handlers and the direct path ([`crate::http::transport::direct`]) both answer with it.
-pub async fn answer_object(
+pub(crate) async fn answer_object(
     state: &AppState,
     request: &Request<'_>,
     bucket_name: &str,
@@ -170,11 +170,11 @@ fn attachment_for(name: &str, key: &ObjectKey) -> Result<HeaderValue, MediaError
 
 /// What of a request a media response depends on.
 #[derive(Debug, Clone, Copy)]
-pub struct Request<'a> {
-    pub method: &'a Method,
-    pub headers: &'a HeaderMap,
+pub(crate) struct Request<'a> {
+    pub(crate) method: &'a Method,
+    pub(crate) headers: &'a HeaderMap,
     /// The connection's file sink, when it sends file spans itself.
-    pub sink: Option<&'a FileSink>,
+    pub(crate) sink: Option<&'a FileSink>,
 }
 
 impl<'a> Request<'a> {
@@ -189,7 +189,7 @@ impl<'a> Request<'a> {
 
 /// Answers `request` for an opened object: evaluates conditionals and ranges and streams what
 /// they select. Shared by media, live segments and recordings.
-pub fn serve_opened(
+pub(crate) fn serve_opened(
     request: &Request<'_>,
     object: &OpenObject,
     cache_control: HeaderValue,
@@ -198,7 +198,7 @@ pub fn serve_opened(
 }
 
 /// [`serve_opened`]'s response, its body not yet boxed.
-pub fn answer_opened(
+pub(crate) fn answer_opened(
     request: &Request<'_>,
     object: &OpenObject,
     cache_control: HeaderValue,

@@ -3,10 +3,10 @@
 //! nodes call ([`edge`]), probes ([`health`]), the embedded web UI ([`ui`]) and the JSON API
 //! ([`api`]).
 
-pub mod api;
-pub mod edge;
+pub(crate) mod api;
+pub(crate) mod edge;
 pub mod health;
 pub mod live;
 mod live_ll;
-pub mod media;
-pub mod ui;
+pub(crate) mod media;
+pub(crate) mod ui;

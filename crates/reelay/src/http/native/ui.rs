@@ -62,12 +62,12 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
 }
 
 /// `GET /`.
-pub async fn index() -> Response {
+pub(crate) async fn index() -> Response {
     asset("text/html; charset=utf-8", INDEX_HTML)
 }
 
 /// `GET /ui/{file}`.
-pub async fn file(Path(file): Path<String>) -> Response {
+pub(crate) async fn file(Path(file): Path<String>) -> Response {
     match FILES.iter().find(|(name, _, _)| *name == file) {
         Some((_, content_type, body)) => asset(content_type, body),
         None => ApiError::not_found(format!("no UI file {file:?}")).into_response(),

@@ -66,7 +66,7 @@ impl Front {
     }
 
     /// This front for one connection, whose file spans go through `sink` (when it has one).
-    pub fn connection(&self, sink: Option<FileSink>) -> Connection {
+    pub(crate) fn connection(&self, sink: Option<FileSink>) -> Connection {
         Connection {
             front: self.clone(),
             sink,
@@ -182,7 +182,7 @@ impl pipeline::Answer for Answered {
 /// What a request the direct path answers names, decoded (borrowed from the URI when there is
 /// nothing to decode).
 #[derive(Debug, PartialEq, Eq)]
-pub enum Claim<'a> {
+pub(crate) enum Claim<'a> {
     Media {
         bucket: Cow<'a, str>,
         key: Cow<'a, str>,
@@ -196,7 +196,7 @@ pub enum Claim<'a> {
 
 /// What a request names when the direct path answers it, or `None` when it leaves the request
 /// to the router (see the module docs).
-pub fn claim<'a>(method: &Method, uri: &'a http::Uri) -> Option<Claim<'a>> {
+pub(crate) fn claim<'a>(method: &Method, uri: &'a http::Uri) -> Option<Claim<'a>> {
     if method != Method::GET && method != Method::HEAD {
         return None;
     }
@@ -231,7 +231,7 @@ pub fn claim<'a>(method: &Method, uri: &'a http::Uri) -> Option<Claim<'a>> {
 
 /// One connection's service (see [`Front`]).
 #[derive(Debug, Clone)]
-pub struct Connection {
+pub(crate) struct Connection {
     front: Front,
     sink: Option<FileSink>,
 }

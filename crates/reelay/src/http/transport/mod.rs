@@ -4,8 +4,8 @@
 //! direct path that answers plain media reads beside the router through the same request
 //! pipeline ([`direct`]).
 
-pub mod direct;
-pub mod net;
-pub mod sendfile;
-pub mod server;
-pub mod workers;
+pub(crate) mod direct;
+pub(crate) mod net;
+pub(crate) mod sendfile;
+pub(crate) mod server;
+pub(crate) mod workers;

@@ -17,7 +17,7 @@ use tokio::time::Sleep;
 
 /// Wraps a stream; writes pending for longer than the timeout fail with `TimedOut`.
 #[derive(Debug)]
-pub struct StallGuard<S> {
+pub(crate) struct StallGuard<S> {
     inner: S,
     write_timeout: Duration,
     /// Made on the connection's first pending write and reset after that (no allocation per

@@ -26,7 +26,7 @@ use crate::zero_copy::{FileSink, FileSpan, placeholder_offset};
 
 /// A TCP stream whose writes turn placeholder slices into `sendfile` of their spans.
 #[derive(Debug)]
-pub struct FileWriter {
+pub(crate) struct FileWriter {
     tcp: TcpStream,
     sink: FileSink,
     /// The span being sent and how many of its bytes have gone.

@@ -23,7 +23,7 @@ use crate::http::transport::direct::Front;
 use crate::http::transport::server::{ServerOptions, ShutdownReport, serve};
 
 /// Serves `app` on `workers` threads (see the module docs); `0` serves on the calling runtime.
-pub async fn serve_on_workers(
+pub(crate) async fn serve_on_workers(
     listener: TcpListener,
     app: impl Into<Front>,
     options: ServerOptions,

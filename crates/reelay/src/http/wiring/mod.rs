@@ -2,7 +2,7 @@
 //! the middleware ([`router`]), and the OpenAPI document that describes them ([`openapi`]), with
 //! the errors every operation shares and the rules every value obeys placed on it.
 
-pub mod openapi;
+pub(crate) mod openapi;
 mod openapi_errors;
 mod openapi_rules;
 pub mod router;

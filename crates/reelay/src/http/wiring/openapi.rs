@@ -13,19 +13,19 @@ use crate::http::native::api::{ErrorBody, ErrorDetail};
 use crate::http::wiring::openapi_errors::CommonErrors;
 
 /// The document's frame, before any operation is added.
-pub fn frame() -> utoipa::openapi::OpenApi {
+pub(crate) fn frame() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
 /// Finishes the document of the declared operations for a node whose `[[s3]]` profiles are
 /// `profiles`.
-pub fn finish(document: &mut utoipa::openapi::OpenApi, profiles: &[String]) {
+pub(crate) fn finish(document: &mut utoipa::openapi::OpenApi, profiles: &[String]) {
     unruled(document);
     crate::http::wiring::openapi_rules::place(document, profiles);
 }
 
 /// Everything [`finish`] does but placing the rules.
-pub fn unruled(document: &mut utoipa::openapi::OpenApi) {
+pub(crate) fn unruled(document: &mut utoipa::openapi::OpenApi) {
     for step in [&BearerAuth as &dyn Modify, &TailParams, &CommonErrors] {
         step.modify(document);
     }
@@ -51,7 +51,7 @@ pub fn unruled(document: &mut utoipa::openapi::OpenApi) {
         (name = "compatibility", description = "The routes of the systems reelay replaces, with their shapes and reelay's auth and errors"),
     )
 )]
-pub struct ApiDoc;
+pub(crate) struct ApiDoc;
 
 #[derive(Debug)]
 struct BearerAuth;

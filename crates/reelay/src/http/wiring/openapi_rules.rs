@@ -21,7 +21,7 @@ use crate::rules::{self, Range, Text};
 
 /// Where a rule holds.
 #[derive(Debug, Clone, Copy)]
-pub enum At {
+pub(crate) enum At {
     /// Every path parameter of this name, in any operation.
     Param(&'static str),
     /// Every query parameter of this name, in any operation.
@@ -34,7 +34,7 @@ pub enum At {
 
 /// What holds there.
 #[derive(Debug, Clone, Copy)]
-pub enum Rule {
+pub(crate) enum Rule {
     Text(Text),
     Range(Range),
     OneOf(&'static [&'static str]),
@@ -48,7 +48,7 @@ use At::{Field, Items, Param, Query};
 use Rule::{Longest, OneOf, Range as R, Required, Text as T};
 
 /// Every rule the handlers enforce on a value a request carries, and where it holds.
-pub const RULES: [(At, Rule); 27] = [
+pub(crate) const RULES: [(At, Rule); 27] = [
     (Param("bucket"), T(rules::BUCKET_NAME)),
     (Query("bucket"), T(rules::BUCKET_NAME)),
     (Query("bucket_name"), T(rules::BUCKET_NAME)),
@@ -104,7 +104,7 @@ const MAX_ITEMS: [(&str, &str, usize); 2] = [
 
 /// Places every rule, and names the `[[s3]]` profiles a bucket may be created on; answers the
 /// rules that found no place.
-pub fn place(openapi: &mut OpenApi, profiles: &[String]) -> Vec<(At, Rule)> {
+pub(crate) fn place(openapi: &mut OpenApi, profiles: &[String]) -> Vec<(At, Rule)> {
     let mut unplaced = Vec::new();
     for (at, rule) in RULES {
         let placed = match at {

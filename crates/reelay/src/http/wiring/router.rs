@@ -48,7 +48,7 @@ pub fn app(state: AppState) -> Router {
 
 /// Every documented route, mounted and documented from its handler's declaration: one
 /// `routes!` per path, naming every handler of that path.
-pub fn declared() -> (Router<AppState>, OpenApi) {
+pub(crate) fn declared() -> (Router<AppState>, OpenApi) {
     use api::{access, buckets, edges, objects, recordings, sources};
     use livemix_manage as lm;
     OpenApiRouter::with_openapi(openapi::frame())
@@ -140,7 +140,7 @@ fn undocumented(router: Router<AppState>) -> Router<AppState> {
 
 /// What each declared operation requires, by route template and method: the security scope of
 /// its declaration (`Need::SCOPES`). An operation declared without one requires `Admin`.
-pub fn requirements(document: &OpenApi) -> HashMap<String, Needs> {
+pub(crate) fn requirements(document: &OpenApi) -> HashMap<String, Needs> {
     let mut table: HashMap<String, Needs> = HashMap::new();
     for (path, item) in &document.paths.paths {
         let operations = [

@@ -16,7 +16,7 @@ use crate::http::common::routes;
 use crate::http::common::state::AppState;
 
 /// The value of query parameter `name`.
-pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
+pub(crate) fn query_param(uri: &Uri, name: &str) -> Option<String> {
     let query = uri.query()?;
     url::form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == name)
@@ -24,14 +24,14 @@ pub fn query_param(uri: &Uri, name: &str) -> Option<String> {
 }
 
 /// The id of the API token in `Authorization: Bearer rly_…`, if one is there.
-pub fn bearer_id(headers: &HeaderMap) -> Option<String> {
+pub(crate) fn bearer_id(headers: &HeaderMap) -> Option<String> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let token = crate::auth::token::parse_token(value.strip_prefix("Bearer ")?.trim())?;
     Some(token.id.to_owned())
 }
 
 /// A bearer token from `Authorization: Bearer …` or else a `token` query parameter.
-pub fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
+pub(crate) fn presented_token(headers: &HeaderMap, query: Option<&str>) -> Option<String> {
     let from_header = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
@@ -119,7 +119,7 @@ async fn public_stream(state: &AppState, (name, recording): (String, bool)) -> b
 ///
 /// It runs on every request, so it computes only what the decision can use: the signature
 /// query only when the query carries `sig=`, the bucket only when some bucket is public.
-pub async fn authorize(
+pub(crate) async fn authorize(
     state: &AppState,
     route: &str,
     method: &http::Method,

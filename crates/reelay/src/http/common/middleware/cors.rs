@@ -12,7 +12,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use crate::http::common::middleware::observe::REQUEST_ID;
 
 /// The CORS layer for `origins`; `None` when there are none.
-pub fn layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
+pub(crate) fn layer(origins: &[HeaderValue]) -> Option<CorsLayer> {
     if origins.is_empty() {
         return None;
     }

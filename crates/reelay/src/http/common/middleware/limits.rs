@@ -10,7 +10,7 @@ use http::Request;
 use crate::http::common::error::ApiError;
 
 /// Size of a request head as sent: target plus `name: value\r\n` per header.
-pub fn request_head_bytes<B>(req: &Request<B>) -> usize {
+pub(crate) fn request_head_bytes<B>(req: &Request<B>) -> usize {
     let target = req.uri().path_and_query().map_or(1, |pq| pq.as_str().len());
     req.headers()
         .iter()
@@ -20,7 +20,7 @@ pub fn request_head_bytes<B>(req: &Request<B>) -> usize {
 
 /// A 431 when the request head is larger than the configured limit (the authorization
 /// middleware asks first thing, so the check costs no layer of its own).
-pub fn check_head<B>(req: &Request<B>, max: usize) -> Result<(), ApiError> {
+pub(crate) fn check_head<B>(req: &Request<B>, max: usize) -> Result<(), ApiError> {
     if request_head_bytes(req) > max {
         return Err(ApiError::head_too_large(max));
     }

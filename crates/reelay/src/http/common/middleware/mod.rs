@@ -12,11 +12,11 @@
 //! two layers around it: [`observe::track`] and [`guard`].
 
 pub mod auth;
-pub mod cors;
+pub(crate) mod cors;
 pub mod limits;
-pub mod observe;
-pub mod scope;
-pub mod site;
+pub(crate) mod observe;
+pub(crate) mod scope;
+pub(crate) mod site;
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
@@ -38,12 +38,12 @@ pub fn stack(router: Router<AppState>, state: &AppState) -> Router<AppState> {
 }
 
 /// Observation, the panic guard and authorization, as one layer.
-pub async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     observe::observed(&state.metrics, req, |req| guarded(&state, req, next)).await
 }
 
 /// The panic guard and authorization, as one layer.
-pub async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn guard(State(state): State<AppState>, req: Request, next: Next) -> Response {
     guarded(&state, req, next).await
 }
 

@@ -34,7 +34,7 @@ use tracing::Instrument;
 use crate::http::common::routes;
 use crate::metrics::{Metrics, RouteMeters};
 
-pub const REQUEST_ID: &str = "x-request-id";
+pub(crate) const REQUEST_ID: &str = "x-request-id";
 
 fn incoming_request_id<B>(req: &http::Request<B>) -> Option<HeaderValue> {
     let value = req.headers().get(REQUEST_ID)?;
@@ -58,13 +58,17 @@ fn new_request_id() -> HeaderValue {
 }
 
 /// The middleware described in the module docs, on its own (the stack with CORS origins).
-pub async fn track(State(metrics): State<Arc<Metrics>>, req: Request, next: Next) -> Response {
+pub(crate) async fn track(
+    State(metrics): State<Arc<Metrics>>,
+    req: Request,
+    next: Next,
+) -> Response {
     observed(&metrics, req, |req| next.run(req)).await
 }
 
 /// Runs `inner` on `req` as described in the module docs: the request id, the tag around
 /// `inner`, the count by route and status, the metered body.
-pub async fn observed<F, Fut>(metrics: &Metrics, mut req: Request, inner: F) -> Response
+pub(crate) async fn observed<F, Fut>(metrics: &Metrics, mut req: Request, inner: F) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
@@ -88,7 +92,7 @@ static REQUEST_SPANS: AtomicBool = AtomicBool::new(false);
 /// Whether requests also open a tracing span, `request{id, method, path}`: on when the log
 /// filter has span or field directives (`REELAY_LOG=info,reelay[request{id=…}]=debug`), which
 /// match spans; off by default (the module docs say why).
-pub fn open_request_spans(on: bool) {
+pub(crate) fn open_request_spans(on: bool) {
     REQUEST_SPANS.store(on, Ordering::Relaxed);
 }
 
@@ -98,7 +102,7 @@ tokio::task_local! {
 
 /// What a request's log lines say of it: its id, method and path.
 #[derive(Debug, Clone)]
-pub struct RequestTag {
+pub(crate) struct RequestTag {
     id: HeaderValue,
     method: Method,
     uri: Uri,
@@ -115,25 +119,25 @@ impl RequestTag {
     }
 
     /// The request id (only short tokens of `[A-Za-z0-9._-]` are taken from a client).
-    pub fn id(&self) -> &str {
+    pub(crate) fn id(&self) -> &str {
         self.id.to_str().unwrap_or("")
     }
 
-    pub fn method(&self) -> &str {
+    pub(crate) fn method(&self) -> &str {
         self.method.as_str()
     }
 
-    pub fn path(&self) -> &str {
+    pub(crate) fn path(&self) -> &str {
         self.uri.path()
     }
 
     /// `f` on the tag of the request whose code is running, if it runs for one.
-    pub fn with_current<R>(f: impl FnOnce(&Self) -> R) -> Option<R> {
+    pub(crate) fn with_current<R>(f: impl FnOnce(&Self) -> R) -> Option<R> {
         REQUEST.try_with(f).ok()
     }
 
     /// Runs `f` (synchronous) as this request's.
-    pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
         REQUEST.sync_scope(self, f)
     }
 }
@@ -153,7 +157,7 @@ pub struct Observation {
 
 impl Observation {
     /// Gives `req` its id and its tag; `meters` are its route's.
-    pub fn begin<B>(meters: Arc<RouteMeters>, req: &http::Request<B>) -> Self {
+    pub(crate) fn begin<B>(meters: Arc<RouteMeters>, req: &http::Request<B>) -> Self {
         let start = Instant::now();
         let request_id = incoming_request_id(req).unwrap_or_else(new_request_id);
         let span = if REQUEST_SPANS.load(Ordering::Relaxed) {
@@ -177,7 +181,7 @@ impl Observation {
     /// Puts the request's id into `req`'s headers when it was made here (none, or a refused
     /// one, came with it): for routes whose
     /// handlers echo it in a body (LiveMix's envelope), which read it from the request.
-    pub fn echo<B>(&self, req: &mut http::Request<B>) {
+    pub(crate) fn echo<B>(&self, req: &mut http::Request<B>) {
         if let Some(tag) = &self.tag
             && req.headers().get(REQUEST_ID) != Some(&tag.id)
         {
@@ -186,7 +190,7 @@ impl Observation {
     }
 
     /// Runs `work` as this request's: what it logs carries the request's tag (and its span).
-    pub async fn run<F: Future>(&mut self, work: F) -> F::Output {
+    pub(crate) async fn run<F: Future>(&mut self, work: F) -> F::Output {
         let Some(tag) = self.tag.take() else {
             return work.instrument(self.span.clone()).await;
         };
@@ -198,7 +202,10 @@ impl Observation {
     }
 
     /// Counts `response` by status, gives it the request id and meters its body.
-    pub fn finish<B>(self, mut response: http::Response<B>) -> http::Response<MeteredBody<B>> {
+    pub(crate) fn finish<B>(
+        self,
+        mut response: http::Response<B>,
+    ) -> http::Response<MeteredBody<B>> {
         let status = response.status().as_u16();
         self.meters.count(status);
         if let Some(tag) = self.tag {
@@ -244,7 +251,7 @@ impl Drop for BodyMeter {
 
 /// A response body that reports time to first byte and bytes sent.
 #[derive(Debug)]
-pub struct MeteredBody<B> {
+pub(crate) struct MeteredBody<B> {
     inner: B,
     meter: BodyMeter,
 }

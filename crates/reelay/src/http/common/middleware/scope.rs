@@ -18,7 +18,7 @@ use http::{HeaderMap, HeaderValue, header};
 use crate::auth::Principal;
 
 /// Makes the answer's `Cache-Control` private unless `principal` is anonymous (see the module).
-pub fn restrict(headers: &mut HeaderMap, principal: Option<Principal>) {
+pub(crate) fn restrict(headers: &mut HeaderMap, principal: Option<Principal>) {
     if matches!(
         principal,
         None | Some(Principal::Anonymous | Principal::Open)

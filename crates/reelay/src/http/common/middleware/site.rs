@@ -21,25 +21,29 @@ use crate::auth::access::PROXY_HEADERS;
 
 /// The host a request names: its URI's authority (absolute form, HTTP/2's `:authority`), else
 /// its `Host` header.
-pub fn host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
+pub(crate) fn host<'a>(uri: &'a Uri, headers: &'a HeaderMap) -> Option<&'a str> {
     uri.authority()
         .map(http::uri::Authority::as_str)
         .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()))
 }
 
 /// Whether the request carries a header a proxy adds.
-pub fn proxied(headers: &HeaderMap) -> bool {
+pub(crate) fn proxied(headers: &HeaderMap) -> bool {
     PROXY_HEADERS.iter().any(|name| headers.contains_key(*name))
 }
 
 /// Whether a request of `method` can change state.
-pub fn changes_state(method: &Method) -> bool {
+pub(crate) fn changes_state(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
 /// Whether a browser says this request comes from another site's page and nothing lets it
 /// through (see the module's security model). `host` is what [`host`] read.
-pub fn cross_site(headers: &HeaderMap, host: Option<&str>, cors_origins: &[HeaderValue]) -> bool {
+pub(crate) fn cross_site(
+    headers: &HeaderMap,
+    host: Option<&str>,
+    cors_origins: &[HeaderValue],
+) -> bool {
     let origin = headers.get(header::ORIGIN);
     if origin.is_some_and(|o| cors_origins.contains(o)) {
         return false;

@@ -18,30 +18,30 @@ use crate::http::native::api::{ErrorBody, rfc3339_unix};
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateToken {
+pub(crate) struct CreateToken {
     /// A label for people: who or what uses the token.
-    pub name: String,
+    pub(crate) name: String,
     /// `read`, `write` or `admin`.
-    pub role: String,
+    pub(crate) role: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TokenInfo {
-    pub id: String,
-    pub name: String,
-    pub role: String,
+pub(crate) struct TokenInfo {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) role: String,
     /// RFC 3339.
-    pub created_at: Option<String>,
+    pub(crate) created_at: Option<String>,
     /// RFC 3339, once revoked.
-    pub revoked_at: Option<String>,
+    pub(crate) revoked_at: Option<String>,
     /// The token itself: present only in the answer that created it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct TokenList {
-    pub tokens: Vec<TokenInfo>,
+pub(crate) struct TokenList {
+    pub(crate) tokens: Vec<TokenInfo>,
 }
 
 fn info(row: crate::auth::store::TokenRow, token: Option<String>) -> TokenInfo {
@@ -60,7 +60,7 @@ fn info(row: crate::auth::store::TokenRow, token: Option<String>) -> TokenInfo {
     responses((status = 201, description = "created", body = TokenInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody), (status = 403, description = "credentials not allowed to do this", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn create_token(
+pub(crate) async fn create_token(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateToken>,
 ) -> Result<(StatusCode, Json<TokenInfo>), ApiError> {
@@ -81,7 +81,9 @@ pub async fn create_token(
 #[utoipa::path(get, path = routes::TOKENS, tag = "access",
     responses((status = 200, description = "OK", body = TokenList), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<TokenList>, ApiError> {
+pub(crate) async fn list_tokens(
+    State(state): State<AppState>,
+) -> Result<Json<TokenList>, ApiError> {
     let tokens = state.auth.tokens.list().await?;
     Ok(Json(TokenList {
         tokens: tokens.into_iter().map(|r| info(r, None)).collect(),
@@ -93,7 +95,7 @@ pub async fn list_tokens(State(state): State<AppState>) -> Result<Json<TokenList
     params(("id" = String, Path)),
     responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn revoke_token(
+pub(crate) async fn revoke_token(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -110,27 +112,27 @@ fn default_expires_in() -> u64 {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SignRequest {
+pub(crate) struct SignRequest {
     /// A media path as it appears in URLs, e.g. `/media/movies/trip/day%201.mp4`; with
     /// `prefix`, a folder ending in `/` whose every object the URL may fetch.
-    pub path: String,
+    pub(crate) path: String,
     /// Seconds until the URL stops working (default 3600, at most 7 days).
     #[serde(
         default = "default_expires_in",
         deserialize_with = "crate::http::common::json_values::u64"
     )]
-    pub expires_in: u64,
+    pub(crate) expires_in: u64,
     /// Sign the folder `path` rather than one object.
     #[serde(default)]
-    pub prefix: bool,
+    pub(crate) prefix: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SignedUrl {
+pub(crate) struct SignedUrl {
     /// Path and query to append to this server's origin; plays in a plain `<video src>`.
-    pub url: String,
+    pub(crate) url: String,
     /// RFC 3339.
-    pub expires_at: Option<String>,
+    pub(crate) expires_at: Option<String>,
 }
 
 /// Sign a playback URL for an object or a folder.
@@ -138,7 +140,7 @@ pub struct SignedUrl {
     responses((status = 200, description = "OK", body = SignedUrl), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
     security(("bearer" = ["read"])))]
-pub async fn sign(
+pub(crate) async fn sign(
     State(state): State<AppState>,
     headers: http::HeaderMap,
     ApiJson(req): ApiJson<SignRequest>,

@@ -19,18 +19,18 @@ use crate::storage::{
 };
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BucketInfo {
-    pub name: String,
+pub(crate) struct BucketInfo {
+    pub(crate) name: String,
     /// `fs` or `s3`.
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     /// `data_dir`, `config` or `api`.
-    pub origin: &'static str,
+    pub(crate) origin: &'static str,
     /// RFC 3339, when known.
-    pub created: Option<String>,
+    pub(crate) created: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct BucketList {
+pub(crate) struct BucketList {
     pub buckets: Vec<BucketInfo>,
 }
 
@@ -51,20 +51,20 @@ fn info(b: RegistryInfo) -> BucketInfo {
 #[utoipa::path(get, path = routes::BUCKETS, tag = "buckets",
     responses((status = 200, description = "OK", body = BucketList), (status = 401, description = "credentials missing, unknown or revoked", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn list_buckets(State(state): State<AppState>) -> Json<BucketList> {
+pub(crate) async fn list_buckets(State(state): State<AppState>) -> Json<BucketList> {
     let buckets = state.buckets.list().into_iter().map(info).collect();
     Json(BucketList { buckets })
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateBucket {
+pub(crate) struct CreateBucket {
     /// 1-63 of `A-Z a-z 0-9 . _ -`, not starting with `.`.
-    pub name: String,
+    pub(crate) name: String,
     /// An `[[s3]]` profile to create the bucket on; omitted: a folder under the data directory.
-    pub s3: Option<String>,
+    pub(crate) s3: Option<String>,
     /// The bucket's name in the store (default: `name`).
-    pub s3_bucket: Option<String>,
+    pub(crate) s3_bucket: Option<String>,
 }
 
 /// Create a bucket.
@@ -72,7 +72,7 @@ pub struct CreateBucket {
     responses((status = 201, description = "created", body = BucketInfo), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn create_bucket(
+pub(crate) async fn create_bucket(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateBucket>,
 ) -> Result<(StatusCode, Json<BucketInfo>), ApiError> {
@@ -124,7 +124,7 @@ fn validate_new(state: &AppState, name: &str) -> Result<(), ApiError> {
 }
 
 /// Creates bucket `name` as a folder under the data directory (the compatibility routes').
-pub fn create_local(state: &AppState, name: &str) -> Result<(), ApiError> {
+pub(crate) fn create_local(state: &AppState, name: &str) -> Result<(), ApiError> {
     validate_new(state, name)?;
     create_fs_bucket(state, name)
 }
@@ -157,7 +157,7 @@ fn create_fs_bucket(state: &AppState, name: &str) -> Result<(), ApiError> {
     params(("bucket" = String, Path)),
     responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn delete_bucket(
+pub(crate) async fn delete_bucket(
     State(state): State<AppState>,
     Path(name): Path<String>,
 ) -> Result<StatusCode, ApiError> {

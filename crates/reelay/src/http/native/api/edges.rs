@@ -17,24 +17,24 @@ use crate::live::sources::validate_name;
 use crate::relay::edges::EdgeRow;
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EdgeInfo {
-    pub id: String,
-    pub name: String,
+pub(crate) struct EdgeInfo {
+    pub(crate) id: String,
+    pub(crate) name: String,
     /// Heard from within the liveness deadline (`[edges]`: 3 intervals plus a margin).
-    pub online: bool,
+    pub(crate) online: bool,
     /// Last contact, RFC 3339; absent if never.
-    pub last_seen: Option<String>,
-    pub created_at: Option<String>,
+    pub(crate) last_seen: Option<String>,
+    pub(crate) created_at: Option<String>,
     /// The names of the sources this edge may feed; it is refused (403) any other.
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
     /// Present only in the answer that created the edge: `reelay edge --token` takes it.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct EdgeList {
-    pub edges: Vec<EdgeInfo>,
+pub(crate) struct EdgeList {
+    pub(crate) edges: Vec<EdgeInfo>,
 }
 
 async fn info(state: &AppState, row: EdgeRow, token: Option<String>) -> Result<EdgeInfo, ApiError> {
@@ -55,18 +55,18 @@ async fn info(state: &AppState, row: EdgeRow, token: Option<String>) -> Result<E
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateEdge {
-    pub name: String,
+pub(crate) struct CreateEdge {
+    pub(crate) name: String,
     /// Sources (names or ids) it may feed; more can be given later (`PATCH`).
     #[serde(default)]
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct EdgeScope {
+pub(crate) struct EdgeScope {
     /// Every source (name or id) the edge may feed, replacing the previous list.
-    pub sources: Vec<String>,
+    pub(crate) sources: Vec<String>,
 }
 
 /// Most sources one edge may be given.
@@ -97,7 +97,7 @@ async fn source_ids(state: &AppState, names: &[String]) -> Result<Vec<String>, A
         (status = 404, description = "no such source", body = ErrorBody),
         (status = 409, description = "the name is taken", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn create_edge(
+pub(crate) async fn create_edge(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateEdge>,
 ) -> Result<(StatusCode, Json<EdgeInfo>), ApiError> {
@@ -120,7 +120,7 @@ pub async fn create_edge(
 /// List edge nodes and whether they are online.
 #[utoipa::path(get, path = routes::EDGES, tag = "live",
     responses((status = 200, description = "OK", body = EdgeList)), security(("bearer" = ["read"]), ()))]
-pub async fn list_edges(State(state): State<AppState>) -> Result<Json<EdgeList>, ApiError> {
+pub(crate) async fn list_edges(State(state): State<AppState>) -> Result<Json<EdgeList>, ApiError> {
     let rows = state.control()?.edges.list().await?;
     let mut edges = Vec::with_capacity(rows.len());
     for row in rows {
@@ -144,7 +144,7 @@ async fn find(state: &AppState, edge: &str) -> Result<EdgeRow, ApiError> {
     responses((status = 200, description = "OK", body = EdgeInfo),
         (status = 404, description = "no such edge", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn get_edge(
+pub(crate) async fn get_edge(
     State(state): State<AppState>,
     Path(edge): Path<String>,
 ) -> Result<Json<EdgeInfo>, ApiError> {
@@ -160,7 +160,7 @@ pub async fn get_edge(
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such edge or source", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn set_edge_sources(
+pub(crate) async fn set_edge_sources(
     State(state): State<AppState>,
     Path(edge): Path<String>,
     ApiJson(req): ApiJson<EdgeScope>,
@@ -178,7 +178,7 @@ pub async fn set_edge_sources(
     responses((status = 204, description = "done; no body"),
         (status = 404, description = "no such edge", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn delete_edge(
+pub(crate) async fn delete_edge(
     State(state): State<AppState>,
     Path(edge): Path<String>,
 ) -> Result<StatusCode, ApiError> {

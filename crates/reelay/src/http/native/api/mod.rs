@@ -2,12 +2,12 @@
 //! One module per resource; every failure is `{"error":{"code","message"}}` through
 //! `http::error::ApiError`; what each route requires is in `http::routes::requirement`.
 
-pub mod access;
+pub(crate) mod access;
 pub mod buckets;
-pub mod edges;
-pub mod objects;
-pub mod recordings;
-pub mod sources;
+pub(crate) mod edges;
+pub(crate) mod objects;
+pub(crate) mod recordings;
+pub(crate) mod sources;
 
 use std::time::SystemTime;
 
@@ -16,33 +16,33 @@ use utoipa::ToSchema;
 
 /// The body of every API error.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
+pub(crate) struct ErrorBody {
+    pub(crate) error: ErrorDetail,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
+pub(crate) struct ErrorDetail {
     /// Stable, machine-readable: `not_found`, `conflict`, `too_large`, `unauthorized`, …
-    pub code: String,
-    pub message: String,
+    pub(crate) code: String,
+    pub(crate) message: String,
 }
 
 /// RFC 3339 (UTC, whole seconds) for API responses.
-pub fn rfc3339(t: SystemTime) -> Option<String> {
+pub(crate) fn rfc3339(t: SystemTime) -> Option<String> {
     jiff::Timestamp::try_from(t)
         .ok()
         .map(|ts| ts.round(jiff::Unit::Second).unwrap_or(ts).to_string())
 }
 
 /// RFC 3339 of a unix time in milliseconds.
-pub fn rfc3339_ms(ms: i64) -> Option<String> {
+pub(crate) fn rfc3339_ms(ms: i64) -> Option<String> {
     jiff::Timestamp::from_millisecond(ms)
         .ok()
         .map(|t| t.to_string())
 }
 
 /// RFC 3339 of a unix time.
-pub fn rfc3339_unix(secs: i64) -> Option<String> {
+pub(crate) fn rfc3339_unix(secs: i64) -> Option<String> {
     jiff::Timestamp::from_second(secs)
         .ok()
         .map(|t| t.to_string())

@@ -22,11 +22,11 @@ use crate::storage::{Bucket, ObjectKey};
 use crate::stream::BodyError;
 
 /// Largest page of a listing.
-pub const MAX_LIST_LIMIT: usize = crate::rules::LIST_LIMIT.max as usize;
+pub(crate) const MAX_LIST_LIMIT: usize = crate::rules::LIST_LIMIT.max as usize;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// Only keys starting with this.
     #[serde(default)]
     prefix: String,
@@ -39,27 +39,27 @@ pub struct ListQuery {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ObjectInfo {
-    pub key: String,
-    pub size: u64,
-    pub content_type: String,
+pub(crate) struct ObjectInfo {
+    pub(crate) key: String,
+    pub(crate) size: u64,
+    pub(crate) content_type: String,
     /// RFC 3339.
-    pub last_modified: Option<String>,
+    pub(crate) last_modified: Option<String>,
     /// Present on single-object answers.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub etag: Option<String>,
+    pub(crate) etag: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct ObjectList {
-    pub objects: Vec<ObjectInfo>,
+pub(crate) struct ObjectList {
+    pub(crate) objects: Vec<ObjectInfo>,
     /// With a delimiter: the "folders" on this page.
-    pub prefixes: Vec<String>,
+    pub(crate) prefixes: Vec<String>,
     /// Pass as `cursor` for the next page; absent on the last page.
-    pub next_cursor: Option<String>,
+    pub(crate) next_cursor: Option<String>,
 }
 
-pub fn bucket(state: &AppState, name: &str) -> Result<Bucket, ApiError> {
+pub(crate) fn bucket(state: &AppState, name: &str) -> Result<Bucket, ApiError> {
     state
         .buckets
         .get(name)
@@ -72,7 +72,7 @@ pub fn bucket(state: &AppState, name: &str) -> Result<Bucket, ApiError> {
     responses((status = 200, description = "OK", body = ObjectList), (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such bucket, object or token", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn list_objects(
+pub(crate) async fn list_objects(
     State(state): State<AppState>,
     Path(name): Path<String>,
     query: Result<Query<ListQuery>, QueryRejection>,
@@ -128,7 +128,7 @@ async fn metadata(b: &Bucket, key: &ObjectKey) -> Result<ObjectInfo, ApiError> {
     params(("bucket" = String, Path), ("key" = String, Path, description = "may contain `/`")),
     responses((status = 200, description = "OK", body = ObjectInfo), (status = 404, description = "no such bucket, object or token", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn object_metadata(
+pub(crate) async fn object_metadata(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<Json<ObjectInfo>, ApiError> {
@@ -146,7 +146,7 @@ pub async fn object_metadata(
         (status = 408, description = "the request body stalled", body = ErrorBody), (status = 409, description = "conflicts with the current state", body = ErrorBody),
         (status = 413, description = "larger than the upload limit", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn put_object(
+pub(crate) async fn put_object(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
     headers: HeaderMap,
@@ -183,7 +183,7 @@ pub(crate) const NATIVE_FORM: Form = Form {
         (status = 413, description = "larger than the upload limit", body = ErrorBody),
         (status = 415, description = "not multipart/form-data", body = ErrorBody), (status = 502, description = "the storage backend failed", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn post_form(
+pub(crate) async fn post_form(
     State(state): State<AppState>,
     Path(name): Path<String>,
     headers: HeaderMap,
@@ -202,7 +202,7 @@ pub async fn post_form(
 }
 
 /// Streams the file of the form in `body` to where `form`'s fields and `target` say.
-pub async fn form_upload(
+pub(crate) async fn form_upload(
     state: &AppState,
     headers: &HeaderMap,
     body: Body,
@@ -228,7 +228,7 @@ pub async fn form_upload(
     responses((status = 204, description = "done; no body"), (status = 404, description = "no such bucket, object or token", body = ErrorBody),
         (status = 409, description = "the key runs through an object (a file where the key has a folder)", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn delete_object(
+pub(crate) async fn delete_object(
     State(state): State<AppState>,
     Path((name, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {

@@ -16,23 +16,23 @@ use crate::live::Lookup;
 use crate::live::recordings::{RecordingRow, Recordings};
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RecordingInfo {
-    pub id: String,
-    pub source_id: String,
-    pub alias: String,
-    pub description: String,
+pub(crate) struct RecordingInfo {
+    pub(crate) id: String,
+    pub(crate) source_id: String,
+    pub(crate) alias: String,
+    pub(crate) description: String,
     /// RFC 3339.
-    pub start: Option<String>,
+    pub(crate) start: Option<String>,
     /// RFC 3339; absent while recording.
-    pub end: Option<String>,
-    pub open: bool,
+    pub(crate) end: Option<String>,
+    pub(crate) open: bool,
     /// The replay playlist.
-    pub playlist_url: String,
+    pub(crate) playlist_url: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RecordingList {
-    pub recordings: Vec<RecordingInfo>,
+pub(crate) struct RecordingList {
+    pub(crate) recordings: Vec<RecordingInfo>,
 }
 
 fn info(r: RecordingRow) -> RecordingInfo {
@@ -63,7 +63,7 @@ pub(crate) async fn find(state: &AppState, id: &str) -> Result<RecordingRow, Api
 /// `start`: RFC 3339 or unix seconds.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(untagged)]
-pub enum StartAt {
+pub(crate) enum StartAt {
     #[serde(deserialize_with = "crate::http::common::json_values::i64")]
     Unix(i64),
     Text(String),
@@ -71,13 +71,13 @@ pub enum StartAt {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct StartRecording {
+pub(crate) struct StartRecording {
     /// When to start: RFC 3339 or unix seconds; default now; may lie in the past.
-    pub start: Option<StartAt>,
+    pub(crate) start: Option<StartAt>,
     #[serde(default)]
-    pub alias: String,
+    pub(crate) alias: String,
     #[serde(default)]
-    pub description: String,
+    pub(crate) description: String,
 }
 
 pub(crate) fn start_ms(start: Option<StartAt>) -> Result<i64, ApiError> {
@@ -105,7 +105,7 @@ pub(crate) fn start_ms(start: Option<StartAt>) -> Result<i64, ApiError> {
         (status = 400, description = "bad request: the message says what", body = ErrorBody),
         (status = 404, description = "no such source", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn start_recording(
+pub(crate) async fn start_recording(
     State(state): State<AppState>,
     Path(source): Path<String>,
     ApiJson(req): ApiJson<StartRecording>,
@@ -124,7 +124,7 @@ pub async fn start_recording(
     responses((status = 200, description = "OK", body = RecordingInfo),
         (status = 404, description = "no such recording", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn stop_recording(
+pub(crate) async fn stop_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordingInfo>, ApiError> {
@@ -138,7 +138,7 @@ pub async fn stop_recording(
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub struct RecordingQuery {
+pub(crate) struct RecordingQuery {
     /// Only this source's recordings (id).
     source: Option<String>,
 }
@@ -146,7 +146,7 @@ pub struct RecordingQuery {
 /// List recordings.
 #[utoipa::path(get, path = routes::RECORDINGS, tag = "live", params(RecordingQuery),
     responses((status = 200, description = "OK", body = RecordingList)), security(("bearer" = ["read"]), ()))]
-pub async fn list_recordings(
+pub(crate) async fn list_recordings(
     State(state): State<AppState>,
     Query(q): Query<RecordingQuery>,
 ) -> Result<Json<RecordingList>, ApiError> {
@@ -169,7 +169,7 @@ pub async fn list_recordings(
     responses((status = 200, description = "OK", body = RecordingInfo),
         (status = 404, description = "no such recording", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn get_recording(
+pub(crate) async fn get_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<RecordingInfo>, ApiError> {
@@ -181,7 +181,7 @@ pub async fn get_recording(
     responses((status = 204, description = "done; no body"),
         (status = 404, description = "no such recording", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn delete_recording(
+pub(crate) async fn delete_recording(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {

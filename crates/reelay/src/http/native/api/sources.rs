@@ -18,60 +18,60 @@ use crate::live::sources::SourceRow;
 use crate::live::{NewSource, SourceChange};
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SourceInfo {
-    pub id: String,
-    pub name: String,
-    pub description: String,
+pub(crate) struct SourceInfo {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) description: String,
     /// Seconds.
-    pub target_duration: i64,
-    pub streaming: bool,
+    pub(crate) target_duration: i64,
+    pub(crate) streaming: bool,
     /// Its live playlist, segments and recordings play without a token (`[live] public = true`
     /// makes every source so, whatever this says).
-    pub public: bool,
+    pub(crate) public: bool,
     /// The next media sequence number to be assigned.
-    pub next_msn: i64,
-    pub created_at: Option<String>,
+    pub(crate) next_msn: i64,
+    pub(crate) created_at: Option<String>,
     /// Where encoders push: `PUT {ingest_url}/index.m3u8` and its segments.
-    pub ingest_url: String,
+    pub(crate) ingest_url: String,
     /// The live playlist.
-    pub live_url: String,
+    pub(crate) live_url: String,
     /// Present only in the answer that created the source.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub ingest_token: Option<String>,
+    pub(crate) ingest_token: Option<String>,
     /// The edge node it comes through (name); absent when pushed to this node directly.
-    pub edge: Option<String>,
+    pub(crate) edge: Option<String>,
     /// Whether that edge is online.
-    pub edge_online: Option<bool>,
+    pub(crate) edge_online: Option<bool>,
     /// When the newest segment in the buffer ends, RFC 3339; absent when there is none.
-    pub last_segment_at: Option<String>,
+    pub(crate) last_segment_at: Option<String>,
     /// The renditions with buffered segments (one per pushed playlist); present on answers
     /// about one source or the list.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub renditions: Option<Vec<RenditionInfo>>,
+    pub(crate) renditions: Option<Vec<RenditionInfo>>,
 }
 
 /// A live rendition.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct RenditionInfo {
+pub(crate) struct RenditionInfo {
     /// Its playlist name without `.m3u8`; its playlist is `/live/{source}/{name}/index.m3u8`.
-    pub name: String,
+    pub(crate) name: String,
     /// Measured over the buffered segments, bits per second.
-    pub measured_bitrate: u64,
+    pub(crate) measured_bitrate: u64,
     /// `WIDTHxHEIGHT`, from the encoder's multivariant playlist.
-    pub resolution: Option<String>,
-    pub codecs: Option<String>,
+    pub(crate) resolution: Option<String>,
+    pub(crate) codecs: Option<String>,
     /// An audio (or subtitles) rendition of a group, not a variant.
-    pub media: bool,
+    pub(crate) media: bool,
     /// Average segment duration over the buffer, milliseconds.
-    pub segment_ms: u64,
+    pub(crate) segment_ms: u64,
     /// Its segments are far longer or shorter than the other variants' (players switching to
     /// or from it stall or skip): the encoder's ladder needs fixing.
-    pub misaligned: bool,
+    pub(crate) misaligned: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct SourceList {
-    pub sources: Vec<SourceInfo>,
+pub(crate) struct SourceList {
+    pub(crate) sources: Vec<SourceInfo>,
 }
 
 fn info(row: SourceRow, token: Option<String>) -> SourceInfo {
@@ -131,21 +131,21 @@ async fn find(state: &AppState, source: &str) -> Result<SourceRow, ApiError> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateSource {
-    pub name: String,
+pub(crate) struct CreateSource {
+    pub(crate) name: String,
     #[serde(default)]
-    pub description: String,
+    pub(crate) description: String,
     /// Target segment length, seconds (default 2).
     #[serde(
         default,
         deserialize_with = "crate::http::common::json_values::opt_i64"
     )]
-    pub target_duration: Option<i64>,
+    pub(crate) target_duration: Option<i64>,
     /// Watchable (live and recordings) without a token (default false).
     #[serde(default)]
-    pub public: bool,
+    pub(crate) public: bool,
     /// The edge (name or id) that feeds it: added to the sources that edge may feed.
-    pub edge: Option<String>,
+    pub(crate) edge: Option<String>,
 }
 
 /// Create a live source.
@@ -155,7 +155,7 @@ pub struct CreateSource {
         (status = 404, description = "no such edge", body = ErrorBody),
         (status = 409, description = "conflicts with the current state", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn create_source(
+pub(crate) async fn create_source(
     State(state): State<AppState>,
     ApiJson(req): ApiJson<CreateSource>,
 ) -> Result<(StatusCode, Json<SourceInfo>), ApiError> {
@@ -186,7 +186,9 @@ pub async fn create_source(
 /// List live sources.
 #[utoipa::path(get, path = routes::SOURCES, tag = "live",
     responses((status = 200, description = "OK", body = SourceList)), security(("bearer" = ["read"]), ()))]
-pub async fn list_sources(State(state): State<AppState>) -> Result<Json<SourceList>, ApiError> {
+pub(crate) async fn list_sources(
+    State(state): State<AppState>,
+) -> Result<Json<SourceList>, ApiError> {
     let rows = state.live()?.sources.list().await?;
     let mut sources = Vec::with_capacity(rows.len());
     for row in rows {
@@ -201,7 +203,7 @@ pub async fn list_sources(State(state): State<AppState>) -> Result<Json<SourceLi
     responses((status = 200, description = "OK", body = SourceInfo),
         (status = 404, description = "no such source", body = ErrorBody)),
     security(("bearer" = ["read"]), ()))]
-pub async fn get_source(
+pub(crate) async fn get_source(
     State(state): State<AppState>,
     Path(source): Path<String>,
 ) -> Result<Json<SourceInfo>, ApiError> {
@@ -210,16 +212,16 @@ pub async fn get_source(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct PatchSource {
-    pub name: Option<String>,
-    pub description: Option<String>,
+pub(crate) struct PatchSource {
+    pub(crate) name: Option<String>,
+    pub(crate) description: Option<String>,
     #[serde(
         default,
         deserialize_with = "crate::http::common::json_values::opt_i64"
     )]
-    pub target_duration: Option<i64>,
+    pub(crate) target_duration: Option<i64>,
     /// Watchable without a token.
-    pub public: Option<bool>,
+    pub(crate) public: Option<bool>,
 }
 
 /// Change a live source.
@@ -229,7 +231,7 @@ pub struct PatchSource {
         (status = 404, description = "no such source", body = ErrorBody),
         (status = 409, description = "the name is taken", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn patch_source(
+pub(crate) async fn patch_source(
     State(state): State<AppState>,
     Path(source): Path<String>,
     ApiJson(req): ApiJson<PatchSource>,
@@ -251,7 +253,7 @@ pub async fn patch_source(
     responses((status = 204, description = "done; no body"),
         (status = 404, description = "no such source", body = ErrorBody)),
     security(("bearer" = ["admin"])))]
-pub async fn delete_source(
+pub(crate) async fn delete_source(
     State(state): State<AppState>,
     Path(source): Path<String>,
 ) -> Result<StatusCode, ApiError> {
@@ -262,8 +264,8 @@ pub async fn delete_source(
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct Streaming {
-    pub enabled: bool,
+pub(crate) struct Streaming {
+    pub(crate) enabled: bool,
 }
 
 /// Turn a source's live streaming on or off.
@@ -272,7 +274,7 @@ pub struct Streaming {
     responses((status = 200, description = "OK", body = SourceInfo),
         (status = 404, description = "no such source", body = ErrorBody)),
     security(("bearer" = ["write"])))]
-pub async fn set_streaming(
+pub(crate) async fn set_streaming(
     State(state): State<AppState>,
     Path(source): Path<String>,
     ApiJson(req): ApiJson<Streaming>,
