@@ -51,18 +51,18 @@ impl Hosts {
     }
 
     /// Whether an allow-list is configured (then every request must name a host it admits).
-    pub fn is_set(&self) -> bool {
+    pub(crate) fn is_set(&self) -> bool {
         !self.names.is_empty()
     }
 
     /// The listed names, for the start-up log.
-    pub fn names(&self) -> &[String] {
+    pub(crate) fn names(&self) -> &[String] {
         &self.names
     }
 
     /// Whether `host` (a `Host` value or an authority, with or without a port) names this
     /// machine or a listed name. A request without a host names nothing.
-    pub fn admits(&self, host: Option<&str>) -> bool {
+    pub(crate) fn admits(&self, host: Option<&str>) -> bool {
         let Some(name) = host.map(name_of) else {
             return false;
         };
@@ -74,7 +74,7 @@ impl Hosts {
     }
 
     /// Whether a request naming `host` may be answered at all: anything when no list is set.
-    pub fn answers(&self, host: Option<&str>) -> bool {
+    pub(crate) fn answers(&self, host: Option<&str>) -> bool {
         !self.is_set() || self.admits(host)
     }
 }

@@ -28,7 +28,7 @@
 pub mod access;
 pub mod sign;
 pub mod store;
-pub mod token;
+pub(crate) mod token;
 
 use std::borrow::Cow;
 use std::collections::HashSet;
@@ -39,7 +39,7 @@ pub use token::Role;
 
 /// What a route requires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Need {
+pub(crate) enum Need {
     Public,
     /// Authenticated by the handler with the source's own ingest token.
     Ingest,
@@ -53,7 +53,7 @@ pub enum Need {
 impl Need {
     /// Every requirement, by the name a route's declaration gives it (the OpenAPI document's
     /// security scope).
-    pub const SCOPES: [(&'static str, Need); 6] = [
+    pub(crate) const SCOPES: [(&'static str, Need); 6] = [
         ("public", Self::Public),
         ("ingest", Self::Ingest),
         ("edge", Self::Edge),
@@ -63,7 +63,7 @@ impl Need {
     ];
 
     /// The requirement a scope names.
-    pub fn from_scope(scope: &str) -> Option<Self> {
+    pub(crate) fn from_scope(scope: &str) -> Option<Self> {
         Self::SCOPES
             .iter()
             .find(|(name, _)| *name == scope)
@@ -82,7 +82,7 @@ impl Need {
 
 /// Who is acting, as established by [`Auth::decide`] (put in the request's extensions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Principal {
+pub(crate) enum Principal {
     /// A local request to a loopback node that never had tokens.
     Open,
     Token(Role),
@@ -95,7 +95,7 @@ pub enum Principal {
 /// Why a request may not go on: unauthenticated (401), not allowed (403), or the token store
 /// could not be asked (503). Messages are for the client.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Denied {
+pub(crate) enum Denied {
     #[error("{0}")]
     Unauthenticated(Cow<'static, str>),
     #[error("{0}")]
@@ -106,33 +106,33 @@ pub enum Denied {
 
 /// A signed URL's parts, as presented.
 #[derive(Debug, Clone, Default)]
-pub struct SignedQuery {
+pub(crate) struct SignedQuery {
     /// The request's decoded path.
-    pub path: String,
-    pub exp: Option<String>,
-    pub sig: Option<String>,
-    pub pfx: Option<String>,
-    pub kid: Option<String>,
-    pub by: Option<String>,
+    pub(crate) path: String,
+    pub(crate) exp: Option<String>,
+    pub(crate) sig: Option<String>,
+    pub(crate) pfx: Option<String>,
+    pub(crate) kid: Option<String>,
+    pub(crate) by: Option<String>,
 }
 
 /// What a request presents, read off it by the HTTP layer.
 #[derive(Debug, Clone, Default)]
-pub struct Credentials<'a> {
+pub(crate) struct Credentials<'a> {
     /// The `Authorization` header's value, as bytes.
-    pub authorization: Option<&'a [u8]>,
+    pub(crate) authorization: Option<&'a [u8]>,
     /// The signature query, when the path could be decoded.
-    pub signed: Option<SignedQuery>,
+    pub(crate) signed: Option<SignedQuery>,
     /// Whether the route is one signatures apply to (media, live, recordings).
-    pub signable: bool,
+    pub(crate) signable: bool,
     /// The bucket a read is about, for public-bucket checks.
-    pub bucket: Option<String>,
+    pub(crate) bucket: Option<String>,
     /// The live stream or recording a read is about is public (the live layer said so).
-    pub public_stream: bool,
+    pub(crate) public_stream: bool,
     /// The request's `Host` (or its URI's authority).
-    pub host: Option<&'a str>,
+    pub(crate) host: Option<&'a str>,
     /// The request carries a header a proxy adds ([`access::PROXY_HEADERS`]).
-    pub proxied: bool,
+    pub(crate) proxied: bool,
 }
 
 /// Shared authorization state.
@@ -159,18 +159,22 @@ impl Auth {
     }
 
     /// Whether the node may be open (no database question): false once it knows it is closed.
-    pub fn maybe_open(&self) -> bool {
+    pub(crate) fn maybe_open(&self) -> bool {
         self.loopback && !self.tokens.known_closed()
     }
 
     /// Whether a request naming `host`, `proxied` or not, acts as admin without credentials:
     /// the node is open and the request is local.
-    pub async fn open_to(&self, host: Option<&str>, proxied: bool) -> bool {
+    pub(crate) async fn open_to(&self, host: Option<&str>, proxied: bool) -> bool {
         self.maybe_open() && !proxied && self.hosts.admits(host) && self.node_open().await
     }
 
     /// Decides whether a request presenting `creds` may do what needs `need`.
-    pub async fn decide(&self, need: Need, creds: &Credentials<'_>) -> Result<Principal, Denied> {
+    pub(crate) async fn decide(
+        &self,
+        need: Need,
+        creds: &Credentials<'_>,
+    ) -> Result<Principal, Denied> {
         if let Some(value) = creds.authorization {
             // Boxed: a token lookup's future is large, and every request's future (most carry
             // no token) would otherwise reserve room for it.
@@ -276,7 +280,7 @@ impl Auth {
     /// An encoder pushing to a source: `presented` must be that source's ingest token
     /// (`is_theirs` says whether it is), except for a local push to an open node (`open`, as
     /// [`Auth::open_to`] said), which needs none.
-    pub fn check_ingest(
+    pub(crate) fn check_ingest(
         presented: Option<&str>,
         open: bool,
         is_theirs: impl FnOnce(&str) -> bool,

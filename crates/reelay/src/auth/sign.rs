@@ -20,14 +20,14 @@ use sha2::{Digest, Sha256};
 type HmacSha256 = Hmac<Sha256>;
 
 /// Longest validity a signature may be given.
-pub const MAX_EXPIRES_IN: u64 = crate::rules::SIGN_EXPIRES_IN.max as u64;
+pub(crate) const MAX_EXPIRES_IN: u64 = crate::rules::SIGN_EXPIRES_IN.max as u64;
 
 /// The signer of a URL made on an open node (no token): valid while the node stays open.
 pub const OPEN_SIGNER: &str = "open";
 
 /// The result of checking a request's signature.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SignatureCheck {
+pub(crate) enum SignatureCheck {
     /// No `sig` parameter: not a signed request.
     Absent,
     /// Genuine, unexpired and covering the path; the signer is still to be checked.
@@ -75,12 +75,12 @@ impl SigningKeys {
 
 /// A signed URL's parameters, as presented.
 #[derive(Debug, Clone, Copy, Default)]
-pub struct Presented<'a> {
-    pub exp: Option<&'a str>,
-    pub sig: Option<&'a str>,
-    pub pfx: Option<&'a str>,
-    pub kid: Option<&'a str>,
-    pub by: Option<&'a str>,
+pub(crate) struct Presented<'a> {
+    pub(crate) exp: Option<&'a str>,
+    pub(crate) sig: Option<&'a str>,
+    pub(crate) pfx: Option<&'a str>,
+    pub(crate) kid: Option<&'a str>,
+    pub(crate) by: Option<&'a str>,
 }
 
 /// Whether `by` can name a signer: a token id or [`OPEN_SIGNER`].
@@ -114,7 +114,12 @@ pub fn signed_query(keys: &SigningKeys, scope: &str, exp: u64, by: &str, prefix:
 }
 
 /// Checks a request for `path` carrying the parameters `p`, at time `now`.
-pub fn verify(keys: &SigningKeys, path: &str, p: &Presented<'_>, now: u64) -> SignatureCheck {
+pub(crate) fn verify(
+    keys: &SigningKeys,
+    path: &str,
+    p: &Presented<'_>,
+    now: u64,
+) -> SignatureCheck {
     let Some(sig) = p.sig else {
         return SignatureCheck::Absent;
     };

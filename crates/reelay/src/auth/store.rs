@@ -17,7 +17,7 @@ use super::token::{PresentedToken, Role, digest_eq, hash_secret, new_token};
 use crate::db::now_unix;
 
 /// How long a verification result is reused.
-pub const CACHE_TTL: Duration = Duration::from_secs(10);
+pub(crate) const CACHE_TTL: Duration = Duration::from_secs(10);
 
 /// How long "no token was ever made" is believed before the database is asked again.
 pub const CLOSED_TTL: Duration = Duration::from_secs(2);
@@ -27,11 +27,11 @@ pub const CLOSED_TTL: Duration = Duration::from_secs(2);
 pub struct TokenRow {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub(crate) role: String,
     #[serde(skip)]
-    pub secret_hash: String,
-    pub created_at: i64,
-    pub revoked_at: Option<i64>,
+    pub(crate) secret_hash: String,
+    pub(crate) created_at: i64,
+    pub(crate) revoked_at: Option<i64>,
 }
 
 /// A token given in the config file.
@@ -39,8 +39,8 @@ pub struct TokenRow {
 pub struct ConfigToken {
     pub id: String,
     pub name: String,
-    pub role: Role,
-    pub secret_hash: String,
+    pub(crate) role: Role,
+    pub(crate) secret_hash: String,
 }
 
 /// A token id's stored (hash, role), or `None` if unknown or revoked.
@@ -123,7 +123,7 @@ impl TokenStore {
     }
 
     /// Whether this node already knows it is closed (no database question).
-    pub fn known_closed(&self) -> bool {
+    pub(crate) fn known_closed(&self) -> bool {
         self.closed.load(Ordering::Relaxed) || !self.config.is_empty()
     }
 
@@ -196,7 +196,7 @@ impl TokenStore {
     }
 
     /// The role of a presented token, if it is genuine and not revoked.
-    pub async fn verify(&self, token: &PresentedToken<'_>) -> sqlx::Result<Option<Role>> {
+    pub(crate) async fn verify(&self, token: &PresentedToken<'_>) -> sqlx::Result<Option<Role>> {
         let hash = hash_secret(token.secret);
         if let Some(c) = self.config.iter().find(|c| c.id == token.id) {
             return Ok(digest_eq(&c.secret_hash, &hash).then_some(c.role));
@@ -206,7 +206,7 @@ impl TokenStore {
     }
 
     /// Whether token `id` exists and is not revoked (the signer of a signed URL).
-    pub async fn is_active(&self, id: &str) -> sqlx::Result<bool> {
+    pub(crate) async fn is_active(&self, id: &str) -> sqlx::Result<bool> {
         if self.config.iter().any(|c| c.id == id) {
             return Ok(true);
         }

@@ -14,7 +14,7 @@ pub enum Role {
 }
 
 impl Role {
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Read => "read",
             Self::Write => "write",
@@ -22,7 +22,7 @@ impl Role {
         }
     }
 
-    pub fn parse(s: &str) -> Option<Self> {
+    pub(crate) fn parse(s: &str) -> Option<Self> {
         match s {
             "read" => Some(Self::Read),
             "write" => Some(Self::Write),
@@ -40,9 +40,9 @@ impl fmt::Display for Role {
 
 /// A token as presented by a client, split into its parts.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PresentedToken<'a> {
+pub(crate) struct PresentedToken<'a> {
     pub id: &'a str,
-    pub secret: &'a str,
+    pub(crate) secret: &'a str,
 }
 
 fn is_hex(s: &str, len: usize) -> bool {
@@ -50,19 +50,19 @@ fn is_hex(s: &str, len: usize) -> bool {
 }
 
 /// Splits `rly_<12 hex>_<64 hex>`; anything else is not a token.
-pub fn parse_token(s: &str) -> Option<PresentedToken<'_>> {
+pub(crate) fn parse_token(s: &str) -> Option<PresentedToken<'_>> {
     let rest = s.strip_prefix("rly_")?;
     let (id, secret) = rest.split_once('_')?;
     (is_hex(id, 12) && is_hex(secret, 64)).then_some(PresentedToken { id, secret })
 }
 
 /// SHA-256 of a secret, hex.
-pub fn hash_secret(secret: &str) -> String {
+pub(crate) fn hash_secret(secret: &str) -> String {
     crate::hex::encode(&Sha256::digest(secret.as_bytes()))
 }
 
 /// A new token: (id, full token text, hash of its secret).
-pub fn new_token() -> std::io::Result<(String, String, String)> {
+pub(crate) fn new_token() -> std::io::Result<(String, String, String)> {
     let id = crate::hex::encode(&crate::random::bytes::<6>()?);
     let secret = crate::hex::encode(&crate::random::bytes::<32>()?);
     let text = format!("rly_{id}_{secret}");
@@ -70,7 +70,7 @@ pub fn new_token() -> std::io::Result<(String, String, String)> {
 }
 
 /// Compares two equal-length hex digests without an early exit.
-pub fn digest_eq(a: &str, b: &str) -> bool {
+pub(crate) fn digest_eq(a: &str, b: &str) -> bool {
     a.len() == b.len()
         && a.bytes()
             .zip(b.bytes())

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 /// How far a fill has got.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Progress {
+pub(crate) enum Progress {
     /// Bytes received so far.
     Filling(usize),
     /// All bytes received; the total.
@@ -22,7 +22,7 @@ pub enum Progress {
 }
 
 #[derive(Debug)]
-pub struct Fill {
+pub(crate) struct Fill {
     segments: Mutex<Vec<Bytes>>,
     progress: watch::Sender<Progress>,
 }
@@ -36,7 +36,7 @@ impl Fill {
     }
 
     /// Appends bytes from the backend.
-    pub fn push(&self, bytes: Bytes) {
+    pub(crate) fn push(&self, bytes: Bytes) {
         let len = bytes.len();
         self.segments
             .lock()
@@ -50,7 +50,7 @@ impl Fill {
     }
 
     /// Marks the fill complete and returns the whole chunk, contiguous.
-    pub fn finish(&self) -> Bytes {
+    pub(crate) fn finish(&self) -> Bytes {
         let segments = self.segments.lock().unwrap_or_else(|p| p.into_inner());
         let whole = match segments.as_slice() {
             [one] => one.clone(),
@@ -68,11 +68,11 @@ impl Fill {
         whole
     }
 
-    pub fn fail(&self, message: &str) {
+    pub(crate) fn fail(&self, message: &str) {
         self.progress.send_replace(Progress::Failed(message.into()));
     }
 
-    pub fn reader(self: &Arc<Self>, from: usize, to: usize) -> FillReader {
+    pub(crate) fn reader(self: &Arc<Self>, from: usize, to: usize) -> FillReader {
         FillReader {
             fill: self.clone(),
             progress: self.progress.subscribe(),
@@ -86,7 +86,7 @@ impl Fill {
 
 /// Reads bytes `pos..to` of a fill as they arrive.
 #[derive(Debug)]
-pub struct FillReader {
+pub(crate) struct FillReader {
     fill: Arc<Fill>,
     progress: watch::Receiver<Progress>,
     pos: usize,
@@ -98,7 +98,7 @@ pub struct FillReader {
 
 impl FillReader {
     /// The next bytes, `None` at `to`, `Err` if the fill failed or ended short.
-    pub async fn next(&mut self) -> Option<Result<Bytes, String>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, String>> {
         loop {
             if self.pos >= self.to {
                 return None;

@@ -19,7 +19,7 @@
 //! The cache knows nothing of storage: it is handed an [`ObjectId`], a size and a [`Fetch`]
 //! (the backend's own ranged read), and `storage::reads` decides which reads come through it.
 
-pub mod fill;
+pub(crate) mod fill;
 pub mod shared;
 
 use std::collections::HashMap;
@@ -38,32 +38,32 @@ use fill::{Fill, FillReader};
 /// Counters of the chunk cache (registered with the node's metrics).
 #[derive(Debug, Clone, Default)]
 pub struct CacheCounters {
-    pub hits: Counter,
-    pub misses: Counter,
+    pub(crate) hits: Counter,
+    pub(crate) misses: Counter,
     /// Readers that joined a fill already under way (single-flight).
-    pub joins: Counter,
+    pub(crate) joins: Counter,
     /// Fills started by read-ahead.
-    pub prefetches: Counter,
-    pub backend_bytes: Counter,
-    pub served_bytes: Counter,
-    pub evictions: Counter,
+    pub(crate) prefetches: Counter,
+    pub(crate) backend_bytes: Counter,
+    pub(crate) served_bytes: Counter,
+    pub(crate) evictions: Counter,
     /// Shared tier: chunks found there, chunks not found there, fills this node claimed,
     /// fills waited on (another node's), engine errors.
-    pub shared_hits: Counter,
-    pub shared_misses: Counter,
-    pub shared_fills: Counter,
-    pub shared_waits: Counter,
-    pub shared_errors: Counter,
+    pub(crate) shared_hits: Counter,
+    pub(crate) shared_misses: Counter,
+    pub(crate) shared_fills: Counter,
+    pub(crate) shared_waits: Counter,
+    pub(crate) shared_errors: Counter,
 }
 
 /// Which object (and which version of it) chunks belong to.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct ObjectId {
+pub(crate) struct ObjectId {
     /// The backend: `s3:profile/bucket`, `origin:https://host/base/`.
-    pub source: String,
-    pub key: String,
+    pub(crate) source: String,
+    pub(crate) key: String,
     /// The validator the bytes are pinned to.
-    pub etag: String,
+    pub(crate) etag: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -73,7 +73,7 @@ pub struct ChunkKey {
 }
 
 /// Fetches uncached bytes `start..end` from the backend, pinned to the object's version.
-pub type Fetch = Arc<dyn Fn(u64, u64) -> ByteStream + Send + Sync>;
+pub(crate) type Fetch = Arc<dyn Fn(u64, u64) -> ByteStream + Send + Sync>;
 
 /// Sizes of the cache.
 #[derive(Debug, Clone)]
@@ -135,18 +135,14 @@ impl ChunkCache {
         })
     }
 
-    pub fn chunk_size(&self) -> u64 {
-        self.settings.chunk_size
-    }
-
     /// Whether the shared tier's last call failed (`None`: no shared tier).
-    pub fn shared_down(&self) -> Option<bool> {
+    pub(crate) fn shared_down(&self) -> Option<bool> {
         self.settings.shared.as_ref().map(|t| t.is_down())
     }
 
     /// Streams bytes `start..end` of `object` (of `size` bytes), fetching missing chunks with
     /// `fetch`.
-    pub fn read(
+    pub(crate) fn read(
         self: &Arc<Self>,
         object: Arc<ObjectId>,
         size: u64,

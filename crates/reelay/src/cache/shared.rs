@@ -33,11 +33,11 @@ use super::{CacheCounters, ChunkKey};
 use crate::keyed::{ClusterKeys, SpanPlan, open_entry, open_span, seal_entry};
 
 /// How often a node waiting on another's fill looks for the chunk.
-pub const POLL: Duration = Duration::from_millis(10);
+pub(crate) const POLL: Duration = Duration::from_millis(10);
 /// Longest a node waits on another's fill before fetching itself.
-pub const MAX_WAIT: Duration = Duration::from_secs(20);
+pub(crate) const MAX_WAIT: Duration = Duration::from_secs(20);
 /// How long a claim holds if its node dies before releasing it.
-pub const CLAIM_TTL: Duration = Duration::from_secs(30);
+pub(crate) const CLAIM_TTL: Duration = Duration::from_secs(30);
 
 /// An engine holding chunks for every node (Redis, memcached). Errors are for the log.
 pub trait SharedChunks: Send + Sync + std::fmt::Debug {
@@ -76,17 +76,17 @@ pub trait SharedChunks: Send + Sync + std::fmt::Debug {
 /// Part of a stored value: its first bytes, its whole length and the asked span.
 #[derive(Debug, Clone)]
 pub struct Span {
-    pub head: Bytes,
-    pub len: usize,
-    pub body: Bytes,
+    pub(crate) head: Bytes,
+    pub(crate) len: usize,
+    pub(crate) body: Bytes,
 }
 
 /// The tier as the cache uses it.
 #[derive(Debug)]
 pub struct Tier {
-    pub engine: Arc<dyn SharedChunks>,
-    pub ttl: Duration,
-    pub chunk_size: u64,
+    pub(crate) engine: Arc<dyn SharedChunks>,
+    pub(crate) ttl: Duration,
+    pub(crate) chunk_size: u64,
     down: AtomicBool,
     keys: Arc<ClusterKeys>,
     /// Entries that failed their seal (`reelay_cluster_rejected_total{reason="tier"}`).
@@ -95,7 +95,7 @@ pub struct Tier {
 
 /// Where a fill's bytes come from.
 #[derive(Debug)]
-pub enum Source {
+pub(crate) enum Source {
     /// Found in the tier (validated).
     Tier(Bytes),
     /// From the backend; `claimed`: this node holds the claim (release it when done).
@@ -122,7 +122,7 @@ impl Tier {
     }
 
     /// Whether the engine's last call failed.
-    pub fn is_down(&self) -> bool {
+    pub(crate) fn is_down(&self) -> bool {
         self.down.load(Ordering::Relaxed)
     }
 
@@ -188,7 +188,7 @@ impl Tier {
     }
 
     /// Finds the chunk in the tier, waits for another node's fill, or says to fetch it.
-    pub async fn locate(
+    pub(crate) async fn locate(
         &self,
         key: &ChunkKey,
         expected: usize,
@@ -249,7 +249,7 @@ impl Tier {
     /// Bytes `from..to` of a chunk of `expected` bytes, if the tier holds it and the head and
     /// blocks covering the span verify; `None` (fill as usual) when it does not, the entry is
     /// bad (counted and dropped) or the engine failed.
-    pub async fn span(
+    pub(crate) async fn span(
         &self,
         key: &ChunkKey,
         expected: usize,
@@ -303,14 +303,14 @@ impl Tier {
     }
 
     /// Releases a claim whose fill failed (another node may take it at once).
-    pub async fn release(&self, key: &ChunkKey) {
+    pub(crate) async fn release(&self, key: &ChunkKey) {
         let (_, claim) = self.names(key);
         let _ = self.engine.delete(&claim).await;
     }
 
     /// The value stored as `name` by [`Tier::put_sealed`], if there is one whose seal holds
     /// (one that fails is counted, logged and deleted). Errors are the engine's.
-    pub async fn get_sealed(&self, name: &str) -> Result<Option<Bytes>, String> {
+    pub(crate) async fn get_sealed(&self, name: &str) -> Result<Option<Bytes>, String> {
         let Some(entry) = self.engine.get(name).await? else {
             return Ok(None);
         };
@@ -319,13 +319,18 @@ impl Tier {
     }
 
     /// Stores `value` as `name`, sealed, for `ttl`.
-    pub async fn put_sealed(&self, name: &str, value: &[u8], ttl: Duration) -> Result<(), String> {
+    pub(crate) async fn put_sealed(
+        &self,
+        name: &str,
+        value: &[u8],
+        ttl: Duration,
+    ) -> Result<(), String> {
         let entry = seal_entry(&self.keys, name.as_bytes(), value);
         self.engine.put(name, Bytes::from(entry), ttl).await
     }
 
     /// Removes `name`.
-    pub async fn delete(&self, name: &str) -> Result<(), String> {
+    pub(crate) async fn delete(&self, name: &str) -> Result<(), String> {
         self.engine.delete(name).await
     }
 }

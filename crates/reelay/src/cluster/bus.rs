@@ -24,7 +24,7 @@ pub struct Bus {
     client: async_nats::Client,
     prefix: String,
     node: String,
-    pub health: Arc<Health>,
+    pub(crate) health: Arc<Health>,
     keys: Arc<ClusterKeys>,
     seen: Arc<Seen>,
 }
@@ -39,8 +39,8 @@ impl std::fmt::Debug for Bus {
 #[derive(Debug)]
 pub struct Message {
     /// The subject after `<cluster>.`.
-    pub topic: String,
-    pub payload: Bytes,
+    pub(crate) topic: String,
+    pub(crate) payload: Bytes,
 }
 
 /// A message from the bus that was refused, and why (`stale`, `unsealed`, `seal`, `replay`).
@@ -155,7 +155,7 @@ impl Bus {
     }
 
     /// Publishes `payload` on `<cluster>.<topic>`.
-    pub async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), ClusterError> {
+    pub(crate) async fn publish(&self, topic: &str, payload: Bytes) -> Result<(), ClusterError> {
         let subject = format!("{}{topic}", self.prefix);
         let time = crate::db::now_ms().to_string();
         let seal = seal_hex(&self.keys, &subject, &self.node, &time, &payload);
@@ -174,7 +174,7 @@ impl Bus {
     /// Every message other nodes publish under `<cluster>.<pattern>` — or, for one that
     /// fails its seal, time or freshness, why it is refused — forever (the subscription is
     /// renewed by the client after a reconnect).
-    pub async fn follow(
+    pub(crate) async fn follow(
         &self,
         pattern: &str,
     ) -> Result<impl futures_util::Stream<Item = Result<Message, Refused>> + use<>, ClusterError>

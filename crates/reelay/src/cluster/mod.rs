@@ -27,21 +27,21 @@ pub use seal::ClusterKeys;
 pub use tier::{RedisChunks, Tier};
 
 /// Longest any one engine call may take.
-pub const DEADLINE: Duration = Duration::from_secs(2);
+pub(crate) const DEADLINE: Duration = Duration::from_secs(2);
 
 /// `[cluster]`.
 #[derive(Debug, Clone)]
-pub struct ClusterSettings {
+pub(crate) struct ClusterSettings {
     /// Namespace of keys and subjects (`reelay` unless set).
     pub name: String,
-    pub node_id: String,
+    pub(crate) node_id: String,
     /// `redis://…`: the shared live tier.
-    pub redis: Option<String>,
+    pub(crate) redis: Option<String>,
     /// `nats://…`: notifications between nodes.
-    pub nats: Option<String>,
+    pub(crate) nats: Option<String>,
     /// The cluster key (and the previous one during a rotation): what proves a message or an
     /// entry came from a node of this cluster. Required with `redis` or `nats`.
-    pub keys: Option<Arc<ClusterKeys>>,
+    pub(crate) keys: Option<Arc<ClusterKeys>>,
 }
 
 /// Who failed: the engine (down, slow) — retrying later is safe for every call here.
@@ -61,7 +61,7 @@ pub enum ClusterError {
 
 /// Up or down, with the reason, logged when it changes.
 #[derive(Debug)]
-pub struct Health {
+pub(crate) struct Health {
     engine: &'static str,
     down: std::sync::Mutex<Option<String>>,
 }
@@ -87,17 +87,16 @@ impl Health {
     }
 
     /// Why the engine is down; `None` when it is up.
-    pub fn down(&self) -> Option<String> {
+    pub(crate) fn down(&self) -> Option<String> {
         self.down.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 }
 
 /// The node's links to the cluster's engines.
 #[derive(Debug)]
-pub struct Cluster {
-    pub settings: ClusterSettings,
-    pub tier: Option<Tier>,
-    pub bus: Option<Bus>,
+pub(crate) struct Cluster {
+    pub(crate) tier: Option<Tier>,
+    pub(crate) bus: Option<Bus>,
 }
 
 impl Cluster {
@@ -116,15 +115,11 @@ impl Cluster {
             (Some(_), None) => anyhow::bail!("[cluster] nats needs the cluster key (key_env)"),
             (None, _) => None,
         };
-        Ok(Arc::new(Self {
-            settings,
-            tier,
-            bus,
-        }))
+        Ok(Arc::new(Self { tier, bus }))
     }
 
     /// Each configured engine that is down, with the reason.
-    pub fn down(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn down(&self) -> Vec<(&'static str, String)> {
         let tier = self.tier.as_ref().and_then(|t| t.health.down());
         let bus = self.bus.as_ref().and_then(|b| b.health.down());
         [("redis", tier), ("nats", bus)]

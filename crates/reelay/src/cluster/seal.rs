@@ -17,7 +17,7 @@ use std::sync::Mutex;
 pub use crate::keyed::{ClusterKeys, Seal};
 
 /// How far a message's time may be from this node's clock (either way: clocks differ).
-pub const AGE_MAX_MS: i64 = 30_000;
+pub(crate) const AGE_MAX_MS: i64 = 30_000;
 
 /// Most message MACs remembered for replay detection (a flood beyond this forgets the oldest,
 /// which are past [`AGE_MAX_MS`] at any rate a bus can carry).
@@ -25,7 +25,7 @@ const SEEN_MAX: usize = 200_000;
 
 /// The MACs of messages taken in the last [`AGE_MAX_MS`] (twice, for clocks either side).
 #[derive(Debug, Default)]
-pub struct Seen {
+pub(crate) struct Seen {
     inner: Mutex<Remembered>,
 }
 
@@ -38,7 +38,7 @@ struct Remembered {
 
 impl Seen {
     /// Records `seal`, taken at `now_ms`; `false` when it was seen before (a replay).
-    pub fn first_time(&self, seal: Seal, now_ms: i64) -> bool {
+    pub(crate) fn first_time(&self, seal: Seal, now_ms: i64) -> bool {
         let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         let Remembered { set, order } = &mut *guard;
         let horizon = now_ms.saturating_sub(AGE_MAX_MS.saturating_mul(2));
@@ -58,7 +58,7 @@ impl Seen {
 }
 
 /// Why a message is refused, before what it says is read.
-pub fn check_time(sent_ms: i64, now_ms: i64) -> Result<(), &'static str> {
+pub(crate) fn check_time(sent_ms: i64, now_ms: i64) -> Result<(), &'static str> {
     if sent_ms.abs_diff(now_ms) > AGE_MAX_MS.unsigned_abs() {
         return Err("stale");
     }

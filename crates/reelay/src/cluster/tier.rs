@@ -21,7 +21,7 @@ use super::{ClusterError, DEADLINE, Health};
 pub struct Tier {
     conn: ConnectionManager,
     prefix: String,
-    pub health: std::sync::Arc<Health>,
+    pub(crate) health: std::sync::Arc<Health>,
     keys: Arc<ClusterKeys>,
 }
 
@@ -82,7 +82,12 @@ impl Tier {
     }
 
     /// Stores `bytes` as `name` for `ttl`, sealed.
-    pub async fn put(&self, name: &str, bytes: &[u8], ttl: Duration) -> Result<(), ClusterError> {
+    pub(crate) async fn put(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        ttl: Duration,
+    ) -> Result<(), ClusterError> {
         let ttl_ms = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
         let entry = seal_entry(&self.keys, Self::identity(name).as_bytes(), bytes);
         let mut conn = self.conn.clone();
@@ -113,7 +118,7 @@ impl Tier {
     }
 
     /// Whether Redis answers now (for `/readyz`; also updates the health).
-    pub async fn ping(&self) -> Result<(), ClusterError> {
+    pub(crate) async fn ping(&self) -> Result<(), ClusterError> {
         let mut conn = self.conn.clone();
         let cmd = redis::cmd("PING");
         let result = tokio::time::timeout(DEADLINE, cmd.query_async::<String>(&mut conn)).await;

@@ -10,241 +10,241 @@ use serde::Deserialize;
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FileConfig {
-    pub listen: Option<String>,
-    pub data_dir: Option<PathBuf>,
+    pub(crate) listen: Option<String>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// How long in-flight responses may run after SIGINT/SIGTERM (default `10s`).
-    pub shutdown_grace: Option<String>,
+    pub(crate) shutdown_grace: Option<String>,
     #[serde(default)]
-    pub server: ServerSection,
+    pub(crate) server: ServerSection,
     #[serde(default)]
-    pub origin: OriginSection,
+    pub(crate) origin: OriginSection,
     #[serde(default)]
-    pub cache: CacheSection,
+    pub(crate) cache: CacheSection,
     #[serde(default)]
-    pub live: LiveSection,
+    pub(crate) live: LiveSection,
     #[serde(default)]
-    pub edges: EdgesSection,
+    pub(crate) edges: EdgesSection,
     #[serde(default)]
-    pub metadata: MetadataSection,
+    pub(crate) metadata: MetadataSection,
     #[serde(default)]
-    pub cluster: ClusterSection,
+    pub(crate) cluster: ClusterSection,
     #[serde(default)]
-    pub auth: AuthSection,
+    pub(crate) auth: AuthSection,
     #[serde(default)]
-    pub log: LogSection,
+    pub(crate) log: LogSection,
     #[serde(default, rename = "token")]
-    pub tokens: Vec<TokenEntry>,
+    pub(crate) tokens: Vec<TokenEntry>,
     #[serde(default, rename = "s3")]
-    pub s3_profiles: Vec<S3Entry>,
+    pub(crate) s3_profiles: Vec<S3Entry>,
     #[serde(default, rename = "bucket")]
-    pub buckets: Vec<BucketEntry>,
+    pub(crate) buckets: Vec<BucketEntry>,
 }
 
 /// `[log]`: how log lines are written (to stderr).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LogSection {
+pub(crate) struct LogSection {
     /// `text` (default) or `json`, one object a line with the request's span fields
     /// (`REELAY_LOG_FORMAT` wins).
-    pub format: Option<String>,
+    pub(crate) format: Option<String>,
 }
 
 /// `[[s3]]`: a connection profile for an S3-compatible store.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct S3Entry {
+pub(crate) struct S3Entry {
     pub name: String,
     /// `https://s3.eu-west-1.amazonaws.com`, `http://127.0.0.1:9000`, …
     pub endpoint: String,
     /// Default `us-east-1`.
-    pub region: Option<String>,
+    pub(crate) region: Option<String>,
     /// `path` (default; MinIO, Garage, most S3-compatible stores) or `virtual-host`.
-    pub addressing: Option<String>,
+    pub(crate) addressing: Option<String>,
     /// Names of environment variables holding the keys (preferred over keys in the file).
-    pub access_key_env: Option<String>,
-    pub secret_key_env: Option<String>,
-    pub access_key: Option<String>,
-    pub secret_key: Option<String>,
+    pub(crate) access_key_env: Option<String>,
+    pub(crate) secret_key_env: Option<String>,
+    pub(crate) access_key: Option<String>,
+    pub(crate) secret_key: Option<String>,
     /// Default `5s`.
-    pub connect_timeout: Option<String>,
+    pub(crate) connect_timeout: Option<String>,
     /// Time allowed for response headers and between body chunks; default `30s`.
-    pub request_timeout: Option<String>,
+    pub(crate) request_timeout: Option<String>,
     /// Largest ranged GET and upload part; default `8MiB`.
     pub part_size: Option<String>,
     /// How long object metadata is trusted before revalidation; default `5s`.
-    pub meta_ttl: Option<String>,
+    pub(crate) meta_ttl: Option<String>,
 }
 
 /// `[cache]`: the chunk cache for remote buckets (S3, origins).
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct CacheSection {
+pub(crate) struct CacheSection {
     /// Bytes of chunks kept in memory (default `256MiB`; `0` turns the cache off).
-    pub memory: Option<String>,
+    pub(crate) memory: Option<String>,
     /// Chunk size (default `1MiB`).
-    pub chunk: Option<String>,
+    pub(crate) chunk: Option<String>,
     /// Chunks fetched ahead of a sequential reader (default 2).
-    pub readahead: Option<u64>,
+    pub(crate) readahead: Option<u64>,
     /// A tier shared by the nodes under the per-node one: `redis://host:port/db`.
-    pub shared: Option<String>,
+    pub(crate) shared: Option<String>,
     /// How long chunks stay in the shared tier (default `1h`).
-    pub shared_ttl: Option<String>,
+    pub(crate) shared_ttl: Option<String>,
 }
 
 /// `[live]`: the live relay.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct LiveSection {
+pub(crate) struct LiveSection {
     /// Segments in a live playlist (default 6).
-    pub window_segments: Option<usize>,
+    pub(crate) window_segments: Option<usize>,
     /// How long received segments are kept (default `10m`).
-    pub buffer: Option<String>,
+    pub(crate) buffer: Option<String>,
     /// Most bytes of segments kept per source, shared by its renditions (default `4GiB`); on
     /// an edge this bounds what an outage of the control node can hold back for recordings.
-    pub buffer_bytes: Option<String>,
+    pub(crate) buffer_bytes: Option<String>,
     /// Largest segment upload (default `64MiB`).
-    pub max_segment: Option<String>,
+    pub(crate) max_segment: Option<String>,
     /// Folder LiveMix-style `POST /v1/playlist` may read segments from (default: off).
-    pub ingest_root: Option<PathBuf>,
+    pub(crate) ingest_root: Option<PathBuf>,
     /// The source a `POST /v1/playlist` without `Video-Source-Name` is for (default: none,
     /// the header is required).
-    pub livemix_source: Option<String>,
+    pub(crate) livemix_source: Option<String>,
     /// The segment folder (`file:///dir`, inside `ingest_root`) of a `POST /v1/playlist`
     /// without `MPEG-TS-URI-Prefix` (default: none, the header is required).
-    pub livemix_prefix: Option<String>,
+    pub(crate) livemix_prefix: Option<String>,
     /// Low-Latency HLS part target (e.g. `300ms`); every fragment an encoder streams must fit
     /// in it. Default: learned per rendition from its first fragment (its duration and a tenth).
-    pub part_target: Option<String>,
+    pub(crate) part_target: Option<String>,
     /// Every source plays (live and recorded) without a token (default `false`; a source can
     /// be made public on its own with `"public": true`).
     #[serde(default)]
-    pub public: bool,
+    pub(crate) public: bool,
     /// The bucket recordings are written to (default `recordings`, a data-dir folder created
     /// when missing; name an S3 bucket to record to object storage).
-    pub recordings_bucket: Option<String>,
+    pub(crate) recordings_bucket: Option<String>,
     /// The recordings bucket is a folder every node of the cluster mounts (default `false`:
     /// in cluster mode a folder bucket there refuses to start, since each node would keep
     /// its own part of every recording).
     #[serde(default)]
-    pub recordings_shared: bool,
+    pub(crate) recordings_shared: bool,
     /// Most LL-HLS blocking reloads (and parts asked for ahead) held at once on this node;
     /// beyond, 503 with `Retry-After` (default 10000).
-    pub max_held_reloads: Option<i64>,
+    pub(crate) max_held_reloads: Option<i64>,
 }
 
 /// `[metadata]`: the metadata database.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct MetadataSection {
+pub(crate) struct MetadataSection {
     /// `sqlite://…` (default: `DATA/reelay.db`) or `postgres://…`.
-    pub url: Option<String>,
+    pub(crate) url: Option<String>,
 }
 
 /// `[cluster]`: what makes several control nodes one deployment.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ClusterSection {
+pub(crate) struct ClusterSection {
     /// This node's name among the others (leases, logs); default: host name and listen port.
-    pub node_id: Option<String>,
+    pub(crate) node_id: Option<String>,
     /// Namespace of the cluster's keys and subjects (default `reelay`), so several clusters
     /// can share one Redis and one NATS.
     pub name: Option<String>,
     /// `redis://…`: the shared live tier (segment and init bytes).
-    pub redis: Option<String>,
+    pub(crate) redis: Option<String>,
     /// `nats://…`: notifications between nodes.
-    pub nats: Option<String>,
+    pub(crate) nats: Option<String>,
     /// Environment variable holding the cluster key (hex, at least 32 bytes; the same on every
     /// node): required with `redis` or `nats`. `key` gives it in the file instead.
-    pub key_env: Option<String>,
-    pub key: Option<String>,
+    pub(crate) key_env: Option<String>,
+    pub(crate) key: Option<String>,
     /// The key being rotated out: still accepted, never used to seal.
-    pub previous_key_env: Option<String>,
-    pub previous_key: Option<String>,
+    pub(crate) previous_key_env: Option<String>,
+    pub(crate) previous_key: Option<String>,
 }
 
 /// `[auth]`.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct AuthSection {
+pub(crate) struct AuthSection {
     /// Environment variable holding the hex key for signed URLs (at least 32 bytes). Give every
     /// node of a deployment the same key; default: `DATA/signing.key`, created at first start.
-    pub signing_key_env: Option<String>,
+    pub(crate) signing_key_env: Option<String>,
     /// Environment variable holding the key signed URLs were signed with before a rotation:
     /// it still verifies them (until they expire, at most 7 days) but signs nothing.
-    pub previous_signing_key_env: Option<String>,
+    pub(crate) previous_signing_key_env: Option<String>,
 }
 
 /// `[[token]]`: a token given by hash (create one with `reelay token`).
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct TokenEntry {
+pub(crate) struct TokenEntry {
     pub id: String,
     pub name: String,
-    pub role: String,
+    pub(crate) role: String,
     /// SHA-256 (hex) of the token's secret part.
-    pub sha256: String,
+    pub(crate) sha256: String,
 }
 
 /// `[server]`: connection limits.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct ServerSection {
+pub(crate) struct ServerSection {
     /// Time allowed for a client to send request headers (default `10s`).
-    pub header_timeout: Option<String>,
+    pub(crate) header_timeout: Option<String>,
     /// A write that makes no progress this long ends the connection (default `60s`).
-    pub write_timeout: Option<String>,
+    pub(crate) write_timeout: Option<String>,
     /// Largest request head, bytes (default `64KiB`).
-    pub max_header_bytes: Option<String>,
+    pub(crate) max_header_bytes: Option<String>,
     /// Send cached local-file bytes with `sendfile` instead of copying them (default `true`).
-    pub sendfile: Option<bool>,
+    pub(crate) sendfile: Option<bool>,
     /// Threads that accept and serve connections, each with its own single-threaded runtime
     /// (default: one per CPU; `0`: serve on the shared runtime).
-    pub workers: Option<usize>,
+    pub(crate) workers: Option<usize>,
     /// Bytes of file data held in flight for all responses together (default `32MiB`).
-    pub read_budget: Option<String>,
+    pub(crate) read_budget: Option<String>,
     /// Largest upload (default `10GiB`).
-    pub max_upload: Option<String>,
+    pub(crate) max_upload: Option<String>,
     /// Longest wait for the next chunk of an upload (default `30s`).
-    pub body_timeout: Option<String>,
+    pub(crate) body_timeout: Option<String>,
     /// Origins (`https://app.example.com`) whose pages may call this node; default: none.
     #[serde(default)]
-    pub cors_origins: Vec<String>,
+    pub(crate) cors_origins: Vec<String>,
     /// Most connections open at once on this node; beyond, a new one is answered 503 with
     /// `Retry-After` and closed (default 10000).
-    pub max_connections: Option<usize>,
+    pub(crate) max_connections: Option<usize>,
     /// Host names this node answers for besides `localhost`, `127.0.0.1` and `[::1]`; when
     /// set, a request naming any other is answered 421. Default: none (any host answered).
     #[serde(default)]
-    pub hosts: Vec<String>,
+    pub(crate) hosts: Vec<String>,
 }
 
 /// `[origin]`: what origin buckets share on a node.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct OriginSection {
+pub(crate) struct OriginSection {
     /// Resolver commands running at once, for every bucket together (default 8); a request
     /// that finds none free within 5 s is answered 503 with `Retry-After`.
-    pub resolver_concurrency: Option<usize>,
+    pub(crate) resolver_concurrency: Option<usize>,
 }
 
 /// `[[bucket]]`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct BucketEntry {
+pub(crate) struct BucketEntry {
     pub name: String,
     pub fs: Option<PathBuf>,
     /// Name of an `[[s3]]` profile.
-    pub s3: Option<String>,
+    pub(crate) s3: Option<String>,
     /// The bucket's name in the store (default: `name`).
-    pub s3_bucket: Option<String>,
+    pub(crate) s3_bucket: Option<String>,
     /// Anyone may play and list this bucket without a token.
     #[serde(default)]
-    pub public: bool,
+    pub(crate) public: bool,
     /// `Cache-Control` of its media responses (default `no-cache`), e.g. for a CDN in front:
     /// `"public, max-age=86400"`.
-    pub cache_control: Option<String>,
+    pub(crate) cache_control: Option<String>,
     /// An HTTP origin base URL ending in `/` (read-only bucket).
-    pub origin: Option<String>,
+    pub(crate) origin: Option<String>,
     /// With an origin: a command turning an id into a media URL, `{id}` replaced; no shell.
     pub resolver: Option<Vec<String>>,
     /// Origins (`https://cdn.example`, `https://*.example`) resolver answers may point to.
@@ -255,27 +255,27 @@ pub struct BucketEntry {
     pub allow_internal: bool,
     /// A proxy for this origin's fetches (`http://host:port`); proxies in the environment
     /// (`HTTPS_PROXY`…) are never used.
-    pub proxy: Option<String>,
+    pub(crate) proxy: Option<String>,
     /// Origin timeouts and caches: defaults `5s`, `30s`, `20s`, `10m`, `5s`.
-    pub connect_timeout: Option<String>,
-    pub request_timeout: Option<String>,
-    pub resolver_timeout: Option<String>,
-    pub resolver_ttl: Option<String>,
-    pub meta_ttl: Option<String>,
+    pub(crate) connect_timeout: Option<String>,
+    pub(crate) request_timeout: Option<String>,
+    pub(crate) resolver_timeout: Option<String>,
+    pub(crate) resolver_ttl: Option<String>,
+    pub(crate) meta_ttl: Option<String>,
 }
 
 /// `[edges]`: on a control node, when an edge counts as offline.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct EdgesSection {
+pub(crate) struct EdgesSection {
     /// How often edges must be heard from (default `5s`; their long-poll lasts this long).
-    pub interval: Option<String>,
+    pub(crate) interval: Option<String>,
     /// Intervals without a word before an edge is offline (default 3, at least 2).
-    pub missed_intervals: Option<u32>,
+    pub(crate) missed_intervals: Option<u32>,
     /// Extra slack before offline (default `2s`).
-    pub margin: Option<String>,
+    pub(crate) margin: Option<String>,
     /// Stop an offline edge's open recordings at its last contact (default false: they stay
     /// open until the edge returns or an operator stops them).
     #[serde(default)]
-    pub offline_stops_recordings: bool,
+    pub(crate) offline_stops_recordings: bool,
 }

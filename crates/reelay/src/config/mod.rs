@@ -33,9 +33,9 @@ use sections::{
     bucket_cache_control, cache_settings, config_token, live_settings, liveness, shared_cache,
     signing_key_from_env,
 };
-pub use server::ServerSettings;
+pub(crate) use server::ServerSettings;
 use server::server_settings;
-pub use units::{parse_duration, parse_size};
+pub(crate) use units::parse_duration;
 
 use crate::defaults::server as defaults;
 
@@ -46,11 +46,11 @@ fn env_override(var: &str) -> Option<String> {
 
 /// Values given on the command line or in the environment (they win over the file).
 #[derive(Debug, Default, Clone)]
-pub struct Overrides {
-    pub listen: Option<String>,
-    pub data_dir: Option<PathBuf>,
-    pub config: Option<PathBuf>,
-    pub dirs: Vec<PathBuf>,
+pub(crate) struct Overrides {
+    pub(crate) listen: Option<String>,
+    pub(crate) data_dir: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
+    pub(crate) dirs: Vec<PathBuf>,
     /// `--reopen`: open a loopback node again whose tokens were all revoked.
     pub reopen: bool,
 }
@@ -58,39 +58,39 @@ pub struct Overrides {
 /// The validated configuration the server runs with.
 #[derive(Debug)]
 pub struct Config {
-    pub listen: SocketAddr,
-    pub data_dir: PathBuf,
+    pub(crate) listen: SocketAddr,
+    pub(crate) data_dir: PathBuf,
     /// `[server]` and `shutdown_grace`.
-    pub server: ServerSettings,
+    pub(crate) server: ServerSettings,
     /// `[origin] resolver_concurrency`, as the slots every origin bucket shares.
     pub resolver_slots: std::sync::Arc<crate::storage::origin::resolver::ResolverSlots>,
     /// Buckets as (name, root folder), in definition order.
-    pub fs_buckets: Vec<(String, PathBuf)>,
-    pub s3_profiles: Vec<ProfileSettings>,
+    pub(crate) fs_buckets: Vec<(String, PathBuf)>,
+    pub(crate) s3_profiles: Vec<ProfileSettings>,
     /// Buckets as (name, profile, bucket in the store).
-    pub s3_buckets: Vec<(String, String, String)>,
-    pub origin_buckets: Vec<OriginSettings>,
-    pub public_buckets: Vec<String>,
+    pub(crate) s3_buckets: Vec<(String, String, String)>,
+    pub(crate) origin_buckets: Vec<OriginSettings>,
+    pub(crate) public_buckets: Vec<String>,
     /// `Cache-Control` of media responses, per bucket that sets one.
-    pub cache_control: std::collections::HashMap<String, http::HeaderValue>,
+    pub(crate) cache_control: std::collections::HashMap<String, http::HeaderValue>,
     /// `None`: the cache is off.
-    pub cache: Option<CacheSettings>,
+    pub(crate) cache: Option<CacheSettings>,
     /// `[cache] shared` (a Redis URL) and `shared_ttl`.
-    pub shared_cache: Option<(String, Duration)>,
-    pub live: LiveSettings,
+    pub(crate) shared_cache: Option<(String, Duration)>,
+    pub(crate) live: LiveSettings,
     /// When edges count as offline (`[edges]`, on a control node).
-    pub liveness: crate::relay::edges::Liveness,
-    pub recordings_bucket: String,
+    pub(crate) liveness: crate::relay::edges::Liveness,
+    pub(crate) recordings_bucket: String,
     /// `[live] recordings_shared`: a folder recordings bucket is declared mounted on every node.
-    pub recordings_shared: bool,
-    pub metadata_url: String,
+    pub(crate) recordings_shared: bool,
+    pub(crate) metadata_url: String,
     /// `[cluster]`, with `REELAY_NODE_ID`, `REELAY_CLUSTER_REDIS`, `REELAY_CLUSTER_NATS`.
-    pub cluster: crate::cluster::ClusterSettings,
+    pub(crate) cluster: crate::cluster::ClusterSettings,
     /// From `[auth] signing_key_env`; `None`: the key file in the data directory.
-    pub signing_key: Option<Vec<u8>>,
+    pub(crate) signing_key: Option<Vec<u8>>,
     /// From `[auth] previous_signing_key_env`: verifies, never signs.
-    pub previous_signing_key: Option<Vec<u8>>,
-    pub tokens: Vec<ConfigToken>,
+    pub(crate) previous_signing_key: Option<Vec<u8>>,
+    pub(crate) tokens: Vec<ConfigToken>,
     /// `--reopen` was given.
     pub reopen: bool,
 }
@@ -138,7 +138,7 @@ fn read_file_config(path: &Path) -> anyhow::Result<FileConfig> {
 
 impl Config {
     /// Builds the configuration from the optional file and the overrides.
-    pub fn load(over: &Overrides) -> anyhow::Result<Self> {
+    pub(crate) fn load(over: &Overrides) -> anyhow::Result<Self> {
         let file = match &over.config {
             Some(path) => read_file_config(path)?,
             None => FileConfig::default(),
@@ -211,13 +211,13 @@ impl Config {
     }
 
     /// The folder holding the default backend's buckets (one sub-folder per bucket).
-    pub fn buckets_dir(&self) -> PathBuf {
+    pub(crate) fn buckets_dir(&self) -> PathBuf {
         self.data_dir.join("buckets")
     }
 
     /// Creates the data directory if needed and opens every bucket: the sub-folders of
     /// `DATA/buckets`, then configured and command-line buckets. Names must be unique.
-    pub fn open_buckets(&self) -> anyhow::Result<Buckets> {
+    pub(crate) fn open_buckets(&self) -> anyhow::Result<Buckets> {
         let dir = self.buckets_dir();
         std::fs::create_dir_all(&dir)
             .with_context(|| format!("cannot create data directory {}", dir.display()))?;

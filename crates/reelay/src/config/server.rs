@@ -13,23 +13,23 @@ use crate::defaults::server as defaults;
 
 /// The validated `[server]` section.
 #[derive(Debug, Clone)]
-pub struct ServerSettings {
+pub(crate) struct ServerSettings {
     /// `shutdown_grace` (top level): in-flight requests may finish this long after a stop.
-    pub shutdown_grace: Duration,
-    pub header_timeout: Duration,
-    pub write_timeout: Duration,
-    pub max_header_bytes: usize,
-    pub sendfile: bool,
+    pub(crate) shutdown_grace: Duration,
+    pub(crate) header_timeout: Duration,
+    pub(crate) write_timeout: Duration,
+    pub(crate) max_header_bytes: usize,
+    pub(crate) sendfile: bool,
     /// Connection-serving threads (`[server] workers`); 0: the shared runtime serves.
-    pub workers: usize,
+    pub(crate) workers: usize,
     /// `[server] max_connections`.
-    pub max_connections: usize,
-    pub read_budget: usize,
-    pub max_upload: u64,
-    pub body_timeout: Duration,
-    pub cors_origins: Vec<http::HeaderValue>,
+    pub(crate) max_connections: usize,
+    pub(crate) read_budget: usize,
+    pub(crate) max_upload: u64,
+    pub(crate) body_timeout: Duration,
+    pub(crate) cors_origins: Vec<http::HeaderValue>,
     /// `[server] hosts`: names a request may give besides this machine's own.
-    pub hosts: crate::auth::access::Hosts,
+    pub(crate) hosts: crate::auth::access::Hosts,
 }
 
 fn duration(v: &Option<String>, default: Duration, key: &str) -> anyhow::Result<Duration> {

@@ -5,7 +5,7 @@ use std::time::Duration;
 use anyhow::{Context, bail};
 
 /// Parses a duration such as `250ms`, `10s`, `2m`, `1h`.
-pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
+pub(crate) fn parse_duration(s: &str) -> anyhow::Result<Duration> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);
@@ -25,7 +25,7 @@ pub fn parse_duration(s: &str) -> anyhow::Result<Duration> {
 }
 
 /// Parses a size such as `65536`, `64KiB`, `512MiB`, `2GiB` (also `KB`/`MB`/`GB` = powers of 10).
-pub fn parse_size(s: &str) -> anyhow::Result<usize> {
+pub(crate) fn parse_size(s: &str) -> anyhow::Result<usize> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (digits, unit) = s.split_at(split);

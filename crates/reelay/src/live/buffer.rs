@@ -45,7 +45,7 @@ pub(super) struct Keep<'a> {
     /// Segments that ended before this (unix ms) are old.
     pub(crate) horizon_ms: i64,
     /// Bytes the buffer may hold; beyond them the oldest go, old or not (never the window).
-    pub(crate) budget: u64,
+    pub budget: u64,
     /// An old segment still needed (on an edge: an open recording's, unconfirmed).
     pub held: &'a (dyn Fn(&SegmentRow) -> bool + Sync),
 }

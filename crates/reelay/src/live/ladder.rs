@@ -9,7 +9,7 @@ use super::segment::SegmentRow;
 /// A rendition with segments in the buffer, and when its newest one ends.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Buffered {
-    pub(crate) name: String,
+    pub name: String,
     pub(crate) end_ms: i64,
 }
 

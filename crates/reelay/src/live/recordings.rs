@@ -84,7 +84,7 @@ impl Recordings {
         Ok(row)
     }
 
-    pub(crate) async fn get(&self, id: &str) -> Result<Option<RecordingRow>, LiveError> {
+    pub async fn get(&self, id: &str) -> Result<Option<RecordingRow>, LiveError> {
         sqlx::query_as("SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings WHERE id = $1")
             .bind(id)
             .fetch_optional(&self.db)
@@ -92,10 +92,7 @@ impl Recordings {
             .map_err(LiveError::from)
     }
 
-    pub(crate) async fn list(
-        &self,
-        source_id: Option<&str>,
-    ) -> Result<Vec<RecordingRow>, LiveError> {
+    pub async fn list(&self, source_id: Option<&str>) -> Result<Vec<RecordingRow>, LiveError> {
         sqlx::query_as(
             "SELECT id, source_id, alias, description, start_ms, end_ms, created_at FROM recordings \
              WHERE $1 IS NULL OR source_id = $1 ORDER BY start_ms, id",

@@ -60,7 +60,7 @@ fn is_segment_name(name: &str, msn: i64) -> bool {
 }
 
 /// Whether `name` is an init section's file name as this node gives it: `init-<digits>.mp4`.
-pub(crate) fn is_init_name(name: &str) -> bool {
+pub fn is_init_name(name: &str) -> bool {
     name.strip_prefix("init-")
         .and_then(|r| r.strip_suffix(".mp4"))
         .is_some_and(|n| !n.is_empty() && n.len() <= 20 && n.bytes().all(|b| b.is_ascii_digit()))

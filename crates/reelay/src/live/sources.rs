@@ -252,7 +252,7 @@ impl Sources {
             .await
     }
 
-    pub(crate) async fn list(&self) -> sqlx::Result<Vec<SourceRow>> {
+    pub async fn list(&self) -> sqlx::Result<Vec<SourceRow>> {
         sqlx::query_as(select_sources!("ORDER BY s.name"))
             .fetch_all(&self.db)
             .await

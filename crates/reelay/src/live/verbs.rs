@@ -10,7 +10,7 @@ use super::{Live, LiveError};
 /// A source to create.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct NewSource<'a> {
-    pub(crate) name: &'a str,
+    pub name: &'a str,
     pub(crate) description: &'a str,
     /// Seconds.
     pub(crate) target_duration: i64,
@@ -21,7 +21,7 @@ pub(crate) struct NewSource<'a> {
 /// What changes of a source (absent: unchanged).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct SourceChange<'a> {
-    pub(crate) name: Option<&'a str>,
+    pub name: Option<&'a str>,
     pub(crate) description: Option<&'a str>,
     pub(crate) target_duration: Option<i64>,
     pub(crate) public: Option<bool>,

@@ -17,7 +17,7 @@ const STALE_MS: i64 = 60_000;
 /// What the API shows of a live rendition.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct RenditionSummary {
-    pub(crate) name: String,
+    pub name: String,
     /// Average over the buffered window, bits per second.
     pub(crate) measured_bitrate: u64,
     /// From the pushed multivariant playlist, when it lists the rendition.

@@ -44,7 +44,7 @@ pub(crate) struct EdgeRelay {
 }
 
 impl EdgeRelay {
-    pub(crate) fn new(
+    pub fn new(
         live: Arc<Live>,
         forward: Arc<ForwardState>,
         link: Link,

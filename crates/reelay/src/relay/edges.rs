@@ -57,9 +57,9 @@ impl Liveness {
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
-pub(crate) struct EdgeRow {
-    pub(crate) id: String,
-    pub(crate) name: String,
+pub struct EdgeRow {
+    pub id: String,
+    pub name: String,
     pub(crate) token_hash: String,
     pub(crate) created_at: i64,
     pub(crate) last_seen_ms: Option<i64>,
@@ -74,7 +74,7 @@ pub struct Edges {
 }
 
 impl Edges {
-    pub(crate) fn new(db: AnyPool, liveness: Liveness) -> Self {
+    pub fn new(db: AnyPool, liveness: Liveness) -> Self {
         Self {
             db,
             liveness,
@@ -83,7 +83,7 @@ impl Edges {
     }
 
     /// Creates an edge; returns it and its token (shown once).
-    pub(crate) async fn create(&self, name: &str) -> Result<(EdgeRow, String), sqlx::Error> {
+    pub async fn create(&self, name: &str) -> Result<(EdgeRow, String), sqlx::Error> {
         let token = format!(
             "rle_{}",
             crate::hex::encode(&crate::random::bytes::<24>().map_err(sqlx::Error::Io)?)
@@ -105,7 +105,7 @@ impl Edges {
         Ok((row, token))
     }
 
-    pub(crate) async fn list(&self) -> sqlx::Result<Vec<EdgeRow>> {
+    pub async fn list(&self) -> sqlx::Result<Vec<EdgeRow>> {
         let rows: Vec<EdgeRow> = sqlx::query_as(
             "SELECT id, name, token_hash, created_at, last_seen_ms FROM edges ORDER BY name",
         )

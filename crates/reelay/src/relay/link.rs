@@ -47,7 +47,7 @@ const PART_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Link {
     /// A link to the controls at `bases` (http or https), the first one first.
-    pub(crate) fn new(bases: &[String], token: &str) -> anyhow::Result<Self> {
+    pub fn new(bases: &[String], token: &str) -> anyhow::Result<Self> {
         anyhow::ensure!(!bases.is_empty(), "--control is required");
         anyhow::ensure!(
             token.starts_with("rle_"),

@@ -40,8 +40,8 @@ pub(crate) struct DesiredState {
 /// A source as an edge needs it: to check ingest tokens and number segments.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct EdgeSource {
-    pub(crate) id: String,
-    pub(crate) name: String,
+    pub id: String,
+    pub name: String,
     pub(crate) description: String,
     pub(crate) target_duration: i64,
     /// SHA-256 of the ingest token: the edge checks encoders without knowing the token.
@@ -61,14 +61,14 @@ pub(crate) struct EdgeSource {
 /// A rendition's lowest sequence number an edge may assign next.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct EdgeRendition {
-    pub(crate) name: String,
+    pub name: String,
     pub(crate) next_msn: i64,
 }
 
 /// A recording: segments overlapping `[start_ms, end_ms)` must reach the control.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub(crate) struct EdgeRecording {
-    pub(crate) id: String,
+    pub id: String,
     pub(crate) source_id: String,
     pub(crate) start_ms: i64,
     pub(crate) end_ms: Option<i64>,
@@ -85,11 +85,7 @@ impl EdgeRecording {
 
 impl DesiredState {
     /// A state with its version computed from its content.
-    pub(crate) fn new(
-        interval_ms: u64,
-        sources: Vec<EdgeSource>,
-        recordings: Vec<EdgeRecording>,
-    ) -> Self {
+    pub fn new(interval_ms: u64, sources: Vec<EdgeSource>, recordings: Vec<EdgeRecording>) -> Self {
         let mut state = Self {
             version: String::new(),
             interval_ms,
@@ -113,7 +109,7 @@ impl DesiredState {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub(crate) struct Registered {
     pub(crate) edge_id: String,
-    pub(crate) name: String,
+    pub name: String,
     pub(crate) interval_ms: u64,
 }
 
@@ -270,7 +266,7 @@ impl SegmentMeta {
 }
 
 /// `init-<digits>.mp4`, the names an edge gives init sections (as the node gives its own).
-pub(crate) use crate::live::segment::is_init_name;
+pub use crate::live::segment::is_init_name;
 
 /// `<msn>.<ext>` → `(msn, ext)`.
 pub(crate) fn parse_segment_file(file: &str) -> Option<(u64, &str)> {

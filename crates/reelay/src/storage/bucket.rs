@@ -47,7 +47,7 @@ enum Handle {
 }
 
 impl Backend {
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Self::Fs(_) => "fs",
             Self::S3(_) => "s3",
@@ -83,16 +83,16 @@ impl Bucket {
         Ok(Self::new(Backend::Fs(fs::FsBucket::open(root)?), reads))
     }
 
-    pub fn backend(&self) -> &Backend {
+    pub(crate) fn backend(&self) -> &Backend {
         &self.backend
     }
 
-    pub fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         self.backend.kind()
     }
 
     /// Opens `key` and returns its metadata and a handle for reading spans.
-    pub async fn open(&self, key: &ObjectKey) -> Result<OpenObject, StorageError> {
+    pub(crate) async fn open(&self, key: &ObjectKey) -> Result<OpenObject, StorageError> {
         let handle = match self.backend() {
             // Opening a local file is a few microseconds when its inode is cached, like nginx
             // we do it on the runtime thread; data reads have their own non-blocking path.
@@ -139,7 +139,12 @@ impl Bucket {
     }
 
     /// Stores `body` as `key` (at most `max` bytes), replacing any existing object atomically.
-    pub async fn put(&self, key: &ObjectKey, body: BodyStream, max: u64) -> Result<(), PutError> {
+    pub(crate) async fn put(
+        &self,
+        key: &ObjectKey,
+        body: BodyStream,
+        max: u64,
+    ) -> Result<(), PutError> {
         let body = crate::stream::Limited::new(body, max);
         match self.backend() {
             Backend::Fs(b) => b.put(key, body).await,
@@ -152,7 +157,7 @@ impl Bucket {
     }
 
     /// Deletes `key`; `NotFound` if it does not exist.
-    pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+    pub(crate) async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
         match self.backend() {
             Backend::Fs(b) => b.delete(key),
             Backend::S3(b) => b.delete(key).await,
@@ -161,14 +166,14 @@ impl Bucket {
     }
 
     /// Whether the bucket holds no object.
-    pub async fn is_empty(&self) -> Result<bool, StorageError> {
+    pub(crate) async fn is_empty(&self) -> Result<bool, StorageError> {
         let page = self.list("", None, None, 1).await?;
         Ok(page.objects.is_empty() && page.prefixes.is_empty())
     }
 }
 
 impl OpenObject {
-    pub fn meta(&self) -> &ObjectMeta {
+    pub(crate) fn meta(&self) -> &ObjectMeta {
         match &self.handle {
             Handle::Fs(o) => &o.meta,
             Handle::S3(o) => &o.meta,
@@ -177,7 +182,7 @@ impl OpenObject {
     }
 
     /// The same object served as `content_type` (fMP4 segments are `video/mp4` to players).
-    pub fn with_content_type(mut self, content_type: &'static str) -> Self {
+    pub(crate) fn with_content_type(mut self, content_type: &'static str) -> Self {
         let meta = match &mut self.handle {
             Handle::Fs(o) => &mut o.meta,
             Handle::S3(o) => &mut o.meta,
@@ -188,14 +193,10 @@ impl OpenObject {
     }
 
     /// Streams bytes `start..end` (end exclusive, within the object): fs bytes in budgeted
-    /// frames, remote bytes through the chunk cache when there is one.
-    pub fn read(&self, start: u64, end: u64) -> ByteStream {
-        self.read_to(start, end, None)
-    }
-
-    /// [`Self::read`] for a response whose connection takes file spans through `sink`
-    /// ([`crate::zero_copy`]); only local files use it.
-    pub fn read_to(&self, start: u64, end: u64, sink: Option<&FileSink>) -> ByteStream {
+    /// frames, remote bytes through the chunk cache when there is one; a response whose
+    /// connection takes file spans gives its `sink` ([`crate::zero_copy`]), which only local
+    /// files use.
+    pub(crate) fn read_to(&self, start: u64, end: u64, sink: Option<&FileSink>) -> ByteStream {
         match &self.handle {
             Handle::Fs(o) => self.reads.local(o, start, end, sink),
             Handle::S3(o) => {

@@ -64,7 +64,7 @@ impl From<io::Error> for PutError {
 
 impl StorageError {
     /// The store refused us: `reason` (made of fixed phrases) may be shown to the client.
-    pub fn denied(reason: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
+    pub(crate) fn denied(reason: impl Into<Cow<'static, str>>, detail: impl Into<String>) -> Self {
         Self::BackendDenied {
             reason: reason.into(),
             detail: detail.into(),
@@ -72,7 +72,7 @@ impl StorageError {
     }
 
     /// The same failure again, for each of several requests that waited on one attempt.
-    pub fn duplicate(&self) -> Self {
+    pub(crate) fn duplicate(&self) -> Self {
         match self {
             Self::NotFound => Self::NotFound,
             Self::Forbidden => Self::Forbidden,
@@ -89,7 +89,7 @@ impl StorageError {
     }
 
     /// Whether the same request may succeed if tried again.
-    pub fn is_retryable(&self) -> bool {
+    pub(crate) fn is_retryable(&self) -> bool {
         matches!(
             self,
             Self::BackendUnavailable(_) | Self::BackendTimeout(_) | Self::Backend(_)

@@ -32,9 +32,9 @@ use super::page_cache;
 use crate::zero_copy::{FileSink, FileSpan, SPAN_MAX};
 
 /// Largest frame read at once.
-pub const FRAME_MAX: usize = 256 * 1024;
+pub(crate) const FRAME_MAX: usize = 256 * 1024;
 /// Smallest frame, used when the budget runs low.
-pub const FRAME_MIN: usize = 16 * 1024;
+pub(crate) const FRAME_MIN: usize = 16 * 1024;
 /// Shortest span sent with `sendfile`: below it the copy costs less than the extra syscalls
 /// (measured in `bench/README.md`).
 pub const SENDFILE_MIN: usize = 16 * 1024;
@@ -203,7 +203,7 @@ fn frame_of(read: (Vec<u8>, usize), permit: OwnedSemaphorePermit) -> io::Result<
 ///
 /// A file that ends early (truncated while being served) ends the stream with an error, so the
 /// client sees an aborted body rather than a clean short one.
-pub fn read_span(
+pub(crate) fn read_span(
     file: Arc<OwnedFd>,
     start: u64,
     end: u64,
@@ -227,7 +227,7 @@ type PendingFrame = Pin<Box<dyn Future<Output = io::Result<Bytes>> + Send>>;
 /// The stream [`read_span`] returns. A frame whose budget is at hand and whose pages are cached
 /// is read within the poll, with no future made; a frame that must wait for the budget or the
 /// disk is read by a future kept until it is done.
-pub struct SpanFrames {
+pub(crate) struct SpanFrames {
     file: Arc<OwnedFd>,
     pos: u64,
     end: u64,

@@ -31,9 +31,9 @@ pub struct FsBucket {
 
 /// An open file and its metadata.
 #[derive(Debug, Clone)]
-pub struct FsObject {
-    pub file: Arc<OwnedFd>,
-    pub meta: ObjectMeta,
+pub(crate) struct FsObject {
+    pub(crate) file: Arc<OwnedFd>,
+    pub(crate) meta: ObjectMeta,
 }
 
 fn open_flags() -> OFlags {
@@ -42,7 +42,7 @@ fn open_flags() -> OFlags {
 
 impl FsBucket {
     /// Opens the bucket root; fails if it is not a readable directory.
-    pub fn open(root: &Path) -> io::Result<Self> {
+    pub(crate) fn open(root: &Path) -> io::Result<Self> {
         let root = root.canonicalize()?;
         let root_fd = rustix::fs::open(
             &root,
@@ -52,11 +52,11 @@ impl FsBucket {
         Ok(Self { root, root_fd })
     }
 
-    pub fn root(&self) -> &Path {
+    pub(crate) fn root(&self) -> &Path {
         &self.root
     }
 
-    pub fn root_fd(&self) -> &OwnedFd {
+    pub(crate) fn root_fd(&self) -> &OwnedFd {
         &self.root_fd
     }
 
@@ -89,7 +89,7 @@ impl FsBucket {
     }
 
     /// Opens `key` and reads its metadata. Directories and special files are "not found".
-    pub fn open_object(&self, key: &ObjectKey) -> Result<FsObject, StorageError> {
+    pub(crate) fn open_object(&self, key: &ObjectKey) -> Result<FsObject, StorageError> {
         let fd = self.open_beneath(key)?;
         let stat = rustix::fs::fstat(&fd).map_err(|e| StorageError::Io(e.into()))?;
         if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {

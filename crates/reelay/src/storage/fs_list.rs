@@ -18,10 +18,10 @@ use super::object::{ListEntry, ListPage};
 /// What to list: keys under `prefix`, after `cursor`, grouped by `delimiter`, at most `limit`.
 #[derive(Debug, Clone)]
 pub struct ListQuery {
-    pub prefix: String,
-    pub delimiter: Option<String>,
-    pub cursor: Option<String>,
-    pub limit: usize,
+    pub(crate) prefix: String,
+    pub(crate) delimiter: Option<String>,
+    pub(crate) cursor: Option<String>,
+    pub(crate) limit: usize,
 }
 
 /// The smallest names offered (after the cursor), at most `room` of them; a name maps to its

@@ -9,7 +9,6 @@
 //! bucket root and created with `mkdirat`: a symlink inside the bucket cannot redirect a write
 //! or a delete outside it, or anywhere else.
 
-use std::io;
 use std::os::fd::{AsFd, OwnedFd};
 
 use rustix::fs::{Mode, OFlags, ResolveFlags};
@@ -22,7 +21,7 @@ use super::key::ObjectKey;
 use crate::stream::Limited;
 
 /// Hidden folder, inside the bucket root, holding uploads in progress.
-pub const TMP_DIR: &str = ".reelay-tmp";
+pub(crate) const TMP_DIR: &str = ".reelay-tmp";
 
 fn beneath() -> ResolveFlags {
     ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS
@@ -96,7 +95,7 @@ impl Drop for TempFile {
 
 impl FsBucket {
     /// Streams `body` into `key`; see the module docs.
-    pub async fn put(&self, key: &ObjectKey, mut body: Limited) -> Result<(), PutError> {
+    pub(crate) async fn put(&self, key: &ObjectKey, mut body: Limited) -> Result<(), PutError> {
         let tmp_dir = open_or_create_dir(self.root_fd(), TMP_DIR)?;
         let name = format!("upload-{:016x}", crate::random::u64());
         let fd = rustix::fs::openat(
@@ -124,7 +123,7 @@ impl FsBucket {
     }
 
     /// Deletes `key`; `NotFound` if there is no such file.
-    pub fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+    pub(crate) fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
         let (parent, last) = parent_of(self, key, false)?;
         let stat = rustix::fs::statat(&parent, last, rustix::fs::AtFlags::SYMLINK_NOFOLLOW)
             .map_err(path_error)?;
@@ -132,15 +131,5 @@ impl FsBucket {
             return Err(StorageError::NotFound);
         }
         rustix::fs::unlinkat(&parent, last, rustix::fs::AtFlags::empty()).map_err(path_error)
-    }
-
-    /// Whether the bucket holds no object (ignoring the upload folder).
-    pub fn is_empty(&self) -> io::Result<bool> {
-        for entry in std::fs::read_dir(self.root())? {
-            if entry?.file_name() != TMP_DIR {
-                return Ok(false);
-            }
-        }
-        Ok(true)
     }
 }

@@ -10,16 +10,16 @@ use super::object::ObjectMeta;
 
 /// Metadata plus the validators exactly as the backend sent them (for conditional requests).
 #[derive(Debug, Clone)]
-pub struct RemoteMeta {
-    pub meta: ObjectMeta,
-    pub raw_etag: Option<String>,
-    pub raw_last_modified: Option<String>,
+pub(crate) struct RemoteMeta {
+    pub(crate) meta: ObjectMeta,
+    pub(crate) raw_etag: Option<String>,
+    pub(crate) raw_last_modified: Option<String>,
 }
 
 /// Reads size, validators and type. `size` overrides `Content-Length` (e.g. from a
 /// `Content-Range` total). Without a strong ETag, a strong validator is made from size and
 /// modification time.
-pub fn parse(
+pub(crate) fn parse(
     key: &str,
     headers: &HeaderMap,
     size: Option<u64>,
@@ -64,6 +64,6 @@ pub fn parse(
 }
 
 /// The total of a `Content-Range: bytes a-b/total` value.
-pub fn content_range_total(value: &str) -> Option<u64> {
+pub(crate) fn content_range_total(value: &str) -> Option<u64> {
     value.rsplit_once('/')?.1.trim().parse().ok()
 }

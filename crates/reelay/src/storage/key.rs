@@ -20,11 +20,11 @@
 use std::fmt;
 
 /// Longest accepted key, in bytes (S3's limit).
-pub const MAX_KEY_LEN: usize = crate::rules::MAX_KEY_BYTES;
+pub(crate) const MAX_KEY_LEN: usize = crate::rules::MAX_KEY_BYTES;
 
 /// Longest segment of a key, in bytes: the longest file name the filesystems a folder bucket
 /// lives on take (`NAME_MAX`), so that a key is storable in every kind of bucket.
-pub const MAX_SEGMENT_LEN: usize = crate::rules::MAX_SEGMENT_BYTES;
+pub(crate) const MAX_SEGMENT_LEN: usize = crate::rules::MAX_SEGMENT_BYTES;
 
 /// Why a key or bucket name was refused.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -53,7 +53,7 @@ pub struct ObjectKey(String);
 
 impl ObjectKey {
     /// Validates `raw` (already percent-decoded once).
-    pub fn parse(raw: &str) -> Result<Self, KeyError> {
+    pub(crate) fn parse(raw: &str) -> Result<Self, KeyError> {
         if raw.is_empty() {
             return Err(KeyError::Empty);
         }
@@ -75,7 +75,7 @@ impl ObjectKey {
         Ok(Self(raw.to_owned()))
     }
 
-    pub fn as_str(&self) -> &str {
+    pub(crate) fn as_str(&self) -> &str {
         &self.0
     }
 }

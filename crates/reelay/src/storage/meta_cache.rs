@@ -13,7 +13,7 @@ use super::error::StorageError;
 const MAX_ENTRIES: usize = 10_000;
 
 #[derive(Debug)]
-pub struct MetaCache<V> {
+pub(crate) struct MetaCache<V> {
     ttl: Duration,
     entries: Mutex<HashMap<String, (V, Instant)>>,
     locks: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
@@ -79,7 +79,7 @@ impl<V: Clone> MetaCache<V> {
     }
 
     /// Drops `key` (its object changed).
-    pub fn forget(&self, key: &str) {
+    pub(crate) fn forget(&self, key: &str) {
         self.entries
             .lock()
             .unwrap_or_else(|p| p.into_inner())

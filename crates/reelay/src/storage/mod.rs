@@ -16,21 +16,21 @@
 //! [`fs`] (+ [`fs_write`]), [`s3`] and [`origin`], with their shared [`retry`], [`http_meta`]
 //! and [`meta_cache`]; [`frames`] reads local files under the budget; [`key`] checks keys.
 
-pub mod bucket;
-pub mod error;
+pub(crate) mod bucket;
+pub(crate) mod error;
 pub mod frames;
 pub mod fs;
-pub mod fs_list;
-pub mod fs_write;
-pub mod http_meta;
-pub mod key;
-pub mod meta_cache;
-pub mod object;
+pub(crate) mod fs_list;
+pub(crate) mod fs_write;
+pub(crate) mod http_meta;
+pub(crate) mod key;
+pub(crate) mod meta_cache;
+pub(crate) mod object;
 pub mod origin;
-pub mod page_cache;
+pub(crate) mod page_cache;
 pub mod reads;
-pub mod registry;
-pub mod retry;
+pub(crate) mod registry;
+pub(crate) mod retry;
 pub mod s3;
 
 pub use bucket::{Backend, Bucket, OpenObject};
@@ -40,5 +40,3 @@ pub use key::{KeyError, ObjectKey, validate_bucket_name};
 pub use object::{ListEntry, ListPage, ObjectMeta};
 pub use reads::Reads;
 pub use registry::{BucketInfo, Buckets, Origin};
-
-pub use crate::stream::ByteStream;

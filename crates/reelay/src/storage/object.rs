@@ -8,20 +8,20 @@ use reelay_http::EntityTag;
 /// What every backend knows of an object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObjectMeta {
-    pub size: u64,
-    pub etag: EntityTag,
-    pub last_modified: Option<SystemTime>,
+    pub(crate) size: u64,
+    pub(crate) etag: EntityTag,
+    pub(crate) last_modified: Option<SystemTime>,
     /// By extension; for unknown extensions, what the backend says (if anything).
-    pub content_type: Cow<'static, str>,
+    pub(crate) content_type: Cow<'static, str>,
 }
 
 /// One listed object.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ListEntry {
-    pub key: String,
-    pub size: u64,
-    pub last_modified: Option<SystemTime>,
-    pub content_type: Cow<'static, str>,
+    pub(crate) key: String,
+    pub(crate) size: u64,
+    pub(crate) last_modified: Option<SystemTime>,
+    pub(crate) content_type: Cow<'static, str>,
 }
 
 /// One page of a listing: objects and, with a delimiter, the "folders" (common prefixes).
@@ -29,7 +29,7 @@ pub struct ListEntry {
 /// the last page.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ListPage {
-    pub objects: Vec<ListEntry>,
-    pub prefixes: Vec<String>,
-    pub next_cursor: Option<String>,
+    pub(crate) objects: Vec<ListEntry>,
+    pub(crate) prefixes: Vec<String>,
+    pub(crate) next_cursor: Option<String>,
 }

@@ -41,7 +41,7 @@ static UNSUPPORTED: AtomicBool = AtomicBool::new(false);
 
 /// True when every page of `offset..offset + len` of `file` is in the page cache.
 #[cfg(target_os = "linux")]
-pub fn is_cached(file: BorrowedFd<'_>, offset: u64, len: u64) -> bool {
+pub(crate) fn is_cached(file: BorrowedFd<'_>, offset: u64, len: u64) -> bool {
     if len == 0 || UNSUPPORTED.load(Ordering::Relaxed) {
         return false;
     }
@@ -75,7 +75,7 @@ pub fn is_cached(file: BorrowedFd<'_>, offset: u64, len: u64) -> bool {
 }
 
 #[cfg(not(target_os = "linux"))]
-pub fn is_cached(_file: BorrowedFd<'_>, _offset: u64, _len: u64) -> bool {
+pub(crate) fn is_cached(_file: BorrowedFd<'_>, _offset: u64, _len: u64) -> bool {
     false
 }
 

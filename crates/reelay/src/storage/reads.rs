@@ -29,7 +29,7 @@ impl Reads {
         &self.budget
     }
 
-    pub fn cache(&self) -> Option<&Arc<ChunkCache>> {
+    pub(crate) fn cache(&self) -> Option<&Arc<ChunkCache>> {
         self.cache.as_ref()
     }
 

@@ -39,17 +39,17 @@ struct Entry {
 
 /// The label of per-bucket metrics.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct BucketLabel {
-    pub bucket: String,
+pub(crate) struct BucketLabel {
+    pub(crate) bucket: String,
 }
 
 /// What the API shows of a bucket.
 #[derive(Debug, Clone)]
 pub struct BucketInfo {
     pub name: String,
-    pub kind: &'static str,
+    pub(crate) kind: &'static str,
     pub origin: Origin,
-    pub created: Option<SystemTime>,
+    pub(crate) created: Option<SystemTime>,
 }
 
 #[derive(Debug, Default)]
@@ -79,12 +79,12 @@ impl Buckets {
     }
 
     /// Sets how this registry's buckets read (budget, cache); before serving.
-    pub fn set_reads(&mut self, reads: Reads) {
+    pub(crate) fn set_reads(&mut self, reads: Reads) {
         self.reads = reads;
     }
 
     /// Puts remote buckets' reads behind `cache`; before serving.
-    pub fn set_cache(&mut self, cache: Arc<ChunkCache>) {
+    pub(crate) fn set_cache(&mut self, cache: Arc<ChunkCache>) {
         self.reads = Reads::new(self.reads.budget().clone(), Some(cache));
     }
 
@@ -103,12 +103,12 @@ impl Buckets {
     }
 
     /// Bytes read from remote backends (S3, origins), by bucket.
-    pub fn read_bytes(&self) -> &Family<BucketLabel, Counter> {
+    pub(crate) fn read_bytes(&self) -> &Family<BucketLabel, Counter> {
         &self.read_bytes
     }
 
     /// The folder API-created fs buckets go into.
-    pub fn data_dir(&self) -> Option<&Path> {
+    pub(crate) fn data_dir(&self) -> Option<&Path> {
         self.data_dir.as_deref()
     }
 
@@ -117,13 +117,13 @@ impl Buckets {
     }
 
     /// The names of the `[[s3]]` profiles, sorted.
-    pub fn profile_names(&self) -> Vec<String> {
+    pub(crate) fn profile_names(&self) -> Vec<String> {
         let mut names: Vec<String> = self.profiles.keys().cloned().collect();
         names.sort();
         names
     }
 
-    pub fn profile(&self, name: &str) -> Option<Arc<S3Profile>> {
+    pub(crate) fn profile(&self, name: &str) -> Option<Arc<S3Profile>> {
         self.profiles.get(name).cloned()
     }
 
@@ -203,7 +203,7 @@ impl Buckets {
 
     /// One bucket on each S3 profile that has any, with the profile's name: what a readiness
     /// probe lists to learn whether the profile's endpoint answers.
-    pub fn s3_probes(&self) -> Vec<(String, Bucket)> {
+    pub(crate) fn s3_probes(&self) -> Vec<(String, Bucket)> {
         let names: Vec<(String, String)> = {
             let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
             map.iter()
@@ -222,12 +222,12 @@ impl Buckets {
     }
 
     /// Marks `name` as the live recordings bucket.
-    pub fn mark_recordings(&self, name: &str) {
+    pub(crate) fn mark_recordings(&self, name: &str) {
         *self.recordings.write().unwrap_or_else(|p| p.into_inner()) = Some(name.to_owned());
     }
 
     /// Whether `name` is the live recordings bucket.
-    pub fn is_recordings(&self, name: &str) -> bool {
+    pub(crate) fn is_recordings(&self, name: &str) -> bool {
         let recordings = self.recordings.read().unwrap_or_else(|p| p.into_inner());
         recordings.as_deref() == Some(name)
     }
@@ -235,7 +235,7 @@ impl Buckets {
     /// The bucket a request that names none means (`/watch?v=KEY`): the only media bucket —
     /// the recordings bucket does not count unless it is the only bucket. `None` when there are
     /// several (or none).
-    pub fn default_media(&self) -> Option<String> {
+    pub(crate) fn default_media(&self) -> Option<String> {
         let recordings = self.recordings.read().unwrap_or_else(|p| p.into_inner());
         let map = self.by_name.read().unwrap_or_else(|p| p.into_inner());
         let mut media = map

@@ -10,10 +10,10 @@ use reqwest::{Response, StatusCode};
 use super::error::StorageError;
 
 /// Attempts for one request.
-pub const ATTEMPTS: u32 = 3;
+pub(crate) const ATTEMPTS: u32 = 3;
 
 /// Maps a transport failure to who failed, without the URL.
-pub fn transport_error(what: &str, host: &str, e: &reqwest::Error) -> StorageError {
+pub(crate) fn transport_error(what: &str, host: &str, e: &reqwest::Error) -> StorageError {
     if e.is_timeout() {
         StorageError::BackendTimeout(format!("{what}: {host} timed out"))
     } else if e.is_connect() {
@@ -26,7 +26,7 @@ pub fn transport_error(what: &str, host: &str, e: &reqwest::Error) -> StorageErr
 }
 
 /// Sends the request `build` makes (again for each attempt).
-pub async fn send(
+pub(crate) async fn send(
     what: &str,
     host: &str,
     timeout: Duration,

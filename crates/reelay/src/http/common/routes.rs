@@ -152,7 +152,7 @@ pub(crate) fn echoes_request_id(route: &str) -> bool {
 /// What one declared route requires of each method it takes.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct Needs {
-    pub(crate) get: Option<Need>,
+    pub get: Option<Need>,
     pub(crate) put: Option<Need>,
     pub(crate) post: Option<Need>,
     pub(crate) delete: Option<Need>,

@@ -23,8 +23,8 @@ fn flag(on: bool) -> i8 {
 /// A video source as LiveMix described it (plus reelay's `public`, viewer URL and, once, token).
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LmSource {
-    pub(crate) id: String,
-    pub(crate) name: String,
+    pub id: String,
+    pub name: String,
     /// Target segment length, seconds.
     pub(crate) segment_length: i64,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -47,7 +47,7 @@ pub(crate) struct LmSource {
 /// A recording session as LiveMix described it.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct LmRecording {
-    pub(crate) id: String,
+    pub id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) alias: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -28,7 +28,7 @@ pub(crate) const MAX_LISTED: usize = 10_000;
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub(crate) struct LyveBucket {
-    pub(crate) name: String,
+    pub name: String,
     /// RFC 3339, when known.
     pub(crate) creation_date: Option<String>,
 }

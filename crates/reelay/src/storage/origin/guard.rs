@@ -25,7 +25,7 @@ use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::{Host, Url};
 
 /// Most redirects followed for one request.
-pub const MAX_REDIRECTS: usize = 5;
+pub(crate) const MAX_REDIRECTS: usize = 5;
 
 /// The IANA IPv4 Special-Purpose Address Registry (as of 2026), plus multicast: every range
 /// an origin has no business in, globally reachable or not.
@@ -175,7 +175,7 @@ fn in_prefix(addr: u128, net: u128, len: u8) -> bool {
 }
 
 /// The special-purpose range `ip` is in, if any (its registry name).
-pub fn special_range(ip: IpAddr) -> Option<&'static str> {
+pub(crate) fn special_range(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v4) => SPECIAL_V4.iter().find_map(|(net, len, name)| {
             let (a, n) = (u128::from(u32::from(v4)), u128::from(u32::from(*net)));
@@ -194,12 +194,12 @@ pub fn special_range(ip: IpAddr) -> Option<&'static str> {
 
 /// Whether `ip` reaches this node, its private network, or any special-purpose range of the
 /// IANA registries (IPv4-mapped IPv6 addresses are judged by their IPv4 address).
-pub fn is_internal(ip: IpAddr) -> bool {
+pub(crate) fn is_internal(ip: IpAddr) -> bool {
     special_range(ip).is_some()
 }
 
 /// Scheme, host and port of a URL, for same-origin comparisons.
-pub fn origin_of(url: &Url) -> Option<(String, String, u16)> {
+pub(crate) fn origin_of(url: &Url) -> Option<(String, String, u16)> {
     Some((
         url.scheme().to_owned(),
         url.host_str()?.to_ascii_lowercase(),
@@ -209,7 +209,7 @@ pub fn origin_of(url: &Url) -> Option<(String, String, u16)> {
 
 /// The origins a bucket may fetch from: exact `scheme://host:port`, or `scheme://*.domain`.
 #[derive(Debug, Clone, Default)]
-pub struct Allowed {
+pub(crate) struct Allowed {
     exact: Vec<(String, String, u16)>,
     /// (scheme, domain suffix without the `*.`, port).
     wildcard: Vec<(String, String, u16)>,
@@ -217,7 +217,7 @@ pub struct Allowed {
 
 impl Allowed {
     /// Parses `https://cdn.example.com`, `http://10.0.0.5:8080`, `https://*.example.com`.
-    pub fn parse(patterns: &[String]) -> anyhow::Result<Self> {
+    pub(crate) fn parse(patterns: &[String]) -> anyhow::Result<Self> {
         let mut allowed = Self::default();
         for p in patterns {
             let (wild, url_text) = match p.split_once("://*.") {
@@ -241,7 +241,7 @@ impl Allowed {
         Ok(allowed)
     }
 
-    pub fn add(&mut self, url: &Url) {
+    pub(crate) fn add(&mut self, url: &Url) {
         if let Some(origin) = origin_of(url) {
             self.exact.push(origin);
         }
@@ -249,7 +249,7 @@ impl Allowed {
 
     /// Whether `url` is on an allowed origin (and, if its host is an address literal, that
     /// address is external or the origin was configured with exactly it).
-    pub fn permits(&self, url: &Url) -> bool {
+    pub(crate) fn permits(&self, url: &Url) -> bool {
         let Some((scheme, host, port)) = origin_of(url) else {
             return false;
         };
@@ -265,7 +265,7 @@ impl Allowed {
 }
 
 /// The host of `url` as an IP address, if it is one.
-pub fn ip_literal(url: &Url) -> Option<IpAddr> {
+pub(crate) fn ip_literal(url: &Url) -> Option<IpAddr> {
     match url.host()? {
         Host::Ipv4(v4) => Some(IpAddr::V4(v4)),
         Host::Ipv6(v6) => Some(IpAddr::V6(v6)),
@@ -275,7 +275,7 @@ pub fn ip_literal(url: &Url) -> Option<IpAddr> {
 
 /// A DNS resolver that drops internal addresses unless the bucket allows them.
 #[derive(Debug, Clone)]
-pub struct GuardedResolver {
+pub(crate) struct GuardedResolver {
     pub allow_internal: bool,
 }
 
@@ -302,7 +302,7 @@ impl Resolve for GuardedResolver {
 }
 
 /// A redirect policy that follows only to the same origin, at most [`MAX_REDIRECTS`] hops.
-pub fn same_origin_redirects() -> reqwest::redirect::Policy {
+pub(crate) fn same_origin_redirects() -> reqwest::redirect::Policy {
     reqwest::redirect::Policy::custom(|attempt| {
         let same = attempt
             .previous()
@@ -321,7 +321,7 @@ pub fn same_origin_redirects() -> reqwest::redirect::Policy {
 /// A client for one origin bucket, with the guarded resolver and redirect rule. No proxy from
 /// the environment (`HTTPS_PROXY` and the like) is used: a proxy resolves names itself, which
 /// would bypass the guarded resolver. `proxy` is the bucket's explicit one, if configured.
-pub fn client(
+pub(crate) fn client(
     allow_internal: bool,
     connect_timeout: std::time::Duration,
     proxy: Option<&Url>,

@@ -8,7 +8,7 @@
 //! `Range` (same validators: reelay skips to the asked offset and stops at its end, so the
 //! client still gets exactly its range). Security: see [`guard`].
 
-pub mod guard;
+pub(crate) mod guard;
 pub mod resolver;
 
 use std::sync::Arc;
@@ -69,12 +69,12 @@ struct OriginInner {
 
 /// An object opened on an origin.
 #[derive(Debug, Clone)]
-pub struct OriginObject {
+pub(crate) struct OriginObject {
     inner: Arc<OriginInner>,
     key: String,
     url: Url,
     remote: RemoteMeta,
-    pub meta: ObjectMeta,
+    pub(crate) meta: ObjectMeta,
 }
 
 fn host_label(url: &Url) -> String {
@@ -124,7 +124,7 @@ impl OriginBucket {
     }
 
     /// Shares the resolver's answers (if it has one) through the shared tier.
-    pub fn share_resolver(&self, tier: Arc<crate::cache::shared::Tier>) {
+    pub(crate) fn share_resolver(&self, tier: Arc<crate::cache::shared::Tier>) {
         if let Some(resolver) = &self.inner.resolver {
             resolver.share(tier);
         }
@@ -148,7 +148,7 @@ impl OriginBucket {
 
     /// Opens `key`: metadata cached single-flight; a resolved URL that the origin now refuses
     /// (403/410) is resolved again once.
-    pub async fn open_object(&self, key: &ObjectKey) -> Result<OriginObject, StorageError> {
+    pub(crate) async fn open_object(&self, key: &ObjectKey) -> Result<OriginObject, StorageError> {
         let key = key.as_str();
         let first = self
             .inner
@@ -256,7 +256,7 @@ impl OriginInner {
 
 impl OriginObject {
     /// Which object and version, for the chunk cache.
-    pub fn identity(&self) -> crate::cache::ObjectId {
+    pub(crate) fn identity(&self) -> crate::cache::ObjectId {
         crate::cache::ObjectId {
             source: self.inner.source.clone(),
             key: self.key.clone(),
@@ -326,7 +326,7 @@ impl OriginObject {
     }
 
     /// Streams bytes `start..end` of this version of the object.
-    pub fn read(&self, start: u64, end: u64) -> ByteStream {
+    pub(crate) fn read(&self, start: u64, end: u64) -> ByteStream {
         struct State {
             object: OriginObject,
             body: Option<BoxStream<'static, reqwest::Result<Bytes>>>,

@@ -37,10 +37,10 @@ use crate::storage::error::StorageError;
 const MAX_OUTPUT: u64 = 16 << 10;
 
 /// Longest wait for a slot to run the command in.
-pub const QUEUE_WAIT: Duration = Duration::from_secs(5);
+pub(crate) const QUEUE_WAIT: Duration = Duration::from_secs(5);
 
 /// How long a failed id's failure is answered without running the command again.
-pub const FAILURE_TTL: Duration = Duration::from_secs(10);
+pub(crate) const FAILURE_TTL: Duration = Duration::from_secs(10);
 
 /// The node's slots for resolver commands, shared by all its buckets, and what they count.
 #[derive(Debug)]
@@ -69,11 +69,11 @@ impl Default for ResolverSlots {
 }
 
 #[derive(Debug)]
-pub struct Resolver {
-    pub argv: Vec<String>,
-    pub timeout: Duration,
-    pub ttl: Duration,
-    pub allowed: Allowed,
+pub(crate) struct Resolver {
+    pub(crate) argv: Vec<String>,
+    pub(crate) timeout: Duration,
+    pub(crate) ttl: Duration,
+    pub(crate) allowed: Allowed,
     pub allow_internal: bool,
     cache: moka::future::Cache<String, Url>,
     /// Ids whose resolving failed lately, and how.
@@ -86,7 +86,7 @@ pub struct Resolver {
 }
 
 /// Whether `id` may be passed to the command.
-pub fn valid_id(id: &str) -> bool {
+pub(crate) fn valid_id(id: &str) -> bool {
     (1..=128).contains(&id.len())
         && !id.starts_with('-')
         && id
@@ -130,7 +130,7 @@ impl Resolver {
     }
 
     /// Shares answers through `engine` from now on.
-    pub fn share(&self, tier: Arc<Tier>) {
+    pub(crate) fn share(&self, tier: Arc<Tier>) {
         let _ = self.shared.set(tier);
     }
 
@@ -138,7 +138,7 @@ impl Resolver {
         format!("resolve:{}:{id}", crate::hex::encode(&self.scope[..16]))
     }
 
-    pub async fn forget(&self, id: &str) {
+    pub(crate) async fn forget(&self, id: &str) {
         self.cache.invalidate(id).await;
         if let Some(engine) = self.shared.get()
             && let Err(e) = engine.delete(&self.tier_key(id)).await
@@ -172,7 +172,7 @@ impl Resolver {
     }
 
     /// The media URL for `id`.
-    pub async fn resolve(&self, id: &str) -> Result<Url, StorageError> {
+    pub(crate) async fn resolve(&self, id: &str) -> Result<Url, StorageError> {
         if !valid_id(id) {
             return Err(StorageError::InvalidKey(
                 "an id is 1-128 characters of A-Z a-z 0-9 _ - and does not start with -".into(),

@@ -14,23 +14,23 @@ use crate::storage::error::StorageError;
 use crate::storage::retry;
 
 /// How long a presigned request stays valid; each attempt signs anew.
-pub const SIGN_TTL: Duration = Duration::from_secs(300);
+pub(crate) const SIGN_TTL: Duration = Duration::from_secs(300);
 
 /// A connection profile: endpoint, addressing, credentials and limits.
 #[derive(Debug)]
 pub struct S3Profile {
     pub name: String,
     pub endpoint: Url,
-    pub region: String,
-    pub url_style: UrlStyle,
-    pub credentials: Option<Credentials>,
+    pub(crate) region: String,
+    pub(crate) url_style: UrlStyle,
+    pub(crate) credentials: Option<Credentials>,
     /// Time allowed for response headers, and between two body chunks.
-    pub request_timeout: Duration,
+    pub(crate) request_timeout: Duration,
     /// Largest ranged GET and upload part.
     pub part_size: u64,
     /// How long object metadata is trusted before it is revalidated.
-    pub meta_ttl: Duration,
-    pub http: reqwest::Client,
+    pub(crate) meta_ttl: Duration,
+    pub(crate) http: reqwest::Client,
 }
 
 /// Settings for [`S3Profile::new`].
@@ -72,7 +72,7 @@ impl S3Profile {
     }
 
     /// The rusty-s3 bucket for `name` on this profile.
-    pub fn bucket(&self, name: &str) -> Result<Bucket, rusty_s3::BucketError> {
+    pub(crate) fn bucket(&self, name: &str) -> Result<Bucket, rusty_s3::BucketError> {
         Bucket::new(
             self.endpoint.clone(),
             self.url_style,
@@ -83,7 +83,7 @@ impl S3Profile {
 
     /// Sends the request `build` makes (called again for each attempt), retrying transient
     /// failures with backoff (see [`crate::storage::retry`]).
-    pub async fn send(
+    pub(crate) async fn send(
         &self,
         what: &str,
         build: impl Fn() -> reqwest::RequestBuilder,
@@ -96,12 +96,12 @@ impl S3Profile {
     }
 
     /// Maps a transport failure, without its URL (which holds a signature).
-    pub fn transport_error(&self, what: &str, e: &reqwest::Error) -> StorageError {
+    pub(crate) fn transport_error(&self, what: &str, e: &reqwest::Error) -> StorageError {
         retry::transport_error(what, self.host(), e)
     }
 
     /// Maps a final non-success status to an error (404, 403, 412, others).
-    pub fn status_error(&self, what: &str, status: StatusCode) -> StorageError {
+    pub(crate) fn status_error(&self, what: &str, status: StatusCode) -> StorageError {
         match status {
             StatusCode::NOT_FOUND => StorageError::NotFound,
             StatusCode::FORBIDDEN | StatusCode::UNAUTHORIZED => StorageError::denied(

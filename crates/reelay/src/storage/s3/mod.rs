@@ -5,9 +5,9 @@
 //! [`read::read_span`] streams the chosen bytes. The store's ETag is the validator, so a
 //! replaced object can never splice two versions into one response.
 
-pub mod client;
-pub mod read;
-pub mod write;
+pub(crate) mod client;
+pub(crate) mod read;
+pub(crate) mod write;
 
 use std::sync::Arc;
 use std::time::SystemTime;
@@ -34,32 +34,32 @@ pub struct S3Bucket {
 }
 
 #[derive(Debug)]
-pub struct S3Inner {
-    pub profile: Arc<S3Profile>,
-    pub bucket: rusty_s3::Bucket,
+pub(crate) struct S3Inner {
+    pub(crate) profile: Arc<S3Profile>,
+    pub(crate) bucket: rusty_s3::Bucket,
     /// Object metadata, revalidated single-flight.
     meta: MetaCache<RemoteMeta>,
 }
 
 /// An object opened on S3: its metadata and what is needed to read spans of that version.
 #[derive(Debug, Clone)]
-pub struct S3Object {
+pub(crate) struct S3Object {
     inner: Arc<S3Inner>,
     key: String,
     raw_etag: Option<String>,
-    pub meta: ObjectMeta,
+    pub(crate) meta: ObjectMeta,
 }
 
 impl S3Inner {
     /// Drops cached metadata for `key`.
-    pub fn forget(&self, key: &str) {
+    pub(crate) fn forget(&self, key: &str) {
         self.meta.forget(key);
     }
 }
 
 impl S3Object {
     /// Which object, and which version of it, for the chunk cache.
-    pub fn identity(&self) -> crate::cache::ObjectId {
+    pub(crate) fn identity(&self) -> crate::cache::ObjectId {
         crate::cache::ObjectId {
             source: format!(
                 "s3:{}/{}",
@@ -71,7 +71,7 @@ impl S3Object {
         }
     }
 
-    pub fn read(&self, start: u64, end: u64) -> ByteStream {
+    pub(crate) fn read(&self, start: u64, end: u64) -> ByteStream {
         Box::pin(read::read_span(
             self.inner.clone(),
             self.key.clone(),
@@ -99,13 +99,13 @@ impl S3Bucket {
         })
     }
 
-    pub fn profile(&self) -> &S3Profile {
+    pub(crate) fn profile(&self) -> &S3Profile {
         &self.inner.profile
     }
 
     /// Opens `key`: cached metadata while fresh, else one (conditional) HEAD shared by every
     /// request that needs it at the same time.
-    pub async fn open_object(&self, key: &ObjectKey) -> Result<S3Object, StorageError> {
+    pub(crate) async fn open_object(&self, key: &ObjectKey) -> Result<S3Object, StorageError> {
         let key = key.as_str();
         let entry = self
             .inner

@@ -140,7 +140,7 @@ impl Reader {
 }
 
 /// Streams bytes `start..end` of `key`, pinned to `etag` (as the store sent it).
-pub fn read_span(
+pub(crate) fn read_span(
     inner: Arc<S3Inner>,
     key: String,
     etag: Option<String>,

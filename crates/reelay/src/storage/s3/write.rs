@@ -190,7 +190,7 @@ impl S3Bucket {
     }
 
     /// Uploads `body` to `key`; see the module docs.
-    pub async fn put(
+    pub(crate) async fn put(
         &self,
         key: &ObjectKey,
         mut body: Limited,
@@ -220,7 +220,7 @@ impl S3Bucket {
     }
 
     /// Deletes `key`; `NotFound` if it does not exist.
-    pub async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
+    pub(crate) async fn delete(&self, key: &ObjectKey) -> Result<(), StorageError> {
         self.open_object(key).await?;
         let inner = &self.inner;
         let profile = &inner.profile;
@@ -242,7 +242,7 @@ impl S3Bucket {
     }
 
     /// Creates the bucket on the store; an existing bucket we own is fine.
-    pub async fn create_remote(&self) -> Result<(), StorageError> {
+    pub(crate) async fn create_remote(&self) -> Result<(), StorageError> {
         let inner = &self.inner;
         let profile = &inner.profile;
         let Some(credentials) = profile.credentials.as_ref() else {
@@ -271,7 +271,7 @@ impl S3Bucket {
     }
 
     /// Deletes the (empty) bucket on the store.
-    pub async fn delete_remote(&self) -> Result<(), StorageError> {
+    pub(crate) async fn delete_remote(&self) -> Result<(), StorageError> {
         let inner = &self.inner;
         let profile = &inner.profile;
         let Some(credentials) = profile.credentials.as_ref() else {

@@ -119,7 +119,7 @@ impl RequestTag {
     }
 
     /// The request id (only short tokens of `[A-Za-z0-9._-]` are taken from a client).
-    pub(crate) fn id(&self) -> &str {
+    pub fn id(&self) -> &str {
         self.id.to_str().unwrap_or("")
     }
 

@@ -20,15 +20,15 @@ use crate::http::native::api::{ErrorBody, rfc3339_unix};
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateToken {
     /// A label for people: who or what uses the token.
-    pub(crate) name: String,
+    pub name: String,
     /// `read`, `write` or `admin`.
     pub(crate) role: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct TokenInfo {
-    pub(crate) id: String,
-    pub(crate) name: String,
+    pub id: String,
+    pub name: String,
     pub(crate) role: String,
     /// RFC 3339.
     pub(crate) created_at: Option<String>,

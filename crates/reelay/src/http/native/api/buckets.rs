@@ -20,7 +20,7 @@ use crate::storage::{
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct BucketInfo {
-    pub(crate) name: String,
+    pub name: String,
     /// `fs` or `s3`.
     pub(crate) kind: &'static str,
     /// `data_dir`, `config` or `api`.
@@ -60,7 +60,7 @@ pub(crate) async fn list_buckets(State(state): State<AppState>) -> Json<BucketLi
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateBucket {
     /// 1-63 of `A-Z a-z 0-9 . _ -`, not starting with `.`.
-    pub(crate) name: String,
+    pub name: String,
     /// An `[[s3]]` profile to create the bucket on; omitted: a folder under the data directory.
     pub(crate) s3: Option<String>,
     /// The bucket's name in the store (default: `name`).

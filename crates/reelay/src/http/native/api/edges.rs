@@ -18,8 +18,8 @@ use crate::relay::edges::EdgeRow;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct EdgeInfo {
-    pub(crate) id: String,
-    pub(crate) name: String,
+    pub id: String,
+    pub name: String,
     /// Heard from within the liveness deadline (`[edges]`: 3 intervals plus a margin).
     pub(crate) online: bool,
     /// Last contact, RFC 3339; absent if never.
@@ -56,7 +56,7 @@ async fn info(state: &AppState, row: EdgeRow, token: Option<String>) -> Result<E
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateEdge {
-    pub(crate) name: String,
+    pub name: String,
     /// Sources (names or ids) it may feed; more can be given later (`PATCH`).
     #[serde(default)]
     pub(crate) sources: Vec<String>,

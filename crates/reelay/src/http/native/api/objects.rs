@@ -26,7 +26,7 @@ pub(crate) const MAX_LIST_LIMIT: usize = crate::rules::LIST_LIMIT.max as usize;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
-pub(crate) struct ListQuery {
+pub struct ListQuery {
     /// Only keys starting with this.
     #[serde(default)]
     prefix: String,

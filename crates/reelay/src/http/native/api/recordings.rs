@@ -17,7 +17,7 @@ use crate::live::recordings::{RecordingRow, Recordings};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RecordingInfo {
-    pub(crate) id: String,
+    pub id: String,
     pub(crate) source_id: String,
     pub(crate) alias: String,
     pub(crate) description: String,

@@ -19,8 +19,8 @@ use crate::live::{NewSource, SourceChange};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SourceInfo {
-    pub(crate) id: String,
-    pub(crate) name: String,
+    pub id: String,
+    pub name: String,
     pub(crate) description: String,
     /// Seconds.
     pub(crate) target_duration: i64,
@@ -54,7 +54,7 @@ pub(crate) struct SourceInfo {
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RenditionInfo {
     /// Its playlist name without `.m3u8`; its playlist is `/live/{source}/{name}/index.m3u8`.
-    pub(crate) name: String,
+    pub name: String,
     /// Measured over the buffered segments, bits per second.
     pub(crate) measured_bitrate: u64,
     /// `WIDTHxHEIGHT`, from the encoder's multivariant playlist.
@@ -132,7 +132,7 @@ async fn find(state: &AppState, source: &str) -> Result<SourceRow, ApiError> {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct CreateSource {
-    pub(crate) name: String,
+    pub name: String,
     #[serde(default)]
     pub(crate) description: String,
     /// Target segment length, seconds (default 2).
@@ -213,7 +213,7 @@ pub(crate) async fn get_source(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchSource {
-    pub(crate) name: Option<String>,
+    pub name: Option<String>,
     pub(crate) description: Option<String>,
     #[serde(
         default,
