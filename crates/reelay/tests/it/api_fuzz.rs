@@ -16,6 +16,13 @@ use std::path::{Path, PathBuf};
 
 use crate::common::{MEDIA_DIR_ARGS, make_token, run_tool_in, start_binary, write_fixed};
 
+/// What people's paths are not checked for: schemathesis's stateful phase reads any 404 after a
+/// creation as the created resource gone, and a 404 from naming an edge's sources
+/// (`PATCH /api/v1/edges/{edge}`, `POST /api/v1/edges`) says which source of the body does not
+/// exist, the edge being there. The stateful phase asks the run's checks, not an operation's,
+/// so this cannot be said in `schemathesis.toml` for those operations alone.
+const NOT_CHECKED: &str = "ensure_resource_availability";
+
 /// The checks of the edge protocol's run: schemathesis's response checks, and ours.
 const RESPONSE_CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_conformance,\
                       response_schema_conformance,api_errors_are_json_bodies";
@@ -40,7 +47,7 @@ fn fuzz(dir: &Path, base: &str, authorization: &str, paths: &str, checks: &str) 
     );
     let header = format!("Authorization: {authorization}");
     let config = hooks.join("schemathesis.toml");
-    let args = [
+    let mut args = vec![
         "--config-file",
         config.to_str().expect("utf8"),
         "run",
@@ -57,12 +64,18 @@ fn fuzz(dir: &Path, base: &str, authorization: &str, paths: &str, checks: &str) 
         "25",
         "--seed",
         "1",
+        // One worker: with two, CPython 3.11's `ast.parse` on two threads at once (Hypothesis
+        // describing its lambdas) now and then fails inside the interpreter ("AST constructor
+        // recursion depth mismatch", CPython gh-106905, fixed in 3.11.8).
         "--workers",
-        "2",
+        "1",
         "--no-color",
         "--request-timeout",
         "10",
     ];
+    if checks == "all" {
+        args.extend(["--exclude-checks", NOT_CHECKED]);
+    }
     let env = [
         ("SCHEMATHESIS_HOOKS", "hooks"),
         ("PYTHONPATH", hooks.to_str().expect("utf8")),
