@@ -327,7 +327,6 @@ impl Sources {
     }
 
     pub(crate) async fn delete(&self, id: &str) -> sqlx::Result<()> {
-        super::buffer::forget_source(&self.db, id).await?;
         sqlx::query("DELETE FROM renditions WHERE source_id = $1")
             .bind(id)
             .execute(&self.db)

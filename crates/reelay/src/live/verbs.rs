@@ -70,10 +70,26 @@ impl Live {
 
     /// Deletes source `id` and what this node holds of it.
     pub(crate) async fn delete_source(&self, id: &str) -> Result<(), LiveError> {
-        self.sources.delete(id).await?;
+        self.delete_rows(id).await?;
         self.drop_source(id);
         self.changed();
         Ok(())
+    }
+
+    /// Forgets what this node holds of source `id` — its buffered segments, its rows, its
+    /// files — whatever the database answers (an edge following its control node, which
+    /// deleted the source).
+    pub(crate) async fn forget_source(&self, id: &str) {
+        if let Err(e) = self.delete_rows(id).await {
+            tracing::warn!(error = %e, source = id, "cannot delete a removed source's rows");
+        }
+        self.drop_source(id);
+    }
+
+    /// Source `id`'s rows: its buffered segments first, then the source.
+    async fn delete_rows(&self, id: &str) -> sqlx::Result<()> {
+        super::buffer::forget_source(&self.db, id).await?;
+        self.sources.delete(id).await
     }
 
     /// Stops recording `id` at `end_ms` (already stopped: nothing changes).

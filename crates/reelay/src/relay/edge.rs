@@ -148,8 +148,7 @@ impl EdgeRelay {
                 .filter(|l| !state.sources.iter().any(|s| s.id == l.id))
             {
                 tracing::info!(source = gone.name, "source removed by the control node");
-                let _ = sources.delete(&gone.id).await;
-                self.live.drop_source(&gone.id);
+                self.live.forget_source(&gone.id).await;
             }
         }
         if let Ok(json) = serde_json::to_vec(&state) {
