@@ -5,8 +5,9 @@
 //!
 //! A pattern is written in the part of regular-expression syntax that ECMA-262 (the dialect of
 //! JSON Schema) and the `regex` crate read alike, with one exception: a leading negative
-//! lookahead `(?!…)`, which ECMA-262 reads and the `regex` crate does not. The tests hold each
-//! validator to its pattern over strings on both sides of every edge.
+//! lookahead `(?!…)`, which ECMA-262 reads and the `regex` crate does not. The tests hold the
+//! name, key and file validators to their patterns over strings on both sides of every edge, and
+//! the token-name and signed-path patterns to the cases their handlers decide.
 
 /// A text value: its length in characters and the pattern it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

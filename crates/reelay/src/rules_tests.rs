@@ -155,7 +155,6 @@ fn signed_paths_admit_escaped_utf8_and_no_query() {
 
 #[test]
 fn the_bounds_the_validators_read_are_the_rules() {
-    assert_eq!(crate::storage::key::MAX_KEY_LEN, MAX_KEY_BYTES);
     assert_eq!(reelay_http::disposition::MAX_NAME_BYTES, DOWNLOAD_NAME_LEN);
     assert!(crate::live::sources::validate_target(TARGET_DURATION.max).is_ok());
     assert!(crate::live::sources::validate_target(TARGET_DURATION.max + 1).is_err());

@@ -110,11 +110,11 @@ impl SegmentBuffer {
     }
 
     /// A segment another node committed (its row in the database already): listed in order,
-    /// after the rows between the newest known and it, which this node missed. `false`: it was
-    /// listed already.
-    pub(crate) async fn admit(&mut self, row: SegmentRow) -> sqlx::Result<bool> {
+    /// after the rows between the newest known and it, which this node missed; one listed
+    /// already is left as it is.
+    pub(crate) async fn admit(&mut self, row: SegmentRow) -> sqlx::Result<()> {
         if self.rows.iter().any(|r| r.msn == row.msn) {
-            return Ok(false);
+            return Ok(());
         }
         if let Some(newest) = self.rows.back().map(|r| r.msn)
             && row.msn > newest.saturating_add(1)
@@ -135,7 +135,7 @@ impl SegmentBuffer {
             .position(|r| r.msn > row.msn)
             .unwrap_or(self.rows.len());
         self.rows.insert(at, row);
-        Ok(true)
+        Ok(())
     }
 
     /// The rows other nodes wrote after the newest listed here; how many.
