@@ -177,6 +177,10 @@ impl Live {
 
     /// A LiveMix playlist for `source`, its segments in the folder `prefix` names
     /// (`file:///dir`, which must lie inside `[live] ingest_root`).
+    ///
+    /// One playlist of a source at a time, from reading its files to assigning them: ffmpeg
+    /// sends the next playlist without waiting for the answer to this one, so an encoder
+    /// faster than real time has several in flight, each naming the segments the others name.
     pub(crate) async fn livemix_playlist(
         &self,
         source: &SourceRow,
@@ -189,7 +193,9 @@ impl Live {
         let playlist = read_playlist(body).await?;
         let incoming = self.incoming_dir(&source.id);
         let max = self.settings.max_segment_bytes;
-        for file in self.missing_files(source, &playlist).await? {
+        let channel = self.channel(source, PRIMARY).await?;
+        let mut ch = channel.lock().await;
+        for file in missing_files(&ch, &incoming, &playlist) {
             let (dir, name) = (dir.clone(), file.clone());
             let bytes = tokio::task::spawn_blocking(move || read_beside(&dir, &name, max))
                 .await
@@ -198,7 +204,7 @@ impl Live {
                 Self::store_body(&incoming, &file, body_of(bytes), max).await?;
             }
         }
-        self.accept_playlist(source, PRIMARY, playlist).await?;
+        self.take_playlist(source, &mut ch, playlist).await?;
         Ok(())
     }
 
@@ -220,9 +226,19 @@ impl Live {
         rendition: &str,
         playlist: IngestPlaylist,
     ) -> Result<usize, LiveError> {
-        Self::sweep_incoming(&self.incoming_dir(&source.id));
         let channel = self.channel(source, rendition).await?;
         let mut ch = channel.lock().await;
+        self.take_playlist(source, &mut ch, playlist).await
+    }
+
+    /// [`Live::accept_playlist`] with `ch` locked.
+    async fn take_playlist(
+        &self,
+        source: &SourceRow,
+        ch: &mut Channel,
+        playlist: IngestPlaylist,
+    ) -> Result<usize, LiveError> {
+        Self::sweep_incoming(&self.incoming_dir(&source.id));
         if ch
             .last_encoder_sequence
             .is_some_and(|last| playlist.media_sequence < last)
@@ -233,28 +249,7 @@ impl Live {
         }
         ch.last_encoder_sequence = Some(playlist.media_sequence);
         ch.last_playlist = Some(playlist);
-        self.assign(source, &mut ch).await
-    }
-
-    /// The segments (and init section) of `playlist` not yet taken into the buffer.
-    pub(crate) async fn missing_files(
-        &self,
-        source: &SourceRow,
-        playlist: &IngestPlaylist,
-    ) -> Result<Vec<String>, LiveError> {
-        let channel = self.channel(source, PRIMARY).await?;
-        let ch = channel.lock().await;
-        let incoming = self.incoming_dir(&source.id);
-        let mut names: Vec<String> = playlist.map_uri.iter().cloned().collect();
-        names.extend(
-            playlist
-                .segments
-                .iter()
-                .filter(|s| !ch.assigned.contains(&s.uri))
-                .map(|s| s.uri.clone()),
-        );
-        names.retain(|n| !incoming.join(n).exists());
-        Ok(names)
+        self.assign(source, ch).await
     }
 
     /// A segment upload was committed: assign it in any rendition whose latest playlist was
@@ -406,6 +401,21 @@ fn program_date_time(previous: Option<&SegmentRow>, estimated: i64, duration_ms:
     } else {
         estimated
     }
+}
+
+/// The segments (and init section) of `playlist` that `ch` has not taken into the buffer and
+/// that are not waiting in `incoming` already.
+fn missing_files(ch: &Channel, incoming: &Path, playlist: &IngestPlaylist) -> Vec<String> {
+    let mut names: Vec<String> = playlist.map_uri.iter().cloned().collect();
+    names.extend(
+        playlist
+            .segments
+            .iter()
+            .filter(|s| !ch.assigned.contains(&s.uri))
+            .map(|s| s.uri.clone()),
+    );
+    names.retain(|n| !incoming.join(n).exists());
+    names
 }
 
 /// The folder a LiveMix `MPEG-TS-URI-Prefix` names, if it lies inside `root`.

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use common::live::{create_source, playlist};
 use common::relay::{segment_files, start_control, start_edge};
-use common::{TestServer, get_text, poll_until, run_tool};
+use common::{TestServer, get_text, run_tool};
 
 /// A server whose live relay runs with `settings`.
 async fn server_with(settings: reelay::live::LiveSettings) -> TestServer {
@@ -64,14 +64,19 @@ async fn ffmpeg_post(url: String, folder: PathBuf, headers: Option<String>) -> V
 async fn watch_matches(base: String, files: &[PathBuf]) {
     let url = format!("{base}/v1/vod/live/cam/vid.m3u8");
     let count = files.len();
-    let text = poll_until("every segment listed", Duration::from_secs(30), || {
-        let url = url.clone();
-        async move {
-            let (status, text) = get_text(url).await;
-            (status == 200 && segment_files(&text).len() == count).then_some(text)
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let text = loop {
+        let (status, text) = get_text(url.clone()).await;
+        if status == 200 && segment_files(&text).len() == count {
+            break text;
         }
-    })
-    .await;
+        assert!(
+            std::time::Instant::now() < deadline,
+            "timed out waiting for the {count} segments of {files:?} to be listed; \
+             the last answer was {status}:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
     common::live::assert_valid_playlist(&text);
     let local: Vec<Vec<u8>> = files
         .iter()
@@ -250,4 +255,62 @@ async fn livemix_viewer_urls_play_the_live_playlist_and_recordings_under_any_pla
         get("/v1/vod/recording/rec_nosuch/vid.m3u8".into()).await.0,
         404
     );
+}
+
+/// ffmpeg does not wait for the answer to one playlist POST before sending the next: an encoder
+/// faster than real time (or a slow server) has several of them in flight at once, each
+/// listing one segment more. Whatever order they are taken in, every segment is listed once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn livemix_playlists_posted_at_once_as_ffmpeg_does_list_every_segment_once() {
+    const SEGMENTS: usize = 8;
+    let root = tempfile::tempdir().expect("root");
+    let settings = reelay::live::LiveSettings {
+        ingest_root: Some(root.path().to_owned()),
+        window: SEGMENTS,
+        ..Default::default()
+    };
+    let server = server_with(settings).await;
+    let client = reqwest::Client::new();
+    for round in 0..12 {
+        let name = format!("cam{round}");
+        create_source(&server, &name).await;
+        let folder = root.path().join(&name);
+        std::fs::create_dir_all(&folder).expect("mkdir");
+        let mut text = "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:1\n".to_owned();
+        let mut bodies = Vec::new();
+        for i in 0..SEGMENTS {
+            let mut bytes = vec![0x47u8; 188 * 10];
+            bytes[1] = u8::try_from(i).expect("small");
+            std::fs::write(folder.join(format!("seg{i}.ts")), bytes).expect("segment");
+            text.push_str(&format!("#EXTINF:1.000000,\nseg{i}.ts\n"));
+            bodies.push(text.clone());
+        }
+        let posts = bodies.into_iter().map(|body| {
+            client
+                .post(server.url("/v1/playlist"))
+                .header("video-source-name", &name)
+                .header("mpeg-ts-uri-prefix", format!("file://{}", folder.display()))
+                .body(body)
+                .send()
+        });
+        for resp in futures_util::future::join_all(posts).await {
+            let resp = resp.expect("post");
+            let status = resp.status();
+            let text = resp.text().await.unwrap_or_default();
+            assert_eq!(status, 204, "round {round}: {text}");
+        }
+        let text = playlist(&server, &name).await;
+        let listed = segment_files(&text);
+        assert_eq!(listed.len(), SEGMENTS, "round {round}:\n{text}");
+        let mut seen = std::collections::HashSet::new();
+        for file in &listed {
+            let bytes = reqwest::get(server.url(&format!("/live/{name}/{file}")))
+                .await
+                .expect("segment")
+                .bytes()
+                .await
+                .expect("bytes");
+            assert!(seen.insert(bytes[1]), "round {round}: {file} listed twice");
+        }
+    }
 }
