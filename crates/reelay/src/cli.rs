@@ -148,6 +148,7 @@ pub async fn run_serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(live) = &state.live {
         tokio::spawn(live.clone().follow_cluster());
         tokio::spawn(live.clone().share_parts());
+        tokio::spawn(live.clone().share_segments());
         tokio::spawn(crate::relay::control::sweep_liveness(
             live.clone(),
             state.edges.clone(),

@@ -8,6 +8,10 @@
 //! playlist window, the ladder's bitrates, recordings from the past, the LL view) borrow the
 //! rows through `Deref`; nothing outside this module changes them.
 //!
+//! A segment committed here is told to whoever listens ([`Committed`]: the cluster's sync,
+//! `shared.rs`, announces it to the other nodes); one admitted or followed came from another
+//! node and is not told again.
+//!
 //! All `live_segments` SQL of the live domain is here, with the source-wide queries
 //! ([`last_end_ms`], [`forget_source`]).
 
@@ -15,6 +19,7 @@ use std::collections::VecDeque;
 use std::ops::Deref;
 
 use sqlx::AnyPool;
+use tokio::sync::broadcast;
 
 use super::segment::SegmentRow;
 
@@ -36,6 +41,16 @@ pub(super) struct SegmentBuffer {
     source_id: String,
     rendition: String,
     rows: VecDeque<SegmentRow>,
+    /// Where a committed segment is told.
+    committed: broadcast::Sender<Committed>,
+}
+
+/// A segment this node committed to a buffer, as the buffer tells it.
+#[derive(Debug, Clone)]
+pub(crate) struct Committed {
+    pub(crate) row: SegmentRow,
+    /// The rendition's discontinuities so far, this segment's included.
+    pub(crate) discontinuities: u64,
 }
 
 /// What [`SegmentBuffer::prune`] keeps.
@@ -59,8 +74,14 @@ impl Deref for SegmentBuffer {
 }
 
 impl SegmentBuffer {
-    /// The buffer of `rendition` of source `source_id` as the database has it.
-    pub(crate) async fn load(db: &AnyPool, source_id: &str, rendition: &str) -> sqlx::Result<Self> {
+    /// The buffer of `rendition` of source `source_id` as the database has it, telling
+    /// `committed` what is committed to it.
+    pub(crate) async fn load(
+        db: &AnyPool,
+        source_id: &str,
+        rendition: &str,
+        committed: broadcast::Sender<Committed>,
+    ) -> sqlx::Result<Self> {
         let rows: Vec<SegmentRow> = sqlx::query_as(select_segments!("ORDER BY msn"))
             .bind(source_id)
             .bind(rendition)
@@ -71,6 +92,7 @@ impl SegmentBuffer {
             source_id: source_id.to_owned(),
             rendition: rendition.to_owned(),
             rows: rows.into(),
+            committed,
         })
     }
 
@@ -87,8 +109,13 @@ impl SegmentBuffer {
             .sum()
     }
 
-    /// A segment this node took, newest of the buffer: written, then listed.
-    pub(crate) async fn commit(&mut self, row: SegmentRow) -> sqlx::Result<()> {
+    /// A segment this node took, newest of the buffer, the rendition's `discontinuities`
+    /// counted with it: written, listed, then told to the listeners.
+    pub(crate) async fn commit(
+        &mut self,
+        row: SegmentRow,
+        discontinuities: u64,
+    ) -> sqlx::Result<()> {
         sqlx::query(
             "INSERT INTO live_segments (source_id, rendition, msn, file, duration_ms, \
              discontinuity, pdt_ms, map_file, bytes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -105,7 +132,12 @@ impl SegmentBuffer {
         .bind(row.bytes)
         .execute(&self.db)
         .await?;
-        self.rows.push_back(row);
+        self.rows.push_back(row.clone());
+        // No listener (a single node): nobody to tell.
+        let _ = self.committed.send(Committed {
+            row,
+            discontinuities,
+        });
         Ok(())
     }
 

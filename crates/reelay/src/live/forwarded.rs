@@ -146,11 +146,11 @@ impl Live {
             self.count_discontinuity(&source.id, &mut ch).await?;
         }
         self.share_file(&source.id, &row.file).await;
-        ch.recent.commit(row.clone()).await?;
+        let discontinuities = ch.discontinuities;
+        ch.recent.commit(row.clone(), discontinuities).await?;
         let end_ms = row.pdt_ms.saturating_add(row.duration_ms);
         let lag_ms = crate::db::now_ms().saturating_sub(end_ms).max(0);
         self.metrics.lag.observe(lag_ms as f64 / 1000.0);
-        self.announce(&row, ch.discontinuities).await;
         // Its parts (when the edge forwarded them) are closed: the segment is listed.
         self.ll.end(&source.id, &seg.rendition, seg.msn);
         self.prune(&source.id, &mut ch).await?;

@@ -310,7 +310,8 @@ impl Live {
     }
 
     /// A segment complete at `arrived.path` enters `ch`'s buffer as `arrived.msn`: moved
-    /// beside the others, recorded, copied into the recordings that cover it, announced.
+    /// beside the others, committed (listed, and told to the cluster), copied into the
+    /// recordings that cover it.
     pub(super) async fn commit(
         &self,
         source: &SourceRow,
@@ -350,9 +351,8 @@ impl Live {
             map_file: arrived.map_file,
             bytes: i64::try_from(stat.len()).unwrap_or(0),
         };
-        ch.recent.commit(row.clone()).await?;
+        ch.recent.commit(row.clone(), ch.discontinuities).await?;
         self.add_to_recordings(&row).await?;
-        self.announce(&row, ch.discontinuities).await;
         ch.assigned.push_back(arrived.encoder_uri.to_owned());
         if ch.assigned.len() > 512 {
             ch.assigned.pop_front();

@@ -128,6 +128,10 @@ struct Channel {
 
 type SharedChannel = Arc<tokio::sync::Mutex<Channel>>;
 
+/// Committed segments the cluster's sync may fall behind by before it skips some (the other
+/// nodes read those from the database when the next one is announced).
+const COMMITTED_QUEUE: usize = 1024;
+
 /// Decides whether a segment older than the buffer must still be kept (on an edge: one that
 /// an open recording needs and the control node has not confirmed).
 pub trait Hold: Send + Sync + std::fmt::Debug {
@@ -152,6 +156,8 @@ pub struct Live {
     changes: tokio::sync::watch::Sender<u64>,
     /// Bumped when segments enter a buffer (an edge's forwarder waits on it).
     arrivals: tokio::sync::watch::Sender<u64>,
+    /// Told every segment this node commits to a buffer (cluster sync listens, `shared.rs`).
+    committed: tokio::sync::broadcast::Sender<buffer::Committed>,
     /// What keeps segments past the buffer; `None`: nothing does.
     pub hold: Option<Arc<dyn Hold>>,
     pub metrics: LiveMetrics,
@@ -179,6 +185,7 @@ impl Live {
             loaded: Mutex::new(HashSet::new()),
             changes: tokio::sync::watch::Sender::new(0),
             arrivals: tokio::sync::watch::Sender::new(0),
+            committed: tokio::sync::broadcast::Sender::new(COMMITTED_QUEUE),
             hold: None,
             metrics: LiveMetrics::default(),
             reads,
@@ -256,7 +263,8 @@ impl Live {
         let seg_dir = self.segments_dir(&source.id);
         std::fs::create_dir_all(seg_dir.join(rendition_file(rendition, "")))?;
         std::fs::create_dir_all(self.incoming_dir(&source.id))?;
-        let rows = SegmentBuffer::load(&self.db, &source.id, rendition).await?;
+        let committed = self.committed.clone();
+        let rows = SegmentBuffer::load(&self.db, &source.id, rendition, committed).await?;
         // Its row, for the counters of what it will be assigned.
         self.sources.ensure_rendition(&source.id, rendition).await?;
         let (next_msn, discontinuities) = self

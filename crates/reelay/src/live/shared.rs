@@ -1,6 +1,8 @@
 //! A control node's part in its cluster's live state (see `cluster/`). The node that accepts a
 //! segment — pushed by an encoder or forwarded by an edge — keeps its file, stores its bytes
-//! in the shared tier, writes its row, then announces it on the bus; every other node adds the
+//! in the shared tier and commits it to its buffer (`buffer.rs`: its row written); the buffer
+//! tells the commit, and this module, listening, announces it on the bus ([`Live::share_segments`],
+//! in commit order, without holding the ingest up); every other node adds the
 //! row to its copy of the window (in sequence order; a gap is filled from the database, so a
 //! lost message only delays), so all nodes serve the same playlist bytes. A node asked for a
 //! listed segment it does not have fetches it from the tier once and keeps it as a local file
@@ -14,7 +16,10 @@ use std::sync::Arc;
 use bytes::Bytes;
 use futures_util::StreamExt;
 
+use tokio::sync::broadcast::error::RecvError;
+
 use super::Lookup;
+use super::buffer::Committed;
 use super::bus_note::{Announced, BusNote};
 use super::sources::SourceRow;
 use super::{Channel, Live, LiveError, SegmentRow};
@@ -36,6 +41,21 @@ fn out_of_bounds(ch: &Channel, row: &SegmentRow, discontinuities: u64) -> Option
         .discontinuities
         .saturating_add(u64::try_from(ahead.max(0)).unwrap_or(0));
     (discontinuities > most).then_some("discontinuities")
+}
+
+/// Tells the other nodes that `row` joined its window.
+async fn announce(bus: &Bus, row: SegmentRow, discontinuities: u64) {
+    let topic = format!("live.{}", row.source_id);
+    let note = Announced {
+        row,
+        discontinuities,
+    };
+    let Ok(payload) = serde_json::to_vec(&note) else {
+        return;
+    };
+    if let Err(e) = bus.publish(&topic, Bytes::from(payload)).await {
+        tracing::debug!(topic, error = %e, "segment not announced");
+    }
 }
 
 impl Live {
@@ -71,21 +91,28 @@ impl Live {
         }
     }
 
-    /// Tells the other nodes that `row` joined its window.
-    pub(super) async fn announce(&self, row: &SegmentRow, discontinuities: u64) {
-        let Some(bus) = self.bus() else {
-            return;
-        };
-        let note = Announced {
-            row: row.clone(),
-            discontinuities,
-        };
-        let Ok(payload) = serde_json::to_vec(&note) else {
-            return;
-        };
-        let topic = format!("live.{}", row.source_id);
-        if let Err(e) = bus.publish(&topic, Bytes::from(payload)).await {
-            tracing::debug!(source = row.source_id, error = %e, "segment not announced");
+    /// Tells the other nodes every segment this node commits to a buffer, in order, until the
+    /// node stops (a no-op without a bus). Listening starts when this is called, before the
+    /// future is first polled. A segment skipped because the bus fell behind is read from the
+    /// database by the other nodes when the next one is announced (`SegmentBuffer::admit`).
+    pub(crate) fn share_segments(self: Arc<Self>) -> impl Future<Output = ()> + Send + 'static {
+        let mut committed = self.committed.subscribe();
+        async move {
+            let Some(bus) = self.bus().cloned() else {
+                return;
+            };
+            loop {
+                match committed.recv().await {
+                    Ok(Committed {
+                        row,
+                        discontinuities,
+                    }) => announce(&bus, row, discontinuities).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(missed, "segments not announced: the bus fell behind");
+                    }
+                    Err(RecvError::Closed) => return,
+                }
+            }
         }
     }
 
