@@ -109,8 +109,8 @@ pub async fn build_state_for(
     services.edge = edge_hold.is_some();
     services.edges = Arc::new(Edges::new(db.clone(), config.liveness.clone()));
     let reads = services.buckets.reads().clone();
-    let mut live = Live::new(db.clone(), &config.data_dir, config.live.clone(), reads);
-    live.metrics = services.metrics.live.clone();
+    let mut live = Live::new(db.clone(), &config.data_dir, config.live.clone(), reads)
+        .with_metrics(services.metrics.live.clone());
     let stale = live.clean_incoming();
     if stale > 0 {
         tracing::info!(
@@ -119,12 +119,12 @@ pub async fn build_state_for(
         );
     }
     match edge_hold {
-        Some(hold) => live.hold = Some(hold),
+        Some(hold) => live = live.with_hold(hold),
         None => {
-            live.recordings = Some(recordings(config, &services.buckets, &db)?);
+            live = live.with_recordings(recordings(config, &services.buckets, &db)?);
             let cluster = &config.cluster;
             if cluster.redis.is_some() || cluster.nats.is_some() {
-                live.cluster = Some(crate::cluster::Cluster::connect(cluster.clone()).await?);
+                live = live.with_cluster(crate::cluster::Cluster::connect(cluster.clone()).await?);
             }
         }
     }

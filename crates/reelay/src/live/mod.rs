@@ -140,12 +140,14 @@ pub trait Hold: Send + Sync + std::fmt::Debug {
     fn dropped(&self, segment: &SegmentRow);
 }
 
+/// The live relay of a node: its fields are the live domain's own (the folder's files share
+/// them); others go through its verbs, and a node is assembled with the `with_` methods.
 #[derive(Debug)]
 pub struct Live {
-    pub sources: Sources,
+    sources: Sources,
     /// Where recordings go; `None` when no recordings bucket is configured.
-    pub recordings: Option<recordings::Recordings>,
-    pub settings: LiveSettings,
+    recordings: Option<recordings::Recordings>,
+    settings: LiveSettings,
     db: AnyPool,
     dir: PathBuf,
     /// By (source id, rendition).
@@ -159,17 +161,17 @@ pub struct Live {
     /// Told every segment this node commits to a buffer (cluster sync listens, `shared.rs`).
     committed: tokio::sync::broadcast::Sender<buffer::Committed>,
     /// What keeps segments past the buffer; `None`: nothing does.
-    pub hold: Option<Arc<dyn Hold>>,
-    pub metrics: LiveMetrics,
+    hold: Option<Arc<dyn Hold>>,
+    metrics: LiveMetrics,
     /// How stored segments are read (the node's byte budget).
     reads: Reads,
     /// The node's cluster engines (`shared.rs`); `None`: a single node.
-    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
+    cluster: Option<Arc<crate::cluster::Cluster>>,
     /// Bumped when an ingest upload other than a segment is stored (a low-latency segment
     /// waits on it for its init section).
     stored: tokio::sync::watch::Sender<u64>,
     /// Published Low-Latency parts (`ll/published.rs`).
-    pub ll: Arc<ll::published::LowLatency>,
+    ll: Arc<ll::published::LowLatency>,
 }
 
 impl Live {
@@ -227,6 +229,59 @@ impl Live {
             .lookup(id_or_name, how)
             .await?
             .ok_or_else(|| LiveError::NoSource(id_or_name.to_owned()))
+    }
+
+    /// Counted on `metrics` (the node's registry) instead of a registry of its own.
+    #[must_use]
+    pub fn with_metrics(mut self, metrics: LiveMetrics) -> Self {
+        self.metrics = metrics;
+        self
+    }
+
+    /// Records into `recordings` (a control node or a single node).
+    #[must_use]
+    pub fn with_recordings(mut self, recordings: recordings::Recordings) -> Self {
+        self.recordings = Some(recordings);
+        self
+    }
+
+    /// Keeps the segments `hold` holds past the buffer (an edge: an open recording's).
+    #[must_use]
+    pub fn with_hold(mut self, hold: Arc<dyn Hold>) -> Self {
+        self.hold = Some(hold);
+        self
+    }
+
+    /// Shares its live state with the cluster's other nodes through `cluster`'s engines.
+    #[must_use]
+    pub(crate) fn with_cluster(mut self, cluster: Arc<crate::cluster::Cluster>) -> Self {
+        self.cluster = Some(cluster);
+        self
+    }
+
+    /// The registry of sources (and their renditions' counters).
+    pub fn sources(&self) -> &Sources {
+        &self.sources
+    }
+
+    /// The relay's settings.
+    pub fn settings(&self) -> &LiveSettings {
+        &self.settings
+    }
+
+    /// The relay's metrics.
+    pub fn metrics(&self) -> &LiveMetrics {
+        &self.metrics
+    }
+
+    /// The node's cluster engines; `None`: a single node.
+    pub(crate) fn cluster(&self) -> Option<&crate::cluster::Cluster> {
+        self.cluster.as_deref()
+    }
+
+    /// Published Low-Latency parts.
+    pub(crate) fn ll(&self) -> &ll::published::LowLatency {
+        &self.ll
     }
 
     /// Where recordings go, if this node records.

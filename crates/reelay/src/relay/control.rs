@@ -55,7 +55,7 @@ impl Control<'_> {
     ) -> Result<(), sqlx::Error> {
         self.edges.set_scope(id, scope).await?;
         for source in scope {
-            self.live.sources.forget(source);
+            self.live.sources().forget(source);
         }
         self.live.changed();
         Ok(())
@@ -101,7 +101,7 @@ impl Control<'_> {
         let live = self.live;
         let scope = self.edges.scope(edge_id).await?;
         let sources: Vec<SourceRow> = live
-            .sources
+            .sources()
             .list()
             .await?
             .into_iter()
@@ -112,9 +112,9 @@ impl Control<'_> {
             })
             .collect();
         // A stopped recording stays listed while an edge may still hold its segments.
-        let horizon = live.settings.buffer.saturating_mul(6);
+        let horizon = live.settings().buffer.saturating_mul(6);
         let since = now_ms().saturating_sub(i64::try_from(horizon.as_millis()).unwrap_or(i64::MAX));
-        let recordings = match &live.recordings {
+        let recordings = match live.recordings().ok() {
             Some(r) => r.open_or_ended_since(since).await?,
             None => Vec::new(),
         };
@@ -130,7 +130,7 @@ impl Control<'_> {
             .collect();
         let mut edge_sources = Vec::with_capacity(sources.len());
         for s in sources {
-            let floors = live.sources.rendition_floors(&s.id).await?;
+            let floors = live.sources().rendition_floors(&s.id).await?;
             edge_sources.push(edge_source(s, floors));
         }
         Ok(DesiredState::new(
@@ -206,7 +206,7 @@ impl Control<'_> {
         if bound_here {
             return Ok(Arc::unwrap_or_clone(source));
         }
-        match self.live.sources.bind_edge(&source.id, &edge.id).await? {
+        match self.live.sources().bind_edge(&source.id, &edge.id).await? {
             Some(bound) if bound != edge.id => Err(RelayError::OtherEdge(source.name.clone())),
             _ => Ok(Arc::unwrap_or_clone(source)),
         }
@@ -404,10 +404,10 @@ pub(crate) async fn sweep_liveness(
 }
 
 async fn stop_recordings_of(live: &Live, edge: &EdgeRow) {
-    let (Some(recordings), Some(seen)) = (&live.recordings, edge.last_seen_ms) else {
+    let (Some(recordings), Some(seen)) = (live.recordings().ok(), edge.last_seen_ms) else {
         return;
     };
-    let Ok(sources) = live.sources.list().await else {
+    let Ok(sources) = live.sources().list().await else {
         return;
     };
     for source in sources

@@ -116,7 +116,7 @@ impl EdgeRelay {
 
     /// Mirrors the desired sources locally, and wakes the forwarders.
     async fn apply(&self, state: DesiredState) {
-        let sources = &self.live.sources;
+        let sources = &self.live.sources();
         for s in &state.sources {
             let row = SourceRow {
                 id: s.id.clone(),
@@ -268,7 +268,7 @@ impl EdgeRelay {
         let Ok(msn) = u64::try_from(segment.msn) else {
             return;
         };
-        if self.live.ll.is_low_latency(id, rendition)
+        if self.live.ll().is_low_latency(id, rendition)
             && !self.parts.wait(id, rendition, msn, PARTS_WAIT).await
         {
             tracing::debug!(

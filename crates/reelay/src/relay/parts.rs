@@ -54,7 +54,7 @@ impl PartForwarder {
 
     /// Hands each of the node's part events to its rendition's sender.
     async fn run(self) {
-        let mut events = self.live.ll.events();
+        let mut events = self.live.ll().events();
         let mut senders: HashMap<(String, String), mpsc::Sender<PartEvent>> = HashMap::new();
         loop {
             let event = match events.recv().await {

@@ -350,7 +350,7 @@ async fn every_route_and_credential_gives_the_right_status() {
             .expect("bucket");
     }
     let live = server.state.live().expect("live");
-    let (_, ingest) = live.sources.create("cam", "", 2).await.expect("source");
+    let (_, ingest) = live.sources().create("cam", "", 2).await.expect("source");
     let playlist = "#EXTM3U\n#EXT-X-TARGETDURATION:2\n#EXTINF:2.0,\na0.ts\n";
     for (file, body) in [("a0.ts", "segment"), ("index.m3u8", playlist)] {
         let push = request(Method::PUT, &format!("/ingest/cam/{file}"))
@@ -361,7 +361,7 @@ async fn every_route_and_credential_gives_the_right_status() {
     }
     for cred in CREDS {
         let name = format!("lmdel-{cred:?}");
-        live.sources.create(&name, "", 2).await.expect("source");
+        live.sources().create(&name, "", 2).await.expect("source");
     }
     let store = &server.state.auth.tokens;
     let mut tokens = Vec::new();

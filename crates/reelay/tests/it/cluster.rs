@@ -37,14 +37,14 @@ async fn two_nodes_racing_on_one_source_never_share_a_sequence_number() {
         .expect("node B sees the source");
 
     // Sequence numbers taken concurrently on both nodes are all different.
-    la.sources
+    la.sources()
         .ensure_rendition(&found.id, "index")
         .await
         .expect("row");
     let takes = (0..40).map(|i| {
         let live = if i % 2 == 0 { la.clone() } else { lb.clone() };
         let id = found.id.clone();
-        tokio::spawn(async move { live.sources.take_msn(&id, "index").await.expect("msn") })
+        tokio::spawn(async move { live.sources().take_msn(&id, "index").await.expect("msn") })
     });
     let mut taken = BTreeSet::new();
     for take in takes {

@@ -31,7 +31,7 @@ async fn server_with(settings: LiveSettings, hold: bool, dir: &std::path::Path) 
         move |state| {
             let mut live = common::live_on(state, &dir, settings);
             if hold {
-                live.hold = Some(Arc::new(HoldAll));
+                live = live.with_hold(Arc::new(HoldAll));
             }
             state.live = Some(Arc::new(live));
         },

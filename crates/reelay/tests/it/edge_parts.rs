@@ -228,11 +228,11 @@ async fn blocking_reloads_beyond_the_nodes_cap_get_503_with_retry_after_and_are_
     let server = TestServer::start_configured(
         |_| {},
         |s| {
-            let live = s.live.as_mut().expect("live");
-            std::sync::Arc::get_mut(live)
-                .expect("sole owner")
-                .settings
-                .max_held = 1;
+            let settings = reelay::live::LiveSettings {
+                max_held: 1,
+                ..Default::default()
+            };
+            common::replace_live(s, settings);
         },
     )
     .await;

@@ -457,10 +457,7 @@ async fn with_live_public_every_source_plays_without_a_token_but_stays_read_only
                 public: true,
                 ..Default::default()
             };
-            let dir = tempfile::tempdir().expect("tempdir").keep();
-            let mut live = common::live_on(state, &dir, settings);
-            live.recordings = state.live.as_ref().and_then(|l| l.recordings.clone());
-            state.live = Some(std::sync::Arc::new(live));
+            common::replace_live(state, settings);
         },
     )
     .await;

@@ -374,7 +374,7 @@ async fn a_lone_ll_rendition_is_offered_at_the_source_url_through_a_multivariant
         .source("one", reelay::live::Lookup::Current)
         .await
         .expect("source");
-    live.sources
+    live.sources()
         .clear_multivariant(&src.id)
         .await
         .expect("cleared");

@@ -118,7 +118,7 @@ pub(crate) async fn define_source(
     responses((status = 200, description = "OK", body = LmSourcesAnswer)), security(("bearer" = ["read"]), ()))]
 pub(crate) async fn list_sources(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let result = async {
-        let rows = state.live()?.sources.list().await?;
+        let rows = state.live()?.sources().list().await?;
         let mut sources = Vec::with_capacity(rows.len());
         for row in rows {
             sources.push(full_source(&state, row).await?);

@@ -38,7 +38,7 @@ pub(crate) async fn readyz(State(state): State<AppState>) -> Response {
     if state.edge && state.metrics.relay.link_up.get() == 0 {
         down.push(json!({"engine": "control link", "state": "unavailable"}));
     }
-    if let Some(cluster) = state.live.as_ref().and_then(|l| l.cluster.as_ref()) {
+    if let Some(cluster) = state.live.as_ref().and_then(|l| l.cluster()) {
         if let Some(tier) = &cluster.tier {
             let _ = tier.ping().await; // refreshes its health
         }

@@ -115,7 +115,7 @@ pub(crate) async fn livemix_playlist(
     let presented = presented_token(&headers, query.as_deref());
     let open = is_open(&opened);
     refuse_anonymous(open, presented.as_deref())?;
-    let settings = &state.live()?.settings;
+    let settings = &state.live()?.settings();
     state.live()?.livemix_root()?;
     let header_text = |name: &str, default: &Option<String>| {
         headers
@@ -313,7 +313,7 @@ async fn recording<'a>(
     id: &str,
 ) -> Result<(&'a Recordings, RecordingRow), ApiError> {
     let missing = || LiveError::NoRecording(id.to_owned());
-    let store = live.recordings.as_ref().ok_or_else(missing)?;
+    let store = live.recordings().ok().ok_or_else(missing)?;
     let rec = store.get(id).await?.ok_or_else(missing)?;
     Ok((store, rec))
 }

@@ -31,7 +31,7 @@ pub(crate) async fn playlist(
     method: &Method,
 ) -> Result<Option<Response>, ApiError> {
     let parsed = parse_ll_query(query);
-    if !live.ll.is_low_latency(&src.id, rendition) {
+    if !live.ll().is_low_latency(&src.id, rendition) {
         return Ok(None);
     }
     let q = parsed.map_err(|e| ApiError::bad_request(e.to_string()))?;

@@ -74,6 +74,21 @@ pub fn live_on(services: &Services, dir: &Path, settings: LiveSettings) -> Live 
     )
 }
 
+/// Replaces the node's live relay with one on `settings` (under a new folder), counted on the
+/// node's metrics and recording where the one it replaces recorded, as `node.rs` wires them.
+pub fn replace_live(services: &mut Services, settings: LiveSettings) {
+    let dir = tempfile::tempdir().expect("tempdir").keep();
+    let recordings = services
+        .live
+        .as_ref()
+        .and_then(|l| l.recordings().ok().cloned());
+    let mut live = live_on(services, &dir, settings).with_metrics(services.metrics.live.clone());
+    if let Some(recordings) = recordings {
+        live = live.with_recordings(recordings);
+    }
+    services.live = Some(std::sync::Arc::new(live));
+}
+
 /// Services over `buckets` with a real database for `dir` (SQLite, or Postgres in the
 /// Postgres pass: hold [`metadata::for_dir`] as long as the services); `loopback` decides
 /// whether the node may run open (no tokens).
@@ -99,14 +114,14 @@ pub async fn test_services_on(url: &str, dir: &Path, buckets: Buckets, loopback:
         hosts: Default::default(),
     };
     let mut services = Services::new(buckets, auth, db.clone());
-    let mut live = live_on(&services, dir, LiveSettings::default());
     // Counted on the node's metrics, as `node.rs` wires them.
-    live.metrics = services.metrics.live.clone();
+    let live = live_on(&services, dir, LiveSettings::default())
+        .with_metrics(services.metrics.live.clone());
     let rec_dir = dir.join("recordings-bucket");
     std::fs::create_dir_all(&rec_dir).expect("recordings dir");
     let rec_bucket = reelay::storage::Bucket::fs(&rec_dir, services.buckets.reads().clone())
         .expect("recordings bucket");
-    live.recordings = Some(reelay::live::recordings::Recordings {
+    let live = live.with_recordings(reelay::live::recordings::Recordings {
         db,
         bucket: rec_bucket,
     });
@@ -353,7 +368,7 @@ pub fn held_requests(server: &TestServer) -> i64 {
         .live
         .as_ref()
         .expect("live relay")
-        .metrics
+        .metrics()
         .held
         .get()
 }

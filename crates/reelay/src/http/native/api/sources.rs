@@ -189,7 +189,7 @@ pub(crate) async fn create_source(
 pub(crate) async fn list_sources(
     State(state): State<AppState>,
 ) -> Result<Json<SourceList>, ApiError> {
-    let rows = state.live()?.sources.list().await?;
+    let rows = state.live()?.sources().list().await?;
     let mut sources = Vec::with_capacity(rows.len());
     for row in rows {
         sources.push(full_info(&state, row).await?);
