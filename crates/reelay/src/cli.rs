@@ -53,22 +53,22 @@ pub struct EdgeArgs {
     /// A control node's URL, e.g. https://control.example.com (a load balancer, or repeat
     /// it for each node of a cluster: the edge moves to the next when one is unreachable).
     #[arg(long, env = "REELAY_CONTROL", value_delimiter = ',', required = true)]
-    pub control: Vec<String>,
+    pub(crate) control: Vec<String>,
     /// This edge's token (rle_…), from `POST /api/v1/edges` on the control node.
     #[arg(long, env = "REELAY_EDGE_TOKEN", hide_env_values = true)]
-    pub token: String,
+    pub(crate) token: String,
     #[command(flatten)]
-    pub serve: ServeArgs,
+    pub(crate) serve: ServeArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct TokenArgs {
     /// read, write or admin.
     #[arg(long, default_value = "read")]
-    pub role: String,
+    pub(crate) role: String,
     /// A label: who or what uses the token.
     #[arg(long, default_value = "config token")]
-    pub name: String,
+    pub(crate) name: String,
 }
 
 /// Runs `reelay token`.
@@ -94,20 +94,20 @@ pub fn run_token(args: &TokenArgs) -> anyhow::Result<()> {
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
     /// Folders to serve; each becomes a bucket named after the folder.
-    pub dirs: Vec<PathBuf>,
+    pub(crate) dirs: Vec<PathBuf>,
     /// Address to listen on (IP:PORT; port 0 picks a free one) [default: 127.0.0.1:8080].
     #[arg(long, env = "REELAY_LISTEN")]
-    pub listen: Option<String>,
+    pub(crate) listen: Option<String>,
     /// Data directory [default: ./reelay-data].
     #[arg(long = "data", env = "REELAY_DATA_DIR")]
-    pub data_dir: Option<PathBuf>,
+    pub(crate) data_dir: Option<PathBuf>,
     /// TOML configuration file.
     #[arg(long, env = "REELAY_CONFIG")]
-    pub config: Option<PathBuf>,
+    pub(crate) config: Option<PathBuf>,
     /// Open a loopback node again after its last token was revoked (forgets revoked tokens;
     /// refused while a token is active). Without it such a node stays closed.
     #[arg(long)]
-    pub reopen: bool,
+    pub(crate) reopen: bool,
 }
 
 /// A future that resolves when SIGINT or SIGTERM arrives. The handlers are installed by this

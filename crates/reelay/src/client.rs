@@ -12,40 +12,40 @@ use tokio::io::AsyncReadExt;
 
 /// Where the node is and who we are.
 #[derive(Debug, clap::Args)]
-pub struct ClientArgs {
+pub(crate) struct ClientArgs {
     /// The node's base URL.
     #[arg(long, env = "REELAY_SERVER", default_value = "http://127.0.0.1:8080")]
-    pub server: String,
+    pub(crate) server: String,
     /// An API token (rly_…); not needed on an open loopback node.
     #[arg(long, env = "REELAY_TOKEN", hide_env_values = true)]
-    pub token: Option<String>,
+    pub(crate) token: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct UploadArgs {
     /// Files to upload, then the destination: BUCKET or BUCKET/FOLDER.
     #[arg(required = true, num_args = 2..)]
-    pub items: Vec<String>,
+    pub(crate) items: Vec<String>,
     /// Upload even files already there with the same size.
     #[arg(long)]
-    pub force: bool,
+    pub(crate) force: bool,
     #[command(flatten)]
-    pub client: ClientArgs,
+    pub(crate) client: ClientArgs,
 }
 
 #[derive(Debug, clap::Args)]
 pub struct SignArgs {
     /// A playback path: /media/BUCKET/KEY, /live/SOURCE/index.m3u8 or /recordings/ID/index.m3u8;
     /// with --prefix, a folder ending in /.
-    pub path: String,
+    pub(crate) path: String,
     /// How long the URL works: 90s, 30m, 1h, 7d (at most 7 days).
     #[arg(long, default_value = "1h")]
-    pub expires: String,
+    pub(crate) expires: String,
     /// Sign the folder PATH (every object under it).
     #[arg(long)]
-    pub prefix: bool,
+    pub(crate) prefix: bool,
     #[command(flatten)]
-    pub client: ClientArgs,
+    pub(crate) client: ClientArgs,
 }
 
 fn http_client() -> anyhow::Result<reqwest::Client> {

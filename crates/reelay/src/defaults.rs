@@ -6,111 +6,111 @@
 //! Grouped as the configuration file is: one module per section.
 
 /// `[server]` and the top-level keys.
-pub mod server {
+pub(crate) mod server {
     use std::time::Duration;
 
     /// `listen`.
-    pub const LISTEN: &str = "127.0.0.1:8080";
+    pub(crate) const LISTEN: &str = "127.0.0.1:8080";
     /// `data_dir`.
-    pub const DATA_DIR: &str = "./reelay-data";
+    pub(crate) const DATA_DIR: &str = "./reelay-data";
     /// `shutdown_grace`: how long in-flight requests may finish after a stop.
-    pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+    pub(crate) const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
     /// `header_timeout`: for a request head, and the idle time of a kept-alive connection.
-    pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+    pub(crate) const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
     /// `write_timeout`: a write that makes no progress for this long ends the connection.
-    pub const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
+    pub(crate) const WRITE_TIMEOUT: Duration = Duration::from_secs(60);
     /// `max_header_bytes`: the largest request head.
-    pub const MAX_HEADER_BYTES: usize = 64 << 10;
+    pub(crate) const MAX_HEADER_BYTES: usize = 64 << 10;
     /// The smallest `max_header_bytes` may be set to.
-    pub const MIN_HEADER_BYTES: usize = 8 << 10;
+    pub(crate) const MIN_HEADER_BYTES: usize = 8 << 10;
     /// `max_connections`.
-    pub const MAX_CONNECTIONS: usize = 10_000;
+    pub(crate) const MAX_CONNECTIONS: usize = 10_000;
     /// `read_budget`: file bytes in flight for all responses together.
-    pub const READ_BUDGET: usize = 32 << 20;
+    pub(crate) const READ_BUDGET: usize = 32 << 20;
     /// `max_upload`.
-    pub const MAX_UPLOAD: u64 = 10 << 30;
+    pub(crate) const MAX_UPLOAD: u64 = 10 << 30;
     /// `body_timeout`: the longest wait for the next piece of a request body.
-    pub const BODY_TIMEOUT: Duration = Duration::from_secs(30);
+    pub(crate) const BODY_TIMEOUT: Duration = Duration::from_secs(30);
     /// `sendfile`.
-    pub const SENDFILE: bool = true;
+    pub(crate) const SENDFILE: bool = true;
 }
 
 /// `[origin]` and origin `[[bucket]]`s.
-pub mod origin {
+pub(crate) mod origin {
     use std::time::Duration;
 
     /// `resolver_concurrency`: resolver commands running at once on a node.
-    pub const RESOLVER_CONCURRENCY: usize = 8;
+    pub(crate) const RESOLVER_CONCURRENCY: usize = 8;
     /// A bucket's `connect_timeout`.
-    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// A bucket's `request_timeout`: for response headers and any pause inside a body.
-    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     /// A bucket's `meta_ttl`: how long object metadata is believed before revalidation.
-    pub const META_TTL: Duration = Duration::from_secs(5);
+    pub(crate) const META_TTL: Duration = Duration::from_secs(5);
     /// A resolver's timeout.
-    pub const RESOLVER_TIMEOUT: Duration = Duration::from_secs(20);
+    pub(crate) const RESOLVER_TIMEOUT: Duration = Duration::from_secs(20);
     /// How long a resolved URL is kept.
-    pub const RESOLVER_TTL: Duration = Duration::from_secs(600);
+    pub(crate) const RESOLVER_TTL: Duration = Duration::from_secs(600);
 }
 
 /// `[[s3]]` profiles.
-pub mod s3 {
+pub(crate) mod s3 {
     use std::time::Duration;
 
     /// `region`.
-    pub const REGION: &str = "us-east-1";
+    pub(crate) const REGION: &str = "us-east-1";
     /// `part_size`: multipart upload parts.
-    pub const PART_SIZE: usize = 8 << 20;
+    pub(crate) const PART_SIZE: usize = 8 << 20;
     /// The smallest `part_size` may be set to.
-    pub const MIN_PART_SIZE: usize = 64 << 10;
+    pub(crate) const MIN_PART_SIZE: usize = 64 << 10;
     /// `connect_timeout`.
-    pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+    pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
     /// `request_timeout`.
-    pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+    pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
     /// `meta_ttl`.
-    pub const META_TTL: Duration = Duration::from_secs(5);
+    pub(crate) const META_TTL: Duration = Duration::from_secs(5);
 }
 
 /// `[cache]`.
-pub mod cache {
+pub(crate) mod cache {
     use std::time::Duration;
 
     /// `memory`.
-    pub const MEMORY: usize = 256 << 20;
+    pub(crate) const MEMORY: usize = 256 << 20;
     /// `chunk`.
-    pub const CHUNK: usize = 1 << 20;
+    pub(crate) const CHUNK: usize = 1 << 20;
     /// `readahead`, in chunks.
-    pub const READAHEAD: u64 = 2;
+    pub(crate) const READAHEAD: u64 = 2;
     /// `shared_ttl`.
-    pub const SHARED_TTL: Duration = Duration::from_secs(3600);
+    pub(crate) const SHARED_TTL: Duration = Duration::from_secs(3600);
 }
 
 /// `[live]`.
-pub mod live {
+pub(crate) mod live {
     use std::time::Duration;
 
     /// `window_segments`.
-    pub const WINDOW: usize = 6;
+    pub(crate) const WINDOW: usize = 6;
     /// `buffer`: how long segments are kept after they leave the window.
-    pub const BUFFER: Duration = Duration::from_secs(600);
+    pub(crate) const BUFFER: Duration = Duration::from_secs(600);
     /// `buffer_bytes`.
-    pub const BUFFER_BYTES: usize = 4 << 30;
+    pub(crate) const BUFFER_BYTES: usize = 4 << 30;
     /// `max_segment`.
-    pub const MAX_SEGMENT: usize = 64 << 20;
+    pub(crate) const MAX_SEGMENT: usize = 64 << 20;
     /// `max_held_reloads`.
-    pub const MAX_HELD: i64 = 10_000;
+    pub(crate) const MAX_HELD: i64 = 10_000;
     /// `recordings_bucket`.
-    pub const RECORDINGS_BUCKET: &str = "recordings";
+    pub(crate) const RECORDINGS_BUCKET: &str = "recordings";
 }
 
 /// `[edges]`.
-pub mod edges {
+pub(crate) mod edges {
     use std::time::Duration;
 
     /// `interval`: how often an edge is expected to poll.
-    pub const INTERVAL: Duration = Duration::from_secs(5);
+    pub(crate) const INTERVAL: Duration = Duration::from_secs(5);
     /// `missed_intervals`: polls missed before an edge is offline.
-    pub const MISSED_INTERVALS: u32 = 3;
+    pub(crate) const MISSED_INTERVALS: u32 = 3;
     /// `margin`: slack on top, for slow networks.
-    pub const MARGIN: Duration = Duration::from_secs(2);
+    pub(crate) const MARGIN: Duration = Duration::from_secs(2);
 }

@@ -1,7 +1,7 @@
 //! Lowercase hex for tokens, digests, signatures and keys.
 
 /// Encodes bytes as lowercase hex.
-pub fn encode(bytes: &[u8]) -> String {
+pub(crate) fn encode(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 

@@ -27,7 +27,7 @@ type HmacSha256 = Hmac<Sha256>;
 pub type Seal = [u8; 32];
 
 /// The bytes of the value one digest covers.
-pub const BLOCK: usize = 64 << 10;
+pub(crate) const BLOCK: usize = 64 << 10;
 
 /// What the entry MAC's first part says (a new layout gets a new one).
 const ENTRY_V1: &[u8] = b"reelay-tier-v1";
@@ -63,13 +63,13 @@ impl ClusterKeys {
     }
 
     /// The MAC of `parts` under the current key.
-    pub fn seal(&self, parts: &[&[u8]]) -> Seal {
+    pub(crate) fn seal(&self, parts: &[&[u8]]) -> Seal {
         mac_of(&self.current, parts).finalize().into_bytes().into()
     }
 
     /// Whether `seal` is the MAC of `parts` under the current or the previous key (compared
     /// in constant time).
-    pub fn verify(&self, parts: &[&[u8]], seal: &[u8]) -> bool {
+    pub(crate) fn verify(&self, parts: &[&[u8]], seal: &[u8]) -> bool {
         std::iter::once(&self.current)
             .chain(self.previous.as_ref())
             .any(|key| mac_of(key, parts).verify_slice(seal).is_ok())
@@ -77,7 +77,7 @@ impl ClusterKeys {
 }
 
 /// Why an entry is not believed (for the log; every reason counts as `tier`).
-pub type Unsealed = &'static str;
+pub(crate) type Unsealed = &'static str;
 
 /// How many digests a value of `len` bytes has.
 fn blocks(len: usize) -> usize {
@@ -134,7 +134,11 @@ fn blocks_match(digests: &[u8], first: usize, bytes: &[u8]) -> bool {
 }
 
 /// The value of a whole `entry` stored as `identity`, once every part of it verifies.
-pub fn open_entry(keys: &ClusterKeys, identity: &[u8], entry: &Bytes) -> Result<Bytes, Unsealed> {
+pub(crate) fn open_entry(
+    keys: &ClusterKeys,
+    identity: &[u8],
+    entry: &Bytes,
+) -> Result<Bytes, Unsealed> {
     let (len, digests) = open_head(keys, identity, entry)?;
     let head = head_len(len);
     if entry.len().checked_sub(head) != Some(len) {
@@ -150,10 +154,10 @@ pub fn open_entry(keys: &ClusterKeys, identity: &[u8], entry: &Bytes) -> Result<
 /// What to fetch of an entry whose value is `len` bytes to read the value's bytes
 /// `from..to`: its head, and the entry's bytes `start..end` (the covering blocks).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SpanPlan {
-    pub head: usize,
-    pub start: usize,
-    pub end: usize,
+pub(crate) struct SpanPlan {
+    pub(crate) head: usize,
+    pub(crate) start: usize,
+    pub(crate) end: usize,
     len: usize,
     first: usize,
     from: usize,
@@ -162,7 +166,7 @@ pub struct SpanPlan {
 
 impl SpanPlan {
     /// The plan for bytes `from..to` of a value of `len`; `None` for an empty or outlying span.
-    pub fn new(len: usize, from: usize, to: usize) -> Option<Self> {
+    pub(crate) fn new(len: usize, from: usize, to: usize) -> Option<Self> {
         if from >= to || to > len {
             return None;
         }
@@ -183,7 +187,7 @@ impl SpanPlan {
 
 /// Bytes `from..to` of the value stored as `identity`, from the `head` and the covering blocks
 /// `body` fetched as `plan` says, of an entry that is `entry_len` bytes long in all.
-pub fn open_span(
+pub(crate) fn open_span(
     keys: &ClusterKeys,
     identity: &[u8],
     plan: &SpanPlan,

@@ -58,7 +58,7 @@ pub fn init(format: LogFormat) {
 /// Why two: `EnvFilter` looks for span directives at every span enter, exit and close (a read
 /// lock each), and a static filter has none to look for (`bench/README.md`: one publication's
 /// thousand answers, issue 16).
-pub fn log_filter(spec: &str) -> (Box<dyn Layer<Registry> + Send + Sync>, bool) {
+pub(crate) fn log_filter(spec: &str) -> (Box<dyn Layer<Registry> + Send + Sync>, bool) {
     if let Some(targets) = static_targets(spec) {
         return (targets.boxed(), false);
     }
@@ -93,7 +93,7 @@ where
 /// Text lines: the time, the level, the request, then the built-in line (target, message,
 /// fields).
 #[derive(Debug)]
-pub struct TextLines {
+pub(crate) struct TextLines {
     rest: Format<Full, ()>,
 }
 
@@ -134,7 +134,7 @@ where
 /// JSON lines: the built-in object (with the current span, when spans are on), and a request's
 /// tag as its `span`.
 #[derive(Debug)]
-pub struct JsonLines {
+pub(crate) struct JsonLines {
     built_in: Format<Json>,
 }
 

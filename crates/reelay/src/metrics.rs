@@ -17,14 +17,14 @@ use crate::live::LiveMetrics;
 use crate::relay::RelayMetrics;
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RequestLabels {
-    pub route: String,
-    pub status: u16,
+pub(crate) struct RequestLabels {
+    pub(crate) route: String,
+    pub(crate) status: u16,
 }
 
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
-pub struct RouteLabel {
-    pub route: String,
+pub(crate) struct RouteLabel {
+    pub(crate) route: String,
 }
 
 fn ttfb_histogram() -> Histogram {
@@ -34,10 +34,10 @@ fn ttfb_histogram() -> Histogram {
 
 /// HTTP request metrics, by matched route.
 #[derive(Debug)]
-pub struct HttpMetrics {
-    pub requests: Family<RequestLabels, Counter>,
-    pub ttfb: Family<RouteLabel, Histogram, fn() -> Histogram>,
-    pub bytes_sent: Family<RouteLabel, Counter>,
+pub(crate) struct HttpMetrics {
+    pub(crate) requests: Family<RequestLabels, Counter>,
+    pub(crate) ttfb: Family<RouteLabel, Histogram, fn() -> Histogram>,
+    pub(crate) bytes_sent: Family<RouteLabel, Counter>,
     /// Each route's handles, resolved on its first request (no label lookup after that).
     routes: std::sync::RwLock<std::collections::HashMap<String, Arc<RouteMeters>>>,
 }
@@ -47,17 +47,17 @@ const STATUSES: [u16; 12] = [200, 201, 204, 206, 304, 400, 401, 403, 404, 412, 4
 
 /// One route's metric handles.
 #[derive(Debug)]
-pub struct RouteMeters {
+pub(crate) struct RouteMeters {
     route: String,
     requests: Family<RequestLabels, Counter>,
-    pub ttfb: Histogram,
-    pub sent: Counter,
+    pub(crate) ttfb: Histogram,
+    pub(crate) sent: Counter,
     by_status: [std::sync::OnceLock<Counter>; STATUSES.len()],
 }
 
 impl RouteMeters {
     /// Counts one request answered with `status`.
-    pub fn count(&self, status: u16) {
+    pub(crate) fn count(&self, status: u16) {
         let label = || RequestLabels {
             route: self.route.clone(),
             status,
@@ -73,7 +73,7 @@ impl RouteMeters {
 
 impl HttpMetrics {
     /// The handles of `route` (a matched route template, or the unmatched marker).
-    pub fn route(&self, route: &str) -> Arc<RouteMeters> {
+    pub(crate) fn route(&self, route: &str) -> Arc<RouteMeters> {
         let known = self.routes.read().unwrap_or_else(|p| p.into_inner());
         if let Some(m) = known.get(route) {
             return m.clone();
@@ -102,8 +102,8 @@ pub struct Metrics {
     alive_tasks: Gauge,
     /// This node's connections: what its listeners count as they serve.
     pub connections: ConnectionMeters,
-    pub http: HttpMetrics,
-    pub cache: CacheCounters,
+    pub(crate) http: HttpMetrics,
+    pub(crate) cache: CacheCounters,
     pub live: LiveMetrics,
     pub relay: RelayMetrics,
 }
@@ -284,7 +284,7 @@ impl ConnectionMeters {
 static RUNTIMES: std::sync::Mutex<Vec<tokio::runtime::Handle>> = std::sync::Mutex::new(Vec::new());
 
 /// Counts `handle`'s tasks in `reelay_runtime_alive_tasks` from now on.
-pub fn register_runtime(handle: tokio::runtime::Handle) {
+pub(crate) fn register_runtime(handle: tokio::runtime::Handle) {
     RUNTIMES
         .lock()
         .unwrap_or_else(|p| p.into_inner())
@@ -308,7 +308,7 @@ fn alive_tasks() -> usize {
 
 impl Metrics {
     /// Registers the bucket registry's per-bucket backend byte counters.
-    pub fn register_buckets(&self, buckets: &crate::storage::Buckets) {
+    pub(crate) fn register_buckets(&self, buckets: &crate::storage::Buckets) {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         registry.register(
             "backend_read_bytes",
@@ -318,7 +318,10 @@ impl Metrics {
     }
 
     /// Counts the node's resolver slots (`[origin] resolver_concurrency`) from now on.
-    pub fn register_resolvers(&self, slots: &crate::storage::origin::resolver::ResolverSlots) {
+    pub(crate) fn register_resolvers(
+        &self,
+        slots: &crate::storage::origin::resolver::ResolverSlots,
+    ) {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
         registry.register(
             "origin_resolvers_running",
@@ -333,7 +336,7 @@ impl Metrics {
     }
 
     /// The Prometheus text exposition.
-    pub fn render(&self) -> String {
+    pub(crate) fn render(&self) -> String {
         self.alive_tasks
             .set(i64::try_from(alive_tasks()).unwrap_or(i64::MAX));
         let mut out = String::new();

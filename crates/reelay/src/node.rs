@@ -25,7 +25,7 @@ use crate::storage::s3::S3Bucket;
 use crate::storage::{Backend, Buckets, Origin, ReadBudget, Reads};
 
 /// The signing key in `DATA/signing.key` (hex), created with mode 0600 at first start.
-pub fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
+pub(crate) fn load_or_create_signing_key(data_dir: &Path) -> anyhow::Result<Vec<u8>> {
     let path = data_dir.join("signing.key");
     match std::fs::read_to_string(&path) {
         Ok(text) => crate::hex::decode(text.trim())
@@ -74,13 +74,13 @@ async fn load_api_buckets(buckets: &Buckets, db: &AnyPool) -> anyhow::Result<()>
 }
 
 /// Builds the state a node serves with.
-pub async fn build_state(config: &Config) -> anyhow::Result<AppState> {
+pub(crate) async fn build_state(config: &Config) -> anyhow::Result<AppState> {
     build_state_for(config, None).await
 }
 
 /// Builds the state of a node; with `edge_hold`, an edge node's (no recordings: those are the
 /// control node's; the buffer holds what `edge_hold` says).
-pub async fn build_state_for(
+pub(crate) async fn build_state_for(
     config: &Config,
     edge_hold: Option<Arc<dyn crate::live::Hold>>,
 ) -> anyhow::Result<AppState> {

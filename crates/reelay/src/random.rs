@@ -6,7 +6,7 @@ use std::hash::{BuildHasher, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// `N` bytes from the operating system's CSPRNG.
-pub fn bytes<const N: usize>() -> std::io::Result<[u8; N]> {
+pub(crate) fn bytes<const N: usize>() -> std::io::Result<[u8; N]> {
     let mut buf = [0u8; N];
     getrandom::fill(&mut buf).map_err(|e| std::io::Error::other(e.to_string()))?;
     Ok(buf)
@@ -18,7 +18,7 @@ pub fn id(prefix: &str) -> std::io::Result<String> {
 }
 
 /// A random-looking 64-bit value: SipHash with per-process random keys over a counter.
-pub fn u64() -> u64 {
+pub(crate) fn u64() -> u64 {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     static STATE: std::sync::OnceLock<std::hash::RandomState> = std::sync::OnceLock::new();
     let mut hasher = STATE

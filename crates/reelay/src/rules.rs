@@ -11,21 +11,21 @@
 
 /// A text value: its length in characters and the pattern it matches.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Text {
-    pub min_len: usize,
-    pub max_len: usize,
-    pub pattern: &'static str,
+pub(crate) struct Text {
+    pub(crate) min_len: usize,
+    pub(crate) max_len: usize,
+    pub(crate) pattern: &'static str,
 }
 
 /// An integer value's inclusive bounds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Range {
-    pub min: i64,
-    pub max: i64,
+pub(crate) struct Range {
+    pub(crate) min: i64,
+    pub(crate) max: i64,
 }
 
 impl Range {
-    pub fn admits(self, value: i64) -> bool {
+    pub(crate) fn admits(self, value: i64) -> bool {
         (self.min..=self.max).contains(&value)
     }
 }
@@ -38,14 +38,14 @@ macro_rules! no_control {
 }
 
 /// Bucket names: 1-63 of `A-Z a-z 0-9 . _ -`, not starting with `.`.
-pub const BUCKET_NAME: Text = Text {
+pub(crate) const BUCKET_NAME: Text = Text {
     min_len: 1,
     max_len: 63,
     pattern: r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$",
 };
 
 /// Source and edge names: as bucket names, and never shaped like a source id.
-pub const SOURCE_NAME: Text = Text {
+pub(crate) const SOURCE_NAME: Text = Text {
     min_len: 1,
     max_len: 63,
     pattern: r"^(?!src_)[A-Za-z0-9_-][A-Za-z0-9._-]*$",
@@ -53,13 +53,13 @@ pub const SOURCE_NAME: Text = Text {
 
 /// What a URL names a source, an edge or a recording by: a name or an id (`src_…`, `edg_…`,
 /// `rec_…`), the same characters.
-pub const NAME_OR_ID: Text = BUCKET_NAME;
+pub(crate) const NAME_OR_ID: Text = BUCKET_NAME;
 
 /// Object keys: `/`-separated segments of 1-255 characters, none starting with `.`, no
 /// backslash or control character; at most 1024 characters. The server counts bytes of UTF-8
 /// ([`MAX_KEY_BYTES`], S3's limit; [`MAX_SEGMENT_BYTES`], a file name's), which only keys of
 /// characters beyond ASCII reach before the characters a pattern counts.
-pub const OBJECT_KEY: Text = Text {
+pub(crate) const OBJECT_KEY: Text = Text {
     min_len: 1,
     max_len: 1024,
     pattern: concat!(
@@ -76,13 +76,13 @@ pub const OBJECT_KEY: Text = Text {
 };
 
 /// The longest object key, in bytes.
-pub const MAX_KEY_BYTES: usize = 1024;
+pub(crate) const MAX_KEY_BYTES: usize = 1024;
 
 /// The longest segment of an object key, in bytes.
-pub const MAX_SEGMENT_BYTES: usize = 255;
+pub(crate) const MAX_SEGMENT_BYTES: usize = 255;
 
 /// A file of a live source or a recording: a plain name (`reelay_hls::is_plain_name`).
-pub const PLAIN_FILE: Text = Text {
+pub(crate) const PLAIN_FILE: Text = Text {
     min_len: 1,
     max_len: 128,
     pattern: r"^[A-Za-z0-9_-][A-Za-z0-9._-]*$",
@@ -90,7 +90,7 @@ pub const PLAIN_FILE: Text = Text {
 
 /// A token's label for people: printable, not only spaces (leading and trailing spaces are
 /// trimmed).
-pub const TOKEN_NAME: Text = Text {
+pub(crate) const TOKEN_NAME: Text = Text {
     min_len: 1,
     max_len: 200,
     pattern: concat!(
@@ -106,19 +106,19 @@ pub const TOKEN_NAME: Text = Text {
 
 /// The longest name a download is saved under (`?download=`): 255 bytes of UTF-8, which only
 /// names of characters beyond ASCII reach before 255 characters.
-pub const DOWNLOAD_NAME_LEN: usize = 255;
+pub(crate) const DOWNLOAD_NAME_LEN: usize = 255;
 
 /// The roles a token may have.
-pub const ROLES: [&str; 3] = ["read", "write", "admin"];
+pub(crate) const ROLES: [&str; 3] = ["read", "write", "admin"];
 
 /// A live source's target segment length, seconds.
-pub const TARGET_DURATION: Range = Range { min: 1, max: 30 };
+pub(crate) const TARGET_DURATION: Range = Range { min: 1, max: 30 };
 
 /// A page of an object listing.
-pub const LIST_LIMIT: Range = Range { min: 1, max: 1000 };
+pub(crate) const LIST_LIMIT: Range = Range { min: 1, max: 1000 };
 
 /// A signed URL's lifetime, seconds: up to 7 days.
-pub const SIGN_EXPIRES_IN: Range = Range {
+pub(crate) const SIGN_EXPIRES_IN: Range = Range {
     min: 1,
     max: 7 * 24 * 3600,
 };
@@ -126,7 +126,7 @@ pub const SIGN_EXPIRES_IN: Range = Range {
 /// A path a URL may be signed for: one of the playback prefixes, then characters a URL path
 /// holds as they are, and percent-escapes that decode to UTF-8 — an escaped ASCII byte but `/`,
 /// or a whole character of two to four bytes as RFC 3629 §4 writes them; no query or fragment.
-pub const SIGNED_PATH: Text = Text {
+pub(crate) const SIGNED_PATH: Text = Text {
     min_len: 6,
     max_len: 4096,
     pattern: concat!(
@@ -145,10 +145,10 @@ pub const SIGNED_PATH: Text = Text {
 };
 
 /// Most sources one edge may be given.
-pub const EDGE_SCOPE_ITEMS: usize = 1000;
+pub(crate) const EDGE_SCOPE_ITEMS: usize = 1000;
 
 /// LiveMix's `new_state`: on or off.
-pub const ON_OFF: [&str; 2] = ["true", "false"];
+pub(crate) const ON_OFF: [&str; 2] = ["true", "false"];
 
 #[cfg(test)]
 #[path = "rules_tests.rs"]

@@ -11,7 +11,7 @@ use futures_util::stream::BoxStream;
 use futures_util::{Stream, StreamExt};
 
 /// A stream of object bytes; an `Err` item aborts the response.
-pub type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
+pub(crate) type ByteStream = BoxStream<'static, std::io::Result<Bytes>>;
 
 /// Why an incoming body ended before its end: the sender's doing, never the store's.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -28,17 +28,17 @@ pub enum BodyError {
 }
 
 /// An incoming body as chunks, each awaited within the sender's timeout.
-pub type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BodyError>> + Send>>;
+pub(crate) type BodyStream = Pin<Box<dyn Stream<Item = Result<Bytes, BodyError>> + Send>>;
 
 /// A body made of bytes already in memory (recordings copy buffered segments this way).
-pub fn body_of(bytes: Bytes) -> BodyStream {
+pub(crate) fn body_of(bytes: Bytes) -> BodyStream {
     Box::pin(futures_util::stream::iter([Ok(bytes)]))
 }
 
 /// A body with a size limit: yields its chunks until the end, or [`BodyError::TooLarge`] once
 /// more than `max` bytes have come. Every consumer of a body — object uploads, live segments,
 /// playlists, forwarded segments — reads it through this one type.
-pub struct Limited {
+pub(crate) struct Limited {
     body: BodyStream,
     max: u64,
     taken: u64,
@@ -54,7 +54,7 @@ impl std::fmt::Debug for Limited {
 }
 
 impl Limited {
-    pub fn new(body: BodyStream, max: u64) -> Self {
+    pub(crate) fn new(body: BodyStream, max: u64) -> Self {
         Self {
             body,
             max,
@@ -63,7 +63,7 @@ impl Limited {
     }
 
     /// The next chunk; `None` at the end of the body.
-    pub async fn next(&mut self) -> Option<Result<Bytes, BodyError>> {
+    pub(crate) async fn next(&mut self) -> Option<Result<Bytes, BodyError>> {
         let chunk = match self.body.next().await? {
             Ok(chunk) => chunk,
             Err(e) => return Some(Err(e)),
@@ -76,12 +76,12 @@ impl Limited {
     }
 
     /// Bytes taken so far.
-    pub fn taken(&self) -> u64 {
+    pub(crate) fn taken(&self) -> u64 {
         self.taken
     }
 
     /// The whole body in memory (for small bodies: playlists).
-    pub async fn collect(mut self) -> Result<Vec<u8>, BodyError> {
+    pub(crate) async fn collect(mut self) -> Result<Vec<u8>, BodyError> {
         let mut out = Vec::new();
         while let Some(chunk) = self.next().await {
             out.extend_from_slice(&chunk?);

@@ -25,33 +25,33 @@ use std::sync::{Arc, Mutex};
 use bytes::Bytes;
 
 /// The longest span one placeholder stands for.
-pub const SPAN_MAX: usize = 256 * 1024;
+pub(crate) const SPAN_MAX: usize = 256 * 1024;
 
 /// The placeholder region. Never read: its slices are recognised by address.
 static PLACEHOLDER: [u8; SPAN_MAX] = [0; SPAN_MAX];
 
 /// Bytes `offset..offset + len` of an open local file, to be sent by the connection.
 #[derive(Debug)]
-pub struct FileSpan {
-    pub file: Arc<OwnedFd>,
-    pub offset: u64,
-    pub len: usize,
+pub(crate) struct FileSpan {
+    pub(crate) file: Arc<OwnedFd>,
+    pub(crate) offset: u64,
+    pub(crate) len: usize,
 }
 
 /// The queue of file spans of one connection, in the order their placeholders were yielded.
 #[derive(Debug, Clone, Default)]
-pub struct FileSink {
+pub(crate) struct FileSink {
     queue: Arc<Mutex<VecDeque<FileSpan>>>,
 }
 
 impl FileSink {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self::default()
     }
 
     /// Queues `span` and returns the placeholder frame that stands for it in the body.
     /// `None` when the span is empty or longer than [`SPAN_MAX`] (the caller copies instead).
-    pub fn push(&self, span: FileSpan) -> Option<Bytes> {
+    pub(crate) fn push(&self, span: FileSpan) -> Option<Bytes> {
         let len = span.len;
         if len == 0 || len > SPAN_MAX {
             return None;
@@ -61,7 +61,7 @@ impl FileSink {
     }
 
     /// The oldest span not yet taken by the writer.
-    pub fn pop(&self) -> Option<FileSpan> {
+    pub(crate) fn pop(&self) -> Option<FileSpan> {
         self.lock().pop_front()
     }
 
@@ -71,7 +71,7 @@ impl FileSink {
 }
 
 /// Where `slice` starts in the placeholder region, if it is a (non-empty) placeholder slice.
-pub fn placeholder_offset(slice: &[u8]) -> Option<usize> {
+pub(crate) fn placeholder_offset(slice: &[u8]) -> Option<usize> {
     let base = PLACEHOLDER.as_ptr() as usize;
     let at = (slice.as_ptr() as usize).checked_sub(base)?;
     let end = at.checked_add(slice.len())?;
