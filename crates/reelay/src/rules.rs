@@ -150,6 +150,65 @@ pub(crate) const EDGE_SCOPE_ITEMS: usize = 1000;
 /// LiveMix's `new_state`: on or off.
 pub(crate) const ON_OFF: [&str; 2] = ["true", "false"];
 
+// The edge protocol's (`relay/protocol.rs`): what an edge's uploads are named and described by.
+
+/// A forwarded segment: `<msn>.ts` or `<msn>.m4s`, the number 1-19 digits.
+pub(crate) const SEGMENT_FILE: Text = Text {
+    min_len: 4,
+    max_len: 23,
+    pattern: r"^[0-9]{1,19}\.(ts|m4s)$",
+};
+
+/// A forwarded init section: `init-<digits>.mp4`, 1-20 digits.
+pub(crate) const INIT_FILE: Text = Text {
+    min_len: 10,
+    max_len: 29,
+    pattern: r"^init-[0-9]{1,20}\.mp4$",
+};
+
+/// A forwarded Low-Latency part: `p<msn>-<index>.m4s`, each number 1-19 digits.
+pub(crate) const PART_FILE: Text = Text {
+    min_len: 8,
+    max_len: 44,
+    pattern: r"^p[0-9]{1,19}-[0-9]{1,19}\.m4s$",
+};
+
+/// A segment's number as a path names it: 1-19 digits.
+pub(crate) const SEGMENT_NUMBER: Text = Text {
+    min_len: 1,
+    max_len: 19,
+    pattern: r"^[0-9]{1,19}$",
+};
+
+/// A rendition's name (`reelay_hls::is_rendition_name` without `.m3u8`): 1-64 of
+/// `A-Z a-z 0-9 _ -`, not starting with `-`.
+pub(crate) const RENDITION: Text = Text {
+    min_len: 1,
+    max_len: 64,
+    pattern: r"^[A-Za-z0-9_][A-Za-z0-9_-]*$",
+};
+
+/// A forwarded segment's duration, milliseconds: up to 10 minutes.
+pub(crate) const SEGMENT_DURATION_MS: Range = Range {
+    min: 1,
+    max: 10 * 60 * 1000,
+};
+
+/// A forwarded part's duration, milliseconds (RFC 8216bis parts are a fraction of a segment).
+pub(crate) const PART_DURATION_MS: Range = Range {
+    min: 1,
+    max: 10_000,
+};
+
+/// When a forwarded segment was produced: milliseconds since 1970.
+pub(crate) const PRODUCED_MS: Range = Range {
+    min: 0,
+    max: i64::MAX,
+};
+
+/// A flag header: `0` (as absent) or `1`.
+pub(crate) const FLAG: [&str; 2] = ["0", "1"];
+
 #[cfg(test)]
 #[path = "rules_tests.rs"]
 mod tests;

@@ -164,3 +164,86 @@ fn the_bounds_the_validators_read_are_the_rules() {
     }
     assert!(crate::auth::token::Role::parse("root").is_none());
 }
+
+fn edge_names() -> Vec<String> {
+    let mut v: Vec<String> = [
+        "",
+        "0",
+        "1",
+        "+1",
+        "-1",
+        "01",
+        "1.ts",
+        "0.m4s",
+        "1.mp4",
+        "a.ts",
+        "1.ts.ts",
+        ".ts",
+        "1 .ts",
+        "init-1.mp4",
+        "init-.mp4",
+        "init-a.mp4",
+        "init-1.m4s",
+        "p1-0.m4s",
+        "p-0.m4s",
+        "p1-.m4s",
+        "p1_0.m4s",
+        "P1-0.m4s",
+        "p1-0.ts",
+        "index",
+        "stream_1",
+        "-x",
+        "_x",
+        "a.b",
+        "a b",
+        "é",
+        "x-",
+    ]
+    .iter()
+    .map(|s| (*s).to_owned())
+    .collect();
+    let digits = |n: usize| "9".repeat(n);
+    v.extend([
+        digits(19),
+        digits(20),
+        format!("{}.ts", digits(19)),
+        format!("{}.m4s", digits(20)),
+        format!("init-{}.mp4", digits(20)),
+        format!("init-{}.mp4", digits(21)),
+        format!("p{}-{}.m4s", digits(19), digits(19)),
+        format!("p{}-1.m4s", digits(20)),
+        format!("p1-{}.m4s", digits(20)),
+        "a".repeat(64),
+        "a".repeat(65),
+    ]);
+    v
+}
+
+#[test]
+fn edge_protocol_names_are_what_their_rules_state() {
+    use crate::relay::protocol::{is_init_name, parse_segment_file, parse_segment_number};
+    for name in edge_names() {
+        let said = |rule| obeys(rule, &name);
+        assert_eq!(
+            parse_segment_file(&name).is_some(),
+            said(SEGMENT_FILE),
+            "{name:?}"
+        );
+        assert_eq!(is_init_name(&name), said(INIT_FILE), "{name:?}");
+        assert_eq!(
+            crate::live::ll::view::parse_part_uri(&name).is_some(),
+            said(PART_FILE),
+            "{name:?}"
+        );
+        assert_eq!(
+            parse_segment_number(&name).is_some(),
+            said(SEGMENT_NUMBER),
+            "{name:?}"
+        );
+        assert_eq!(
+            reelay_hls::is_rendition_name(&format!("{name}.m3u8")),
+            said(RENDITION),
+            "{name:?}"
+        );
+    }
+}

@@ -12,7 +12,7 @@ use super::edges::{EdgeRow, Edges};
 use super::metrics::RelayMetrics;
 use super::protocol::{
     DesiredState, EdgeRecording, EdgeRendition, EdgeSource, MAX_PART_BYTES, PartMeta, SegmentMeta,
-    is_init_name, parse_segment_file,
+    is_init_name, parse_segment_file, parse_segment_number,
 };
 use crate::auth::Denied;
 use crate::db::now_ms;
@@ -295,9 +295,8 @@ impl Control<'_> {
         rendition: &str,
         msn: &str,
     ) -> Result<(), RelayError> {
-        let msn: u64 = msn
-            .parse()
-            .map_err(|_| RelayError::Invalid("a segment number".into()))?;
+        let msn = parse_segment_number(msn)
+            .ok_or_else(|| RelayError::Invalid("a segment number is 1-19 digits".into()))?;
         let source = self.forwarding_source(edge, source_id).await?;
         self.live.abandon_forwarded_part(&source, rendition, msn);
         Ok(())

@@ -21,6 +21,8 @@
 //! All authenticate with the edge's own token (`Authorization: Bearer rle_…`).
 
 use http::HeaderMap;
+
+use crate::rules;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
@@ -156,8 +158,6 @@ pub(crate) struct PartMeta {
 }
 
 pub(crate) const INDEPENDENT_HEADER: &str = "reelay-independent";
-/// Longest part accepted, milliseconds (RFC 8216bis parts are a fraction of a segment).
-pub(crate) const MAX_PART_MS: u64 = 10_000;
 /// Largest part accepted, bytes.
 pub(crate) const MAX_PART_BYTES: u64 = 16 << 20;
 
@@ -173,14 +173,10 @@ impl PartMeta {
 
     /// Reads the headers strictly, as [`SegmentMeta::from_headers`] does.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
-        let duration_ms: u64 = header_text(headers, DURATION_HEADER)?
-            .ok_or_else(|| format!("{DURATION_HEADER} is missing"))?
-            .parse()
-            .ok()
-            .filter(|d| (1..=MAX_PART_MS).contains(d))
-            .ok_or_else(|| format!("{DURATION_HEADER} must be 1-{MAX_PART_MS}"))?;
+        let duration_ms = header_number(headers, DURATION_HEADER, rules::PART_DURATION_MS)?
+            .ok_or_else(|| format!("{DURATION_HEADER} is missing"))?;
         Ok(Self {
-            duration_ms,
+            duration_ms: duration_ms.unsigned_abs(),
             independent: header_flag(headers, INDEPENDENT_HEADER)?,
             rendition: rendition_from_headers(headers)?,
         })
@@ -195,11 +191,30 @@ fn header_text<'a>(headers: &'a HeaderMap, name: &str) -> Result<Option<&'a str>
         .transpose()
 }
 
-/// A flag header: absent or `0` is false, `1` true, anything else refused.
+/// Header `name`'s value, if present: digits only, a number within `range` (a rule of
+/// [`crate::rules`], as the OpenAPI document states it).
+fn header_number(
+    headers: &HeaderMap,
+    name: &str,
+    range: rules::Range,
+) -> Result<Option<i64>, String> {
+    let Some(text) = header_text(headers, name)? else {
+        return Ok(None);
+    };
+    Some(text)
+        .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+        .filter(|n| range.admits(*n))
+        .map(Some)
+        .ok_or_else(|| format!("{name} must be {}-{}", range.min, range.max))
+}
+
+/// A flag header ([`rules::FLAG`]): absent or `0` is false, `1` true, anything else refused.
 fn header_flag(headers: &HeaderMap, name: &str) -> Result<bool, String> {
     match header_text(headers, name)? {
-        None | Some("0") => Ok(false),
-        Some("1") => Ok(true),
+        None => Ok(false),
+        Some(flag) if flag == rules::FLAG[0] => Ok(false),
+        Some(flag) if flag == rules::FLAG[1] => Ok(true),
         Some(_) => Err(format!("{name} must be 0 or 1")),
     }
 }
@@ -211,8 +226,6 @@ fn push_rendition(headers: &mut Vec<(&'static str, String)>, rendition: &str) {
     }
 }
 
-/// Longest segment accepted, milliseconds.
-pub(crate) const MAX_DURATION_MS: u64 = 10 * 60 * 1000;
 /// Segment extensions an edge forwards.
 pub(crate) const SEGMENT_EXTENSIONS: [&str; 2] = ["ts", "m4s"];
 
@@ -237,18 +250,12 @@ impl SegmentMeta {
     /// Reads the headers strictly: every number checked, every flag `0` or `1`.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Result<Self, String> {
         let text = |name: &str| header_text(headers, name);
-        let required = |name: &str| text(name)?.ok_or_else(|| format!("{name} is missing"));
+        let required = |name: &str, range| {
+            header_number(headers, name, range)?.ok_or_else(|| format!("{name} is missing"))
+        };
         let flag = |name: &str| header_flag(headers, name);
-        let duration_ms: u64 = required(DURATION_HEADER)?
-            .parse()
-            .ok()
-            .filter(|d| (1..=MAX_DURATION_MS).contains(d))
-            .ok_or_else(|| format!("{DURATION_HEADER} must be 1-{MAX_DURATION_MS}"))?;
-        let pdt_ms: i64 = required(PDT_HEADER)?
-            .parse()
-            .ok()
-            .filter(|t| *t >= 0)
-            .ok_or_else(|| format!("{PDT_HEADER} must be milliseconds since 1970"))?;
+        let duration_ms = required(DURATION_HEADER, rules::SEGMENT_DURATION_MS)?.unsigned_abs();
+        let pdt_ms = required(PDT_HEADER, rules::PRODUCED_MS)?;
         let map_file = match text(MAP_HEADER)? {
             None => None,
             Some(m) if is_init_name(m) => Some(m.to_owned()),
@@ -268,6 +275,14 @@ impl SegmentMeta {
 /// `init-<digits>.mp4`, the names an edge gives init sections (as the node gives its own).
 pub use crate::live::segment::is_init_name;
 
+/// A segment's number as a path names it ([`rules::SEGMENT_NUMBER`]: 1-19 digits, so always a
+/// `u64`).
+pub(crate) fn parse_segment_number(text: &str) -> Option<u64> {
+    Some(text)
+        .filter(|t| (1..=19).contains(&t.len()) && t.bytes().all(|b| b.is_ascii_digit()))
+        .and_then(|t| t.parse().ok())
+}
+
 /// `<msn>.<ext>` → `(msn, ext)`.
 pub(crate) fn parse_segment_file(file: &str) -> Option<(u64, &str)> {
     let (msn, ext) = file.split_once('.')?;
@@ -281,6 +296,11 @@ pub(crate) fn parse_segment_file(file: &str) -> Option<(u64, &str)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Longest segment accepted, milliseconds.
+    const MAX_DURATION_MS: u64 = rules::SEGMENT_DURATION_MS.max.unsigned_abs();
+    /// Longest part accepted, milliseconds.
+    const MAX_PART_MS: u64 = rules::PART_DURATION_MS.max.unsigned_abs();
 
     fn meta() -> SegmentMeta {
         SegmentMeta {

@@ -9,8 +9,10 @@
 //! path ends in `/`, an object's does not.
 
 use serde_json::{Value, json};
-use utoipa::openapi::path::ParameterIn;
-use utoipa::openapi::schema::{ArrayItems, KnownFormat, Object, Schema, SchemaFormat, Type};
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::schema::{
+    ArrayItems, KnownFormat, Object, Schema, SchemaFormat, SchemaType, Type,
+};
 use utoipa::openapi::{Components, OpenApi, RefOr};
 
 use crate::http::common::multipart::Form;
@@ -26,6 +28,11 @@ pub(crate) enum At {
     Param(&'static str),
     /// Every query parameter of this name, in any operation.
     Query(&'static str),
+    /// Every header parameter of this name, in any operation.
+    Header(&'static str),
+    /// The parameter of this name (path, query or header) of one operation, by its id: where
+    /// one operation's rule differs from the name's everywhere else (placed after it).
+    Of(&'static str, &'static str),
     /// A property of a component schema.
     Field(&'static str, &'static str),
     /// Each item of an array property of a component schema.
@@ -44,11 +51,15 @@ pub(crate) enum Rule {
     Required,
 }
 
-use At::{Field, Items, Param, Query};
+use crate::relay::protocol::{
+    DISCONTINUITY_HEADER, DURATION_HEADER, INDEPENDENT_HEADER, LIVE_HEADER, MAP_HEADER, PDT_HEADER,
+    RENDITION_HEADER,
+};
+use At::{Field, Header, Items, Of, Param, Query};
 use Rule::{Longest, OneOf, Range as R, Required, Text as T};
 
 /// Every rule the handlers enforce on a value a request carries, and where it holds.
-pub(crate) const RULES: [(At, Rule); 27] = [
+pub(crate) const RULES: [(At, Rule); 39] = [
     (Param("bucket"), T(rules::BUCKET_NAME)),
     (Query("bucket"), T(rules::BUCKET_NAME)),
     (Query("bucket_name"), T(rules::BUCKET_NAME)),
@@ -88,6 +99,22 @@ pub(crate) const RULES: [(At, Rule); 27] = [
         Field("LmNewSource", "segment_len"),
         R(rules::TARGET_DURATION),
     ),
+    // The edge protocol's names and headers (`relay/protocol.rs`).
+    (Header(RENDITION_HEADER), T(rules::RENDITION)),
+    (Header(DISCONTINUITY_HEADER), OneOf(&rules::FLAG)),
+    (Header(LIVE_HEADER), OneOf(&rules::FLAG)),
+    (Header(INDEPENDENT_HEADER), OneOf(&rules::FLAG)),
+    (Header(MAP_HEADER), T(rules::INIT_FILE)),
+    (Of("put_segment", "file"), T(rules::SEGMENT_FILE)),
+    (
+        Of("put_segment", DURATION_HEADER),
+        R(rules::SEGMENT_DURATION_MS),
+    ),
+    (Of("put_segment", PDT_HEADER), R(rules::PRODUCED_MS)),
+    (Of("put_init", "file"), T(rules::INIT_FILE)),
+    (Of("put_part", "file"), T(rules::PART_FILE)),
+    (Of("put_part", DURATION_HEADER), R(rules::PART_DURATION_MS)),
+    (Of("delete_part", "file"), T(rules::SEGMENT_NUMBER)),
 ];
 
 /// The forms the upload routes read (the declarations their handlers read them by).
@@ -108,8 +135,10 @@ pub(crate) fn place(openapi: &mut OpenApi, profiles: &[String]) -> Vec<(At, Rule
     let mut unplaced = Vec::new();
     for (at, rule) in RULES {
         let placed = match at {
-            Param(name) => on_params(openapi, ParameterIn::Path, name, rule),
-            Query(name) => on_params(openapi, ParameterIn::Query, name, rule),
+            Param(name) => on_params(openapi, None, Some(ParameterIn::Path), name, rule),
+            Query(name) => on_params(openapi, None, Some(ParameterIn::Query), name, rule),
+            Header(name) => on_params(openapi, None, Some(ParameterIn::Header), name, rule),
+            Of(operation, name) => on_params(openapi, Some(operation), None, name, rule),
             Field(schema, field) => property(openapi.components.as_mut(), schema, field)
                 .map(|object| apply(object, rule))
                 .is_some(),
@@ -122,6 +151,7 @@ pub(crate) fn place(openapi: &mut OpenApi, profiles: &[String]) -> Vec<(At, Rule
         }
     }
     bound_arrays(openapi.components.as_mut());
+    absent_not_null(openapi);
     binary_bodies(openapi);
     forms(openapi);
     start_times(openapi.components.as_mut());
@@ -133,35 +163,35 @@ pub(crate) fn place(openapi: &mut OpenApi, profiles: &[String]) -> Vec<(At, Rule
     unplaced
 }
 
-/// Puts `rule` on every parameter named `name` in `place`; whether there was one.
-fn on_params(openapi: &mut OpenApi, place: ParameterIn, name: &str, rule: Rule) -> bool {
+/// Puts `rule` on every parameter named `name` (in `place`, of `operation`, when given);
+/// whether there was one.
+fn on_params(
+    openapi: &mut OpenApi,
+    operation: Option<&str>,
+    place: Option<ParameterIn>,
+    name: &str,
+    rule: Rule,
+) -> bool {
     let mut found = false;
-    for item in openapi.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-            &mut item.head,
-        ];
-        for op in operations.into_iter().flatten() {
-            for param in op.parameters.iter_mut().flatten() {
-                let RefOr::T(param) = param else {
-                    continue;
-                };
-                if param.name != name || param.parameter_in != place {
-                    continue;
-                }
-                if let Rule::Required = rule {
-                    param.required = utoipa::openapi::Required::True;
-                    found = true;
-                    continue;
-                }
-                if let Some(RefOr::T(Schema::Object(object))) = param.schema.as_mut() {
-                    apply(object, rule);
-                    found = true;
-                }
+    for op in operations_mut(openapi) {
+        if operation.is_some_and(|id| op.operation_id.as_deref() != Some(id)) {
+            continue;
+        }
+        for param in op.parameters.iter_mut().flatten() {
+            let RefOr::T(param) = param else {
+                continue;
+            };
+            if param.name != name || place.as_ref().is_some_and(|p| param.parameter_in != *p) {
+                continue;
+            }
+            if let Rule::Required = rule {
+                param.required = utoipa::openapi::Required::True;
+                found = true;
+                continue;
+            }
+            if let Some(RefOr::T(Schema::Object(object))) = param.schema.as_mut() {
+                apply(object, rule);
+                found = true;
             }
         }
     }
@@ -239,6 +269,48 @@ fn bound_arrays(mut components: Option<&mut Components>) {
         };
         if let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut(field) {
             array.max_items = Some(most);
+        }
+    }
+}
+
+/// Every operation of the document.
+fn operations_mut(openapi: &mut OpenApi) -> impl Iterator<Item = &mut Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        let PathItem {
+            get,
+            put,
+            post,
+            delete,
+            patch,
+            head,
+            ..
+        } = item;
+        [get, put, post, delete, patch, head].into_iter().flatten()
+    })
+}
+
+/// An optional parameter is absent or has a value: a path, query or header has no `null`
+/// (utoipa writes an `Option`'s type as `[T, "null"]`, and a client would send the text
+/// `null`).
+fn absent_not_null(openapi: &mut OpenApi) {
+    for op in operations_mut(openapi) {
+        for param in op.parameters.iter_mut().flatten() {
+            let RefOr::T(param) = param else {
+                continue;
+            };
+            if let Some(RefOr::T(Schema::Object(object))) = param.schema.as_mut()
+                && let SchemaType::Array(types) = &object.schema_type
+            {
+                let types: Vec<Type> = types
+                    .iter()
+                    .filter(|t| **t != Type::Null)
+                    .cloned()
+                    .collect();
+                object.schema_type = match types.as_slice() {
+                    [one] => SchemaType::Type(one.clone()),
+                    _ => SchemaType::Array(types),
+                };
+            }
         }
     }
 }
