@@ -15,15 +15,19 @@
 //! Segments stay for `buffer` (default 10 minutes) after they are received, far longer than
 //! the playlist window, so a segment that left the window is still fetchable; on an edge, a
 //! [`Hold`] keeps the ones recordings still need past that age, and `buffer_bytes` bounds it
-//! all (per source: its renditions share it). Encoders' pushes enter through `ingest.rs`
+//! all (per source: its renditions share it). What the node knows of each rendition between
+//! requests is its channel (`channels.rs`), whose segment buffer (`buffer.rs`) is the one way a
+//! segment enters or leaves. Encoders' pushes enter through `ingest.rs`
 //! (LiveMix's folder playlists too), segments forwarded by edges through `forwarded.rs`; the
 //! playlist window and the start of a recording are in `window.rs`; Low-Latency HLS (parts cut
 //! from streaming fMP4 uploads, LL playlists, blocking reloads) in `ll/ingest.rs`,
-//! `ll/published.rs` and `ll/view.rs`. Nothing here knows HTTP: bodies arrive as
+//! `ll/published.rs` and `ll/view.rs`. This file is the façade: the settings, the `Live` type,
+//! how a node assembles it, the source lookup. Nothing here knows HTTP: bodies arrive as
 //! [`BodyStream`](crate::stream::BodyStream)s and failures leave as [`LiveError`]s.
 
 mod buffer;
 mod bus_note;
+mod channels;
 pub(crate) mod error;
 mod files;
 pub(crate) mod forwarded;
@@ -40,12 +44,10 @@ mod verbs;
 pub mod view;
 mod window;
 
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-
-use reelay_hls::IngestPlaylist;
 
 use crate::defaults::live as defaults;
 use sqlx::AnyPool;
@@ -55,9 +57,8 @@ pub use metrics::LiveMetrics;
 pub use segment::{SegmentRow, file_name, rendition_file};
 pub(crate) use verbs::{NewSource, SourceChange};
 
-use crate::db::now_ms;
 use crate::storage::Reads;
-use buffer::SegmentBuffer;
+use channels::{Channel, SharedChannel};
 pub use sources::Lookup;
 use sources::{SourceRow, Sources};
 
@@ -105,28 +106,6 @@ impl Default for LiveSettings {
         }
     }
 }
-
-/// What the node knows of one rendition of a source between requests.
-#[derive(Debug)]
-struct Channel {
-    rendition: String,
-    /// Segments in the buffer, by msn: the one way they enter and leave it.
-    recent: SegmentBuffer,
-    /// Discontinuities assigned ever (persisted in the rendition's row).
-    discontinuities: u64,
-    /// Encoder file names recently assigned (so a re-sent playlist does not assign twice).
-    assigned: VecDeque<String>,
-    last_encoder_sequence: Option<u64>,
-    /// The encoder's latest playlist: a segment that finishes arriving after it is assigned then.
-    last_playlist: Option<IngestPlaylist>,
-    pending_discontinuity: bool,
-    /// SHA-256 of the current init section and its stored file name.
-    map: Option<(String, String)>,
-    /// In a cluster whose bus is down: when the window was last read from the database.
-    caught_up: Option<std::time::Instant>,
-}
-
-type SharedChannel = Arc<tokio::sync::Mutex<Channel>>;
 
 /// Committed segments the cluster's sync may fall behind by before it skips some (the other
 /// nodes read those from the database when the next one is announced).
@@ -291,151 +270,6 @@ impl Live {
             .ok_or_else(|| LiveError::Conflict("no recordings bucket is configured".into()))
     }
 
-    /// The channel of `rendition` of `source`, loaded from the database on first use.
-    async fn channel(
-        &self,
-        source: &SourceRow,
-        rendition: &str,
-    ) -> Result<SharedChannel, LiveError> {
-        if let Some(c) = self.loaded_channel(&source.id, rendition) {
-            return Ok(c);
-        }
-        let channel = self.load_channel(source, rendition).await?;
-        let key = (source.id.clone(), rendition.to_owned());
-        let mut channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(channels
-            .entry(key)
-            .or_insert_with(|| Arc::new(tokio::sync::Mutex::new(channel)))
-            .clone())
-    }
-
-    /// The channel of `rendition` of `source` as the database has it.
-    async fn load_channel(
-        &self,
-        source: &SourceRow,
-        rendition: &str,
-    ) -> Result<Channel, LiveError> {
-        let seg_dir = self.segments_dir(&source.id);
-        std::fs::create_dir_all(seg_dir.join(rendition_file(rendition, "")))?;
-        std::fs::create_dir_all(self.incoming_dir(&source.id))?;
-        let committed = self.committed.clone();
-        let rows = SegmentBuffer::load(&self.db, &source.id, rendition, committed).await?;
-        // Its row, for the counters of what it will be assigned.
-        self.sources.ensure_rendition(&source.id, rendition).await?;
-        let (next_msn, discontinuities) = self
-            .sources
-            .rendition_counters(&source.id, rendition)
-            .await?;
-        Ok(Channel {
-            rendition: rendition.to_owned(),
-            map: rows
-                .back()
-                .and_then(|r| r.map_file.clone())
-                .map(|f| (String::new(), f)),
-            // After a restart (or, on an edge, a wiped disk: the source has history but no
-            // buffer) the next segment starts a new stream for players.
-            pending_discontinuity: !rows.is_empty() || next_msn > 0,
-            recent: rows,
-            discontinuities: u64::try_from(discontinuities).unwrap_or(0),
-            assigned: VecDeque::new(),
-            last_encoder_sequence: None,
-            last_playlist: None,
-            caught_up: None,
-        })
-    }
-
-    /// The channel of `rendition` of source `id`, if this node has it loaded.
-    fn loaded_channel(&self, id: &str, rendition: &str) -> Option<SharedChannel> {
-        self.channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(id.to_owned(), rendition.to_owned()))
-            .cloned()
-    }
-
-    /// The channel of `rendition` of `source`, admitting the rendition first when this node has
-    /// not seen it (known to the database, or new within [`sources::MAX_RENDITIONS`]); `true`
-    /// with it when it was admitted now.
-    async fn admitted(
-        &self,
-        source: &SourceRow,
-        rendition: &str,
-    ) -> Result<(SharedChannel, bool), LiveError> {
-        if let Some(c) = self.loaded_channel(&source.id, rendition) {
-            return Ok((c, false));
-        }
-        let known = self.sources.renditions(&source.id).await?;
-        if !known.iter().any(|r| r == rendition)
-            && i64::try_from(known.len()).unwrap_or(i64::MAX) >= sources::MAX_RENDITIONS
-        {
-            return Err(LiveError::Conflict(format!(
-                "a source has at most {} renditions",
-                sources::MAX_RENDITIONS
-            )));
-        }
-        self.sources.ensure_rendition(&source.id, rendition).await?;
-        Ok((self.channel(source, rendition).await?, true))
-    }
-
-    /// Every rendition's channel of `source`: loaded from the database on the first call, kept
-    /// in memory after (new renditions join as they are admitted), so viewers' playlist polls
-    /// cost no query.
-    async fn all_channels(&self, source: &SourceRow) -> Result<Vec<SharedChannel>, LiveError> {
-        let done = self
-            .loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains(&source.id);
-        if !done {
-            let renditions = self.sources.renditions(&source.id).await?;
-            for rendition in &renditions {
-                self.channel(source, rendition).await?;
-            }
-            // A source with no rendition yet may get one any moment: the next call looks again.
-            if !renditions.is_empty() {
-                self.loaded
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .insert(source.id.clone());
-            }
-        }
-        let channels = self.channels.lock().unwrap_or_else(|p| p.into_inner());
-        Ok(channels
-            .iter()
-            .filter(|((id, _), _)| *id == source.id)
-            .map(|(_, c)| c.clone())
-            .collect())
-    }
-
-    /// Each rendition of `source` with its buffered segments, oldest first, by name.
-    pub(crate) async fn buffered_all(
-        &self,
-        source: &SourceRow,
-    ) -> Result<Vec<(String, Vec<SegmentRow>)>, LiveError> {
-        let mut out = Vec::new();
-        for channel in self.all_channels(source).await? {
-            let ch = channel.lock().await;
-            out.push((ch.rendition.clone(), ch.recent.iter().cloned().collect()));
-        }
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        Ok(out)
-    }
-
-    /// Forgets a deleted source's state and files.
-    pub(crate) fn drop_source(&self, id: &str) {
-        self.sources.forget(id);
-        self.ll.drop_source(id);
-        self.channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .retain(|(source, _), _| source != id);
-        self.loaded
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(id);
-        let _ = std::fs::remove_dir_all(self.dir.join(id));
-    }
-
     /// Copies `row` (in its source's buffer folder) into every recording that covers it.
     async fn add_to_recordings(&self, row: &SegmentRow) -> Result<(), LiveError> {
         if let Some(recordings) = &self.recordings {
@@ -446,61 +280,5 @@ impl Live {
             }
         }
         Ok(())
-    }
-
-    /// One more discontinuity in a live window (persisted, for DISCONTINUITY-SEQUENCE).
-    async fn count_discontinuity(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
-        self.sources.add_discontinuity(id, &ch.rendition).await?;
-        ch.discontinuities += 1;
-        Ok(())
-    }
-
-    /// Drops segments older than the buffer unless held, and the oldest beyond the byte
-    /// budget whatever holds them (never the live window). The source's budget is shared
-    /// evenly by its renditions, so a ladder stays within `buffer_bytes` in all.
-    async fn prune(&self, id: &str, ch: &mut Channel) -> Result<(), LiveError> {
-        let horizon =
-            now_ms() - i64::try_from(self.settings.buffer.as_millis()).unwrap_or(i64::MAX);
-        let renditions = self
-            .channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .keys()
-            .filter(|(source, _)| source == id)
-            .count();
-        let budget = self.settings.buffer_bytes / u64::try_from(renditions.max(1)).unwrap_or(1);
-        let held = |row: &SegmentRow| self.hold.as_ref().is_some_and(|h| h.holds(row));
-        let keep = buffer::Keep {
-            window: self.settings.window,
-            horizon_ms: horizon,
-            budget,
-            held: &held,
-        };
-        ch.recent
-            .prune(&keep, |old| {
-                if let Some(hold) = &self.hold {
-                    hold.dropped(old);
-                }
-                self.remove_segment_file(id, &old.file);
-            })
-            .await?;
-        Ok(())
-    }
-
-    /// The channel of `rendition` of `source` if the source has that rendition (a viewer's
-    /// request never creates one).
-    async fn existing(
-        &self,
-        source: &SourceRow,
-        rendition: &str,
-    ) -> Result<Option<SharedChannel>, LiveError> {
-        self.all_channels(source).await?;
-        let key = (source.id.clone(), rendition.to_owned());
-        Ok(self
-            .channels
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&key)
-            .cloned())
     }
 }
