@@ -40,7 +40,7 @@ pub mod recordings;
 pub(crate) mod segment;
 mod shared;
 pub mod sources;
-mod verbs;
+pub(crate) mod verbs;
 pub mod view;
 mod window;
 
@@ -55,7 +55,6 @@ use sqlx::AnyPool;
 pub use error::LiveError;
 pub use metrics::LiveMetrics;
 pub use segment::{SegmentRow, file_name, rendition_file};
-pub(crate) use verbs::{NewSource, SourceChange};
 
 use crate::storage::Reads;
 use channels::{Channel, SharedChannel};

@@ -33,8 +33,8 @@ use crate::http::compat::livemix_envelope::{
 };
 use crate::http::native::api::recordings::{StartAt, find as find_recording, start_ms};
 use crate::live::Lookup;
-use crate::live::NewSource;
 use crate::live::sources::SourceRow;
+use crate::live::verbs::NewSource;
 
 /// A JSON body, or a 400 that says what is wrong with it.
 fn parse<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {

@@ -15,7 +15,7 @@ use crate::http::common::state::AppState;
 use crate::http::native::api::{ErrorBody, rfc3339_ms, rfc3339_unix};
 use crate::live::Lookup;
 use crate::live::sources::SourceRow;
-use crate::live::{NewSource, SourceChange};
+use crate::live::verbs::{NewSource, SourceChange};
 
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct SourceInfo {
