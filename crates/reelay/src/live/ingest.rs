@@ -228,6 +228,9 @@ impl Live {
     ) -> Result<usize, LiveError> {
         let channel = self.channel(source, rendition).await?;
         let mut ch = channel.lock().await;
+        if is_late_copy(&ch, &self.incoming_dir(&source.id), &playlist) {
+            return Ok(0);
+        }
         self.take_playlist(source, &mut ch, playlist).await
     }
 
@@ -401,6 +404,21 @@ fn program_date_time(previous: Option<&SegmentRow>, estimated: i64, duration_ms:
     } else {
         estimated
     }
+}
+
+/// Whether a pushed `playlist` is a late copy of one older than `ch`'s last: its media sequence
+/// is below the last one's and its newest segment is no new upload waiting in `incoming` (an
+/// encoder that restarted lists its new uploads). ffmpeg sends each playlist without waiting
+/// for the answer to the one before, so an older one can be taken after a newer; read as a
+/// restart, it would start a discontinuity and forget which files were taken, and the next
+/// playlists would wait for files already moved.
+fn is_late_copy(ch: &Channel, incoming: &Path, playlist: &IngestPlaylist) -> bool {
+    ch.last_encoder_sequence
+        .is_some_and(|last| playlist.media_sequence < last)
+        && !playlist
+            .segments
+            .last()
+            .is_some_and(|s| incoming.join(&s.uri).exists())
 }
 
 /// The segments (and init section) of `playlist` that `ch` has not taken into the buffer and

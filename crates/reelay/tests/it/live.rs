@@ -7,6 +7,7 @@ use crate::common;
 use std::time::Duration;
 
 use common::live::{create_source, media_sequence, playlist, push, push_synthetic};
+use common::relay::segment_files;
 use common::{TestServer, run_tool};
 use reelay::auth::Role;
 
@@ -513,4 +514,69 @@ async fn uploads_no_playlist_listed_for_two_minutes_are_removed_with_the_next_pl
     write("fresh.ts", 200);
     assert_eq!(live.clean_incoming(), 1, "the start-up sweep");
     assert!(!fresh.exists());
+}
+
+/// ffmpeg does not wait for the answer to one playlist before sending the next, so an older
+/// playlist can arrive after a newer one: it is a late copy, not an encoder restart — no
+/// discontinuity, and the playlists after it go on being taken.
+#[tokio::test]
+async fn a_playlist_older_than_the_last_taken_is_a_late_copy_not_an_encoder_restart() {
+    let server = TestServer::start(|_| {}).await;
+    create_source(&server, "cam").await;
+    let base = server.url("");
+    push_synthetic(
+        &base,
+        "cam",
+        0,
+        &["index0.ts", "index1.ts", "index2.ts", "index3.ts"],
+    )
+    .await;
+    let client = reqwest::Client::new();
+    let put = |name: &str, body: Vec<u8>| {
+        client
+            .put(format!("{base}/ingest/cam/{name}"))
+            .body(body)
+            .send()
+    };
+    let listing = |first: u64, names: &[&str]| {
+        let mut text = format!(
+            "#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:2\n#EXT-X-MEDIA-SEQUENCE:{first}\n"
+        );
+        for name in names {
+            text.push_str(&format!("#EXTINF:2.000000,\n{name}\n"));
+        }
+        text.into_bytes()
+    };
+    let steps: [(Option<&str>, u64, [&str; 3]); 3] = [
+        (
+            Some("index4.ts"),
+            2,
+            ["index2.ts", "index3.ts", "index4.ts"],
+        ),
+        // The late copy: older than the playlist before it, every file in it taken.
+        (None, 1, ["index1.ts", "index2.ts", "index3.ts"]),
+        (
+            Some("index5.ts"),
+            3,
+            ["index3.ts", "index4.ts", "index5.ts"],
+        ),
+    ];
+    for (new, first, names) in steps {
+        if let Some(new) = new {
+            let resp = put(new, vec![0x47u8; 188 * 10]).await.expect("segment");
+            assert_eq!(resp.status(), 201);
+        }
+        let resp = put("index.m3u8", listing(first, &names))
+            .await
+            .expect("playlist");
+        assert_eq!(resp.status(), 204);
+    }
+    let text = playlist(&server, "cam").await;
+    common::live::assert_valid_playlist(&text);
+    assert_eq!(
+        segment_files(&text),
+        ["0.ts", "1.ts", "2.ts", "3.ts", "4.ts", "5.ts"],
+        "every segment once, in order:\n{text}"
+    );
+    assert!(!text.contains("#EXT-X-DISCONTINUITY\n"), "{text}");
 }
