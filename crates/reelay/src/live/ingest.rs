@@ -228,9 +228,6 @@ impl Live {
     ) -> Result<usize, LiveError> {
         let channel = self.channel(source, rendition).await?;
         let mut ch = channel.lock().await;
-        if is_late_copy(&ch, &self.incoming_dir(&source.id), &playlist) {
-            return Ok(0);
-        }
         self.take_playlist(source, &mut ch, playlist).await
     }
 
@@ -242,6 +239,9 @@ impl Live {
         playlist: IngestPlaylist,
     ) -> Result<usize, LiveError> {
         Self::sweep_incoming(&self.incoming_dir(&source.id));
+        if is_late_copy(ch.last_playlist.as_ref(), &playlist) {
+            return Ok(0);
+        }
         if ch
             .last_encoder_sequence
             .is_some_and(|last| playlist.media_sequence < last)
@@ -406,19 +406,33 @@ fn program_date_time(previous: Option<&SegmentRow>, estimated: i64, duration_ms:
     }
 }
 
-/// Whether a pushed `playlist` is a late copy of one older than `ch`'s last: its media sequence
-/// is below the last one's and its newest segment is no new upload waiting in `incoming` (an
-/// encoder that restarted lists its new uploads). ffmpeg sends each playlist without waiting
-/// for the answer to the one before, so an older one can be taken after a newer; read as a
-/// restart, it would start a discontinuity and forget which files were taken, and the next
-/// playlists would wait for files already moved.
-fn is_late_copy(ch: &Channel, incoming: &Path, playlist: &IngestPlaylist) -> bool {
-    ch.last_encoder_sequence
-        .is_some_and(|last| playlist.media_sequence < last)
-        && !playlist
-            .segments
-            .last()
-            .is_some_and(|s| incoming.join(&s.uri).exists())
+/// Whether `playlist` is a late copy of one older than the `last` one taken: its media sequence
+/// is below the last one's, and where the two number the same segments they name the same files (an
+/// encoder that restarted numbers from the start again, below every segment the last playlist
+/// numbers). ffmpeg sends each playlist without waiting for the answer to the one before, so an
+/// older one can be taken after a newer; read as a restart, it would start a discontinuity and
+/// forget which files were taken, and the next playlists would wait for files already moved.
+fn is_late_copy(last: Option<&IngestPlaylist>, playlist: &IngestPlaylist) -> bool {
+    let Some(last) = last else {
+        return false;
+    };
+    if playlist.media_sequence >= last.media_sequence {
+        return false;
+    }
+    let mut shared = false;
+    for (msn, seg) in (playlist.media_sequence..).zip(&playlist.segments) {
+        let Some(at) = msn
+            .checked_sub(last.media_sequence)
+            .and_then(|at| usize::try_from(at).ok())
+        else {
+            continue;
+        };
+        match last.segments.get(at) {
+            Some(same) if same.uri == seg.uri => shared = true,
+            _ => return false,
+        }
+    }
+    shared
 }
 
 /// The segments (and init section) of `playlist` that `ch` has not taken into the buffer and
@@ -515,5 +529,40 @@ mod tests {
         // Short segments still tolerate a second of jitter.
         let short = row(10_000, 500);
         assert_eq!(program_date_time(Some(&short), 11_400, 500), 10_500);
+    }
+
+    fn listing(media_sequence: u64, uris: &[&str]) -> IngestPlaylist {
+        IngestPlaylist {
+            target_duration: Some(2),
+            media_sequence,
+            map_uri: None,
+            segments: uris
+                .iter()
+                .map(|uri| reelay_hls::IngestSegment {
+                    uri: (*uri).to_owned(),
+                    duration_ms: 2_000,
+                    discontinuity: false,
+                    program_date_time: None,
+                })
+                .collect(),
+            ended: false,
+        }
+    }
+
+    #[test]
+    fn an_older_playlist_naming_the_same_files_is_a_late_copy_and_a_restart_is_not() {
+        let last = listing(3, &["s3.ts", "s4.ts", "s5.ts"]);
+        let copy = listing(2, &["s2.ts", "s3.ts", "s4.ts"]);
+        assert!(is_late_copy(Some(&last), &copy));
+        // Restarted: numbers from 0 again, below everything the last playlist numbers.
+        assert!(!is_late_copy(Some(&last), &listing(0, &["s0.ts"])));
+        // Restarted with names that repeat, reaching the last playlist's numbers: other files.
+        assert!(!is_late_copy(
+            Some(&last),
+            &listing(1, &["s0.ts", "s1.ts", "s2.ts"])
+        ));
+        // Not older, or nothing taken before: never a copy.
+        assert!(!is_late_copy(Some(&last), &last));
+        assert!(!is_late_copy(None, &copy));
     }
 }
